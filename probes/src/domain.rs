@@ -1,0 +1,85 @@
+//! Energy domains: what a source measures, and whether it was measured or estimated.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// How a figure was obtained: read from a hardware counter, or computed from a model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provenance {
+    /// Read from a hardware energy counter or power sensor.
+    Measured,
+    /// Computed from a stated model (e.g. TDP × utilisation); never a measurement.
+    Estimated,
+}
+
+impl Provenance {
+    /// The label written in every output: `measured` or `estimated`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provenance::Measured => "measured",
+            Provenance::Estimated => "estimated",
+        }
+    }
+}
+
+impl fmt::Display for Provenance {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What part of the machine a domain covers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DomainKind {
+    /// A whole CPU package (socket), or the whole CPU for estimates.
+    CpuPackage,
+    /// The cores of a package: a part of the package, detail only.
+    CpuCore,
+    /// The uncore of a package (e.g. integrated GPU): a part of the package, detail only.
+    CpuUncore,
+    /// Memory attached to a package.
+    Dram,
+    /// The whole platform (psys): an alternative to the sum of the others, not an addend.
+    Psys,
+    /// One GPU (a whole physical GPU, even under MIG).
+    Gpu,
+}
+
+impl DomainKind {
+    /// Whether energy of this kind is added into the total of a machine.
+    pub fn counts_in_total(self) -> bool {
+        matches!(
+            self,
+            DomainKind::CpuPackage | DomainKind::Dram | DomainKind::Gpu
+        )
+    }
+}
+
+/// One energy domain of a source, e.g. `cpu-package-0`, `dram-0`, `gpu-0`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Domain {
+    /// Stable name used in every record, the same whichever source reads it.
+    pub name: String,
+    /// What the domain covers.
+    pub kind: DomainKind,
+    /// Whether its figures are measured or estimated.
+    pub provenance: Provenance,
+}
+
+impl Domain {
+    /// A domain with the given name, kind and provenance.
+    pub fn new(name: impl Into<String>, kind: DomainKind, provenance: Provenance) -> Self {
+        Self {
+            name: name.into(),
+            kind,
+            provenance,
+        }
+    }
+
+    /// Whether this domain's energy is part of the machine total (packages, DRAM, GPUs).
+    pub fn counts_in_total(&self) -> bool {
+        self.kind.counts_in_total()
+    }
+}

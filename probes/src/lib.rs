@@ -1,0 +1,20 @@
+//! Energy sources (RAPL, NVML, labelled estimates) and the sampler that reads them.
+//!
+//! This crate knows nothing of HTTP, suites or result files: it turns hardware
+//! counters (or, where none can be read, a stated model) into cumulative joules per
+//! energy domain, timestamped on one monotonic clock shared with the request loop.
+
+pub mod clock;
+pub mod discovery;
+pub mod domain;
+pub mod error;
+pub mod estimate;
+pub mod sampler;
+pub mod source;
+
+pub use clock::MonotonicClock;
+pub use discovery::{MissingProbe, ProbeConfig, ProbeSet, discover};
+pub use domain::{Domain, DomainKind, Provenance};
+pub use error::ProbeError;
+pub use sampler::{ContextSample, Sample, Sampler, SamplerEvent};
+pub use source::{EnergySource, Reading};

@@ -1,0 +1,40 @@
+//! Errors of reading records and writing results.
+
+use std::path::PathBuf;
+
+/// Why a results folder could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportError {
+    /// A file could not be opened, read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A CSV file could not be parsed or written.
+    #[error("{path}: {source}")]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// The CSV error (with the line where it happened).
+        source: csv::Error,
+    },
+    /// A JSON file could not be parsed or written.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+    /// The folder does not hold a run.
+    #[error("{path} is not a joulebench results folder: {reason}")]
+    NotARun {
+        /// The folder.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
+}

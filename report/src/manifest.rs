@@ -1,0 +1,162 @@
+//! `run.json`: the manifest that says how, where and with what a run was taken.
+
+use crate::ReportError;
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+
+/// The state a run ended in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    /// In progress, or the process died before it could say otherwise (treat as interrupted).
+    Running,
+    /// Every planned repetition was taken.
+    Complete,
+    /// Stopped early (Ctrl-C, a dead server); can be resumed.
+    Interrupted,
+    /// Stopped by an error that resuming will not fix as it is.
+    Failed,
+}
+
+/// The manifest of one run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunManifest {
+    /// Version of the results format.
+    pub format_version: u32,
+    /// joulebench version that took the run.
+    pub joulebench_version: String,
+    /// Git revision joulebench was built from, when known.
+    pub git_revision: Option<String>,
+    /// The suite.
+    pub suite: SuiteInfo,
+    /// The machine.
+    pub host: HostInfo,
+    /// Sources that measured or estimated energy.
+    pub probes: Vec<ProbeInfo>,
+    /// Wanted sources that were not available, with reasons.
+    pub missing_probes: Vec<MissingProbeInfo>,
+    /// Grid carbon intensity (gCO2eq/kWh).
+    pub carbon_intensity_g_per_kwh: f64,
+    /// Power usage effectiveness of the facility.
+    pub pue: f64,
+    /// Probe sampling rate (Hz).
+    pub sample_hz: f64,
+    /// UTC time of the monotonic clock's zero (RFC 3339).
+    pub clock_epoch_utc: String,
+    /// UTC start (RFC 3339).
+    pub started_utc: String,
+    /// UTC end (RFC 3339), once ended.
+    pub ended_utc: Option<String>,
+    /// How the run ended.
+    pub status: RunStatus,
+    /// Why the run stopped early, when it did.
+    pub status_reason: Option<String>,
+}
+
+/// The suite a run was taken from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SuiteInfo {
+    /// Suite name.
+    pub name: String,
+    /// Path given on the command line.
+    pub path: String,
+    /// SHA-256 of the suite file's bytes (hex).
+    pub sha256: String,
+}
+
+/// The machine a run was taken on.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct HostInfo {
+    /// Host name.
+    pub hostname: String,
+    /// Operating system.
+    pub os: String,
+    /// Kernel version.
+    pub kernel: String,
+    /// CPU model (brand string).
+    pub cpu_model: String,
+    /// Logical CPUs.
+    pub cpu_logical: usize,
+    /// Physical cores, when known.
+    pub cpu_physical: Option<usize>,
+    /// Installed memory (GB).
+    pub memory_gb: f64,
+    /// GPUs seen.
+    pub gpus: Vec<GpuInfo>,
+    /// NVIDIA driver version, when a driver is loaded.
+    pub nvidia_driver: Option<String>,
+    /// NVML version, when a driver is loaded.
+    pub nvml_version: Option<String>,
+}
+
+/// One GPU of the host.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct GpuInfo {
+    /// NVML index.
+    pub index: u32,
+    /// Product name.
+    pub name: String,
+    /// UUID.
+    pub uuid: String,
+}
+
+/// One energy source used in a run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ProbeInfo {
+    /// Source name.
+    pub name: String,
+    /// `measured` or `estimated` (the source's domains share it).
+    pub provenance: String,
+    /// Domain names.
+    pub domains: Vec<String>,
+    /// Shortest window it resolves reliably (s).
+    pub resolution_s: f64,
+    /// How it measures or estimates.
+    pub method: String,
+}
+
+/// A wanted source that could not be used.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MissingProbeInfo {
+    /// Which probe.
+    pub probe: String,
+    /// Why, and how to fix it.
+    pub reason: String,
+}
+
+impl RunManifest {
+    /// Current version of the results format.
+    pub const FORMAT_VERSION: u32 = 1;
+
+    /// Reads `run.json` from a run folder.
+    pub fn load(dir: &Path) -> Result<Self, ReportError> {
+        let path = dir.join(crate::files::RUN_JSON);
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                ReportError::NotARun {
+                    path: dir.to_path_buf(),
+                    reason: format!("no {} in it", crate::files::RUN_JSON),
+                }
+            } else {
+                ReportError::Io {
+                    path: path.clone(),
+                    source: e,
+                }
+            }
+        })?;
+        serde_json::from_str(&text).map_err(|source| ReportError::Json { path, source })
+    }
+
+    /// Writes `run.json` into a run folder atomically (write, then rename).
+    pub fn save(&self, dir: &Path) -> Result<(), ReportError> {
+        let path = dir.join(crate::files::RUN_JSON);
+        let tmp = dir.join(format!("{}.tmp", crate::files::RUN_JSON));
+        let text = serde_json::to_string_pretty(self).map_err(|source| ReportError::Json {
+            path: path.clone(),
+            source,
+        })?;
+        std::fs::write(&tmp, text + "\n")
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|source| ReportError::Io { path, source })
+    }
+}

@@ -1,0 +1,157 @@
+//! The raw records a run writes as it goes, one struct per CSV file.
+
+use serde::{Deserialize, Serialize};
+
+/// What a request was for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Warm-up: sent before measuring, outside any energy window.
+    Warmup,
+    /// Measured: inside a repetition's energy window.
+    Measured,
+}
+
+/// How a request ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestStatus {
+    /// A 2xx answer that parsed.
+    Ok,
+    /// The server answered with an HTTP error status.
+    HttpError,
+    /// No answer within the request timeout.
+    Timeout,
+    /// The connection failed or was reset.
+    Connection,
+    /// A 2xx answer that did not parse as the protocol says.
+    BadResponse,
+}
+
+/// One row of `requests.csv`: one request, written as soon as it ends.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RequestRecord {
+    /// Configuration id (`model@dataset`).
+    pub config: String,
+    /// Model name.
+    pub model: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Warm-up or measured.
+    pub phase: Phase,
+    /// Repetition number (1-based; 0 for warm-up).
+    pub repetition: u32,
+    /// Index of the request within its repetition (0-based).
+    pub index: u32,
+    /// Index of the dataset row sent.
+    pub row: u64,
+    /// Start on the run's monotonic clock (ns).
+    pub t_start_ns: u64,
+    /// End on the run's monotonic clock (ns).
+    pub t_end_ns: u64,
+    /// End minus start (ms).
+    pub latency_ms: f64,
+    /// Time to first token for streamed answers (ms).
+    pub ttft_ms: Option<f64>,
+    /// How the request ended.
+    pub status: RequestStatus,
+    /// HTTP status code, when an answer came.
+    pub http_status: Option<u16>,
+    /// Prompt tokens, when the server reports them.
+    pub prompt_tokens: Option<u64>,
+    /// Completion tokens, when the server reports them.
+    pub completion_tokens: Option<u64>,
+    /// Whether the output length was pinned (e.g. `ignore_eos` with `min_tokens`).
+    pub output_pinned: bool,
+    /// Characters of output text received.
+    pub output_chars: u64,
+    /// Error message for failed requests (never holds credentials).
+    pub error: String,
+}
+
+/// One row of `samples.csv`: one sampled read of one domain.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SampleRecord {
+    /// Clock time (ns).
+    pub t_ns: u64,
+    /// Source name.
+    pub source: String,
+    /// Domain name.
+    pub domain: String,
+    /// `measured` or `estimated`.
+    pub provenance: String,
+    /// Cumulative energy since the source was opened (J).
+    pub energy_j: f64,
+    /// Mean power since the previous sample of this domain (W).
+    pub power_w: Option<f64>,
+}
+
+/// One row of `baselines.csv`: an idle window before a configuration, per domain.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct BaselineRecord {
+    /// Configuration id the baseline precedes.
+    pub config: String,
+    /// Source name.
+    pub source: String,
+    /// Domain name.
+    pub domain: String,
+    /// `measured` or `estimated`.
+    pub provenance: String,
+    /// Whether the domain counts in the machine total.
+    pub counts_in_total: bool,
+    /// Window start (ns).
+    pub t_start_ns: u64,
+    /// Window end (ns).
+    pub t_end_ns: u64,
+    /// Window length (s).
+    pub duration_s: f64,
+    /// Energy over the window (J).
+    pub energy_j: f64,
+    /// Mean idle power (W).
+    pub power_w: f64,
+}
+
+/// One row of `repetitions.csv`: the energy window of one repetition, per domain.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RepetitionRecord {
+    /// Configuration id (`model@dataset`).
+    pub config: String,
+    /// Model name.
+    pub model: String,
+    /// Task name.
+    pub task: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// `task-specific` or `general-purpose`.
+    pub class: String,
+    /// Model parameters, when known.
+    pub parameters: Option<u64>,
+    /// Repetition number (1-based).
+    pub repetition: u32,
+    /// Source name.
+    pub source: String,
+    /// Domain name.
+    pub domain: String,
+    /// `measured` or `estimated`.
+    pub provenance: String,
+    /// Whether the domain counts in the machine total.
+    pub counts_in_total: bool,
+    /// Window start (ns).
+    pub t_start_ns: u64,
+    /// Window end (ns).
+    pub t_end_ns: u64,
+    /// Window length (s).
+    pub duration_s: f64,
+    /// Energy over the window (J), gross of idle.
+    pub energy_j: f64,
+    /// Idle power from the configuration's baseline (W), when one was taken.
+    pub idle_power_w: Option<f64>,
+    /// Energy net of idle: gross − idle power × duration (J).
+    pub net_energy_j: Option<f64>,
+    /// Requests sent in the window.
+    pub requests: u32,
+    /// Requests that failed.
+    pub failures: u32,
+    /// Whether the repetition is valid (failures within the allowed share).
+    pub valid: bool,
+}

@@ -1,0 +1,1 @@
+//! The embedded reference model server behind `joulebench serve` (candle models over HTTP).

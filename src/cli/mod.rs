@@ -1,0 +1,74 @@
+//! Command-line interface: argument parsing and dispatch to one module per subcommand.
+
+mod compare;
+mod import;
+mod probe;
+mod report;
+mod run;
+mod serve;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Measure the energy of one inference of a machine-learning model behind a model server.
+#[derive(Debug, Parser)]
+#[command(name = "joulebench", version, about, long_about = None)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug); JOULEBENCH_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a suite: send inferences to model servers and measure their energy.
+    Run(run::RunArgs),
+    /// Rebuild statistics, tables and plots of a results folder from its raw records.
+    Report(report::ReportArgs),
+    /// Compare two runs per configuration; exit 1 if one got significantly worse.
+    Compare(compare::CompareArgs),
+    /// List, read or watch the energy probes of this machine.
+    Probe(probe::ProbeArgs),
+    /// Serve the embedded reference models over HTTP (OpenAI, TGI, TEI, KServe v2).
+    Serve(serve::ServeArgs),
+    /// Turn measurements taken by other tools into a results folder.
+    Import(import::ImportArgs),
+}
+
+/// Sets up log output on stderr.
+pub fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("JOULEBENCH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+}
+
+/// Runs the chosen subcommand and returns the process exit code.
+pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => run::run(args),
+        Command::Report(args) => report::run(args),
+        Command::Compare(args) => compare::run(args),
+        Command::Probe(args) => probe::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Import(args) => import::run(args),
+    }
+}
+
+/// Says that a subcommand's issue is not done yet, with exit code 2.
+pub fn not_implemented(what: &str) -> anyhow::Result<ExitCode> {
+    eprintln!("joulebench {what}: not implemented yet");
+    Ok(ExitCode::from(2))
+}
