@@ -6,6 +6,7 @@ mod probe;
 mod report;
 mod run;
 mod serve;
+mod trend;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -31,6 +32,8 @@ pub enum Command {
     Report(report::ReportArgs),
     /// Compare two runs per configuration; exit 1 if one got significantly worse.
     Compare(compare::CompareArgs),
+    /// Plot a history of nightly runs.
+    Trend(trend::TrendArgs),
     /// List, read or watch the energy probes of this machine.
     Probe(probe::ProbeArgs),
     /// Serve the embedded reference models over HTTP (OpenAI, TGI, TEI, KServe v2).
@@ -61,6 +64,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(args),
         Command::Report(args) => report::run(args),
         Command::Compare(args) => compare::run(args),
+        Command::Trend(args) => trend::run(args),
         Command::Probe(args) => probe::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Import(args) => import::run(args),
