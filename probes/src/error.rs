@@ -37,4 +37,17 @@ pub enum ProbeError {
         /// What the device said.
         reason: String,
     },
+    /// A counter without a known wrap range went down: the energy in between is unknowable.
+    #[error(
+        "counter {path} went from {previous} to {now} and its wrap range is unknown \
+         (no max_energy_range_uj): the energy of this interval cannot be known"
+    )]
+    CounterWentBackwards {
+        /// The counter file.
+        path: PathBuf,
+        /// The previous raw value.
+        previous: u64,
+        /// The new, lower raw value.
+        now: u64,
+    },
 }

@@ -7,14 +7,19 @@
 pub mod clock;
 pub mod discovery;
 pub mod domain;
+pub mod dram_estimate;
 pub mod error;
 pub mod estimate;
+pub mod fake;
+pub mod nvml;
+pub mod rapl;
 pub mod sampler;
 pub mod source;
+pub mod sysfs;
 
 pub use clock::MonotonicClock;
-pub use discovery::{MissingProbe, ProbeConfig, ProbeSet, discover};
+pub use discovery::{MissingProbe, ProbeConfig, ProbeSet, SourceDescription, discover};
 pub use domain::{Domain, DomainKind, Provenance};
 pub use error::ProbeError;
 pub use sampler::{ContextSample, Sample, Sampler, SamplerEvent};
-pub use source::{EnergySource, Reading};
+pub use source::{ContextValue, EnergySource, RawCounter, Reading};

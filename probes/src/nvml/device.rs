@@ -1,0 +1,59 @@
+//! What joulebench needs of one GPU, as a trait so the logic is tested with a fake device.
+
+/// Why a GPU call gave no value.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum GpuError {
+    /// The device or driver does not offer this call (treated as "absent").
+    #[error("not supported by this GPU or driver")]
+    NotSupported,
+    /// The call failed (GPU lost, driver error, ...).
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// An instant power reading with the driver's own timestamp.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct PowerSample {
+    /// Power (W).
+    pub watts: f64,
+    /// When the driver took it (µs, the driver's CPU clock).
+    pub timestamp_us: i64,
+}
+
+/// One physical GPU.
+pub trait GpuDevice: Send {
+    /// NVML index (PCI bus order).
+    fn index(&self) -> u32;
+    /// Product name.
+    fn name(&self) -> Result<String, GpuError>;
+    /// UUID (`GPU-...`).
+    fn uuid(&self) -> Result<String, GpuError>;
+    /// Energy since the driver loaded (mJ); Volta and newer.
+    fn total_energy_mj(&self) -> Result<u64, GpuError>;
+    /// Instant power from the `NVML_FI_DEV_POWER_INSTANT` field, with its timestamp.
+    fn power_instant(&self) -> Result<PowerSample, GpuError>;
+    /// `nvmlDeviceGetPowerUsage` (W); a 1 s average on Ampere (not A100) and newer.
+    fn power_usage_w(&self) -> Result<f64, GpuError>;
+    /// GPU utilisation (%).
+    fn utilization_pct(&self) -> Result<f64, GpuError>;
+    /// SM clock (MHz).
+    fn sm_clock_mhz(&self) -> Result<f64, GpuError>;
+    /// Memory in use (MiB).
+    fn memory_used_mib(&self) -> Result<f64, GpuError>;
+    /// Die temperature (°C).
+    fn temperature_c(&self) -> Result<f64, GpuError>;
+    /// Whether MIG mode is on (energy is then only known for the whole GPU).
+    fn mig_enabled(&self) -> Result<bool, GpuError>;
+    /// UUIDs of its MIG instances (`MIG-...`), empty when none.
+    fn mig_uuids(&self) -> Vec<String>;
+}
+
+/// The GPU library: versions and the devices it sees.
+pub trait GpuLibrary {
+    /// Driver version.
+    fn driver_version(&self) -> Result<String, GpuError>;
+    /// NVML version.
+    fn nvml_version(&self) -> Result<String, GpuError>;
+    /// Every GPU the driver sees, in NVML index order.
+    fn devices(&self) -> Result<Vec<Box<dyn GpuDevice>>, GpuError>;
+}
