@@ -214,8 +214,8 @@ fn read_metric(
 }
 
 impl NvmlSource {
-    /// Reads one GPU's cumulative energy (J) since opening.
-    fn read_gpu(gpu: &mut GpuReader, clock: &MonotonicClock) -> Result<f64, GpuError> {
+    /// Reads one GPU's cumulative energy (J) since opening; `t_ns` times `power_usage`.
+    fn read_gpu(gpu: &mut GpuReader, t_ns: u64) -> Result<f64, GpuError> {
         match &mut gpu.method {
             EnergyMethod::Counter { first_mj, last_mj } => {
                 let mj = gpu.device.total_energy_mj()?;
@@ -233,7 +233,7 @@ impl NvmlSource {
             }
             EnergyMethod::PowerUsage(p) => {
                 let w = gpu.device.power_usage_w()?;
-                Ok(p.add(clock.now_ns() as f64 / 1e9, w))
+                Ok(p.add(t_ns as f64 / 1e9, w))
             }
         }
     }
@@ -252,7 +252,7 @@ impl EnergySource for NvmlSource {
         let t_ns = clock.now_ns();
         let mut joules = Vec::with_capacity(self.gpus.len());
         for (gpu, domain) in self.gpus.iter_mut().zip(&self.domains) {
-            let j = Self::read_gpu(gpu, clock).map_err(|e| ProbeError::Device {
+            let j = Self::read_gpu(gpu, t_ns).map_err(|e| ProbeError::Device {
                 probe: format!("nvml {}", domain.name),
                 reason: e.to_string(),
             })?;

@@ -1,0 +1,185 @@
+//! NVML logic through fake GPUs: counter, power integration, failures, selection.
+
+extern crate joulebench_probes as probes;
+
+use probes::nvml::fake::{FakeGpu, FakeGpuState, FakeLibrary};
+use probes::nvml::{GpuError, GpuSelection, PowerSample, open_gpus};
+use probes::{EnergySource, MonotonicClock, ProbeError};
+use std::sync::{Arc, Mutex};
+
+type Handle = Arc<Mutex<FakeGpuState>>;
+
+fn library(states: Vec<FakeGpuState>) -> (FakeLibrary, Vec<Handle>) {
+    let (gpus, handles) = states.into_iter().map(FakeGpu::new).unzip();
+    (FakeLibrary { gpus }, handles)
+}
+
+fn set(handle: &Handle, f: impl FnOnce(&mut FakeGpuState)) {
+    f(&mut handle.lock().expect("fake state"));
+}
+
+fn all() -> GpuSelection {
+    GpuSelection::new(&[], None)
+}
+
+#[test]
+fn counter_supported_gives_counter_deltas_and_context() {
+    let (lib, h) = library(vec![FakeGpuState::with_counter(0, 1_000_000)]);
+    let opening = open_gpus(&lib, &all());
+    assert!(opening.missing.is_empty(), "{:?}", opening.missing);
+    let inv = &opening.inventory;
+    assert_eq!(inv.driver_version.as_deref(), Some("550.00-fake"));
+    assert_eq!(inv.gpus[0].uuid, "GPU-fake-0");
+    assert_eq!(inv.gpus[0].domain.as_deref(), Some("gpu-0"));
+    assert!(opening.method.contains("total_energy_consumption"));
+    let mut s = opening.source.expect("source");
+    let clock = MonotonicClock::new();
+    assert_eq!(s.read(&clock).expect("read").joules, [0.0]);
+    set(&h[0], |g| g.energy_mj = Ok(1_250_500));
+    assert_eq!(s.read(&clock).expect("read").joules, [250.5]);
+    assert_eq!(s.raw_counters()[0].expect("raw").joules, 1250.5);
+    assert_eq!(s.max_read_interval(), None);
+    let metrics: Vec<_> = s.read_context().iter().map(|c| c.metric).collect();
+    assert_eq!(
+        metrics,
+        [
+            "power_w",
+            "utilization_pct",
+            "sm_clock_mhz",
+            "memory_used_mib",
+            "temperature_c"
+        ]
+    );
+}
+
+#[test]
+fn counter_unsupported_integrates_instant_power_over_its_own_timestamps() {
+    let mut state = FakeGpuState::with_counter(0, 0);
+    state.energy_mj = Err(GpuError::NotSupported);
+    state.instant = Ok(PowerSample {
+        watts: 100.0,
+        timestamp_us: 1_000_000,
+    });
+    let (lib, h) = library(vec![state]);
+    let opening = open_gpus(&lib, &all());
+    assert!(opening.method.contains("NVML_FI_DEV_POWER_INSTANT"));
+    let mut s = opening.source.expect("source");
+    let clock = MonotonicClock::new();
+    assert_eq!(s.read(&clock).expect("read").joules, [0.0]);
+    set(&h[0], |g| {
+        g.instant = Ok(PowerSample {
+            watts: 300.0,
+            timestamp_us: 2_000_000,
+        })
+    });
+    assert_eq!(s.read(&clock).expect("read").joules, [200.0]);
+    // No new driver sample: the same timestamp adds nothing.
+    assert_eq!(s.read(&clock).expect("read").joules, [200.0]);
+    assert!(
+        s.max_read_interval().is_some(),
+        "integration needs keep-up reads"
+    );
+    assert_eq!(s.resolution().as_secs(), 5);
+    assert_eq!(s.raw_counters(), [None]);
+    let power = s.read_context().into_iter().find(|c| c.metric == "power_w");
+    assert_eq!(power.map(|c| c.value), Some(300.0));
+}
+
+#[test]
+fn no_counter_nor_instant_field_integrates_power_usage_on_our_clock() {
+    let mut state = FakeGpuState::with_counter(0, 0);
+    state.energy_mj = Err(GpuError::NotSupported);
+    state.instant = Err(GpuError::NotSupported);
+    state.power_usage_w = Ok(150.0);
+    let (lib, _h) = library(vec![state]);
+    let opening = open_gpus(&lib, &all());
+    assert!(opening.method.contains("power_usage"));
+    let mut s = opening.source.expect("source");
+    let clock = MonotonicClock::new();
+    let a = s.read(&clock).expect("read");
+    let b = s.read(&clock).expect("read");
+    let expected = 150.0 * (b.t_ns - a.t_ns) as f64 / 1e9;
+    assert!((b.joules[0] - expected).abs() < 1e-9);
+}
+
+#[test]
+fn one_gpu_failing_leaves_the_others_measured() {
+    let mut bad = FakeGpuState::with_counter(1, 0);
+    bad.energy_mj = Err(GpuError::Failed("GPU is lost".into()));
+    let (lib, _h) = library(vec![FakeGpuState::with_counter(0, 5), bad]);
+    let opening = open_gpus(&lib, &all());
+    let s = opening.source.expect("gpu-0 still measured");
+    let names: Vec<_> = s.domains().iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["gpu-0"]);
+    assert_eq!(opening.missing.len(), 1);
+    assert_eq!(opening.missing[0].probe, "nvml gpu-1");
+    assert!(opening.missing[0].reason.contains("GPU is lost"));
+    assert_eq!(opening.inventory.gpus.len(), 2);
+    assert_eq!(opening.inventory.gpus[1].domain, None);
+}
+
+#[test]
+fn a_gpu_lost_mid_run_is_a_read_error_naming_it() {
+    let (lib, h) = library(vec![FakeGpuState::with_counter(0, 5)]);
+    let mut s = open_gpus(&lib, &all()).source.expect("source");
+    set(&h[0], |g| {
+        g.energy_mj = Err(GpuError::Failed("GPU is lost".into()))
+    });
+    let e = s.read(&MonotonicClock::new()).expect_err("lost");
+    assert!(matches!(e, ProbeError::Device { .. }));
+    assert!(e.to_string().contains("gpu-0") && e.to_string().contains("GPU is lost"));
+}
+
+#[test]
+fn a_counter_going_back_is_an_error() {
+    let (lib, h) = library(vec![FakeGpuState::with_counter(0, 5_000)]);
+    let mut s = open_gpus(&lib, &all()).source.expect("source");
+    set(&h[0], |g| g.energy_mj = Ok(10));
+    assert!(s.read(&MonotonicClock::new()).is_err());
+}
+
+#[test]
+fn a_gpu_without_any_power_reading_is_missing_not_zero() {
+    let mut state = FakeGpuState::with_counter(0, 0);
+    state.energy_mj = Err(GpuError::NotSupported);
+    state.instant = Err(GpuError::NotSupported);
+    state.power_usage_w = Err(GpuError::NotSupported);
+    let (lib, _h) = library(vec![state]);
+    let opening = open_gpus(&lib, &all());
+    assert!(opening.source.is_none());
+    assert!(opening.missing[0].reason.contains("no energy counter"));
+}
+
+#[test]
+fn selection_by_index_uuid_and_mig_instance() {
+    let mut g1 = FakeGpuState::with_counter(1, 0);
+    g1.mig = true;
+    g1.mig_uuids = vec!["MIG-aaaa".into()];
+    let states = vec![
+        FakeGpuState::with_counter(0, 0),
+        g1,
+        FakeGpuState::with_counter(2, 0),
+    ];
+    let (lib, _h) = library(states);
+    let domains = |sel: GpuSelection| -> Vec<String> {
+        open_gpus(&lib, &sel)
+            .source
+            .map(|s| s.domains().iter().map(|d| d.name.clone()).collect())
+            .unwrap_or_default()
+    };
+    assert_eq!(domains(GpuSelection::new(&[], Some("2"))), ["gpu-2"]);
+    assert_eq!(
+        domains(GpuSelection::new(
+            &["GPU-fake-2".into(), "0".into()],
+            Some("1")
+        )),
+        ["gpu-2", "gpu-0"]
+    );
+    assert_eq!(domains(GpuSelection::new(&[], Some("MIG-aaaa"))), ["gpu-1"]);
+    assert!(domains(GpuSelection::new(&[], Some("-1"))).is_empty());
+    let opening = open_gpus(&lib, &GpuSelection::new(&["7".into()], None));
+    assert!(opening.missing[0].reason.contains("Index(7)"));
+    let mig = open_gpus(&lib, &GpuSelection::new(&["1".into()], None));
+    assert!(mig.method.contains("whole physical GPU"), "{}", mig.method);
+    assert!(mig.inventory.gpus[0].mig_enabled);
+}
