@@ -1,6 +1,12 @@
 //! `joulebench serve`: the embedded reference model server.
 
+use anyhow::Context;
+use reference::{LoadOptions, ModelSpec, RunningServer, Task};
 use std::process::ExitCode;
+use std::time::Duration;
+
+/// How long requests in flight may take to finish after SIGTERM or Ctrl-C.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Arguments of `joulebench serve`.
 #[derive(Debug, clap::Args)]
@@ -8,12 +14,136 @@ pub struct ServeArgs {
     /// Address to bind.
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
-    /// Port to bind.
+    /// Port to bind (0 picks a free one).
     #[arg(long, default_value_t = 8080)]
     pub port: u16,
+    /// Serve a sequence classifier: `[NAME=]PRESET` (tiny, mini, small, distilbert, base) or
+    /// `[NAME=]FOLDER` (config.json, *.safetensors, tokenizer.json). Repeatable.
+    #[arg(long, value_name = "[NAME=]PRESET|FOLDER")]
+    pub classifier: Vec<String>,
+    /// Serve an extractive question-answering encoder (same forms as --classifier).
+    #[arg(long, value_name = "[NAME=]PRESET|FOLDER")]
+    pub qa: Vec<String>,
+    /// Serve a GPT-2 generator: presets tiny, small (distilgpt2), base (gpt2), medium, large.
+    #[arg(long, value_name = "[NAME=]PRESET|FOLDER")]
+    pub generator: Vec<String>,
+    /// Requests computed at the same time; others wait in line.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub concurrency: u32,
+    /// Seed of the parameters of preset models.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Refuse inputs longer than this many tokens (the model's own limit applies anyway).
+    #[arg(long)]
+    pub max_input_tokens: Option<usize>,
+    /// Labels of preset classifiers, comma-separated.
+    #[arg(long, value_delimiter = ',', default_value = "NEGATIVE,POSITIVE")]
+    pub labels: Vec<String>,
+}
+
+impl ServeArgs {
+    /// The models to serve; the tiny presets of every task when none is named.
+    fn specs(&self) -> anyhow::Result<Vec<ModelSpec>> {
+        let mut specs = Vec::new();
+        for (task, values) in [
+            (Task::Classification, &self.classifier),
+            (Task::QuestionAnswering, &self.qa),
+            (Task::Generation, &self.generator),
+        ] {
+            for v in values {
+                specs.push(ModelSpec::parse(task, v)?);
+            }
+        }
+        if specs.is_empty() {
+            specs = vec![
+                ModelSpec::parse(Task::Classification, "tiny")?,
+                ModelSpec::parse(Task::QuestionAnswering, "tiny")?,
+                ModelSpec::parse(Task::Generation, "tiny")?,
+            ];
+        }
+        Ok(specs)
+    }
+}
+
+/// Resolves when SIGTERM or Ctrl-C arrives.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Human-readable parameter count (`4.4M`, `124.4M`).
+fn millions(n: usize) -> String {
+    format!("{:.1}M", n as f64 / 1e6)
 }
 
 /// Runs `joulebench serve`.
-pub fn run(_args: ServeArgs) -> anyhow::Result<ExitCode> {
-    super::not_implemented("serve")
+pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    let specs = args.specs()?;
+    let options = LoadOptions {
+        seed: args.seed,
+        max_input_tokens: args.max_input_tokens,
+        labels: args.labels.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    runtime.block_on(async move {
+        let addr = format!("{}:{}", args.host, args.port);
+        let server = RunningServer::bind(&addr, args.concurrency as usize).await?;
+        eprintln!(
+            "joulebench serve: listening on http://{} (loading {} model(s); /health is 503 until ready)",
+            server.addr(),
+            specs.len()
+        );
+        let signal = shutdown_signal();
+        tokio::pin!(signal);
+        let registry = tokio::select! {
+            r = server.load(&specs, &options) => r?,
+            _ = &mut signal => {
+                eprintln!("joulebench serve: stopped while loading");
+                server.stop(SHUTDOWN_GRACE).await?;
+                return Ok(ExitCode::SUCCESS);
+            }
+        };
+        for m in registry.models() {
+            eprintln!(
+                "  model `{}`: {} ({}), {} parameters, max {} tokens, from {}; tokenizer: {}",
+                m.name,
+                m.task.as_str(),
+                m.architecture,
+                millions(m.parameters),
+                m.max_input_tokens,
+                m.source,
+                m.tokenizer.describe()
+            );
+        }
+        eprintln!(
+            "joulebench serve: ready on http://{} (concurrency {})",
+            server.addr(),
+            args.concurrency
+        );
+        signal.await;
+        eprintln!("joulebench serve: shutting down");
+        server.stop(SHUTDOWN_GRACE).await?;
+        Ok(ExitCode::SUCCESS)
+    })
 }

@@ -1,1 +1,22 @@
-//! The embedded reference model server behind `joulebench serve` (candle models over HTTP).
+//! The embedded reference model server behind `joulebench serve`: candle transformer models
+//! (BERT/DistilBERT classifiers and extractive QA, GPT-2 generators) over HTTP in the OpenAI,
+//! TGI, TEI and KServe v2 wire formats.
+
+pub mod builtin_tokenizer;
+pub mod error;
+pub mod generate;
+pub mod http;
+pub mod inference;
+pub mod init;
+pub mod models;
+pub mod registry;
+pub mod server;
+pub mod tokenizer;
+
+pub use error::ModelError;
+pub use generate::{FinishReason, Generation, GenerationParams};
+pub use init::SeededInit;
+pub use models::encoder::{EncoderConfig, EncoderLayout, EncoderModel, EncoderTask};
+pub use models::gpt2::{Gpt2, Gpt2Config};
+pub use registry::{LoadOptions, ModelRegistry, ModelSpec, ServedModel, Source, Task};
+pub use server::{RunningServer, ServeError};

@@ -1,0 +1,110 @@
+//! Shared server state: the models once loaded, and the permits that bound concurrency.
+
+use std::sync::{Arc, OnceLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+use super::error::{ApiError, Style};
+use crate::error::ModelError;
+use crate::registry::{ModelRegistry, ServedModel, Task};
+
+/// State shared by every route.
+#[derive(Debug)]
+pub struct AppState {
+    registry: OnceLock<Arc<ModelRegistry>>,
+    permits: Arc<Semaphore>,
+    /// Unix time the server started (the `created` field of model lists).
+    pub created: u64,
+}
+
+impl AppState {
+    /// State with `concurrency` requests computed at a time (at least 1).
+    pub fn new(concurrency: usize) -> Self {
+        Self {
+            registry: OnceLock::new(),
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            created: unix_now(),
+        }
+    }
+
+    /// Installs the loaded models; the server is ready from then on. False if already set.
+    pub fn install(&self, registry: ModelRegistry) -> bool {
+        self.registry.set(Arc::new(registry)).is_ok()
+    }
+
+    /// The models, or 503 while they load.
+    pub fn registry(&self, style: Style) -> Result<Arc<ModelRegistry>, ApiError> {
+        self.registry
+            .get()
+            .cloned()
+            .ok_or_else(|| ApiError::loading(style))
+    }
+
+    /// Whether models are loaded.
+    pub fn is_ready(&self) -> bool {
+        self.registry.get().is_some()
+    }
+
+    /// The model a request asks for (by name, or the first one for the task).
+    pub fn pick(
+        &self,
+        style: Style,
+        name: Option<&str>,
+        task: Task,
+    ) -> Result<Arc<ServedModel>, ApiError> {
+        let reg = self.registry(style)?;
+        match name {
+            Some(n) => {
+                let m = reg
+                    .get(n)
+                    .ok_or_else(|| ApiError::unknown_model(style, n))?;
+                if m.task != task {
+                    return Err(ApiError::bad_request(
+                        style,
+                        format!(
+                            "model `{n}` does {}, not {}",
+                            m.task.as_str(),
+                            task.as_str()
+                        ),
+                    ));
+                }
+                Ok(m)
+            }
+            None => reg.first(task).ok_or_else(|| {
+                ApiError::bad_request(style, format!("no {} model is loaded", task.as_str()))
+            }),
+        }
+    }
+
+    /// Waits for a compute permit (requests queue in arrival order).
+    pub async fn permit(&self, style: Style) -> Result<OwnedSemaphorePermit, ApiError> {
+        self.permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| ApiError::internal(style, "server is shutting down"))
+    }
+
+    /// Runs model work on a blocking thread under a permit.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        style: Style,
+        work: impl FnOnce() -> Result<T, ModelError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let permit = self.permit(style).await?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| ApiError::internal(style, format!("inference task failed: {e}")))?
+        .map_err(|e| ApiError::from_model(style, e))
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}

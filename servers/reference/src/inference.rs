@@ -1,0 +1,182 @@
+//! Task-level inference on a served model (text in, answer out), apart from any protocol.
+
+use crate::error::{ModelError, Result};
+use crate::generate::{Generation, GenerationParams, generate};
+use crate::registry::{Network, ServedModel};
+
+/// Class scores of one text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Classification {
+    /// Label of each class.
+    pub labels: Vec<String>,
+    /// Raw logits, one per label.
+    pub logits: Vec<f32>,
+    /// Softmax of the logits.
+    pub probabilities: Vec<f32>,
+    /// Tokens of the input.
+    pub tokens: usize,
+}
+
+/// An extractive answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answer {
+    /// The answer text, a slice of the context.
+    pub answer: String,
+    /// p(start) × p(end).
+    pub score: f32,
+    /// Start of the answer in the context, in characters.
+    pub start: usize,
+    /// End (exclusive) of the answer in the context, in characters.
+    pub end: usize,
+    /// Tokens of question and context.
+    pub tokens: usize,
+}
+
+/// Longest answer considered, in tokens.
+const MAX_ANSWER_TOKENS: usize = 30;
+
+fn check_len(model: &ServedModel, ids: &mut Vec<u32>, truncate: bool) -> Result<()> {
+    if ids.len() > model.max_input_tokens {
+        if !truncate {
+            return Err(ModelError::InputTooLong {
+                tokens: ids.len(),
+                limit: model.max_input_tokens,
+            });
+        }
+        ids.truncate(model.max_input_tokens);
+    }
+    Ok(())
+}
+
+fn encoder(model: &ServedModel) -> Result<&crate::EncoderModel> {
+    match &model.network {
+        Network::Encoder(m) => Ok(m),
+        Network::Generator(_) => Err(ModelError::BadParameter(format!(
+            "model `{}` is a generator, not an encoder",
+            model.name
+        ))),
+    }
+}
+
+/// Softmax of a vector.
+pub fn softmax(v: &[f32]) -> Vec<f32> {
+    let max = v.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = v.iter().map(|x| (x - max).exp()).collect();
+    let total: f32 = exps.iter().sum();
+    exps.iter().map(|e| e / total).collect()
+}
+
+/// Classifies one text.
+pub fn classify(model: &ServedModel, text: &str, truncate: bool) -> Result<Classification> {
+    let m = encoder(model)?;
+    let mut enc = model.tokenizer.encode(text)?;
+    check_len(model, &mut enc.ids, truncate)?;
+    let logits = m.classify(&enc.ids, &enc.type_ids)?;
+    Ok(Classification {
+        labels: model.labels().to_vec(),
+        probabilities: softmax(&logits),
+        logits,
+        tokens: enc.ids.len(),
+    })
+}
+
+/// Embeds one text (mean pooling of the encoder's final hidden states).
+pub fn embed(model: &ServedModel, text: &str, normalize: bool, truncate: bool) -> Result<Vec<f32>> {
+    let m = encoder(model)?;
+    let mut enc = model.tokenizer.encode(text)?;
+    check_len(model, &mut enc.ids, truncate)?;
+    Ok(m.embed(&enc.ids, &enc.type_ids, normalize)?)
+}
+
+/// Finds the best answer span of `question` in `context`.
+pub fn answer(model: &ServedModel, question: &str, context: &str) -> Result<Answer> {
+    let m = encoder(model)?;
+    let enc = model.tokenizer.encode_pair(question, context)?;
+    let mut ids = enc.ids.clone();
+    check_len(model, &mut ids, false)?;
+    let (start_logits, end_logits) = m.span_logits(&enc.ids, &enc.type_ids)?;
+    let (ps, pe) = (softmax(&start_logits), softmax(&end_logits));
+    let spans = &enc.second_spans;
+    let mut best: Option<(f32, usize, usize)> = None;
+    for s in 0..ids.len() {
+        if spans.get(s).copied().flatten().is_none() {
+            continue;
+        }
+        for e in s..ids.len().min(s + MAX_ANSWER_TOKENS) {
+            if spans.get(e).copied().flatten().is_none() {
+                continue;
+            }
+            let score = ps[s] * pe[e];
+            if best.is_none_or(|b| score > b.0) {
+                best = Some((score, s, e));
+            }
+        }
+    }
+    let Some((score, s, e)) = best else {
+        return Ok(Answer {
+            answer: String::new(),
+            score: 0.0,
+            start: 0,
+            end: 0,
+            tokens: ids.len(),
+        });
+    };
+    let start_byte = spans[s].map_or(0, |x| x.0);
+    let end_byte = spans[e].map_or(start_byte, |x| x.1);
+    let answer = context
+        .get(start_byte..end_byte)
+        .unwrap_or_default()
+        .to_string();
+    let chars = |b: usize| context.get(..b).map_or(0, |p| p.chars().count());
+    Ok(Answer {
+        answer,
+        score,
+        start: chars(start_byte),
+        end: chars(end_byte),
+        tokens: ids.len(),
+    })
+}
+
+/// Tokenizes a prompt for a generator and checks it fits with `max_new_tokens` more.
+pub fn prompt_ids(model: &ServedModel, prompt: &str, max_new_tokens: usize) -> Result<Vec<u32>> {
+    let ids = model.tokenizer.encode(prompt)?.ids;
+    check_prompt(model, &ids, max_new_tokens)?;
+    Ok(ids)
+}
+
+/// Checks that a tokenized prompt is usable with `max_new_tokens` more.
+pub fn check_prompt(model: &ServedModel, ids: &[u32], max_new_tokens: usize) -> Result<()> {
+    if ids.is_empty() {
+        return Err(ModelError::BadParameter("the prompt is empty".into()));
+    }
+    if let Network::Generator(g) = &model.network
+        && let Some(bad) = ids.iter().find(|&&i| i as usize >= g.config().vocab_size)
+    {
+        return Err(ModelError::BadParameter(format!(
+            "token id {bad} is out of the vocabulary"
+        )));
+    }
+    if ids.len() + max_new_tokens > model.max_input_tokens {
+        return Err(ModelError::InputTooLong {
+            tokens: ids.len() + max_new_tokens,
+            limit: model.max_input_tokens,
+        });
+    }
+    Ok(())
+}
+
+/// Generates after a tokenized prompt; `on_token` gets each id and returns false to stop.
+pub fn complete(
+    model: &ServedModel,
+    prompt: &[u32],
+    params: &GenerationParams,
+    on_token: impl FnMut(u32) -> bool,
+) -> Result<Generation> {
+    match &model.network {
+        Network::Generator(g) => generate(g, prompt, params, model.eos, on_token),
+        Network::Encoder(_) => Err(ModelError::BadParameter(format!(
+            "model `{}` is an encoder, not a generator",
+            model.name
+        ))),
+    }
+}

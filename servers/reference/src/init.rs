@@ -1,0 +1,119 @@
+//! Deterministic parameter initialisation from a fixed seed (a candle `VarBuilder` backend).
+
+use candle_core::{DType, Device, Shape, Tensor};
+use candle_nn::{Init, VarBuilder, var_builder::SimpleBackend};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+/// Standard deviation of weights, as Hugging Face's `initializer_range` default.
+const INIT_STDEV: f64 = 0.02;
+
+/// A `VarBuilder` backend that makes every tensor from (seed, name): the same seed gives the
+/// same model whatever order the tensors are asked for in. It remembers what it made.
+#[derive(Debug, Clone, Default)]
+pub struct SeededInit {
+    seed: u64,
+    made: Arc<Mutex<HashMap<String, Tensor>>>,
+}
+
+impl SeededInit {
+    /// A backend for the given seed.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            seed,
+            made: Arc::default(),
+        }
+    }
+
+    /// A `VarBuilder` (f32, CPU) over this backend.
+    pub fn var_builder(&self) -> VarBuilder<'static> {
+        VarBuilder::from_backend(Box::new(self.clone()), DType::F32, Device::Cpu)
+    }
+
+    /// Every tensor made so far, by full name (e.g. to save them as safetensors).
+    pub fn tensors(&self) -> HashMap<String, Tensor> {
+        self.made.lock().map(|m| m.clone()).unwrap_or_default()
+    }
+}
+
+/// SplitMix64: a small, fast, well-mixed generator.
+#[derive(Debug)]
+pub struct SplitMix64(u64);
+
+impl SplitMix64 {
+    /// A generator from a seed.
+    pub fn new(seed: u64) -> Self {
+        Self(seed)
+    }
+
+    /// The next 64 random bits.
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A uniform number in [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// A standard normal number (Box-Muller).
+    pub fn next_normal(&mut self) -> f64 {
+        let u1 = self.next_f64().max(f64::MIN_POSITIVE);
+        let u2 = self.next_f64();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    }
+}
+
+/// FNV-1a hash of a string, to derive per-tensor seeds and word ids.
+pub fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+impl SimpleBackend for SeededInit {
+    fn get(
+        &self,
+        s: Shape,
+        name: &str,
+        h: Init,
+        dtype: DType,
+        dev: &Device,
+    ) -> candle_core::Result<Tensor> {
+        let n = s.elem_count();
+        let values: Vec<f32> = match h {
+            Init::Const(c) => vec![c as f32; n],
+            _ if name.ends_with("bias") => vec![0.0; n],
+            _ => {
+                let mut rng = SplitMix64::new(self.seed ^ fnv1a(name));
+                (0..n)
+                    .map(|_| (rng.next_normal() * INIT_STDEV) as f32)
+                    .collect()
+            }
+        };
+        let t = Tensor::from_vec(values, s, dev)?.to_dtype(dtype)?;
+        if let Ok(mut made) = self.made.lock() {
+            made.insert(name.to_string(), t.clone());
+        }
+        Ok(t)
+    }
+
+    fn get_unchecked(
+        &self,
+        name: &str,
+        _dtype: DType,
+        _dev: &Device,
+    ) -> candle_core::Result<Tensor> {
+        Err(candle_core::Error::CannotFindTensor {
+            path: name.to_string(),
+        })
+    }
+
+    fn contains_tensor(&self, _name: &str) -> bool {
+        false
+    }
+}

@@ -1,0 +1,317 @@
+//! A BERT / DistilBERT encoder with a sequence-classification or extractive-QA head,
+//! laid out like Hugging Face's `BertFor*` / `DistilBertFor*` so real weights load by name.
+
+use candle_core::{Device, IndexOp, Module, Result, Tensor};
+use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
+use serde::{Deserialize, Serialize};
+
+use super::attention::{attend, merge_heads, split_heads};
+
+/// Which parameter names (and small differences) a checkpoint uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EncoderLayout {
+    /// `bert.encoder.layer.N.attention.self.query`, token types, pooler.
+    Bert,
+    /// `distilbert.transformer.layer.N.attention.q_lin`, no token types, pre-classifier.
+    DistilBert,
+}
+
+/// What sits on top of the encoder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EncoderTask {
+    /// Sequence classification over these labels.
+    Classification(Vec<String>),
+    /// Extractive question answering (start and end logits per token).
+    QuestionAnswering,
+}
+
+/// Dimensions of an encoder (Hugging Face `BertConfig` names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EncoderConfig {
+    /// Parameter naming.
+    pub layout: EncoderLayout,
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Hidden size.
+    pub hidden_size: usize,
+    /// Number of transformer layers.
+    pub num_hidden_layers: usize,
+    /// Number of attention heads.
+    pub num_attention_heads: usize,
+    /// Inner size of the feed-forward block.
+    pub intermediate_size: usize,
+    /// Longest input in tokens.
+    pub max_position_embeddings: usize,
+    /// Number of segment types (0 for DistilBERT).
+    pub type_vocab_size: usize,
+    /// LayerNorm epsilon.
+    pub layer_norm_eps: f64,
+}
+
+impl EncoderConfig {
+    /// Reads a Hugging Face `config.json` of model type `bert` or `distilbert`.
+    pub fn from_hf_json(v: &serde_json::Value) -> std::result::Result<Self, String> {
+        let get = |k: &str| {
+            v.get(k)
+                .and_then(serde_json::Value::as_u64)
+                .map(|x| x as usize)
+                .ok_or_else(|| format!("missing or non-integer `{k}`"))
+        };
+        let model_type = v
+            .get("model_type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("bert");
+        match model_type {
+            "distilbert" => Ok(Self {
+                layout: EncoderLayout::DistilBert,
+                vocab_size: get("vocab_size")?,
+                hidden_size: get("dim")?,
+                num_hidden_layers: get("n_layers")?,
+                num_attention_heads: get("n_heads")?,
+                intermediate_size: get("hidden_dim")?,
+                max_position_embeddings: get("max_position_embeddings")?,
+                type_vocab_size: 0,
+                layer_norm_eps: 1e-12,
+            }),
+            "bert" => Ok(Self {
+                layout: EncoderLayout::Bert,
+                vocab_size: get("vocab_size")?,
+                hidden_size: get("hidden_size")?,
+                num_hidden_layers: get("num_hidden_layers")?,
+                num_attention_heads: get("num_attention_heads")?,
+                intermediate_size: get("intermediate_size")?,
+                max_position_embeddings: get("max_position_embeddings")?,
+                type_vocab_size: get("type_vocab_size").unwrap_or(2),
+                layer_norm_eps: v
+                    .get("layer_norm_eps")
+                    .and_then(|x| x.as_f64())
+                    .unwrap_or(1e-12),
+            }),
+            other => Err(format!(
+                "model_type `{other}` is not an encoder this server knows (bert, distilbert)"
+            )),
+        }
+    }
+
+    /// Parameters of the encoder with the given head (the same count as PyTorch's).
+    pub fn parameter_count(&self, task: &EncoderTask) -> usize {
+        let h = self.hidden_size;
+        let i = self.intermediate_size;
+        let embeddings =
+            (self.vocab_size + self.max_position_embeddings + self.type_vocab_size) * h + 2 * h;
+        let layer = 4 * (h * h + h) + (h * i + i) + (i * h + h) + 4 * h;
+        let head = match task {
+            EncoderTask::Classification(labels) => (h * h + h) + (h * labels.len() + labels.len()),
+            EncoderTask::QuestionAnswering => 2 * h + 2,
+        };
+        embeddings + self.num_hidden_layers * layer + head
+    }
+}
+
+struct EncoderLayer {
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attn_out: Linear,
+    attn_norm: LayerNorm,
+    ffn_in: Linear,
+    ffn_out: Linear,
+    out_norm: LayerNorm,
+    heads: usize,
+}
+
+impl EncoderLayer {
+    fn load(c: &EncoderConfig, vb: VarBuilder) -> Result<Self> {
+        let (h, i, eps) = (c.hidden_size, c.intermediate_size, c.layer_norm_eps);
+        Ok(match c.layout {
+            EncoderLayout::Bert => Self {
+                query: linear(h, h, vb.pp("attention.self.query"))?,
+                key: linear(h, h, vb.pp("attention.self.key"))?,
+                value: linear(h, h, vb.pp("attention.self.value"))?,
+                attn_out: linear(h, h, vb.pp("attention.output.dense"))?,
+                attn_norm: layer_norm(h, eps, vb.pp("attention.output.LayerNorm"))?,
+                ffn_in: linear(h, i, vb.pp("intermediate.dense"))?,
+                ffn_out: linear(i, h, vb.pp("output.dense"))?,
+                out_norm: layer_norm(h, eps, vb.pp("output.LayerNorm"))?,
+                heads: c.num_attention_heads,
+            },
+            EncoderLayout::DistilBert => Self {
+                query: linear(h, h, vb.pp("attention.q_lin"))?,
+                key: linear(h, h, vb.pp("attention.k_lin"))?,
+                value: linear(h, h, vb.pp("attention.v_lin"))?,
+                attn_out: linear(h, h, vb.pp("attention.out_lin"))?,
+                attn_norm: layer_norm(h, eps, vb.pp("sa_layer_norm"))?,
+                ffn_in: linear(h, i, vb.pp("ffn.lin1"))?,
+                ffn_out: linear(i, h, vb.pp("ffn.lin2"))?,
+                out_norm: layer_norm(h, eps, vb.pp("output_layer_norm"))?,
+                heads: c.num_attention_heads,
+            },
+        })
+    }
+
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let q = split_heads(&self.query.forward(x)?, self.heads)?;
+        let k = split_heads(&self.key.forward(x)?, self.heads)?;
+        let v = split_heads(&self.value.forward(x)?, self.heads)?;
+        let ctx = merge_heads(&attend(&q, &k, &v, None)?)?;
+        let a = self
+            .attn_norm
+            .forward(&(self.attn_out.forward(&ctx)? + x)?)?;
+        let f = self
+            .ffn_out
+            .forward(&self.ffn_in.forward(&a)?.gelu_erf()?)?;
+        self.out_norm.forward(&(f + a)?)
+    }
+}
+
+enum Head {
+    /// BERT: tanh(pooler(CLS)) then classifier; DistilBERT: relu(pre_classifier(CLS)) then classifier.
+    Classifier { pre: Linear, out: Linear },
+    /// Start and end logits per token.
+    Span { qa: Linear },
+}
+
+/// An encoder with its task head, ready to run on one sequence at a time.
+pub struct EncoderModel {
+    config: EncoderConfig,
+    task: EncoderTask,
+    word: Embedding,
+    position: Embedding,
+    token_type: Option<Embedding>,
+    embed_norm: LayerNorm,
+    layers: Vec<EncoderLayer>,
+    head: Head,
+}
+
+impl std::fmt::Debug for EncoderModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncoderModel")
+            .field("config", &self.config)
+            .field("task", &self.task)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EncoderModel {
+    /// Builds the model from a `VarBuilder` (safetensors or seeded) under Hugging Face names.
+    pub fn load(config: &EncoderConfig, task: EncoderTask, vb: VarBuilder) -> Result<Self> {
+        let c = config;
+        let h = c.hidden_size;
+        let (base, layers_path) = match c.layout {
+            EncoderLayout::Bert => (vb.pp("bert"), "encoder.layer"),
+            EncoderLayout::DistilBert => (vb.pp("distilbert"), "transformer.layer"),
+        };
+        let emb = base.pp("embeddings");
+        let token_type = match c.layout {
+            EncoderLayout::Bert if c.type_vocab_size > 0 => Some(embedding(
+                c.type_vocab_size,
+                h,
+                emb.pp("token_type_embeddings"),
+            )?),
+            _ => None,
+        };
+        let layers = (0..c.num_hidden_layers)
+            .map(|n| EncoderLayer::load(c, base.pp(layers_path).pp(n)))
+            .collect::<Result<Vec<_>>>()?;
+        let head = match (&task, c.layout) {
+            (EncoderTask::Classification(labels), EncoderLayout::Bert) => Head::Classifier {
+                pre: linear(h, h, base.pp("pooler.dense"))?,
+                out: linear(h, labels.len(), vb.pp("classifier"))?,
+            },
+            (EncoderTask::Classification(labels), EncoderLayout::DistilBert) => Head::Classifier {
+                pre: linear(h, h, vb.pp("pre_classifier"))?,
+                out: linear(h, labels.len(), vb.pp("classifier"))?,
+            },
+            (EncoderTask::QuestionAnswering, _) => Head::Span {
+                qa: linear(h, 2, vb.pp("qa_outputs"))?,
+            },
+        };
+        Ok(Self {
+            config: c.clone(),
+            task,
+            word: embedding(c.vocab_size, h, emb.pp("word_embeddings"))?,
+            position: embedding(c.max_position_embeddings, h, emb.pp("position_embeddings"))?,
+            token_type,
+            embed_norm: layer_norm(h, c.layer_norm_eps, emb.pp("LayerNorm"))?,
+            layers,
+            head,
+        })
+    }
+
+    /// The dimensions.
+    pub fn config(&self) -> &EncoderConfig {
+        &self.config
+    }
+
+    /// The task head.
+    pub fn task(&self) -> &EncoderTask {
+        &self.task
+    }
+
+    /// Final hidden states `[1, seq, hidden]` of one sequence.
+    pub fn hidden_states(&self, ids: &[u32], type_ids: &[u32]) -> Result<Tensor> {
+        let dev = &Device::Cpu;
+        let seq = ids.len();
+        let input = Tensor::new(ids, dev)?.unsqueeze(0)?;
+        let positions = Tensor::arange(0u32, seq as u32, dev)?.unsqueeze(0)?;
+        let mut x = (self.word.forward(&input)? + self.position.forward(&positions)?)?;
+        if let Some(tt) = &self.token_type {
+            let types: Vec<u32> = (0..seq)
+                .map(|n| type_ids.get(n).copied().unwrap_or(0))
+                .collect();
+            x = (x + tt.forward(&Tensor::new(types.as_slice(), dev)?.unsqueeze(0)?)?)?;
+        }
+        let mut x = self.embed_norm.forward(&x)?;
+        for layer in &self.layers {
+            x = layer.forward(&x)?;
+        }
+        Ok(x)
+    }
+
+    /// Class logits of one sequence (one per label); an error for a QA model.
+    pub fn classify(&self, ids: &[u32], type_ids: &[u32]) -> Result<Vec<f32>> {
+        let Head::Classifier { pre, out } = &self.head else {
+            return Err(candle_core::Error::Msg("not a classification model".into()));
+        };
+        let cls = self.hidden_states(ids, type_ids)?.i((.., 0, ..))?;
+        let pooled = pre.forward(&cls)?;
+        let pooled = match self.config.layout {
+            EncoderLayout::Bert => pooled.tanh()?,
+            EncoderLayout::DistilBert => pooled.relu()?,
+        };
+        out.forward(&pooled)?.squeeze(0)?.to_vec1()
+    }
+
+    /// Start and end logits per token; an error for a classification model.
+    pub fn span_logits(&self, ids: &[u32], type_ids: &[u32]) -> Result<(Vec<f32>, Vec<f32>)> {
+        let Head::Span { qa } = &self.head else {
+            return Err(candle_core::Error::Msg(
+                "not a question-answering model".into(),
+            ));
+        };
+        let logits = qa
+            .forward(&self.hidden_states(ids, type_ids)?)?
+            .squeeze(0)?;
+        let start = logits.i((.., 0))?.to_vec1()?;
+        let end = logits.i((.., 1))?.to_vec1()?;
+        Ok((start, end))
+    }
+
+    /// A sentence embedding: the mean of the final hidden states, L2-normalised if asked.
+    pub fn embed(&self, ids: &[u32], type_ids: &[u32], normalize: bool) -> Result<Vec<f32>> {
+        let mean = self.hidden_states(ids, type_ids)?.mean(1)?.squeeze(0)?;
+        let mean = if normalize {
+            let norm = mean
+                .sqr()?
+                .sum_all()?
+                .sqrt()?
+                .to_scalar::<f32>()?
+                .max(1e-12);
+            (mean / f64::from(norm))?
+        } else {
+            mean
+        };
+        mean.to_vec1()
+    }
+}

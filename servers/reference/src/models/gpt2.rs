@@ -1,0 +1,234 @@
+//! A GPT-2 decoder-only generator with a key/value cache, laid out like Hugging Face's
+//! `GPT2LMHeadModel` (Conv1D weights stored `[in, out]`, LM head tied to the embeddings).
+
+use candle_core::{Device, IndexOp, Module, Result, Tensor};
+use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm};
+use serde::{Deserialize, Serialize};
+
+use super::attention::{attend, causal_mask, merge_heads, split_heads};
+
+/// Dimensions of a GPT-2 model (Hugging Face `GPT2Config` names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gpt2Config {
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Longest context (prompt plus generated tokens).
+    pub n_positions: usize,
+    /// Hidden size.
+    pub n_embd: usize,
+    /// Number of blocks.
+    pub n_layer: usize,
+    /// Number of attention heads.
+    pub n_head: usize,
+    /// Inner size of the MLP (4 × n_embd when absent).
+    pub n_inner: Option<usize>,
+    /// LayerNorm epsilon.
+    pub layer_norm_epsilon: f64,
+    /// End-of-sequence token.
+    pub eos_token_id: u32,
+}
+
+impl Gpt2Config {
+    /// Reads a Hugging Face `config.json` of model type `gpt2`.
+    pub fn from_hf_json(v: &serde_json::Value) -> std::result::Result<Self, String> {
+        let model_type = v
+            .get("model_type")
+            .and_then(|t| t.as_str())
+            .unwrap_or("gpt2");
+        if model_type != "gpt2" {
+            return Err(format!(
+                "model_type `{model_type}` is not a generator this server knows (gpt2)"
+            ));
+        }
+        let get = |k: &str| {
+            v.get(k)
+                .and_then(serde_json::Value::as_u64)
+                .map(|x| x as usize)
+                .ok_or_else(|| format!("missing or non-integer `{k}`"))
+        };
+        let vocab_size = get("vocab_size")?;
+        Ok(Self {
+            vocab_size,
+            n_positions: get("n_positions")?,
+            n_embd: get("n_embd")?,
+            n_layer: get("n_layer")?,
+            n_head: get("n_head")?,
+            n_inner: get("n_inner").ok(),
+            layer_norm_epsilon: v
+                .get("layer_norm_epsilon")
+                .and_then(|x| x.as_f64())
+                .unwrap_or(1e-5),
+            eos_token_id: get("eos_token_id")
+                .map_or(vocab_size.saturating_sub(1) as u32, |x| x as u32),
+        })
+    }
+
+    /// Inner size of the MLP.
+    pub fn inner(&self) -> usize {
+        self.n_inner.unwrap_or(4 * self.n_embd)
+    }
+
+    /// Parameters (the LM head shares the token embeddings, as in PyTorch's count).
+    pub fn parameter_count(&self) -> usize {
+        let (e, i) = (self.n_embd, self.inner());
+        let block = 2 * 2 * e + (e * 3 * e + 3 * e) + (e * e + e) + (e * i + i) + (i * e + e);
+        (self.vocab_size + self.n_positions) * e + self.n_layer * block + 2 * e
+    }
+}
+
+/// Loads a GPT-2 Conv1D (`weight [in, out]`, `bias [out]`) as a linear layer.
+fn conv1d(d_in: usize, d_out: usize, vb: VarBuilder) -> Result<Linear> {
+    let w = vb.get((d_in, d_out), "weight")?.t()?.contiguous()?;
+    let b = vb.get(d_out, "bias")?;
+    Ok(Linear::new(w, Some(b)))
+}
+
+struct Block {
+    ln_1: LayerNorm,
+    c_attn: Linear,
+    c_proj: Linear,
+    ln_2: LayerNorm,
+    c_fc: Linear,
+    mlp_proj: Linear,
+    heads: usize,
+}
+
+impl Block {
+    fn load(c: &Gpt2Config, vb: VarBuilder) -> Result<Self> {
+        let (e, eps) = (c.n_embd, c.layer_norm_epsilon);
+        Ok(Self {
+            ln_1: layer_norm(e, eps, vb.pp("ln_1"))?,
+            c_attn: conv1d(e, 3 * e, vb.pp("attn.c_attn"))?,
+            c_proj: conv1d(e, e, vb.pp("attn.c_proj"))?,
+            ln_2: layer_norm(e, eps, vb.pp("ln_2"))?,
+            c_fc: conv1d(e, c.inner(), vb.pp("mlp.c_fc"))?,
+            mlp_proj: conv1d(c.inner(), e, vb.pp("mlp.c_proj"))?,
+            heads: c.n_head,
+        })
+    }
+
+    fn forward(&self, x: &Tensor, cache: &mut Option<(Tensor, Tensor)>) -> Result<Tensor> {
+        let (_, seq, e) = x.dims3()?;
+        let qkv = self.c_attn.forward(&self.ln_1.forward(x)?)?;
+        let q = split_heads(&qkv.narrow(2, 0, e)?, self.heads)?;
+        let k = split_heads(&qkv.narrow(2, e, e)?, self.heads)?;
+        let v = split_heads(&qkv.narrow(2, 2 * e, e)?, self.heads)?;
+        let (k, v) = match cache.take() {
+            Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+            None => (k, v),
+        };
+        let past = k.dim(2)? - seq;
+        let mask = if seq > 1 {
+            Some(causal_mask(seq, past, x.device())?)
+        } else {
+            None
+        };
+        let ctx = merge_heads(&attend(&q, &k, &v, mask.as_ref())?)?;
+        *cache = Some((k, v));
+        let x = (x + self.c_proj.forward(&ctx)?)?;
+        let m = self
+            .mlp_proj
+            .forward(&self.c_fc.forward(&self.ln_2.forward(&x)?)?.gelu()?)?;
+        x + m
+    }
+}
+
+/// The key/value cache of one generation.
+#[derive(Debug, Default)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    len: usize,
+}
+
+impl KvCache {
+    /// Tokens already in the cache.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing has been run yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+}
+
+/// A GPT-2 language model.
+pub struct Gpt2 {
+    config: Gpt2Config,
+    wte: Embedding,
+    wpe: Embedding,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    lm_head: Linear,
+}
+
+impl std::fmt::Debug for Gpt2 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gpt2")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Gpt2 {
+    /// Builds the model under Hugging Face names, with or without the `transformer.` prefix.
+    pub fn load(config: &Gpt2Config, vb: VarBuilder) -> Result<Self> {
+        let c = config;
+        let vb =
+            if !vb.contains_tensor("transformer.wte.weight") && vb.contains_tensor("wte.weight") {
+                vb
+            } else {
+                vb.pp("transformer")
+            };
+        let wte = embedding(c.vocab_size, c.n_embd, vb.pp("wte"))?;
+        let blocks = (0..c.n_layer)
+            .map(|n| Block::load(c, vb.pp("h").pp(n)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            config: c.clone(),
+            lm_head: Linear::new(wte.embeddings().clone(), None),
+            wpe: embedding(c.n_positions, c.n_embd, vb.pp("wpe"))?,
+            wte,
+            blocks,
+            ln_f: layer_norm(c.n_embd, c.layer_norm_epsilon, vb.pp("ln_f"))?,
+        })
+    }
+
+    /// The dimensions.
+    pub fn config(&self) -> &Gpt2Config {
+        &self.config
+    }
+
+    /// A fresh cache for one generation.
+    pub fn new_cache(&self) -> KvCache {
+        KvCache {
+            layers: (0..self.blocks.len()).map(|_| None).collect(),
+            len: 0,
+        }
+    }
+
+    /// Runs `ids` after what the cache holds and returns the next-token logits `[vocab]`.
+    pub fn forward(&self, ids: &[u32], cache: &mut KvCache) -> Result<Tensor> {
+        let dev = &Device::Cpu;
+        let seq = ids.len();
+        if seq == 0 {
+            return Err(candle_core::Error::Msg("empty input".into()));
+        }
+        let start = cache.len as u32;
+        let input = Tensor::new(ids, dev)?.unsqueeze(0)?;
+        let positions = Tensor::arange(start, start + seq as u32, dev)?.unsqueeze(0)?;
+        let mut x = (self.wte.forward(&input)? + self.wpe.forward(&positions)?)?;
+        if cache.layers.len() != self.blocks.len() {
+            cache.layers = (0..self.blocks.len()).map(|_| None).collect();
+        }
+        for (block, layer_cache) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+            x = block.forward(&x, layer_cache)?;
+        }
+        cache.len += seq;
+        let last = x.i((.., seq - 1..seq, ..))?;
+        self.lm_head
+            .forward(&self.ln_f.forward(&last)?)?
+            .squeeze(0)?
+            .squeeze(0)
+    }
+}
