@@ -1,0 +1,135 @@
+//! Model arithmetic: parameter counts of public configurations, FLOP growth with size, and
+//! the exact length rules of generation.
+
+use joulebench_reference as reference;
+
+use reference::models::{flops, presets};
+use reference::{EncoderTask, GenerationParams, Gpt2, SeededInit};
+
+#[test]
+fn parameter_counts_match_public_checkpoints() {
+    let two = EncoderTask::Classification(vec!["a".into(), "b".into()]);
+    // bert-base-uncased with a 2-label head (BertForSequenceClassification).
+    assert_eq!(
+        presets::encoder("base").unwrap().parameter_count(&two),
+        109_483_778
+    );
+    // distilbert-base-uncased-finetuned-sst-2-english.
+    assert_eq!(
+        presets::encoder("distilbert")
+            .unwrap()
+            .parameter_count(&two),
+        66_955_010
+    );
+    // gpt2 and distilgpt2.
+    assert_eq!(
+        presets::generator("base").unwrap().parameter_count(),
+        124_439_808
+    );
+    assert_eq!(
+        presets::generator("small").unwrap().parameter_count(),
+        81_912_576
+    );
+    assert_eq!(
+        presets::generator("medium").unwrap().parameter_count(),
+        354_823_168
+    );
+}
+
+#[test]
+fn analytic_counts_equal_the_built_tensors() {
+    let c = presets::generator("tiny").unwrap();
+    let init = SeededInit::new(1);
+    Gpt2::load(&c, init.var_builder()).unwrap();
+    let built: usize = init.tensors().values().map(|t| t.elem_count()).sum();
+    assert_eq!(built, c.parameter_count());
+    for task in [
+        EncoderTask::QuestionAnswering,
+        EncoderTask::Classification(vec!["x".into(); 3]),
+    ] {
+        for layout in ["tiny", "distilbert"] {
+            let mut c = presets::encoder(layout).unwrap();
+            c.num_hidden_layers = 1;
+            c.vocab_size = 100;
+            c.max_position_embeddings = 64;
+            let init = SeededInit::new(1);
+            reference::EncoderModel::load(&c, task.clone(), init.var_builder()).unwrap();
+            let built: usize = init.tensors().values().map(|t| t.elem_count()).sum();
+            assert_eq!(built, c.parameter_count(&task), "{layout} {task:?}");
+        }
+    }
+}
+
+#[test]
+fn per_token_flops_grow_with_model_size() {
+    let names = ["tiny", "small", "base", "medium", "large"];
+    let costs: Vec<u64> = names
+        .iter()
+        .map(|n| flops::decoder_token(&presets::generator(n).unwrap(), 32))
+        .collect();
+    assert!(costs.windows(2).all(|w| w[0] < w[1]), "{costs:?}");
+    // Away from the LM head, cost per token is ~2 × non-embedding parameters.
+    let base = presets::generator("base").unwrap();
+    let non_embedding = base.parameter_count() - (base.vocab_size + base.n_positions) * base.n_embd;
+    let body = flops::decoder_token(&base, 0) - 2 * (base.n_embd * base.vocab_size) as u64;
+    let ratio = body as f64 / (2 * non_embedding) as f64;
+    assert!((0.99..1.01).contains(&ratio), "{ratio}");
+}
+
+#[test]
+fn generation_length_rules_are_exact() {
+    let c = presets::generator("tiny").unwrap();
+    let model = Gpt2::load(&c, SeededInit::new(0).var_builder()).unwrap();
+    let prompt = [10u32, 20, 30];
+    let greedy = GenerationParams {
+        max_new_tokens: 16,
+        ..Default::default()
+    };
+    let free = reference::generate::generate(&model, &prompt, &greedy, None, |_| true).unwrap();
+    assert_eq!(free.tokens.len(), 16);
+    // Make the first greedy token the end-of-sequence token.
+    let eos = Some(free.tokens[0]);
+    let stop = reference::generate::generate(&model, &prompt, &greedy, eos, |_| true).unwrap();
+    assert_eq!(stop.tokens, vec![free.tokens[0]]);
+    assert_eq!(stop.finish, reference::FinishReason::EndOfSequence);
+    let ignore = GenerationParams {
+        ignore_eos: true,
+        ..greedy.clone()
+    };
+    let all = reference::generate::generate(&model, &prompt, &ignore, eos, |_| true).unwrap();
+    assert_eq!(all.tokens, free.tokens);
+    assert_eq!(all.finish, reference::FinishReason::Length);
+    let min = GenerationParams {
+        min_new_tokens: 5,
+        ..greedy
+    };
+    let at_least = reference::generate::generate(&model, &prompt, &min, eos, |_| true).unwrap();
+    assert!(at_least.tokens.len() >= 5);
+    assert!(!at_least.tokens[..5].contains(&free.tokens[0]));
+}
+
+#[test]
+fn cached_steps_match_a_full_pass() {
+    let c = presets::generator("tiny").unwrap();
+    let model = Gpt2::load(&c, SeededInit::new(3).var_builder()).unwrap();
+    let ids = [1u32, 2, 3, 4];
+    let full = model
+        .forward(&ids, &mut model.new_cache())
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let mut cache = model.new_cache();
+    model.forward(&ids[..2], &mut cache).unwrap();
+    model.forward(&ids[2..3], &mut cache).unwrap();
+    let stepped = model
+        .forward(&ids[3..], &mut cache)
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+    let diff = full
+        .iter()
+        .zip(&stepped)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0f32, f32::max);
+    assert!(diff < 1e-4, "{diff}");
+}
