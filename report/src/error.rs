@@ -37,4 +37,27 @@ pub enum ReportError {
         /// What is missing.
         reason: String,
     },
+    /// A field of a file holds a value that cannot be used.
+    #[error("{path}, line {line}, field `{field}`: {message}")]
+    Field {
+        /// The file.
+        path: PathBuf,
+        /// The line (1-based, the header is line 1).
+        line: u64,
+        /// The column.
+        field: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A plot could not be drawn or written.
+    #[error("{path}: cannot draw the plot: {message}")]
+    Plot {
+        /// The plot file.
+        path: PathBuf,
+        /// What went wrong.
+        message: String,
+    },
+    /// Input that cannot be used as given (arguments, mapping files, mismatched runs).
+    #[error("{0}")]
+    Invalid(String),
 }

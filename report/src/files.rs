@@ -18,3 +18,21 @@ pub const SUMMARY_CSV: &str = "summary.csv";
 pub const PLOTS_DIR: &str = "plots";
 /// Folder of launched servers' logs.
 pub const SERVER_LOGS_DIR: &str = "servers";
+/// GPU context samples (temperature, clocks), when the runner wrote them.
+pub const CONTEXT_CSV: &str = "context.csv";
+/// One row per configuration and energy domain (written by the report).
+pub const DOMAINS_CSV: &str = "domains.csv";
+/// One row per task and class, pooled over configurations (written by the report).
+pub const TASKS_CSV: &str = "tasks.csv";
+/// One row per model, averaged over tasks (written by the report).
+pub const MODELS_CSV: &str = "models.csv";
+/// One row per measured request with its integrated energy (written by the report).
+pub const REQUEST_ENERGY_CSV: &str = "request_energy.csv";
+/// Markdown tables (written by the report).
+pub const SUMMARY_MD: &str = "summary.md";
+/// LaTeX booktabs table (written by the report).
+pub const SUMMARY_TEX: &str = "summary.tex";
+/// Everything the report computed, as JSON (written by the report).
+pub const SUMMARY_JSON: &str = "summary.json";
+/// What an import read, when the run was imported from another tool.
+pub const IMPORT_JSON: &str = "import.json";

@@ -155,3 +155,29 @@ pub struct RepetitionRecord {
     /// Whether the repetition is valid (failures within the allowed share).
     pub valid: bool,
 }
+
+/// One row of `request_energy.csv` (written by the report): the energy of one request,
+/// integrated from the samples over its interval.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RequestEnergyRecord {
+    /// Configuration id.
+    pub config: String,
+    /// Repetition number.
+    pub repetition: u32,
+    /// Index of the request within its repetition.
+    pub index: u32,
+    /// Start (ns).
+    pub t_start_ns: u64,
+    /// End (ns).
+    pub t_end_ns: u64,
+    /// Latency (ms).
+    pub latency_ms: f64,
+    /// Energy of the counted domains over the interval (J); empty when a domain had no
+    /// sample around it.
+    pub energy_j: Option<f64>,
+    /// Energy net of the idle power over the interval (J), when a baseline was taken.
+    pub net_energy_j: Option<f64>,
+    /// Whether the request was shorter than the coarsest counted probe's resolution (its
+    /// energy then says more about the probe than about the request).
+    pub below_resolution: bool,
+}

@@ -1,4 +1,11 @@
 //! Descriptive statistics over repetitions: mean, spread, Student's t interval.
+//!
+//! Pure functions over slices of numbers: no I/O here, so every figure can be tested
+//! against values computed by hand.
+
+pub mod bootstrap;
+pub mod mad;
+pub mod welch;
 
 use statrs::distribution::{ContinuousCDF, StudentsT};
 
@@ -53,9 +60,36 @@ impl Describe {
 
 /// The 97.5% quantile of Student's t with `df` degrees of freedom.
 pub fn t_quantile_975(df: usize) -> f64 {
-    StudentsT::new(0.0, 1.0, df as f64)
-        .map(|t| t.inverse_cdf(0.975))
+    t_quantile(0.975, df as f64)
+}
+
+/// The `p`-quantile of Student's t with `df` (possibly fractional) degrees of freedom.
+pub fn t_quantile(p: f64, df: f64) -> f64 {
+    StudentsT::new(0.0, 1.0, df)
+        .map(|t| t.inverse_cdf(p))
         .unwrap_or(f64::NAN)
+}
+
+/// The cumulative probability of Student's t with `df` degrees of freedom at `x`.
+pub fn t_cdf(x: f64, df: f64) -> f64 {
+    StudentsT::new(0.0, 1.0, df)
+        .map(|t| t.cdf(x))
+        .unwrap_or(f64::NAN)
+}
+
+/// The median of `values` (any order); NaN when empty.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    quantile_sorted(&sorted, 0.5)
+}
+
+/// The arithmetic mean of `values`; NaN when empty.
+pub fn mean(values: &[f64]) -> f64 {
+    if values.is_empty() {
+        return f64::NAN;
+    }
+    values.iter().sum::<f64>() / values.len() as f64
 }
 
 /// The `q`-quantile (0–1) of `sorted` by linear interpolation; NaN when empty.

@@ -1,0 +1,162 @@
+//! Tables across configurations: per task and class (the study's Table 2) and per model
+//! averaged over tasks (its Table 3).
+
+use crate::configs::Configuration;
+use crate::stats::{Describe, mean};
+use crate::summary::J_PER_KWH;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// One row of `tasks.csv`: every valid repetition of a task's configurations of one class,
+/// pooled (mean ± standard deviation over repetitions, as the study's Table 2).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TaskRow {
+    /// Task name.
+    pub task: String,
+    /// `task-specific` or `general-purpose`.
+    pub class: String,
+    /// Distinct models.
+    pub models: usize,
+    /// Configurations (model × dataset).
+    pub configurations: usize,
+    /// Repetitions pooled.
+    pub repetitions: usize,
+    /// Mean energy per 1,000 inferences over the pooled repetitions (kWh).
+    pub kwh_per_1000_mean: f64,
+    /// Standard deviation over the pooled repetitions (kWh per 1,000).
+    pub kwh_per_1000_std: f64,
+    /// Lowest configuration mean (kWh per 1,000).
+    pub kwh_per_1000_min: f64,
+    /// Highest configuration mean (kWh per 1,000).
+    pub kwh_per_1000_max: f64,
+    /// `measured`, `estimated` or `mixed`.
+    pub source: String,
+}
+
+/// One row of `models.csv`: a model's mean over the tasks it ran (the study's Table 3:
+/// per task the mean over its repetitions on all datasets, then the mean over tasks).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelRow {
+    /// Model name.
+    pub model: String,
+    /// `task-specific` or `general-purpose`.
+    pub class: String,
+    /// Model parameters, when known.
+    pub parameters: Option<u64>,
+    /// Tasks it ran, `;`-separated.
+    pub tasks: String,
+    /// Mean of the per-task means (kWh per 1,000 inferences).
+    pub kwh_per_1000_mean: f64,
+    /// Per-task means, `task=value` `;`-separated (kWh per 1,000).
+    pub kwh_per_1000_by_task: String,
+    /// `measured`, `estimated` or `mixed`.
+    pub source: String,
+}
+
+fn kwh_values(c: &Configuration) -> Vec<f64> {
+    c.usable()
+        .map(|r| r.energy_per_inference_j() * 1000.0 / J_PER_KWH)
+        .collect()
+}
+
+fn label(sources: &BTreeSet<String>) -> String {
+    match sources.len() {
+        1 => sources.iter().next().cloned().unwrap_or_default(),
+        _ => "mixed".to_string(),
+    }
+}
+
+/// Pools every valid repetition per task and class.
+pub fn tasks(configs: &[Configuration]) -> Vec<TaskRow> {
+    #[derive(Default)]
+    struct Acc {
+        models: BTreeSet<String>,
+        configs: usize,
+        values: Vec<f64>,
+        means: Vec<f64>,
+        sources: BTreeSet<String>,
+    }
+    let mut groups: BTreeMap<(String, String), Acc> = BTreeMap::new();
+    for c in configs {
+        let values = kwh_values(c);
+        if values.is_empty() {
+            continue;
+        }
+        let acc = groups
+            .entry((c.info.task.clone(), c.info.class.clone()))
+            .or_default();
+        acc.models.insert(c.info.model.clone());
+        acc.configs += 1;
+        acc.means.push(mean(&values));
+        acc.values.extend(values);
+        acc.sources.insert(crate::summary::source_label(c));
+    }
+    groups
+        .into_iter()
+        .filter_map(|((task, class), acc)| {
+            let d = Describe::of(&acc.values)?;
+            Some(TaskRow {
+                task,
+                class,
+                models: acc.models.len(),
+                configurations: acc.configs,
+                repetitions: d.n,
+                kwh_per_1000_mean: d.mean,
+                kwh_per_1000_std: d.std,
+                kwh_per_1000_min: acc.means.iter().copied().fold(f64::INFINITY, f64::min),
+                kwh_per_1000_max: acc.means.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                source: label(&acc.sources),
+            })
+        })
+        .collect()
+}
+
+/// Per model and class: the mean over tasks of each task's mean over repetitions.
+pub fn models(configs: &[Configuration]) -> Vec<ModelRow> {
+    #[derive(Default)]
+    struct Acc {
+        parameters: Option<u64>,
+        by_task: BTreeMap<String, Vec<f64>>,
+        sources: BTreeSet<String>,
+    }
+    let mut groups: BTreeMap<(String, String), Acc> = BTreeMap::new();
+    for c in configs {
+        let values = kwh_values(c);
+        if values.is_empty() {
+            continue;
+        }
+        let acc = groups
+            .entry((c.info.model.clone(), c.info.class.clone()))
+            .or_default();
+        acc.parameters = acc.parameters.or(c.info.parameters);
+        acc.by_task
+            .entry(c.info.task.clone())
+            .or_default()
+            .extend(values);
+        acc.sources.insert(crate::summary::source_label(c));
+    }
+    groups
+        .into_iter()
+        .map(|((model, class), acc)| {
+            let task_means: Vec<(String, f64)> = acc
+                .by_task
+                .iter()
+                .map(|(t, v)| (t.clone(), mean(v)))
+                .collect();
+            let means: Vec<f64> = task_means.iter().map(|(_, m)| *m).collect();
+            ModelRow {
+                model,
+                class,
+                parameters: acc.parameters,
+                tasks: acc.by_task.keys().cloned().collect::<Vec<_>>().join(";"),
+                kwh_per_1000_mean: mean(&means),
+                kwh_per_1000_by_task: task_means
+                    .iter()
+                    .map(|(t, m)| format!("{t}={m:.6}"))
+                    .collect::<Vec<_>>()
+                    .join(";"),
+                source: label(&acc.sources),
+            }
+        })
+        .collect()
+}

@@ -1,0 +1,193 @@
+//! The configurations of a run and their repetitions, read from `repetitions.csv`.
+
+use crate::ReportError;
+use crate::files::REPETITIONS_CSV;
+use crate::records::RepetitionRecord;
+use crate::table_io::read_csv;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// What identifies a configuration: model, task, dataset and class.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ConfigInfo {
+    /// Configuration id (`model@dataset`).
+    pub id: String,
+    /// Model name.
+    pub model: String,
+    /// Task name.
+    pub task: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// `task-specific` or `general-purpose`.
+    pub class: String,
+    /// Model parameters, when known.
+    pub parameters: Option<u64>,
+}
+
+/// An energy domain: the source that read it and its name.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct DomainKey {
+    /// Source name.
+    pub source: String,
+    /// Domain name.
+    pub domain: String,
+}
+
+/// One domain's energy window in one repetition.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DomainWindow {
+    /// `measured` or `estimated`.
+    pub provenance: String,
+    /// Whether the domain counts in the machine total.
+    pub counts_in_total: bool,
+    /// Window length (s).
+    pub duration_s: f64,
+    /// Energy over the window, gross of idle (J).
+    pub energy_j: f64,
+    /// Idle power of the baseline (W).
+    pub idle_power_w: Option<f64>,
+    /// Energy net of idle (J).
+    pub net_energy_j: Option<f64>,
+}
+
+/// One repetition of a configuration with its domains.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Repetition {
+    /// Repetition number (1-based).
+    pub number: u32,
+    /// Window start (ns), the earliest over domains.
+    pub t_start_ns: u64,
+    /// Window end (ns), the latest over domains.
+    pub t_end_ns: u64,
+    /// Window length (s), the longest over domains.
+    pub duration_s: f64,
+    /// Requests sent in the window.
+    pub requests: u32,
+    /// Requests that failed.
+    pub failures: u32,
+    /// Whether the repetition is valid.
+    pub valid: bool,
+    /// Energy windows per domain.
+    pub domains: BTreeMap<DomainKey, DomainWindow>,
+}
+
+impl Repetition {
+    /// Whether the repetition enters the statistics: valid and with requests.
+    pub fn usable(&self) -> bool {
+        self.valid && self.requests > 0
+    }
+
+    /// Gross energy of the domains that count in the total (J).
+    pub fn total_energy_j(&self) -> f64 {
+        self.counted().map(|w| w.energy_j).sum()
+    }
+
+    /// Net energy of the domains that count in the total (J); `None` if one lacks a baseline.
+    pub fn total_net_energy_j(&self) -> Option<f64> {
+        self.counted().map(|w| w.net_energy_j).sum()
+    }
+
+    /// Gross energy per request of the counted domains (J).
+    pub fn energy_per_inference_j(&self) -> f64 {
+        self.total_energy_j() / f64::from(self.requests)
+    }
+
+    fn counted(&self) -> impl Iterator<Item = &DomainWindow> {
+        self.domains.values().filter(|w| w.counts_in_total)
+    }
+}
+
+/// A configuration with all its repetitions.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Configuration {
+    /// Who it is.
+    pub info: ConfigInfo,
+    /// Repetitions by number.
+    pub repetitions: BTreeMap<u32, Repetition>,
+}
+
+impl Configuration {
+    /// The repetitions that enter the statistics, in order.
+    pub fn usable(&self) -> impl Iterator<Item = &Repetition> {
+        self.repetitions.values().filter(|r| r.usable())
+    }
+
+    /// Every domain seen in any repetition, with the provenance and counting of its first window.
+    pub fn domains(&self) -> BTreeMap<DomainKey, (String, bool)> {
+        let mut out = BTreeMap::new();
+        for rep in self.repetitions.values() {
+            for (k, w) in &rep.domains {
+                out.entry(k.clone())
+                    .or_insert_with(|| (w.provenance.clone(), w.counts_in_total));
+            }
+        }
+        out
+    }
+}
+
+/// Reads `repetitions.csv` of a run folder into configurations, in id order.
+pub fn load(dir: &Path) -> Result<Vec<Configuration>, ReportError> {
+    let path = dir.join(REPETITIONS_CSV);
+    if !path.exists() {
+        return Err(ReportError::NotARun {
+            path: dir.to_path_buf(),
+            reason: format!("no {REPETITIONS_CSV} in it (was the run interrupted before its first repetition?)"),
+        });
+    }
+    let mut configs: BTreeMap<String, Configuration> = BTreeMap::new();
+    for rec in read_csv::<RepetitionRecord>(&path)? {
+        add(&mut configs, rec?);
+    }
+    Ok(configs.into_values().collect())
+}
+
+/// Adds one record to the configurations it belongs to.
+pub fn add(configs: &mut BTreeMap<String, Configuration>, rec: RepetitionRecord) {
+    let config = configs
+        .entry(rec.config.clone())
+        .or_insert_with(|| Configuration {
+            info: ConfigInfo {
+                id: rec.config.clone(),
+                model: rec.model.clone(),
+                task: rec.task.clone(),
+                dataset: rec.dataset.clone(),
+                class: rec.class.clone(),
+                parameters: rec.parameters,
+            },
+            repetitions: BTreeMap::new(),
+        });
+    if config.info.parameters.is_none() {
+        config.info.parameters = rec.parameters;
+    }
+    let rep = config
+        .repetitions
+        .entry(rec.repetition)
+        .or_insert_with(|| Repetition {
+            number: rec.repetition,
+            t_start_ns: rec.t_start_ns,
+            t_end_ns: rec.t_end_ns,
+            duration_s: rec.duration_s,
+            requests: rec.requests,
+            failures: rec.failures,
+            valid: rec.valid,
+            domains: BTreeMap::new(),
+        });
+    rep.t_start_ns = rep.t_start_ns.min(rec.t_start_ns);
+    rep.t_end_ns = rep.t_end_ns.max(rec.t_end_ns);
+    rep.duration_s = rep.duration_s.max(rec.duration_s);
+    rep.valid &= rec.valid;
+    rep.domains.insert(
+        DomainKey {
+            source: rec.source,
+            domain: rec.domain,
+        },
+        DomainWindow {
+            provenance: rec.provenance,
+            counts_in_total: rec.counts_in_total,
+            duration_s: rec.duration_s,
+            energy_j: rec.energy_j,
+            idle_power_w: rec.idle_power_w,
+            net_energy_j: rec.net_energy_j,
+        },
+    );
+}

@@ -1,0 +1,161 @@
+//! `summary.md`: the tables for CI logs and pull requests.
+
+use super::format::{provenance_note, sig, sig_opt};
+use crate::ReportError;
+use crate::files::SUMMARY_MD;
+use crate::render::Report;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// Writes `summary.md` into `dir`.
+pub fn write(dir: &Path, report: &Report) -> Result<(), ReportError> {
+    let path = dir.join(SUMMARY_MD);
+    std::fs::write(&path, render(report)).map_err(|source| ReportError::Io { path, source })
+}
+
+/// Escapes a table cell.
+fn cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+/// The Markdown text of a report.
+pub fn render(report: &Report) -> String {
+    let m = &report.manifest;
+    let mut out = String::new();
+    let _ = writeln!(out, "# joulebench results: {}\n", cell(&m.suite.name));
+    let gpus: Vec<&str> = m.host.gpus.iter().map(|g| g.name.as_str()).collect();
+    let _ = writeln!(
+        out,
+        "Status **{:?}**, started {} on {} ({}{}). Grid {} gCO2eq/kWh × PUE {}.\n",
+        m.status,
+        m.started_utc,
+        cell(&m.host.hostname),
+        cell(&m.host.cpu_model),
+        if gpus.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", gpus.join(", "))
+        },
+        m.carbon_intensity_g_per_kwh,
+        m.pue
+    );
+    for p in &m.probes {
+        let _ = writeln!(
+            out,
+            "- energy source `{}`: **{}** ({}), domains {}, resolution {} s",
+            p.name,
+            p.provenance,
+            cell(&p.method),
+            p.domains.join(", "),
+            p.resolution_s
+        );
+    }
+    for p in &m.missing_probes {
+        let _ = writeln!(out, "- not available: `{}`: {}", p.probe, cell(&p.reason));
+    }
+    out.push_str("\n## Energy per inference\n\n");
+    out.push_str(
+        "| Model | Task | Dataset | Class | n | J / inference (mean ± sd) | 95% CI (J) | CV | \
+         kWh / 1,000 | net J / inference | gCO2eq / 1,000 | latency p50 / p99 (ms) | source | flags |\n",
+    );
+    out.push_str("|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|\n");
+    for (row, flags) in report.summary.iter().zip(&report.flags) {
+        let note = provenance_note(&row.source);
+        let tag = if note.is_empty() {
+            String::new()
+        } else {
+            format!(" *{note}*")
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} ± {}{tag} | {} – {} | {} | {}{tag} | {} | {}{tag} | {} / {} | {} | {} |",
+            cell(&row.model),
+            cell(&row.task),
+            cell(&row.dataset),
+            cell(&row.class),
+            row.repetitions,
+            sig(row.energy_j_mean, 4),
+            sig(row.energy_j_std, 2),
+            sig(row.energy_j_ci95_low, 4),
+            sig(row.energy_j_ci95_high, 4),
+            if row.energy_j_cv.is_finite() {
+                format!("{:.1}%", row.energy_j_cv * 100.0)
+            } else {
+                "–".to_string()
+            },
+            sig(row.kwh_per_1000, 3),
+            sig_opt(row.net_energy_j_mean, 4),
+            sig(row.gco2e_per_1000, 3),
+            sig(row.latency_ms_p50, 4),
+            sig(row.latency_ms_p99, 4),
+            row.source,
+            cell(&crate::flags::join(flags)),
+        );
+    }
+    if report.summary.is_empty() {
+        out.push_str("\nNo configuration has a valid repetition yet.\n");
+    }
+    out.push_str(
+        "\nUnit of replication: one repetition. CI: Student's t, n − 1 degrees of freedom. \
+         *estimated* marks figures that come wholly or partly from an estimate, not a measurement.\n",
+    );
+    tasks(&mut out, report);
+    models(&mut out, report);
+    out
+}
+
+fn tasks(out: &mut String, report: &Report) {
+    if report.tasks.is_empty() {
+        return;
+    }
+    out.push_str("\n## Per task (all repetitions pooled)\n\n");
+    out.push_str("| Task | Class | Models | Configurations | Repetitions | kWh / 1,000 (mean ± sd) | source |\n");
+    out.push_str("|---|---|--:|--:|--:|--:|---|\n");
+    for t in &report.tasks {
+        let note = provenance_note(&t.source);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} ± {}{} | {} |",
+            cell(&t.task),
+            cell(&t.class),
+            t.models,
+            t.configurations,
+            t.repetitions,
+            sig(t.kwh_per_1000_mean, 3),
+            sig(t.kwh_per_1000_std, 2),
+            if note.is_empty() {
+                String::new()
+            } else {
+                format!(" *{note}*")
+            },
+            t.source
+        );
+    }
+}
+
+fn models(out: &mut String, report: &Report) {
+    if report.models.is_empty() {
+        return;
+    }
+    out.push_str("\n## Per model (mean over tasks of each task's mean)\n\n");
+    out.push_str("| Model | Class | Parameters | Tasks | kWh / 1,000 | source |\n");
+    out.push_str("|---|---|--:|---|--:|---|\n");
+    for m in &report.models {
+        let note = provenance_note(&m.source);
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {}{} | {} |",
+            cell(&m.model),
+            cell(&m.class),
+            m.parameters.map_or_else(|| "–".to_string(), |p| p.to_string()),
+            cell(&m.tasks),
+            sig(m.kwh_per_1000_mean, 3),
+            if note.is_empty() {
+                String::new()
+            } else {
+                format!(" *{note}*")
+            },
+            m.source
+        );
+    }
+}

@@ -1,0 +1,185 @@
+//! Quality flags: the reasons a figure should not be trusted as it stands.
+
+use serde::Serialize;
+use std::fmt;
+
+/// One reason to doubt a configuration's figures.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "flag", rename_all = "kebab-case")]
+pub enum Flag {
+    /// A domain's window was shorter than its probe resolves reliably.
+    ShortWindow {
+        /// The domain.
+        domain: String,
+        /// Shortest window (s).
+        window_s: f64,
+        /// The probe's resolution (s).
+        resolution_s: f64,
+    },
+    /// A measured domain's counter did not move over a repetition.
+    CounterStuck {
+        /// The domain.
+        domain: String,
+        /// The repetitions where it did not move.
+        repetitions: Vec<u32>,
+    },
+    /// The coefficient of variation over repetitions is above the bound.
+    HighCv {
+        /// The CV.
+        cv: f64,
+        /// The bound.
+        bound: f64,
+    },
+    /// Some or all domains are estimated, not measured.
+    Estimated {
+        /// The estimated domains.
+        domains: Vec<String>,
+    },
+    /// Repetitions far from the others (modified z-score of the MAD above 3.5).
+    Outliers {
+        /// Their numbers.
+        repetitions: Vec<u32>,
+    },
+    /// Fewer than two valid repetitions: no spread and no interval.
+    TooFewRepetitions {
+        /// Valid repetitions.
+        n: usize,
+    },
+    /// Repetitions left out as invalid (too many failed requests).
+    Invalid {
+        /// Their numbers.
+        repetitions: Vec<u32>,
+    },
+}
+
+impl fmt::Display for Flag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ShortWindow {
+                domain,
+                window_s,
+                resolution_s,
+            } => write!(
+                f,
+                "short-window({domain}: {window_s:.3} s < {resolution_s} s resolution)"
+            ),
+            Self::CounterStuck {
+                domain,
+                repetitions,
+            } => write!(f, "counter-stuck({domain}: rep {})", list(repetitions)),
+            Self::HighCv { cv, bound } => {
+                write!(f, "high-cv({:.1}% > {:.1}%)", cv * 100.0, bound * 100.0)
+            }
+            Self::Estimated { domains } => write!(f, "estimated({})", domains.join(",")),
+            Self::Outliers { repetitions } => write!(f, "outliers(rep {})", list(repetitions)),
+            Self::TooFewRepetitions { n } => write!(f, "too-few-repetitions({n})"),
+            Self::Invalid { repetitions } => write!(f, "invalid(rep {})", list(repetitions)),
+        }
+    }
+}
+
+fn list(values: &[u32]) -> String {
+    values
+        .iter()
+        .map(u32::to_string)
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Joins flags for a table cell, `;`-separated.
+pub fn join(flags: &[Flag]) -> String {
+    flags
+        .iter()
+        .map(Flag::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// The flags of one configuration, from its repetitions and the probes' resolutions.
+pub fn assess(
+    config: &crate::configs::Configuration,
+    per_inference: &[f64],
+    describe: &crate::stats::Describe,
+    manifest: &crate::manifest::RunManifest,
+    options: &crate::options::ReportOptions,
+) -> Vec<Flag> {
+    let mut flags = Vec::new();
+    let usable: Vec<_> = config.usable().collect();
+    let invalid: Vec<u32> = config
+        .repetitions
+        .values()
+        .filter(|r| !r.usable())
+        .map(|r| r.number)
+        .collect();
+    for (key, (_, counts)) in config.domains() {
+        if !counts {
+            continue;
+        }
+        let name = format!("{}/{}", key.source, key.domain);
+        let windows: Vec<(u32, &crate::configs::DomainWindow)> = usable
+            .iter()
+            .filter_map(|r| r.domains.get(&key).map(|w| (r.number, w)))
+            .collect();
+        let resolution = manifest
+            .probes
+            .iter()
+            .find(|p| p.name == key.source)
+            .map(|p| p.resolution_s);
+        if let Some(resolution_s) = resolution.filter(|r| *r > 0.0) {
+            let shortest = windows
+                .iter()
+                .map(|(_, w)| w.duration_s)
+                .fold(f64::INFINITY, f64::min);
+            if shortest < resolution_s {
+                flags.push(Flag::ShortWindow {
+                    domain: name.clone(),
+                    window_s: shortest,
+                    resolution_s,
+                });
+            }
+        }
+        let stuck: Vec<u32> = windows
+            .iter()
+            .filter(|(_, w)| w.energy_j == 0.0 && w.duration_s > 0.0)
+            .map(|(n, _)| *n)
+            .collect();
+        if !stuck.is_empty() {
+            flags.push(Flag::CounterStuck {
+                domain: name.clone(),
+                repetitions: stuck,
+            });
+        }
+    }
+    let estimated: Vec<String> = config
+        .domains()
+        .into_iter()
+        .filter(|(_, (p, counts))| *counts && p != "measured")
+        .map(|(k, _)| format!("{}/{}", k.source, k.domain))
+        .collect();
+    if !estimated.is_empty() {
+        flags.push(Flag::Estimated { domains: estimated });
+    }
+    if describe.n < 2 {
+        flags.push(Flag::TooFewRepetitions { n: describe.n });
+    } else if describe.cv.is_finite() && describe.cv > options.cv_bound {
+        flags.push(Flag::HighCv {
+            cv: describe.cv,
+            bound: options.cv_bound,
+        });
+    }
+    let outliers: Vec<u32> = crate::stats::mad::outliers(per_inference)
+        .into_iter()
+        .filter_map(|i| usable.get(i).map(|r| r.number))
+        .collect();
+    if !outliers.is_empty() {
+        flags.push(Flag::Outliers {
+            repetitions: outliers,
+        });
+    }
+    if !invalid.is_empty() {
+        flags.push(Flag::Invalid {
+            repetitions: invalid,
+        });
+    }
+    flags
+}

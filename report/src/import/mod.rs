@@ -1,0 +1,1 @@
+//! Measurements taken by other tools, turned into results folders.

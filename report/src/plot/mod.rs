@@ -1,0 +1,94 @@
+//! Plots with plotters, each written as PNG and SVG with the embedded DejaVu Sans font
+//! (no system font is needed), one module per figure.
+
+pub mod central;
+pub mod distribution;
+pub mod latency;
+pub mod rows;
+pub mod size;
+pub mod style;
+pub mod timeline;
+pub mod trend;
+
+use crate::ReportError;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+/// DejaVu Sans (Bitstream Vera licence, see `assets/DejaVuSans-LICENSE.txt`).
+static FONT_BYTES: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
+
+/// The family name every plot asks for; it resolves to the embedded font.
+pub const FONT: &str = "sans-serif";
+
+/// Registers the embedded font with plotters once per process.
+pub fn register_font() -> Result<(), ReportError> {
+    static DONE: OnceLock<bool> = OnceLock::new();
+    let ok = *DONE.get_or_init(|| {
+        [FontStyle::Normal, FontStyle::Bold]
+            .into_iter()
+            .all(|s| plotters::style::register_font(FONT, s, FONT_BYTES).is_ok())
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err(ReportError::Invalid(
+            "the embedded font could not be loaded (report/assets/DejaVuSans.ttf)".to_string(),
+        ))
+    }
+}
+
+/// A figure that can draw itself on any plotters backend.
+pub trait Figure {
+    /// Size in pixels.
+    fn size(&self) -> (u32, u32);
+    /// Draws on a white root area.
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+}
+
+/// Turns any drawing error into a message.
+pub fn fail<E: std::fmt::Display>(e: E) -> String {
+    e.to_string()
+}
+
+/// Writes `stem.png` and `stem.svg` into `dir`; returns their paths.
+pub fn save(figure: &impl Figure, dir: &Path, stem: &str) -> Result<Vec<PathBuf>, ReportError> {
+    register_font()?;
+    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let png = dir.join(format!("{stem}.png"));
+    let svg = dir.join(format!("{stem}.svg"));
+    let plot_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |message| ReportError::Plot { path, message }
+    };
+    {
+        let root = BitMapBackend::new(&png, figure.size()).into_drawing_area();
+        root.fill(&WHITE).map_err(fail).map_err(plot_err(&png))?;
+        figure.draw(&root).map_err(plot_err(&png))?;
+        root.present().map_err(fail).map_err(plot_err(&png))?;
+    }
+    {
+        let root = SVGBackend::new(&svg, figure.size()).into_drawing_area();
+        root.fill(&WHITE).map_err(fail).map_err(plot_err(&svg))?;
+        figure.draw(&root).map_err(plot_err(&svg))?;
+        root.present().map_err(fail).map_err(plot_err(&svg))?;
+    }
+    Ok(vec![png, svg])
+}
+
+/// A file-name-safe version of a configuration id.
+pub fn file_stem(id: &str) -> String {
+    id.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}

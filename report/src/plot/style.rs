@@ -1,0 +1,88 @@
+//! Colours and text styles shared by every plot.
+
+use super::FONT;
+use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
+
+/// Task-specific models (Okabe–Ito blue).
+pub const TASK_SPECIFIC: RGBColor = RGBColor(0, 114, 178);
+/// General-purpose models (Okabe–Ito vermillion).
+pub const GENERAL_PURPOSE: RGBColor = RGBColor(213, 94, 0);
+/// Any other class.
+pub const OTHER: RGBColor = RGBColor(110, 110, 110);
+
+/// Colours for series without a class meaning (Okabe–Ito, then two more).
+pub const PALETTE: [RGBColor; 9] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+    RGBColor(240, 228, 66),
+    RGBColor(0, 0, 0),
+    RGBColor(128, 128, 128),
+];
+
+/// The colour of a model class, the same in every plot.
+pub fn class_colour(class: &str) -> RGBColor {
+    match class {
+        "task-specific" => TASK_SPECIFIC,
+        "general-purpose" => GENERAL_PURPOSE,
+        _ => OTHER,
+    }
+}
+
+/// The `i`-th series colour.
+pub fn palette(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Body text.
+pub fn text(size: u32) -> TextStyle<'static> {
+    (FONT, size).into_font().into()
+}
+
+/// Body text anchored at its right end, vertically centred.
+pub fn right_aligned(size: u32) -> TextStyle<'static> {
+    text(size).pos(Pos::new(HPos::Right, VPos::Center))
+}
+
+/// Bold text anchored at its left end, vertically centred.
+pub fn heading(size: u32) -> TextStyle<'static> {
+    TextStyle::from((FONT, size).into_font().style(FontStyle::Bold))
+        .pos(Pos::new(HPos::Left, VPos::Center))
+}
+
+/// How a figure says where its numbers came from: empty when measured.
+pub fn provenance_suffix(source: &str) -> &'static str {
+    match source {
+        "measured" => "",
+        "mixed" => " [partly estimated]",
+        _ => " [estimated]",
+    }
+}
+
+/// A log-axis range that holds every positive value in `values` with some margin.
+pub fn log_range(values: impl IntoIterator<Item = f64>) -> std::ops::Range<f64> {
+    let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
+    for v in values {
+        if v.is_finite() && v > 0.0 {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+    }
+    if !lo.is_finite() || hi <= 0.0 {
+        return 0.1..10.0;
+    }
+    if hi / lo < 1.5 {
+        (lo / 1.5)..(hi * 1.5)
+    } else {
+        (lo / 1.25)..(hi * 1.25)
+    }
+}
+
+/// A short tick label for a positive number.
+pub fn tick(v: f64) -> String {
+    crate::export::format::sig(v, 2)
+}

@@ -1,0 +1,439 @@
+//! One streamed pass over `requests.csv` and `samples.csv`: latencies, tokens, per-request
+//! energy (written to `request_energy.csv` as it is found) and the power timelines.
+//!
+//! Both files are in time order; neither is ever held in memory. What is kept per request
+//! is a few numbers per configuration (latency and energy, for percentiles).
+
+use crate::ReportError;
+use crate::configs::{Configuration, DomainKey};
+use crate::files::{REQUEST_ENERGY_CSV, REQUESTS_CSV, SAMPLES_CSV};
+use crate::per_request::{Integrated, Integrator};
+use crate::records::{Phase, RequestEnergyRecord, RequestRecord, RequestStatus};
+use crate::table_io::open;
+use crate::timeline::{Timeline, Timelines};
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+/// What the requests of one configuration say.
+#[derive(Clone, Debug, Default)]
+pub struct RequestFacts {
+    /// Latency of each successful measured request (ms).
+    pub latencies_ms: Vec<f64>,
+    /// Time to first token of streamed requests (ms).
+    pub ttft_ms: Vec<f64>,
+    /// Completion tokens per repetition, over the requests that reported them.
+    pub completion_tokens: BTreeMap<u32, u64>,
+    /// Requests that reported completion tokens, per repetition.
+    pub requests_with_tokens: BTreeMap<u32, u32>,
+    /// Successful measured requests per repetition.
+    pub ok_requests: BTreeMap<u32, u32>,
+    /// Energy of each request with a known energy (J).
+    pub request_energy_j: Vec<f64>,
+    /// Energy net of idle of each request with a known energy and baseline (J).
+    pub request_net_energy_j: Vec<f64>,
+    /// Requests shorter than the coarsest counted probe's resolution.
+    pub below_resolution: u64,
+    /// Requests whose energy could not be found (no sample around them).
+    pub energy_unknown: u64,
+}
+
+/// What the pass found, per configuration (same order as the configurations given).
+#[derive(Debug, Default)]
+pub struct RunScan {
+    /// Facts per configuration.
+    pub requests: Vec<RequestFacts>,
+    /// Power timelines of the repetitions chosen for plotting.
+    pub timelines: Timelines,
+    /// Whether `requests.csv` was there.
+    pub has_requests: bool,
+    /// Whether `samples.csv` was there.
+    pub has_samples: bool,
+}
+
+/// What to do in the pass.
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    /// Configurations (in order) whose repetitions get a timeline.
+    pub timeline_configs: usize,
+    /// Points per timeline.
+    pub timeline_points: usize,
+    /// Resolution of each counted domain's probe (s), by source name.
+    pub resolution_s: HashMap<String, f64>,
+}
+
+struct Payload {
+    config: usize,
+    repetition: u32,
+    index: u32,
+    latency_ms: f64,
+}
+
+/// Runs the pass over a run folder.
+pub fn scan(
+    dir: &Path,
+    configs: &[Configuration],
+    options: &ScanOptions,
+) -> Result<RunScan, ReportError> {
+    let index: HashMap<&str, usize> = configs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.info.id.as_str(), i))
+        .collect();
+    let counted = counted_domains(configs);
+    let min_resolution_ns = counted
+        .iter()
+        .filter_map(|k| options.resolution_s.get(&k.source))
+        .fold(0.0f64, |a, &b| a.max(b))
+        * 1e9;
+    let idle_w = idle_power(configs);
+    let mut out = RunScan {
+        requests: vec![RequestFacts::default(); configs.len()],
+        timelines: Timelines::plan(configs, options.timeline_configs, options.timeline_points),
+        has_requests: dir.join(REQUESTS_CSV).exists(),
+        has_samples: dir.join(SAMPLES_CSV).exists(),
+    };
+    if !out.has_requests {
+        return Ok(out);
+    }
+    let requests_path = dir.join(REQUESTS_CSV);
+    let mut requests = open(&requests_path)?
+        .into_deserialize::<RequestRecord>()
+        .peekable();
+    let energy_path = dir.join(REQUEST_ENERGY_CSV);
+    let mut writer = EnergyWriter::create(&energy_path, out.has_samples)?;
+    let mut integrator: Integrator<Payload> = Integrator::new(counted.len());
+    let mut ctx = Ctx {
+        index: &index,
+        configs,
+        idle_w: &idle_w,
+        min_resolution_ns,
+    };
+
+    if out.has_samples {
+        let samples_path = dir.join(SAMPLES_CSV);
+        let mut samples = SampleReader::open(&samples_path)?;
+        let mut domains: Vec<(DomainKey, Option<usize>)> = Vec::new();
+        while let Some(s) = samples.next()? {
+            // Open every request that starts before this sample.
+            loop {
+                match requests.peek() {
+                    Some(Ok(r)) if r.t_start_ns <= s.t_ns => {}
+                    Some(Err(_)) => {
+                        if let Some(Err(source)) = requests.next() {
+                            return Err(csv_err(&requests_path, source));
+                        }
+                    }
+                    _ => break,
+                }
+                if let Some(Ok(r)) = requests.next() {
+                    take_request(r, &mut ctx, &mut out, &mut integrator);
+                }
+            }
+            let d = domain_index(&mut domains, &counted, s.source, s.domain);
+            if let Some(d) = domains[d].1 {
+                integrator.sample(d, s.t_ns, s.energy_j, s.power_w);
+            }
+            out.timelines.sample(d, s.t_ns, s.energy_j, s.power_w);
+            for done in integrator.drain() {
+                finish(done, &ctx, &mut out, &mut writer)?;
+            }
+        }
+        out.timelines.set_domains(domains.into_iter().map(|(k, _)| k).collect());
+    }
+    for r in requests {
+        let r = r.map_err(|source| csv_err(&requests_path, source))?;
+        take_request(r, &mut ctx, &mut out, &mut integrator);
+    }
+    for done in integrator.finish() {
+        finish(done, &ctx, &mut out, &mut writer)?;
+    }
+    writer.close()?;
+    Ok(out)
+}
+
+struct Ctx<'a> {
+    index: &'a HashMap<&'a str, usize>,
+    configs: &'a [Configuration],
+    idle_w: &'a [BTreeMap<u32, Option<f64>>],
+    min_resolution_ns: f64,
+}
+
+fn take_request(
+    r: RequestRecord,
+    ctx: &mut Ctx<'_>,
+    out: &mut RunScan,
+    integrator: &mut Integrator<Payload>,
+) {
+    if r.phase != Phase::Measured || r.status != RequestStatus::Ok {
+        return;
+    }
+    let Some(&config) = ctx.index.get(r.config.as_str()) else {
+        return;
+    };
+    let usable = ctx.configs[config]
+        .repetitions
+        .get(&r.repetition)
+        .is_some_and(|rep| rep.usable());
+    out.timelines.mark(config, r.repetition, r.t_start_ns);
+    if !usable {
+        return;
+    }
+    let facts = &mut out.requests[config];
+    facts.latencies_ms.push(r.latency_ms);
+    if let Some(t) = r.ttft_ms {
+        facts.ttft_ms.push(t);
+    }
+    *facts.ok_requests.entry(r.repetition).or_default() += 1;
+    if let Some(tokens) = r.completion_tokens {
+        *facts.completion_tokens.entry(r.repetition).or_default() += tokens;
+        *facts.requests_with_tokens.entry(r.repetition).or_default() += 1;
+    }
+    integrator.open(
+        Payload {
+            config,
+            repetition: r.repetition,
+            index: r.index,
+            latency_ms: r.latency_ms,
+        },
+        r.t_start_ns,
+        r.t_end_ns,
+    );
+}
+
+fn finish(
+    done: Integrated<Payload>,
+    ctx: &Ctx<'_>,
+    out: &mut RunScan,
+    writer: &mut EnergyWriter,
+) -> Result<(), ReportError> {
+    let p = &done.payload;
+    let facts = &mut out.requests[p.config];
+    let below =
+        ((done.t_end_ns - done.t_start_ns) as f64) < ctx.min_resolution_ns && writer.enabled();
+    if below {
+        facts.below_resolution += 1;
+    }
+    let idle = ctx.idle_w[p.config].get(&p.repetition).copied().flatten();
+    let seconds = (done.t_end_ns - done.t_start_ns) as f64 * 1e-9;
+    let net = done.energy_j.zip(idle).map(|(e, w)| e - w * seconds);
+    match done.energy_j {
+        Some(e) => facts.request_energy_j.push(e),
+        None if writer.enabled() => facts.energy_unknown += 1,
+        None => {}
+    }
+    if let Some(n) = net {
+        facts.request_net_energy_j.push(n);
+    }
+    writer.write(&RequestEnergyRecord {
+        config: ctx.configs[p.config].info.id.clone(),
+        repetition: p.repetition,
+        index: p.index,
+        t_start_ns: done.t_start_ns,
+        t_end_ns: done.t_end_ns,
+        latency_ms: p.latency_ms,
+        energy_j: done.energy_j,
+        net_energy_j: net,
+        below_resolution: below,
+    })
+}
+
+/// The domains that count in the machine total, in a fixed order.
+fn counted_domains(configs: &[Configuration]) -> Vec<DomainKey> {
+    let mut keys: Vec<DomainKey> = configs
+        .iter()
+        .flat_map(|c| c.domains())
+        .filter(|(_, (_, counts))| *counts)
+        .map(|(k, _)| k)
+        .collect();
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// Idle power of the counted domains per configuration and repetition (W).
+fn idle_power(configs: &[Configuration]) -> Vec<BTreeMap<u32, Option<f64>>> {
+    configs
+        .iter()
+        .map(|c| {
+            c.repetitions
+                .iter()
+                .map(|(n, rep)| {
+                    let idle: Option<f64> = rep
+                        .domains
+                        .values()
+                        .filter(|w| w.counts_in_total)
+                        .map(|w| w.idle_power_w)
+                        .sum();
+                    (*n, idle)
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn domain_index(
+    domains: &mut Vec<(DomainKey, Option<usize>)>,
+    counted: &[DomainKey],
+    source: &str,
+    domain: &str,
+) -> usize {
+    if let Some(i) = domains
+        .iter()
+        .position(|(k, _)| k.source == source && k.domain == domain)
+    {
+        return i;
+    }
+    let key = DomainKey {
+        source: source.to_string(),
+        domain: domain.to_string(),
+    };
+    let counted_index = counted.iter().position(|k| *k == key);
+    domains.push((key, counted_index));
+    domains.len() - 1
+}
+
+fn csv_err(path: &Path, source: csv::Error) -> ReportError {
+    ReportError::Csv {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// One sample, borrowed from the reader's buffer.
+struct Sample<'a> {
+    t_ns: u64,
+    source: &'a str,
+    domain: &'a str,
+    energy_j: f64,
+    power_w: Option<f64>,
+}
+
+/// A fast reader of `samples.csv` that reuses one record buffer.
+struct SampleReader {
+    path: std::path::PathBuf,
+    reader: csv::Reader<std::fs::File>,
+    record: csv::StringRecord,
+    columns: [usize; 5],
+}
+
+impl SampleReader {
+    fn open(path: &Path) -> Result<Self, ReportError> {
+        let mut reader = open(path)?;
+        let header = reader.headers().map_err(|e| csv_err(path, e))?.clone();
+        let mut columns = [0usize; 5];
+        for (slot, name) in ["t_ns", "source", "domain", "energy_j", "power_w"]
+            .iter()
+            .enumerate()
+        {
+            columns[slot] = header.iter().position(|h| h == *name).ok_or_else(|| {
+                ReportError::Field {
+                    path: path.to_path_buf(),
+                    line: 1,
+                    field: (*name).to_string(),
+                    message: "column missing from the header".to_string(),
+                }
+            })?;
+        }
+        Ok(Self {
+            path: path.to_path_buf(),
+            reader,
+            record: csv::StringRecord::new(),
+            columns,
+        })
+    }
+
+    fn next(&mut self) -> Result<Option<Sample<'_>>, ReportError> {
+        let more = self
+            .reader
+            .read_record(&mut self.record)
+            .map_err(|e| csv_err(&self.path, e))?;
+        if !more {
+            return Ok(None);
+        }
+        let line = self.record.position().map_or(0, |p| p.line());
+        let get = |i: usize| self.record.get(self.columns[i]).unwrap_or("");
+        let bad = |field: &str, value: &str| ReportError::Field {
+            path: self.path.clone(),
+            line,
+            field: field.to_string(),
+            message: format!("{value:?} is not a number"),
+        };
+        let t_ns = get(0).parse::<u64>().map_err(|_| bad("t_ns", get(0)))?;
+        let energy_j = get(3).parse::<f64>().map_err(|_| bad("energy_j", get(3)))?;
+        let power_w = match get(4) {
+            "" => None,
+            v => Some(v.parse::<f64>().map_err(|_| bad("power_w", v))?),
+        };
+        Ok(Some(Sample {
+            t_ns,
+            source: get(1),
+            domain: get(2),
+            energy_j,
+            power_w,
+        }))
+    }
+}
+
+/// Writes `request_energy.csv` row by row; does nothing when there are no samples.
+struct EnergyWriter {
+    path: std::path::PathBuf,
+    writer: Option<csv::Writer<std::fs::File>>,
+}
+
+impl EnergyWriter {
+    fn create(path: &Path, enabled: bool) -> Result<Self, ReportError> {
+        let writer = if enabled {
+            let header = crate::table_io::header_of::<RequestEnergyRecord>()
+                .map_err(|e| csv_err(path, e))?;
+            std::fs::write(path, header).map_err(|source| ReportError::Io {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let file = std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .map_err(|source| ReportError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                })?;
+            Some(
+                csv::WriterBuilder::new()
+                    .has_headers(false)
+                    .buffer_capacity(1 << 20)
+                    .from_writer(file),
+            )
+        } else {
+            None
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer,
+        })
+    }
+
+    fn enabled(&self) -> bool {
+        self.writer.is_some()
+    }
+
+    fn write(&mut self, rec: &RequestEnergyRecord) -> Result<(), ReportError> {
+        match &mut self.writer {
+            Some(w) => w.serialize(rec).map_err(|e| csv_err(&self.path, e)),
+            None => Ok(()),
+        }
+    }
+
+    fn close(self) -> Result<(), ReportError> {
+        match self.writer {
+            Some(mut w) => w.flush().map_err(|source| ReportError::Io {
+                path: self.path,
+                source,
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The timeline of one repetition, if it was chosen for plotting.
+pub fn timeline_of<'a>(scan: &'a RunScan, config: usize, repetition: u32) -> Option<&'a Timeline> {
+    scan.timelines.get(config, repetition)
+}

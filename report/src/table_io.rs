@@ -1,0 +1,81 @@
+//! Reading and writing CSV tables, naming the file in every error.
+
+use crate::ReportError;
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// Streams the rows of a CSV file with a header, naming the file in every error.
+pub fn read_csv<T: serde::de::DeserializeOwned>(
+    path: &Path,
+) -> Result<impl Iterator<Item = Result<T, ReportError>>, ReportError> {
+    let reader = open(path)?;
+    let owned: PathBuf = path.to_path_buf();
+    Ok(reader.into_deserialize::<T>().map(move |r| {
+        r.map_err(|source| ReportError::Csv {
+            path: owned.clone(),
+            source,
+        })
+    }))
+}
+
+/// Opens a CSV file with a header for reading (buffered, 1 MiB).
+pub fn open(path: &Path) -> Result<csv::Reader<std::fs::File>, ReportError> {
+    let file = std::fs::File::open(path).map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(csv::ReaderBuilder::new()
+        .buffer_capacity(1 << 20)
+        .from_reader(file))
+}
+
+/// Writes rows to a CSV file with a header, also when there are no rows.
+pub fn write_csv<T: Serialize + Default>(path: &Path, rows: &[T]) -> Result<(), ReportError> {
+    let err = |source| ReportError::Csv {
+        path: path.to_path_buf(),
+        source,
+    };
+    if rows.is_empty() {
+        let text = header_of::<T>().map_err(err)?;
+        return std::fs::write(path, text).map_err(|source| ReportError::Io {
+            path: path.to_path_buf(),
+            source,
+        });
+    }
+    let mut w = csv::Writer::from_path(path).map_err(err)?;
+    for row in rows {
+        w.serialize(row).map_err(err)?;
+    }
+    w.flush().map_err(|source| ReportError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The header line (with its newline) that serialising a `T` would write.
+pub fn header_of<T: Serialize + Default>() -> Result<String, csv::Error> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.serialize(T::default())?;
+    let bytes = w.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+    let text = String::from_utf8_lossy(&bytes);
+    Ok(text.lines().next().map(|l| format!("{l}\n")).unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Default, Serialize)]
+    struct Row {
+        a: f64,
+        b: Option<String>,
+    }
+
+    #[test]
+    fn empty_table_keeps_its_header() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("t.csv");
+        write_csv::<Row>(&path, &[]).expect("write");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "a,b\n");
+    }
+}
