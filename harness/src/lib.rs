@@ -1,14 +1,15 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
-}
+//! The harness: suite loading, the plan and schedule, protocol clients, server lifecycle,
+//! and the run loop that writes raw records as they are taken.
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
-    }
-}
+pub mod client;
+pub mod dataset;
+pub mod dry_run;
+pub mod plan;
+pub mod probe_setup;
+pub mod protocol;
+pub mod run;
+pub mod server;
+pub mod shuffle;
+pub mod suite;
+pub mod template;
+pub mod writer;

@@ -1,0 +1,240 @@
+//! Local dataset files (JSONL, CSV) turned into rows of named text fields.
+
+use crate::shuffle::shuffle;
+use crate::suite::{DatasetFormat, DatasetSpec};
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+/// One input: placeholder name → text.
+pub type Row = BTreeMap<String, String>;
+
+/// Rows of a dataset after offset, shuffle and limit, with their row numbers in the file.
+#[derive(Clone, Debug)]
+pub struct Dataset {
+    /// Dataset name.
+    pub name: String,
+    /// (row number in the file, fields) in the order they are sent.
+    pub rows: Vec<(u64, Row)>,
+}
+
+/// Why a dataset could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    /// The file could not be opened or read.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The dataset file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A line or record is malformed.
+    #[error("{}:{line}: {message}", path.display())]
+    Malformed {
+        /// The dataset file.
+        path: PathBuf,
+        /// Line number (1-based).
+        line: u64,
+        /// What is wrong.
+        message: String,
+    },
+    /// After offset and limit nothing is left.
+    #[error("{}: no rows left after offset {offset}; the file has fewer rows, lower `offset`", path.display())]
+    Empty {
+        /// The dataset file.
+        path: PathBuf,
+        /// The offset asked for.
+        offset: usize,
+    },
+}
+
+impl Dataset {
+    /// Reads a dataset file as the spec says (`format` already resolved).
+    pub fn load(spec: &DatasetSpec, path: &Path, format: DatasetFormat) -> Result<Self, DatasetError> {
+        let raw = match format {
+            DatasetFormat::Jsonl => read_jsonl(path)?,
+            DatasetFormat::Csv => read_csv(path)?,
+        };
+        let mut rows: Vec<(u64, Row)> = raw.into_iter().skip(spec.offset).collect();
+        if rows.is_empty() {
+            return Err(DatasetError::Empty {
+                path: path.to_path_buf(),
+                offset: spec.offset,
+            });
+        }
+        if let Some(seed) = spec.seed {
+            shuffle(&mut rows, seed);
+        }
+        if let Some(limit) = spec.limit {
+            rows.truncate(limit.max(1));
+        }
+        // Map placeholder names onto columns: `fields = { text = "sentence" }`.
+        let rows = rows
+            .into_iter()
+            .map(|(n, mut row)| {
+                for (placeholder, column) in &spec.fields {
+                    if let Some(v) = row.get(column).cloned() {
+                        row.insert(placeholder.clone(), v);
+                    }
+                }
+                (n, row)
+            })
+            .collect();
+        Ok(Self {
+            name: spec.name.get_ref().clone(),
+            rows,
+        })
+    }
+
+    /// The row sent as request `index` of a repetition (rows repeat when fewer than requests).
+    pub fn row(&self, index: u32) -> &(u64, Row) {
+        &self.rows[index as usize % self.rows.len()]
+    }
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> DatasetError + '_ {
+    move |source| DatasetError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Reads JSON Lines: one object per line; strings kept, other values as JSON text.
+fn read_jsonl(path: &Path) -> Result<Vec<(u64, Row)>, DatasetError> {
+    let file = std::fs::File::open(path).map_err(io(path))?;
+    let mut rows = Vec::new();
+    for (i, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.map_err(io(path))?;
+        let n = i as u64 + 1;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(&line).map_err(|e| DatasetError::Malformed {
+                path: path.to_path_buf(),
+                line: n,
+                message: format!("not JSON: {e}"),
+            })?;
+        let serde_json::Value::Object(map) = value else {
+            return Err(DatasetError::Malformed {
+                path: path.to_path_buf(),
+                line: n,
+                message: "expected a JSON object per line, e.g. {\"text\": \"...\"}".into(),
+            });
+        };
+        let row = map
+            .into_iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    serde_json::Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                (k, text)
+            })
+            .collect();
+        rows.push((n, row));
+    }
+    Ok(rows)
+}
+
+/// Reads CSV with a header row.
+fn read_csv(path: &Path) -> Result<Vec<(u64, Row)>, DatasetError> {
+    let mut reader = csv::Reader::from_path(path).map_err(|e| DatasetError::Malformed {
+        path: path.to_path_buf(),
+        line: 1,
+        message: e.to_string(),
+    })?;
+    let headers = reader
+        .headers()
+        .map_err(|e| DatasetError::Malformed {
+            path: path.to_path_buf(),
+            line: 1,
+            message: e.to_string(),
+        })?
+        .clone();
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| DatasetError::Malformed {
+            path: path.to_path_buf(),
+            line: e.position().map_or(0, |p| p.line()),
+            message: e.to_string(),
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let row = headers
+            .iter()
+            .zip(record.iter())
+            .map(|(h, v)| (h.to_string(), v.to_string()))
+            .collect();
+        rows.push((line, row));
+    }
+    Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::suite::DatasetSpec;
+    use std::io::Write;
+
+    fn spec(fields: &[(&str, &str)], offset: usize, limit: Option<usize>, seed: Option<u64>) -> DatasetSpec {
+        let mut text = format!(
+            "name = \"d\"\ntask = \"t\"\npath = \"x\"\noffset = {offset}\n[fields]\n"
+        );
+        for (k, v) in fields {
+            text.push_str(&format!("{k} = \"{v}\"\n"));
+        }
+        let mut spec: DatasetSpec = toml::from_str(&text).expect("valid spec");
+        spec.limit = limit;
+        spec.seed = seed;
+        spec
+    }
+
+    #[test]
+    fn jsonl_rows_are_mapped_offset_and_limited() {
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        for i in 0..10 {
+            writeln!(f, "{{\"sentence\": \"s{i}\", \"label\": {}}}", i % 2).expect("write");
+        }
+        let d = Dataset::load(&spec(&[("text", "sentence")], 2, Some(3), None), f.path(), DatasetFormat::Jsonl)
+            .expect("loads");
+        assert_eq!(d.rows.len(), 3);
+        assert_eq!(d.rows[0].0, 3);
+        assert_eq!(d.rows[0].1["text"], "s2");
+        assert_eq!(d.rows[0].1["label"], "0");
+        assert_eq!(d.row(4).1["text"], "s3", "rows repeat past the end");
+    }
+
+    #[test]
+    fn shuffle_changes_order_reproducibly() {
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        for i in 0..50 {
+            writeln!(f, "{{\"text\": \"s{i}\"}}").expect("write");
+        }
+        let a = Dataset::load(&spec(&[], 0, Some(10), Some(3)), f.path(), DatasetFormat::Jsonl).expect("loads");
+        let b = Dataset::load(&spec(&[], 0, Some(10), Some(3)), f.path(), DatasetFormat::Jsonl).expect("loads");
+        let order: Vec<u64> = a.rows.iter().map(|r| r.0).collect();
+        assert_eq!(order, b.rows.iter().map(|r| r.0).collect::<Vec<_>>());
+        assert_ne!(order, (1..=10).collect::<Vec<u64>>());
+    }
+
+    #[test]
+    fn malformed_lines_name_file_and_line() {
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        writeln!(f, "{{\"text\": \"ok\"}}\n[1, 2]").expect("write");
+        let e = Dataset::load(&spec(&[], 0, None, None), f.path(), DatasetFormat::Jsonl)
+            .expect_err("second line is not an object");
+        assert!(e.to_string().contains(":2: expected a JSON object"), "{e}");
+    }
+
+    #[test]
+    fn csv_rows_keep_their_line_numbers() {
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        write!(f, "question,context\n\"who, then?\",\"a\nb\"\nwhat,c\n").expect("write");
+        let d = Dataset::load(&spec(&[], 0, None, None), f.path(), DatasetFormat::Csv).expect("loads");
+        assert_eq!(d.rows.len(), 2);
+        assert_eq!(d.rows[0].1["question"], "who, then?");
+        assert_eq!(d.rows[0].1["context"], "a\nb");
+        assert_eq!(d.rows[1].0, 4);
+    }
+}

@@ -1,0 +1,112 @@
+//! The plan printed by `joulebench run --dry-run`: what would be sent, how long, with which probes.
+
+use crate::plan::Plan;
+use crate::suite::Suite;
+use probes::ProbeSet;
+use std::fmt::Write;
+
+/// Assumed per-request latencies for the time estimate (s), fast to slow.
+const LATENCIES_S: [f64; 3] = [0.01, 0.1, 1.0];
+
+/// A human-readable plan.
+pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
+    let s = &suite.spec.schedule;
+    let mut out = String::new();
+    let configs = plan.configurations.len();
+    let measured = plan.measured_requests(s.inferences);
+    let warmup = configs as u64 * u64::from(s.warmup);
+    let _ = writeln!(out, "suite {} ({})", suite.name(), suite.path.display());
+    let _ = writeln!(out, "\nconfigurations ({configs}):");
+    for c in &plan.configurations {
+        let generation = c
+            .generation
+            .map(|g| {
+                format!(
+                    ", {} new tokens{}",
+                    g.max_tokens,
+                    if g.pin_output_length { " (pinned)" } else { "" }
+                )
+            })
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {:<40} {:<16} {} via {} on server `{}`{generation}",
+            c.id,
+            c.class.as_str(),
+            c.task,
+            c.protocol.as_str(),
+            c.server,
+        );
+        let _ = writeln!(out, "  {:<40} input: {:?}", "", c.template_text);
+    }
+    let _ = writeln!(
+        out,
+        "\nschedule: {} repetitions × {} sequential inferences (concurrency {}), {} warm-up, {} s idle baseline, {} s cool-down, interleaving seed {}",
+        s.repetitions, s.inferences, s.concurrency, s.warmup, s.idle_seconds, s.cooldown_seconds, s.seed
+    );
+    let _ = writeln!(
+        out,
+        "requests: {measured} measured + {warmup} warm-up = {}",
+        measured + warmup
+    );
+    let fixed_s = configs as f64 * s.idle_seconds
+        + (configs as f64 * f64::from(s.repetitions) - 1.0).max(0.0) * s.cooldown_seconds;
+    let per_request: Vec<String> = LATENCIES_S
+        .iter()
+        .map(|l| {
+            format!(
+                "{} at {} ms/request",
+                duration(fixed_s + (measured + warmup) as f64 * l / f64::from(s.concurrency)),
+                l * 1000.0
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "time: {} of baselines and cool-downs, plus the requests: about {}",
+        duration(fixed_s),
+        per_request.join(", ")
+    );
+    let _ = writeln!(out, "\nprobes (sampling at {} Hz):", suite.spec.probes.sample_hz);
+    for d in &probes.descriptions {
+        let names: Vec<&str> = d.domains.iter().map(|x| x.name.as_str()).collect();
+        let _ = writeln!(out, "  use     {:<14} {} — {}", d.name, names.join(", "), d.method);
+    }
+    for m in &probes.missing {
+        let _ = writeln!(out, "  missing {:<14} {}", m.probe, m.reason);
+    }
+    if probes.descriptions.is_empty() {
+        let _ = writeln!(
+            out,
+            "  no energy source is available: add \"estimate\" to [probes] sources"
+        );
+    }
+    let _ = writeln!(
+        out,
+        "carbon: {} gCO2eq/kWh, PUE {}",
+        suite.spec.carbon.intensity_g_per_kwh, suite.spec.carbon.pue
+    );
+    out
+}
+
+/// Seconds as `1h 02m 03s`.
+fn duration(seconds: f64) -> String {
+    let s = seconds.max(0.0).round() as u64;
+    match (s / 3600, (s % 3600) / 60, s % 60) {
+        (0, 0, sec) => format!("{sec}s"),
+        (0, m, sec) => format!("{m}m {sec:02}s"),
+        (h, m, sec) => format!("{h}h {m:02}m {sec:02}s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(5.4), "5s");
+        assert_eq!(duration(125.0), "2m 05s");
+        assert_eq!(duration(3723.0), "1h 02m 03s");
+    }
+}

@@ -1,0 +1,166 @@
+//! The plan: configurations (model × dataset) and the interleaved order of repetitions.
+
+use crate::protocol::Generation;
+use crate::shuffle::shuffle;
+use crate::suite::{ModelClass, ProtocolKind, Suite, SuiteError};
+use crate::template::Template;
+
+/// Template used for task-specific models when the task gives none.
+pub const DEFAULT_INPUT_TEMPLATE: &str = "{text}";
+
+/// One model on one dataset: the unit that gets repetitions and a summary row.
+#[derive(Clone, Debug)]
+pub struct Configuration {
+    /// `model@dataset`.
+    pub id: String,
+    /// Index of the model in the suite.
+    pub model_index: usize,
+    /// Index of the dataset in the suite.
+    pub dataset_index: usize,
+    /// Model name.
+    pub model: String,
+    /// Name sent to the server.
+    pub served_name: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Task name.
+    pub task: String,
+    /// Task-specific or general-purpose.
+    pub class: ModelClass,
+    /// Parameter count, when given.
+    pub parameters: Option<u64>,
+    /// Server key.
+    pub server: String,
+    /// Protocol spoken.
+    pub protocol: ProtocolKind,
+    /// Template turning a dataset row into the request text.
+    pub template: Template,
+    /// The template's text, for the plan printout.
+    pub template_text: String,
+    /// Generation settings, for generating protocols.
+    pub generation: Option<Generation>,
+}
+
+/// Every configuration and the order they are visited in each repetition round.
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// The configurations, in suite order.
+    pub configurations: Vec<Configuration>,
+    /// For each repetition (1-based position r−1), configuration indices in visiting order.
+    pub rounds: Vec<Vec<usize>>,
+}
+
+impl Plan {
+    /// Builds the plan of a checked suite.
+    pub fn of(suite: &Suite) -> Result<Self, SuiteError> {
+        let spec = &suite.spec;
+        let mut configurations = Vec::new();
+        for (mi, m) in spec.models.iter().enumerate() {
+            let task = m.task.get_ref();
+            let task_spec = spec.tasks.get(task);
+            let (template_text, span, key) = match m.class {
+                ModelClass::GeneralPurpose => match task_spec.and_then(|t| t.prompt.as_ref()) {
+                    Some(p) => (p.get_ref().clone(), p.span(), format!("tasks.{task}.prompt")),
+                    None => {
+                        return Err(suite.error_at(
+                            m.task.span(),
+                            Some("models.task"),
+                            format!("add [tasks.{task}] prompt = \"... {{text}}\" for general-purpose models"),
+                        ));
+                    }
+                },
+                ModelClass::TaskSpecific => match task_spec.and_then(|t| t.input.as_ref()) {
+                    Some(p) => (p.get_ref().clone(), p.span(), format!("tasks.{task}.input")),
+                    None => (DEFAULT_INPUT_TEMPLATE.to_string(), 0..0, String::new()),
+                },
+            };
+            let template = Template::parse(&template_text)
+                .map_err(|e| suite.error_at(span, Some(&key), e.to_string()))?;
+            let server = m.server.get_ref().clone();
+            let protocol = m
+                .protocol
+                .or_else(|| spec.servers.get(&server).map(|s| s.protocol))
+                .unwrap_or(crate::suite::ProtocolKind::OpenaiCompletions);
+            let generation = protocol.generates().then(|| Generation {
+                max_tokens: task_spec
+                    .and_then(|t| t.max_tokens)
+                    .unwrap_or(spec.generation.max_tokens),
+                temperature: spec.generation.temperature,
+                pin_output_length: spec.generation.pin_output_length,
+            });
+            for (di, d) in spec.datasets.iter().enumerate() {
+                let wanted = match &m.datasets {
+                    Some(list) => list.iter().any(|n| n.get_ref() == d.name.get_ref()),
+                    None => d.task.get_ref() == task,
+                };
+                if !wanted {
+                    continue;
+                }
+                configurations.push(Configuration {
+                    id: format!("{}@{}", m.name.get_ref(), d.name.get_ref()),
+                    model_index: mi,
+                    dataset_index: di,
+                    model: m.name.get_ref().clone(),
+                    served_name: m.served_name.clone().unwrap_or_else(|| m.name.get_ref().clone()),
+                    dataset: d.name.get_ref().clone(),
+                    task: task.clone(),
+                    class: m.class,
+                    parameters: m.parameters,
+                    server: server.clone(),
+                    protocol,
+                    template: template.clone(),
+                    template_text: template_text.clone(),
+                    generation,
+                });
+            }
+        }
+        let rounds = interleave(
+            configurations.len(),
+            spec.schedule.repetitions,
+            spec.schedule.seed,
+        );
+        Ok(Self {
+            configurations,
+            rounds,
+        })
+    }
+
+    /// Measured requests in the whole plan.
+    pub fn measured_requests(&self, inferences: u32) -> u64 {
+        self.rounds.iter().map(|r| r.len() as u64).sum::<u64>() * u64::from(inferences)
+    }
+}
+
+/// A seeded random order of `n` configurations for each of `repetitions` rounds.
+///
+/// Each round visits every configuration once, so thermal drift over the run spreads
+/// across configurations instead of favouring whichever always comes first.
+pub fn interleave(n: usize, repetitions: u32, seed: u64) -> Vec<Vec<usize>> {
+    (0..repetitions)
+        .map(|r| {
+            let mut order: Vec<usize> = (0..n).collect();
+            shuffle(&mut order, seed ^ u64::from(r).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            order
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_round_visits_each_configuration_once_in_a_seeded_order() {
+        let rounds = interleave(4, 10, 42);
+        assert_eq!(rounds.len(), 10);
+        for r in &rounds {
+            let mut s = r.clone();
+            s.sort_unstable();
+            assert_eq!(s, vec![0, 1, 2, 3]);
+        }
+        assert_eq!(rounds, interleave(4, 10, 42));
+        assert!(rounds.iter().any(|r| r != &rounds[0]), "orders vary across rounds");
+        let firsts: std::collections::BTreeSet<usize> = rounds.iter().map(|r| r[0]).collect();
+        assert!(firsts.len() > 1, "no configuration always goes first");
+    }
+}

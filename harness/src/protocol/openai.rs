@@ -1,0 +1,113 @@
+//! OpenAI completions and chat completions (vLLM, SGLang, llama.cpp, Ollama, TGI, LM Studio).
+
+use super::{Input, Parsed, Prepared, chars, str_at, u64_at};
+use serde_json::{Value, json};
+
+/// `POST /v1/completions`.
+pub fn completions(input: &Input<'_>) -> Prepared {
+    let mut body = json!({ "model": input.model, "prompt": input.text, "stream": false });
+    let pins = add_generation(&mut body, input, "max_tokens");
+    Prepared {
+        path: "/v1/completions".into(),
+        body,
+        pins_output_length: pins,
+    }
+}
+
+/// `POST /v1/chat/completions` with one user message.
+pub fn chat(input: &Input<'_>) -> Prepared {
+    let mut body = json!({
+        "model": input.model,
+        "messages": [{ "role": "user", "content": input.text }],
+        "stream": false,
+    });
+    let pins = add_generation(&mut body, input, "max_tokens");
+    Prepared {
+        path: "/v1/chat/completions".into(),
+        body,
+        pins_output_length: pins,
+    }
+}
+
+/// Adds max tokens, temperature and (vLLM's) `ignore_eos` + `min_tokens` when pinning.
+fn add_generation(body: &mut Value, input: &Input<'_>, max_key: &str) -> bool {
+    let (Some(g), Some(obj)) = (input.generation, body.as_object_mut()) else {
+        return false;
+    };
+    obj.insert(max_key.into(), json!(g.max_tokens));
+    obj.insert("temperature".into(), json!(g.temperature));
+    if g.pin_output_length {
+        obj.insert("ignore_eos".into(), json!(true));
+        obj.insert("min_tokens".into(), json!(g.max_tokens));
+    }
+    g.pin_output_length
+}
+
+/// `{choices:[{text}], usage:{prompt_tokens, completion_tokens}}`.
+pub fn parse_completions(v: &Value) -> Result<Parsed, String> {
+    let text = str_at(v, "/choices/0/text")?;
+    Ok(with_usage(v, chars(text)))
+}
+
+/// `{choices:[{message:{content}}], usage:{...}}`.
+pub fn parse_chat(v: &Value) -> Result<Parsed, String> {
+    let text = str_at(v, "/choices/0/message/content")?;
+    Ok(with_usage(v, chars(text)))
+}
+
+fn with_usage(v: &Value, output_chars: u64) -> Parsed {
+    Parsed {
+        output_chars,
+        prompt_tokens: u64_at(v, "/usage/prompt_tokens"),
+        completion_tokens: u64_at(v, "/usage/completion_tokens"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Generation;
+    use super::*;
+
+    fn input(pin: bool) -> Input<'static> {
+        Input {
+            model: "m",
+            text: "hello",
+            generation: Some(Generation {
+                max_tokens: 16,
+                temperature: 0.0,
+                pin_output_length: pin,
+            }),
+        }
+    }
+
+    #[test]
+    fn completions_body_pins_length_the_vllm_way() {
+        let p = completions(&input(true));
+        assert_eq!(p.path, "/v1/completions");
+        assert_eq!(
+            p.body,
+            json!({"model": "m", "prompt": "hello", "stream": false, "max_tokens": 16,
+                   "temperature": 0.0, "ignore_eos": true, "min_tokens": 16})
+        );
+        assert!(p.pins_output_length);
+        assert!(completions(&input(false)).body.get("ignore_eos").is_none());
+    }
+
+    #[test]
+    fn chat_sends_one_user_message() {
+        let p = chat(&input(false));
+        assert_eq!(p.body["messages"], json!([{"role": "user", "content": "hello"}]));
+        assert!(!p.pins_output_length);
+    }
+
+    #[test]
+    fn usage_is_read_when_present() {
+        let v = json!({"choices": [{"text": "ab c", "index": 0}],
+                       "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}});
+        let p = parse_completions(&v).expect("valid");
+        assert_eq!((p.output_chars, p.prompt_tokens, p.completion_tokens), (4, Some(5), Some(3)));
+        let v = json!({"choices": [{"message": {"role": "assistant", "content": "x"}}]});
+        assert_eq!(parse_chat(&v).expect("valid").completion_tokens, None);
+        assert!(parse_chat(&json!({"choices": []})).is_err());
+    }
+}

@@ -1,0 +1,81 @@
+//! Hugging Face Text Embeddings Inference `POST /predict` and `POST /embed`.
+
+use super::{Input, Parsed, Prepared};
+use serde_json::{Value, json};
+
+/// `{inputs}` to `/predict` (sequence classification).
+pub fn predict(input: &Input<'_>) -> Prepared {
+    Prepared {
+        path: "/predict".into(),
+        body: json!({ "inputs": input.text }),
+        pins_output_length: false,
+    }
+}
+
+/// `{inputs}` to `/embed`.
+pub fn embed(input: &Input<'_>) -> Prepared {
+    Prepared {
+        path: "/embed".into(),
+        body: json!({ "inputs": input.text }),
+        pins_output_length: false,
+    }
+}
+
+/// `[{label, score}, ...]` (or nested one level for batched inputs).
+pub fn parse_predict(v: &Value) -> Result<Parsed, String> {
+    let list = match v.as_array() {
+        Some(a) if a.first().is_some_and(Value::is_array) => a[0].as_array(),
+        other => other,
+    }
+    .ok_or("expected a JSON array of {label, score}")?;
+    let mut chars = 0;
+    for item in list {
+        let label = item
+            .get("label")
+            .and_then(Value::as_str)
+            .ok_or("prediction without a string `label`")?;
+        item.get("score")
+            .and_then(Value::as_f64)
+            .ok_or("prediction without a numeric `score`")?;
+        chars += label.chars().count() as u64;
+    }
+    if list.is_empty() {
+        return Err("empty list of predictions".into());
+    }
+    Ok(Parsed {
+        output_chars: chars,
+        ..Parsed::default()
+    })
+}
+
+/// `[[f32, ...]]`: one embedding per input; `output_chars` counts its values.
+pub fn parse_embed(v: &Value) -> Result<Parsed, String> {
+    let first = v
+        .pointer("/0")
+        .and_then(Value::as_array)
+        .ok_or("expected a JSON array of embeddings")?;
+    if first.is_empty() || !first.iter().all(Value::is_number) {
+        return Err("embedding is empty or not numeric".into());
+    }
+    Ok(Parsed {
+        output_chars: first.len() as u64,
+        ..Parsed::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn predictions_and_embeddings_parse() {
+        let v = json!([{"label": "POSITIVE", "score": 0.9}, {"label": "NEGATIVE", "score": 0.1}]);
+        assert_eq!(parse_predict(&v).expect("valid").output_chars, 16);
+        assert!(parse_predict(&json!([[{"label": "A", "score": 1.0}]])).is_ok());
+        assert!(parse_predict(&json!([{"label": "A"}])).is_err());
+        assert_eq!(parse_embed(&json!([[0.1, 0.2, 0.3]])).expect("valid").output_chars, 3);
+        assert!(parse_embed(&json!([["x"]])).is_err());
+        let p = predict(&Input { model: "m", text: "t", generation: None });
+        assert_eq!((p.path.as_str(), &p.body), ("/predict", &json!({"inputs": "t"})));
+    }
+}

@@ -1,0 +1,67 @@
+//! Hugging Face Text Generation Inference `POST /generate`.
+
+use super::{Input, Parsed, Prepared, chars, str_at, u64_at};
+use serde_json::{Value, json};
+
+/// `{inputs, parameters:{max_new_tokens, details:true, do_sample}}`; TGI cannot pin length.
+pub fn generate(input: &Input<'_>) -> Prepared {
+    let mut parameters = json!({ "details": true });
+    if let (Some(g), Some(p)) = (input.generation, parameters.as_object_mut()) {
+        p.insert("max_new_tokens".into(), json!(g.max_tokens));
+        if g.temperature > 0.0 {
+            p.insert("do_sample".into(), json!(true));
+            p.insert("temperature".into(), json!(g.temperature));
+        } else {
+            p.insert("do_sample".into(), json!(false));
+        }
+    }
+    Prepared {
+        path: "/generate".into(),
+        body: json!({ "inputs": input.text, "parameters": parameters }),
+        pins_output_length: false,
+    }
+}
+
+/// `{generated_text, details:{finish_reason, generated_tokens, prefill:[...]}}`.
+pub fn parse(v: &Value) -> Result<Parsed, String> {
+    let text = str_at(v, "/generated_text")?;
+    let prompt_tokens = v
+        .pointer("/details/prefill")
+        .and_then(Value::as_array)
+        .filter(|a| !a.is_empty())
+        .map(|a| a.len() as u64);
+    Ok(Parsed {
+        output_chars: chars(text),
+        prompt_tokens,
+        completion_tokens: u64_at(v, "/details/generated_tokens"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Generation;
+    use super::*;
+
+    #[test]
+    fn request_and_answer_follow_tgi() {
+        let p = generate(&Input {
+            model: "m",
+            text: "hi",
+            generation: Some(Generation {
+                max_tokens: 15,
+                temperature: 0.0,
+                pin_output_length: true,
+            }),
+        });
+        assert_eq!(p.path, "/generate");
+        assert_eq!(
+            p.body,
+            json!({"inputs": "hi", "parameters": {"details": true, "max_new_tokens": 15, "do_sample": false}})
+        );
+        assert!(!p.pins_output_length, "TGI has no way to force the length");
+        let v = json!({"generated_text": "abc",
+                       "details": {"finish_reason": "length", "generated_tokens": 15, "prefill": []}});
+        let parsed = parse(&v).expect("valid");
+        assert_eq!((parsed.output_chars, parsed.completion_tokens, parsed.prompt_tokens), (3, Some(15), None));
+    }
+}

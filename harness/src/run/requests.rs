@@ -1,0 +1,114 @@
+//! Sending a batch of requests for one configuration and recording each as it ends.
+
+use crate::client::HttpClient;
+use crate::plan::Configuration;
+use crate::protocol::Prepared;
+use crate::writer::{RowAppender, WriteError};
+use futures_util::StreamExt;
+use futures_util::stream;
+use indicatif::ProgressBar;
+use probes::MonotonicClock;
+use report::records::{Phase, RequestRecord, RequestStatus};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// Requests of one configuration, prepared once before any is sent.
+pub struct PreparedInputs {
+    /// (dataset row number, request) in sending order; repeats past the end.
+    pub requests: Vec<(u64, Prepared)>,
+}
+
+/// What a batch did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchResult {
+    /// Requests sent and recorded.
+    pub sent: u32,
+    /// Of those, requests that failed.
+    pub failures: u32,
+    /// Consecutive connection failures at the end of the batch.
+    pub trailing_connection_failures: u32,
+    /// The first failure's message.
+    pub first_error: Option<String>,
+}
+
+/// Where a batch belongs.
+pub struct BatchSpec<'a> {
+    /// The configuration.
+    pub config: &'a Configuration,
+    /// Warm-up or measured.
+    pub phase: Phase,
+    /// Repetition number (0 for warm-up).
+    pub repetition: u32,
+    /// Requests to send.
+    pub count: u32,
+    /// Requests in flight at once.
+    pub concurrency: u32,
+}
+
+/// Sends `spec.count` requests, at most `spec.concurrency` at a time, stopping early when
+/// `stop` is set (requests in flight finish and are recorded).
+pub async fn send_batch(
+    spec: &BatchSpec<'_>,
+    client: &HttpClient,
+    inputs: &PreparedInputs,
+    clock: &MonotonicClock,
+    stop: &AtomicBool,
+    out: &mut RowAppender<RequestRecord>,
+    progress: &ProgressBar,
+) -> Result<BatchResult, WriteError> {
+    let n = inputs.requests.len().max(1);
+    let config = spec.config;
+    let max_tokens = config.generation.map(|g| u64::from(g.max_tokens));
+    let mut result = BatchResult::default();
+    let mut outcomes = stream::iter(0..spec.count)
+        .take_while(|_| std::future::ready(!stop.load(Ordering::SeqCst)))
+        .map(|index| {
+            let (row, prepared) = &inputs.requests[index as usize % n];
+            async move {
+                let outcome = client.send(config.protocol, prepared, clock).await;
+                (index, *row, prepared.pins_output_length, outcome)
+            }
+        })
+        .buffer_unordered(spec.concurrency.max(1) as usize);
+    while let Some((index, row, pins, outcome)) = outcomes.next().await {
+        let parsed = outcome.parsed.clone().unwrap_or_default();
+        let pinned = pins
+            && outcome.status == RequestStatus::Ok
+            && parsed.completion_tokens.is_none_or(|c| Some(c) == max_tokens);
+        out.append(&RequestRecord {
+            config: config.id.clone(),
+            model: config.model.clone(),
+            dataset: config.dataset.clone(),
+            phase: spec.phase,
+            repetition: spec.repetition,
+            index,
+            row,
+            t_start_ns: outcome.t_start_ns,
+            t_end_ns: outcome.t_end_ns,
+            latency_ms: outcome.t_end_ns.saturating_sub(outcome.t_start_ns) as f64 / 1e6,
+            ttft_ms: None,
+            status: outcome.status,
+            http_status: outcome.http_status,
+            prompt_tokens: parsed.prompt_tokens,
+            completion_tokens: parsed.completion_tokens,
+            output_pinned: pinned,
+            output_chars: parsed.output_chars,
+            error: outcome.error.clone(),
+        })?;
+        result.sent += 1;
+        if outcome.status == RequestStatus::Ok {
+            result.trailing_connection_failures = 0;
+        } else {
+            result.failures += 1;
+            if result.first_error.is_none() {
+                result.first_error = Some(outcome.error.clone());
+            }
+            if outcome.status == RequestStatus::Connection {
+                result.trailing_connection_failures += 1;
+            }
+        }
+        if spec.phase == Phase::Measured {
+            progress.inc(1);
+        }
+    }
+    Ok(result)
+}

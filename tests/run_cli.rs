@@ -1,0 +1,148 @@
+//! End-to-end: `joulebench run` against a loopback OpenAI-completions server.
+
+mod common;
+
+use common::{joulebench, openai_server, suite_dir};
+
+fn suite(url: &str, inferences: u32, repetitions: u32, warmup: u32) -> String {
+    format!(
+        r#"
+[suite]
+name = "e2e"
+
+[servers.local]
+protocol = "openai-completions"
+url = "{url}"
+
+[[models]]
+name = "tiny-gen"
+task = "sentiment"
+class = "general-purpose"
+parameters = 1000000
+server = "local"
+
+[[datasets]]
+name = "sample"
+task = "sentiment"
+path = "data.jsonl"
+fields = {{ text = "sentence" }}
+
+[tasks.sentiment]
+prompt = "what is the binary sentiment of the following sentence? {{text}}"
+max_tokens = 4
+
+[schedule]
+inferences = {inferences}
+repetitions = {repetitions}
+warmup = {warmup}
+idle_seconds = 0.2
+cooldown_seconds = 0
+
+[probes]
+sources = ["estimate"]
+sample_hz = 50
+"#
+    )
+}
+
+#[test]
+fn run_sends_exactly_the_planned_requests_and_writes_the_summary() {
+    let server = openai_server();
+    let (dir, suite_path) = suite_dir(&suite(&server.url, 7, 3, 2), 5);
+    let out = dir.path().join("results");
+    let output = joulebench()
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&suite_path)
+        .output()
+        .expect("run joulebench");
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(server.count("POST", "/v1/completions"), 7 * 3 + 2);
+
+    // Every request body is the OpenAI completions wire format, with the prompt filled in.
+    let bodies = server.received.lock().expect("lock").clone();
+    let first = bodies
+        .iter()
+        .find(|r| r.path == "/v1/completions")
+        .expect("a completion request");
+    assert_eq!(first.body["model"], "tiny-gen");
+    assert_eq!(first.body["max_tokens"], 4);
+    assert_eq!(first.body["ignore_eos"], true);
+    assert!(
+        first.body["prompt"]
+            .as_str()
+            .expect("prompt")
+            .starts_with("what is the binary sentiment of the following sentence? sentence number")
+    );
+
+    let mut requests = csv::Reader::from_path(out.join("requests.csv")).expect("requests.csv");
+    let rows: Vec<csv::StringRecord> = requests.records().collect::<Result<_, _>>().expect("rows");
+    let headers = requests.headers().expect("headers").clone();
+    let phase = headers.iter().position(|h| h == "phase").expect("phase column");
+    let status = headers.iter().position(|h| h == "status").expect("status column");
+    assert_eq!(rows.iter().filter(|r| &r[phase] == "measured").count(), 21);
+    assert_eq!(rows.iter().filter(|r| &r[phase] == "warmup").count(), 2);
+    assert!(rows.iter().all(|r| &r[status] == "ok"));
+
+    let mut summary = csv::Reader::from_path(out.join("summary.csv")).expect("summary.csv");
+    let headers: Vec<String> = summary
+        .headers()
+        .expect("headers")
+        .iter()
+        .map(str::to_string)
+        .collect();
+    for column in [
+        "model", "task", "dataset", "class", "repetitions", "inferences", "energy_j_mean",
+        "energy_j_std", "energy_j_ci95_low", "energy_j_ci95_high", "kwh_per_1000",
+        "net_energy_j_mean", "gco2e_per_1000", "latency_ms_p50", "latency_ms_p99", "source",
+    ] {
+        assert!(headers.iter().any(|h| h == column), "summary.csv lacks {column}: {headers:?}");
+    }
+    let row = summary.records().next().expect("one row").expect("parses");
+    let get = |name: &str| row[headers.iter().position(|h| h == name).expect("column")].to_string();
+    assert_eq!(get("model"), "tiny-gen");
+    assert_eq!(get("repetitions"), "3");
+    assert_eq!(get("inferences"), "21");
+    assert_eq!(get("source"), "estimated");
+    let mean: f64 = get("energy_j_mean").parse().expect("a number");
+    assert!(mean > 0.0, "an estimate over a real window is never zero");
+
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json"))
+            .expect("JSON");
+    assert_eq!(manifest["status"], "complete");
+    assert_eq!(manifest["probes"][0]["provenance"], "estimated");
+    assert_eq!(manifest["suite"]["sha256"].as_str().map(str::len), Some(64));
+    assert!(out.join("samples.csv").exists());
+    assert!(out.join("suite.toml").exists());
+}
+
+#[test]
+fn dry_run_prints_the_plan_and_sends_nothing() {
+    let server = openai_server();
+    let all_probes = suite(&server.url, 1000, 10, 10)
+        .replace(r#"sources = ["estimate"]"#, r#"sources = ["rapl", "nvml", "estimate"]"#);
+    let (_dir, suite_path) = suite_dir(&all_probes, 5);
+    let output = joulebench()
+        .args(["run", "--dry-run"])
+        .arg(&suite_path)
+        .output()
+        .expect("run joulebench");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("tiny-gen@sample"), "{stdout}");
+    assert!(stdout.contains("10000 measured + 10 warm-up = 10010"), "{stdout}");
+    assert!(stdout.contains("cpu-estimate"), "{stdout}");
+    let probes = stdout.split("probes (").nth(1).expect("a probes section");
+    for wanted in ["rapl", "nvml"] {
+        assert!(
+            probes.lines().any(|l| l.contains(wanted) && (l.contains("use") || l.contains("missing"))),
+            "{wanted} is listed as used or missing with a reason: {stdout}"
+        );
+    }
+    assert_eq!(server.received.lock().expect("lock").len(), 0);
+}

@@ -1,0 +1,95 @@
+//! A bad suite gets one clear line naming file:line:column and the key; never a panic.
+
+mod common;
+
+use common::{joulebench, suite_dir};
+
+const GOOD: &str = r#"[suite]
+name = "bad"
+
+[servers.local]
+protocol = "openai-completions"
+url = "http://127.0.0.1:9"
+
+[[models]]
+name = "m"
+task = "sentiment"
+class = "task-specific"
+server = "local"
+
+[[datasets]]
+name = "d"
+task = "sentiment"
+path = "data.jsonl"
+
+[schedule]
+inferences = 10
+"#;
+
+/// Runs `joulebench run --dry-run` on `suite` and returns (exit code, stderr).
+fn fails_with(suite: &str) -> (i32, String) {
+    let (_dir, path) = suite_dir(suite, 3);
+    let output = joulebench()
+        .args(["run", "--dry-run"])
+        .arg(&path)
+        .output()
+        .expect("run joulebench");
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!stderr.contains("backtrace"), "{stderr}");
+    (output.status.code().unwrap_or(-1), stderr)
+}
+
+#[test]
+fn the_good_suite_passes() {
+    let (_dir, path) = suite_dir(GOOD, 3);
+    let output = joulebench().args(["run", "--dry-run"]).arg(&path).output().expect("run");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+}
+
+#[test]
+fn bad_type_names_line_column_and_key() {
+    let (code, err) = fails_with(&GOOD.replace("inferences = 10", "inferences = \"ten\""));
+    assert_ne!(code, 0);
+    assert!(err.contains("suite.toml:20:14: key `schedule.inferences`"), "{err}");
+    assert!(err.contains("expected"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn unknown_key_is_an_error() {
+    let (code, err) = fails_with(&GOOD.replace("inferences = 10", "inferences = 10\nrepetitons = 3"));
+    assert_ne!(code, 0);
+    assert!(err.contains("suite.toml:21:1: key `schedule.repetitons`"), "{err}");
+    assert!(err.contains("unknown field"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+}
+
+#[test]
+fn missing_dataset_file_names_the_path_key() {
+    let (code, err) = fails_with(&GOOD.replace("data.jsonl", "nope.jsonl"));
+    assert_ne!(code, 0);
+    assert!(err.contains("suite.toml:17:8: key `datasets.path`"), "{err}");
+    assert!(err.contains("nope.jsonl not found"), "{err}");
+}
+
+#[test]
+fn unknown_server_and_enum_values_are_explained() {
+    let (_, err) = fails_with(&GOOD.replace("server = \"local\"", "server = \"remote\""));
+    assert!(err.contains("key `models.server`"), "{err}");
+    assert!(err.contains("expected one of: local"), "{err}");
+    let (_, err) = fails_with(&GOOD.replace("task-specific", "specific"));
+    assert!(err.contains("suite.toml:11:9: key `models.class`"), "{err}");
+    assert!(err.contains("task-specific"), "{err}");
+}
+
+#[test]
+fn missing_suite_file_is_one_line() {
+    let output = joulebench()
+        .args(["run", "--dry-run", "/nonexistent/suite.toml"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(output.status.code(), Some(0));
+    assert!(err.contains("/nonexistent/suite.toml: cannot read suite"), "{err}");
+}
