@@ -16,6 +16,7 @@ pub fn probe_config(spec: &ProbesSpec) -> ProbeConfig {
             .unwrap_or(defaults.powercap_root.clone()),
         cpu_tdp_w: spec.cpu_tdp_w,
         dram_w_per_gb: spec.dram_w_per_gb,
+        gpus: spec.gpus.clone(),
         ..defaults
     }
 }

@@ -1,11 +1,23 @@
 //! What the manifest says about the machine.
 
-use report::manifest::HostInfo;
+use probes::nvml::GpuInventory;
+use report::manifest::{GpuInfo, HostInfo};
 use sysinfo::System;
 
-/// Reads host name, OS, kernel, CPU model and memory (GPUs are added from the probes).
-pub fn host_info() -> HostInfo {
+/// Reads host name, OS, kernel, CPU model and memory, with the GPUs the probes found.
+pub fn host_info(gpus: &GpuInventory) -> HostInfo {
     let mut info = HostInfo {
+        gpus: gpus
+            .gpus
+            .iter()
+            .map(|g| GpuInfo {
+                index: g.index,
+                name: g.name.clone(),
+                uuid: g.uuid.clone(),
+            })
+            .collect(),
+        nvidia_driver: gpus.driver_version.clone(),
+        nvml_version: gpus.nvml_version.clone(),
         hostname: System::host_name().unwrap_or_default(),
         os: System::long_os_version().unwrap_or_default(),
         kernel: System::kernel_version().unwrap_or_default(),

@@ -195,7 +195,7 @@ fn new_manifest(
             path: suite.path.display().to_string(),
             sha256: suite.sha256.clone(),
         },
-        host: host::host_info(),
+        host: host::host_info(&probes.gpu_inventory),
         probes: probes
             .descriptions
             .iter()
@@ -289,11 +289,7 @@ async fn execute(
 ) -> Result<RunResult, RunError> {
     let inputs = prepare_inputs(suite, plan)?;
     let (tx, rx) = std::sync::mpsc::sync_channel(8192);
-    let writer = samples::spawn_writer(
-        &dir.join(files::SAMPLES_CSV),
-        probes.descriptions.clone(),
-        rx,
-    )?;
+    let writer = samples::spawn_writer(dir, probes.descriptions.clone(), rx)?;
     let sampler = Sampler::start(&probes.sources, *clock, suite.spec.probes.sample_hz, tx);
     let mut session = Session {
         suite,

@@ -14,13 +14,33 @@ const BATCH_BYTES: usize = 64 * 1024;
 /// Longest time rows wait before they are written.
 const BATCH_AGE: Duration = Duration::from_millis(500);
 
-/// Starts the writer thread; it ends when every sender of `events` is dropped.
+/// One row of `context.csv`: a reading that is not energy (GPU power, clocks, temperature).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ContextRecord {
+    /// Clock time (ns).
+    pub t_ns: u64,
+    /// Source name.
+    pub source: String,
+    /// Domain name.
+    pub domain: String,
+    /// What was read, its unit ending the name (e.g. `temperature_c`).
+    pub metric: String,
+    /// The value.
+    pub value: f64,
+}
+
+/// Starts the writer thread for `samples.csv` and `context.csv`; it ends when every
+/// sender of `events` is dropped.
 pub fn spawn_writer(
-    path: &Path,
+    dir: &Path,
     sources: Vec<SourceDescription>,
     events: Receiver<SamplerEvent>,
 ) -> Result<JoinHandle<Result<u64, WriteError>>, WriteError> {
+    let path = dir.join(report::files::SAMPLES_CSV);
+    let path = path.as_path();
     let mut out = RowAppender::<SampleRecord>::open(path)?;
+    let context_path = dir.join(report::files::CONTEXT_CSV);
+    let mut context: Option<RowAppender<ContextRecord>> = None;
     let handle = std::thread::Builder::new()
         .name("samples-writer".into())
         .spawn(move || {
@@ -42,16 +62,37 @@ pub fn spawn_writer(
                         })?;
                         written += 1;
                     }
-                    Ok(SamplerEvent::Context(_)) => {}
+                    Ok(SamplerEvent::Context(c)) => {
+                        let Some(source) = sources.get(c.source) else { continue };
+                        let Some(domain) = source.domains.get(c.domain) else { continue };
+                        let file = match &mut context {
+                            Some(f) => f,
+                            None => context.insert(RowAppender::open(&context_path)?),
+                        };
+                        file.push(&ContextRecord {
+                            t_ns: c.t_ns,
+                            source: source.name.clone(),
+                            domain: domain.name.clone(),
+                            metric: c.metric.to_string(),
+                            value: c.value,
+                        })?;
+                    }
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                     Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                 }
-                if out.pending_bytes() >= BATCH_BYTES || last_write.elapsed() >= BATCH_AGE {
+                let pending = out.pending_bytes() + context.as_ref().map_or(0, |c| c.pending_bytes());
+                if pending >= BATCH_BYTES || last_write.elapsed() >= BATCH_AGE {
                     out.flush()?;
+                    if let Some(c) = &mut context {
+                        c.flush()?;
+                    }
                     last_write = Instant::now();
                 }
             }
             out.flush()?;
+            if let Some(c) = &mut context {
+                c.flush()?;
+            }
             Ok(written)
         })
         .map_err(|e| WriteError {
