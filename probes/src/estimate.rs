@@ -208,6 +208,11 @@ impl EnergySource for CpuEstimate {
         // Utilisation is counted in scheduler ticks (10 ms); below ~1 s it is coarse.
         Duration::from_secs(1)
     }
+
+    fn max_sample_hz(&self) -> f64 {
+        // Scheduler ticks are 10 ms (or 4 ms): faster sampling only re-reads /proc/stat.
+        100.0
+    }
 }
 
 #[cfg(test)]
