@@ -144,7 +144,10 @@ pub fn compare_reports(
         };
         let (sb, sc) = (source_label(b), source_label(c));
         if sb != sc {
-            mismatched.push(format!("{} ({sb} in the baseline, {sc} in the candidate)", b.info.id));
+            mismatched.push(format!(
+                "{} ({sb} in the baseline, {sc} in the candidate)",
+                b.info.id
+            ));
             continue;
         }
         let vb: Vec<f64> = per_inference(b).into_iter().map(|(_, v)| v).collect();
@@ -253,7 +256,8 @@ pub fn table(result: &CompareResult) -> String {
             r.change_pct,
             r.change_ci95_low_pct,
             r.change_ci95_high_pct,
-            r.p_value.map_or_else(|| "–".to_string(), |p| format!("{p:.3}")),
+            r.p_value
+                .map_or_else(|| "–".to_string(), |p| format!("{p:.3}")),
             r.verdict.label()
         );
     }
@@ -298,13 +302,31 @@ mod tests {
     fn verdicts() {
         let o = CompareOptions::default();
         let base = d(&[10.0, 10.1, 9.9, 10.0]);
-        let same = judge("a", &base, &d(&[10.0, 10.05, 9.95, 10.0]), "measured".into(), &o);
+        let same = judge(
+            "a",
+            &base,
+            &d(&[10.0, 10.05, 9.95, 10.0]),
+            "measured".into(),
+            &o,
+        );
         assert_eq!(same.verdict, Verdict::NoChange);
-        let worse = judge("a", &base, &d(&[11.0, 11.1, 10.9, 11.0]), "measured".into(), &o);
+        let worse = judge(
+            "a",
+            &base,
+            &d(&[11.0, 11.1, 10.9, 11.0]),
+            "measured".into(),
+            &o,
+        );
         assert_eq!(worse.verdict, Verdict::Regression);
         assert!((worse.change_pct - 10.0).abs() < 1e-9);
         assert!(worse.change_ci95_low_pct > 8.0 && worse.change_ci95_high_pct < 12.0);
-        let slightly = judge("a", &base, &d(&[10.3, 10.4, 10.2, 10.3]), "measured".into(), &o);
+        let slightly = judge(
+            "a",
+            &base,
+            &d(&[10.3, 10.4, 10.2, 10.3]),
+            "measured".into(),
+            &o,
+        );
         assert_eq!(slightly.verdict, Verdict::WorseWithinThreshold);
         let better = judge("a", &base, &d(&[9.0, 9.1, 8.9, 9.0]), "measured".into(), &o);
         assert_eq!(better.verdict, Verdict::Improvement);

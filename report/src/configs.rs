@@ -131,7 +131,9 @@ pub fn load(dir: &Path) -> Result<Vec<Configuration>, ReportError> {
     if !path.exists() {
         return Err(ReportError::NotARun {
             path: dir.to_path_buf(),
-            reason: format!("no {REPETITIONS_CSV} in it (was the run interrupted before its first repetition?)"),
+            reason: format!(
+                "no {REPETITIONS_CSV} in it (was the run interrupted before its first repetition?)"
+            ),
         });
     }
     let mut configs: BTreeMap<String, Configuration> = BTreeMap::new();

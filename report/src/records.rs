@@ -112,7 +112,7 @@ pub struct BaselineRecord {
 }
 
 /// One row of `repetitions.csv`: the energy window of one repetition, per domain.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RepetitionRecord {
     /// Configuration id (`model@dataset`).
     pub config: String,

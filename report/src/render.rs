@@ -65,7 +65,11 @@ pub fn analyse(dir: &Path, options: &ReportOptions, full: bool) -> Result<Report
     let configs = configs::load(dir)?;
     let scan = if full {
         let scan_options = ScanOptions {
-            timeline_configs: if options.plots { options.timeline_configs } else { 0 },
+            timeline_configs: if options.plots {
+                options.timeline_configs
+            } else {
+                0
+            },
             timeline_points: options.timeline_points,
             resolution_s: manifest
                 .probes

@@ -138,7 +138,8 @@ pub fn scan(
                 finish(done, &ctx, &mut out, &mut writer)?;
             }
         }
-        out.timelines.set_domains(domains.into_iter().map(|(k, _)| k).collect());
+        out.timelines
+            .set_domains(domains.into_iter().map(|(k, _)| k).collect());
     }
     for r in requests {
         let r = r.map_err(|source| csv_err(&requests_path, source))?;
@@ -325,14 +326,16 @@ impl SampleReader {
             .iter()
             .enumerate()
         {
-            columns[slot] = header.iter().position(|h| h == *name).ok_or_else(|| {
-                ReportError::Field {
-                    path: path.to_path_buf(),
-                    line: 1,
-                    field: (*name).to_string(),
-                    message: "column missing from the header".to_string(),
-                }
-            })?;
+            columns[slot] =
+                header
+                    .iter()
+                    .position(|h| h == *name)
+                    .ok_or_else(|| ReportError::Field {
+                        path: path.to_path_buf(),
+                        line: 1,
+                        field: (*name).to_string(),
+                        message: "column missing from the header".to_string(),
+                    })?;
         }
         Ok(Self {
             path: path.to_path_buf(),

@@ -61,7 +61,13 @@ pub struct Synthetic {
 impl Synthetic {
     /// A small run: three configurations over two tasks, 5 repetitions of 20 requests.
     pub fn small() -> Self {
-        let c = |model: &str, task: &str, dataset: &str, class: &str, params: u64, w: f64, ticks: u64| SynthConfig {
+        let c = |model: &str,
+                 task: &str,
+                 dataset: &str,
+                 class: &str,
+                 params: u64,
+                 w: f64,
+                 ticks: u64| SynthConfig {
             model: model.to_string(),
             task: task.to_string(),
             dataset: dataset.to_string(),
@@ -73,9 +79,33 @@ impl Synthetic {
         };
         Self {
             configs: vec![
-                c("distilbert-sst2", "text-classification", "sst2", "task-specific", 66_000_000, 60.0, 20),
-                c("flan-t5-base", "text-classification", "sst2", "general-purpose", 250_000_000, 120.0, 40),
-                c("bart-cnn", "summarization", "samsum", "task-specific", 400_000_000, 150.0, 80),
+                c(
+                    "distilbert-sst2",
+                    "text-classification",
+                    "sst2",
+                    "task-specific",
+                    66_000_000,
+                    60.0,
+                    20,
+                ),
+                c(
+                    "flan-t5-base",
+                    "text-classification",
+                    "sst2",
+                    "general-purpose",
+                    250_000_000,
+                    120.0,
+                    40,
+                ),
+                c(
+                    "bart-cnn",
+                    "summarization",
+                    "samsum",
+                    "task-specific",
+                    400_000_000,
+                    150.0,
+                    80,
+                ),
             ],
             repetitions: 5,
             requests: 20,
@@ -96,7 +126,8 @@ impl Synthetic {
             .iter()
             .map(|c| {
                 self.baseline_ticks
-                    + u64::from(self.repetitions) * (u64::from(self.requests) * c.request_ticks + 10)
+                    + u64::from(self.repetitions)
+                        * (u64::from(self.requests) * c.request_ticks + 10)
             })
             .sum();
         2 * ticks
@@ -118,15 +149,30 @@ impl Synthetic {
         let mut rng = SplitMix64(self.seed);
         let (mut t, mut gpu_e, mut cpu_e) = (1_000_000_000u64, 0.0f64, 0.0f64);
         let dt = self.tick_ns as f64 * 1e-9;
-        let cpu_provenance = if self.cpu_estimated { "estimated" } else { "measured" };
-        let cpu_source = if self.cpu_estimated { "estimate" } else { "rapl" };
+        let cpu_provenance = if self.cpu_estimated {
+            "estimated"
+        } else {
+            "measured"
+        };
+        let cpu_source = if self.cpu_estimated {
+            "estimate"
+        } else {
+            "rapl"
+        };
         // One tick at `gpu_w`: advance time and counters, write both samples.
         let mut tick = |w: &mut Writers, t: &mut u64, gpu_w: f64| -> Result<(), ReportError> {
             *t += self.tick_ns;
             gpu_e += gpu_w * dt;
             cpu_e += self.cpu_w * dt;
             w.sample(*t, "nvml", "gpu0", "measured", gpu_e, gpu_w)?;
-            w.sample(*t, cpu_source, "package-0", cpu_provenance, cpu_e, self.cpu_w)
+            w.sample(
+                *t,
+                cpu_source,
+                "package-0",
+                cpu_provenance,
+                cpu_e,
+                self.cpu_w,
+            )
         };
         for (i, c) in self.configs.iter().enumerate() {
             let id = self.id(i);
@@ -139,19 +185,20 @@ impl Synthetic {
                 ("nvml", "gpu0", "measured", self.gpu_idle_w),
                 (cpu_source, "package-0", cpu_provenance, self.cpu_w),
             ] {
-                w.baselines.serialize(BaselineRecord {
-                    config: id.clone(),
-                    source: source.to_string(),
-                    domain: domain.to_string(),
-                    provenance: provenance.to_string(),
-                    counts_in_total: true,
-                    t_start_ns: start,
-                    t_end_ns: t,
-                    duration_s: seconds,
-                    energy_j: watts * seconds,
-                    power_w: watts,
-                })
-                .map_err(|e| w.err(BASELINES_CSV, e))?;
+                w.baselines
+                    .serialize(BaselineRecord {
+                        config: id.clone(),
+                        source: source.to_string(),
+                        domain: domain.to_string(),
+                        provenance: provenance.to_string(),
+                        counts_in_total: true,
+                        t_start_ns: start,
+                        t_end_ns: t,
+                        duration_s: seconds,
+                        energy_j: watts * seconds,
+                        power_w: watts,
+                    })
+                    .map_err(|e| w.err(BASELINES_CSV, e))?;
             }
             for rep in 1..=self.repetitions {
                 let gpu_w = self.gpu_idle_w + c.gpu_active_w * (1.0 + self.noise * rng.normal());
@@ -187,7 +234,13 @@ impl Synthetic {
                 let seconds = (t - rep_start) as f64 * 1e-9;
                 for (source, domain, provenance, watts, idle) in [
                     ("nvml", "gpu0", "measured", gpu_w, self.gpu_idle_w),
-                    (cpu_source, "package-0", cpu_provenance, self.cpu_w, self.cpu_w),
+                    (
+                        cpu_source,
+                        "package-0",
+                        cpu_provenance,
+                        self.cpu_w,
+                        self.cpu_w,
+                    ),
                 ] {
                     w.repetitions
                         .serialize(RepetitionRecord {

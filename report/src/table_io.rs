@@ -56,9 +56,15 @@ pub fn write_csv<T: Serialize + Default>(path: &Path, rows: &[T]) -> Result<(), 
 pub fn header_of<T: Serialize + Default>() -> Result<String, csv::Error> {
     let mut w = csv::Writer::from_writer(Vec::new());
     w.serialize(T::default())?;
-    let bytes = w.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
+    let bytes = w
+        .into_inner()
+        .map_err(|e| csv::Error::from(e.into_error()))?;
     let text = String::from_utf8_lossy(&bytes);
-    Ok(text.lines().next().map(|l| format!("{l}\n")).unwrap_or_default())
+    Ok(text
+        .lines()
+        .next()
+        .map(|l| format!("{l}\n"))
+        .unwrap_or_default())
 }
 
 #[cfg(test)]

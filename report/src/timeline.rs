@@ -98,7 +98,9 @@ impl Timelines {
 
     /// The timeline of a repetition, when it was chosen.
     pub fn get(&self, config: usize, repetition: u32) -> Option<&Timeline> {
-        self.by_key.get(&(config, repetition)).map(|&i| &self.windows[i])
+        self.by_key
+            .get(&(config, repetition))
+            .map(|&i| &self.windows[i])
     }
 
     /// Records the names of the sampled domains once the pass is over.

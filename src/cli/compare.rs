@@ -13,9 +13,44 @@ pub struct CompareArgs {
     /// Relative worsening (percent) that fails the gate when significant.
     #[arg(long, default_value_t = 5.0, value_name = "PCT")]
     pub threshold: f64,
+    /// Significance level of the two-sided Welch t-test.
+    #[arg(long, default_value_t = 0.05)]
+    pub alpha: f64,
+    /// Also write the comparison as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
 }
 
-/// Runs `joulebench compare`.
-pub fn run(_args: CompareArgs) -> anyhow::Result<ExitCode> {
-    super::not_implemented("compare")
+/// Runs `joulebench compare`: exit 0 when no configuration got significantly worse by more
+/// than the threshold, 1 when one did, 2 on error (missing or mismatched runs).
+pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
+    if !(args.threshold.is_finite() && args.threshold >= 0.0) {
+        anyhow::bail!("--threshold must be a percentage of 0 or more, e.g. --threshold 5");
+    }
+    if !(args.alpha > 0.0 && args.alpha < 1.0) {
+        anyhow::bail!("--alpha must be between 0 and 1, e.g. --alpha 0.05");
+    }
+    let options = report::compare::CompareOptions {
+        threshold_pct: args.threshold,
+        alpha: args.alpha,
+    };
+    let result =
+        report::compare::compare(&args.baseline, &args.candidate, &options).map_err(|e| {
+            anyhow::anyhow!(
+                "comparing {} with {}: {e}",
+                args.baseline.display(),
+                args.candidate.display()
+            )
+        })?;
+    print!("{}", report::compare::table(&result));
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&result)?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    }
+    Ok(if result.regressions().is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

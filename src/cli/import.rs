@@ -1,5 +1,8 @@
 //! `joulebench import`: measurements from other tools into a results folder.
 
+use anyhow::Context;
+use report::import::codecarbon::{ImportSettings, import};
+use report::import::labels::{Labels, Mapping};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -42,6 +45,52 @@ pub struct CodecarbonArgs {
 }
 
 /// Runs `joulebench import`.
-pub fn run(_args: ImportArgs) -> anyhow::Result<ExitCode> {
-    super::not_implemented("import codecarbon")
+pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
+    match args.from {
+        ImportFrom::Codecarbon(a) => codecarbon(a),
+    }
+}
+
+fn codecarbon(args: CodecarbonArgs) -> anyhow::Result<ExitCode> {
+    let inferences = u32::try_from(args.inferences)
+        .ok()
+        .filter(|n| *n > 0)
+        .context("--inferences must be between 1 and 4294967295")?;
+    let mapping = match &args.map {
+        Some(path) => Some(
+            Mapping::load(path)
+                .with_context(|| format!("reading the mapping file {}", path.display()))?,
+        ),
+        None => None,
+    };
+    let settings = ImportSettings {
+        files: args.files,
+        task_name: args.task_name,
+        inferences,
+        labels: Labels::from_args(&args.labels)?,
+        mapping,
+    };
+    let summary = import(&settings, &args.out)
+        .with_context(|| format!("importing CodeCarbon files into {}", args.out.display()))?;
+    if summary.rows_unmapped > 0 {
+        eprintln!(
+            "warning: {} rows are not in the mapping file; they were labelled from --label or left \"unknown\"",
+            summary.rows_unmapped
+        );
+    }
+    let rows =
+        report::render(&args.out).with_context(|| format!("reporting {}", args.out.display()))?;
+    println!(
+        "{} rows of {} files imported as {} configurations into {} ({} rows of other tasks left out); {} summarised",
+        summary.rows,
+        summary.files,
+        summary.configurations,
+        args.out.display(),
+        summary.rows_other_tasks,
+        rows.len()
+    );
+    for (domain, why) in &summary.domains {
+        println!("  {domain}: {why}");
+    }
+    Ok(ExitCode::SUCCESS)
 }

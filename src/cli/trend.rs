@@ -1,5 +1,6 @@
 //! `joulebench trend`: a history of nightly runs.
 
+use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,6 +16,14 @@ pub struct TrendArgs {
 }
 
 /// Runs `joulebench trend`.
-pub fn run(_args: TrendArgs) -> anyhow::Result<ExitCode> {
-    super::not_implemented("trend")
+pub fn run(args: TrendArgs) -> anyhow::Result<ExitCode> {
+    let rows = report::trend::trend(&args.runs, &args.out)
+        .with_context(|| format!("writing the trend of {} runs", args.runs.len()))?;
+    println!(
+        "{} points from {} runs in {} (trend.csv, trend.md, trend.png, trend.svg)",
+        rows.len(),
+        args.runs.len(),
+        args.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
 }

@@ -147,7 +147,8 @@ fn models(out: &mut String, report: &Report) {
             "| {} | {} | {} | {} | {}{} | {} |",
             cell(&m.model),
             cell(&m.class),
-            m.parameters.map_or_else(|| "–".to_string(), |p| p.to_string()),
+            m.parameters
+                .map_or_else(|| "–".to_string(), |p| p.to_string()),
             cell(&m.tasks),
             sig(m.kwh_per_1000_mean, 3),
             if note.is_empty() {

@@ -2,7 +2,9 @@
 //! error bars, on a log axis, grouped by task, coloured by class.
 
 use super::rows::{ROW_PX, Row, draw_labels, grouped, label_width, y_of};
-use super::style::{GENERAL_PURPOSE, TASK_SPECIFIC, class_colour, log_range, provenance_suffix, text, tick};
+use super::style::{
+    GENERAL_PURPOSE, TASK_SPECIFIC, class_colour, log_range, provenance_suffix, text, tick,
+};
 use super::{Figure, fail};
 use crate::configs::Configuration;
 use crate::stats::Describe;

@@ -74,7 +74,10 @@ impl Figure for RequestEnergy {
         let label_px = label_width(root, &self.rows)?;
         let mut chart = ChartBuilder::on(root)
             .margin(16)
-            .caption("Energy of each request (box: quartiles; whiskers: 5th–95th percentile)", text(20))
+            .caption(
+                "Energy of each request (box: quartiles; whiskers: 5th–95th percentile)",
+                text(20),
+            )
             .x_label_area_size(56)
             .y_label_area_size(label_px)
             .build_cartesian_2d(range.clone().log_scale(), -0.5..(n as f64 - 0.5))
@@ -103,7 +106,10 @@ impl Figure for RequestEnergy {
                 .draw_series([
                     PathElement::new(vec![(p5, y), (p25, y)], colour.stroke_width(1)),
                     PathElement::new(vec![(p75, y), (p95, y)], colour.stroke_width(1)),
-                    PathElement::new(vec![(p50, y - 0.35), (p50, y + 0.35)], BLACK.stroke_width(2)),
+                    PathElement::new(
+                        vec![(p50, y - 0.35), (p50, y + 0.35)],
+                        BLACK.stroke_width(2),
+                    ),
                 ])
                 .map_err(fail)?;
             chart

@@ -18,7 +18,9 @@ impl LatencyEnergy {
     pub fn new(rows: &[SummaryRow]) -> Self {
         let points = rows
             .iter()
-            .filter(|r| r.latency_ms_p50.is_finite() && r.latency_ms_p50 > 0.0 && r.energy_j_mean > 0.0)
+            .filter(|r| {
+                r.latency_ms_p50.is_finite() && r.latency_ms_p50 > 0.0 && r.energy_j_mean > 0.0
+            })
             .map(|r| {
                 (
                     format!("{}{}", r.model, provenance_suffix(&r.source)),

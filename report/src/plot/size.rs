@@ -1,7 +1,7 @@
 //! Model size against energy, log–log: one point per model (mean over its tasks).
 
 use super::central::legend;
-use super::style::{class_colour, log_range, provenance_suffix, text, tick};
+use super::style::{class_colour, count_tick, log_range, provenance_suffix, text, tick};
 use super::{Figure, fail};
 use crate::aggregate::ModelRow;
 use plotters::coord::Shift;
@@ -59,7 +59,7 @@ impl Figure for SizeEnergy {
             .light_line_style(BLACK.mix(0.05))
             .x_desc("parameters (log scale)")
             .y_desc("kWh per 1,000 inferences (log scale)")
-            .x_label_formatter(&|v| tick(*v))
+            .x_label_formatter(&|v| count_tick(*v))
             .y_label_formatter(&|v| tick(*v))
             .label_style(text(13))
             .axis_desc_style(text(16))

@@ -86,3 +86,20 @@ pub fn log_range(values: impl IntoIterator<Item = f64>) -> std::ops::Range<f64> 
 pub fn tick(v: f64) -> String {
     crate::export::format::sig(v, 2)
 }
+
+/// A short tick label for a count such as a parameter number: 10M, 1.5B.
+pub fn count_tick(v: f64) -> String {
+    let (scale, unit) = match v.abs() {
+        a if a >= 1e12 => (1e12, "T"),
+        a if a >= 1e9 => (1e9, "B"),
+        a if a >= 1e6 => (1e6, "M"),
+        a if a >= 1e3 => (1e3, "k"),
+        _ => (1.0, ""),
+    };
+    let x = v / scale;
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{x:.0}{unit}")
+    } else {
+        format!("{x:.1}{unit}")
+    }
+}

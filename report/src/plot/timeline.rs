@@ -31,7 +31,10 @@ impl<'a> PowerTimeline<'a> {
     ) -> Self {
         let total = panels.len();
         Self {
-            title: format!("Power during each repetition: {config}{}", provenance_suffix(source)),
+            title: format!(
+                "Power during each repetition: {config}{}",
+                provenance_suffix(source)
+            ),
             panels: panels.into_iter().take(MAX_PANELS).collect(),
             domains,
             points,
@@ -52,7 +55,12 @@ impl Figure for PowerTimeline<'_> {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let title = if self.total > self.panels.len() {
-            format!("{} (first {} of {})", self.title, self.panels.len(), self.total)
+            format!(
+                "{} (first {} of {})",
+                self.title,
+                self.panels.len(),
+                self.total
+            )
         } else {
             self.title.clone()
         };
@@ -116,12 +124,17 @@ fn panel<DB: DrawingBackend>(
         .map_err(fail)?;
     for (d, line) in series {
         let colour = palette(d);
-        let name = domains.get(d).cloned().unwrap_or_else(|| format!("domain {d}"));
+        let name = domains
+            .get(d)
+            .cloned()
+            .unwrap_or_else(|| format!("domain {d}"));
         chart
             .draw_series(LineSeries::new(line, colour.stroke_width(2)))
             .map_err(fail)?
             .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2)));
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
+            });
     }
     if !with_legend {
         return Ok(());

@@ -57,7 +57,6 @@ impl Figure for Trend {
             .map_err(fail)?;
         chart
             .configure_mesh()
-        .light_line_style(BLACK.mix(0.05))
             .light_line_style(BLACK.mix(0.05))
             .x_labels(n.min(20))
             .x_label_formatter(&formatter)
@@ -84,7 +83,14 @@ impl Figure for Trend {
                         .iter()
                         .filter(|p| p.2.is_finite() && p.3.is_finite())
                         .map(|p| {
-                            ErrorBar::new_vertical(p.0 as f64, p.2, p.1, p.3, colour.stroke_width(1), 8)
+                            ErrorBar::new_vertical(
+                                p.0 as f64,
+                                p.2,
+                                p.1,
+                                p.3,
+                                colour.stroke_width(1),
+                                8,
+                            )
                         }),
                 )
                 .map_err(fail)?;
