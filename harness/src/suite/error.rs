@@ -117,10 +117,7 @@ mod tests {
         let loc = Location::of_span(Path::new("s.toml"), text, at..at + 5, None);
         assert_eq!((loc.line, loc.column), (5, 14));
         assert_eq!(loc.key, "schedule.inferences");
-        assert_eq!(
-            loc.to_string(),
-            "s.toml:5:14: key `schedule.inferences`"
-        );
+        assert_eq!(loc.to_string(), "s.toml:5:14: key `schedule.inferences`");
     }
 
     #[test]

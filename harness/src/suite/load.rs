@@ -175,7 +175,7 @@ fn check(suite: &Suite) -> Result<(), SuiteError> {
             return Err(suite.error_at(
                 d.path.span(),
                 Some("datasets.path"),
-                "cannot tell the format from the extension: name it .jsonl or .csv, or set `format`"
+                "cannot tell the format from the extension: name it .jsonl, .csv or .parquet, or set `format`"
                     .into(),
             ));
         }
@@ -254,9 +254,21 @@ fn check_schedule(suite: &Suite) -> Result<(), SuiteError> {
     let p = &suite.spec.probes;
     let c = &suite.spec.carbon;
     let checks: [(bool, &str, &str); 9] = [
-        (s.inferences >= 1, "schedule.inferences", "expected at least 1"),
-        (s.repetitions >= 1, "schedule.repetitions", "expected at least 1"),
-        (s.concurrency >= 1, "schedule.concurrency", "expected at least 1"),
+        (
+            s.inferences >= 1,
+            "schedule.inferences",
+            "expected at least 1",
+        ),
+        (
+            s.repetitions >= 1,
+            "schedule.repetitions",
+            "expected at least 1",
+        ),
+        (
+            s.concurrency >= 1,
+            "schedule.concurrency",
+            "expected at least 1",
+        ),
         (
             s.idle_seconds >= 0.0 && s.cooldown_seconds >= 0.0,
             "schedule",
@@ -302,6 +314,7 @@ pub fn dataset_format(path: &Path) -> Option<DatasetFormat> {
     match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
         "jsonl" | "ndjson" => Some(DatasetFormat::Jsonl),
         "csv" => Some(DatasetFormat::Csv),
+        "parquet" => Some(DatasetFormat::Parquet),
         _ => None,
     }
 }

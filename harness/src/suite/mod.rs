@@ -165,6 +165,8 @@ pub enum DatasetFormat {
     Jsonl,
     /// Comma-separated values with a header row.
     Csv,
+    /// Apache Parquet (uncompressed or Snappy), as Hugging Face publishes datasets.
+    Parquet,
 }
 
 /// `[[datasets]]`: a local file of inputs.

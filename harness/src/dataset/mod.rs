@@ -1,4 +1,6 @@
-//! Local dataset files (JSONL, CSV) turned into rows of named text fields.
+//! Local dataset files (JSONL, CSV, Parquet) turned into rows of named text fields.
+
+mod parquet_file;
 
 use crate::shuffle::shuffle;
 use crate::suite::{DatasetFormat, DatasetSpec};
@@ -51,10 +53,15 @@ pub enum DatasetError {
 
 impl Dataset {
     /// Reads a dataset file as the spec says (`format` already resolved).
-    pub fn load(spec: &DatasetSpec, path: &Path, format: DatasetFormat) -> Result<Self, DatasetError> {
+    pub fn load(
+        spec: &DatasetSpec,
+        path: &Path,
+        format: DatasetFormat,
+    ) -> Result<Self, DatasetError> {
         let raw = match format {
             DatasetFormat::Jsonl => read_jsonl(path)?,
             DatasetFormat::Csv => read_csv(path)?,
+            DatasetFormat::Parquet => parquet_file::read_parquet(path)?,
         };
         let mut rows: Vec<(u64, Row)> = raw.into_iter().skip(spec.offset).collect();
         if rows.is_empty() {
@@ -177,10 +184,14 @@ mod tests {
     use crate::suite::DatasetSpec;
     use std::io::Write;
 
-    fn spec(fields: &[(&str, &str)], offset: usize, limit: Option<usize>, seed: Option<u64>) -> DatasetSpec {
-        let mut text = format!(
-            "name = \"d\"\ntask = \"t\"\npath = \"x\"\noffset = {offset}\n[fields]\n"
-        );
+    fn spec(
+        fields: &[(&str, &str)],
+        offset: usize,
+        limit: Option<usize>,
+        seed: Option<u64>,
+    ) -> DatasetSpec {
+        let mut text =
+            format!("name = \"d\"\ntask = \"t\"\npath = \"x\"\noffset = {offset}\n[fields]\n");
         for (k, v) in fields {
             text.push_str(&format!("{k} = \"{v}\"\n"));
         }
@@ -196,8 +207,12 @@ mod tests {
         for i in 0..10 {
             writeln!(f, "{{\"sentence\": \"s{i}\", \"label\": {}}}", i % 2).expect("write");
         }
-        let d = Dataset::load(&spec(&[("text", "sentence")], 2, Some(3), None), f.path(), DatasetFormat::Jsonl)
-            .expect("loads");
+        let d = Dataset::load(
+            &spec(&[("text", "sentence")], 2, Some(3), None),
+            f.path(),
+            DatasetFormat::Jsonl,
+        )
+        .expect("loads");
         assert_eq!(d.rows.len(), 3);
         assert_eq!(d.rows[0].0, 3);
         assert_eq!(d.rows[0].1["text"], "s2");
@@ -211,8 +226,18 @@ mod tests {
         for i in 0..50 {
             writeln!(f, "{{\"text\": \"s{i}\"}}").expect("write");
         }
-        let a = Dataset::load(&spec(&[], 0, Some(10), Some(3)), f.path(), DatasetFormat::Jsonl).expect("loads");
-        let b = Dataset::load(&spec(&[], 0, Some(10), Some(3)), f.path(), DatasetFormat::Jsonl).expect("loads");
+        let a = Dataset::load(
+            &spec(&[], 0, Some(10), Some(3)),
+            f.path(),
+            DatasetFormat::Jsonl,
+        )
+        .expect("loads");
+        let b = Dataset::load(
+            &spec(&[], 0, Some(10), Some(3)),
+            f.path(),
+            DatasetFormat::Jsonl,
+        )
+        .expect("loads");
         let order: Vec<u64> = a.rows.iter().map(|r| r.0).collect();
         assert_eq!(order, b.rows.iter().map(|r| r.0).collect::<Vec<_>>());
         assert_ne!(order, (1..=10).collect::<Vec<u64>>());
@@ -231,10 +256,26 @@ mod tests {
     fn csv_rows_keep_their_line_numbers() {
         let mut f = tempfile::NamedTempFile::new().expect("temp file");
         write!(f, "question,context\n\"who, then?\",\"a\nb\"\nwhat,c\n").expect("write");
-        let d = Dataset::load(&spec(&[], 0, None, None), f.path(), DatasetFormat::Csv).expect("loads");
+        let d =
+            Dataset::load(&spec(&[], 0, None, None), f.path(), DatasetFormat::Csv).expect("loads");
         assert_eq!(d.rows.len(), 2);
         assert_eq!(d.rows[0].1["question"], "who, then?");
         assert_eq!(d.rows[0].1["context"], "a\nb");
         assert_eq!(d.rows[1].0, 4);
+    }
+
+    #[test]
+    fn parquet_rows_are_mapped_and_limited_like_the_others() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("d.parquet");
+        parquet_file::tests::write_parquet(&path, &["s0", "s1", "s2", "s3"]);
+        let d = Dataset::load(
+            &spec(&[("text", "sentence")], 1, Some(2), None),
+            &path,
+            DatasetFormat::Parquet,
+        )
+        .expect("loads");
+        assert_eq!(d.rows.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2, 3]);
+        assert_eq!(d.rows[0].1["text"], "s1");
     }
 }

@@ -1,0 +1,112 @@
+//! Parquet dataset files (the format Hugging Face publishes datasets in).
+//!
+//! Read with the `parquet` crate's row API: strings are kept as they are, other scalars
+//! are written as text, nulls are left out (a template using them then names the field).
+//! Codecs: uncompressed and Snappy (pyarrow's and Hugging Face's default).
+
+use super::{DatasetError, Row};
+use parquet::file::reader::{FileReader, SerializedFileReader};
+use parquet::record::Field;
+use std::path::Path;
+
+/// Reads every row of a Parquet file; row numbers are 1-based positions in the file.
+pub fn read_parquet(path: &Path) -> Result<Vec<(u64, Row)>, DatasetError> {
+    let file = std::fs::File::open(path).map_err(|source| DatasetError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let malformed = |line: u64, e: parquet::errors::ParquetError| DatasetError::Malformed {
+        path: path.to_path_buf(),
+        line,
+        message: format!(
+            "cannot read as Parquet: {e} (codecs supported: uncompressed, snappy; re-save with pyarrow compression=\"snappy\" or convert to JSONL)"
+        ),
+    };
+    let reader = SerializedFileReader::new(file).map_err(|e| malformed(0, e))?;
+    let rows = reader.get_row_iter(None).map_err(|e| malformed(0, e))?;
+    let mut out = Vec::new();
+    for (i, row) in rows.enumerate() {
+        let n = i as u64 + 1;
+        let row = row.map_err(|e| malformed(n, e))?;
+        let fields = row
+            .get_column_iter()
+            .filter_map(|(name, field)| text(field).map(|t| (name.clone(), t)))
+            .collect();
+        out.push((n, fields));
+    }
+    Ok(out)
+}
+
+/// A field as template text; `None` for nulls.
+fn text(field: &Field) -> Option<String> {
+    match field {
+        Field::Null => None,
+        Field::Str(s) => Some(s.clone()),
+        other => Some(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use parquet::basic::Compression;
+    use parquet::data_type::{ByteArray, ByteArrayType, Int64Type};
+    use parquet::file::properties::WriterProperties;
+    use parquet::file::writer::SerializedFileWriter;
+    use parquet::schema::parser::parse_message_type;
+    use std::sync::Arc;
+
+    /// Writes `sentence` (UTF-8) and `label` (INT64) columns, Snappy-compressed.
+    pub(crate) fn write_parquet(path: &Path, sentences: &[&str]) {
+        let schema = Arc::new(
+            parse_message_type(
+                "message schema { REQUIRED BYTE_ARRAY sentence (UTF8); REQUIRED INT64 label; }",
+            )
+            .expect("schema"),
+        );
+        let props = Arc::new(
+            WriterProperties::builder()
+                .set_compression(Compression::SNAPPY)
+                .build(),
+        );
+        let file = std::fs::File::create(path).expect("create");
+        let mut writer = SerializedFileWriter::new(file, schema, props).expect("writer");
+        let mut group = writer.next_row_group().expect("row group");
+        let texts: Vec<ByteArray> = sentences.iter().map(|s| ByteArray::from(*s)).collect();
+        let mut col = group.next_column().expect("column").expect("sentence");
+        col.typed::<ByteArrayType>()
+            .write_batch(&texts, None, None)
+            .expect("write");
+        col.close().expect("close");
+        let labels: Vec<i64> = (0..sentences.len() as i64).map(|i| i % 2).collect();
+        let mut col = group.next_column().expect("column").expect("label");
+        col.typed::<Int64Type>()
+            .write_batch(&labels, None, None)
+            .expect("write");
+        col.close().expect("close");
+        group.close().expect("close group");
+        writer.close().expect("close file");
+    }
+
+    #[test]
+    fn snappy_parquet_rows_read_as_text_fields() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("d.parquet");
+        write_parquet(&path, &["a fine film", "dull, \"long\""]);
+        let rows = read_parquet(&path).expect("reads");
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[1].0, 2);
+        assert_eq!(rows[1].1["sentence"], "dull, \"long\"");
+        assert_eq!(rows[1].1["label"], "1");
+    }
+
+    #[test]
+    fn a_file_that_is_not_parquet_is_named_with_a_fix() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("d.parquet");
+        std::fs::write(&path, "{\"text\": \"json\"}\n").expect("write");
+        let e = read_parquet(&path).expect_err("not parquet");
+        assert!(e.to_string().contains("d.parquet"), "{e}");
+        assert!(e.to_string().contains("cannot read as Parquet"), "{e}");
+    }
+}
