@@ -38,7 +38,11 @@ pub struct ClientError(String);
 
 impl HttpClient {
     /// A client for `base_url` with a per-request timeout and an optional API key.
-    pub fn new(base_url: &str, timeout: Duration, api_key: Option<String>) -> Result<Self, ClientError> {
+    pub fn new(
+        base_url: &str,
+        timeout: Duration,
+        api_key: Option<String>,
+    ) -> Result<Self, ClientError> {
         let client = reqwest::Client::builder()
             .timeout(timeout)
             .tcp_nodelay(true)
@@ -58,7 +62,12 @@ impl HttpClient {
     }
 
     /// Sends one prepared request and reads the whole answer.
-    pub async fn send(&self, protocol: ProtocolKind, prepared: &Prepared, clock: &MonotonicClock) -> Outcome {
+    pub async fn send(
+        &self,
+        protocol: ProtocolKind,
+        prepared: &Prepared,
+        clock: &MonotonicClock,
+    ) -> Outcome {
         let url = format!("{}{}", self.base_url, prepared.path);
         let mut request = self.client.post(&url).json(&prepared.body);
         if let Some(key) = &self.api_key {

@@ -42,7 +42,13 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
     let _ = writeln!(
         out,
         "\nschedule: {} repetitions × {} sequential inferences (concurrency {}), {} warm-up, {} s idle baseline, {} s cool-down, interleaving seed {}",
-        s.repetitions, s.inferences, s.concurrency, s.warmup, s.idle_seconds, s.cooldown_seconds, s.seed
+        s.repetitions,
+        s.inferences,
+        s.concurrency,
+        s.warmup,
+        s.idle_seconds,
+        s.cooldown_seconds,
+        s.seed
     );
     let _ = writeln!(
         out,
@@ -67,10 +73,20 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
         duration(fixed_s),
         per_request.join(", ")
     );
-    let _ = writeln!(out, "\nprobes (sampling at {} Hz):", suite.spec.probes.sample_hz);
+    let _ = writeln!(
+        out,
+        "\nprobes (sampling at {} Hz):",
+        suite.spec.probes.sample_hz
+    );
     for d in &probes.descriptions {
         let names: Vec<&str> = d.domains.iter().map(|x| x.name.as_str()).collect();
-        let _ = writeln!(out, "  use     {:<14} {} — {}", d.name, names.join(", "), d.method);
+        let _ = writeln!(
+            out,
+            "  use     {:<14} {} — {}",
+            d.name,
+            names.join(", "),
+            d.method
+        );
     }
     for m in &probes.missing {
         let _ = writeln!(out, "  missing {:<14} {}", m.probe, m.reason);

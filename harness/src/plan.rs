@@ -60,7 +60,11 @@ impl Plan {
             let task_spec = spec.tasks.get(task);
             let (template_text, span, key) = match m.class {
                 ModelClass::GeneralPurpose => match task_spec.and_then(|t| t.prompt.as_ref()) {
-                    Some(p) => (p.get_ref().clone(), p.span(), format!("tasks.{task}.prompt")),
+                    Some(p) => (
+                        p.get_ref().clone(),
+                        p.span(),
+                        format!("tasks.{task}.prompt"),
+                    ),
                     None => {
                         return Err(suite.error_at(
                             m.task.span(),
@@ -101,7 +105,10 @@ impl Plan {
                     model_index: mi,
                     dataset_index: di,
                     model: m.name.get_ref().clone(),
-                    served_name: m.served_name.clone().unwrap_or_else(|| m.name.get_ref().clone()),
+                    served_name: m
+                        .served_name
+                        .clone()
+                        .unwrap_or_else(|| m.name.get_ref().clone()),
                     dataset: d.name.get_ref().clone(),
                     task: task.clone(),
                     class: m.class,
@@ -139,7 +146,10 @@ pub fn interleave(n: usize, repetitions: u32, seed: u64) -> Vec<Vec<usize>> {
     (0..repetitions)
         .map(|r| {
             let mut order: Vec<usize> = (0..n).collect();
-            shuffle(&mut order, seed ^ u64::from(r).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            shuffle(
+                &mut order,
+                seed ^ u64::from(r).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+            );
             order
         })
         .collect()
@@ -159,7 +169,10 @@ mod tests {
             assert_eq!(s, vec![0, 1, 2, 3]);
         }
         assert_eq!(rounds, interleave(4, 10, 42));
-        assert!(rounds.iter().any(|r| r != &rounds[0]), "orders vary across rounds");
+        assert!(
+            rounds.iter().any(|r| r != &rounds[0]),
+            "orders vary across rounds"
+        );
         let firsts: std::collections::BTreeSet<usize> = rounds.iter().map(|r| r[0]).collect();
         assert!(firsts.len() > 1, "no configuration always goes first");
     }

@@ -87,7 +87,10 @@ impl RunningServer {
                 .as_ref()
                 .map(|u| u.get_ref().trim_end_matches('/').to_string())
                 .unwrap_or_default();
-            let ready = spec.ready_url.clone().unwrap_or_else(|| format!("{base_url}/health"));
+            let ready = spec
+                .ready_url
+                .clone()
+                .unwrap_or_else(|| format!("{base_url}/health"));
             let mut server = Self {
                 name: name.to_string(),
                 base_url,
@@ -145,7 +148,11 @@ impl RunningServer {
             command: argv.join(" "),
             reason: e.to_string(),
         })?;
-        tracing::info!("server `{name}`: started {} (pid {:?})", argv.join(" "), child.id());
+        tracing::info!(
+            "server `{name}`: started {} (pid {:?})",
+            argv.join(" "),
+            child.id()
+        );
         let mut server = Self {
             name: name.to_string(),
             base_url,
@@ -220,8 +227,14 @@ impl RunningServer {
         };
         if let Some(pid) = child.id() {
             signal_group(pid, libc::SIGTERM);
-            if tokio::time::timeout(Duration::from_secs(10), child.wait()).await.is_err() {
-                tracing::warn!("server `{}` ignored SIGTERM for 10 s; killing it", self.name);
+            if tokio::time::timeout(Duration::from_secs(10), child.wait())
+                .await
+                .is_err()
+            {
+                tracing::warn!(
+                    "server `{}` ignored SIGTERM for 10 s; killing it",
+                    self.name
+                );
                 signal_group(pid, libc::SIGKILL);
                 let _ = child.wait().await;
             }

@@ -18,7 +18,9 @@ enum Part {
 #[derive(Debug, PartialEq, thiserror::Error)]
 pub enum TemplateError {
     /// A `{` without its `}`.
-    #[error("unclosed `{{` at character {0}: close it with `}}`, or write `{{{{` for a literal brace")]
+    #[error(
+        "unclosed `{{` at character {0}: close it with `}}`, or write `{{{{` for a literal brace"
+    )]
     Unclosed(usize),
     /// A `}` without its `{`.
     #[error("stray `}}` at character {0}: write `}}}}` for a literal brace")]

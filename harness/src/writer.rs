@@ -35,7 +35,11 @@ impl<T: Serialize> RowAppender<T> {
             path: path.to_path_buf(),
             reason: e.to_string(),
         };
-        let file = OpenOptions::new().create(true).append(true).open(path).map_err(err)?;
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(err)?;
         let header_written = file.metadata().map_err(err)?.len() > 0;
         Ok(Self {
             file,
@@ -103,10 +107,18 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("x.csv");
         let mut w = RowAppender::open(&path).expect("open");
-        w.append(&Row { a: 1, b: "x,y".into() }).expect("append");
+        w.append(&Row {
+            a: 1,
+            b: "x,y".into(),
+        })
+        .expect("append");
         drop(w);
         let mut w = RowAppender::open(&path).expect("reopen");
-        w.push(&Row { a: 2, b: "line\nbreak".into() }).expect("push");
+        w.push(&Row {
+            a: 2,
+            b: "line\nbreak".into(),
+        })
+        .expect("push");
         assert!(w.pending_bytes() > 0);
         w.flush().expect("flush");
         let rows: Vec<Row> = csv::Reader::from_path(&path)
@@ -114,7 +126,19 @@ mod tests {
             .deserialize()
             .collect::<Result<_, _>>()
             .expect("parse");
-        assert_eq!(rows, vec![Row { a: 1, b: "x,y".into() }, Row { a: 2, b: "line\nbreak".into() }]);
+        assert_eq!(
+            rows,
+            vec![
+                Row {
+                    a: 1,
+                    b: "x,y".into()
+                },
+                Row {
+                    a: 2,
+                    b: "line\nbreak".into()
+                }
+            ]
+        );
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(text.matches("a,b").count(), 1);
     }

@@ -47,7 +47,11 @@ mod tests {
 
     #[test]
     fn request_and_answer_follow_the_v2_protocol() {
-        let p = infer(&Input { model: "clf", text: "good", generation: None });
+        let p = infer(&Input {
+            model: "clf",
+            text: "good",
+            generation: None,
+        });
         assert_eq!(p.path, "/v2/models/clf/infer");
         assert_eq!(p.body["inputs"][0]["datatype"], "BYTES");
         assert_eq!(p.body["inputs"][0]["data"], json!(["good"]));

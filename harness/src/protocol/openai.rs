@@ -96,7 +96,10 @@ mod tests {
     #[test]
     fn chat_sends_one_user_message() {
         let p = chat(&input(false));
-        assert_eq!(p.body["messages"], json!([{"role": "user", "content": "hello"}]));
+        assert_eq!(
+            p.body["messages"],
+            json!([{"role": "user", "content": "hello"}])
+        );
         assert!(!p.pins_output_length);
     }
 
@@ -105,7 +108,10 @@ mod tests {
         let v = json!({"choices": [{"text": "ab c", "index": 0}],
                        "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}});
         let p = parse_completions(&v).expect("valid");
-        assert_eq!((p.output_chars, p.prompt_tokens, p.completion_tokens), (4, Some(5), Some(3)));
+        assert_eq!(
+            (p.output_chars, p.prompt_tokens, p.completion_tokens),
+            (4, Some(5), Some(3))
+        );
         let v = json!({"choices": [{"message": {"role": "assistant", "content": "x"}}]});
         assert_eq!(parse_chat(&v).expect("valid").completion_tokens, None);
         assert!(parse_chat(&json!({"choices": []})).is_err());

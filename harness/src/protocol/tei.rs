@@ -73,9 +73,21 @@ mod tests {
         assert_eq!(parse_predict(&v).expect("valid").output_chars, 16);
         assert!(parse_predict(&json!([[{"label": "A", "score": 1.0}]])).is_ok());
         assert!(parse_predict(&json!([{"label": "A"}])).is_err());
-        assert_eq!(parse_embed(&json!([[0.1, 0.2, 0.3]])).expect("valid").output_chars, 3);
+        assert_eq!(
+            parse_embed(&json!([[0.1, 0.2, 0.3]]))
+                .expect("valid")
+                .output_chars,
+            3
+        );
         assert!(parse_embed(&json!([["x"]])).is_err());
-        let p = predict(&Input { model: "m", text: "t", generation: None });
-        assert_eq!((p.path.as_str(), &p.body), ("/predict", &json!({"inputs": "t"})));
+        let p = predict(&Input {
+            model: "m",
+            text: "t",
+            generation: None,
+        });
+        assert_eq!(
+            (p.path.as_str(), &p.body),
+            ("/predict", &json!({"inputs": "t"}))
+        );
     }
 }

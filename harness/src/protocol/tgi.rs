@@ -62,6 +62,13 @@ mod tests {
         let v = json!({"generated_text": "abc",
                        "details": {"finish_reason": "length", "generated_tokens": 15, "prefill": []}});
         let parsed = parse(&v).expect("valid");
-        assert_eq!((parsed.output_chars, parsed.completion_tokens, parsed.prompt_tokens), (3, Some(15), None));
+        assert_eq!(
+            (
+                parsed.output_chars,
+                parsed.completion_tokens,
+                parsed.prompt_tokens
+            ),
+            (3, Some(15), None)
+        );
     }
 }

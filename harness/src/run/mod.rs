@@ -80,7 +80,9 @@ pub enum RunError {
         reason: String,
     },
     /// An API key variable is not set.
-    #[error("server `{server}` needs the API key in environment variable {var}, which is not set: export {var}=...")]
+    #[error(
+        "server `{server}` needs the API key in environment variable {var}, which is not set: export {var}=..."
+    )]
     ApiKey {
         /// Server key.
         server: String,
@@ -88,7 +90,9 @@ pub enum RunError {
         var: String,
     },
     /// Every warm-up request of a configuration failed.
-    #[error("configuration {config}: all {count} warm-up requests failed, first with: {first_error}")]
+    #[error(
+        "configuration {config}: all {count} warm-up requests failed, first with: {first_error}"
+    )]
     WarmupFailed {
         /// Configuration id.
         config: String,
@@ -304,7 +308,10 @@ async fn execute(
         repetitions: RowAppender::open(&dir.join(files::REPETITIONS_CSV))?,
         baselines: RowAppender::open(&dir.join(files::BASELINES_CSV))?,
         idle_power: BTreeMap::new(),
-        progress: progress_bar(opts.quiet, plan.measured_requests(suite.spec.schedule.inferences)),
+        progress: progress_bar(
+            opts.quiet,
+            plan.measured_requests(suite.spec.schedule.inferences),
+        ),
         result: RunResult {
             dir: dir.to_path_buf(),
             status: RunStatus::Complete,
@@ -477,7 +484,8 @@ impl Session<'_> {
         if seconds <= 0.0 {
             return Ok(());
         }
-        self.progress.set_message(format!("{}: idle baseline", config.id));
+        self.progress
+            .set_message(format!("{}: idle baseline", config.id));
         let start = self.probes.read_all(self.clock)?;
         pause(seconds, self.stop).await;
         let end = self.probes.read_all(self.clock)?;

@@ -73,7 +73,9 @@ pub async fn send_batch(
         let parsed = outcome.parsed.clone().unwrap_or_default();
         let pinned = pins
             && outcome.status == RequestStatus::Ok
-            && parsed.completion_tokens.is_none_or(|c| Some(c) == max_tokens);
+            && parsed
+                .completion_tokens
+                .is_none_or(|c| Some(c) == max_tokens);
         out.append(&RequestRecord {
             config: config.id.clone(),
             model: config.model.clone(),

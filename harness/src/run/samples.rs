@@ -50,8 +50,12 @@ pub fn spawn_writer(
                 let event = events.recv_timeout(BATCH_AGE);
                 match event {
                     Ok(SamplerEvent::Energy(s)) => {
-                        let Some(source) = sources.get(s.source) else { continue };
-                        let Some(domain) = source.domains.get(s.domain) else { continue };
+                        let Some(source) = sources.get(s.source) else {
+                            continue;
+                        };
+                        let Some(domain) = source.domains.get(s.domain) else {
+                            continue;
+                        };
                         out.push(&SampleRecord {
                             t_ns: s.t_ns,
                             source: source.name.clone(),
@@ -63,8 +67,12 @@ pub fn spawn_writer(
                         written += 1;
                     }
                     Ok(SamplerEvent::Context(c)) => {
-                        let Some(source) = sources.get(c.source) else { continue };
-                        let Some(domain) = source.domains.get(c.domain) else { continue };
+                        let Some(source) = sources.get(c.source) else {
+                            continue;
+                        };
+                        let Some(domain) = source.domains.get(c.domain) else {
+                            continue;
+                        };
                         let file = match &mut context {
                             Some(f) => f,
                             None => context.insert(RowAppender::open(&context_path)?),
@@ -80,7 +88,8 @@ pub fn spawn_writer(
                     Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
                     Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
                 }
-                let pending = out.pending_bytes() + context.as_ref().map_or(0, |c| c.pending_bytes());
+                let pending =
+                    out.pending_bytes() + context.as_ref().map_or(0, |c| c.pending_bytes());
                 if pending >= BATCH_BYTES || last_write.elapsed() >= BATCH_AGE {
                     out.flush()?;
                     if let Some(c) = &mut context {

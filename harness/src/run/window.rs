@@ -75,15 +75,25 @@ mod tests {
         let sources = vec![SourceDescription {
             name: "rapl".into(),
             domains: vec![
-                Domain::new("cpu-package-0", DomainKind::CpuPackage, Provenance::Measured),
+                Domain::new(
+                    "cpu-package-0",
+                    DomainKind::CpuPackage,
+                    Provenance::Measured,
+                ),
                 Domain::new("cpu-core-0", DomainKind::CpuCore, Provenance::Measured),
                 Domain::new("dram-0", DomainKind::Dram, Provenance::Measured),
             ],
             resolution_s: 0.001,
             method: String::new(),
         }];
-        let a = vec![Reading { t_ns: 1_000_000_000, joules: vec![10.0, 5.0, 2.0] }];
-        let b = vec![Reading { t_ns: 3_000_000_000, joules: vec![30.0, 15.0, 3.0] }];
+        let a = vec![Reading {
+            t_ns: 1_000_000_000,
+            joules: vec![10.0, 5.0, 2.0],
+        }];
+        let b = vec![Reading {
+            t_ns: 3_000_000_000,
+            joules: vec![30.0, 15.0, 3.0],
+        }];
         let w = Window::between(&sources, &a, &b);
         assert_eq!(w.duration_s(), 2.0);
         assert_eq!(w.domains[1].energy_j, 10.0);
