@@ -89,8 +89,6 @@ pub struct SourceDescription {
     pub resolution_s: f64,
     /// One line on how it measures or estimates, with assumptions and zones left out.
     pub method: String,
-    /// Longest gap between reads that loses nothing (s); the sampler keeps to it.
-    pub max_read_interval_s: Option<f64>,
 }
 
 impl ProbeSet {
@@ -100,6 +98,13 @@ impl ProbeSet {
             .iter()
             .flat_map(|d| d.domains.iter().map(|dom| (d.name.clone(), dom.clone())))
             .collect()
+    }
+
+    /// Longest gap between reads of source `index` that loses nothing (the sampler keeps to it).
+    pub fn max_read_interval(&self, index: usize) -> Option<std::time::Duration> {
+        self.sources
+            .get(index)
+            .and_then(|s| lock(s).max_read_interval())
     }
 
     /// Reads every source once (exact counter reads for window starts and ends).
@@ -271,6 +276,5 @@ pub fn describe(source: &dyn EnergySource, method: String) -> SourceDescription 
         domains: source.domains().to_vec(),
         resolution_s: source.resolution().as_secs_f64(),
         method,
-        max_read_interval_s: source.max_read_interval().map(|d| d.as_secs_f64()),
     }
 }

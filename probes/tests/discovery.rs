@@ -31,7 +31,8 @@ fn measured_cpu_and_dram_need_no_estimate() {
             .iter()
             .all(|(_, d)| d.provenance == Provenance::Measured)
     );
-    assert!(set.descriptions[0].max_read_interval_s.is_some());
+    assert!(set.max_read_interval(0).is_some());
+    assert_eq!(set.max_read_interval(9), None);
     let readings = set.read_all(&MonotonicClock::new()).expect("read all");
     assert_eq!(readings[0].joules.len(), 6);
 }

@@ -80,13 +80,14 @@ fn list(set: &ProbeSet, as_json: bool) -> anyhow::Result<ExitCode> {
         let sources: Vec<Value> = set
             .descriptions
             .iter()
-            .map(|d| {
+            .enumerate()
+            .map(|(i, d)| {
                 json!({
                     "name": d.name,
                     "available": true,
                     "domains": d.domains,
                     "resolution_s": d.resolution_s,
-                    "max_read_interval_s": d.max_read_interval_s,
+                    "max_read_interval_s": set.max_read_interval(i).map(|k| k.as_secs_f64()),
                     "method": d.method,
                 })
             })
@@ -100,11 +101,12 @@ fn list(set: &ProbeSet, as_json: bool) -> anyhow::Result<ExitCode> {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
-    for d in &set.descriptions {
+    for (i, d) in set.descriptions.iter().enumerate() {
         println!("{}: available", d.name);
         println!("  method: {}", d.method);
         println!("  resolution: {} s", d.resolution_s);
-        if let Some(k) = d.max_read_interval_s {
+        if let Some(k) = set.max_read_interval(i) {
+            let k = k.as_secs_f64();
             println!("  read at least every {k:.3} s (the sampler keeps to it)");
         }
         for dom in &d.domains {
