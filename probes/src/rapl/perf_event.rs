@@ -92,7 +92,8 @@ impl PerfRaplSource {
         let pmu = PowerPmu::discover(sys_root)?;
         let mut domains = Vec::new();
         let mut events = Vec::new();
-        for (i, &(cpu, package)) in pmu.cpus.iter().enumerate() {
+        for (i, (cpu, package)) in pmu.cpus.iter().enumerate() {
+            let cpu = *cpu;
             for event in &pmu.events {
                 // psys is platform-wide: open it once.
                 if event.kind == DomainKind::Psys && i > 0 {
@@ -120,7 +121,7 @@ impl PerfRaplSource {
 }
 
 /// The domain name of an event on a package, the same as powercap gives.
-pub fn domain_name(kind: DomainKind, package: u32) -> String {
+pub fn domain_name(kind: DomainKind, package: &str) -> String {
     match kind {
         DomainKind::CpuPackage => format!("cpu-package-{package}"),
         DomainKind::Dram => format!("dram-{package}"),
@@ -202,9 +203,9 @@ mod tests {
 
     #[test]
     fn names_match_powercap() {
-        assert_eq!(domain_name(DomainKind::CpuPackage, 1), "cpu-package-1");
-        assert_eq!(domain_name(DomainKind::Dram, 0), "dram-0");
-        assert_eq!(domain_name(DomainKind::Psys, 3), "psys");
+        assert_eq!(domain_name(DomainKind::CpuPackage, "1"), "cpu-package-1");
+        assert_eq!(domain_name(DomainKind::Dram, "0-die-1"), "dram-0-die-1");
+        assert_eq!(domain_name(DomainKind::Psys, "3"), "psys");
     }
 
     #[test]

@@ -35,8 +35,9 @@ pub struct PowerPmu {
     pub pmu_type: u32,
     /// RAPL events present, in a stable order.
     pub events: Vec<PmuEvent>,
-    /// (cpu, package id) pairs from the PMU's cpumask.
-    pub cpus: Vec<(u32, u32)>,
+    /// (cpu, package label) pairs from the PMU's cpumask: `1`, or `0-die-1` where a
+    /// package has several dies (named as powercap names them).
+    pub cpus: Vec<(u32, String)>,
 }
 
 impl PowerPmu {
@@ -92,18 +93,25 @@ impl PowerPmu {
         }
         let mask_path = pmu.join("cpumask");
         let cpu_list = parse_cpu_list(&mask_path, &read_trimmed(&mask_path)?)?;
-        let cpus = cpu_list
+        let topology = |cpu: u32, file: &str| -> Option<u32> {
+            let path = sys_root.join(format!("devices/system/cpu/cpu{cpu}/topology/{file}"));
+            read_trimmed(&path).ok().and_then(|s| s.parse().ok())
+        };
+        let packages: Vec<u32> = cpu_list
             .iter()
             .enumerate()
-            .map(|(i, &cpu)| {
-                let id_path = sys_root.join(format!(
-                    "devices/system/cpu/cpu{cpu}/topology/physical_package_id"
-                ));
-                let package = read_trimmed(&id_path)
-                    .ok()
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(i as u32);
-                (cpu, package)
+            .map(|(i, &cpu)| topology(cpu, "physical_package_id").unwrap_or(i as u32))
+            .collect();
+        let cpus = cpu_list
+            .iter()
+            .zip(&packages)
+            .map(|(&cpu, &package)| {
+                let shared = packages.iter().filter(|&&p| p == package).count() > 1;
+                let label = match topology(cpu, "die_id") {
+                    Some(die) if shared => format!("{package}-die-{die}"),
+                    _ => package.to_string(),
+                };
+                (cpu, label)
             })
             .collect();
         Ok(Self {
@@ -203,12 +211,27 @@ pub(crate) mod tests {
         fake_pmu(dir.path());
         let pmu = PowerPmu::discover(dir.path()).expect("discover");
         assert_eq!(pmu.pmu_type, 23);
-        assert_eq!(pmu.cpus, vec![(0, 0), (28, 1)]);
+        assert_eq!(pmu.cpus, vec![(0, "0".into()), (28, "1".into())]);
         let names: Vec<_> = pmu.events.iter().map(|e| e.name.as_str()).collect();
         assert_eq!(names, ["energy-pkg", "energy-ram"]);
         assert_eq!(pmu.events[0].config, 2);
         assert_eq!(pmu.events[1].config, 3);
         assert!((pmu.events[0].scale - 2.328_306_436_538_696_3e-10).abs() < 1e-24);
+    }
+
+    #[test]
+    fn dies_of_one_package_get_their_own_labels() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        fake_pmu(dir.path());
+        let cpu = dir.path().join("devices/system/cpu");
+        write(&cpu.join("cpu28/topology/physical_package_id"), "0\n");
+        write(&cpu.join("cpu0/topology/die_id"), "0\n");
+        write(&cpu.join("cpu28/topology/die_id"), "1\n");
+        let pmu = PowerPmu::discover(dir.path()).expect("discover");
+        assert_eq!(
+            pmu.cpus,
+            vec![(0, "0-die-0".into()), (28, "0-die-1".into())]
+        );
     }
 
     #[test]

@@ -60,19 +60,21 @@ pub fn scan(root: &Path) -> Result<ZoneScan, ProbeError> {
         });
     }
     // Package number of each top-level zone, for naming its sub-zones.
-    let mut package_of: BTreeMap<(usize, u32), u32> = BTreeMap::new();
+    // Labels come from the `name` file (`package-1`, `package-0-die-1`), not the directory
+    // index; sort keys from the directory index.
+    let mut package_of: BTreeMap<(usize, u32), String> = BTreeMap::new();
     for z in raw.iter().filter(|z| z.ids.len() == 1) {
-        let n = numbered(&z.name, "package-").unwrap_or(z.ids[0]);
-        package_of.insert((z.rank, z.ids[0]), n);
+        let label = package_label(&z.name).unwrap_or_else(|| z.ids[0].to_string());
+        package_of.insert((z.rank, z.ids[0]), label);
     }
     let mut scan = ZoneScan::default();
     let mut named: Vec<(usize, (u32, u8), PowercapZone)> = Vec::new();
     for z in raw {
-        let package = package_of
+        let label = package_of
             .get(&(z.rank, z.ids[0]))
-            .copied()
-            .unwrap_or(z.ids[0]);
-        let Some((kind, name, order)) = classify(&z.name, package, z.ids.len()) else {
+            .cloned()
+            .unwrap_or_else(|| z.ids[0].to_string());
+        let Some((kind, name, order)) = classify(&z.name, &label, z.ids[0], z.ids.len()) else {
             scan.skipped.push(format!(
                 "{} (zone name {:?} is not a RAPL domain joulebench knows)",
                 z.dir.display(),
@@ -166,28 +168,34 @@ fn parse_dir_name(name: &str) -> Option<(usize, Vec<u32>)> {
     })
 }
 
-fn numbered(name: &str, prefix: &str) -> Option<u32> {
-    name.strip_prefix(prefix)?.parse().ok()
+/// `package-1` → `1`; `package-0-die-1` → `0-die-1` (multi-die parts).
+fn package_label(name: &str) -> Option<String> {
+    let rest = name.strip_prefix("package-")?;
+    let valid = rest.starts_with(|c: char| c.is_ascii_digit())
+        && rest.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    valid.then(|| rest.to_string())
 }
 
-/// Kind, domain name and sort key of a zone from its `name` file.
-fn classify(name: &str, package: u32, depth: usize) -> Option<(DomainKind, String, (u32, u8))> {
+/// Kind, domain name and sort key of a zone from its `name` file, its package's label
+/// and its package directory's index.
+fn classify(
+    name: &str,
+    package: &str,
+    key: u32,
+    depth: usize,
+) -> Option<(DomainKind, String, (u32, u8))> {
     match name {
         n if n.starts_with("package-") && depth == 1 => Some((
             DomainKind::CpuPackage,
             format!("cpu-package-{package}"),
-            (package, 0),
+            (key, 0),
         )),
-        "dram" => Some((DomainKind::Dram, format!("dram-{package}"), (package, 1))),
-        "core" => Some((
-            DomainKind::CpuCore,
-            format!("cpu-core-{package}"),
-            (package, 2),
-        )),
+        "dram" => Some((DomainKind::Dram, format!("dram-{package}"), (key, 1))),
+        "core" => Some((DomainKind::CpuCore, format!("cpu-core-{package}"), (key, 2))),
         "uncore" => Some((
             DomainKind::CpuUncore,
             format!("cpu-uncore-{package}"),
-            (package, 3),
+            (key, 3),
         )),
         "psys" => Some((DomainKind::Psys, "psys".to_string(), (u32::MAX, 0))),
         _ => None,
@@ -211,15 +219,29 @@ mod tests {
     #[test]
     fn names_map_to_stable_domains() {
         assert_eq!(
-            classify("package-1", 1, 1).map(|c| c.1),
+            classify("package-1", "1", 1, 1).map(|c| c.1),
             Some("cpu-package-1".into())
         );
-        assert_eq!(classify("dram", 1, 2).map(|c| c.0), Some(DomainKind::Dram));
         assert_eq!(
-            classify("core", 0, 2).map(|c| c.0),
+            classify("dram", "1", 1, 2).map(|c| c.0),
+            Some(DomainKind::Dram)
+        );
+        assert_eq!(
+            classify("core", "0", 0, 2).map(|c| c.0),
             Some(DomainKind::CpuCore)
         );
-        assert_eq!(classify("psys", 1, 1).map(|c| c.1), Some("psys".into()));
-        assert_eq!(classify("mystery", 0, 1), None);
+        assert_eq!(
+            classify("psys", "1", 1, 1).map(|c| c.1),
+            Some("psys".into())
+        );
+        assert_eq!(classify("mystery", "0", 0, 1), None);
+    }
+
+    #[test]
+    fn package_labels_keep_dies_apart() {
+        assert_eq!(package_label("package-3"), Some("3".into()));
+        assert_eq!(package_label("package-0-die-1"), Some("0-die-1".into()));
+        assert_eq!(package_label("package-"), None);
+        assert_eq!(package_label("psys"), None);
     }
 }
