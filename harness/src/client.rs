@@ -1,7 +1,6 @@
 //! Sending one request over a keep-alive HTTP connection and classifying how it ended.
 
-use crate::protocol::{Parsed, Prepared};
-use crate::suite::ProtocolKind;
+use crate::protocol::{Parsed, Prepared, SseDecoder, StreamAnswer, Wire};
 use probes::MonotonicClock;
 use report::records::RequestStatus;
 use std::time::Duration;
@@ -27,8 +26,18 @@ pub struct Outcome {
     pub http_status: Option<u16>,
     /// What the answer said, for `Ok`.
     pub parsed: Option<Parsed>,
+    /// Time to first token (ns after start), for streamed answers.
+    pub ttft_ns: Option<u64>,
+    /// Mean inter-token latency (ms), for streamed answers with two or more text chunks.
+    pub mean_itl_ms: Option<f64>,
     /// Error message, for failures.
     pub error: String,
+}
+
+/// How reading an answer went wrong.
+enum Failure {
+    Transport(reqwest::Error),
+    BadResponse(String),
 }
 
 /// Why a client could not be built.
@@ -61,58 +70,103 @@ impl HttpClient {
         &self.base_url
     }
 
-    /// Sends one prepared request and reads the whole answer.
-    pub async fn send(
-        &self,
-        protocol: ProtocolKind,
-        prepared: &Prepared,
-        clock: &MonotonicClock,
-    ) -> Outcome {
+    /// Sends one prepared request and reads the whole answer (a stream to its end).
+    pub async fn send(&self, wire: &Wire, prepared: &Prepared, clock: &MonotonicClock) -> Outcome {
         let url = format!("{}{}", self.base_url, prepared.path);
         let mut request = self.client.post(&url).json(&prepared.body);
         if let Some(key) = &self.api_key {
             request = request.bearer_auth(key);
         }
         let t_start_ns = clock.now_ns();
-        let answer = match request.send().await {
-            Ok(response) => {
-                let code = response.status();
-                response.bytes().await.map(|body| (code, body))
-            }
-            Err(e) => Err(e),
-        };
-        let t_end_ns = clock.now_ns();
         let mut outcome = Outcome {
             t_start_ns,
-            t_end_ns,
+            t_end_ns: t_start_ns,
             status: RequestStatus::Ok,
             http_status: None,
             parsed: None,
+            ttft_ns: None,
+            mean_itl_ms: None,
             error: String::new(),
         };
-        match answer {
-            Err(e) => {
+        let result = match request.send().await {
+            Ok(response) => {
+                let code = response.status();
+                outcome.http_status = Some(code.as_u16());
+                let stream = wire
+                    .stream_answer()
+                    .filter(|_| prepared.stream && code.is_success());
+                match stream {
+                    Some(answer) => read_stream(response, answer, clock, &mut outcome).await,
+                    None => read_whole(response, wire, &mut outcome).await,
+                }
+            }
+            Err(e) => Err(Failure::Transport(e)),
+        };
+        outcome.t_end_ns = clock.now_ns();
+        match result {
+            Ok(()) => {}
+            Err(Failure::Transport(e)) => {
                 outcome.status = classify(&e);
                 outcome.error = describe(&e);
             }
-            Ok((code, body)) => {
-                outcome.http_status = Some(code.as_u16());
-                if !code.is_success() {
-                    outcome.status = RequestStatus::HttpError;
-                    outcome.error = format!("HTTP {code}: {}", snippet(&body));
-                } else {
-                    match protocol.parse(&body) {
-                        Ok(parsed) => outcome.parsed = Some(parsed),
-                        Err(e) => {
-                            outcome.status = RequestStatus::BadResponse;
-                            outcome.error = format!("{e}; answer began: {}", snippet(&body));
-                        }
-                    }
-                }
+            Err(Failure::BadResponse(message)) => {
+                outcome.status = RequestStatus::BadResponse;
+                outcome.error = message;
             }
         }
         outcome
     }
+}
+
+/// Reads a whole answer body and parses it, or records the HTTP error.
+async fn read_whole(
+    response: reqwest::Response,
+    wire: &Wire,
+    outcome: &mut Outcome,
+) -> Result<(), Failure> {
+    let code = response.status();
+    let body = response.bytes().await.map_err(Failure::Transport)?;
+    if !code.is_success() {
+        outcome.status = RequestStatus::HttpError;
+        outcome.error = format!("HTTP {code}: {}", snippet(&body));
+        return Ok(());
+    }
+    let parsed = wire
+        .parse(&body)
+        .map_err(|e| Failure::BadResponse(format!("{e}; answer began: {}", snippet(&body))))?;
+    outcome.parsed = Some(parsed);
+    Ok(())
+}
+
+/// Reads a server-sent-event stream to its end, timing the chunks that carry text.
+async fn read_stream(
+    mut response: reqwest::Response,
+    mut answer: StreamAnswer,
+    clock: &MonotonicClock,
+    outcome: &mut Outcome,
+) -> Result<(), Failure> {
+    let mut sse = SseDecoder::default();
+    // Read to the end of the body even after `[DONE]`, so the connection is kept alive.
+    while let Some(bytes) = response.chunk().await.map_err(Failure::Transport)? {
+        let t_ns = clock.now_ns();
+        for data in sse.push(&bytes) {
+            if !answer.done() {
+                answer.event(&data, t_ns).map_err(Failure::BadResponse)?;
+            }
+        }
+    }
+    if let Some(data) = sse.finish().filter(|_| !answer.done()) {
+        answer
+            .event(&data, clock.now_ns())
+            .map_err(Failure::BadResponse)?;
+    }
+    let (parsed, timing) = answer.finish().map_err(Failure::BadResponse)?;
+    outcome.parsed = Some(parsed);
+    outcome.ttft_ns = timing
+        .first_token_ns
+        .map(|t| t.saturating_sub(outcome.t_start_ns));
+    outcome.mean_itl_ms = timing.mean_itl_ms;
+    Ok(())
 }
 
 /// The failure class of a transport error.

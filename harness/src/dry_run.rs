@@ -22,9 +22,10 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
             .generation
             .map(|g| {
                 format!(
-                    ", {} new tokens{}",
+                    ", {} new tokens{}{}",
                     g.max_tokens,
-                    if g.pin_output_length { " (pinned)" } else { "" }
+                    if g.pin_output_length { " (pinned)" } else { "" },
+                    if g.stream { ", streamed" } else { "" }
                 )
             })
             .unwrap_or_default();

@@ -1,9 +1,10 @@
 //! The plan: configurations (model × dataset) and the interleaved order of repetitions.
 
-use crate::protocol::Generation;
+use crate::protocol::{Generation, JsonTemplate, Wire};
 use crate::shuffle::shuffle;
 use crate::suite::{ModelClass, ProtocolKind, Suite, SuiteError};
 use crate::template::Template;
+use std::sync::Arc;
 
 /// Template used for task-specific models when the task gives none.
 pub const DEFAULT_INPUT_TEMPLATE: &str = "{text}";
@@ -33,6 +34,8 @@ pub struct Configuration {
     pub server: String,
     /// Protocol spoken.
     pub protocol: ProtocolKind,
+    /// How requests are built and answers read.
+    pub wire: Wire,
     /// Template turning a dataset row into the request text.
     pub template: Template,
     /// The template's text, for the plan printout.
@@ -91,7 +94,9 @@ impl Plan {
                     .unwrap_or(spec.generation.max_tokens),
                 temperature: spec.generation.temperature,
                 pin_output_length: spec.generation.pin_output_length,
+                stream: spec.generation.stream && protocol.streams(),
             });
+            let wire = wire(suite, &server, protocol, m)?;
             for (di, d) in spec.datasets.iter().enumerate() {
                 let wanted = match &m.datasets {
                     Some(list) => list.iter().any(|n| n.get_ref() == d.name.get_ref()),
@@ -115,6 +120,7 @@ impl Plan {
                     parameters: m.parameters,
                     server: server.clone(),
                     protocol,
+                    wire: wire.clone(),
                     template: template.clone(),
                     template_text: template_text.clone(),
                     generation,
@@ -136,6 +142,54 @@ impl Plan {
     pub fn measured_requests(&self, inferences: u32) -> u64 {
         self.rounds.iter().map(|r| r.len() as u64).sum::<u64>() * u64::from(inferences)
     }
+}
+
+/// The wire of a model: its protocol, or its server's JSON template.
+fn wire(
+    suite: &Suite,
+    server: &str,
+    protocol: ProtocolKind,
+    model: &crate::suite::ModelSpec,
+) -> Result<Wire, SuiteError> {
+    if protocol != ProtocolKind::JsonTemplate {
+        return Ok(Wire::Builtin(protocol));
+    }
+    let Some(t) = suite
+        .spec
+        .servers
+        .get(server)
+        .and_then(|s| s.json_template.as_ref())
+    else {
+        return Err(suite.error_at(
+            model.server.span(),
+            Some("models.server"),
+            format!(
+                "protocol json-template needs a [servers.{server}.json_template] table with path, body and output (see suites/README.md)"
+            ),
+        ));
+    };
+    JsonTemplate::new(
+        t.path.get_ref(),
+        t.body.get_ref(),
+        t.output.get_ref(),
+        t.prompt_tokens.as_ref().map(|p| p.get_ref().as_str()),
+        t.completion_tokens.as_ref().map(|p| p.get_ref().as_str()),
+    )
+    .map(|j| Wire::Template(Arc::new(j)))
+    .map_err(|e| {
+        let span = match e.key {
+            "path" => t.path.span(),
+            "body" => t.body.span(),
+            "output" => t.output.span(),
+            "prompt_tokens" => t.prompt_tokens.as_ref().map_or(0..0, |p| p.span()),
+            _ => t.completion_tokens.as_ref().map_or(0..0, |p| p.span()),
+        };
+        suite.error_at(
+            span,
+            Some(&format!("servers.{server}.json_template.{}", e.key)),
+            e.message,
+        )
+    })
 }
 
 /// A seeded random order of `n` configurations for each of `repetitions` rounds.

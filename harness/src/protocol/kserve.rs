@@ -14,6 +14,7 @@ pub fn infer(input: &Input<'_>) -> Prepared {
             "inputs": [{ "name": TEXT_INPUT, "shape": [1], "datatype": "BYTES", "data": [input.text] }]
         }),
         pins_output_length: false,
+        stream: false,
     }
 }
 

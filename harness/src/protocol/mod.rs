@@ -1,12 +1,21 @@
 //! Wire formats: turning an input into a request body, and an answer into what records need.
 
+mod json_template;
 mod kserve;
 mod openai;
+mod openai_stream;
+mod sse;
 mod tei;
 mod tgi;
 
+pub use json_template::JsonTemplate;
+pub use openai_stream::{StreamAnswer, StreamTiming};
+pub use sse::SseDecoder;
+
+use crate::dataset::Row;
 use crate::suite::ProtocolKind;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// What one request asks for, independent of the protocol.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,6 +37,8 @@ pub struct Generation {
     pub temperature: f64,
     /// Ask for exactly `max_tokens` (where the protocol allows it).
     pub pin_output_length: bool,
+    /// Ask for a server-sent-event stream (OpenAI protocols), for time to first token.
+    pub stream: bool,
 }
 
 /// An HTTP request ready to send: path under the base URL and JSON body.
@@ -39,6 +50,8 @@ pub struct Prepared {
     pub body: Value,
     /// Whether the request asks the server for an exact output length.
     pub pins_output_length: bool,
+    /// Whether the answer is an OpenAI server-sent-event stream.
+    pub stream: bool,
 }
 
 /// What an answer told us.
@@ -52,38 +65,81 @@ pub struct Parsed {
     pub completion_tokens: Option<u64>,
 }
 
-impl ProtocolKind {
-    /// Builds the request for `input`.
-    pub fn prepare(self, input: &Input<'_>) -> Prepared {
-        match self {
+/// How a configuration's requests are built and its answers read.
+#[derive(Clone, Debug)]
+pub enum Wire {
+    /// One of the built-in protocols.
+    Builtin(ProtocolKind),
+    /// The suite's own JSON body template and output pointers.
+    Template(Arc<JsonTemplate>),
+}
+
+impl Wire {
+    /// Builds the request for `input`; `row` fills a JSON template's field placeholders.
+    pub fn prepare(&self, input: &Input<'_>, row: &Row) -> Result<Prepared, String> {
+        let kind = match self {
+            Wire::Template(t) => return t.prepare(input, row),
+            Wire::Builtin(kind) => *kind,
+        };
+        Ok(match kind {
             ProtocolKind::OpenaiCompletions => openai::completions(input),
             ProtocolKind::OpenaiChat => openai::chat(input),
             ProtocolKind::TgiGenerate => tgi::generate(input),
             ProtocolKind::TeiPredict => tei::predict(input),
             ProtocolKind::TeiEmbed => tei::embed(input),
             ProtocolKind::KserveV2 => kserve::infer(input),
-        }
+            ProtocolKind::JsonTemplate => return Err(NO_TEMPLATE.into()),
+        })
     }
 
-    /// Reads a 2xx answer body; the error says what did not match the protocol.
-    pub fn parse(self, body: &[u8]) -> Result<Parsed, String> {
+    /// Reads a whole 2xx answer body; the error says what did not match the protocol.
+    pub fn parse(&self, body: &[u8]) -> Result<Parsed, String> {
         let value: Value =
             serde_json::from_slice(body).map_err(|e| format!("answer is not JSON: {e}"))?;
-        match self {
+        let kind = match self {
+            Wire::Template(t) => return t.parse(&value),
+            Wire::Builtin(kind) => *kind,
+        };
+        match kind {
             ProtocolKind::OpenaiCompletions => openai::parse_completions(&value),
             ProtocolKind::OpenaiChat => openai::parse_chat(&value),
             ProtocolKind::TgiGenerate => tgi::parse(&value),
             ProtocolKind::TeiPredict => tei::parse_predict(&value),
             ProtocolKind::TeiEmbed => tei::parse_embed(&value),
             ProtocolKind::KserveV2 => kserve::parse(&value),
+            ProtocolKind::JsonTemplate => Err(NO_TEMPLATE.into()),
         }
     }
 
+    /// A reader for a streamed answer, for protocols that stream.
+    pub fn stream_answer(&self) -> Option<StreamAnswer> {
+        match self {
+            Wire::Builtin(ProtocolKind::OpenaiCompletions) => Some(StreamAnswer::new(false)),
+            Wire::Builtin(ProtocolKind::OpenaiChat) => Some(StreamAnswer::new(true)),
+            _ => None,
+        }
+    }
+}
+
+const NO_TEMPLATE: &str = "json-template needs the server's [servers.NAME.json_template] table";
+
+impl ProtocolKind {
     /// Whether the protocol generates text (and so takes generation settings).
     pub fn generates(self) -> bool {
         matches!(
             self,
-            ProtocolKind::OpenaiCompletions | ProtocolKind::OpenaiChat | ProtocolKind::TgiGenerate
+            ProtocolKind::OpenaiCompletions
+                | ProtocolKind::OpenaiChat
+                | ProtocolKind::TgiGenerate
+                | ProtocolKind::JsonTemplate
+        )
+    }
+
+    /// Whether the protocol can stream its answer (server-sent events).
+    pub fn streams(self) -> bool {
+        matches!(
+            self,
+            ProtocolKind::OpenaiCompletions | ProtocolKind::OpenaiChat
         )
     }
 }

@@ -9,6 +9,7 @@ pub fn completions(input: &Input<'_>) -> Prepared {
     let pins = add_generation(&mut body, input, "max_tokens");
     Prepared {
         path: "/v1/completions".into(),
+        stream: body["stream"] == true,
         body,
         pins_output_length: pins,
     }
@@ -24,18 +25,24 @@ pub fn chat(input: &Input<'_>) -> Prepared {
     let pins = add_generation(&mut body, input, "max_tokens");
     Prepared {
         path: "/v1/chat/completions".into(),
+        stream: body["stream"] == true,
         body,
         pins_output_length: pins,
     }
 }
 
-/// Adds max tokens, temperature and (vLLM's) `ignore_eos` + `min_tokens` when pinning.
+/// Adds max tokens, temperature, streaming (with usage in the last chunk) and (vLLM's)
+/// `ignore_eos` + `min_tokens` when pinning.
 fn add_generation(body: &mut Value, input: &Input<'_>, max_key: &str) -> bool {
     let (Some(g), Some(obj)) = (input.generation, body.as_object_mut()) else {
         return false;
     };
     obj.insert(max_key.into(), json!(g.max_tokens));
     obj.insert("temperature".into(), json!(g.temperature));
+    if g.stream {
+        obj.insert("stream".into(), json!(true));
+        obj.insert("stream_options".into(), json!({ "include_usage": true }));
+    }
     if g.pin_output_length {
         obj.insert("ignore_eos".into(), json!(true));
         obj.insert("min_tokens".into(), json!(g.max_tokens));
@@ -76,6 +83,7 @@ mod tests {
                 max_tokens: 16,
                 temperature: 0.0,
                 pin_output_length: pin,
+                stream: false,
             }),
         }
     }
@@ -91,6 +99,20 @@ mod tests {
         );
         assert!(p.pins_output_length);
         assert!(completions(&input(false)).body.get("ignore_eos").is_none());
+    }
+
+    #[test]
+    fn streaming_asks_for_usage_in_the_last_chunk() {
+        let mut i = input(false);
+        if let Some(g) = &mut i.generation {
+            g.stream = true;
+        }
+        for p in [completions(&i), chat(&i)] {
+            assert!(p.stream);
+            assert_eq!(p.body["stream"], true);
+            assert_eq!(p.body["stream_options"], json!({"include_usage": true}));
+        }
+        assert!(!completions(&input(false)).stream);
     }
 
     #[test]

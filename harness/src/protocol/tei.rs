@@ -9,6 +9,7 @@ pub fn predict(input: &Input<'_>) -> Prepared {
         path: "/predict".into(),
         body: json!({ "inputs": input.text }),
         pins_output_length: false,
+        stream: false,
     }
 }
 
@@ -18,6 +19,7 @@ pub fn embed(input: &Input<'_>) -> Prepared {
         path: "/embed".into(),
         body: json!({ "inputs": input.text }),
         pins_output_length: false,
+        stream: false,
     }
 }
 

@@ -19,6 +19,7 @@ pub fn generate(input: &Input<'_>) -> Prepared {
         path: "/generate".into(),
         body: json!({ "inputs": input.text, "parameters": parameters }),
         pins_output_length: false,
+        stream: false,
     }
 }
 
@@ -51,6 +52,7 @@ mod tests {
                 max_tokens: 15,
                 temperature: 0.0,
                 pin_output_length: true,
+                stream: false,
             }),
         });
         assert_eq!(p.path, "/generate");

@@ -140,7 +140,7 @@ pub async fn run(suite: &Suite, plan: &Plan, opts: &RunOptions) -> Result<RunRes
     watch_signals(Arc::clone(&stop));
     let outcome = execute(suite, plan, opts, &dir, &clock, &probes, &stop).await;
     manifest.ended_utc = Some(now_utc());
-    let result = match outcome {
+    match outcome {
         Ok(mut result) => {
             manifest.status = result.status;
             manifest.status_reason = result.reason.clone();
@@ -159,8 +159,7 @@ pub async fn run(suite: &Suite, plan: &Plan, opts: &RunOptions) -> Result<RunRes
             manifest.save(&dir)?;
             Err(e)
         }
-    };
-    result
+    }
 }
 
 fn prepare_dir(dir: &Path) -> Result<(), RunError> {
@@ -365,16 +364,18 @@ fn prepare_inputs(suite: &Suite, plan: &Plan) -> Result<Vec<PreparedInputs>, Run
     let mut all = Vec::new();
     for config in &plan.configurations {
         let di = config.dataset_index;
-        if !datasets.contains_key(&di) {
-            let spec = &suite.spec.datasets[di];
-            let path = suite.dataset_path(di);
-            let format = spec
-                .format
-                .or_else(|| crate::suite::dataset_format(&path))
-                .unwrap_or(crate::suite::DatasetFormat::Jsonl);
-            datasets.insert(di, Dataset::load(spec, &path, format)?);
-        }
-        let dataset = &datasets[&di];
+        let dataset = match datasets.entry(di) {
+            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                let spec = &suite.spec.datasets[di];
+                let path = suite.dataset_path(di);
+                let format = spec
+                    .format
+                    .or_else(|| crate::suite::dataset_format(&path))
+                    .unwrap_or(crate::suite::DatasetFormat::Jsonl);
+                e.insert(Dataset::load(spec, &path, format)?)
+            }
+        };
         let mut requests = Vec::with_capacity(dataset.rows.len());
         for (row_number, row) in &dataset.rows {
             let text = config.template.render(row).map_err(|field| {
@@ -395,7 +396,17 @@ fn prepare_inputs(suite: &Suite, plan: &Plan) -> Result<Vec<PreparedInputs>, Run
                 text: &text,
                 generation: config.generation,
             };
-            requests.push((*row_number, config.protocol.prepare(&input)));
+            let prepared = config.wire.prepare(&input, row).map_err(|message| {
+                suite.error_at(
+                    suite.spec.datasets[di].path.span(),
+                    Some("datasets"),
+                    format!(
+                        "row at line {row_number} of {}: {message}",
+                        suite.dataset_path(di).display()
+                    ),
+                )
+            })?;
+            requests.push((*row_number, prepared));
         }
         all.push(PreparedInputs { requests });
     }

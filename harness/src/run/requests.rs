@@ -64,7 +64,7 @@ pub async fn send_batch(
         .map(|index| {
             let (row, prepared) = &inputs.requests[index as usize % n];
             async move {
-                let outcome = client.send(config.protocol, prepared, clock).await;
+                let outcome = client.send(&config.wire, prepared, clock).await;
                 (index, *row, prepared.pins_output_length, outcome)
             }
         })
@@ -87,7 +87,7 @@ pub async fn send_batch(
             t_start_ns: outcome.t_start_ns,
             t_end_ns: outcome.t_end_ns,
             latency_ms: outcome.t_end_ns.saturating_sub(outcome.t_start_ns) as f64 / 1e6,
-            ttft_ms: None,
+            ttft_ms: outcome.ttft_ns.map(|t| t as f64 / 1e6),
             status: outcome.status,
             http_status: outcome.http_status,
             prompt_tokens: parsed.prompt_tokens,

@@ -72,6 +72,8 @@ pub enum ProtocolKind {
     TeiEmbed,
     /// KServe v2 / Open Inference Protocol `POST /v2/models/{name}/infer`.
     KserveV2,
+    /// The suite's own JSON body template (`[servers.NAME.json_template]`).
+    JsonTemplate,
 }
 
 impl ProtocolKind {
@@ -84,6 +86,7 @@ impl ProtocolKind {
             ProtocolKind::TeiPredict => "tei-predict",
             ProtocolKind::TeiEmbed => "tei-embed",
             ProtocolKind::KserveV2 => "kserve-v2",
+            ProtocolKind::JsonTemplate => "json-template",
         }
     }
 }
@@ -109,6 +112,25 @@ pub struct ServerSpec {
     /// Extra environment variables for a launched server.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// Request template and answer pointers, for the `json-template` protocol.
+    pub json_template: Option<JsonTemplateSpec>,
+}
+
+/// `[servers.NAME.json_template]`: a request body template and where the answer is.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JsonTemplateSpec {
+    /// Path under the base URL, e.g. `/predict`.
+    pub path: Spanned<String>,
+    /// JSON body with `{prompt}`, `{model}`, `{max_tokens}` and `{field}` placeholders
+    /// inside its strings.
+    pub body: Spanned<String>,
+    /// JSON pointer to the output in the answer, e.g. `/predictions/0/label`.
+    pub output: Spanned<String>,
+    /// JSON pointer to the prompt token count, when the server reports it.
+    pub prompt_tokens: Option<Spanned<String>>,
+    /// JSON pointer to the completion token count, when the server reports it.
+    pub completion_tokens: Option<Spanned<String>>,
 }
 
 fn default_ready_timeout() -> f64 {
@@ -218,6 +240,9 @@ pub struct GenerationSpec {
     /// Ask the server to generate exactly `max_tokens` (ignore_eos, min_tokens).
     #[serde(default = "default_true")]
     pub pin_output_length: bool,
+    /// Ask OpenAI servers for a server-sent-event stream (time to first token).
+    #[serde(default)]
+    pub stream: bool,
 }
 
 impl Default for GenerationSpec {
@@ -226,6 +251,7 @@ impl Default for GenerationSpec {
             max_tokens: default_max_tokens(),
             temperature: 0.0,
             pin_output_length: true,
+            stream: false,
         }
     }
 }
