@@ -336,3 +336,31 @@ fn watch(
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn delta_corrects_one_wrap_and_says_when_more_are_possible() {
+        let prev = json!({"counter_j": 10.0});
+        let up = json!({"counter_j": 15.0, "wrap_j": 100.0});
+        assert_eq!(delta(&prev, &up, 0.01), (json!(5.0), None));
+        let wrapped = json!({"counter_j": 4.0, "wrap_j": 100.0});
+        let (d, note) = delta(&prev, &wrapped, 0.01);
+        assert_eq!(d, json!(94.0));
+        assert!(note.is_some_and(|n| n.contains("one wrap")));
+        // 100 J at 1000 W wraps in 0.1 s: after 1 s several wraps are possible.
+        let (_, note) = delta(&prev, &up, 1.0e3);
+        assert!(note.is_some_and(|n| n.contains("more than one wrap")));
+    }
+
+    #[test]
+    fn delta_refuses_what_it_cannot_know() {
+        let prev = json!({"counter_j": 10.0});
+        let back = json!({"counter_j": 4.0, "wrap_j": null});
+        assert_eq!(delta(&prev, &back, 1.0).0, Value::Null);
+        let estimate = json!({"counter_j": null});
+        assert_eq!(delta(&prev, &estimate, 1.0).0, Value::Null);
+    }
+}
