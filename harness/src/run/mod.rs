@@ -1,36 +1,37 @@
-//! The run: baselines, warm-up, interleaved repetitions with energy windows, records.
+//! The run: baselines, warm-up, interleaved repetitions with energy windows, records;
+//! and `--resume`, which completes an interrupted run without redoing finished work.
 
 pub mod host;
+mod inputs;
+mod manifest;
 mod requests;
+pub mod resume;
 mod samples;
+mod session;
+mod signals;
 mod window;
 
 pub use requests::{BatchResult, PreparedInputs};
 pub use window::Window;
 
-use crate::client::{ClientError, HttpClient};
-use crate::dataset::{Dataset, DatasetError};
-use crate::plan::{Configuration, Plan};
+use crate::client::ClientError;
+use crate::dataset::DatasetError;
+use crate::plan::Plan;
 use crate::probe_setup::probe_config;
-use crate::protocol::Input;
-use crate::server::{Placeholders, RunningServer, ServerError};
+use crate::server::ServerError;
 use crate::suite::{Suite, SuiteError};
 use crate::writer::{RowAppender, WriteError};
 use indicatif::{ProgressBar, ProgressStyle};
 use probes::{MonotonicClock, ProbeError, ProbeSet, Sampler};
 use report::ReportError;
 use report::files;
-use report::manifest::{MissingProbeInfo, ProbeInfo, RunManifest, RunStatus, SuiteInfo};
-use report::records::{BaselineRecord, Phase, RepetitionRecord, RequestRecord};
-use requests::{BatchSpec, send_batch};
+use report::manifest::{RunManifest, RunStatus};
+use resume::Prior;
+use session::Session;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
-
-/// Consecutive connection failures after which the server is checked for life.
-const DEAD_SERVER_FAILURES: u32 = 3;
 
 /// How to run, beyond the suite.
 #[derive(Clone, Debug)]
@@ -112,7 +113,7 @@ pub struct RunResult {
     pub status: RunStatus,
     /// Why it stopped early, if it did.
     pub reason: Option<String>,
-    /// Measured requests sent.
+    /// Measured requests recorded (on resume, those kept from before included).
     pub measured: u64,
     /// Of those, failures.
     pub failures: u64,
@@ -134,12 +135,94 @@ pub async fn run(suite: &Suite, plan: &Plan, opts: &RunOptions) -> Result<RunRes
     })?;
     let clock = MonotonicClock::new();
     let probes = probes::discover(&probe_config(&suite.spec.probes), &clock);
-    let mut manifest = new_manifest(suite, opts, &probes, &clock);
+    let manifest = manifest::new_manifest(suite, opts, &probes, &clock);
+    let start = Start {
+        dir,
+        clock,
+        t_offset_ns: 0,
+        prior: Prior::default(),
+        resumed: false,
+    };
+    drive(suite, plan, opts, &probes, manifest, start).await
+}
+
+/// Completes the interrupted run in `dir`: finished repetitions, baselines and warm-ups
+/// are kept, unfinished repetitions are taken again whole, records are appended.
+pub async fn resume(
+    dir: &Path,
+    suite: &Suite,
+    plan: &Plan,
+    opts: &RunOptions,
+) -> Result<RunResult, RunError> {
+    let mut manifest = RunManifest::load(dir)?;
+    let refuse = |reason: String| RunError::OutDir {
+        path: dir.to_path_buf(),
+        reason,
+    };
+    if manifest.status == RunStatus::Complete {
+        return Err(refuse(
+            "the run is complete; there is nothing to resume".into(),
+        ));
+    }
+    if manifest.suite.sha256 != suite.sha256 {
+        return Err(refuse(format!(
+            "the run was taken with a suite of SHA-256 {}, not {} ({}); resume with the run's own suite.toml",
+            manifest.suite.sha256,
+            suite.sha256,
+            suite.path.display()
+        )));
+    }
+    let prior = resume::recover(dir)?;
+    let clock = MonotonicClock::new();
+    // Continue the interrupted timeline: the new clock's zero is later by the wall-clock
+    // gap, and never earlier than the last time already written.
+    let gap_ns = chrono::DateTime::parse_from_rfc3339(&manifest.clock_epoch_utc)
+        .ok()
+        .and_then(|old| {
+            let new: chrono::DateTime<chrono::Utc> = clock.epoch_wall().into();
+            (new - old.with_timezone(&chrono::Utc)).num_nanoseconds()
+        })
+        .and_then(|n| u64::try_from(n).ok())
+        .unwrap_or(0);
+    let t_offset_ns = gap_ns.max(prior.last_t_ns + 1_000_000);
+    let probes = probes::discover(&probe_config(&suite.spec.probes), &clock);
+    manifest.status = RunStatus::Running;
+    manifest.status_reason = None;
+    manifest.ended_utc = None;
+    let start = Start {
+        dir: dir.to_path_buf(),
+        clock,
+        t_offset_ns,
+        prior,
+        resumed: true,
+    };
+    drive(suite, plan, opts, &probes, manifest, start).await
+}
+
+/// Where and from what state a run (new or resumed) starts.
+struct Start {
+    dir: PathBuf,
+    clock: MonotonicClock,
+    t_offset_ns: u64,
+    prior: Prior,
+    resumed: bool,
+}
+
+/// Runs what is left to run and writes the manifest and the summary at the end.
+async fn drive(
+    suite: &Suite,
+    plan: &Plan,
+    opts: &RunOptions,
+    probes: &ProbeSet,
+    mut manifest: RunManifest,
+    start: Start,
+) -> Result<RunResult, RunError> {
+    let dir = start.dir.clone();
     manifest.save(&dir)?;
     let stop = Arc::new(AtomicBool::new(false));
-    watch_signals(Arc::clone(&stop));
-    let outcome = execute(suite, plan, opts, &dir, &clock, &probes, &stop).await;
-    manifest.ended_utc = Some(now_utc());
+    signals::watch_signals(Arc::clone(&stop));
+    let outcome = execute(suite, plan, opts, probes, &stop, start).await;
+    manifest.ended_utc = Some(manifest::now_utc());
     match outcome {
         Ok(mut result) => {
             manifest.status = result.status;
@@ -178,126 +261,40 @@ fn prepare_dir(dir: &Path) -> Result<(), RunError> {
     std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create: {e}")))
 }
 
-fn now_utc() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
-fn new_manifest(
-    suite: &Suite,
-    opts: &RunOptions,
-    probes: &ProbeSet,
-    clock: &MonotonicClock,
-) -> RunManifest {
-    let epoch: chrono::DateTime<chrono::Utc> = clock.epoch_wall().into();
-    RunManifest {
-        format_version: RunManifest::FORMAT_VERSION,
-        joulebench_version: opts.version.clone(),
-        git_revision: opts.git_revision.clone(),
-        suite: SuiteInfo {
-            name: suite.name().to_string(),
-            path: suite.path.display().to_string(),
-            sha256: suite.sha256.clone(),
-        },
-        host: host::host_info(&probes.gpu_inventory),
-        probes: probes
-            .descriptions
-            .iter()
-            .map(|d| ProbeInfo {
-                name: d.name.clone(),
-                provenance: d
-                    .domains
-                    .first()
-                    .map(|dom| dom.provenance.as_str().to_string())
-                    .unwrap_or_default(),
-                domains: d.domains.iter().map(|dom| dom.name.clone()).collect(),
-                resolution_s: d.resolution_s,
-                method: d.method.clone(),
-            })
-            .collect(),
-        missing_probes: probes
-            .missing
-            .iter()
-            .map(|m| MissingProbeInfo {
-                probe: m.probe.clone(),
-                reason: m.reason.clone(),
-            })
-            .collect(),
-        carbon_intensity_g_per_kwh: suite.spec.carbon.intensity_g_per_kwh,
-        pue: suite.spec.carbon.pue,
-        sample_hz: suite.spec.probes.sample_hz,
-        clock_epoch_utc: epoch.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
-        started_utc: now_utc(),
-        ended_utc: None,
-        status: RunStatus::Running,
-        status_reason: None,
-    }
-}
-
-/// Sets `stop` on Ctrl-C or SIGTERM, so the current request finishes and records are kept.
-fn watch_signals(stop: Arc<AtomicBool>) {
-    tokio::spawn(async move {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::warn!("cannot watch SIGTERM: {e}");
-                    let _ = tokio::signal::ctrl_c().await;
-                    stop.store(true, Ordering::SeqCst);
-                    return;
-                }
-            };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {},
-            _ = term.recv() => {},
-        }
-        stop.store(true, Ordering::SeqCst);
-    });
-}
-
-/// Sleeps up to `seconds`, waking early when `stop` is set.
-async fn pause(seconds: f64, stop: &AtomicBool) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs_f64(seconds);
-    while !stop.load(Ordering::SeqCst) && tokio::time::Instant::now() < deadline {
-        let left = deadline - tokio::time::Instant::now();
-        tokio::time::sleep(left.min(Duration::from_millis(100))).await;
-    }
-}
-
-/// Everything open while a run goes on.
-struct Session<'a> {
-    suite: &'a Suite,
-    plan: &'a Plan,
-    clock: &'a MonotonicClock,
-    probes: &'a ProbeSet,
-    stop: &'a AtomicBool,
-    clients: BTreeMap<String, HttpClient>,
-    servers: BTreeMap<String, RunningServer>,
-    inputs: Vec<PreparedInputs>,
-    requests: RowAppender<RequestRecord>,
-    repetitions: RowAppender<RepetitionRecord>,
-    baselines: RowAppender<BaselineRecord>,
-    idle_power: BTreeMap<(usize, String, String), f64>,
-    progress: ProgressBar,
-    result: RunResult,
-}
-
 async fn execute(
     suite: &Suite,
     plan: &Plan,
     opts: &RunOptions,
-    dir: &Path,
-    clock: &MonotonicClock,
     probes: &ProbeSet,
     stop: &AtomicBool,
+    start: Start,
 ) -> Result<RunResult, RunError> {
-    let inputs = prepare_inputs(suite, plan)?;
+    let dir = start.dir.as_path();
+    let clock = &start.clock;
+    let inputs = inputs::prepare_inputs(suite, plan)?;
     let (tx, rx) = std::sync::mpsc::sync_channel(8192);
-    let writer = samples::spawn_writer(dir, probes.descriptions.clone(), rx)?;
+    let continuation = samples::Continuation {
+        t_offset_ns: start.t_offset_ns,
+        energy_j: start.prior.energy_j.clone(),
+    };
+    let writer = samples::spawn_writer(dir, probes.descriptions.clone(), rx, continuation)?;
     let sampler = Sampler::start(&probes.sources, *clock, suite.spec.probes.sample_hz, tx);
+    let idle_power: BTreeMap<(usize, String, String), f64> = start
+        .prior
+        .idle_power
+        .iter()
+        .flat_map(|((config, source, domain), w)| {
+            plan.configurations
+                .iter()
+                .position(|c| &c.id == config)
+                .map(|ci| ((ci, source.clone(), domain.clone()), *w))
+        })
+        .collect();
     let mut session = Session {
         suite,
         plan,
         clock,
+        t_offset_ns: start.t_offset_ns,
         probes,
         stop,
         clients: BTreeMap::new(),
@@ -306,19 +303,22 @@ async fn execute(
         requests: RowAppender::open(&dir.join(files::REQUESTS_CSV))?,
         repetitions: RowAppender::open(&dir.join(files::REPETITIONS_CSV))?,
         baselines: RowAppender::open(&dir.join(files::BASELINES_CSV))?,
-        idle_power: BTreeMap::new(),
-        progress: progress_bar(
-            opts.quiet,
-            plan.measured_requests(suite.spec.schedule.inferences),
-        ),
+        idle_power,
         result: RunResult {
             dir: dir.to_path_buf(),
             status: RunStatus::Complete,
             reason: None,
-            measured: 0,
-            failures: 0,
+            measured: start.prior.measured,
+            failures: start.prior.failures,
         },
+        prior: start.prior,
+        resumed: start.resumed,
+        progress: ProgressBar::hidden(),
     };
+    session.progress = progress_bar(
+        opts.quiet,
+        session.todo().len() as u64 * u64::from(suite.spec.schedule.inferences),
+    );
     let outcome = session.start_servers(opts, dir).await;
     let outcome = match outcome {
         Ok(()) => session.measure().await,
@@ -345,6 +345,7 @@ async fn execute(
     Ok(result)
 }
 
+/// Requests done / planned with ETA and the last repetition's J/inference; hidden when quiet.
 fn progress_bar(quiet: bool, total: u64) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
@@ -356,311 +357,4 @@ fn progress_bar(quiet: bool, total: u64) -> ProgressBar {
         bar.set_style(style.progress_chars("=> "));
     }
     bar
-}
-
-/// Renders every request of every configuration before anything is sent.
-fn prepare_inputs(suite: &Suite, plan: &Plan) -> Result<Vec<PreparedInputs>, RunError> {
-    let mut datasets: BTreeMap<usize, Dataset> = BTreeMap::new();
-    let mut all = Vec::new();
-    for config in &plan.configurations {
-        let di = config.dataset_index;
-        let dataset = match datasets.entry(di) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => {
-                let spec = &suite.spec.datasets[di];
-                let path = suite.dataset_path(di);
-                let format = spec
-                    .format
-                    .or_else(|| crate::suite::dataset_format(&path))
-                    .unwrap_or(crate::suite::DatasetFormat::Jsonl);
-                e.insert(Dataset::load(spec, &path, format)?)
-            }
-        };
-        let mut requests = Vec::with_capacity(dataset.rows.len());
-        for (row_number, row) in &dataset.rows {
-            let text = config.template.render(row).map_err(|field| {
-                let d = &suite.spec.datasets[di];
-                suite.error_at(
-                    d.path.span(),
-                    Some("datasets.fields"),
-                    format!(
-                        "row at line {row_number} of {} has no field `{field}` used by the template {:?} of {}; map it with fields = {{ {field} = \"COLUMN\" }}",
-                        suite.dataset_path(di).display(),
-                        config.template_text,
-                        config.model
-                    ),
-                )
-            })?;
-            let input = Input {
-                model: &config.served_name,
-                text: &text,
-                generation: config.generation,
-            };
-            let prepared = config.wire.prepare(&input, row).map_err(|message| {
-                suite.error_at(
-                    suite.spec.datasets[di].path.span(),
-                    Some("datasets"),
-                    format!(
-                        "row at line {row_number} of {}: {message}",
-                        suite.dataset_path(di).display()
-                    ),
-                )
-            })?;
-            requests.push((*row_number, prepared));
-        }
-        all.push(PreparedInputs { requests });
-    }
-    Ok(all)
-}
-
-impl Session<'_> {
-    async fn start_servers(&mut self, opts: &RunOptions, dir: &Path) -> Result<(), RunError> {
-        let places = Placeholders {
-            joulebench: &opts.joulebench_exe,
-            suite_dir: &self.suite.dir,
-        };
-        let timeout = Duration::from_secs_f64(self.suite.spec.schedule.request_timeout_seconds);
-        for config in &self.plan.configurations {
-            if self.servers.contains_key(&config.server) {
-                continue;
-            }
-            let spec = &self.suite.spec.servers[&config.server];
-            let api_key = match &spec.api_key_env {
-                Some(var) => Some(std::env::var(var).map_err(|_| RunError::ApiKey {
-                    server: config.server.clone(),
-                    var: var.clone(),
-                })?),
-                None => None,
-            };
-            let server = RunningServer::start(
-                &config.server,
-                spec,
-                &places,
-                &dir.join(files::SERVER_LOGS_DIR),
-            )
-            .await?;
-            let client = HttpClient::new(&server.base_url, timeout, api_key)?;
-            self.clients.insert(config.server.clone(), client);
-            self.servers.insert(config.server.clone(), server);
-        }
-        Ok(())
-    }
-
-    async fn measure(&mut self) -> Result<(), RunError> {
-        let schedule = &self.suite.spec.schedule;
-        let mut started = vec![false; self.plan.configurations.len()];
-        let rounds = self.plan.rounds.len();
-        for (r, order) in self.plan.rounds.iter().enumerate() {
-            let repetition = r as u32 + 1;
-            for (k, &ci) in order.iter().enumerate() {
-                if self.stopped() {
-                    return Ok(());
-                }
-                let config = &self.plan.configurations[ci];
-                if !started[ci] {
-                    self.baseline(ci, config).await?;
-                    self.warmup(ci, config).await?;
-                    started[ci] = true;
-                }
-                if self.stopped() {
-                    return Ok(());
-                }
-                if !self.repetition(ci, config, repetition).await? {
-                    return Ok(());
-                }
-                let last = r + 1 == rounds && k + 1 == order.len();
-                if !last {
-                    pause(schedule.cooldown_seconds, self.stop).await;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Marks the run interrupted when a stop was asked for; true if so.
-    fn stopped(&mut self) -> bool {
-        if self.stop.load(Ordering::SeqCst) {
-            self.result.status = RunStatus::Interrupted;
-            self.result
-                .reason
-                .get_or_insert_with(|| "stopped by a signal (Ctrl-C or SIGTERM)".into());
-            true
-        } else {
-            false
-        }
-    }
-
-    async fn baseline(&mut self, ci: usize, config: &Configuration) -> Result<(), RunError> {
-        let seconds = self.suite.spec.schedule.idle_seconds;
-        if seconds <= 0.0 {
-            return Ok(());
-        }
-        self.progress
-            .set_message(format!("{}: idle baseline", config.id));
-        let start = self.probes.read_all(self.clock)?;
-        pause(seconds, self.stop).await;
-        let end = self.probes.read_all(self.clock)?;
-        let window = Window::between(&self.probes.descriptions, &start, &end);
-        let duration_s = window.duration_s();
-        if self.stop.load(Ordering::SeqCst) || duration_s <= 0.0 {
-            return Ok(());
-        }
-        for d in &window.domains {
-            let power_w = d.energy_j / duration_s;
-            self.idle_power
-                .insert((ci, d.source.clone(), d.domain.name.clone()), power_w);
-            self.baselines.append(&BaselineRecord {
-                config: config.id.clone(),
-                source: d.source.clone(),
-                domain: d.domain.name.clone(),
-                provenance: d.domain.provenance.as_str().to_string(),
-                counts_in_total: d.domain.counts_in_total(),
-                t_start_ns: window.t_start_ns,
-                t_end_ns: window.t_end_ns,
-                duration_s,
-                energy_j: d.energy_j,
-                power_w,
-            })?;
-        }
-        Ok(())
-    }
-
-    async fn warmup(&mut self, ci: usize, config: &Configuration) -> Result<(), RunError> {
-        let count = self.suite.spec.schedule.warmup;
-        if count == 0 {
-            return Ok(());
-        }
-        self.progress.set_message(format!("{}: warm-up", config.id));
-        let spec = BatchSpec {
-            config,
-            phase: Phase::Warmup,
-            repetition: 0,
-            count,
-            concurrency: self.suite.spec.schedule.concurrency,
-        };
-        let batch = self.send(ci, &spec).await?;
-        if batch.sent == count && batch.failures == count {
-            return Err(RunError::WarmupFailed {
-                config: config.id.clone(),
-                count,
-                first_error: batch.first_error.unwrap_or_default(),
-            });
-        }
-        Ok(())
-    }
-
-    /// One repetition in an energy window; false when the run must stop.
-    async fn repetition(
-        &mut self,
-        ci: usize,
-        config: &Configuration,
-        repetition: u32,
-    ) -> Result<bool, RunError> {
-        let schedule = &self.suite.spec.schedule;
-        let spec = BatchSpec {
-            config,
-            phase: Phase::Measured,
-            repetition,
-            count: schedule.inferences,
-            concurrency: schedule.concurrency,
-        };
-        let start = self.probes.read_all(self.clock)?;
-        let batch = self.send(ci, &spec).await?;
-        let end = self.probes.read_all(self.clock)?;
-        self.result.measured += u64::from(batch.sent);
-        self.result.failures += u64::from(batch.failures);
-        if batch.sent < schedule.inferences {
-            // Interrupted inside the window: its energy is not a whole repetition's.
-            self.stopped();
-            return Ok(false);
-        }
-        let window = Window::between(&self.probes.descriptions, &start, &end);
-        let valid = f64::from(batch.failures) <= schedule.max_failure_share * f64::from(batch.sent);
-        let duration_s = window.duration_s();
-        for d in &window.domains {
-            let idle = self
-                .idle_power
-                .get(&(ci, d.source.clone(), d.domain.name.clone()))
-                .copied();
-            self.repetitions.append(&RepetitionRecord {
-                config: config.id.clone(),
-                model: config.model.clone(),
-                task: config.task.clone(),
-                dataset: config.dataset.clone(),
-                class: config.class.as_str().to_string(),
-                parameters: config.parameters,
-                repetition,
-                source: d.source.clone(),
-                domain: d.domain.name.clone(),
-                provenance: d.domain.provenance.as_str().to_string(),
-                counts_in_total: d.domain.counts_in_total(),
-                t_start_ns: window.t_start_ns,
-                t_end_ns: window.t_end_ns,
-                duration_s,
-                energy_j: d.energy_j,
-                idle_power_w: idle,
-                net_energy_j: idle.map(|p| d.energy_j - p * duration_s),
-                requests: batch.sent,
-                failures: batch.failures,
-                valid,
-            })?;
-        }
-        let label = if window
-            .domains
-            .iter()
-            .any(|d| d.domain.provenance == probes::Provenance::Estimated)
-        {
-            " (estimated)"
-        } else {
-            ""
-        };
-        self.progress.set_message(format!(
-            "{} rep {repetition}: {:.3} J/inference{label}",
-            config.id,
-            window.total_j() / f64::from(batch.sent.max(1))
-        ));
-        if !valid {
-            tracing::warn!(
-                "{} repetition {repetition}: {} of {} requests failed; marked invalid",
-                config.id,
-                batch.failures,
-                batch.sent
-            );
-        }
-        if let Some(reason) = self.dead_server(config, &batch).await {
-            self.result.status = RunStatus::Interrupted;
-            self.result.reason = Some(reason);
-            return Ok(false);
-        }
-        Ok(true)
-    }
-
-    async fn send(&mut self, ci: usize, spec: &BatchSpec<'_>) -> Result<BatchResult, RunError> {
-        let client = &self.clients[&spec.config.server];
-        Ok(send_batch(
-            spec,
-            client,
-            &self.inputs[ci],
-            self.clock,
-            self.stop,
-            &mut self.requests,
-            &self.progress,
-        )
-        .await?)
-    }
-
-    /// Why the configuration's server is dead, if it is.
-    async fn dead_server(&mut self, config: &Configuration, batch: &BatchResult) -> Option<String> {
-        let server = self.servers.get_mut(&config.server)?;
-        if let Some(status) = server.exit_status() {
-            return Some(format!("{}", server.exited(status)));
-        }
-        if batch.trailing_connection_failures >= DEAD_SERVER_FAILURES {
-            return Some(format!(
-                "server `{}` at {} stopped answering: {} consecutive connection failures",
-                config.server, server.base_url, batch.trailing_connection_failures
-            ));
-        }
-        None
-    }
 }

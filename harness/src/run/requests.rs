@@ -38,6 +38,10 @@ pub struct BatchSpec<'a> {
     pub phase: Phase,
     /// Repetition number (0 for warm-up).
     pub repetition: u32,
+    /// Index of the first request (warm-ups continued on resume start past 0).
+    pub first_index: u32,
+    /// Added to the times written (a resumed run continues the interrupted timeline).
+    pub t_offset_ns: u64,
     /// Requests to send.
     pub count: u32,
     /// Requests in flight at once.
@@ -59,7 +63,7 @@ pub async fn send_batch(
     let config = spec.config;
     let max_tokens = config.generation.map(|g| u64::from(g.max_tokens));
     let mut result = BatchResult::default();
-    let mut outcomes = stream::iter(0..spec.count)
+    let mut outcomes = stream::iter(spec.first_index..spec.first_index.saturating_add(spec.count))
         .take_while(|_| std::future::ready(!stop.load(Ordering::SeqCst)))
         .map(|index| {
             let (row, prepared) = &inputs.requests[index as usize % n];
@@ -84,8 +88,8 @@ pub async fn send_batch(
             repetition: spec.repetition,
             index,
             row,
-            t_start_ns: outcome.t_start_ns,
-            t_end_ns: outcome.t_end_ns,
+            t_start_ns: outcome.t_start_ns + spec.t_offset_ns,
+            t_end_ns: outcome.t_end_ns + spec.t_offset_ns,
             latency_ms: outcome.t_end_ns.saturating_sub(outcome.t_start_ns) as f64 / 1e6,
             ttft_ms: outcome.ttft_ns.map(|t| t as f64 / 1e6),
             status: outcome.status,

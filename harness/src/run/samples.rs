@@ -4,6 +4,7 @@ use crate::writer::{RowAppender, WriteError};
 use probes::SamplerEvent;
 use probes::discovery::SourceDescription;
 use report::records::SampleRecord;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc::Receiver;
 use std::thread::JoinHandle;
@@ -29,12 +30,23 @@ pub struct ContextRecord {
     pub value: f64,
 }
 
+/// How a resumed run continues the interrupted one's samples.
+#[derive(Clone, Debug, Default)]
+pub struct Continuation {
+    /// Added to every time written (ns).
+    pub t_offset_ns: u64,
+    /// Last cumulative energy per (source, domain) before the interruption (J), added
+    /// so `energy_j` keeps growing across the gap.
+    pub energy_j: BTreeMap<(String, String), f64>,
+}
+
 /// Starts the writer thread for `samples.csv` and `context.csv`; it ends when every
 /// sender of `events` is dropped.
 pub fn spawn_writer(
     dir: &Path,
     sources: Vec<SourceDescription>,
     events: Receiver<SamplerEvent>,
+    continuation: Continuation,
 ) -> Result<JoinHandle<Result<u64, WriteError>>, WriteError> {
     let path = dir.join(report::files::SAMPLES_CSV);
     let path = path.as_path();
@@ -56,12 +68,21 @@ pub fn spawn_writer(
                         let Some(domain) = source.domains.get(s.domain) else {
                             continue;
                         };
+                        let before = if continuation.energy_j.is_empty() {
+                            0.0
+                        } else {
+                            continuation
+                                .energy_j
+                                .get(&(source.name.clone(), domain.name.clone()))
+                                .copied()
+                                .unwrap_or(0.0)
+                        };
                         out.push(&SampleRecord {
-                            t_ns: s.t_ns,
+                            t_ns: s.t_ns + continuation.t_offset_ns,
                             source: source.name.clone(),
                             domain: domain.name.clone(),
                             provenance: domain.provenance.as_str().to_string(),
-                            energy_j: s.energy_j,
+                            energy_j: s.energy_j + before,
                             power_w: s.power_w,
                         })?;
                         written += 1;
@@ -78,7 +99,7 @@ pub fn spawn_writer(
                             None => context.insert(RowAppender::open(&context_path)?),
                         };
                         file.push(&ContextRecord {
-                            t_ns: c.t_ns,
+                            t_ns: c.t_ns + continuation.t_offset_ns,
                             source: source.name.clone(),
                             domain: domain.name.clone(),
                             metric: c.metric.to_string(),

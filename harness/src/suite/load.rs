@@ -42,8 +42,18 @@ impl Suite {
     }
 }
 
-/// Reads, parses and checks a suite file.
+/// Reads, parses and checks a suite file; relative paths resolve against its folder.
 pub fn load(path: &Path) -> Result<Suite, SuiteError> {
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    load_in(path, &dir)
+}
+
+/// Reads, parses and checks a suite file whose relative paths resolve against `dir`
+/// (a run folder's copy of the suite, resolved where the original lives).
+pub fn load_in(path: &Path, dir: &Path) -> Result<Suite, SuiteError> {
     let bytes = std::fs::read(path).map_err(|source| SuiteError::Read {
         path: path.to_path_buf(),
         source,
@@ -58,13 +68,13 @@ pub fn load(path: &Path) -> Result<Suite, SuiteError> {
         message: "the file is not UTF-8 text; save it as UTF-8".into(),
     })?;
     let spec: SuiteFile = toml::from_str(&text).map_err(|e| parse_error(path, &text, &e))?;
-    let dir = path
-        .parent()
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
     let suite = Suite {
         path: path.to_path_buf(),
-        dir,
+        dir: if dir.as_os_str().is_empty() {
+            PathBuf::from(".")
+        } else {
+            dir.to_path_buf()
+        },
         sha256: hex(&Sha256::digest(&bytes)),
         text,
         spec,

@@ -6,7 +6,7 @@ mod error;
 mod load;
 
 pub use error::SuiteError;
-pub use load::{Suite, dataset_format, load};
+pub use load::{Suite, dataset_format, load, load_in};
 
 use serde::Deserialize;
 use std::collections::BTreeMap;

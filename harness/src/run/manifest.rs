@@ -1,0 +1,67 @@
+//! The manifest (`run.json`) of a new run.
+
+use super::{RunOptions, host};
+use crate::suite::Suite;
+use probes::{MonotonicClock, ProbeSet};
+use report::manifest::{MissingProbeInfo, ProbeInfo, RunManifest, RunStatus, SuiteInfo};
+
+/// Now, in RFC 3339 UTC with milliseconds.
+pub fn now_utc() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The manifest of a run starting now; the suite path is made absolute so `--resume`
+/// finds the suite's datasets from any folder.
+pub fn new_manifest(
+    suite: &Suite,
+    opts: &RunOptions,
+    probes: &ProbeSet,
+    clock: &MonotonicClock,
+) -> RunManifest {
+    let epoch: chrono::DateTime<chrono::Utc> = clock.epoch_wall().into();
+    RunManifest {
+        format_version: RunManifest::FORMAT_VERSION,
+        joulebench_version: opts.version.clone(),
+        git_revision: opts.git_revision.clone(),
+        suite: SuiteInfo {
+            name: suite.name().to_string(),
+            path: std::fs::canonicalize(&suite.path)
+                .unwrap_or_else(|_| suite.path.clone())
+                .display()
+                .to_string(),
+            sha256: suite.sha256.clone(),
+        },
+        host: host::host_info(&probes.gpu_inventory),
+        probes: probes
+            .descriptions
+            .iter()
+            .map(|d| ProbeInfo {
+                name: d.name.clone(),
+                provenance: d
+                    .domains
+                    .first()
+                    .map(|dom| dom.provenance.as_str().to_string())
+                    .unwrap_or_default(),
+                domains: d.domains.iter().map(|dom| dom.name.clone()).collect(),
+                resolution_s: d.resolution_s,
+                method: d.method.clone(),
+            })
+            .collect(),
+        missing_probes: probes
+            .missing
+            .iter()
+            .map(|m| MissingProbeInfo {
+                probe: m.probe.clone(),
+                reason: m.reason.clone(),
+            })
+            .collect(),
+        carbon_intensity_g_per_kwh: suite.spec.carbon.intensity_g_per_kwh,
+        pue: suite.spec.carbon.pue,
+        sample_hz: suite.spec.probes.sample_hz,
+        clock_epoch_utc: epoch.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        started_utc: now_utc(),
+        ended_utc: None,
+        status: RunStatus::Running,
+        status_reason: None,
+    }
+}

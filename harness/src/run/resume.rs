@@ -1,0 +1,259 @@
+//! Reading what an interrupted run left behind, so `--resume` redoes nothing finished.
+//!
+//! Raw CSVs get a trailing partial line cut (defensive: rows are written whole);
+//! `requests.csv` loses the measured rows of repetitions that have no `repetitions.csv`
+//! row (interrupted inside their energy window), so the repetition is taken again whole.
+
+use crate::writer::WriteError;
+use report::files;
+use report::records::{BaselineRecord, RepetitionRecord};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// What an interrupted run already did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Prior {
+    /// Repetitions with a `repetitions.csv` row: (configuration id, repetition).
+    pub finished: BTreeSet<(String, u32)>,
+    /// Configurations whose idle baseline was taken.
+    pub baselines: BTreeSet<String>,
+    /// Idle power per (configuration id, source, domain) (W).
+    pub idle_power: BTreeMap<(String, String, String), f64>,
+    /// Warm-up requests recorded per configuration id.
+    pub warmups: BTreeMap<String, u32>,
+    /// Measured requests kept.
+    pub measured: u64,
+    /// Of those, failures.
+    pub failures: u64,
+    /// Last cumulative energy per (source, domain) in `samples.csv` (J).
+    pub energy_j: BTreeMap<(String, String), f64>,
+    /// Latest time in any raw file (ns).
+    pub last_t_ns: u64,
+    /// Files whose trailing partial line was cut.
+    pub repaired: Vec<PathBuf>,
+    /// Measured rows dropped from `requests.csv` (unfinished repetitions).
+    pub dropped_requests: u64,
+}
+
+/// Raw files appended during a run.
+const RAW: [&str; 5] = [
+    files::REQUESTS_CSV,
+    files::SAMPLES_CSV,
+    files::CONTEXT_CSV,
+    files::BASELINES_CSV,
+    files::REPETITIONS_CSV,
+];
+
+/// Repairs the raw files of `dir` and reads what they say was done.
+pub fn recover(dir: &Path) -> Result<Prior, WriteError> {
+    let mut prior = Prior::default();
+    for name in RAW {
+        let path = dir.join(name);
+        if repair_tail(&path)? {
+            tracing::warn!("{}: cut a partial last line", path.display());
+            prior.repaired.push(path);
+        }
+    }
+    for r in read::<RepetitionRecord>(&dir.join(files::REPETITIONS_CSV))? {
+        prior.last_t_ns = prior.last_t_ns.max(r.t_end_ns);
+        prior.finished.insert((r.config, r.repetition));
+    }
+    for b in read::<BaselineRecord>(&dir.join(files::BASELINES_CSV))? {
+        prior.last_t_ns = prior.last_t_ns.max(b.t_end_ns);
+        prior.baselines.insert(b.config.clone());
+        prior
+            .idle_power
+            .insert((b.config, b.source, b.domain), b.power_w);
+    }
+    filter_requests(&dir.join(files::REQUESTS_CSV), &mut prior)?;
+    read_samples(&dir.join(files::SAMPLES_CSV), &mut prior)?;
+    Ok(prior)
+}
+
+fn error(path: &Path, reason: impl std::fmt::Display) -> WriteError {
+    WriteError {
+        path: path.to_path_buf(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Cuts bytes after the last newline; true if there were any.
+pub fn repair_tail(path: &Path) -> Result<bool, WriteError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(error(path, e)),
+    };
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(false);
+    }
+    let keep = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| error(path, e))?;
+    file.set_len(keep as u64).map_err(|e| error(path, e))?;
+    Ok(true)
+}
+
+/// Every row of a CSV file (none when it does not exist); errors name the line.
+fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, WriteError> {
+    if !path.exists() {
+        return Ok(Vec::new());
+    }
+    let mut reader = csv::Reader::from_path(path).map_err(|e| error(path, e))?;
+    reader
+        .deserialize()
+        .map(|r| {
+            r.map_err(|e| {
+                error(
+                    path,
+                    format!("{e}; fix or delete the row, then resume again"),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Drops measured rows of unfinished repetitions; counts what is kept.
+fn filter_requests(path: &Path, prior: &mut Prior) -> Result<(), WriteError> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut reader = csv::Reader::from_path(path).map_err(|e| error(path, e))?;
+    let headers = reader.headers().map_err(|e| error(path, e))?.clone();
+    let col = |name: &str| {
+        headers.iter().position(|h| h == name).ok_or_else(|| {
+            error(
+                path,
+                format!("no `{name}` column; is this a joulebench requests.csv?"),
+            )
+        })
+    };
+    let (config, phase, repetition, status, t_end) = (
+        col("config")?,
+        col("phase")?,
+        col("repetition")?,
+        col("status")?,
+        col("t_end_ns")?,
+    );
+    let mut kept = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| error(path, e))?;
+        let field = |i: usize| record.get(i).unwrap_or("");
+        let warmup = field(phase) == "warmup";
+        let rep: u32 = field(repetition).parse().unwrap_or(0);
+        if !warmup && !prior.finished.contains(&(field(config).to_string(), rep)) {
+            prior.dropped_requests += 1;
+            continue;
+        }
+        if warmup {
+            *prior.warmups.entry(field(config).to_string()).or_default() += 1;
+        } else {
+            prior.measured += 1;
+            prior.failures += u64::from(field(status) != "ok");
+        }
+        prior.last_t_ns = prior.last_t_ns.max(field(t_end).parse().unwrap_or(0));
+        kept.push(record);
+    }
+    if prior.dropped_requests == 0 {
+        return Ok(());
+    }
+    // Rewrite beside the file, then rename over it: a crash here leaves one or the other.
+    let tmp = path.with_extension("csv.tmp");
+    let mut writer = csv::Writer::from_path(&tmp).map_err(|e| error(&tmp, e))?;
+    writer.write_record(&headers).map_err(|e| error(&tmp, e))?;
+    for r in &kept {
+        writer.write_record(r).map_err(|e| error(&tmp, e))?;
+    }
+    let file = writer.into_inner().map_err(|e| error(&tmp, e.error()))?;
+    file.sync_all().map_err(|e| error(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| error(path, e))?;
+    tracing::warn!(
+        "{}: dropped {} measured rows of repetitions interrupted inside their window",
+        path.display(),
+        prior.dropped_requests
+    );
+    Ok(())
+}
+
+/// The last cumulative energy and time per domain in `samples.csv`.
+fn read_samples(path: &Path, prior: &mut Prior) -> Result<(), WriteError> {
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut reader = csv::Reader::from_path(path).map_err(|e| error(path, e))?;
+    for s in reader.deserialize::<report::records::SampleRecord>() {
+        let s = s.map_err(|e| error(path, e))?;
+        prior.last_t_ns = prior.last_t_ns.max(s.t_ns);
+        prior.energy_j.insert((s.source, s.domain), s.energy_j);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REQ_HEADER: &str = "config,model,dataset,phase,repetition,index,row,t_start_ns,t_end_ns,latency_ms,ttft_ms,status,http_status,prompt_tokens,completion_tokens,output_pinned,output_chars,error\n";
+
+    fn req(config: &str, phase: &str, rep: u32, index: u32, status: &str) -> String {
+        format!(
+            "{config},m,d,{phase},{rep},{index},1,{},{},1.0,,{status},200,,,false,3,\n",
+            index * 10,
+            index * 10 + 5
+        )
+    }
+
+    #[test]
+    fn unfinished_repetitions_are_dropped_and_torn_rows_cut() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        let mut requests = REQ_HEADER.to_string();
+        requests += &req("a@d", "warmup", 0, 0, "ok");
+        requests += &req("a@d", "measured", 1, 0, "ok");
+        requests += &req("a@d", "measured", 1, 1, "timeout");
+        requests += &req("a@d", "measured", 2, 0, "ok");
+        requests += "a@d,m,d,measured,2,1,1,2";
+        std::fs::write(d.join(files::REQUESTS_CSV), requests).expect("write");
+        let rep = RepetitionRecord {
+            config: "a@d".into(),
+            repetition: 1,
+            t_end_ns: 99,
+            requests: 2,
+            failures: 1,
+            ..RepetitionRecord::default()
+        };
+        let mut w = csv::Writer::from_path(d.join(files::REPETITIONS_CSV)).expect("open");
+        w.serialize(&rep).expect("row");
+        w.flush().expect("flush");
+        drop(w);
+        let prior = recover(d).expect("recovers");
+        assert_eq!(prior.repaired, vec![d.join(files::REQUESTS_CSV)]);
+        assert!(prior.finished.contains(&("a@d".to_string(), 1)));
+        assert_eq!(
+            (prior.measured, prior.failures, prior.dropped_requests),
+            (2, 1, 1)
+        );
+        assert_eq!(prior.warmups.get("a@d"), Some(&1));
+        assert_eq!(prior.last_t_ns, 99);
+        let text = std::fs::read_to_string(d.join(files::REQUESTS_CSV)).expect("read");
+        assert_eq!(text.lines().count(), 4, "{text}");
+        assert!(text.ends_with('\n'));
+        assert!(!text.contains("measured,2,"), "{text}");
+    }
+
+    #[test]
+    fn a_clean_folder_is_left_as_it_is() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join(files::REQUESTS_CSV);
+        let text = format!("{REQ_HEADER}{}", req("a@d", "warmup", 0, 0, "ok"));
+        std::fs::write(&path, &text).expect("write");
+        let prior = recover(dir.path()).expect("recovers");
+        assert!(prior.repaired.is_empty());
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
+        std::fs::write(&path, format!("{text}x")).expect("tear");
+        assert!(repair_tail(&path).expect("repairs"));
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
+    }
+}

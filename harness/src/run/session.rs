@@ -1,0 +1,350 @@
+//! Everything open while a run goes on, and the schedule it follows.
+
+use super::requests::{BatchResult, BatchSpec, PreparedInputs, send_batch};
+use super::resume::Prior;
+use super::signals::pause;
+use super::window::Window;
+use super::{RunError, RunOptions, RunResult};
+use crate::client::HttpClient;
+use crate::plan::{Configuration, Plan};
+use crate::server::{Placeholders, RunningServer};
+use crate::suite::Suite;
+use crate::writer::RowAppender;
+use indicatif::ProgressBar;
+use probes::{MonotonicClock, ProbeSet};
+use report::files;
+use report::manifest::RunStatus;
+use report::records::{BaselineRecord, Phase, RepetitionRecord, RequestRecord};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+/// Consecutive connection failures after which the server is checked for life.
+const DEAD_SERVER_FAILURES: u32 = 3;
+
+/// Everything open while a run goes on.
+pub struct Session<'a> {
+    /// The suite.
+    pub suite: &'a Suite,
+    /// Its plan.
+    pub plan: &'a Plan,
+    /// The run's clock.
+    pub clock: &'a MonotonicClock,
+    /// Added to every time written, so a resumed run continues the interrupted timeline.
+    pub t_offset_ns: u64,
+    /// Energy sources.
+    pub probes: &'a ProbeSet,
+    /// Set by Ctrl-C or SIGTERM.
+    pub stop: &'a AtomicBool,
+    /// HTTP clients by server key.
+    pub clients: BTreeMap<String, HttpClient>,
+    /// Servers by key.
+    pub servers: BTreeMap<String, RunningServer>,
+    /// Prepared requests per configuration.
+    pub inputs: Vec<PreparedInputs>,
+    /// `requests.csv`.
+    pub requests: RowAppender<RequestRecord>,
+    /// `repetitions.csv`.
+    pub repetitions: RowAppender<RepetitionRecord>,
+    /// `baselines.csv`.
+    pub baselines: RowAppender<BaselineRecord>,
+    /// Idle power per (configuration index, source, domain) (W).
+    pub idle_power: BTreeMap<(usize, String, String), f64>,
+    /// What an interrupted run already did (empty for a new run).
+    pub prior: Prior,
+    /// Whether this session resumes an interrupted run.
+    pub resumed: bool,
+    /// Progress bar (hidden with `--quiet`).
+    pub progress: ProgressBar,
+    /// How the run is going.
+    pub result: RunResult,
+}
+
+impl Session<'_> {
+    /// Connects to or launches every server of the plan.
+    pub async fn start_servers(&mut self, opts: &RunOptions, dir: &Path) -> Result<(), RunError> {
+        let places = Placeholders {
+            joulebench: &opts.joulebench_exe,
+            suite_dir: &self.suite.dir,
+        };
+        let timeout = Duration::from_secs_f64(self.suite.spec.schedule.request_timeout_seconds);
+        for config in &self.plan.configurations {
+            if self.servers.contains_key(&config.server) {
+                continue;
+            }
+            let spec = &self.suite.spec.servers[&config.server];
+            let api_key = match &spec.api_key_env {
+                Some(var) => Some(std::env::var(var).map_err(|_| RunError::ApiKey {
+                    server: config.server.clone(),
+                    var: var.clone(),
+                })?),
+                None => None,
+            };
+            let server = RunningServer::start(
+                &config.server,
+                spec,
+                &places,
+                &dir.join(files::SERVER_LOGS_DIR),
+            )
+            .await?;
+            let client = HttpClient::new(&server.base_url, timeout, api_key)?;
+            self.clients.insert(config.server.clone(), client);
+            self.servers.insert(config.server.clone(), server);
+        }
+        Ok(())
+    }
+
+    /// (repetition, configuration index) still to take, in visiting order.
+    pub fn todo(&self) -> Vec<(u32, usize)> {
+        let mut todo = Vec::new();
+        for (r, order) in self.plan.rounds.iter().enumerate() {
+            let repetition = r as u32 + 1;
+            for &ci in order {
+                let id = &self.plan.configurations[ci].id;
+                if !self.prior.finished.contains(&(id.clone(), repetition)) {
+                    todo.push((repetition, ci));
+                }
+            }
+        }
+        todo
+    }
+
+    /// Takes every repetition still to take, with baselines and warm-ups first.
+    pub async fn measure(&mut self) -> Result<(), RunError> {
+        let cooldown = self.suite.spec.schedule.cooldown_seconds;
+        let mut started = vec![false; self.plan.configurations.len()];
+        let todo = self.todo();
+        for (k, &(repetition, ci)) in todo.iter().enumerate() {
+            if self.stopped() {
+                return Ok(());
+            }
+            let config = &self.plan.configurations[ci];
+            if !started[ci] {
+                if !self.prior.baselines.contains(&config.id) {
+                    self.baseline(ci, config).await?;
+                }
+                self.warmup(ci, config).await?;
+                started[ci] = true;
+            }
+            if self.stopped() {
+                return Ok(());
+            }
+            if !self.repetition(ci, config, repetition).await? {
+                return Ok(());
+            }
+            if k + 1 < todo.len() {
+                pause(cooldown, self.stop).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks the run interrupted when a stop was asked for; true if so.
+    fn stopped(&mut self) -> bool {
+        if self.stop.load(Ordering::SeqCst) {
+            self.result.status = RunStatus::Interrupted;
+            self.result
+                .reason
+                .get_or_insert_with(|| "stopped by a signal (Ctrl-C or SIGTERM)".into());
+            true
+        } else {
+            false
+        }
+    }
+
+    async fn baseline(&mut self, ci: usize, config: &Configuration) -> Result<(), RunError> {
+        let seconds = self.suite.spec.schedule.idle_seconds;
+        if seconds <= 0.0 {
+            return Ok(());
+        }
+        self.progress
+            .set_message(format!("{}: idle baseline", config.id));
+        let start = self.probes.read_all(self.clock)?;
+        pause(seconds, self.stop).await;
+        let end = self.probes.read_all(self.clock)?;
+        let window = Window::between(&self.probes.descriptions, &start, &end);
+        let duration_s = window.duration_s();
+        if self.stop.load(Ordering::SeqCst) || duration_s <= 0.0 {
+            return Ok(());
+        }
+        for d in &window.domains {
+            let power_w = d.energy_j / duration_s;
+            self.idle_power
+                .insert((ci, d.source.clone(), d.domain.name.clone()), power_w);
+            self.baselines.append(&BaselineRecord {
+                config: config.id.clone(),
+                source: d.source.clone(),
+                domain: d.domain.name.clone(),
+                provenance: d.domain.provenance.as_str().to_string(),
+                counts_in_total: d.domain.counts_in_total(),
+                t_start_ns: window.t_start_ns + self.t_offset_ns,
+                t_end_ns: window.t_end_ns + self.t_offset_ns,
+                duration_s,
+                energy_j: d.energy_j,
+                power_w,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Warm-up requests not yet sent; on resume a launched server is new (cold), so its
+    /// configurations are warmed up again in full. Indices continue after earlier ones.
+    async fn warmup(&mut self, ci: usize, config: &Configuration) -> Result<(), RunError> {
+        let wanted = self.suite.spec.schedule.warmup;
+        let done = self.prior.warmups.get(&config.id).copied().unwrap_or(0);
+        let launched = self.suite.spec.servers[&config.server].launch.is_some();
+        let count = if self.resumed && launched {
+            wanted
+        } else {
+            wanted.saturating_sub(done)
+        };
+        if count == 0 {
+            return Ok(());
+        }
+        self.progress.set_message(format!("{}: warm-up", config.id));
+        let spec = BatchSpec {
+            config,
+            phase: Phase::Warmup,
+            repetition: 0,
+            first_index: done,
+            count,
+            concurrency: self.suite.spec.schedule.concurrency,
+            t_offset_ns: self.t_offset_ns,
+        };
+        let batch = self.send(ci, &spec).await?;
+        if batch.sent == count && batch.failures == count {
+            return Err(RunError::WarmupFailed {
+                config: config.id.clone(),
+                count,
+                first_error: batch.first_error.unwrap_or_default(),
+            });
+        }
+        Ok(())
+    }
+
+    /// One repetition in an energy window; false when the run must stop.
+    async fn repetition(
+        &mut self,
+        ci: usize,
+        config: &Configuration,
+        repetition: u32,
+    ) -> Result<bool, RunError> {
+        let schedule = &self.suite.spec.schedule;
+        let spec = BatchSpec {
+            config,
+            phase: Phase::Measured,
+            repetition,
+            first_index: 0,
+            count: schedule.inferences,
+            concurrency: schedule.concurrency,
+            t_offset_ns: self.t_offset_ns,
+        };
+        let start = self.probes.read_all(self.clock)?;
+        let batch = self.send(ci, &spec).await?;
+        let end = self.probes.read_all(self.clock)?;
+        self.result.measured += u64::from(batch.sent);
+        self.result.failures += u64::from(batch.failures);
+        if batch.sent < schedule.inferences {
+            // Interrupted inside the window: its energy is not a whole repetition's.
+            self.stopped();
+            return Ok(false);
+        }
+        let window = Window::between(&self.probes.descriptions, &start, &end);
+        let valid = f64::from(batch.failures) <= schedule.max_failure_share * f64::from(batch.sent);
+        let duration_s = window.duration_s();
+        for d in &window.domains {
+            let idle = self
+                .idle_power
+                .get(&(ci, d.source.clone(), d.domain.name.clone()))
+                .copied();
+            self.repetitions.append(&RepetitionRecord {
+                config: config.id.clone(),
+                model: config.model.clone(),
+                task: config.task.clone(),
+                dataset: config.dataset.clone(),
+                class: config.class.as_str().to_string(),
+                parameters: config.parameters,
+                repetition,
+                source: d.source.clone(),
+                domain: d.domain.name.clone(),
+                provenance: d.domain.provenance.as_str().to_string(),
+                counts_in_total: d.domain.counts_in_total(),
+                t_start_ns: window.t_start_ns + self.t_offset_ns,
+                t_end_ns: window.t_end_ns + self.t_offset_ns,
+                duration_s,
+                energy_j: d.energy_j,
+                idle_power_w: idle,
+                net_energy_j: idle.map(|p| d.energy_j - p * duration_s),
+                requests: batch.sent,
+                failures: batch.failures,
+                valid,
+            })?;
+        }
+        self.report_progress(config, repetition, &window, &batch, valid);
+        if let Some(reason) = self.dead_server(config, &batch).await {
+            self.result.status = RunStatus::Interrupted;
+            self.result.reason = Some(reason);
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Shows the repetition's joules per inference; warns when it is invalid.
+    fn report_progress(
+        &self,
+        config: &Configuration,
+        repetition: u32,
+        window: &Window,
+        batch: &BatchResult,
+        valid: bool,
+    ) {
+        let estimated = window
+            .domains
+            .iter()
+            .any(|d| d.domain.provenance == probes::Provenance::Estimated);
+        let label = if estimated { " (estimated)" } else { "" };
+        self.progress.set_message(format!(
+            "{} rep {repetition}: {:.3} J/inference{label}",
+            config.id,
+            window.total_j() / f64::from(batch.sent.max(1))
+        ));
+        if !valid {
+            tracing::warn!(
+                "{} repetition {repetition}: {} of {} requests failed; marked invalid",
+                config.id,
+                batch.failures,
+                batch.sent
+            );
+        }
+    }
+
+    async fn send(&mut self, ci: usize, spec: &BatchSpec<'_>) -> Result<BatchResult, RunError> {
+        let client = &self.clients[&spec.config.server];
+        Ok(send_batch(
+            spec,
+            client,
+            &self.inputs[ci],
+            self.clock,
+            self.stop,
+            &mut self.requests,
+            &self.progress,
+        )
+        .await?)
+    }
+
+    /// Why the configuration's server is dead, if it is.
+    async fn dead_server(&mut self, config: &Configuration, batch: &BatchResult) -> Option<String> {
+        let server = self.servers.get_mut(&config.server)?;
+        if let Some(status) = server.exit_status() {
+            return Some(format!("{}", server.exited(status)));
+        }
+        if batch.trailing_connection_failures >= DEAD_SERVER_FAILURES {
+            return Some(format!(
+                "server `{}` at {} stopped answering: {} consecutive connection failures",
+                config.server, server.base_url, batch.trailing_connection_failures
+            ));
+        }
+        None
+    }
+}
