@@ -119,7 +119,7 @@ pub fn pseudo_word(id: u32) -> String {
 /// The id a pseudo-word stands for, if it is one in canonical form.
 fn parse_pseudo_word(word: &str) -> Option<u32> {
     let bytes = word.as_bytes();
-    if bytes.is_empty() || bytes.len() % 2 != 0 || bytes.len() > 10 {
+    if bytes.is_empty() || !bytes.len().is_multiple_of(2) || bytes.len() > 10 {
         return None;
     }
     let mut id: u64 = 0;

@@ -157,7 +157,7 @@ fn pick(logits: &[f32], params: &GenerationParams, rng: &mut SplitMix64) -> u32 
     if params.temperature < 1e-5 {
         return argmax as u32;
     }
-    let max = logits[argmax];
+    let max = logits.get(argmax).copied().unwrap_or(0.0);
     let t = params.temperature as f32;
     let mut probs: Vec<(usize, f32)> = logits
         .iter()

@@ -97,16 +97,19 @@ pub fn answer(model: &ServedModel, question: &str, context: &str) -> Result<Answ
     let (start_logits, end_logits) = m.span_logits(&enc.ids, &enc.type_ids)?;
     let (ps, pe) = (softmax(&start_logits), softmax(&end_logits));
     let spans = &enc.second_spans;
+    let candidates: Vec<(usize, f32, f32)> = spans
+        .iter()
+        .zip(ps.iter().zip(&pe))
+        .enumerate()
+        .filter_map(|(i, (span, (a, b)))| span.map(|_| (i, *a, *b)))
+        .collect();
     let mut best: Option<(f32, usize, usize)> = None;
-    for s in 0..ids.len() {
-        if spans.get(s).copied().flatten().is_none() {
-            continue;
-        }
-        for e in s..ids.len().min(s + MAX_ANSWER_TOKENS) {
-            if spans.get(e).copied().flatten().is_none() {
-                continue;
-            }
-            let score = ps[s] * pe[e];
+    for (k, &(s, p_start, _)) in candidates.iter().enumerate() {
+        for &(e, _, p_end) in candidates[k..]
+            .iter()
+            .take_while(|c| c.0 < s + MAX_ANSWER_TOKENS)
+        {
+            let score = p_start * p_end;
             if best.is_none_or(|b| score > b.0) {
                 best = Some((score, s, e));
             }
@@ -121,8 +124,8 @@ pub fn answer(model: &ServedModel, question: &str, context: &str) -> Result<Answ
             tokens: ids.len(),
         });
     };
-    let start_byte = spans[s].map_or(0, |x| x.0);
-    let end_byte = spans[e].map_or(start_byte, |x| x.1);
+    let start_byte = spans.get(s).copied().flatten().map_or(0, |x| x.0);
+    let end_byte = spans.get(e).copied().flatten().map_or(start_byte, |x| x.1);
     let answer = context
         .get(start_byte..end_byte)
         .unwrap_or_default()

@@ -89,10 +89,20 @@ impl SimpleBackend for SeededInit {
             Init::Const(c) => vec![c as f32; n],
             _ if name.ends_with("bias") => vec![0.0; n],
             _ => {
+                // Uniform with the standard deviation of Hugging Face's normal init: as cheap as
+                // one random word per value, so big presets start fast even in debug builds.
                 let mut rng = SplitMix64::new(self.seed ^ fnv1a(name));
-                (0..n)
-                    .map(|_| (rng.next_normal() * INIT_STDEV) as f32)
-                    .collect()
+                let scale = (INIT_STDEV * 3f64.sqrt() * 2.0 / (1u64 << 32) as f64) as f32;
+                let half = (1u64 << 31) as f32;
+                let mut values = Vec::with_capacity(n);
+                while values.len() < n {
+                    let r = rng.next_u64();
+                    values.push(((r >> 32) as f32 - half) * scale);
+                    if values.len() < n {
+                        values.push(((r & 0xFFFF_FFFF) as f32 - half) * scale);
+                    }
+                }
+                values
             }
         };
         let t = Tensor::from_vec(values, s, dev)?.to_dtype(dtype)?;

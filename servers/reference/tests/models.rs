@@ -133,3 +133,29 @@ fn cached_steps_match_a_full_pass() {
         .fold(0.0f32, f32::max);
     assert!(diff < 1e-4, "{diff}");
 }
+
+#[test]
+fn model_specs_name_presets_and_folders() {
+    use reference::{ModelSpec, Source, Task};
+    let s = ModelSpec::parse(Task::Classification, "small").unwrap();
+    assert_eq!(
+        (s.name.as_str(), &s.source),
+        ("classifier-small", &Source::Preset("small".into()))
+    );
+    let s = ModelSpec::parse(Task::Generation, "gpt=base").unwrap();
+    assert_eq!(s.name, "gpt");
+    let s = ModelSpec::parse(Task::QuestionAnswering, "/models/squad-bert").unwrap();
+    assert_eq!(
+        (s.name.as_str(), &s.source),
+        ("squad-bert", &Source::Folder("/models/squad-bert".into()))
+    );
+    let e = ModelSpec::parse(Task::Generation, "huge")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("tiny, small, base, medium, large"), "{e}");
+    let specs = [
+        ModelSpec::parse(Task::Classification, "a=tiny").unwrap(),
+        ModelSpec::parse(Task::QuestionAnswering, "a=tiny").unwrap(),
+    ];
+    assert!(reference::ModelRegistry::load(&specs, &Default::default()).is_err());
+}
