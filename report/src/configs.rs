@@ -125,16 +125,12 @@ impl Configuration {
     }
 }
 
-/// Reads `repetitions.csv` of a run folder into configurations, in id order.
+/// Reads `repetitions.csv` of a run folder into configurations, in id order; a run that
+/// stopped before its first repetition (no such file) has none.
 pub fn load(dir: &Path) -> Result<Vec<Configuration>, ReportError> {
     let path = dir.join(REPETITIONS_CSV);
     if !path.exists() {
-        return Err(ReportError::NotARun {
-            path: dir.to_path_buf(),
-            reason: format!(
-                "no {REPETITIONS_CSV} in it (was the run interrupted before its first repetition?)"
-            ),
-        });
+        return Ok(Vec::new());
     }
     let mut configs: BTreeMap<String, Configuration> = BTreeMap::new();
     for rec in read_csv::<RepetitionRecord>(&path)? {

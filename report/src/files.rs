@@ -36,3 +36,5 @@ pub const SUMMARY_TEX: &str = "summary.tex";
 pub const SUMMARY_JSON: &str = "summary.json";
 /// What an import read, when the run was imported from another tool.
 pub const IMPORT_JSON: &str = "import.json";
+/// GPU context per configuration (written by the report when `context.csv` exists).
+pub const CONTEXT_SUMMARY_CSV: &str = "context_summary.csv";

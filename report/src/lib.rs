@@ -6,6 +6,7 @@
 pub mod aggregate;
 pub mod compare;
 pub mod configs;
+pub mod context;
 pub mod domains;
 pub mod error;
 pub mod export;

@@ -32,6 +32,8 @@ pub struct Report {
     pub tasks: Vec<TaskRow>,
     /// Per model, mean over tasks.
     pub models: Vec<ModelRow>,
+    /// GPU context (`context.csv`) per configuration, when the runner wrote it.
+    pub context: Vec<crate::context::ContextRow>,
     /// What the pass over requests and samples found.
     pub scan: RunScan,
     /// Plot files written.
@@ -84,6 +86,11 @@ pub fn analyse(dir: &Path, options: &ReportOptions, full: bool) -> Result<Report
             ..RunScan::default()
         }
     };
+    let context = if full {
+        crate::context::summarise(dir, &configs)?
+    } else {
+        Vec::new()
+    };
     let mut rows = Vec::new();
     let mut flags = Vec::new();
     for (config, facts) in configs.iter().zip(&scan.requests) {
@@ -96,6 +103,7 @@ pub fn analyse(dir: &Path, options: &ReportOptions, full: bool) -> Result<Report
         domains: configs.iter().flat_map(domains::rows).collect(),
         tasks: aggregate::tasks(&configs),
         models: aggregate::models(&configs),
+        context,
         manifest,
         options: options.clone(),
         configs,

@@ -10,7 +10,7 @@ use crate::files::{REQUEST_ENERGY_CSV, REQUESTS_CSV, SAMPLES_CSV};
 use crate::per_request::{Integrated, Integrator};
 use crate::records::{Phase, RequestEnergyRecord, RequestRecord, RequestStatus};
 use crate::table_io::open;
-use crate::timeline::{Timeline, Timelines};
+use crate::timeline::Timelines;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -434,9 +434,4 @@ impl EnergyWriter {
             None => Ok(()),
         }
     }
-}
-
-/// The timeline of one repetition, if it was chosen for plotting.
-pub fn timeline_of<'a>(scan: &'a RunScan, config: usize, repetition: u32) -> Option<&'a Timeline> {
-    scan.timelines.get(config, repetition)
 }

@@ -5,7 +5,7 @@
 //! the per-repetition noise.
 
 use crate::ReportError;
-use crate::files::{BASELINES_CSV, REPETITIONS_CSV, REQUESTS_CSV, SAMPLES_CSV};
+use crate::files::{BASELINES_CSV, CONTEXT_CSV, REPETITIONS_CSV, REQUESTS_CSV, SAMPLES_CSV};
 use crate::manifest::{HostInfo, ProbeInfo, RunManifest, RunStatus, SuiteInfo};
 use crate::records::{BaselineRecord, Phase, RepetitionRecord, RequestRecord, RequestStatus};
 use crate::stats::bootstrap::SplitMix64;
@@ -56,6 +56,9 @@ pub struct Synthetic {
     pub cpu_estimated: bool,
     /// Idle ticks of each baseline.
     pub baseline_ticks: u64,
+    /// Write a GPU temperature to `context.csv` every this many ticks (0: no context.csv);
+    /// it rises by 1 °C every 1,000 ticks from 40 °C.
+    pub context_every_ticks: u64,
 }
 
 impl Synthetic {
@@ -116,6 +119,7 @@ impl Synthetic {
             cpu_w: 20.0,
             cpu_estimated: false,
             baseline_ticks: 200,
+            context_every_ticks: 0,
         }
     }
 
@@ -145,7 +149,8 @@ impl Synthetic {
             source,
         })?;
         self.manifest().save(dir)?;
-        let mut w = Writers::open(dir)?;
+        let mut w = Writers::open(dir, self.context_every_ticks > 0)?;
+        let mut ticks = 0u64;
         let mut rng = SplitMix64(self.seed);
         let (mut t, mut gpu_e, mut cpu_e) = (1_000_000_000u64, 0.0f64, 0.0f64);
         let dt = self.tick_ns as f64 * 1e-9;
@@ -162,6 +167,10 @@ impl Synthetic {
         // One tick at `gpu_w`: advance time and counters, write both samples.
         let mut tick = |w: &mut Writers, t: &mut u64, gpu_w: f64| -> Result<(), ReportError> {
             *t += self.tick_ns;
+            ticks += 1;
+            if ticks.checked_rem(self.context_every_ticks) == Some(0) {
+                w.context(*t, 40.0 + (ticks / 1000) as f64)?;
+            }
             gpu_e += gpu_w * dt;
             cpu_e += self.cpu_w * dt;
             w.sample(*t, "nvml", "gpu0", "measured", gpu_e, gpu_w)?;
@@ -321,13 +330,14 @@ impl Synthetic {
 struct Writers {
     dir: std::path::PathBuf,
     samples: std::io::BufWriter<std::fs::File>,
+    context: Option<std::io::BufWriter<std::fs::File>>,
     requests: csv::Writer<std::fs::File>,
     repetitions: csv::Writer<std::fs::File>,
     baselines: csv::Writer<std::fs::File>,
 }
 
 impl Writers {
-    fn open(dir: &Path) -> Result<Self, ReportError> {
+    fn open(dir: &Path, context: bool) -> Result<Self, ReportError> {
         let csv_at = |name: &str| {
             csv::Writer::from_path(dir.join(name)).map_err(|source| ReportError::Csv {
                 path: dir.join(name),
@@ -343,9 +353,24 @@ impl Writers {
         samples
             .write_all(b"t_ns,source,domain,provenance,energy_j,power_w\n")
             .map_err(|source| ReportError::Io { path, source })?;
+        let context = if context {
+            let path = dir.join(CONTEXT_CSV);
+            let mut file = std::fs::File::create(&path)
+                .map(std::io::BufWriter::new)
+                .map_err(|source| ReportError::Io {
+                    path: path.clone(),
+                    source,
+                })?;
+            file.write_all(b"t_ns,source,domain,metric,value\n")
+                .map_err(|source| ReportError::Io { path, source })?;
+            Some(file)
+        } else {
+            None
+        };
         Ok(Self {
             dir: dir.to_path_buf(),
             samples,
+            context,
             requests: csv_at(REQUESTS_CSV)?,
             repetitions: csv_at(REPETITIONS_CSV)?,
             baselines: csv_at(BASELINES_CSV)?,
@@ -378,12 +403,24 @@ impl Writers {
         })
     }
 
+    fn context(&mut self, t: u64, celsius: f64) -> Result<(), ReportError> {
+        let path = self.dir.join(CONTEXT_CSV);
+        match &mut self.context {
+            Some(c) => writeln!(c, "{t},nvml,gpu0,temperature_c,{celsius}")
+                .map_err(|source| ReportError::Io { path, source }),
+            None => Ok(()),
+        }
+    }
+
     fn finish(mut self) -> Result<(), ReportError> {
         let io = |name: &str| {
             let path = self.dir.join(name);
             move |source| ReportError::Io { path, source }
         };
         self.samples.flush().map_err(io(SAMPLES_CSV))?;
+        if let Some(c) = &mut self.context {
+            c.flush().map_err(io(CONTEXT_CSV))?;
+        }
         self.requests.flush().map_err(io(REQUESTS_CSV))?;
         self.repetitions.flush().map_err(io(REPETITIONS_CSV))?;
         self.baselines.flush().map_err(io(BASELINES_CSV))

@@ -12,6 +12,7 @@ fn synthetic_run_reports_the_energy_put_in() {
     let dir = tempfile::tempdir().expect("temp dir");
     let mut run = Synthetic::small();
     run.noise = 0.0;
+    run.context_every_ticks = 10;
     run.write(dir.path()).expect("write run");
     let report =
         report::render_with(dir.path(), &report::ReportOptions::default()).expect("render");

@@ -21,6 +21,7 @@ struct Document<'a> {
     configurations: Vec<Config<'a>>,
     tasks: &'a [crate::aggregate::TaskRow],
     models: &'a [crate::aggregate::ModelRow],
+    context: &'a [crate::context::ContextRow],
 }
 
 #[derive(Serialize)]
@@ -96,6 +97,7 @@ pub fn write(dir: &Path, report: &Report) -> Result<(), ReportError> {
         configurations,
         tasks: &report.tasks,
         models: &report.models,
+        context: &report.context,
     };
     let text = serde_json::to_string_pretty(&doc).map_err(|source| ReportError::Json {
         path: path.clone(),

@@ -24,19 +24,23 @@ pub fn render(report: &Report) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# joulebench results: {}\n", cell(&m.suite.name));
     let gpus: Vec<&str> = m.host.gpus.iter().map(|g| g.name.as_str()).collect();
+    let machine = [m.host.hostname.as_str(), m.host.cpu_model.as_str()]
+        .into_iter()
+        .chain(gpus.iter().copied())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
     let _ = writeln!(
         out,
-        "Status **{:?}**, started {} on {} ({}{}). Grid {} gCO2eq/kWh × PUE {}.\n",
-        m.status,
+        "Status **{}**, started {}{}. Grid {} gCO2eq/kWh × PUE {}.\n",
+        format!("{:?}", m.status).to_lowercase(),
         m.started_utc,
-        cell(&m.host.hostname),
-        cell(&m.host.cpu_model),
-        if gpus.is_empty() {
+        if machine.is_empty() {
             String::new()
         } else {
-            format!("; {}", gpus.join(", "))
+            format!(" on {}", cell(&machine))
         },
-        m.carbon_intensity_g_per_kwh,
+        sig(m.carbon_intensity_g_per_kwh, 4),
         m.pue
     );
     for p in &m.probes {
@@ -49,6 +53,9 @@ pub fn render(report: &Report) -> String {
             p.domains.join(", "),
             p.resolution_s
         );
+    }
+    if let Some(reason) = &m.status_reason {
+        let _ = writeln!(out, "- {}", cell(reason));
     }
     for p in &m.missing_probes {
         let _ = writeln!(out, "- not available: `{}`: {}", p.probe, cell(&p.reason));

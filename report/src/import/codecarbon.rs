@@ -179,7 +179,7 @@ fn read_file(
             message: "--task-name was given but this file is not in task mode (no task_name column); leave --task-name out for it".to_string(),
         });
     }
-    let host_cols = HOST_COLUMNS.map(|c| col(c));
+    let host_cols = HOST_COLUMNS.map(col);
     let mut seen_tasks = BTreeSet::new();
     let first_row = rows.len();
     for record in reader.records() {

@@ -28,6 +28,9 @@ pub struct ModelPoint {
     pub high: f64,
 }
 
+/// Class, kWh per 1,000 of every repetition, and sources of one model on one task.
+type Group = (String, Vec<f64>, Vec<String>);
+
 /// The central plot's data.
 pub struct EnergyPerModel {
     rows: Vec<Row<ModelPoint>>,
@@ -36,8 +39,7 @@ pub struct EnergyPerModel {
 impl EnergyPerModel {
     /// Pools each model's repetitions per task.
     pub fn new(configs: &[Configuration]) -> Self {
-        let mut groups: BTreeMap<(String, String), (String, Vec<f64>, Vec<String>)> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
         for c in configs {
             let entry = groups
                 .entry((c.info.task.clone(), c.info.model.clone()))
