@@ -115,10 +115,7 @@ fn compare_passes_a_run_against_itself_and_fails_a_regression() {
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let out = text(&o);
     let id = run.id(1);
-    assert!(
-        out.contains(&format!("FAIL: 1 significantly worse")),
-        "{out}"
-    );
+    assert!(out.contains("FAIL: 1 significantly worse"), "{out}");
     assert!(
         out.lines()
             .any(|l| l.contains(&id) && l.contains("REGRESSION")),
