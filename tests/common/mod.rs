@@ -1,12 +1,15 @@
-//! A loopback HTTP/1.1 test server that answers like a model server and counts what it gets.
+//! A loopback HTTP/1.1 test server that answers like a model server and counts what it gets,
+//! and helpers to write suites and read the CSVs a run leaves.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 /// One request the server received.
 #[derive(Clone, Debug)]
@@ -17,35 +20,109 @@ pub struct Received {
     pub path: String,
     /// Body as JSON (Null when empty or not JSON).
     pub body: serde_json::Value,
-}
-
-/// A server on 127.0.0.1 answering every request with `answer(method, path, body)`.
-pub struct TestServer {
-    /// Base URL.
-    pub url: String,
-    /// Everything received, in order.
-    pub received: Arc<Mutex<Vec<Received>>>,
+    /// 0-based position among the POSTs the server received.
+    pub nth_post: usize,
 }
 
 /// Status and JSON body of an answer.
 pub type Answer = (u16, String);
 
+/// How the server answers one request.
+pub enum Reply {
+    /// A JSON body with a content-length.
+    Json(u16, String),
+    /// `text/event-stream`, chunked, one chunk per event (`data: ...\n\n`), each flushed
+    /// after `gap`.
+    Sse(Vec<String>, Duration),
+    /// Waits this long, then answers (to exceed a client's timeout).
+    Stall(Duration, u16, String),
+    /// Closes the connection without answering.
+    Close,
+}
+
+/// A gate that holds POSTs from a given one on until it is opened.
+#[derive(Default)]
+pub struct Gate {
+    hold_from: Mutex<Option<usize>>,
+    opened: Condvar,
+}
+
+impl Gate {
+    /// Holds every POST whose position is `n` or later.
+    pub fn hold_from(&self, n: usize) {
+        *self.hold_from.lock().expect("lock") = Some(n);
+    }
+
+    /// Lets every held and later POST through.
+    pub fn open(&self) {
+        *self.hold_from.lock().expect("lock") = None;
+        self.opened.notify_all();
+    }
+
+    fn wait(&self, nth: usize) {
+        let mut held = self.hold_from.lock().expect("lock");
+        // Bounded: a forgotten gate cannot hang the test suite.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while held.is_some_and(|n| nth >= n) && Instant::now() < deadline {
+            held = self
+                .opened
+                .wait_timeout(held, Duration::from_millis(100))
+                .expect("lock")
+                .0;
+        }
+    }
+}
+
+/// A server on 127.0.0.1 answering every request with `reply(request)`.
+pub struct TestServer {
+    /// Base URL.
+    pub url: String,
+    /// Everything received, in order.
+    pub received: Arc<Mutex<Vec<Received>>>,
+    /// POSTs received so far (counted before answering).
+    pub posts: Arc<AtomicUsize>,
+    /// Holds POSTs when asked to.
+    pub gate: Arc<Gate>,
+    /// Once set, every connection is closed at once (the server "died").
+    pub dead: Arc<AtomicBool>,
+}
+
+type Handler = dyn Fn(&Received) -> Reply + Send + Sync;
+
 impl TestServer {
-    /// Starts a server; it runs until the test process ends.
+    /// Starts a server answering with JSON; it runs until the test process ends.
     pub fn start(answer: impl Fn(&Received) -> Answer + Send + Sync + 'static) -> Self {
+        Self::start_replies(move |r| {
+            let (status, body) = answer(r);
+            Reply::Json(status, body)
+        })
+    }
+
+    /// Starts a server with full control over each reply.
+    pub fn start_replies(reply: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("address"));
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let log = Arc::clone(&received);
-        let answer = Arc::new(answer);
+        let server = Self {
+            url,
+            received: Arc::new(Mutex::new(Vec::new())),
+            posts: Arc::new(AtomicUsize::new(0)),
+            gate: Arc::new(Gate::default()),
+            dead: Arc::new(AtomicBool::new(false)),
+        };
+        let shared = Shared {
+            log: Arc::clone(&server.received),
+            posts: Arc::clone(&server.posts),
+            gate: Arc::clone(&server.gate),
+            dead: Arc::clone(&server.dead),
+            reply: Arc::new(reply),
+        };
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                let log = Arc::clone(&log);
-                let answer = Arc::clone(&answer);
-                std::thread::spawn(move || serve(stream, &log, answer.as_ref()));
+                let shared = shared.clone();
+                std::thread::spawn(move || serve(stream, &shared));
             }
         });
-        Self { url, received }
+        server
     }
 
     /// Requests received on `path` with `method`.
@@ -57,6 +134,38 @@ impl TestServer {
             .filter(|r| r.method == method && r.path == path)
             .count()
     }
+
+    /// Waits (bounded) until `n` POSTs have arrived; false on timeout.
+    pub fn wait_for_posts(&self, n: usize, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while self.posts.load(Ordering::SeqCst) < n {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        true
+    }
+
+    /// The POST bodies received on `path`.
+    pub fn bodies(&self, path: &str) -> Vec<serde_json::Value> {
+        self.received
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|r| r.method == "POST" && r.path == path)
+            .map(|r| r.body.clone())
+            .collect()
+    }
+}
+
+#[derive(Clone)]
+struct Shared {
+    log: Arc<Mutex<Vec<Received>>>,
+    posts: Arc<AtomicUsize>,
+    gate: Arc<Gate>,
+    dead: Arc<AtomicBool>,
+    reply: Arc<Handler>,
 }
 
 /// An OpenAI completions answer with usage.
@@ -71,16 +180,21 @@ pub fn openai_completion(max_tokens: u64) -> Answer {
 
 /// Answers /health with 200 and POST /v1/completions like an OpenAI server.
 pub fn openai_server() -> TestServer {
-    TestServer::start(|r| match (r.method.as_str(), r.path.as_str()) {
+    TestServer::start(openai_answer)
+}
+
+/// The answer of [`openai_server`].
+pub fn openai_answer(r: &Received) -> Answer {
+    match (r.method.as_str(), r.path.as_str()) {
         ("GET", "/health") => (200, "{}".into()),
         ("POST", "/v1/completions") => {
             openai_completion(r.body["max_tokens"].as_u64().unwrap_or(16))
         }
         _ => (404, r#"{"error":"not found"}"#.into()),
-    })
+    }
 }
 
-fn serve(stream: TcpStream, log: &Mutex<Vec<Received>>, answer: &(dyn Fn(&Received) -> Answer + Send + Sync)) {
+fn serve(stream: TcpStream, shared: &Shared) {
     let mut writer = match stream.try_clone() {
         Ok(w) => w,
         Err(_) => return,
@@ -88,7 +202,7 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Received>>, answer: &(dyn Fn(&Receiv
     let mut reader = BufReader::new(stream);
     loop {
         let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+        if reader.read_line(&mut line).unwrap_or(0) == 0 || shared.dead.load(Ordering::SeqCst) {
             return;
         }
         let mut parts = line.split_whitespace();
@@ -108,24 +222,72 @@ fn serve(stream: TcpStream, log: &Mutex<Vec<Received>>, answer: &(dyn Fn(&Receiv
                 headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_string());
             }
         }
-        let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+        let length: usize = headers
+            .get("content-length")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
         let mut body = vec![0; length];
         if reader.read_exact(&mut body).is_err() {
             return;
         }
+        let nth_post = if method == "POST" {
+            shared.posts.fetch_add(1, Ordering::SeqCst)
+        } else {
+            0
+        };
         let received = Received {
             method,
             path,
             body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
+            nth_post,
         };
-        let (status, text) = answer(&received);
-        log.lock().expect("lock").push(received);
+        if received.method == "POST" {
+            shared.gate.wait(nth_post);
+        }
+        if shared.dead.load(Ordering::SeqCst) {
+            return;
+        }
+        let reply = (shared.reply)(&received);
+        shared.log.lock().expect("lock").push(received);
+        if !write_reply(&mut writer, reply) {
+            return;
+        }
+    }
+}
+
+/// Writes one reply; false when the connection must close.
+fn write_reply(w: &mut TcpStream, reply: Reply) -> bool {
+    let json = |w: &mut TcpStream, status: u16, text: &str| {
         let response = format!(
             "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{text}",
             text.len()
         );
-        if writer.write_all(response.as_bytes()).is_err() {
-            return;
+        w.write_all(response.as_bytes()).is_ok()
+    };
+    match reply {
+        Reply::Json(status, text) => json(w, status, &text),
+        Reply::Stall(wait, status, text) => {
+            std::thread::sleep(wait);
+            json(w, status, &text)
+        }
+        Reply::Close => false,
+        Reply::Sse(events, gap) => {
+            let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n";
+            if w.write_all(head.as_bytes()).is_err() {
+                return false;
+            }
+            for e in events {
+                std::thread::sleep(gap);
+                let data = format!("data: {e}\n\n");
+                let chunk = format!("{:x}\r\n{data}\r\n", data.len());
+                if w.write_all(chunk.as_bytes())
+                    .and_then(|()| w.flush())
+                    .is_err()
+                {
+                    return false;
+                }
+            }
+            w.write_all(b"0\r\n\r\n").is_ok()
         }
     }
 }
@@ -139,10 +301,115 @@ pub fn joulebench() -> std::process::Command {
 pub fn suite_dir(suite: &str, rows: usize) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");
     let data: String = (0..rows)
-        .map(|i| format!("{{\"sentence\": \"sentence number {i}\", \"label\": {}}}\n", i % 2))
+        .map(|i| {
+            format!(
+                "{{\"sentence\": \"sentence number {i}\", \"label\": {}}}\n",
+                i % 2
+            )
+        })
         .collect();
     std::fs::write(dir.path().join("data.jsonl"), data).expect("write data");
     let path = dir.path().join("suite.toml");
     std::fs::write(&path, suite).expect("write suite");
     (dir, path)
+}
+
+/// A one-model suite against `url` speaking `protocol`; `extra` is appended verbatim
+/// (e.g. `[generation]` or `[servers.local.json_template]`).
+pub fn one_model_suite(
+    protocol: &str,
+    url: &str,
+    class: &str,
+    schedule: &str,
+    extra: &str,
+) -> String {
+    format!(
+        r#"[suite]
+name = "e2e"
+
+[servers.local]
+protocol = "{protocol}"
+url = "{url}"
+
+[[models]]
+name = "m1"
+served_name = "served-m1"
+task = "sentiment"
+class = "{class}"
+server = "local"
+
+[[datasets]]
+name = "sample"
+task = "sentiment"
+path = "data.jsonl"
+fields = {{ text = "sentence" }}
+
+[tasks.sentiment]
+prompt = "sentiment? {{text}}"
+max_tokens = 3
+
+[schedule]
+idle_seconds = 0
+cooldown_seconds = 0
+{schedule}
+
+[probes]
+sources = ["estimate"]
+sample_hz = 50
+
+{extra}
+"#
+    )
+}
+
+/// Runs `joulebench run --quiet --out DIR SUITE`; returns the output and DIR.
+pub fn run_suite(suite: &str, rows: usize) -> (std::process::Output, tempfile::TempDir, PathBuf) {
+    let (dir, suite_path) = suite_dir(suite, rows);
+    let out = dir.path().join("results");
+    let output = joulebench()
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&suite_path)
+        .output()
+        .expect("run joulebench");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (output, dir, out)
+}
+
+/// Rows of a CSV file as header → value maps; a ragged or torn row fails the test.
+pub fn csv_rows(path: &Path) -> Vec<BTreeMap<String, String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(
+        text.is_empty() || text.ends_with('\n'),
+        "{} ends mid-row",
+        path.display()
+    );
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let headers = reader.headers().expect("headers").clone();
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap_or_else(|e| panic!("{}: torn or ragged row: {e}", path.display()));
+            headers
+                .iter()
+                .zip(r.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+/// The measured rows of `requests.csv` in a run folder.
+pub fn measured(out: &Path) -> Vec<BTreeMap<String, String>> {
+    csv_rows(&out.join("requests.csv"))
+        .into_iter()
+        .filter(|r| r["phase"] == "measured")
+        .collect()
+}
+
+/// `run.json` of a run folder.
+pub fn manifest(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json"))
+        .expect("JSON")
 }

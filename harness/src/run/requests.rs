@@ -28,7 +28,12 @@ pub struct BatchResult {
     pub trailing_connection_failures: u32,
     /// The first failure's message.
     pub first_error: Option<String>,
+    /// Whether the batch stopped early because the server stopped answering.
+    pub server_gone: bool,
 }
+
+/// Consecutive connection failures after which a batch stops: the server is gone.
+pub const SERVER_GONE_FAILURES: u32 = 3;
 
 /// Where a batch belongs.
 pub struct BatchSpec<'a> {
@@ -49,7 +54,8 @@ pub struct BatchSpec<'a> {
 }
 
 /// Sends `spec.count` requests, at most `spec.concurrency` at a time, stopping early when
-/// `stop` is set (requests in flight finish and are recorded).
+/// `stop` is set (requests in flight finish and are recorded) or after
+/// [`SERVER_GONE_FAILURES`] consecutive connection failures.
 pub async fn send_batch(
     spec: &BatchSpec<'_>,
     client: &HttpClient,
@@ -63,8 +69,10 @@ pub async fn send_batch(
     let config = spec.config;
     let max_tokens = config.generation.map(|g| u64::from(g.max_tokens));
     let mut result = BatchResult::default();
+    let gone = AtomicBool::new(false);
+    let go_on = || !stop.load(Ordering::SeqCst) && !gone.load(Ordering::SeqCst);
     let mut outcomes = stream::iter(spec.first_index..spec.first_index.saturating_add(spec.count))
-        .take_while(|_| std::future::ready(!stop.load(Ordering::SeqCst)))
+        .take_while(|_| std::future::ready(go_on()))
         .map(|index| {
             let (row, prepared) = &inputs.requests[index as usize % n];
             async move {
@@ -110,6 +118,10 @@ pub async fn send_batch(
             }
             if outcome.status == RequestStatus::Connection {
                 result.trailing_connection_failures += 1;
+                if result.trailing_connection_failures >= SERVER_GONE_FAILURES {
+                    result.server_gone = true;
+                    gone.store(true, Ordering::SeqCst);
+                }
             }
         }
         if spec.phase == Phase::Measured {

@@ -1,6 +1,6 @@
 //! Everything open while a run goes on, and the schedule it follows.
 
-use super::requests::{BatchResult, BatchSpec, PreparedInputs, send_batch};
+use super::requests::{BatchResult, BatchSpec, PreparedInputs, SERVER_GONE_FAILURES, send_batch};
 use super::resume::Prior;
 use super::signals::pause;
 use super::window::Window;
@@ -19,9 +19,6 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
-
-/// Consecutive connection failures after which the server is checked for life.
-const DEAD_SERVER_FAILURES: u32 = 3;
 
 /// Everything open while a run goes on.
 pub struct Session<'a> {
@@ -124,7 +121,9 @@ impl Session<'_> {
                 if !self.prior.baselines.contains(&config.id) {
                     self.baseline(ci, config).await?;
                 }
-                self.warmup(ci, config).await?;
+                if !self.warmup(ci, config).await? {
+                    return Ok(());
+                }
                 started[ci] = true;
             }
             if self.stopped() {
@@ -190,7 +189,8 @@ impl Session<'_> {
 
     /// Warm-up requests not yet sent; on resume a launched server is new (cold), so its
     /// configurations are warmed up again in full. Indices continue after earlier ones.
-    async fn warmup(&mut self, ci: usize, config: &Configuration) -> Result<(), RunError> {
+    /// False when the run must stop (the server is gone).
+    async fn warmup(&mut self, ci: usize, config: &Configuration) -> Result<bool, RunError> {
         let wanted = self.suite.spec.schedule.warmup;
         let done = self.prior.warmups.get(&config.id).copied().unwrap_or(0);
         let launched = self.suite.spec.servers[&config.server].launch.is_some();
@@ -200,7 +200,7 @@ impl Session<'_> {
             wanted.saturating_sub(done)
         };
         if count == 0 {
-            return Ok(());
+            return Ok(true);
         }
         self.progress.set_message(format!("{}: warm-up", config.id));
         let spec = BatchSpec {
@@ -213,6 +213,11 @@ impl Session<'_> {
             t_offset_ns: self.t_offset_ns,
         };
         let batch = self.send(ci, &spec).await?;
+        if let Some(reason) = self.dead_server(config, &batch).await {
+            self.result.status = RunStatus::Interrupted;
+            self.result.reason = Some(reason);
+            return Ok(false);
+        }
         if batch.sent == count && batch.failures == count {
             return Err(RunError::WarmupFailed {
                 config: config.id.clone(),
@@ -220,7 +225,7 @@ impl Session<'_> {
                 first_error: batch.first_error.unwrap_or_default(),
             });
         }
-        Ok(())
+        Ok(true)
     }
 
     /// One repetition in an energy window; false when the run must stop.
@@ -245,6 +250,14 @@ impl Session<'_> {
         let end = self.probes.read_all(self.clock)?;
         self.result.measured += u64::from(batch.sent);
         self.result.failures += u64::from(batch.failures);
+        if batch.server_gone {
+            // Cut short inside the window: no repetitions.csv row; resume takes it again.
+            if let Some(reason) = self.dead_server(config, &batch).await {
+                self.result.status = RunStatus::Interrupted;
+                self.result.reason = Some(reason);
+            }
+            return Ok(false);
+        }
         if batch.sent < schedule.inferences {
             // Interrupted inside the window: its energy is not a whole repetition's.
             self.stopped();
@@ -339,9 +352,9 @@ impl Session<'_> {
         if let Some(status) = server.exit_status() {
             return Some(format!("{}", server.exited(status)));
         }
-        if batch.trailing_connection_failures >= DEAD_SERVER_FAILURES {
+        if batch.server_gone || batch.trailing_connection_failures >= SERVER_GONE_FAILURES {
             return Some(format!(
-                "server `{}` at {} stopped answering: {} consecutive connection failures",
+                "server `{}` at {} stopped answering: {} consecutive connection failures; start it again and `joulebench run --resume` this folder",
                 config.server, server.base_url, batch.trailing_connection_failures
             ));
         }

@@ -1,0 +1,269 @@
+//! End-to-end through the runner: one loopback server per protocol, speaking its public
+//! wire format; the request bodies it receives and the records the run writes are checked.
+
+mod common;
+
+use common::{Reply, TestServer, measured, one_model_suite, run_suite};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+const SCHEDULE: &str = "inferences = 3\nrepetitions = 1\nwarmup = 1";
+
+/// Runs a one-model suite against `server`; asserts success and returns the measured rows.
+fn run_ok(
+    server: &TestServer,
+    protocol: &str,
+    class: &str,
+    extra: &str,
+) -> Vec<BTreeMap<String, String>> {
+    let suite = one_model_suite(protocol, &server.url, class, SCHEDULE, extra);
+    let (output, _dir, out) = run_suite(&suite, 5);
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = measured(&out);
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert_eq!(r["status"], "ok", "{r:?}");
+    }
+    rows
+}
+
+fn health_or(r: &common::Received, path: &str, answer: impl FnOnce() -> Reply) -> Reply {
+    match (r.method.as_str(), r.path.as_str()) {
+        ("GET", "/health") => Reply::Json(200, "{}".into()),
+        ("POST", p) if p == path => answer(),
+        _ => Reply::Json(404, r#"{"error":"not found"}"#.into()),
+    }
+}
+
+#[test]
+fn openai_chat_sends_messages_and_reads_content_and_usage() {
+    let server = TestServer::start_replies(|r| {
+        health_or(r, "/v1/chat/completions", || {
+            Reply::Json(200, json!({
+                "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "served-m1",
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": "positive"}, "finish_reason": "length"}],
+                "usage": {"prompt_tokens": 9, "completion_tokens": 3, "total_tokens": 12}
+            }).to_string())
+        })
+    });
+    let rows = run_ok(&server, "openai-chat", "general-purpose", "");
+    let body = &server.bodies("/v1/chat/completions")[0];
+    assert_eq!(body["model"], "served-m1");
+    assert_eq!(
+        body["messages"],
+        json!([{"role": "user", "content": "sentiment? sentence number 0"}])
+    );
+    assert_eq!(
+        (body["max_tokens"].clone(), body["stream"].clone()),
+        (json!(3), json!(false))
+    );
+    assert_eq!(
+        (
+            rows[0]["output_chars"].as_str(),
+            rows[0]["completion_tokens"].as_str()
+        ),
+        ("8", "3")
+    );
+    assert_eq!(rows[0]["prompt_tokens"], "9");
+    assert_eq!(rows[0]["output_pinned"], "true");
+    assert_eq!(rows[0]["ttft_ms"], "", "no stream, no time to first token");
+}
+
+/// OpenAI stream chunks (completions or chat) for `tokens`, then usage and `[DONE]`.
+fn stream_events(chat: bool, tokens: &[&str], usage: bool) -> Vec<String> {
+    let mut events: Vec<String> = Vec::new();
+    if chat {
+        events.push(json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": null}]}).to_string());
+    }
+    for (i, t) in tokens.iter().enumerate() {
+        let finish = if i + 1 == tokens.len() {
+            json!("length")
+        } else {
+            Value::Null
+        };
+        events.push(if chat {
+            json!({"id": "c", "object": "chat.completion.chunk", "choices": [{"index": 0, "delta": {"content": t}, "finish_reason": finish}]})
+        } else {
+            json!({"id": "c", "object": "text_completion", "choices": [{"index": 0, "text": t, "logprobs": null, "finish_reason": finish}]})
+        }.to_string());
+    }
+    if usage {
+        events.push(json!({"id": "c", "choices": [], "usage": {"prompt_tokens": 6, "completion_tokens": tokens.len(), "total_tokens": 6 + tokens.len()}}).to_string());
+    }
+    events.push("[DONE]".into());
+    events
+}
+
+#[test]
+fn openai_completions_stream_gives_time_to_first_token_and_usage() {
+    let server = TestServer::start_replies(|r| {
+        health_or(r, "/v1/completions", || {
+            Reply::Sse(
+                stream_events(false, &["pos", "it", "ive"], true),
+                Duration::from_millis(2),
+            )
+        })
+    });
+    let rows = run_ok(
+        &server,
+        "openai-completions",
+        "general-purpose",
+        "[generation]\nstream = true",
+    );
+    let body = &server.bodies("/v1/completions")[0];
+    assert_eq!(body["stream"], true);
+    assert_eq!(body["stream_options"], json!({"include_usage": true}));
+    for r in &rows {
+        assert_eq!(
+            (r["output_chars"].as_str(), r["completion_tokens"].as_str()),
+            ("8", "3")
+        );
+        assert_eq!(r["prompt_tokens"], "6");
+        let ttft: f64 = r["ttft_ms"].parse().expect("ttft recorded");
+        let latency: f64 = r["latency_ms"].parse().expect("latency");
+        assert!(
+            ttft >= 2.0 && ttft < latency,
+            "ttft {ttft} within latency {latency}"
+        );
+    }
+}
+
+#[test]
+fn openai_chat_stream_without_usage_counts_chunks() {
+    let server = TestServer::start_replies(|r| {
+        health_or(r, "/v1/chat/completions", || {
+            Reply::Sse(
+                stream_events(true, &["a", "b", "c", "d"], false),
+                Duration::from_millis(1),
+            )
+        })
+    });
+    let rows = run_ok(
+        &server,
+        "openai-chat",
+        "general-purpose",
+        "[generation]\nstream = true",
+    );
+    assert_eq!(server.bodies("/v1/chat/completions")[0]["stream"], true);
+    assert_eq!(
+        (
+            rows[0]["output_chars"].as_str(),
+            rows[0]["completion_tokens"].as_str()
+        ),
+        ("4", "4")
+    );
+    assert_eq!(rows[0]["prompt_tokens"], "");
+    assert!(rows[0]["ttft_ms"].parse::<f64>().is_ok());
+}
+
+#[test]
+fn tgi_generate_reads_generated_text_and_token_count() {
+    let server = TestServer::start_replies(|r| {
+        health_or(r, "/generate", || {
+            Reply::Json(200, json!({"generated_text": "positive", "details": {
+                "finish_reason": "length", "generated_tokens": 3, "seed": null, "prefill": [], "tokens": []}}).to_string())
+        })
+    });
+    let rows = run_ok(&server, "tgi-generate", "general-purpose", "");
+    let body = &server.bodies("/generate")[0];
+    assert_eq!(body["inputs"], "sentiment? sentence number 0");
+    assert_eq!(
+        body["parameters"],
+        json!({"details": true, "max_new_tokens": 3, "do_sample": false})
+    );
+    assert_eq!(
+        (
+            rows[0]["output_chars"].as_str(),
+            rows[0]["completion_tokens"].as_str()
+        ),
+        ("8", "3")
+    );
+    assert_eq!(
+        rows[0]["output_pinned"], "false",
+        "TGI cannot pin the length"
+    );
+}
+
+#[test]
+fn tei_predict_and_embed_read_labels_and_vectors() {
+    let server = TestServer::start_replies(|r| match r.path.as_str() {
+        "/predict" => Reply::Json(
+            200,
+            r#"[{"score":0.99,"label":"POSITIVE"},{"score":0.01,"label":"NEGATIVE"}]"#.into(),
+        ),
+        "/embed" => Reply::Json(200, "[[0.1,-0.2,0.3,0.4]]".into()),
+        _ => Reply::Json(200, "{}".into()),
+    });
+    let rows = run_ok(&server, "tei-predict", "task-specific", "");
+    assert_eq!(
+        server.bodies("/predict")[1],
+        json!({"inputs": "sentence number 0"})
+    );
+    assert_eq!(rows[0]["output_chars"], "16");
+    let rows = run_ok(&server, "tei-embed", "task-specific", "");
+    assert_eq!(
+        server.bodies("/embed")[0],
+        json!({"inputs": "sentence number 0"})
+    );
+    assert_eq!(rows[2]["output_chars"], "4");
+}
+
+#[test]
+fn kserve_v2_sends_a_bytes_tensor_and_reads_outputs() {
+    let server = TestServer::start_replies(|r| {
+        health_or(r, "/v2/models/served-m1/infer", || {
+            Reply::Json(
+                200,
+                json!({"model_name": "served-m1", "model_version": "1", "outputs": [
+                {"name": "label", "shape": [1], "datatype": "BYTES", "data": ["POSITIVE"]}]})
+                .to_string(),
+            )
+        })
+    });
+    let rows = run_ok(&server, "kserve-v2", "task-specific", "");
+    let body = &server.bodies("/v2/models/served-m1/infer")[0];
+    assert_eq!(
+        body["inputs"],
+        json!([{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["sentence number 0"]}])
+    );
+    assert_eq!(rows[0]["output_chars"], "8");
+}
+
+#[test]
+fn json_template_fills_escaped_placeholders_and_follows_pointers() {
+    let server = TestServer::start_replies(|r| {
+        health_or(r, "/custom/infer", || {
+            Reply::Json(
+                200,
+                json!({"result": {"labels": ["yes", "no"]}, "usage": {"in": 5, "out": 2}})
+                    .to_string(),
+            )
+        })
+    });
+    let extra = r#"[servers.local.json_template]
+path = "/custom/infer"
+body = '{"q": "{prompt}", "raw": "{sentence}", "label": "{label}", "model": "{model}", "n": "{max_tokens}"}'
+output = "/result/labels"
+prompt_tokens = "/usage/in"
+completion_tokens = "/usage/out"
+"#;
+    let rows = run_ok(&server, "json-template", "general-purpose", extra);
+    let body = &server.bodies("/custom/infer")[0];
+    assert_eq!(
+        body,
+        &json!({"q": "sentiment? sentence number 0", "raw": "sentence number 0", "label": "0", "model": "served-m1", "n": 3})
+    );
+    assert_eq!(
+        (
+            rows[0]["output_chars"].as_str(),
+            rows[0]["prompt_tokens"].as_str()
+        ),
+        ("5", "5")
+    );
+    assert_eq!(rows[0]["completion_tokens"], "2");
+}
