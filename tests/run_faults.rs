@@ -1,0 +1,208 @@
+//! Faults: HTTP errors, stalls past the timeout, malformed JSON and a server that dies
+//! mid-repetition. The run finishes or stops cleanly, every failure is counted, no panic.
+
+mod common;
+
+use common::{
+    Reply, TestServer, csv_rows, manifest, measured, one_model_suite, openai_answer, run_suite,
+};
+use std::time::Duration;
+
+fn count(rows: &[std::collections::BTreeMap<String, String>], status: &str) -> usize {
+    rows.iter().filter(|r| r["status"] == status).count()
+}
+
+/// Sum of `failures` over the repetitions.csv rows of each repetition (one domain each
+/// counted once), and the `valid` flags, by repetition.
+fn repetitions(out: &std::path::Path) -> Vec<(u32, u32, String)> {
+    let mut reps: Vec<(u32, u32, String)> = csv_rows(&out.join("repetitions.csv"))
+        .into_iter()
+        .map(|r| {
+            (
+                r["repetition"].parse().expect("rep"),
+                r["failures"].parse().expect("failures"),
+                r["valid"].clone(),
+            )
+        })
+        .collect();
+    reps.sort();
+    reps.dedup();
+    reps
+}
+
+#[test]
+fn five_percent_http_500_are_recorded_and_repetitions_stay_valid() {
+    let server = TestServer::start_replies(|r| {
+        if r.method == "POST" && r.nth_post % 20 == 19 {
+            Reply::Json(500, r#"{"error":"internal"}"#.into())
+        } else {
+            let (s, b) = openai_answer(r);
+            Reply::Json(s, b)
+        }
+    });
+    let suite = one_model_suite(
+        "openai-completions",
+        &server.url,
+        "general-purpose",
+        "inferences = 20\nrepetitions = 2\nwarmup = 0",
+        "",
+    );
+    let (output, _dir, out) = run_suite(&suite, 5);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = measured(&out);
+    assert_eq!(rows.len(), 40);
+    assert_eq!(count(&rows, "http_error"), 2);
+    let failed = rows
+        .iter()
+        .find(|r| r["status"] == "http_error")
+        .expect("a failure");
+    assert_eq!(failed["http_status"], "500");
+    assert!(failed["error"].contains("internal"), "{failed:?}");
+    assert_eq!(
+        repetitions(&out),
+        vec![(1, 1, "true".into()), (2, 1, "true".into())],
+        "1 of 20 = 5% is allowed"
+    );
+    assert_eq!(manifest(&out)["status"], "complete");
+}
+
+#[test]
+fn a_stall_past_the_timeout_is_a_timeout_and_invalidates_its_repetition() {
+    let server = TestServer::start_replies(|r| {
+        let (s, b) = openai_answer(r);
+        if r.method == "POST" && r.nth_post == 4 {
+            Reply::Stall(Duration::from_secs(3), s, b)
+        } else {
+            Reply::Json(s, b)
+        }
+    });
+    let schedule = "inferences = 10\nrepetitions = 1\nwarmup = 0\nrequest_timeout_seconds = 0.3";
+    let suite = one_model_suite(
+        "openai-completions",
+        &server.url,
+        "general-purpose",
+        schedule,
+        "",
+    );
+    let (output, _dir, out) = run_suite(&suite, 5);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = measured(&out);
+    assert_eq!(
+        (rows.len(), count(&rows, "timeout"), count(&rows, "ok")),
+        (10, 1, 9)
+    );
+    let t = rows
+        .iter()
+        .find(|r| r["status"] == "timeout")
+        .expect("timeout row");
+    let latency: f64 = t["latency_ms"].parse().expect("latency");
+    assert!(
+        (290.0..2000.0).contains(&latency),
+        "cut at the timeout: {latency} ms"
+    );
+    assert_eq!(t["index"], "4");
+    assert_eq!(
+        repetitions(&out),
+        vec![(1, 1, "false".into())],
+        "1 of 10 > 5%"
+    );
+}
+
+#[test]
+fn malformed_json_is_a_bad_response() {
+    let server = TestServer::start_replies(|r| {
+        if r.method == "POST" && (r.nth_post == 2 || r.nth_post == 6) {
+            Reply::Json(200, r#"{"choices": [{"text": "trunc"#.into())
+        } else if r.method == "POST" && r.nth_post == 7 {
+            Reply::Json(200, r#"{"choices": []}"#.into())
+        } else {
+            let (s, b) = openai_answer(r);
+            Reply::Json(s, b)
+        }
+    });
+    let suite = one_model_suite(
+        "openai-completions",
+        &server.url,
+        "general-purpose",
+        "inferences = 10\nrepetitions = 1\nwarmup = 0",
+        "",
+    );
+    let (output, _dir, out) = run_suite(&suite, 5);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = measured(&out);
+    assert_eq!(count(&rows, "bad_response"), 3);
+    assert!(rows[2]["error"].contains("not JSON"), "{:?}", rows[2]);
+    assert!(
+        rows[7]["error"].contains("/choices/0/text"),
+        "{:?}",
+        rows[7]
+    );
+    assert_eq!(rows[2]["http_status"], "200");
+    assert_eq!(repetitions(&out), vec![(1, 3, "false".into())]);
+}
+
+#[test]
+fn a_server_that_dies_mid_repetition_stops_the_run_cleanly() {
+    // Dies at its 16th request: repetition 1 (10) is whole, repetition 2 is cut at index 5;
+    // from then on every connection is closed without an answer.
+    let dying = TestServer::start_replies(|r| {
+        if r.method == "POST" && r.nth_post >= 15 {
+            return Reply::Close;
+        }
+        let (s, b) = openai_answer(r);
+        Reply::Json(s, b)
+    });
+    let suite = one_model_suite(
+        "openai-completions",
+        &dying.url,
+        "general-purpose",
+        "inferences = 10\nrepetitions = 3\nwarmup = 0",
+        "",
+    );
+    let (output, _dir, out) = run_suite(&suite, 5);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "interrupted, not failed: {stderr}"
+    );
+    assert!(stderr.contains("stopped answering"), "{stderr}");
+    let m = manifest(&out);
+    assert_eq!(m["status"], "interrupted");
+    assert!(
+        m["status_reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("--resume"),
+        "{m}"
+    );
+    let rows = measured(&out);
+    let rep2: Vec<_> = rows.iter().filter(|r| r["repetition"] == "2").collect();
+    assert_eq!(rep2.iter().filter(|r| r["status"] == "ok").count(), 5);
+    assert_eq!(
+        rep2.iter().filter(|r| r["status"] == "connection").count(),
+        3,
+        "stops after 3 in a row"
+    );
+    assert_eq!(
+        repetitions(&out),
+        vec![(1, 0, "true".into())],
+        "the cut repetition has no energy row"
+    );
+    assert!(
+        out.join("summary.csv").exists(),
+        "the summary is rendered from what was kept"
+    );
+}
