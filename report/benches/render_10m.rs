@@ -43,6 +43,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let report = report::render_with(dir.path(), &report::ReportOptions::default())?;
     let rendered = t.elapsed();
     let after = vm_hwm_kib();
+    let t = Instant::now();
+    report::render_with(
+        dir.path(),
+        &report::ReportOptions {
+            plots: false,
+            ..report::ReportOptions::default()
+        },
+    )?;
+    let tables_only = t.elapsed();
     println!(
         "samples.csv: {} rows, {:.0} MiB (written in {:.1} s); requests: {}",
         run.sample_count(),
@@ -51,8 +60,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         u64::from(run.requests) * u64::from(run.repetitions) * run.configs.len() as u64,
     );
     println!(
-        "render: {:.2} s, {} configurations, {} plot files; peak RSS {:.1} MiB before, {:.1} MiB after",
+        "render: {:.2} s ({:.2} s without plots), {} configurations, {} plot files; peak RSS {:.1} MiB before, {:.1} MiB after",
         rendered.as_secs_f64(),
+        tables_only.as_secs_f64(),
         report.summary.len(),
         report.plots.len(),
         before as f64 / 1024.0,

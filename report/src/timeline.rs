@@ -120,7 +120,9 @@ impl Timelines {
         let Some(w) = self.windows.get_mut(self.cursor) else {
             return;
         };
-        if t_ns < w.t_start_ns {
+        // A sample stands for the interval that ends at it: one at the window's start
+        // describes the time before the window.
+        if t_ns <= w.t_start_ns {
             return;
         }
         let power = match previous {

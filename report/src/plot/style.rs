@@ -63,7 +63,8 @@ pub fn provenance_suffix(source: &str) -> &'static str {
     }
 }
 
-/// A log-axis range that holds every positive value in `values` with some margin.
+/// A log-axis range from the power of ten below every positive value in `values` to the
+/// power of ten above (plotters only places ticks from the first power of ten upward).
 pub fn log_range(values: impl IntoIterator<Item = f64>) -> std::ops::Range<f64> {
     let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
     for v in values {
@@ -75,11 +76,9 @@ pub fn log_range(values: impl IntoIterator<Item = f64>) -> std::ops::Range<f64> 
     if !lo.is_finite() || hi <= 0.0 {
         return 0.1..10.0;
     }
-    if hi / lo < 1.5 {
-        (lo / 1.5)..(hi * 1.5)
-    } else {
-        (lo / 1.25)..(hi * 1.25)
-    }
+    let lo = 10f64.powf((lo / 1.05).log10().floor());
+    let hi = 10f64.powf((hi * 1.05).log10().ceil());
+    lo..hi
 }
 
 /// A short tick label for a positive number.

@@ -100,6 +100,7 @@ fn panel<DB: DrawingBackend>(
         * 1.1;
     let mut chart = ChartBuilder::on(area)
         .margin(8)
+        .margin_right(24)
         .caption(format!("repetition {}", t.repetition), text(14))
         .x_label_area_size(34)
         .y_label_area_size(64)
