@@ -321,11 +321,12 @@ impl SampleReader {
     fn open(path: &Path) -> Result<Self, ReportError> {
         let mut reader = open(path)?;
         let header = reader.headers().map_err(|e| csv_err(path, e))?.clone();
-        let mut columns = [0usize; 5];
-        for (slot, name) in ["t_ns", "source", "domain", "energy_j", "power_w"]
-            .iter()
-            .enumerate()
-        {
+        // `power_w` is optional (only used where a counter went back).
+        let mut columns = [usize::MAX; 5];
+        if let Some(i) = header.iter().position(|h| h == "power_w") {
+            columns[4] = i;
+        }
+        for (slot, name) in ["t_ns", "source", "domain", "energy_j"].iter().enumerate() {
             columns[slot] =
                 header
                     .iter()
