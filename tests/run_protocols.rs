@@ -24,6 +24,11 @@ fn run_ok(
         "stderr: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    assert!(
+        output.stderr.is_empty(),
+        "--quiet shows no progress: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let rows = measured(&out);
     assert_eq!(rows.len(), 3);
     for r in &rows {

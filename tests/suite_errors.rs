@@ -43,24 +43,39 @@ fn fails_with(suite: &str) -> (i32, String) {
 #[test]
 fn the_good_suite_passes() {
     let (_dir, path) = suite_dir(GOOD, 3);
-    let output = joulebench().args(["run", "--dry-run"]).arg(&path).output().expect("run");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = joulebench()
+        .args(["run", "--dry-run"])
+        .arg(&path)
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
 
 #[test]
 fn bad_type_names_line_column_and_key() {
     let (code, err) = fails_with(&GOOD.replace("inferences = 10", "inferences = \"ten\""));
     assert_ne!(code, 0);
-    assert!(err.contains("suite.toml:20:14: key `schedule.inferences`"), "{err}");
+    assert!(
+        err.contains("suite.toml:20:14: key `schedule.inferences`"),
+        "{err}"
+    );
     assert!(err.contains("expected"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
 
 #[test]
 fn unknown_key_is_an_error() {
-    let (code, err) = fails_with(&GOOD.replace("inferences = 10", "inferences = 10\nrepetitons = 3"));
+    let (code, err) =
+        fails_with(&GOOD.replace("inferences = 10", "inferences = 10\nrepetitons = 3"));
     assert_ne!(code, 0);
-    assert!(err.contains("suite.toml:21:1: key `schedule.repetitons`"), "{err}");
+    assert!(
+        err.contains("suite.toml:21:1: key `schedule.repetitons`"),
+        "{err}"
+    );
     assert!(err.contains("unknown field"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
@@ -69,7 +84,10 @@ fn unknown_key_is_an_error() {
 fn missing_dataset_file_names_the_path_key() {
     let (code, err) = fails_with(&GOOD.replace("data.jsonl", "nope.jsonl"));
     assert_ne!(code, 0);
-    assert!(err.contains("suite.toml:17:8: key `datasets.path`"), "{err}");
+    assert!(
+        err.contains("suite.toml:17:8: key `datasets.path`"),
+        "{err}"
+    );
     assert!(err.contains("nope.jsonl not found"), "{err}");
 }
 
@@ -91,5 +109,52 @@ fn missing_suite_file_is_one_line() {
         .expect("run");
     let err = String::from_utf8_lossy(&output.stderr);
     assert_ne!(output.status.code(), Some(0));
-    assert!(err.contains("/nonexistent/suite.toml: cannot read suite"), "{err}");
+    assert!(
+        err.contains("/nonexistent/suite.toml: cannot read suite"),
+        "{err}"
+    );
+}
+
+#[test]
+fn json_template_errors_name_the_template_key() {
+    let template = GOOD.replace("openai-completions", "json-template");
+    let (code, err) = fails_with(&template);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("key `models.server`") && err.contains("[servers.local.json_template]"),
+        "{err}"
+    );
+    let bad_body = format!(
+        "{template}\n[servers.local.json_template]\npath = \"/p\"\nbody = '{{prompt}}'\noutput = \"/o\"\n"
+    )
+    .replace("[schedule]\ninferences = 10\n", "");
+    let bad_body = format!("{bad_body}\n[schedule]\ninferences = 10\n");
+    let (code, err) = fails_with(&bad_body);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("suite.toml:22:8: key `servers.local.json_template.body`"),
+        "{err}"
+    );
+    assert!(err.contains("not JSON"), "{err}");
+}
+
+#[test]
+fn parquet_is_a_known_extension() {
+    for (name, accepted) in [("data.parquet", true), ("data.txt", false)] {
+        let (dir, path) = suite_dir(&GOOD.replace("data.jsonl", name), 3);
+        std::fs::copy(dir.path().join("data.jsonl"), dir.path().join(name)).expect("copy");
+        let output = joulebench()
+            .args(["run", "--dry-run"])
+            .arg(&path)
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.success(), accepted, "{name}: {err}");
+        if !accepted {
+            assert!(
+                err.contains("key `datasets.path`") && err.contains(".parquet"),
+                "{err}"
+            );
+        }
+    }
 }

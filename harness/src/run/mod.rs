@@ -358,3 +358,17 @@ fn progress_bar(quiet: bool, total: u64) -> ProgressBar {
     }
     bar
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quiet_hides_the_progress_bar_and_counts_stay_exact() {
+        assert!(progress_bar(true, 10).is_hidden());
+        let bar = progress_bar(false, 10);
+        assert_eq!(bar.length(), Some(10));
+        bar.set_message("m@d rep 1: 0.500 J/inference");
+        assert_eq!(bar.message(), "m@d rep 1: 0.500 J/inference");
+    }
+}

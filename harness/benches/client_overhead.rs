@@ -1,0 +1,287 @@
+//! The client's own overhead per request, against a loopback server that answers at once,
+//! side by side with a bare keep-alive socket, `curl` and (when installed) `wrk -c1 -t1`.
+//!
+//! `cargo bench -p joulebench-harness --bench client_overhead` (or `bench/runner_overhead.sh`);
+//! requests per case from `JOULEBENCH_BENCH_REQUESTS` (default 5000). Every case sends the
+//! same OpenAI completions body over one kept-alive connection, one request at a time.
+
+extern crate joulebench_harness as harness;
+
+use harness::client::HttpClient;
+use harness::protocol::{Generation, Input, Wire};
+use harness::suite::ProtocolKind;
+use harness::writer::RowAppender;
+use probes::MonotonicClock;
+use report::records::{Phase, RequestRecord};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
+
+const ANSWER: &str = r#"{"id":"cmpl-1","object":"text_completion","created":0,"model":"m","choices":[{"text":"word word word word ","index":0,"finish_reason":"length"}],"usage":{"prompt_tokens":7,"completion_tokens":4,"total_tokens":11}}"#;
+
+/// A loopback HTTP/1.1 server answering every request at once with [`ANSWER`].
+fn start_server() -> Result<String> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    let url = format!("http://{}", listener.local_addr()?);
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            std::thread::spawn(move || serve(stream));
+        }
+    });
+    Ok(url)
+}
+
+fn serve(stream: TcpStream) {
+    let _ = stream.set_nodelay(true);
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(stream);
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{ANSWER}",
+        ANSWER.len()
+    );
+    loop {
+        let mut length = 0usize;
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                return;
+            }
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = l.split_once(':')
+                && k.eq_ignore_ascii_case("content-length")
+            {
+                length = v.trim().parse().unwrap_or(0);
+            }
+        }
+        let mut body = vec![0; length];
+        if reader.read_exact(&mut body).is_err() || writer.write_all(response.as_bytes()).is_err() {
+            return;
+        }
+    }
+}
+
+/// Per-request times: median and mean (µs).
+fn stats(mut us: Vec<f64>) -> (f64, f64) {
+    us.sort_by(f64::total_cmp);
+    let median = us.get(us.len() / 2).copied().unwrap_or(f64::NAN);
+    let mean = us.iter().sum::<f64>() / us.len().max(1) as f64;
+    (median, mean)
+}
+
+/// A bare keep-alive socket: write the request, read the whole answer.
+fn raw(url: &str, body: &str, n: usize) -> Result<Vec<f64>> {
+    let addr = url.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(addr)?;
+    stream.set_nodelay(true)?;
+    let request = format!(
+        "POST /v1/completions HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut reader = BufReader::new(stream.try_clone()?);
+    let mut times = Vec::with_capacity(n);
+    let mut line = String::new();
+    for _ in 0..n + 100 {
+        let t = Instant::now();
+        stream.write_all(request.as_bytes())?;
+        let mut length = 0;
+        loop {
+            line.clear();
+            reader.read_line(&mut line)?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            if let Some(v) = l.strip_prefix("content-length:") {
+                length = v.trim().parse()?;
+            }
+        }
+        let mut answer = vec![0; length];
+        reader.read_exact(&mut answer)?;
+        times.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    Ok(times.split_off(100))
+}
+
+/// The harness's client, and the client plus writing the requests.csv row.
+fn harness_client(url: &str, n: usize, record: bool) -> Result<Vec<f64>> {
+    let runtime = tokio::runtime::Runtime::new()?;
+    let client = HttpClient::new(url, Duration::from_secs(10), None)?;
+    let clock = MonotonicClock::new();
+    let wire = Wire::Builtin(ProtocolKind::OpenaiCompletions);
+    let input = Input {
+        model: "m",
+        text: "what is the binary sentiment of the following sentence? a fine film",
+        generation: Some(generation()),
+    };
+    let prepared = wire.prepare(&input, &Default::default())?;
+    let dir = tempfile::tempdir()?;
+    let mut out = RowAppender::<RequestRecord>::open(&dir.path().join("requests.csv"))?;
+    let mut times = Vec::with_capacity(n);
+    runtime.block_on(async {
+        for i in 0..n + 100 {
+            let t = Instant::now();
+            let o = client.send(&wire, &prepared, &clock).await;
+            if o.status != report::records::RequestStatus::Ok {
+                return Err(format!("request failed: {}", o.error).into());
+            }
+            if record {
+                let p = o.parsed.unwrap_or_default();
+                out.append(&RequestRecord {
+                    config: "m@d".into(),
+                    model: "m".into(),
+                    dataset: "d".into(),
+                    phase: Phase::Measured,
+                    repetition: 1,
+                    index: i as u32,
+                    row: 1,
+                    t_start_ns: o.t_start_ns,
+                    t_end_ns: o.t_end_ns,
+                    latency_ms: (o.t_end_ns - o.t_start_ns) as f64 / 1e6,
+                    ttft_ms: None,
+                    status: o.status,
+                    http_status: o.http_status,
+                    prompt_tokens: p.prompt_tokens,
+                    completion_tokens: p.completion_tokens,
+                    output_pinned: true,
+                    output_chars: p.output_chars,
+                    error: o.error,
+                })?;
+            }
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        Ok::<_, Box<dyn std::error::Error>>(())
+    })?;
+    Ok(times.split_off(100))
+}
+
+fn generation() -> Generation {
+    Generation {
+        max_tokens: 4,
+        temperature: 0.0,
+        pin_output_length: true,
+        stream: false,
+    }
+}
+
+/// `curl` sending n requests over one connection (one process, n URLs).
+fn curl(url: &str, body: &str, n: usize) -> Result<Option<Vec<f64>>> {
+    let target = format!("{url}/v1/completions");
+    let mut cmd = Command::new("curl");
+    cmd.args([
+        "-s",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{time_total}\\n",
+        "-H",
+        "content-type: application/json",
+        "--data",
+        body,
+    ]);
+    for _ in 0..n + 1 {
+        cmd.arg(&target);
+    }
+    let Ok(output) = cmd.output() else {
+        return Ok(None);
+    };
+    let times: Vec<f64> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.trim().parse::<f64>().ok())
+        .map(|s| s * 1e6)
+        .collect();
+    Ok((!times.is_empty()).then_some(times))
+}
+
+/// `wrk -c1 -t1` for 3 s, when installed: its mean latency (µs).
+fn wrk(url: &str, body: &str) -> Option<f64> {
+    let dir = tempfile::tempdir().ok()?;
+    let script = dir.path().join("post.lua");
+    let lua = format!(
+        "wrk.method = \"POST\"\nwrk.headers[\"content-type\"] = \"application/json\"\nwrk.body = [[{body}]]\n"
+    );
+    std::fs::write(&script, lua).ok()?;
+    let output = Command::new("wrk")
+        .args(["-c1", "-t1", "-d3s", "-s"])
+        .arg(&script)
+        .arg(format!("{url}/v1/completions"))
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    let latency = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("Latency"))?;
+    let value = latency.split_whitespace().nth(1)?;
+    let (number, unit) = value.split_at(value.find(|c: char| c.is_alphabetic())?);
+    let n: f64 = number.parse().ok()?;
+    Some(match unit {
+        "us" => n,
+        "ms" => n * 1e3,
+        "s" => n * 1e6,
+        _ => return None,
+    })
+}
+
+fn main() -> Result<()> {
+    let n: usize = std::env::var("JOULEBENCH_BENCH_REQUESTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
+    let url = start_server()?;
+    let wire = Wire::Builtin(ProtocolKind::OpenaiCompletions);
+    let input = Input {
+        model: "m",
+        text: "what is the binary sentiment of the following sentence? a fine film",
+        generation: Some(generation()),
+    };
+    let body = serde_json::to_string(&wire.prepare(&input, &Default::default())?.body)?;
+    println!("{n} sequential POST /v1/completions over one keep-alive loopback connection");
+    println!("{:<44} {:>12} {:>12}", "case", "median µs", "mean µs");
+    let (raw_med, raw_mean) = stats(raw(&url, &body, n)?);
+    println!(
+        "{:<44} {raw_med:>12.1} {raw_mean:>12.1}",
+        "bare socket (the loopback round trip)"
+    );
+    let (c_med, c_mean) = stats(harness_client(&url, n, false)?);
+    println!(
+        "{:<44} {c_med:>12.1} {c_mean:>12.1}",
+        "harness HttpClient::send"
+    );
+    let (r_med, r_mean) = stats(harness_client(&url, n, true)?);
+    println!(
+        "{:<44} {r_med:>12.1} {r_mean:>12.1}",
+        "HttpClient::send + requests.csv row"
+    );
+    match curl(&url, &body, n.min(2000))? {
+        Some(t) => {
+            let (m, a) = stats(t);
+            println!(
+                "{:<44} {m:>12.1} {a:>12.1}",
+                "curl (one process, keep-alive)"
+            );
+        }
+        None => println!("{:<44} {:>12}", "curl", "not installed"),
+    }
+    match wrk(&url, &body) {
+        Some(mean) => println!(
+            "{:<44} {:>12} {mean:>12.1}",
+            "wrk -c1 -t1 (mean latency)", "-"
+        ),
+        None => println!("{:<44} {:>12}", "wrk -c1 -t1", "not installed"),
+    }
+    println!(
+        "ratio to the bare round trip (median): client {:.2}×, client + record {:.2}× (target ≤ 1.5×)",
+        c_med / raw_med,
+        r_med / raw_med
+    );
+    Ok(())
+}
