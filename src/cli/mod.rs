@@ -70,9 +70,3 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Import(args) => import::run(args),
     }
 }
-
-/// Says that a subcommand's issue is not done yet, with exit code 2.
-pub fn not_implemented(what: &str) -> anyhow::Result<ExitCode> {
-    eprintln!("joulebench {what}: not implemented yet");
-    Ok(ExitCode::from(2))
-}
