@@ -73,9 +73,10 @@ pub fn render(report: &Report) -> String {
         } else {
             format!(" *{note}*")
         };
+        let net_tag = if row.net_energy_j_mean.is_some() { tag.as_str() } else { "" };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} ± {}{tag} | {} – {} | {} | {}{tag} | {} | {}{tag} | {} / {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} ± {}{tag} | {} – {} | {} | {}{tag} | {}{net_tag} | {}{tag} | {} / {} | {} | {} |",
             cell(&row.model),
             cell(&row.task),
             cell(&row.dataset),
