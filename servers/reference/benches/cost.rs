@@ -50,6 +50,41 @@ fn main() -> candle_core::Result<()> {
         println!("[{n}x{k}] x [{k}x{m}]: {rate:.1} GFLOP/s");
     }
 
+    for (n, k, m) in [(128, 512, 2048), (128, 2048, 512), (16, 512, 2048)] {
+        let a = Tensor::randn(0f32, 1.0, (n, k), &Device::Cpu)?;
+        let w = Tensor::randn(0f32, 1.0, (m, k), &Device::Cpu)?;
+        let secs = best_secs(runs, || {
+            let _ = a.matmul(&w.t().unwrap_or_else(|_| unreachable!()));
+        });
+        let rate = 2.0 * (n * k * m) as f64 / secs / 1e9;
+        println!("[{n}x{k}] x [{m}x{k}]ᵀ (nn.Linear layout): {rate:.1} GFLOP/s");
+    }
+
+    println!("\n## element-wise work of one `small` layer at 128 tokens");
+    let h = Tensor::randn(0f32, 1.0, (1, 128, 2048), &Device::Cpu)?;
+    let gelu = best_secs(runs, || {
+        let _ = h.gelu_erf();
+    });
+    let x = Tensor::randn(0f32, 1.0, (1, 128, 512), &Device::Cpu)?;
+    let ln = candle_nn::LayerNorm::new(
+        Tensor::ones(512, candle_core::DType::F32, &Device::Cpu)?,
+        Tensor::zeros(512, candle_core::DType::F32, &Device::Cpu)?,
+        1e-12,
+    );
+    let norm = best_secs(runs, || {
+        let _ = candle_core::Module::forward(&ln, &x);
+    });
+    let scores = Tensor::randn(0f32, 1.0, (1, 8, 128, 128), &Device::Cpu)?;
+    let soft = best_secs(runs, || {
+        let _ = candle_nn::ops::softmax_last_dim(&scores);
+    });
+    println!(
+        "gelu_erf [128x2048]: {:.2} ms, layer_norm [128x512]: {:.2} ms, softmax [8x128x128]: {:.2} ms",
+        gelu * 1e3,
+        norm * 1e3,
+        soft * 1e3
+    );
+
     println!("\n## encoder `small` (BERT-Small: 4 layers, 512 wide), classification");
     let c = presets::encoder("small").unwrap_or_else(|| unreachable!());
     let task = EncoderTask::Classification(vec!["NEGATIVE".into(), "POSITIVE".into()]);
