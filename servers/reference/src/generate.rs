@@ -3,7 +3,7 @@
 
 use crate::error::{ModelError, Result};
 use crate::init::SplitMix64;
-use crate::models::gpt2::Gpt2;
+use crate::models::decoder::Decoder;
 
 /// How to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -89,14 +89,14 @@ pub struct Generation {
 
 /// Generates after `prompt`; `on_token` sees each new token and returns false to stop.
 pub fn generate(
-    model: &Gpt2,
+    model: &Decoder,
     prompt: &[u32],
     params: &GenerationParams,
     eos: Option<u32>,
     mut on_token: impl FnMut(u32) -> bool,
 ) -> Result<Generation> {
     params.validate()?;
-    let limit = model.config().n_positions;
+    let limit = model.max_context();
     if prompt.is_empty() {
         return Err(ModelError::BadParameter("the prompt is empty".into()));
     }

@@ -153,7 +153,7 @@ pub fn check_prompt(model: &ServedModel, ids: &[u32], max_new_tokens: usize) -> 
         return Err(ModelError::BadParameter("the prompt is empty".into()));
     }
     if let Network::Generator(g) = &model.network
-        && let Some(bad) = ids.iter().find(|&&i| i as usize >= g.config().vocab_size)
+        && let Some(bad) = ids.iter().find(|&&i| i as usize >= g.dims().vocab)
     {
         return Err(ModelError::BadParameter(format!(
             "token id {bad} is out of the vocabulary"

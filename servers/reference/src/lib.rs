@@ -1,5 +1,5 @@
 //! The embedded reference model server behind `joulebench serve`: candle transformer models
-//! (BERT/DistilBERT classifiers and extractive QA, GPT-2 generators) over HTTP in the OpenAI,
+//! (BERT/DistilBERT classifiers and extractive QA, GPT-2 and BLOOM generators) over HTTP in the OpenAI,
 //! TGI, TEI and KServe v2 wire formats.
 
 pub mod builtin_tokenizer;
@@ -16,6 +16,8 @@ pub mod tokenizer;
 pub use error::ModelError;
 pub use generate::{FinishReason, Generation, GenerationParams};
 pub use init::SeededInit;
+pub use models::bloom::{Bloom, BloomConfig};
+pub use models::decoder::{Decoder, GeneratorConfig};
 pub use models::encoder::{EncoderConfig, EncoderLayout, EncoderModel, EncoderTask};
 pub use models::gpt2::{Gpt2, Gpt2Config};
 pub use registry::{LoadOptions, ModelRegistry, ModelSpec, ServedModel, Source, Task};

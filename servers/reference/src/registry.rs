@@ -3,8 +3,8 @@
 use crate::builtin_tokenizer::BuiltinTokenizer;
 use crate::error::{ModelError, Result};
 use crate::init::SeededInit;
+use crate::models::decoder::{Decoder, GeneratorConfig};
 use crate::models::encoder::{EncoderConfig, EncoderModel, EncoderTask};
-use crate::models::gpt2::{Gpt2, Gpt2Config};
 use crate::models::presets;
 use crate::tokenizer::TextTokenizer;
 use candle_core::{DType, Device, Tensor};
@@ -133,7 +133,7 @@ pub enum Network {
     /// An encoder with a classification or span head.
     Encoder(EncoderModel),
     /// A decoder-only generator.
-    Generator(Gpt2),
+    Generator(Decoder),
 }
 
 /// A loaded model with everything needed to answer requests.
@@ -179,7 +179,7 @@ impl ServedModel {
             Task::Generation => {
                 let c = presets::generator(preset).ok_or_else(unknown)?;
                 let about = preset_about(presets::GENERATOR_PRESETS, preset);
-                (Network::Generator(Gpt2::load(&c, vb)?), about)
+                (Network::Generator(c.load(vb)?), about)
             }
             task => {
                 let c = presets::encoder(preset).ok_or_else(unknown)?;
@@ -208,8 +208,8 @@ impl ServedModel {
         let vb = VarBuilder::from_tensors(read_safetensors(dir)?, DType::F32, &Device::Cpu);
         let network = match spec.task {
             Task::Generation => {
-                let c = Gpt2Config::from_hf_json(&json).map_err(bad)?;
-                Network::Generator(Gpt2::load(&c, vb)?)
+                let c = GeneratorConfig::from_hf_json(&json).map_err(bad)?;
+                Network::Generator(c.load(vb)?)
             }
             task => {
                 let c = EncoderConfig::from_hf_json(&json).map_err(bad)?;
@@ -252,15 +252,12 @@ impl ServedModel {
                     None,
                 )
             }
-            Network::Generator(g) => {
-                let c = g.config();
-                (
-                    c.parameter_count(),
-                    "GPT2LMHeadModel",
-                    c.n_positions,
-                    Some(c.eos_token_id),
-                )
-            }
+            Network::Generator(g) => (
+                g.parameter_count(),
+                g.architecture(),
+                g.max_context(),
+                Some(g.eos()),
+            ),
         };
         Self {
             name: spec.name.clone(),
@@ -328,8 +325,13 @@ fn builtin_tokenizer(network: &Network) -> TextTokenizer {
             TextTokenizer::builtin(inner, Some(cls), Some(sep))
         }
         Network::Generator(g) => {
-            let c = g.config();
-            let inner = BuiltinTokenizer::new(c.vocab_size as u32, 0, vec![c.eos_token_id]);
+            let vocab = g.dims().vocab as u32;
+            // BLOOM keeps ids 0-3 for pad, bos, eos and unk; GPT-2 has only its last id.
+            let (first, specials) = match g {
+                Decoder::Bloom(_) => (4, vec![0, 1, 2, 3, g.eos()]),
+                Decoder::Gpt2(_) => (0, vec![g.eos()]),
+            };
+            let inner = BuiltinTokenizer::new(vocab, first, specials);
             TextTokenizer::builtin(inner, None, None)
         }
     }

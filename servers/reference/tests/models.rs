@@ -4,7 +4,7 @@
 use joulebench_reference as reference;
 
 use reference::models::{flops, presets};
-use reference::{EncoderTask, GenerationParams, Gpt2, SeededInit};
+use reference::{EncoderTask, GenerationParams, SeededInit};
 
 #[test]
 fn parameter_counts_match_public_checkpoints() {
@@ -38,11 +38,13 @@ fn parameter_counts_match_public_checkpoints() {
 
 #[test]
 fn analytic_counts_equal_the_built_tensors() {
-    let c = presets::generator("tiny").unwrap();
-    let init = SeededInit::new(1);
-    Gpt2::load(&c, init.var_builder()).unwrap();
-    let built: usize = init.tensors().values().map(|t| t.elem_count()).sum();
-    assert_eq!(built, c.parameter_count());
+    for name in ["tiny", "bloom-tiny"] {
+        let c = presets::generator(name).unwrap();
+        let init = SeededInit::new(1);
+        c.load(init.var_builder()).unwrap();
+        let built: usize = init.tensors().values().map(|t| t.elem_count()).sum();
+        assert_eq!(built, c.parameter_count(), "{name}");
+    }
     for task in [
         EncoderTask::QuestionAnswering,
         EncoderTask::Classification(vec!["x".into(); 3]),
@@ -65,21 +67,25 @@ fn per_token_flops_grow_with_model_size() {
     let names = ["tiny", "small", "base", "medium", "large"];
     let costs: Vec<u64> = names
         .iter()
-        .map(|n| flops::decoder_token(&presets::generator(n).unwrap(), 32))
+        .map(|n| flops::decoder_token(&presets::generator(n).unwrap().dims(), 32))
         .collect();
     assert!(costs.windows(2).all(|w| w[0] < w[1]), "{costs:?}");
     // Away from the LM head, cost per token is ~2 × non-embedding parameters.
-    let base = presets::generator("base").unwrap();
-    let non_embedding = base.parameter_count() - (base.vocab_size + base.n_positions) * base.n_embd;
-    let body = flops::decoder_token(&base, 0) - 2 * (base.n_embd * base.vocab_size) as u64;
-    let ratio = body as f64 / (2 * non_embedding) as f64;
-    assert!((0.99..1.01).contains(&ratio), "{ratio}");
+    for name in ["base", "bloom-560m"] {
+        let c = presets::generator(name).unwrap();
+        let d = c.dims();
+        let positions = if name == "base" { 1024 } else { 0 };
+        let non_embedding = c.parameter_count() - (d.vocab + positions) * d.width;
+        let body = flops::decoder_token(&d, 0) - 2 * (d.width * d.vocab) as u64;
+        let ratio = body as f64 / (2 * non_embedding) as f64;
+        assert!((0.99..1.01).contains(&ratio), "{name}: {ratio}");
+    }
 }
 
 #[test]
 fn generation_length_rules_are_exact() {
     let c = presets::generator("tiny").unwrap();
-    let model = Gpt2::load(&c, SeededInit::new(0).var_builder()).unwrap();
+    let model = c.load(SeededInit::new(0).var_builder()).unwrap();
     let prompt = [10u32, 20, 30];
     let greedy = GenerationParams {
         max_new_tokens: 16,
@@ -110,28 +116,30 @@ fn generation_length_rules_are_exact() {
 
 #[test]
 fn cached_steps_match_a_full_pass() {
-    let c = presets::generator("tiny").unwrap();
-    let model = Gpt2::load(&c, SeededInit::new(3).var_builder()).unwrap();
-    let ids = [1u32, 2, 3, 4];
-    let full = model
-        .forward(&ids, &mut model.new_cache())
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
-    let mut cache = model.new_cache();
-    model.forward(&ids[..2], &mut cache).unwrap();
-    model.forward(&ids[2..3], &mut cache).unwrap();
-    let stepped = model
-        .forward(&ids[3..], &mut cache)
-        .unwrap()
-        .to_vec1::<f32>()
-        .unwrap();
-    let diff = full
-        .iter()
-        .zip(&stepped)
-        .map(|(a, b)| (a - b).abs())
-        .fold(0.0f32, f32::max);
-    assert!(diff < 1e-4, "{diff}");
+    for name in ["tiny", "bloom-tiny"] {
+        let c = presets::generator(name).unwrap();
+        let model = c.load(SeededInit::new(3).var_builder()).unwrap();
+        let ids = [1u32, 2, 3, 4];
+        let full = model
+            .forward(&ids, &mut model.new_cache())
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let mut cache = model.new_cache();
+        model.forward(&ids[..2], &mut cache).unwrap();
+        model.forward(&ids[2..3], &mut cache).unwrap();
+        let stepped = model
+            .forward(&ids[3..], &mut cache)
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let diff = full
+            .iter()
+            .zip(&stepped)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0f32, f32::max);
+        assert!(diff < 1e-4, "{name}: {diff}");
+    }
 }
 
 #[test]
@@ -158,4 +166,16 @@ fn model_specs_name_presets_and_folders() {
         ModelSpec::parse(Task::QuestionAnswering, "a=tiny").unwrap(),
     ];
     assert!(reference::ModelRegistry::load(&specs, &Default::default()).is_err());
+}
+
+#[test]
+fn alibi_slopes_match_transformers() {
+    use reference::models::bloom::alibi_slopes;
+    assert_eq!(alibi_slopes(4), vec![0.25, 0.0625, 0.015625, 0.00390625]);
+    assert_eq!(
+        alibi_slopes(6),
+        vec![0.25, 0.0625, 0.015625, 0.00390625, 0.5, 0.125]
+    );
+    let s16 = alibi_slopes(16);
+    assert!((s16[0] - 0.5f32.sqrt()).abs() < 1e-7 && (s16[15] - 2f32.powi(-8)).abs() < 1e-9);
 }

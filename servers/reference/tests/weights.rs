@@ -161,7 +161,7 @@ async fn generator_folder_gives_the_in_process_greedy_tokens() {
         eos_token_id: 499,
     };
     let init = SeededInit::new(11);
-    let model = Gpt2::load(&config, init.var_builder()).unwrap();
+    let model = reference::Decoder::Gpt2(Gpt2::load(&config, init.var_builder()).unwrap());
     // The original gpt2 checkpoints have no `transformer.` prefix: check that layout loads.
     let tensors: HashMap<String, Tensor> = init
         .tensors()
@@ -205,4 +205,68 @@ async fn generator_folder_gives_the_in_process_greedy_tokens() {
     assert_eq!(body["choices"][0]["text"], text.join(" "));
     assert_eq!(body["usage"]["prompt_tokens"], 3);
     assert_eq!(body["usage"]["completion_tokens"], 8);
+}
+
+#[tokio::test]
+async fn bloom_folder_gives_the_in_process_greedy_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = reference::BloomConfig {
+        vocab_size: 300,
+        hidden_size: 48,
+        n_layer: 2,
+        n_head: 6,
+        layer_norm_epsilon: 1e-5,
+        eos_token_id: 2,
+        max_context: 64,
+    };
+    let init = SeededInit::new(5);
+    let model =
+        reference::Decoder::Bloom(reference::Bloom::load(&config, init.var_builder()).unwrap());
+    save(
+        dir.path(),
+        init.tensors(),
+        json!({"model_type": "bloom", "vocab_size": 300, "hidden_size": 48, "n_layer": 2, "n_head": 6,
+               "layer_norm_epsilon": 1e-5, "eos_token_id": 2, "bos_token_id": 1, "seq_length": 64}),
+    );
+    let prompt = [5u32, 17, 42, 7];
+    let params = GenerationParams {
+        max_new_tokens: 6,
+        ignore_eos: true,
+        ..Default::default()
+    };
+    let expected =
+        reference::generate::generate(&model, &prompt, &params, Some(2), |_| true).unwrap();
+    let specials = [0, 1, 2, 3];
+    let text: Vec<String> = expected
+        .tokens
+        .iter()
+        .filter(|t| !specials.contains(*t))
+        .map(|&t| pseudo_word(t))
+        .collect();
+
+    let spec = ModelSpec {
+        name: "b".into(),
+        task: Task::Generation,
+        source: reference::Source::Folder(dir.path().to_path_buf()),
+    };
+    let s = spawn_server(vec![spec], LoadOptions::default());
+    let (status, body) = post(
+        &s,
+        "/generate",
+        json!({"inputs": "", "parameters": {"max_new_tokens": 6, "details": true, "ignore_eos": true}}),
+    )
+    .await;
+    assert_eq!(status, 422, "an empty prompt is refused: {body}");
+    let (status, body) = post(
+        &s,
+        "/v1/completions",
+        json!({"model": "b", "prompt": prompt, "max_tokens": 6, "ignore_eos": true, "temperature": 0}),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["choices"][0]["text"], text.join(" "));
+    let (_, models) = common::get(&s, "/v1/models").await;
+    let models: serde_json::Value = serde_json::from_str(&models).unwrap();
+    assert_eq!(models["data"][0]["architecture"], "BloomForCausalLM");
+    assert_eq!(models["data"][0]["max_model_len"], 64);
 }

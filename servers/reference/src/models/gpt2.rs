@@ -6,6 +6,7 @@ use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm}
 use serde::{Deserialize, Serialize};
 
 use super::attention::{attend, causal_mask, merge_heads, split_heads};
+use super::decoder::{DecoderDims, KvCache, append_kv};
 
 /// Dimensions of a GPT-2 model (Hugging Face `GPT2Config` names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +69,16 @@ impl Gpt2Config {
         self.n_inner.unwrap_or(4 * self.n_embd)
     }
 
+    /// The sizes that set the cost of a step.
+    pub fn dims(&self) -> DecoderDims {
+        DecoderDims {
+            layers: self.n_layer,
+            width: self.n_embd,
+            inner: self.inner(),
+            vocab: self.vocab_size,
+        }
+    }
+
     /// Parameters (the LM head shares the token embeddings, as in PyTorch's count).
     pub fn parameter_count(&self) -> usize {
         let (e, i) = (self.n_embd, self.inner());
@@ -113,10 +124,7 @@ impl Block {
         let q = split_heads(&qkv.narrow(2, 0, e)?, self.heads)?;
         let k = split_heads(&qkv.narrow(2, e, e)?, self.heads)?;
         let v = split_heads(&qkv.narrow(2, 2 * e, e)?, self.heads)?;
-        let (k, v) = match cache.take() {
-            Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
-            None => (k, v),
-        };
+        let (k, v) = append_kv(cache, k, v)?;
         let past = k.dim(2)? - seq;
         let mask = if seq > 1 {
             Some(causal_mask(seq, past, x.device())?)
@@ -124,31 +132,11 @@ impl Block {
             None
         };
         let ctx = merge_heads(&attend(&q, &k, &v, mask.as_ref())?)?;
-        *cache = Some((k, v));
         let x = (x + self.c_proj.forward(&ctx)?)?;
         let m = self
             .mlp_proj
             .forward(&self.c_fc.forward(&self.ln_2.forward(&x)?)?.gelu()?)?;
         x + m
-    }
-}
-
-/// The key/value cache of one generation.
-#[derive(Debug, Default)]
-pub struct KvCache {
-    layers: Vec<Option<(Tensor, Tensor)>>,
-    len: usize,
-}
-
-impl KvCache {
-    /// Tokens already in the cache.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether nothing has been run yet.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 }
 
@@ -201,10 +189,7 @@ impl Gpt2 {
 
     /// A fresh cache for one generation.
     pub fn new_cache(&self) -> KvCache {
-        KvCache {
-            layers: (0..self.blocks.len()).map(|_| None).collect(),
-            len: 0,
-        }
+        KvCache::new(self.blocks.len())
     }
 
     /// Runs `ids` after what the cache holds and returns the next-token logits `[vocab]`.
@@ -214,17 +199,14 @@ impl Gpt2 {
         if seq == 0 {
             return Err(candle_core::Error::Msg("empty input".into()));
         }
-        let start = cache.len as u32;
+        let start = cache.len() as u32;
         let input = Tensor::new(ids, dev)?.unsqueeze(0)?;
         let positions = Tensor::arange(start, start + seq as u32, dev)?.unsqueeze(0)?;
         let mut x = (self.wte.forward(&input)? + self.wpe.forward(&positions)?)?;
-        if cache.layers.len() != self.blocks.len() {
-            cache.layers = (0..self.blocks.len()).map(|_| None).collect();
-        }
-        for (block, layer_cache) in self.blocks.iter().zip(cache.layers.iter_mut()) {
+        for (block, layer_cache) in self.blocks.iter().zip(cache.layers_mut(self.blocks.len())) {
             x = block.forward(&x, layer_cache)?;
         }
-        cache.len += seq;
+        cache.advance(seq);
         let last = x.i((.., seq - 1..seq, ..))?;
         self.lm_head
             .forward(&self.ln_f.forward(&last)?)?

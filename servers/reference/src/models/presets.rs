@@ -1,5 +1,7 @@
 //! Size presets with the dimensions of public checkpoints.
 
+use super::bloom::BloomConfig;
+use super::decoder::GeneratorConfig;
 use super::encoder::{EncoderConfig, EncoderLayout};
 use super::gpt2::Gpt2Config;
 
@@ -19,6 +21,10 @@ pub const GENERATOR_PRESETS: &[(&str, &str)] = &[
     ("base", "gpt2 (124M)"),
     ("medium", "gpt2-medium"),
     ("large", "gpt2-large"),
+    ("bloom-tiny", "BLOOM layout, 2 layers, 64 wide (test size)"),
+    ("bloom-560m", "bigscience/bloomz-560m"),
+    ("bloom-1b1", "bigscience/bloomz-1b1"),
+    ("bloom-1b7", "bigscience/bloomz-1b7"),
 ];
 
 fn bert(layers: usize, hidden: usize, heads: usize) -> EncoderConfig {
@@ -64,14 +70,30 @@ fn gpt2(layers: usize, width: usize, heads: usize) -> Gpt2Config {
     }
 }
 
+fn bloom(layers: usize, width: usize, heads: usize) -> BloomConfig {
+    BloomConfig {
+        vocab_size: 250_880,
+        hidden_size: width,
+        n_layer: layers,
+        n_head: heads,
+        layer_norm_epsilon: 1e-5,
+        eos_token_id: 2,
+        max_context: 2048,
+    }
+}
+
 /// The generator dimensions of a preset.
-pub fn generator(name: &str) -> Option<Gpt2Config> {
+pub fn generator(name: &str) -> Option<GeneratorConfig> {
     Some(match name {
-        "tiny" => gpt2(2, 128, 2),
-        "small" => gpt2(6, 768, 12),
-        "base" => gpt2(12, 768, 12),
-        "medium" => gpt2(24, 1024, 16),
-        "large" => gpt2(36, 1280, 20),
+        "tiny" => GeneratorConfig::Gpt2(gpt2(2, 128, 2)),
+        "small" => GeneratorConfig::Gpt2(gpt2(6, 768, 12)),
+        "base" => GeneratorConfig::Gpt2(gpt2(12, 768, 12)),
+        "medium" => GeneratorConfig::Gpt2(gpt2(24, 1024, 16)),
+        "large" => GeneratorConfig::Gpt2(gpt2(36, 1280, 20)),
+        "bloom-tiny" => GeneratorConfig::Bloom(bloom(2, 64, 4)),
+        "bloom-560m" => GeneratorConfig::Bloom(bloom(24, 1024, 16)),
+        "bloom-1b1" => GeneratorConfig::Bloom(bloom(24, 1536, 16)),
+        "bloom-1b7" => GeneratorConfig::Bloom(bloom(24, 2048, 16)),
         _ => return None,
     })
 }

@@ -1,0 +1,236 @@
+//! A BLOOM decoder-only generator (ALiBi attention biases, fused per-head QKV, embedding
+//! LayerNorm), laid out like Hugging Face's `BloomForCausalLM` (as BLOOMz in the PHP study).
+
+use candle_core::{Device, IndexOp, Module, Result, Tensor};
+use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
+use serde::{Deserialize, Serialize};
+
+use super::attention::{attend, causal_mask, merge_heads};
+use super::decoder::{DecoderDims, KvCache, append_kv};
+
+/// Context served when a config names none (BLOOM was trained on 2,048 tokens).
+const DEFAULT_CONTEXT: usize = 2048;
+
+/// Dimensions of a BLOOM model (Hugging Face `BloomConfig` names).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BloomConfig {
+    /// Vocabulary size.
+    pub vocab_size: usize,
+    /// Hidden size.
+    pub hidden_size: usize,
+    /// Number of blocks.
+    pub n_layer: usize,
+    /// Number of attention heads.
+    pub n_head: usize,
+    /// LayerNorm epsilon.
+    pub layer_norm_epsilon: f64,
+    /// End-of-sequence token.
+    pub eos_token_id: u32,
+    /// Longest context served (ALiBi has no position table; `seq_length` or 2,048).
+    pub max_context: usize,
+}
+
+impl BloomConfig {
+    /// Reads a Hugging Face `config.json` of model type `bloom`.
+    pub fn from_hf_json(v: &serde_json::Value) -> std::result::Result<Self, String> {
+        let get = |keys: &[&str]| {
+            keys.iter()
+                .find_map(|k| v.get(*k).and_then(serde_json::Value::as_u64))
+                .map(|x| x as usize)
+                .ok_or_else(|| format!("missing or non-integer `{}`", keys[0]))
+        };
+        Ok(Self {
+            vocab_size: get(&["vocab_size"])?,
+            hidden_size: get(&["hidden_size", "n_embed"])?,
+            n_layer: get(&["n_layer", "num_hidden_layers"])?,
+            n_head: get(&["n_head", "num_attention_heads"])?,
+            layer_norm_epsilon: v
+                .get("layer_norm_epsilon")
+                .and_then(|x| x.as_f64())
+                .unwrap_or(1e-5),
+            eos_token_id: get(&["eos_token_id"]).map_or(2, |x| x as u32),
+            max_context: get(&["seq_length", "max_position_embeddings"]).unwrap_or(DEFAULT_CONTEXT),
+        })
+    }
+
+    /// The sizes that set the cost of a step.
+    pub fn dims(&self) -> DecoderDims {
+        DecoderDims {
+            layers: self.n_layer,
+            width: self.hidden_size,
+            inner: 4 * self.hidden_size,
+            vocab: self.vocab_size,
+        }
+    }
+
+    /// Parameters (the LM head shares the token embeddings, as in PyTorch's count).
+    pub fn parameter_count(&self) -> usize {
+        let h = self.hidden_size;
+        let block =
+            2 * 2 * h + (3 * h * h + 3 * h) + (h * h + h) + (4 * h * h + 4 * h) + (4 * h * h + h);
+        self.vocab_size * h + 2 * h + self.n_layer * block + 2 * h
+    }
+}
+
+/// ALiBi slopes per head, as `transformers`' `build_alibi_tensor`.
+pub fn alibi_slopes(heads: usize) -> Vec<f32> {
+    let closest = 1usize << (usize::BITS - 1 - heads.max(1).leading_zeros());
+    let base = 2f64.powf(-8.0 / closest as f64);
+    let mut slopes: Vec<f32> = (1..=closest).map(|p| base.powi(p as i32) as f32).collect();
+    if closest != heads {
+        let extra_base = 2f64.powf(-4.0 / closest as f64);
+        let remaining = closest.min(heads - closest);
+        slopes.extend((0..remaining).map(|i| extra_base.powi(2 * i as i32 + 1) as f32));
+    }
+    slopes
+}
+
+struct Block {
+    input_layernorm: LayerNorm,
+    query_key_value: Linear,
+    dense: Linear,
+    post_attention_layernorm: LayerNorm,
+    dense_h_to_4h: Linear,
+    dense_4h_to_h: Linear,
+    heads: usize,
+}
+
+impl Block {
+    fn load(c: &BloomConfig, vb: VarBuilder) -> Result<Self> {
+        let (h, eps) = (c.hidden_size, c.layer_norm_epsilon);
+        Ok(Self {
+            input_layernorm: layer_norm(h, eps, vb.pp("input_layernorm"))?,
+            query_key_value: linear(h, 3 * h, vb.pp("self_attention.query_key_value"))?,
+            dense: linear(h, h, vb.pp("self_attention.dense"))?,
+            post_attention_layernorm: layer_norm(h, eps, vb.pp("post_attention_layernorm"))?,
+            dense_h_to_4h: linear(h, 4 * h, vb.pp("mlp.dense_h_to_4h"))?,
+            dense_4h_to_h: linear(4 * h, h, vb.pp("mlp.dense_4h_to_h"))?,
+            heads: c.n_head,
+        })
+    }
+
+    fn forward(
+        &self,
+        x: &Tensor,
+        bias: &Tensor,
+        cache: &mut Option<(Tensor, Tensor)>,
+    ) -> Result<Tensor> {
+        let (b, seq, h) = x.dims3()?;
+        let hd = h / self.heads;
+        // Fused QKV is laid out per head: [.., heads, 3, head_dim].
+        let qkv = self
+            .query_key_value
+            .forward(&self.input_layernorm.forward(x)?)?
+            .reshape((b, seq, self.heads, 3, hd))?;
+        let part = |i: usize| -> Result<Tensor> {
+            qkv.narrow(3, i, 1)?
+                .squeeze(3)?
+                .transpose(1, 2)?
+                .contiguous()
+        };
+        let (q, k, v) = (part(0)?, part(1)?, part(2)?);
+        let (k, v) = append_kv(cache, k, v)?;
+        let ctx = merge_heads(&attend(&q, &k, &v, Some(bias))?)?;
+        let x = (self.dense.forward(&ctx)? + x)?;
+        let m = self.dense_4h_to_h.forward(
+            &self
+                .dense_h_to_4h
+                .forward(&self.post_attention_layernorm.forward(&x)?)?
+                .gelu()?,
+        )?;
+        m + x
+    }
+}
+
+/// A BLOOM language model.
+pub struct Bloom {
+    config: BloomConfig,
+    word_embeddings: Embedding,
+    embeddings_norm: LayerNorm,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    lm_head: Linear,
+    slopes: Tensor,
+}
+
+impl std::fmt::Debug for Bloom {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bloom")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Bloom {
+    /// Builds the model under Hugging Face names, with or without the `transformer.` prefix.
+    pub fn load(config: &BloomConfig, vb: VarBuilder) -> Result<Self> {
+        let c = config;
+        let vb = if !vb.contains_tensor("transformer.word_embeddings.weight")
+            && vb.contains_tensor("word_embeddings.weight")
+        {
+            vb
+        } else {
+            vb.pp("transformer")
+        };
+        let word_embeddings = embedding(c.vocab_size, c.hidden_size, vb.pp("word_embeddings"))?;
+        let blocks = (0..c.n_layer)
+            .map(|n| Block::load(c, vb.pp("h").pp(n)))
+            .collect::<Result<Vec<_>>>()?;
+        let slopes = alibi_slopes(c.n_head);
+        Ok(Self {
+            config: c.clone(),
+            lm_head: Linear::new(word_embeddings.embeddings().clone(), None),
+            embeddings_norm: layer_norm(
+                c.hidden_size,
+                c.layer_norm_epsilon,
+                vb.pp("word_embeddings_layernorm"),
+            )?,
+            word_embeddings,
+            blocks,
+            ln_f: layer_norm(c.hidden_size, c.layer_norm_epsilon, vb.pp("ln_f"))?,
+            slopes: Tensor::from_vec(slopes, (1, c.n_head, 1, 1), &Device::Cpu)?,
+        })
+    }
+
+    /// The dimensions.
+    pub fn config(&self) -> &BloomConfig {
+        &self.config
+    }
+
+    /// A fresh cache for one generation.
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(self.blocks.len())
+    }
+
+    /// Runs `ids` after what the cache holds and returns the next-token logits `[vocab]`.
+    pub fn forward(&self, ids: &[u32], cache: &mut KvCache) -> Result<Tensor> {
+        let dev = &Device::Cpu;
+        let seq = ids.len();
+        if seq == 0 {
+            return Err(candle_core::Error::Msg("empty input".into()));
+        }
+        let past = cache.len();
+        let total = past + seq;
+        // ALiBi: slope × key position, plus the causal mask when several queries run at once.
+        let positions = Tensor::arange(0u32, total as u32, dev)?
+            .to_dtype(candle_core::DType::F32)?
+            .reshape((1, 1, 1, total))?;
+        let mut bias = self.slopes.broadcast_mul(&positions)?;
+        if seq > 1 {
+            bias = bias.broadcast_add(&causal_mask(seq, past, dev)?)?;
+        }
+        let input = Tensor::new(ids, dev)?.unsqueeze(0)?;
+        let mut x = self
+            .embeddings_norm
+            .forward(&self.word_embeddings.forward(&input)?)?;
+        for (block, slot) in self.blocks.iter().zip(cache.layers_mut(self.blocks.len())) {
+            x = block.forward(&x, &bias, slot)?;
+        }
+        cache.advance(seq);
+        let last = x.i((.., seq - 1..seq, ..))?;
+        self.lm_head
+            .forward(&self.ln_f.forward(&last)?)?
+            .squeeze(0)?
+            .squeeze(0)
+    }
+}
