@@ -297,3 +297,145 @@ fn import_codecarbon_plain_and_task_mode() {
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("datset"), "{}", text(&o));
 }
+
+#[test]
+fn compare_exits_2_when_a_configuration_cannot_be_tested() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (base, cand) = (tmp.path().join("base"), tmp.path().join("cand"));
+    let run = Synthetic::small();
+    run.write(&base).expect("base");
+    run.write(&cand).expect("cand");
+    // The candidate's server failed on one model: every repetition of it is invalid.
+    let id = run.id(2);
+    let reps = cand.join("repetitions.csv");
+    let body = std::fs::read_to_string(&reps).expect("read");
+    let body: String = body
+        .lines()
+        .map(|l| {
+            if l.starts_with(&format!("{id},")) {
+                format!("{}\n", l.replace(",true", ",false"))
+            } else {
+                format!("{l}\n")
+            }
+        })
+        .collect();
+    std::fs::write(&reps, body).expect("write");
+    let json = tmp.path().join("gate.json");
+    let o = joulebench(&["compare", path(&base), path(&cand), "--json", path(&json)]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let out = text(&o);
+    assert!(!out.contains("PASS"), "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains(&id) && l.contains("NOT TESTED") && l.contains("candidate 0")),
+        "{out}"
+    );
+    let json = std::fs::read_to_string(&json).expect("json");
+    assert!(json.contains("\"not-tested\""), "{json}");
+}
+
+#[test]
+fn import_without_emissions_leaves_gco2_unknown_not_zero() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let file = tmp.path().join("plain.csv");
+    // The same rows with an empty `emissions` column.
+    let body: String = PLAIN
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                format!("{l}\n")
+            } else {
+                let mut f: Vec<&str> = l.split(',').collect();
+                f[4] = "";
+                format!("{}\n", f.join(","))
+            }
+        })
+        .collect();
+    std::fs::write(&file, body).expect("file");
+    let out = tmp.path().join("run");
+    let o = joulebench(&["import", "codecarbon", path(&file), "--out", path(&out)]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("--intensity"), "{}", text(&o));
+    let csv = std::fs::read_to_string(out.join("summary.csv")).expect("summary");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let header = reader.headers().expect("header").clone();
+    let row = reader.records().next().expect("one row").expect("row");
+    let get = |name: &str| {
+        row.get(header.iter().position(|h| h == name).expect(name))
+            .unwrap_or("")
+            .to_string()
+    };
+    assert_eq!(get("gco2e_per_1000"), "NaN");
+    assert!(get("flags").contains("gco2-unknown"), "{}", get("flags"));
+    let md = std::fs::read_to_string(out.join("summary.md")).expect("md");
+    assert!(md.contains("Grid intensity **unknown**"), "{md}");
+    assert!(md.contains("gco2-unknown"), "{md}");
+    let import = std::fs::read_to_string(out.join("import.json")).expect("import.json");
+    assert!(import.contains("\"emissions_unknown\": true"), "{import}");
+    assert!(
+        import.contains("\"carbon_intensity_g_per_kwh\": null"),
+        "{import}"
+    );
+    let run = std::fs::read_to_string(out.join("run.json")).expect("run.json");
+    assert!(
+        run.contains("\"carbon_intensity_g_per_kwh\": null"),
+        "{run}"
+    );
+    // `report` reads such a run.json back.
+    let o = joulebench(&["report", path(&out), "--no-plots"]);
+    assert!(o.status.success(), "{}", text(&o));
+
+    // With --intensity the figure is computed from it.
+    let out2 = tmp.path().join("run2");
+    let o = joulebench(&[
+        "import",
+        "codecarbon",
+        path(&file),
+        "--out",
+        path(&out2),
+        "--intensity",
+        "400",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let s = report::summary::read_csv::<report::SummaryRow>(&out2.join("summary.csv"))
+        .expect("read")
+        .next()
+        .expect("row")
+        .expect("row");
+    assert!((s.gco2e_per_1000 - s.kwh_per_1000 * 400.0).abs() < 1e-9 * s.gco2e_per_1000);
+    assert!(!s.flags.contains("gco2-unknown"), "{}", s.flags);
+}
+
+#[test]
+fn import_labels_a_varying_codecarbon_cpu_estimated_unless_stated_measured() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let file = tmp.path().join("varying.csv");
+    // CPU power varies from row to row (load × TDP in newer CodeCarbon, or RAPL).
+    let body =
+        PLAIN
+            .replacen(",42.5,300,", ",30.1,300,", 1)
+            .replacen(",42.5,310,", ",55.7,310,", 1);
+    std::fs::write(&file, body).expect("file");
+    let out = tmp.path().join("est");
+    let o = joulebench(&["import", "codecarbon", path(&file), "--out", path(&out)]);
+    assert!(o.status.success(), "{}", text(&o));
+    let reps = std::fs::read_to_string(out.join("repetitions.csv")).expect("reps");
+    assert!(reps.contains(",codecarbon,cpu,estimated,"), "{reps}");
+    let import = std::fs::read_to_string(out.join("import.json")).expect("import.json");
+    assert!(import.contains("--cpu-measured"), "{import}");
+    let out2 = tmp.path().join("meas");
+    let o = joulebench(&[
+        "import",
+        "codecarbon",
+        path(&file),
+        "--out",
+        path(&out2),
+        "--cpu-measured",
+    ]);
+    assert!(o.status.success(), "{}", text(&o));
+    let reps = std::fs::read_to_string(out2.join("repetitions.csv")).expect("reps");
+    assert!(reps.contains(",codecarbon,cpu,measured,"), "{reps}");
+    let import = std::fs::read_to_string(out2.join("import.json")).expect("import.json");
+    assert!(import.contains("stated with --cpu-measured"), "{import}");
+}

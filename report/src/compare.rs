@@ -42,7 +42,8 @@ pub enum Verdict {
     Improvement,
     /// No significant difference.
     NoChange,
-    /// Fewer than two valid repetitions on one side: not tested.
+    /// Not tested: absent from the candidate, or fewer than two valid repetitions on a
+    /// side (the reason is in [`Comparison::reason`]). The gate cannot pass with one.
     NotTested,
 }
 
@@ -54,7 +55,7 @@ impl Verdict {
             Self::WorseWithinThreshold => "worse (within threshold)",
             Self::Improvement => "better",
             Self::NoChange => "no significant change",
-            Self::NotTested => "not tested (n < 2)",
+            Self::NotTested => "NOT TESTED",
         }
     }
 }
@@ -84,6 +85,8 @@ pub struct Comparison {
     pub source: String,
     /// The conclusion.
     pub verdict: Verdict,
+    /// Why the configuration was not tested (only for [`Verdict::NotTested`]).
+    pub reason: Option<String>,
 }
 
 /// The comparison of two runs.
@@ -107,11 +110,34 @@ impl CompareResult {
             .filter(|r| r.verdict == Verdict::Regression)
             .collect()
     }
+
+    /// The configurations of the baseline that could not be tested.
+    pub fn untested(&self) -> Vec<&Comparison> {
+        self.rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::NotTested)
+            .collect()
+    }
+
+    /// The gate's exit code: 1 when a configuration regressed (untested ones are still
+    /// listed), otherwise 2 when one could not be tested (missing from the candidate, or
+    /// fewer than 2 valid repetitions on a side), otherwise 0.
+    pub fn exit_code(&self) -> u8 {
+        if !self.regressions().is_empty() {
+            1
+        } else if !self.untested().is_empty() {
+            2
+        } else {
+            0
+        }
+    }
 }
 
-/// Compares two run folders. Fails (the gate's exit code 2) when the baseline has a
-/// configuration the candidate lacks, when a configuration's energy sources differ
-/// (measured against estimated), or when they share no configuration.
+/// Compares two run folders. Fails (the gate's exit code 2) when a configuration's energy
+/// sources differ (measured against estimated) or when the baseline has no configuration.
+/// A configuration of the baseline that the candidate lacks, or with fewer than 2 valid
+/// repetitions on a side, is a [`Verdict::NotTested`] row with its reason (see
+/// [`CompareResult::exit_code`]).
 pub fn compare(
     baseline: &Path,
     candidate: &Path,
@@ -135,14 +161,22 @@ pub fn compare_reports(
     candidate: &Path,
 ) -> Result<CompareResult, ReportError> {
     let mut rows = Vec::new();
-    let mut missing = Vec::new();
     let mut mismatched = Vec::new();
     for b in &base.configs {
+        let vb: Vec<f64> = per_inference(b).into_iter().map(|(_, v)| v).collect();
+        let db = Describe::of(&vb);
+        let sb = source_label(b);
         let Some(c) = cand.configs.iter().find(|c| c.info.id == b.info.id) else {
-            missing.push(b.info.id.clone());
+            rows.push(not_tested(
+                &b.info.id,
+                db.as_ref(),
+                None,
+                sb,
+                "absent from the candidate run".to_string(),
+            ));
             continue;
         };
-        let (sb, sc) = (source_label(b), source_label(c));
+        let sc = source_label(c);
         if sb != sc {
             mismatched.push(format!(
                 "{} ({sb} in the baseline, {sc} in the candidate)",
@@ -150,20 +184,21 @@ pub fn compare_reports(
             ));
             continue;
         }
-        let vb: Vec<f64> = per_inference(b).into_iter().map(|(_, v)| v).collect();
         let vc: Vec<f64> = per_inference(c).into_iter().map(|(_, v)| v).collect();
-        let (Some(db), Some(dc)) = (Describe::of(&vb), Describe::of(&vc)) else {
-            continue;
-        };
-        rows.push(judge(&b.info.id, &db, &dc, sb, options));
-    }
-    if !missing.is_empty() {
-        return Err(ReportError::Invalid(format!(
-            "{} lacks configurations that {} has: {}; compare runs of the same suite, or rerun them",
-            candidate.display(),
-            baseline.display(),
-            missing.join(", ")
-        )));
+        let dc = Describe::of(&vc);
+        match (db, dc) {
+            (Some(db), Some(dc)) if db.n >= 2 && dc.n >= 2 => {
+                rows.push(judge(&b.info.id, &db, &dc, sb, options));
+            }
+            _ => {
+                let reason = format!(
+                    "fewer than 2 valid repetitions (baseline {}, candidate {})",
+                    vb.len(),
+                    vc.len()
+                );
+                rows.push(not_tested(&b.info.id, db.as_ref(), dc.as_ref(), sb, reason));
+            }
+        }
     }
     if !mismatched.is_empty() {
         return Err(ReportError::Invalid(format!(
@@ -175,7 +210,7 @@ pub fn compare_reports(
     }
     if rows.is_empty() {
         return Err(ReportError::Invalid(format!(
-            "{} and {} have no configuration with valid repetitions in common",
+            "{} has no configuration to compare {} with",
             baseline.display(),
             candidate.display()
         )));
@@ -192,6 +227,32 @@ pub fn compare_reports(
         threshold_pct: options.threshold_pct,
         alpha: options.alpha,
     })
+}
+
+/// A configuration that could not be tested, with what is known of each side.
+fn not_tested(
+    config: &str,
+    base: Option<&Describe>,
+    cand: Option<&Describe>,
+    source: String,
+    reason: String,
+) -> Comparison {
+    let baseline_j = base.map_or(f64::NAN, |d| d.mean);
+    let candidate_j = cand.map_or(f64::NAN, |d| d.mean);
+    Comparison {
+        config: config.to_string(),
+        baseline_n: base.map_or(0, |d| d.n),
+        baseline_j,
+        candidate_n: cand.map_or(0, |d| d.n),
+        candidate_j,
+        change_pct: (candidate_j - baseline_j) / baseline_j * 100.0,
+        change_ci95_low_pct: f64::NAN,
+        change_ci95_high_pct: f64::NAN,
+        p_value: None,
+        source,
+        verdict: Verdict::NotTested,
+        reason: Some(reason),
+    }
 }
 
 /// The comparison of one configuration's samples of per-inference energy.
@@ -229,6 +290,12 @@ pub fn judge(
         p_value: welch.map(|w| w.p_value),
         source,
         verdict,
+        reason: (verdict == Verdict::NotTested).then(|| {
+            format!(
+                "fewer than 2 valid repetitions (baseline {}, candidate {})",
+                base.n, cand.n
+            )
+        }),
     }
 }
 
@@ -245,48 +312,87 @@ pub fn table(result: &CompareResult) -> String {
             "mixed" => " (partly estimated)",
             _ => " (estimated)",
         };
+        let pct = |v: f64| {
+            if v.is_finite() {
+                format!("{v:+.2}%")
+            } else {
+                "–".to_string()
+            }
+        };
+        let ci = if r.change_ci95_low_pct.is_finite() && r.change_ci95_high_pct.is_finite() {
+            format!(
+                "[{}, {}]",
+                pct(r.change_ci95_low_pct),
+                pct(r.change_ci95_high_pct)
+            )
+        } else {
+            "–".to_string()
+        };
+        let verdict = match &r.reason {
+            Some(why) => format!("{}: {why}", r.verdict.label()),
+            None => r.verdict.label().to_string(),
+        };
         let _ = writeln!(
             out,
-            "| {}{note} | {} ({}) | {} ({}) | {:+.2}% | [{:+.2}%, {:+.2}%] | {} | {} |",
+            "| {}{note} | {} ({}) | {} ({}) | {} | {ci} | {} | {verdict} |",
             r.config,
             sig(r.baseline_j, 4),
             r.baseline_n,
             sig(r.candidate_j, 4),
             r.candidate_n,
-            r.change_pct,
-            r.change_ci95_low_pct,
-            r.change_ci95_high_pct,
+            pct(r.change_pct),
             r.p_value
                 .map_or_else(|| "–".to_string(), |p| format!("{p:.3}")),
-            r.verdict.label()
         );
     }
     for a in &result.added {
         let _ = writeln!(out, "| {a} | – | new | | | | not gated (new) |");
     }
     let regressions = result.regressions();
+    let untested = result.untested();
+    let names = |rows: &[&Comparison]| {
+        rows.iter()
+            .map(|r| r.config.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let _ = writeln!(
         out,
         "\n{}",
-        if regressions.is_empty() {
-            format!(
-                "PASS: no configuration is significantly worse (p < {}) by more than {}%.",
-                result.alpha, result.threshold_pct
-            )
-        } else {
+        if !regressions.is_empty() {
             format!(
                 "FAIL: {} significantly worse (p < {}) by more than {}%: {}",
                 regressions.len(),
                 result.alpha,
                 result.threshold_pct,
-                regressions
-                    .iter()
-                    .map(|r| r.config.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                names(&regressions)
+            )
+        } else if !untested.is_empty() {
+            format!(
+                "NOT TESTED: {} of {} configurations could not be tested ({}); the gate cannot pass. \
+                 No tested configuration is significantly worse (p < {}) by more than {}%.",
+                untested.len(),
+                result.rows.len(),
+                names(&untested),
+                result.alpha,
+                result.threshold_pct
+            )
+        } else {
+            format!(
+                "PASS: no configuration is significantly worse (p < {}) by more than {}%.",
+                result.alpha, result.threshold_pct
             )
         }
     );
+    if !regressions.is_empty() && !untested.is_empty() {
+        let _ = writeln!(
+            out,
+            "Also not tested: {} ({} of {}).",
+            names(&untested),
+            untested.len(),
+            result.rows.len()
+        );
+    }
     out
 }
 

@@ -69,12 +69,16 @@ pub struct Repetition {
     pub valid: bool,
     /// Energy windows per domain.
     pub domains: BTreeMap<DomainKey, DomainWindow>,
+    /// Counted domains that other repetitions of the configuration have and this one lacks
+    /// (set by [`check_domains`]); such a repetition is left out of the statistics.
+    pub missing_domains: Vec<DomainKey>,
 }
 
 impl Repetition {
-    /// Whether the repetition enters the statistics: valid and with requests.
+    /// Whether the repetition enters the statistics: valid, with requests, and with every
+    /// counted domain of its configuration.
     pub fn usable(&self) -> bool {
-        self.valid && self.requests > 0
+        self.valid && self.requests > 0 && self.missing_domains.is_empty()
     }
 
     /// Gross energy of the domains that count in the total (J).
@@ -136,7 +140,30 @@ pub fn load(dir: &Path) -> Result<Vec<Configuration>, ReportError> {
     for rec in read_csv::<RepetitionRecord>(&path)? {
         add(&mut configs, rec?);
     }
-    Ok(configs.into_values().collect())
+    let mut configs: Vec<Configuration> = configs.into_values().collect();
+    check_domains(&mut configs);
+    Ok(configs)
+}
+
+/// Marks, in every repetition, the counted domains that another repetition of the same
+/// configuration has and it lacks (`missing_domains`), so that a repetition summed over
+/// fewer domains (a resume on different probes) is left out of the statistics.
+pub fn check_domains(configs: &mut [Configuration]) {
+    for config in configs {
+        let counted: Vec<DomainKey> = config
+            .domains()
+            .into_iter()
+            .filter(|(_, (_, counts))| *counts)
+            .map(|(k, _)| k)
+            .collect();
+        for rep in config.repetitions.values_mut() {
+            rep.missing_domains = counted
+                .iter()
+                .filter(|k| !rep.domains.contains_key(*k))
+                .cloned()
+                .collect();
+        }
+    }
 }
 
 /// Adds one record to the configurations it belongs to.
@@ -169,6 +196,7 @@ pub fn add(configs: &mut BTreeMap<String, Configuration>, rec: RepetitionRecord)
             failures: rec.failures,
             valid: rec.valid,
             domains: BTreeMap::new(),
+            missing_domains: Vec::new(),
         });
     rep.t_start_ns = rep.t_start_ns.min(rec.t_start_ns);
     rep.t_end_ns = rep.t_end_ns.max(rec.t_end_ns);

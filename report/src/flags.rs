@@ -50,6 +50,26 @@ pub enum Flag {
         /// Their numbers.
         repetitions: Vec<u32>,
     },
+    /// Repetitions left out because they lack a counted domain that other repetitions of
+    /// the configuration have (e.g. resumed on different probes): their total would
+    /// leave that domain out.
+    DomainsDiffer {
+        /// Their numbers.
+        repetitions: Vec<u32>,
+        /// The counted domains they lack (`source/domain`).
+        missing: Vec<String>,
+    },
+    /// Successful measured requests whose own energy is unknown (no sample around them, or
+    /// a counter that went back with no stated power): the per-request figures cover the
+    /// others only.
+    RequestEnergyUnknown {
+        /// Requests with no known energy.
+        unknown: u64,
+        /// Requests whose energy was sought.
+        requests: u64,
+    },
+    /// The run states no grid carbon intensity: gCO2eq is not computed.
+    Gco2Unknown,
 }
 
 impl fmt::Display for Flag {
@@ -74,6 +94,19 @@ impl fmt::Display for Flag {
             Self::Outliers { repetitions } => write!(f, "outliers(rep {})", list(repetitions)),
             Self::TooFewRepetitions { n } => write!(f, "too-few-repetitions({n})"),
             Self::Invalid { repetitions } => write!(f, "invalid(rep {})", list(repetitions)),
+            Self::DomainsDiffer {
+                repetitions,
+                missing,
+            } => write!(
+                f,
+                "domains-differ(rep {} lack {}; excluded)",
+                list(repetitions),
+                missing.join(",")
+            ),
+            Self::RequestEnergyUnknown { unknown, requests } => {
+                write!(f, "request-energy-unknown({unknown} of {requests})")
+            }
+            Self::Gco2Unknown => write!(f, "gco2-unknown(no grid intensity)"),
         }
     }
 }
@@ -108,8 +141,13 @@ pub fn assess(
     let invalid: Vec<u32> = config
         .repetitions
         .values()
-        .filter(|r| !r.usable())
+        .filter(|r| !(r.valid && r.requests > 0))
         .map(|r| r.number)
+        .collect();
+    let lacking: Vec<&crate::configs::Repetition> = config
+        .repetitions
+        .values()
+        .filter(|r| r.valid && r.requests > 0 && !r.missing_domains.is_empty())
         .collect();
     for (key, (_, counts)) in config.domains() {
         if !counts {
@@ -180,6 +218,20 @@ pub fn assess(
         flags.push(Flag::Invalid {
             repetitions: invalid,
         });
+    }
+    if !lacking.is_empty() {
+        let missing: std::collections::BTreeSet<String> = lacking
+            .iter()
+            .flat_map(|r| &r.missing_domains)
+            .map(|k| format!("{}/{}", k.source, k.domain))
+            .collect();
+        flags.push(Flag::DomainsDiffer {
+            repetitions: lacking.iter().map(|r| r.number).collect(),
+            missing: missing.into_iter().collect(),
+        });
+    }
+    if !manifest.carbon_intensity_g_per_kwh.is_finite() {
+        flags.push(Flag::Gco2Unknown);
     }
     flags
 }

@@ -35,7 +35,10 @@ pub struct RunManifest {
     pub probes: Vec<ProbeInfo>,
     /// Wanted sources that were not available, with reasons.
     pub missing_probes: Vec<MissingProbeInfo>,
-    /// Grid carbon intensity (gCO2eq/kWh).
+    /// Grid carbon intensity (gCO2eq/kWh). NaN when unknown (an import whose rows carry no
+    /// emissions): written as `null` in `run.json`, and read back from `null` as NaN; the
+    /// report then computes no gCO2eq and flags `gco2-unknown`.
+    #[serde(deserialize_with = "number_or_null")]
     pub carbon_intensity_g_per_kwh: f64,
     /// Power usage effectiveness of the facility.
     pub pue: f64,
@@ -122,6 +125,11 @@ pub struct MissingProbeInfo {
     pub probe: String,
     /// Why, and how to fix it.
     pub reason: String,
+}
+
+/// A number, or NaN for `null` (how serde_json writes a non-finite number).
+fn number_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 impl RunManifest {

@@ -27,8 +27,8 @@ struct Pending<T> {
     payload: T,
     t_start_ns: u64,
     t_end_ns: u64,
-    start: Vec<f64>,
-    end: Vec<f64>,
+    start: Vec<(f64, u64)>,
+    end: Vec<(f64, u64)>,
     remaining: usize,
 }
 
@@ -36,6 +36,9 @@ struct Pending<T> {
 struct DomainState {
     /// Time, accumulated energy and raw counter of the last sample.
     last: Option<(u64, f64, f64)>,
+    /// Gaps of unknown energy so far (a counter that went back with no stated power): an
+    /// interval that spans one has no known energy.
+    gaps: u64,
     /// Queries waiting for a later sample: (time, slot, is end).
     queue: BinaryHeap<Reverse<(u64, u64, bool)>>,
 }
@@ -84,8 +87,8 @@ impl<T> Integrator<T> {
                 payload,
                 t_start_ns,
                 t_end_ns,
-                start: vec![f64::NAN; n],
-                end: vec![f64::NAN; n],
+                start: vec![(f64::NAN, 0); n],
+                end: vec![(f64::NAN, 0); n],
                 remaining: 2 * n,
             },
         );
@@ -93,10 +96,15 @@ impl<T> Integrator<T> {
 
     /// Feeds one sample of domain `domain`: cumulative `energy_j` at `t_ns`, with the mean
     /// power since the previous sample when known (used only where the counter went back).
+    ///
+    /// Where the counter went back and no finite, non-negative power was stated, the energy
+    /// since the previous sample is unknown: every request whose interval overlaps that gap
+    /// gets no energy (`None`), never 0 J.
     pub fn sample(&mut self, domain: usize, t_ns: u64, energy_j: f64, power_w: Option<f64>) {
         let Some(state) = self.domains.get_mut(domain) else {
             return;
         };
+        let mut unknown = false;
         let (t0, acc0, delta) = match state.last {
             None => (t_ns, 0.0, 0.0),
             Some((t0, acc0, raw0)) => {
@@ -104,11 +112,21 @@ impl<T> Integrator<T> {
                 if !(delta.is_finite() && delta >= 0.0) {
                     // The counter was reopened or went back: fall back on the stated power.
                     let dt = t_ns.saturating_sub(t0) as f64 * 1e-9;
-                    delta = power_w.filter(|p| p.is_finite()).map_or(0.0, |p| p * dt);
+                    match power_w.filter(|p| p.is_finite() && *p >= 0.0) {
+                        Some(p) => delta = p * dt,
+                        None => {
+                            delta = 0.0;
+                            unknown = true;
+                        }
+                    }
                 }
                 (t0, acc0, delta)
             }
         };
+        if unknown {
+            state.gaps += 1;
+        }
+        let gaps = state.gaps;
         let first = state.last.is_none();
         while let Some(Reverse((q, slot, is_end))) = state.queue.peek().copied() {
             if q > t_ns {
@@ -117,6 +135,9 @@ impl<T> Integrator<T> {
             state.queue.pop();
             let value = if first {
                 if q == t_ns { 0.0 } else { f64::NAN }
+            } else if unknown && q < t_ns {
+                // Inside the gap: the energy at this instant is not known.
+                f64::NAN
             } else if t_ns == t0 {
                 acc0 + delta
             } else {
@@ -129,7 +150,7 @@ impl<T> Integrator<T> {
                 slot,
                 domain,
                 is_end,
-                value,
+                (value, gaps),
             );
         }
         state.last = Some((t_ns, acc0 + delta, energy_j));
@@ -162,7 +183,7 @@ fn resolve<T>(
     slot: u64,
     domain: usize,
     is_end: bool,
-    value: f64,
+    value: (f64, u64),
 ) {
     let Some(p) = pending.get_mut(&slot) else {
         return;
@@ -177,7 +198,13 @@ fn resolve<T>(
         return;
     }
     if let Some(p) = pending.remove(&slot) {
-        let energy: f64 = p.end.iter().zip(&p.start).map(|(e, s)| e - s).sum();
+        // An interval across a gap of unknown energy has no known energy.
+        let energy: f64 = p
+            .end
+            .iter()
+            .zip(&p.start)
+            .map(|(e, s)| if e.1 == s.1 { e.0 - s.0 } else { f64::NAN })
+            .sum();
         done.push(Integrated {
             payload: p.payload,
             t_start_ns: p.t_start_ns,
@@ -221,6 +248,37 @@ mod tests {
         it.sample(0, 2 * S, 0.5, Some(10.0)); // reopened: 10 W × 1 s
         let out = it.finish();
         assert_eq!(out[0].energy_j, Some(20.0));
+    }
+
+    #[test]
+    fn a_counter_that_goes_back_with_no_power_leaves_the_energy_unknown() {
+        let mut it = Integrator::new(1);
+        it.open("across", 0, 2 * S); // spans the gap
+        it.open("inside", S + S / 4, S + S / 2); // inside the gap
+        it.open("after", 2 * S, 3 * S); // after it: known again
+        it.open("before", 0, S); // before it: known
+        it.sample(0, 0, 50.0, None);
+        it.sample(0, S, 60.0, None);
+        it.sample(0, 2 * S, 0.5, None); // reopened, no power stated: 1 s unknown
+        it.sample(0, 3 * S, 10.5, None);
+        let out = it.finish();
+        let get = |name: &str| {
+            out.iter()
+                .find(|r| r.payload == name)
+                .map(|r| r.energy_j)
+                .expect("request")
+        };
+        assert_eq!(get("across"), None);
+        assert_eq!(get("inside"), None);
+        assert_eq!(get("before"), Some(10.0));
+        assert_eq!(get("after"), Some(10.0));
+        // A NaN power is no power either.
+        let mut it = Integrator::new(1);
+        it.open((), 0, 2 * S);
+        it.sample(0, 0, 50.0, Some(f64::NAN));
+        it.sample(0, S, 60.0, Some(f64::NAN));
+        it.sample(0, 2 * S, 0.5, Some(f64::NAN));
+        assert_eq!(it.finish()[0].energy_j, None);
     }
 
     #[test]

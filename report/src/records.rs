@@ -180,4 +180,7 @@ pub struct RequestEnergyRecord {
     /// Whether the request was shorter than the coarsest counted probe's resolution (its
     /// energy then says more about the probe than about the request).
     pub below_resolution: bool,
+    /// Provenance of `energy_j`: `measured`, `estimated` or `mixed` (some counted domains
+    /// of the configuration measured, some estimated).
+    pub source: String,
 }

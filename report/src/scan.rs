@@ -33,7 +33,8 @@ pub struct RequestFacts {
     pub request_net_energy_j: Vec<f64>,
     /// Requests shorter than the coarsest counted probe's resolution.
     pub below_resolution: u64,
-    /// Requests whose energy could not be found (no sample around them).
+    /// Requests whose energy could not be found (no sample around them, or a counter that
+    /// went back with no stated power); reported as `request-energy-unknown`.
     pub energy_unknown: u64,
 }
 
@@ -102,10 +103,12 @@ pub fn scan(
     let energy_path = dir.join(REQUEST_ENERGY_CSV);
     let mut writer = EnergyWriter::create(&energy_path, out.has_samples)?;
     let mut integrator: Integrator<Payload> = Integrator::new(counted.len());
+    let sources: Vec<String> = configs.iter().map(crate::summary::source_label).collect();
     let mut ctx = Ctx {
         index: &index,
         configs,
         idle_w: &idle_w,
+        sources: &sources,
         min_resolution_ns,
     };
 
@@ -156,6 +159,7 @@ struct Ctx<'a> {
     index: &'a HashMap<&'a str, usize>,
     configs: &'a [Configuration],
     idle_w: &'a [BTreeMap<u32, Option<f64>>],
+    sources: &'a [String],
     min_resolution_ns: f64,
 }
 
@@ -235,6 +239,7 @@ fn finish(
         energy_j: done.energy_j,
         net_energy_j: net,
         below_resolution: below,
+        source: ctx.sources[p.config].clone(),
     })
 }
 

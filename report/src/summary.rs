@@ -67,7 +67,9 @@ pub struct SummaryRow {
     pub net_kwh_per_1000: Option<f64>,
     /// Mean idle power of the counted domains (W), when baselines were taken.
     pub idle_power_w: Option<f64>,
-    /// Emissions per 1,000 inferences (gCO2eq): gross kWh × PUE × grid intensity.
+    /// Emissions per 1,000 inferences (gCO2eq): gross kWh × PUE × grid intensity; NaN
+    /// (`–` in tables, `null` in JSON, flagged `gco2-unknown`) when the run states no
+    /// intensity.
     pub gco2e_per_1000: f64,
     /// Mean latency of successful measured requests (ms).
     pub latency_ms_mean: Option<f64>,
@@ -97,6 +99,9 @@ pub struct SummaryRow {
     pub request_energy_j_p99: Option<f64>,
     /// Requests shorter than the probe's resolution (their own energies are rough).
     pub requests_below_resolution: u64,
+    /// Successful measured requests whose own energy is unknown (left out of the
+    /// per-request figures; flagged `request-energy-unknown`).
+    pub requests_energy_unknown: u64,
     /// `measured`, `estimated` or `mixed` (some counted domains measured, some estimated).
     pub source: String,
     /// Quality flags, `;`-separated (empty when none).
@@ -152,7 +157,13 @@ pub fn summarise(
         .map(|r| f64::from(r.requests) / r.duration_s)
         .collect();
     let (tokens_per_inference, j_per_token) = tokens(config, facts);
-    let flags = flags::assess(config, &values, &d, manifest, options);
+    let mut flags = flags::assess(config, &values, &d, manifest, options);
+    if facts.energy_unknown > 0 {
+        flags.push(Flag::RequestEnergyUnknown {
+            unknown: facts.energy_unknown,
+            requests: facts.energy_unknown + facts.request_energy_j.len() as u64,
+        });
+    }
     let row = SummaryRow {
         config: config.info.id.clone(),
         model: config.info.model.clone(),
@@ -178,7 +189,11 @@ pub fn summarise(
         net_energy_j_ci95_high: net.map(|n| n.ci95_high).filter(|v| v.is_finite()),
         net_kwh_per_1000: net.map(|n| kwh(n.mean)),
         idle_power_w: idle.map(|i| mean(&i)),
-        gco2e_per_1000: kwh(d.mean) * manifest.pue * manifest.carbon_intensity_g_per_kwh,
+        gco2e_per_1000: if manifest.carbon_intensity_g_per_kwh.is_finite() {
+            kwh(d.mean) * manifest.pue * manifest.carbon_intensity_g_per_kwh
+        } else {
+            f64::NAN
+        },
         latency_ms_mean: (!latencies.is_empty()).then(|| mean(&latencies)),
         latency_ms_p50: quantile_sorted(&latencies, 0.5),
         latency_ms_p90: finite(quantile_sorted(&latencies, 0.9)),
@@ -193,6 +208,7 @@ pub fn summarise(
         request_energy_j_p90: finite(quantile_sorted(&req_energy, 0.9)),
         request_energy_j_p99: finite(quantile_sorted(&req_energy, 0.99)),
         requests_below_resolution: facts.below_resolution,
+        requests_energy_unknown: facts.energy_unknown,
         source: source_label(config),
         flags: flags::join(&flags),
     };

@@ -33,10 +33,13 @@ pub struct TrendRow {
     pub energy_j_ci95_low: f64,
     /// Upper bound of the 95% t interval (J).
     pub energy_j_ci95_high: f64,
-    /// Change from the first run that has this configuration (%).
-    pub change_from_first_pct: f64,
-    /// `measured`, `estimated` or `mixed`.
+    /// Change from the first run that has this configuration (%); empty when this run's
+    /// source differs from that run's (a measured figure is not compared with an estimate).
+    pub change_from_first_pct: Option<f64>,
+    /// `measured`, `estimated` or `mixed`: this run's provenance of the figure.
     pub source: String,
+    /// Why `change_from_first_pct` is empty, or where the source changed (empty otherwise).
+    pub note: String,
 }
 
 /// Reads runs (oldest first) and writes `trend.csv`, `trend.md` and the trend plot into
@@ -47,7 +50,9 @@ pub fn trend(runs: &[PathBuf], out: &Path) -> Result<Vec<TrendRow>, ReportError>
         ..ReportOptions::default()
     };
     let mut rows = Vec::new();
-    let mut first: BTreeMap<String, f64> = BTreeMap::new();
+    // Per configuration: the first run's mean, source and label.
+    let mut first: BTreeMap<String, (f64, String, usize)> = BTreeMap::new();
+    let mut previous: BTreeMap<String, String> = BTreeMap::new();
     let mut labels = Vec::new();
     for (i, dir) in runs.iter().enumerate() {
         let report = analyse(dir, &options, false)?;
@@ -63,7 +68,26 @@ pub fn trend(runs: &[PathBuf], out: &Path) -> Result<Vec<TrendRow>, ReportError>
             let Some(d) = Describe::of(&values) else {
                 continue;
             };
-            let base = *first.entry(c.info.id.clone()).or_insert(d.mean);
+            let source = source_label(c);
+            let (base, base_source, base_run) = first
+                .entry(c.info.id.clone())
+                .or_insert_with(|| (d.mean, source.clone(), i))
+                .clone();
+            let mut notes = Vec::new();
+            if let Some(before) = previous.insert(c.info.id.clone(), source.clone())
+                && before != source
+            {
+                notes.push(format!("source changed from {before} to {source}"));
+            }
+            let change = if base_source == source {
+                Some((d.mean / base - 1.0) * 100.0)
+            } else {
+                notes.push(format!(
+                    "no change computed: {source} here, {base_source} in run #{}",
+                    base_run + 1
+                ));
+                None
+            };
             rows.push(TrendRow {
                 run: i,
                 dir: dir.display().to_string(),
@@ -73,8 +97,9 @@ pub fn trend(runs: &[PathBuf], out: &Path) -> Result<Vec<TrendRow>, ReportError>
                 energy_j_mean: d.mean,
                 energy_j_ci95_low: d.ci95_low,
                 energy_j_ci95_high: d.ci95_high,
-                change_from_first_pct: (d.mean / base - 1.0) * 100.0,
-                source: source_label(c),
+                change_from_first_pct: change,
+                source,
+                note: notes.join("; "),
             });
         }
     }
@@ -90,19 +115,32 @@ pub fn trend(runs: &[PathBuf], out: &Path) -> Result<Vec<TrendRow>, ReportError>
     })?;
     let mut series: BTreeMap<String, Series> = BTreeMap::new();
     for r in &rows {
-        series
-            .entry(r.config.clone())
-            .or_insert_with(|| Series {
-                name: format!("{}{}", r.config, plot::style::provenance_suffix(&r.source)),
-                points: Vec::new(),
-            })
-            .points
-            .push((
-                r.run,
-                r.energy_j_mean,
-                r.energy_j_ci95_low,
-                r.energy_j_ci95_high,
-            ));
+        let s = series.entry(r.config.clone()).or_insert_with(|| Series {
+            name: r.config.clone(),
+            points: Vec::new(),
+            sources: Vec::new(),
+        });
+        s.points.push((
+            r.run,
+            r.energy_j_mean,
+            r.energy_j_ci95_low,
+            r.energy_j_ci95_high,
+        ));
+        s.sources.push(r.source.clone());
+    }
+    for s in series.values_mut() {
+        let mut distinct: Vec<&str> = Vec::new();
+        for src in &s.sources {
+            if distinct.last() != Some(&src.as_str()) {
+                distinct.push(src);
+            }
+        }
+        // One provenance throughout: its usual suffix; otherwise name every change.
+        let suffix = match distinct.as_slice() {
+            [one] => plot::style::provenance_suffix(one).to_string(),
+            many => format!(" [source changes: {}]", many.join(" → ")),
+        };
+        s.name.push_str(&suffix);
     }
     let figure = Trend {
         runs: labels,
@@ -124,22 +162,29 @@ fn markdown(rows: &[TrendRow], labels: &[String]) -> String {
         let _ = writeln!(out, "- run {l}: `{dir}`");
     }
     out.push_str(
-        "\n| configuration | run | J / inference | 95% CI | change from first | source |\n",
+        "\n| configuration | run | J / inference | 95% CI | change from first | source | note |\n",
     );
-    out.push_str("|---|---|--:|--:|--:|---|\n");
+    out.push_str("|---|---|--:|--:|--:|---|---|\n");
     let mut sorted: Vec<&TrendRow> = rows.iter().collect();
     sorted.sort_by(|a, b| a.config.cmp(&b.config).then(a.run.cmp(&b.run)));
     for r in sorted {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} – {} | {:+.2}% | {} |",
+            "| {} | {} | {} | {} – {} | {} | {}{} | {} |",
             r.config,
             labels.get(r.run).map_or("", String::as_str),
             sig(r.energy_j_mean, 4),
             sig(r.energy_j_ci95_low, 4),
             sig(r.energy_j_ci95_high, 4),
-            r.change_from_first_pct,
-            r.source
+            r.change_from_first_pct
+                .map_or_else(|| "–".to_string(), |c| format!("{c:+.2}%")),
+            r.source,
+            if r.note.contains("source changed") {
+                " ⚠"
+            } else {
+                ""
+            },
+            r.note
         );
     }
     out

@@ -114,6 +114,8 @@ fn php_2023_logs_reproduce_tables_2_and_3() {
             inferences: 1000,
             labels: Labels::default(),
             mapping: Some(Mapping::load(&map).expect("mapping")),
+            intensity_g_per_kwh: None,
+            cpu_measured: false,
         },
         &out,
     )

@@ -21,8 +21,11 @@ pub struct CompareArgs {
     pub json: Option<PathBuf>,
 }
 
-/// Runs `joulebench compare`: exit 0 when no configuration got significantly worse by more
-/// than the threshold, 1 when one did, 2 on error (missing or mismatched runs).
+/// Runs `joulebench compare`: exit 0 when every configuration of the baseline was tested
+/// and none got significantly worse by more than the threshold, 1 when one did (any
+/// untested ones are still listed), 2 on error (missing or mismatched runs, or a
+/// configuration absent from the candidate or with fewer than 2 valid repetitions on a
+/// side: not tested).
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     if !(args.threshold.is_finite() && args.threshold >= 0.0) {
         anyhow::bail!("--threshold must be a percentage of 0 or more, e.g. --threshold 5");
@@ -48,9 +51,5 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(path, text + "\n")
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }
-    Ok(if result.regressions().is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(ExitCode::from(result.exit_code()))
 }

@@ -42,6 +42,14 @@ pub struct CodecarbonArgs {
     /// CSV mapping run_id or project_name to model, task, dataset and class.
     #[arg(long)]
     pub map: Option<PathBuf>,
+    /// Grid carbon intensity (gCO2eq/kWh) to use instead of the one CodeCarbon applied
+    /// (needed when the files carry no emissions).
+    #[arg(long, value_name = "G_PER_KWH")]
+    pub intensity: Option<f64>,
+    /// State that CodeCarbon read the CPU's energy from RAPL: label the CPU measured
+    /// (otherwise estimated).
+    #[arg(long)]
+    pub cpu_measured: bool,
 }
 
 /// Runs `joulebench import`.
@@ -69,6 +77,8 @@ fn codecarbon(args: CodecarbonArgs) -> anyhow::Result<ExitCode> {
         inferences,
         labels: Labels::from_args(&args.labels)?,
         mapping,
+        intensity_g_per_kwh: args.intensity,
+        cpu_measured: args.cpu_measured,
     };
     let summary = import(&settings, &args.out)
         .with_context(|| format!("importing CodeCarbon files into {}", args.out.display()))?;
@@ -76,6 +86,11 @@ fn codecarbon(args: CodecarbonArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "warning: {} rows are not in the mapping file; they were labelled from --label or left \"unknown\"",
             summary.rows_unmapped
+        );
+    }
+    if summary.emissions_unknown {
+        eprintln!(
+            "warning: no row has emissions, so the grid intensity is unknown and no gCO2eq is computed; give it with --intensity G_PER_KWH"
         );
     }
     let rows =
@@ -92,5 +107,6 @@ fn codecarbon(args: CodecarbonArgs) -> anyhow::Result<ExitCode> {
     for (domain, why) in &summary.domains {
         println!("  {domain}: {why}");
     }
+    println!("  grid intensity: {}", summary.carbon_intensity);
     Ok(ExitCode::SUCCESS)
 }

@@ -30,9 +30,20 @@ pub fn render(report: &Report) -> String {
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join("; ");
+    let grid = if m.carbon_intensity_g_per_kwh.is_finite() {
+        format!(
+            "Grid {} gCO2eq/kWh × PUE {}.",
+            sig(m.carbon_intensity_g_per_kwh, 4),
+            m.pue
+        )
+    } else {
+        "Grid intensity **unknown**: emissions are unknown and gCO2eq is not computed \
+         (`gco2-unknown`)."
+            .to_string()
+    };
     let _ = writeln!(
         out,
-        "Status **{}**, started {}{}. Grid {} gCO2eq/kWh × PUE {}.\n",
+        "Status **{}**, started {}{}. {grid}\n",
         format!("{:?}", m.status).to_lowercase(),
         m.started_utc,
         if machine.is_empty() {
@@ -40,8 +51,6 @@ pub fn render(report: &Report) -> String {
         } else {
             format!(" on {}", cell(&machine))
         },
-        sig(m.carbon_intensity_g_per_kwh, 4),
-        m.pue
     );
     for p in &m.probes {
         let _ = writeln!(
@@ -73,10 +82,19 @@ pub fn render(report: &Report) -> String {
         } else {
             format!(" *{note}*")
         };
-        let net_tag = if row.net_energy_j_mean.is_some() { tag.as_str() } else { "" };
+        let net_tag = if row.net_energy_j_mean.is_some() {
+            tag.as_str()
+        } else {
+            ""
+        };
+        let co2_tag = if row.gco2e_per_1000.is_finite() {
+            tag.as_str()
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} ± {}{tag} | {} – {} | {} | {}{tag} | {}{net_tag} | {}{tag} | {} / {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} ± {}{tag} | {} – {} | {} | {}{tag} | {}{net_tag} | {}{co2_tag} | {} / {} | {} | {} |",
             cell(&row.model),
             cell(&row.task),
             cell(&row.dataset),

@@ -3,9 +3,10 @@
 //! with the CPU, GPU and RAM energies as domains of the source `codecarbon`.
 //!
 //! CodeCarbon measures the GPU with NVML's energy counter. Its RAM figure is a model
-//! (3 W per 8 GB installed), and where it cannot read RAPL its CPU figure is a constant
-//! fallback (half the TDP): such domains are marked `estimated`. The CPU is taken as
-//! measured only when its power varies from row to row.
+//! (3 W per 8 GB installed), and where it cannot read RAPL its CPU figure is a model too
+//! (a constant half the TDP in older versions, CPU load × TDP in newer ones, which varies
+//! from row to row): CPU and RAM are marked `estimated` unless the user states that the
+//! CPU was read from RAPL (`cpu_measured`).
 
 use super::labels::{Labels, Mapping};
 use super::timestamp;
@@ -35,6 +36,11 @@ pub struct ImportSettings {
     pub labels: Labels,
     /// Labels per run or project, taking precedence over `labels`.
     pub mapping: Option<Mapping>,
+    /// Grid intensity to use (g/kWh) instead of the one CodeCarbon applied.
+    pub intensity_g_per_kwh: Option<f64>,
+    /// The user states that CodeCarbon read the CPU's energy from RAPL (`--cpu-measured`):
+    /// the CPU domain is then `measured`, otherwise `estimated`.
+    pub cpu_measured: bool,
 }
 
 /// What an import did (also written to `import.json`).
@@ -56,8 +62,14 @@ pub struct ImportSummary {
     pub task_name: Option<String>,
     /// CodeCarbon versions seen.
     pub codecarbon_versions: Vec<String>,
-    /// Grid intensity CodeCarbon applied (median emissions / energy, g/kWh).
+    /// Grid intensity used (g/kWh): `--intensity`, else the median emissions / energy of
+    /// the rows (what CodeCarbon applied); NaN (`null` in `import.json`) when unknown.
     pub carbon_intensity_g_per_kwh: f64,
+    /// Where the intensity came from, or why it is unknown.
+    pub carbon_intensity: String,
+    /// Whether emissions are unknown (no `--intensity` and no row with emissions): no
+    /// gCO2eq is computed.
+    pub emissions_unknown: bool,
     /// Provenance given to each domain, with why.
     pub domains: BTreeMap<String, String>,
 }
@@ -97,6 +109,14 @@ pub fn import(settings: &ImportSettings, out: &Path) -> Result<ImportSummary, Re
             "--inferences must be at least 1 (the inferences one row stands for)".to_string(),
         ));
     }
+    if let Some(i) = settings
+        .intensity_g_per_kwh
+        .filter(|i| !(i.is_finite() && *i >= 0.0))
+    {
+        return Err(ReportError::Invalid(format!(
+            "--intensity must be a grid intensity of 0 g/kWh or more, e.g. --intensity 400 (got {i})"
+        )));
+    }
     let mut summary = ImportSummary {
         files: settings.files.len(),
         inferences_per_row: settings.inferences,
@@ -113,22 +133,42 @@ pub fn import(settings: &ImportSettings, out: &Path) -> Result<ImportSummary, Re
             None => "the files given hold no rows".to_string(),
         }));
     }
-    let provenance = provenances(&rows, &mut summary);
+    let provenance = provenances(&rows, settings.cpu_measured, &mut summary);
     let records = repetitions(&rows, settings, &provenance, &mut summary);
     std::fs::create_dir_all(out).map_err(|source| ReportError::Io {
         path: out.to_path_buf(),
         source,
     })?;
     crate::table_io::write_csv(&out.join(REPETITIONS_CSV), &records)?;
-    summary.carbon_intensity_g_per_kwh = median(
-        &rows
-            .iter()
-            .filter_map(|r| {
-                let e = r.energy_consumed_kwh.unwrap_or(r.energy_kwh.iter().sum());
-                r.emissions_kg.filter(|_| e > 0.0).map(|kg| kg * 1000.0 / e)
-            })
-            .collect::<Vec<_>>(),
-    );
+    let applied: Vec<f64> = rows
+        .iter()
+        .filter_map(|r| {
+            let e = r.energy_consumed_kwh.unwrap_or(r.energy_kwh.iter().sum());
+            r.emissions_kg.filter(|_| e > 0.0).map(|kg| kg * 1000.0 / e)
+        })
+        .filter(|i| i.is_finite())
+        .collect();
+    (
+        summary.carbon_intensity_g_per_kwh,
+        summary.carbon_intensity,
+        summary.emissions_unknown,
+    ) = match settings.intensity_g_per_kwh {
+        Some(i) => (i, "given with --intensity".to_string(), false),
+        None if applied.is_empty() => (
+            f64::NAN,
+            "unknown: no imported row has emissions and energy; gCO2eq is not computed (give --intensity G_PER_KWH)".to_string(),
+            true,
+        ),
+        None => (
+            median(&applied),
+            format!(
+                "median of emissions / energy over the {} of {} rows that have both (what CodeCarbon applied)",
+                applied.len(),
+                rows.len()
+            ),
+            false,
+        ),
+    };
     let versions: BTreeSet<String> = rows.iter().filter_map(|r| r.version.clone()).collect();
     summary.codecarbon_versions = versions.into_iter().collect();
     manifest(&rows, settings, &provenance, &summary).save(out)?;
@@ -248,7 +288,11 @@ fn read_file(
 }
 
 /// The provenance of each domain over all rows, with the reason recorded in the summary.
-fn provenances(rows: &[Row], summary: &mut ImportSummary) -> [Option<&'static str>; 3] {
+fn provenances(
+    rows: &[Row],
+    cpu_measured: bool,
+    summary: &mut ImportSummary,
+) -> [Option<&'static str>; 3] {
     let present = |d: usize| rows.iter().any(|r| r.energy_kwh[d] > 0.0);
     let cpu_powers: BTreeSet<u64> = rows
         .iter()
@@ -257,16 +301,23 @@ fn provenances(rows: &[Row], summary: &mut ImportSummary) -> [Option<&'static st
     let cpu_constant = cpu_powers.len() <= 1;
     let mut out = [None; 3];
     if present(0) {
-        let (p, why) = if cpu_constant {
-            (
-                "estimated",
-                "CodeCarbon's CPU power is the same in every row: its constant fallback (half the TDP), not a measurement",
-            )
-        } else {
-            (
+        let (p, why) = match (cpu_measured, cpu_constant) {
+            (true, false) => (
                 "measured",
-                "CodeCarbon's CPU power varies from row to row: read from RAPL or a power tool",
-            )
+                "stated with --cpu-measured: CodeCarbon read the CPU from RAPL".to_string(),
+            ),
+            (true, true) => (
+                "measured",
+                "stated with --cpu-measured: CodeCarbon read the CPU from RAPL (note: its CPU power is the same in every row, which is what its constant TDP fallback looks like)".to_string(),
+            ),
+            (false, true) => (
+                "estimated",
+                "CodeCarbon's CPU power is the same in every row: its constant fallback (half the TDP), not a measurement; pass --cpu-measured if it read RAPL".to_string(),
+            ),
+            (false, false) => (
+                "estimated",
+                "CodeCarbon's CPU power varies from row to row, but without RAPL newer versions estimate it from CPU load × TDP, which varies too; pass --cpu-measured if it read RAPL".to_string(),
+            ),
         };
         out[0] = Some(p);
         summary.domains.insert("cpu".into(), format!("{p}: {why}"));
@@ -464,11 +515,8 @@ fn manifest(
         },
         probes,
         missing_probes: Vec::new(),
-        carbon_intensity_g_per_kwh: if summary.carbon_intensity_g_per_kwh.is_finite() {
-            summary.carbon_intensity_g_per_kwh
-        } else {
-            0.0
-        },
+        // NaN when unknown: `null` in run.json, never a silent 0.
+        carbon_intensity_g_per_kwh: summary.carbon_intensity_g_per_kwh,
         pue: 1.0,
         sample_hz: 0.0,
         clock_epoch_utc: start_utc.clone(),

@@ -14,12 +14,12 @@ pub fn parse(text: &str) -> Option<f64> {
     if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
         return None;
     }
-    let mut rest = &t[19..];
+    let mut rest = t.get(19..)?;
     let mut frac = 0.0;
     if let Some(r) = rest.strip_prefix('.') {
-        let digits = r.chars().take_while(char::is_ascii_digit).count();
-        frac = format!("0.{}", &r[..digits]).parse().ok()?;
-        rest = &r[digits..];
+        let digits = r.bytes().take_while(u8::is_ascii_digit).count();
+        frac = format!("0.{}", r.get(..digits)?).parse().ok()?;
+        rest = r.get(digits..)?;
     }
     let offset = match rest {
         "" | "Z" | "z" => 0,
@@ -29,12 +29,12 @@ pub fn parse(text: &str) -> Option<f64> {
                 b'-' => -1,
                 _ => return None,
             };
-            let hm = rest[1..].replace(':', "");
-            if hm.len() != 4 {
+            let hm = rest.get(1..)?.replace(':', "");
+            if hm.len() != 4 || !hm.bytes().all(|c| c.is_ascii_digit()) {
                 return None;
             }
-            let oh: i64 = hm[..2].parse().ok()?;
-            let om: i64 = hm[2..].parse().ok()?;
+            let oh: i64 = hm.get(..2)?.parse().ok()?;
+            let om: i64 = hm.get(2..)?.parse().ok()?;
             sign * (oh * 3600 + om * 60)
         }
     };
@@ -93,5 +93,16 @@ mod tests {
         assert_eq!(format(0.0), "1970-01-01T00:00:00Z");
         assert_eq!(parse("yesterday"), None);
         assert_eq!(parse("2023-13-10T21:06:08"), None);
+    }
+
+    #[test]
+    fn non_ascii_input_is_refused_without_panicking() {
+        assert_eq!(parse("2023-09-10T21:06:08+0é0"), None);
+        assert_eq!(parse("2023-09-10T21:06:08-é:00"), None);
+        assert_eq!(parse("2023-09-10T21:06:08.5é"), None);
+        assert_eq!(parse("2023-09-10T21:06:0é"), None);
+        assert_eq!(parse("2023-09-10T21:06:08é"), None);
+        assert_eq!(parse("2023-09-10T21:06:08+1:00"), None);
+        assert_eq!(parse("é023-09-10T21:06:08"), None);
     }
 }

@@ -12,6 +12,9 @@ pub struct Series {
     pub name: String,
     /// (run index, mean, low, high).
     pub points: Vec<(usize, f64, f64, f64)>,
+    /// Provenance of each point (`measured`, `estimated`, `mixed`), parallel to `points`:
+    /// measured points are filled, the others hollow.
+    pub sources: Vec<String>,
 }
 
 /// The trend figure.
@@ -95,11 +98,15 @@ impl Figure for Trend {
                 )
                 .map_err(fail)?;
             chart
-                .draw_series(
-                    s.points
-                        .iter()
-                        .map(|p| Circle::new((p.0 as f64, p.1), 4, colour.filled())),
-                )
+                .draw_series(s.points.iter().enumerate().map(|(k, p)| {
+                    let measured = s.sources.get(k).is_none_or(|src| src == "measured");
+                    let style = if measured {
+                        colour.filled()
+                    } else {
+                        colour.stroke_width(2)
+                    };
+                    Circle::new((p.0 as f64, p.1), 4, style)
+                }))
                 .map_err(fail)?;
         }
         chart
