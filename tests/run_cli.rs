@@ -82,8 +82,14 @@ fn run_sends_exactly_the_planned_requests_and_writes_the_summary() {
     let mut requests = csv::Reader::from_path(out.join("requests.csv")).expect("requests.csv");
     let rows: Vec<csv::StringRecord> = requests.records().collect::<Result<_, _>>().expect("rows");
     let headers = requests.headers().expect("headers").clone();
-    let phase = headers.iter().position(|h| h == "phase").expect("phase column");
-    let status = headers.iter().position(|h| h == "status").expect("status column");
+    let phase = headers
+        .iter()
+        .position(|h| h == "phase")
+        .expect("phase column");
+    let status = headers
+        .iter()
+        .position(|h| h == "status")
+        .expect("status column");
     assert_eq!(rows.iter().filter(|r| &r[phase] == "measured").count(), 21);
     assert_eq!(rows.iter().filter(|r| &r[phase] == "warmup").count(), 2);
     assert!(rows.iter().all(|r| &r[status] == "ok"));
@@ -96,11 +102,27 @@ fn run_sends_exactly_the_planned_requests_and_writes_the_summary() {
         .map(str::to_string)
         .collect();
     for column in [
-        "model", "task", "dataset", "class", "repetitions", "inferences", "energy_j_mean",
-        "energy_j_std", "energy_j_ci95_low", "energy_j_ci95_high", "kwh_per_1000",
-        "net_energy_j_mean", "gco2e_per_1000", "latency_ms_p50", "latency_ms_p99", "source",
+        "model",
+        "task",
+        "dataset",
+        "class",
+        "repetitions",
+        "inferences",
+        "energy_j_mean",
+        "energy_j_std",
+        "energy_j_ci95_low",
+        "energy_j_ci95_high",
+        "kwh_per_1000",
+        "net_energy_j_mean",
+        "gco2e_per_1000",
+        "latency_ms_p50",
+        "latency_ms_p99",
+        "source",
     ] {
-        assert!(headers.iter().any(|h| h == column), "summary.csv lacks {column}: {headers:?}");
+        assert!(
+            headers.iter().any(|h| h == column),
+            "summary.csv lacks {column}: {headers:?}"
+        );
     }
     let row = summary.records().next().expect("one row").expect("parses");
     let get = |name: &str| row[headers.iter().position(|h| h == name).expect("column")].to_string();
@@ -124,8 +146,10 @@ fn run_sends_exactly_the_planned_requests_and_writes_the_summary() {
 #[test]
 fn dry_run_prints_the_plan_and_sends_nothing() {
     let server = openai_server();
-    let all_probes = suite(&server.url, 1000, 10, 10)
-        .replace(r#"sources = ["estimate"]"#, r#"sources = ["rapl", "nvml", "estimate"]"#);
+    let all_probes = suite(&server.url, 1000, 10, 10).replace(
+        r#"sources = ["estimate"]"#,
+        r#"sources = ["rapl", "nvml", "estimate"]"#,
+    );
     let (_dir, suite_path) = suite_dir(&all_probes, 5);
     let output = joulebench()
         .args(["run", "--dry-run"])
@@ -135,14 +159,116 @@ fn dry_run_prints_the_plan_and_sends_nothing() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
     assert!(stdout.contains("tiny-gen@sample"), "{stdout}");
-    assert!(stdout.contains("10000 measured + 10 warm-up = 10010"), "{stdout}");
+    assert!(
+        stdout.contains("10000 measured + 10 warm-up = 10010"),
+        "{stdout}"
+    );
     assert!(stdout.contains("cpu-estimate"), "{stdout}");
     let probes = stdout.split("probes (").nth(1).expect("a probes section");
     for wanted in ["rapl", "nvml"] {
         assert!(
-            probes.lines().any(|l| l.contains(wanted) && (l.contains("use") || l.contains("missing"))),
+            probes
+                .lines()
+                .any(|l| l.contains(wanted) && (l.contains("use") || l.contains("missing"))),
             "{wanted} is listed as used or missing with a reason: {stdout}"
         );
     }
     assert_eq!(server.received.lock().expect("lock").len(), 0);
+}
+
+#[test]
+fn a_launched_server_is_started_logged_stopped_and_warmed_again_on_resume() {
+    let launched = r#"[suite]
+name = "launched"
+
+[servers.reference]
+protocol = "tei-predict"
+launch = ["{joulebench}", "serve", "--port", "{port}", "--classifier", "clf=tiny"]
+ready_timeout_seconds = 60
+
+[[models]]
+name = "clf"
+task = "sentiment"
+class = "task-specific"
+server = "reference"
+
+[[datasets]]
+name = "sample"
+task = "sentiment"
+path = "data.jsonl"
+fields = { text = "sentence" }
+
+[schedule]
+inferences = 4
+repetitions = 2
+warmup = 2
+idle_seconds = 0
+cooldown_seconds = 0
+
+[probes]
+sources = ["estimate"]
+"#;
+    let (dir, suite_path) = suite_dir(launched, 5);
+    let out = dir.path().join("results");
+    let output = joulebench()
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&suite_path)
+        .output()
+        .expect("run joulebench");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(out.join("servers/reference.log").exists());
+    let rows = std::fs::read_to_string(out.join("requests.csv")).expect("requests.csv");
+    assert_eq!(
+        rows.lines()
+            .filter(|l| l.contains(",measured,") && l.contains(",ok,"))
+            .count(),
+        8
+    );
+
+    // Pretend the run died in repetition 2: drop its energy rows, mark the run running.
+    let reps = std::fs::read_to_string(out.join("repetitions.csv")).expect("repetitions.csv");
+    let kept: String = reps
+        .lines()
+        .filter(|l| !l.contains(",2,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(out.join("repetitions.csv"), kept).expect("write");
+    let run_json = std::fs::read_to_string(out.join("run.json")).expect("run.json");
+    std::fs::write(
+        out.join("run.json"),
+        run_json.replace("\"complete\"", "\"running\""),
+    )
+    .expect("write");
+    let output = joulebench()
+        .args(["run", "--quiet", "--resume"])
+        .arg(&out)
+        .output()
+        .expect("resume");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = std::fs::read_to_string(out.join("requests.csv")).expect("requests.csv");
+    assert_eq!(
+        rows.lines().filter(|l| l.contains(",measured,")).count(),
+        8,
+        "repetition 2 taken again, once"
+    );
+    let warmups: Vec<&str> = rows.lines().filter(|l| l.contains(",warmup,")).collect();
+    assert_eq!(
+        warmups.len(),
+        4,
+        "the new server process is warmed up again"
+    );
+    assert!(
+        warmups[3].contains(",warmup,0,3,"),
+        "warm-up indices continue: {}",
+        warmups[3]
+    );
 }

@@ -78,89 +78,170 @@ fn stats(mut us: Vec<f64>) -> (f64, f64) {
 }
 
 /// A bare keep-alive socket: write the request, read the whole answer.
-fn raw(url: &str, body: &str, n: usize) -> Result<Vec<f64>> {
-    let addr = url.trim_start_matches("http://");
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_nodelay(true)?;
-    let request = format!(
-        "POST /v1/completions HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut times = Vec::with_capacity(n);
-    let mut line = String::new();
-    for _ in 0..n + 100 {
-        let t = Instant::now();
-        stream.write_all(request.as_bytes())?;
-        let mut length = 0;
-        loop {
-            line.clear();
-            reader.read_line(&mut line)?;
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some(v) = l.strip_prefix("content-length:") {
-                length = v.trim().parse()?;
-            }
-        }
-        let mut answer = vec![0; length];
-        reader.read_exact(&mut answer)?;
-        times.push(t.elapsed().as_secs_f64() * 1e6);
-    }
-    Ok(times.split_off(100))
+struct Raw {
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+    request: String,
 }
 
-/// The harness's client, and the client plus writing the requests.csv row.
-fn harness_client(url: &str, n: usize, record: bool) -> Result<Vec<f64>> {
-    let runtime = tokio::runtime::Runtime::new()?;
-    let client = HttpClient::new(url, Duration::from_secs(10), None)?;
-    let clock = MonotonicClock::new();
-    let wire = Wire::Builtin(ProtocolKind::OpenaiCompletions);
-    let input = Input {
+impl Raw {
+    fn new(url: &str, body: &str) -> Result<Self> {
+        let addr = url.trim_start_matches("http://");
+        let stream = TcpStream::connect(addr)?;
+        stream.set_nodelay(true)?;
+        let request = format!(
+            "POST /v1/completions HTTP/1.1\r\nhost: {addr}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let reader = BufReader::new(stream.try_clone()?);
+        Ok(Self {
+            stream,
+            reader,
+            request,
+        })
+    }
+
+    fn run(&mut self, n: usize, times: &mut Vec<f64>) -> Result<()> {
+        let mut line = String::new();
+        for _ in 0..n {
+            let t = Instant::now();
+            self.stream.write_all(self.request.as_bytes())?;
+            let mut length = 0;
+            loop {
+                line.clear();
+                self.reader.read_line(&mut line)?;
+                let l = line.trim_end();
+                if l.is_empty() {
+                    break;
+                }
+                if let Some(v) = l.strip_prefix("content-length:") {
+                    length = v.trim().parse()?;
+                }
+            }
+            let mut answer = vec![0; length];
+            self.reader.read_exact(&mut answer)?;
+            times.push(t.elapsed().as_secs_f64() * 1e6);
+        }
+        Ok(())
+    }
+}
+
+/// The harness's client on a runtime, optionally writing the requests.csv row as the run does.
+struct Harness {
+    runtime: tokio::runtime::Runtime,
+    client: HttpClient,
+    clock: MonotonicClock,
+    wire: Wire,
+    prepared: harness::protocol::Prepared,
+    out: Option<RowAppender<RequestRecord>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Harness {
+    fn new(url: &str, record: bool, multi_thread: bool) -> Result<Self> {
+        let runtime = if multi_thread {
+            tokio::runtime::Runtime::new()?
+        } else {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+        };
+        let wire = Wire::Builtin(ProtocolKind::OpenaiCompletions);
+        let prepared = wire.prepare(&input(), &Default::default())?;
+        let dir = tempfile::tempdir()?;
+        let out = if record {
+            Some(RowAppender::open(&dir.path().join("requests.csv"))?)
+        } else {
+            None
+        };
+        Ok(Self {
+            runtime,
+            client: HttpClient::new(url, Duration::from_secs(10), None)?,
+            clock: MonotonicClock::new(),
+            wire,
+            prepared,
+            out,
+            _dir: dir,
+        })
+    }
+
+    fn run(&mut self, n: usize, times: &mut Vec<f64>) -> Result<()> {
+        let Self {
+            runtime,
+            client,
+            clock,
+            wire,
+            prepared,
+            out,
+            ..
+        } = self;
+        runtime.block_on(async {
+            for i in 0..n {
+                let t = Instant::now();
+                let o = client.send(wire, prepared, clock).await;
+                if o.status != report::records::RequestStatus::Ok {
+                    return Err(format!("request failed: {}", o.error).into());
+                }
+                if let Some(out) = out.as_mut() {
+                    let p = o.parsed.unwrap_or_default();
+                    let mut row = record(i);
+                    row.t_start_ns = o.t_start_ns;
+                    row.t_end_ns = o.t_end_ns;
+                    row.latency_ms = (o.t_end_ns - o.t_start_ns) as f64 / 1e6;
+                    row.output_chars = p.output_chars;
+                    row.error = o.error;
+                    out.append(&row)?;
+                }
+                times.push(t.elapsed().as_secs_f64() * 1e6);
+            }
+            Ok::<_, Box<dyn std::error::Error>>(())
+        })
+    }
+}
+
+fn input() -> Input<'static> {
+    Input {
         model: "m",
         text: "what is the binary sentiment of the following sentence? a fine film",
         generation: Some(generation()),
-    };
-    let prepared = wire.prepare(&input, &Default::default())?;
+    }
+}
+
+/// Writing one requests.csv row in the loop (serialise + one `write`), no network.
+fn append_alone(n: usize) -> Result<Vec<f64>> {
     let dir = tempfile::tempdir()?;
-    let mut out = RowAppender::<RequestRecord>::open(&dir.path().join("requests.csv"))?;
+    let mut out = RowAppender::<RequestRecord>::open(&dir.path().join("r.csv"))?;
     let mut times = Vec::with_capacity(n);
-    runtime.block_on(async {
-        for i in 0..n + 100 {
-            let t = Instant::now();
-            let o = client.send(&wire, &prepared, &clock).await;
-            if o.status != report::records::RequestStatus::Ok {
-                return Err(format!("request failed: {}", o.error).into());
-            }
-            if record {
-                let p = o.parsed.unwrap_or_default();
-                out.append(&RequestRecord {
-                    config: "m@d".into(),
-                    model: "m".into(),
-                    dataset: "d".into(),
-                    phase: Phase::Measured,
-                    repetition: 1,
-                    index: i as u32,
-                    row: 1,
-                    t_start_ns: o.t_start_ns,
-                    t_end_ns: o.t_end_ns,
-                    latency_ms: (o.t_end_ns - o.t_start_ns) as f64 / 1e6,
-                    ttft_ms: None,
-                    status: o.status,
-                    http_status: o.http_status,
-                    prompt_tokens: p.prompt_tokens,
-                    completion_tokens: p.completion_tokens,
-                    output_pinned: true,
-                    output_chars: p.output_chars,
-                    error: o.error,
-                })?;
-            }
-            times.push(t.elapsed().as_secs_f64() * 1e6);
-        }
-        Ok::<_, Box<dyn std::error::Error>>(())
-    })?;
-    Ok(times.split_off(100))
+    for i in 0..n {
+        let row = record(i);
+        let t = Instant::now();
+        out.append(&row)?;
+        times.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    Ok(times)
+}
+
+fn record(i: usize) -> RequestRecord {
+    RequestRecord {
+        config: "m@d".into(),
+        model: "m".into(),
+        dataset: "d".into(),
+        phase: Phase::Measured,
+        repetition: 1,
+        index: i as u32,
+        row: 1,
+        t_start_ns: 1_000_000 + i as u64,
+        t_end_ns: 2_000_000 + i as u64,
+        latency_ms: 1.234,
+        ttft_ms: None,
+        status: report::records::RequestStatus::Ok,
+        http_status: Some(200),
+        prompt_tokens: Some(7),
+        completion_tokens: Some(4),
+        output_pinned: true,
+        output_chars: 20,
+        error: String::new(),
+    }
 }
 
 fn generation() -> Generation {
@@ -178,8 +259,6 @@ fn curl(url: &str, body: &str, n: usize) -> Result<Option<Vec<f64>>> {
     let mut cmd = Command::new("curl");
     cmd.args([
         "-s",
-        "-o",
-        "/dev/null",
         "-w",
         "%{time_total}\\n",
         "-H",
@@ -188,11 +267,19 @@ fn curl(url: &str, body: &str, n: usize) -> Result<Option<Vec<f64>>> {
         body,
     ]);
     for _ in 0..n + 1 {
-        cmd.arg(&target);
+        // `-o` is per URL: without one each answer body would go to stdout.
+        cmd.args(["-o", "/dev/null"]).arg(&target);
     }
     let Ok(output) = cmd.output() else {
         return Ok(None);
     };
+    if !output.status.success() {
+        eprintln!(
+            "curl: {}: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
     let times: Vec<f64> = String::from_utf8_lossy(&output.stdout)
         .lines()
         .skip(1)
@@ -236,41 +323,57 @@ fn main() -> Result<()> {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(5000);
+    let rounds = 10;
+    let per_round = (n / rounds).max(1);
     let url = start_server()?;
     let wire = Wire::Builtin(ProtocolKind::OpenaiCompletions);
-    let input = Input {
-        model: "m",
-        text: "what is the binary sentiment of the following sentence? a fine film",
-        generation: Some(generation()),
-    };
-    let body = serde_json::to_string(&wire.prepare(&input, &Default::default())?.body)?;
-    println!("{n} sequential POST /v1/completions over one keep-alive loopback connection");
-    println!("{:<44} {:>12} {:>12}", "case", "median µs", "mean µs");
-    let (raw_med, raw_mean) = stats(raw(&url, &body, n)?);
+    let body = serde_json::to_string(&wire.prepare(&input(), &Default::default())?.body)?;
     println!(
-        "{:<44} {raw_med:>12.1} {raw_mean:>12.1}",
-        "bare socket (the loopback round trip)"
+        "{n} sequential POST /v1/completions per case over one keep-alive loopback connection, cases interleaved in {rounds} rounds"
     );
-    let (c_med, c_mean) = stats(harness_client(&url, n, false)?);
-    println!(
-        "{:<44} {c_med:>12.1} {c_mean:>12.1}",
-        "harness HttpClient::send"
-    );
-    let (r_med, r_mean) = stats(harness_client(&url, n, true)?);
-    println!(
-        "{:<44} {r_med:>12.1} {r_mean:>12.1}",
-        "HttpClient::send + requests.csv row"
-    );
-    match curl(&url, &body, n.min(2000))? {
-        Some(t) => {
-            let (m, a) = stats(t);
-            println!(
-                "{:<44} {m:>12.1} {a:>12.1}",
-                "curl (one process, keep-alive)"
-            );
+    let mut raw = Raw::new(&url, &body)?;
+    let mut multi = Harness::new(&url, false, true)?;
+    let mut current = Harness::new(&url, false, false)?;
+    let mut recorded = Harness::new(&url, true, false)?;
+    // Warm every connection and allocator before timing.
+    let mut scratch = Vec::new();
+    raw.run(100, &mut scratch)?;
+    multi.run(100, &mut scratch)?;
+    current.run(100, &mut scratch)?;
+    recorded.run(100, &mut scratch)?;
+    let mut times: [Vec<f64>; 5] = Default::default();
+    for _ in 0..rounds {
+        raw.run(per_round, &mut times[0])?;
+        multi.run(per_round, &mut times[1])?;
+        current.run(per_round, &mut times[2])?;
+        recorded.run(per_round, &mut times[3])?;
+        if let Some(t) = curl(&url, &body, per_round)? {
+            times[4].extend(t);
         }
-        None => println!("{:<44} {:>12}", "curl", "not installed"),
     }
+    let names = [
+        "bare socket (the loopback round trip)",
+        "HttpClient::send, multi-thread runtime",
+        "HttpClient::send, current-thread runtime",
+        "send + requests.csv row (what the run does)",
+        "curl (one process, keep-alive)",
+    ];
+    println!("{:<44} {:>12} {:>12}", "case", "median µs", "mean µs");
+    let mut medians = [f64::NAN; 5];
+    for (k, (name, t)) in names.iter().zip(times).enumerate() {
+        if t.is_empty() {
+            println!("{name:<44} {:>12}", "not installed");
+            continue;
+        }
+        let (median, mean) = stats(t);
+        medians[k] = median;
+        println!("{name:<44} {median:>12.1} {mean:>12.1}");
+    }
+    let (a_med, a_mean) = stats(append_alone(n)?);
+    println!(
+        "{:<44} {a_med:>12.1} {a_mean:>12.1}",
+        "one requests.csv row alone (no network)"
+    );
     match wrk(&url, &body) {
         Some(mean) => println!(
             "{:<44} {:>12} {mean:>12.1}",
@@ -279,9 +382,9 @@ fn main() -> Result<()> {
         None => println!("{:<44} {:>12}", "wrk -c1 -t1", "not installed"),
     }
     println!(
-        "ratio to the bare round trip (median): client {:.2}×, client + record {:.2}× (target ≤ 1.5×)",
-        c_med / raw_med,
-        r_med / raw_med
+        "median ratios: the run's path / bare socket {:.2}×, / curl {:.2}× (target ≤ 1.5×)",
+        medians[3] / medians[0],
+        medians[3] / medians[4]
     );
     Ok(())
 }

@@ -39,7 +39,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let suite = resume_suite(dir, args.suite.as_deref())?;
         let plan = Plan::of(&suite)?;
         let options = options(None, args.quiet)?;
-        let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+        let runtime = runtime()?;
         let result = runtime.block_on(harness::run::resume(dir, &suite, &plan, &options))?;
         return Ok(finish(&result));
     }
@@ -58,9 +58,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     let options = options(args.out, args.quiet)?;
-    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    let runtime = runtime()?;
     let result = runtime.block_on(harness::run::run(&suite, &plan, &options))?;
     Ok(finish(&result))
+}
+
+/// A current-thread runtime: requests go out one after another (or a few at a time), and
+/// one thread halves the client's overhead per request against a multi-thread runtime's
+/// cross-thread wake-ups (see `bench/runner_overhead.sh`).
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 fn options(out: Option<PathBuf>, quiet: bool) -> anyhow::Result<RunOptions> {
