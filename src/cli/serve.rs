@@ -24,7 +24,8 @@ pub struct ServeArgs {
     /// Serve an extractive question-answering encoder (same forms as --classifier).
     #[arg(long, value_name = "[NAME=]PRESET|FOLDER")]
     pub qa: Vec<String>,
-    /// Serve a GPT-2 generator: presets tiny, small (distilgpt2), base (gpt2), medium, large.
+    /// Serve a generator: GPT-2 presets tiny, small (distilgpt2), base (gpt2), medium, large;
+    /// BLOOM presets bloom-tiny, bloom-560m, bloom-1b1, bloom-1b7; or a gpt2/bloom folder.
     #[arg(long, value_name = "[NAME=]PRESET|FOLDER")]
     pub generator: Vec<String>,
     /// Requests computed at the same time; others wait in line.
