@@ -21,5 +21,7 @@ pub use clock::MonotonicClock;
 pub use discovery::{MissingProbe, ProbeConfig, ProbeSet, SourceDescription, discover};
 pub use domain::{Domain, DomainKind, Provenance};
 pub use error::ProbeError;
-pub use sampler::{ContextSample, Sample, Sampler, SamplerEvent};
+pub use sampler::{
+    ContextSample, Gap, RetryPolicy, Sample, Sampler, SamplerEvent, SamplerReport, SourceStats,
+};
 pub use source::{ContextValue, EnergySource, RawCounter, Reading};

@@ -183,3 +183,85 @@ fn selection_by_index_uuid_and_mig_instance() {
     assert!(mig.method.contains("whole physical GPU"), "{}", mig.method);
     assert!(mig.inventory.gpus[0].mig_enabled);
 }
+
+#[test]
+fn a_nan_instant_power_is_a_read_error_not_zero_watts() {
+    let mut state = FakeGpuState::with_counter(0, 0);
+    state.energy_mj = Err(GpuError::NotSupported);
+    state.instant = Ok(PowerSample {
+        watts: 100.0,
+        timestamp_us: 1_000_000,
+    });
+    let (lib, h) = library(vec![state]);
+    let mut s = open_gpus(&lib, &all()).source.expect("source");
+    let clock = MonotonicClock::new();
+    assert_eq!(s.read(&clock).expect("read").joules, [0.0]);
+    for (watts, timestamp_us) in [(f64::NAN, 2_000_000), (-3.0, 2_500_000)] {
+        set(&h[0], |g| {
+            g.instant = Ok(PowerSample {
+                watts,
+                timestamp_us,
+            })
+        });
+        let e = s.read(&clock).expect_err("an invalid power is no reading");
+        assert!(matches!(e, ProbeError::Device { .. }));
+        let msg = e.to_string();
+        assert!(
+            msg.contains("gpu-0") && msg.contains("not a finite"),
+            "{msg}"
+        );
+    }
+    // The context leaves the invalid power out rather than reporting it.
+    let context = s.read_context();
+    assert!(context.iter().all(|c| c.value.is_finite()), "{context:?}");
+    // The next good sample integrates from the last good one: (100 + 300) / 2 × 2 s.
+    set(&h[0], |g| {
+        g.instant = Ok(PowerSample {
+            watts: 300.0,
+            timestamp_us: 3_000_000,
+        })
+    });
+    assert_eq!(s.read(&clock).expect("read").joules, [400.0]);
+}
+
+#[test]
+fn a_nan_power_usage_is_a_read_error_not_zero_watts() {
+    let mut state = FakeGpuState::with_counter(0, 0);
+    state.energy_mj = Err(GpuError::NotSupported);
+    state.instant = Err(GpuError::NotSupported);
+    state.power_usage_w = Ok(150.0);
+    let (lib, h) = library(vec![state]);
+    let mut s = open_gpus(&lib, &all()).source.expect("source");
+    let clock = MonotonicClock::new();
+    let a = s.read(&clock).expect("read");
+    set(&h[0], |g| g.power_usage_w = Ok(f64::NAN));
+    let e = s.read(&clock).expect_err("NaN power");
+    assert!(e.to_string().contains("not a finite"), "{e}");
+    set(&h[0], |g| g.power_usage_w = Ok(150.0));
+    let b = s.read(&clock).expect("read");
+    let expected = 150.0 * (b.t_ns - a.t_ns) as f64 / 1e9;
+    assert!(
+        (b.joules[0] - expected).abs() < 1e-9,
+        "{b:?} vs {expected} J"
+    );
+}
+
+#[test]
+fn a_nan_context_metric_is_left_out() {
+    let mut state = FakeGpuState::with_counter(0, 0);
+    state.utilization_pct = Ok(f64::NAN);
+    let (lib, h) = library(vec![state]);
+    let mut s = open_gpus(&lib, &all()).source.expect("source");
+    set(&h[0], |g| g.power_usage_w = Ok(f64::INFINITY));
+    set(&h[0], |g| {
+        g.instant = Ok(PowerSample {
+            watts: f64::NAN,
+            timestamp_us: 0,
+        })
+    });
+    let context = s.read_context();
+    let metrics: Vec<_> = context.iter().map(|c| c.metric).collect();
+    assert!(!metrics.contains(&"utilization_pct"), "{context:?}");
+    assert!(!metrics.contains(&"power_w"), "{context:?}");
+    assert!(metrics.contains(&"temperature_c"), "{context:?}");
+}

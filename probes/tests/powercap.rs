@@ -213,6 +213,25 @@ fn energy_uj_that_cannot_be_read_is_an_error_not_a_zero() {
     assert!(e.to_string().contains("intel-rapl:0/energy_uj"), "{e}");
 }
 
+#[test]
+fn an_empty_or_garbled_read_mid_run_is_an_error_and_costs_no_energy() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let tree = FakePowercap::intel(dir.path(), 1, false).expect("tree");
+    let clock = MonotonicClock::new();
+    let mut s = PowercapSource::open(tree.root()).expect("open");
+    tree.set_energy("intel-rapl:0", 3_000_000).expect("set");
+    assert_eq!(read(&mut s, &clock)[0], 2.0);
+    for garbage in ["", "\n", "12ab\n", "-5\n", "NaN\n"] {
+        std::fs::write(dir.path().join("intel-rapl:0/energy_uj"), garbage).expect("write");
+        let e = s.read(&clock).expect_err("no value is not zero");
+        assert!(e.to_string().contains("intel-rapl:0/energy_uj"), "{e}");
+        // The failed read left the accumulator where it was.
+        assert!(close(s.raw_counters()[0].expect("raw").joules, 3.0));
+    }
+    tree.set_energy("intel-rapl:0", 4_500_000).expect("set");
+    assert_eq!(read(&mut s, &clock)[0], 3.5);
+}
+
 /// Gives the kernel's answer to a non-root open of a root-only energy_uj (tests run as root).
 fn deny_energy(path: &Path) -> io::Result<File> {
     if path.ends_with("energy_uj") {

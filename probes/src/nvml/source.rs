@@ -229,11 +229,11 @@ impl NvmlSource {
             }
             EnergyMethod::InstantPower(p) => {
                 let s = gpu.device.power_instant()?;
-                Ok(p.add(s.timestamp_us as f64 / 1e6, s.watts))
+                p.add(s.timestamp_us as f64 / 1e6, s.watts)
             }
             EnergyMethod::PowerUsage(p) => {
                 let w = gpu.device.power_usage_w()?;
-                Ok(p.add(t_ns as f64 / 1e9, w))
+                p.add(t_ns as f64 / 1e9, w)
             }
         }
     }
@@ -297,7 +297,9 @@ impl EnergySource for NvmlSource {
         let mut out = Vec::new();
         for (domain, gpu) in self.gpus.iter().enumerate() {
             for &metric in &gpu.metrics {
-                if let Ok(value) = read_metric(gpu.device.as_ref(), metric, &gpu.method) {
+                let value = read_metric(gpu.device.as_ref(), metric, &gpu.method);
+                // A NaN or infinite reading is a failed metric: left out, like an error.
+                if let Some(value) = value.ok().filter(|v| v.is_finite()) {
                     out.push(ContextValue {
                         domain,
                         metric,
