@@ -96,6 +96,18 @@ fn kill_mid_repetition(
     );
     let finished_reps =
         std::fs::read_to_string(out.join("repetitions.csv")).expect("repetition 1 is written");
+    // While it runs, nobody else may resume (or write) the folder.
+    let busy = joulebench()
+        .args(["run", "--resume"])
+        .arg(&out)
+        .output()
+        .expect("resume");
+    let busy_err = String::from_utf8_lossy(&busy.stderr);
+    assert_eq!(busy.status.code(), Some(2), "{busy_err}");
+    assert!(
+        busy_err.contains("another joulebench process"),
+        "{busy_err}"
+    );
     let pid = i32::try_from(child.id()).expect("pid");
     // SAFETY: kill(2) on the pid of a child we started and have not reaped.
     assert_eq!(unsafe { libc::kill(pid, signal) }, 0);

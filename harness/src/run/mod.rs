@@ -3,6 +3,7 @@
 
 pub mod host;
 mod inputs;
+mod lock;
 mod manifest;
 mod requests;
 pub mod resume;
@@ -133,6 +134,7 @@ pub async fn run(suite: &Suite, plan: &Plan, opts: &RunOptions) -> Result<RunRes
         path: dir.join(files::SUITE_COPY),
         reason: e.to_string(),
     })?;
+    let lock = lock::hold(&dir)?;
     let clock = MonotonicClock::new();
     let probes = probes::discover(&probe_config(&suite.spec.probes), &clock);
     let manifest = manifest::new_manifest(suite, opts, &probes, &clock);
@@ -143,7 +145,7 @@ pub async fn run(suite: &Suite, plan: &Plan, opts: &RunOptions) -> Result<RunRes
         prior: Prior::default(),
         resumed: false,
     };
-    drive(suite, plan, opts, &probes, manifest, start).await
+    drive(suite, plan, opts, &probes, manifest, start, lock).await
 }
 
 /// Completes the interrupted run in `dir`: finished repetitions, baselines and warm-ups
@@ -172,6 +174,8 @@ pub async fn resume(
             suite.path.display()
         )));
     }
+    // Before touching any file: one process per folder.
+    let lock = lock::hold(dir)?;
     let prior = resume::recover(dir)?;
     let clock = MonotonicClock::new();
     // Continue the interrupted timeline: the new clock's zero is later by the wall-clock
@@ -196,7 +200,7 @@ pub async fn resume(
         prior,
         resumed: true,
     };
-    drive(suite, plan, opts, &probes, manifest, start).await
+    drive(suite, plan, opts, &probes, manifest, start, lock).await
 }
 
 /// Where and from what state a run (new or resumed) starts.
@@ -216,6 +220,7 @@ async fn drive(
     probes: &ProbeSet,
     mut manifest: RunManifest,
     start: Start,
+    _lock: lock::FolderLock,
 ) -> Result<RunResult, RunError> {
     let dir = start.dir.clone();
     manifest.save(&dir)?;
