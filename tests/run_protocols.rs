@@ -272,3 +272,66 @@ completion_tokens = "/usage/out"
     );
     assert_eq!(rows[0]["completion_tokens"], "2");
 }
+
+#[test]
+fn the_api_key_is_sent_as_a_bearer_token_and_written_nowhere() {
+    let server = TestServer::start_replies(|r| {
+        if r.method == "POST" && r.authorization.as_deref() != Some("Bearer sk-test-5ecret") {
+            return Reply::Json(401, r#"{"error":"unauthorized"}"#.into());
+        }
+        let (s, b) = common::openai_answer(r);
+        Reply::Json(s, b)
+    });
+    let suite = one_model_suite(
+        "openai-completions",
+        &server.url,
+        "general-purpose",
+        SCHEDULE,
+        "",
+    )
+    .replace(
+        "[[models]]",
+        "api_key_env = \"JOULEBENCH_TEST_KEY\"\n\n[[models]]",
+    );
+    let (dir, suite_path) = common::suite_dir(&suite, 5);
+    let out = dir.path().join("results");
+    let output = common::joulebench()
+        .env("JOULEBENCH_TEST_KEY", "sk-test-5ecret")
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&suite_path)
+        .output()
+        .expect("run joulebench");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        measured(&out).iter().all(|r| r["status"] == "ok"),
+        "every request was authorised"
+    );
+    for entry in std::fs::read_dir(&out).expect("run folder").flatten() {
+        if entry.path().is_file() {
+            let bytes = std::fs::read(entry.path()).expect("read");
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains("5ecret"),
+                "{} holds the key",
+                entry.path().display()
+            );
+        }
+    }
+    let missing = common::joulebench()
+        .env_remove("JOULEBENCH_TEST_KEY")
+        .args(["run", "--quiet", "--out"])
+        .arg(dir.path().join("again"))
+        .arg(&suite_path)
+        .output()
+        .expect("run joulebench");
+    let err = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        err.contains("JOULEBENCH_TEST_KEY") && err.contains("not set"),
+        "{err}"
+    );
+}

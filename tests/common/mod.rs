@@ -22,6 +22,8 @@ pub struct Received {
     pub body: serde_json::Value,
     /// 0-based position among the POSTs the server received.
     pub nth_post: usize,
+    /// The `authorization` header, when sent.
+    pub authorization: Option<String>,
 }
 
 /// Status and JSON body of an answer.
@@ -240,6 +242,7 @@ fn serve(stream: TcpStream, shared: &Shared) {
             path,
             body: serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null),
             nth_post,
+            authorization: headers.get("authorization").cloned(),
         };
         if received.method == "POST" {
             shared.gate.wait(nth_post);
