@@ -289,8 +289,9 @@ fn curl(url: &str, body: &str, n: usize) -> Result<Option<Vec<f64>>> {
     Ok((!times.is_empty()).then_some(times))
 }
 
-/// `wrk -c1 -t1` for 3 s, when installed: its mean latency (µs).
-fn wrk(url: &str, body: &str) -> Option<f64> {
+/// `wrk -c1 -t1` for 3 s, when installed: (median latency, time per request from
+/// requests/s) in µs.
+fn wrk(url: &str, body: &str) -> Option<(f64, f64)> {
     let dir = tempfile::tempdir().ok()?;
     let script = dir.path().join("post.lua");
     let lua = format!(
@@ -298,16 +299,26 @@ fn wrk(url: &str, body: &str) -> Option<f64> {
     );
     std::fs::write(&script, lua).ok()?;
     let output = Command::new("wrk")
-        .args(["-c1", "-t1", "-d3s", "-s"])
+        .args(["-c1", "-t1", "-d3s", "--latency", "-s"])
         .arg(&script)
         .arg(format!("{url}/v1/completions"))
         .output()
         .ok()?;
     let text = String::from_utf8_lossy(&output.stdout);
-    let latency = text
+    let median = text.lines().find(|l| l.trim_start().starts_with("50%"))?;
+    let median = micros(median.split_whitespace().nth(1)?)?;
+    let rps: f64 = text
         .lines()
-        .find(|l| l.trim_start().starts_with("Latency"))?;
-    let value = latency.split_whitespace().nth(1)?;
+        .find(|l| l.starts_with("Requests/sec:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some((median, 1e6 / rps))
+}
+
+/// A wrk duration (`12.34us`, `1.2ms`, `1s`) in µs.
+fn micros(value: &str) -> Option<f64> {
     let (number, unit) = value.split_at(value.find(|c: char| c.is_alphabetic())?);
     let n: f64 = number.parse().ok()?;
     Some(match unit {
@@ -375,9 +386,9 @@ fn main() -> Result<()> {
         "one requests.csv row alone (no network)"
     );
     match wrk(&url, &body) {
-        Some(mean) => println!(
-            "{:<44} {:>12} {mean:>12.1}",
-            "wrk -c1 -t1 (mean latency)", "-"
+        Some((median, per_request)) => println!(
+            "{:<44} {median:>12.1} {per_request:>12.1}",
+            "wrk -c1 -t1 -d3s (median; 1/throughput)"
         ),
         None => println!("{:<44} {:>12}", "wrk -c1 -t1", "not installed"),
     }
