@@ -2,6 +2,8 @@
 //! (BERT/DistilBERT classifiers and extractive QA, GPT-2 and BLOOM generators) over HTTP in the OpenAI,
 //! TGI, TEI and KServe v2 wire formats.
 
+#![warn(missing_docs)]
+
 pub mod builtin_tokenizer;
 pub mod error;
 pub mod generate;

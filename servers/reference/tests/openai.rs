@@ -175,3 +175,54 @@ async fn bad_requests_get_openai_style_errors() {
     let body: Value = resp.json().await.unwrap();
     assert!(body["error"]["message"].as_str().unwrap().contains("JSON"));
 }
+
+#[tokio::test]
+async fn concurrent_requests_wait_their_turn_and_all_complete() {
+    let s = tiny_server();
+    let calls = (0..4).map(|i| {
+        post(
+            &s,
+            if i % 2 == 0 {
+                "/v1/completions"
+            } else {
+                "/generate"
+            },
+            if i % 2 == 0 {
+                json!({"prompt": "a b", "max_tokens": 8, "ignore_eos": true})
+            } else {
+                json!({"inputs": "a b", "parameters": {"max_new_tokens": 8, "ignore_eos": true}})
+            },
+        )
+    });
+    for (status, body) in futures_join(calls).await {
+        assert_eq!(status, 200, "{body}");
+    }
+}
+
+/// Runs futures concurrently on the current task.
+async fn futures_join<F: std::future::Future>(futs: impl Iterator<Item = F>) -> Vec<F::Output> {
+    let handles: Vec<_> = futs.map(|f| Box::pin(f)).collect();
+    let mut out = Vec::new();
+    let mut pending: Vec<_> = handles.into_iter().map(Some).collect();
+    std::future::poll_fn(|cx| {
+        let mut done = true;
+        for slot in pending.iter_mut() {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => {
+                        out.push(v);
+                        *slot = None;
+                    }
+                    std::task::Poll::Pending => done = false,
+                }
+            }
+        }
+        if done {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    out
+}
