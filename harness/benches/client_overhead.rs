@@ -234,6 +234,7 @@ fn record(i: usize) -> RequestRecord {
         t_end_ns: 2_000_000 + i as u64,
         latency_ms: 1.234,
         ttft_ms: None,
+        itl_ms: None,
         status: report::records::RequestStatus::Ok,
         http_status: Some(200),
         prompt_tokens: Some(7),

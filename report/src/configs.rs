@@ -1,8 +1,8 @@
 //! The configurations of a run and their repetitions, read from `repetitions.csv`.
 
 use crate::ReportError;
-use crate::files::REPETITIONS_CSV;
-use crate::records::RepetitionRecord;
+use crate::files::{REPETITIONS_CSV, SAMPLER_GAPS_CSV};
+use crate::records::{RepetitionRecord, SamplerGapRecord};
 use crate::table_io::read_csv;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -72,13 +72,22 @@ pub struct Repetition {
     /// Counted domains that other repetitions of the configuration have and this one lacks
     /// (set by [`check_domains`]); such a repetition is left out of the statistics.
     pub missing_domains: Vec<DomainKey>,
+    /// Sources whose sampler could not read them during the window (set by
+    /// [`check_sampler_gaps`]).
+    pub sampler_gaps: Vec<String>,
+    /// Sources whose read gap during the window outlasted their keep-alive, so a counter
+    /// may have wrapped unseen; such a repetition is left out of the statistics.
+    pub wrap_unseen: Vec<String>,
 }
 
 impl Repetition {
     /// Whether the repetition enters the statistics: valid, with requests, and with every
     /// counted domain of its configuration.
     pub fn usable(&self) -> bool {
-        self.valid && self.requests > 0 && self.missing_domains.is_empty()
+        self.valid
+            && self.requests > 0
+            && self.missing_domains.is_empty()
+            && self.wrap_unseen.is_empty()
     }
 
     /// Gross energy of the domains that count in the total (J).
@@ -142,7 +151,32 @@ pub fn load(dir: &Path) -> Result<Vec<Configuration>, ReportError> {
     }
     let mut configs: Vec<Configuration> = configs.into_values().collect();
     check_domains(&mut configs);
+    let gaps_path = dir.join(SAMPLER_GAPS_CSV);
+    if gaps_path.exists() {
+        let gaps = read_csv::<SamplerGapRecord>(&gaps_path)?.collect::<Result<Vec<_>, _>>()?;
+        check_sampler_gaps(&mut configs, &gaps);
+    }
     Ok(configs)
+}
+
+/// Marks, in every repetition, the sources whose sampler gaps overlap its window
+/// (`sampler_gaps`) and those whose gap may have hidden a counter wrap (`wrap_unseen`).
+pub fn check_sampler_gaps(configs: &mut [Configuration], gaps: &[SamplerGapRecord]) {
+    for rep in configs.iter_mut().flat_map(|c| c.repetitions.values_mut()) {
+        for gap in gaps {
+            let overlaps = gap.t_start_ns < rep.t_end_ns && gap.t_end_ns > rep.t_start_ns;
+            let reads_domain = rep.domains.keys().any(|k| k.source == gap.source);
+            if !(overlaps && reads_domain) {
+                continue;
+            }
+            if !rep.sampler_gaps.contains(&gap.source) {
+                rep.sampler_gaps.push(gap.source.clone());
+            }
+            if gap.keep_alive_missed && !rep.wrap_unseen.contains(&gap.source) {
+                rep.wrap_unseen.push(gap.source.clone());
+            }
+        }
+    }
 }
 
 /// Marks, in every repetition, the counted domains that another repetition of the same
@@ -197,6 +231,8 @@ pub fn add(configs: &mut BTreeMap<String, Configuration>, rec: RepetitionRecord)
             valid: rec.valid,
             domains: BTreeMap::new(),
             missing_domains: Vec::new(),
+            sampler_gaps: Vec::new(),
+            wrap_unseen: Vec::new(),
         });
     rep.t_start_ns = rep.t_start_ns.min(rec.t_start_ns);
     rep.t_end_ns = rep.t_end_ns.max(rec.t_end_ns);

@@ -38,3 +38,5 @@ pub const SUMMARY_JSON: &str = "summary.json";
 pub const IMPORT_JSON: &str = "import.json";
 /// GPU context per configuration (written by the report when `context.csv` exists).
 pub const CONTEXT_SUMMARY_CSV: &str = "context_summary.csv";
+/// Spans where a probe's sampler could not read its source, when there were any.
+pub const SAMPLER_GAPS_CSV: &str = "sampler_gaps.csv";

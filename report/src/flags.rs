@@ -70,6 +70,22 @@ pub enum Flag {
     },
     /// The run states no grid carbon intensity: gCO2eq is not computed.
     Gco2Unknown,
+    /// A probe's sampler could not read its source during these repetitions: samples
+    /// (and per-request energies) are missing there; window energies are exact reads.
+    SamplerGap {
+        /// Their numbers.
+        repetitions: Vec<u32>,
+        /// The sources.
+        sources: Vec<String>,
+    },
+    /// Repetitions left out because a sampler gap outlasted the source's keep-alive, so a
+    /// counter may have wrapped unseen inside the window.
+    WrapUnseen {
+        /// Their numbers.
+        repetitions: Vec<u32>,
+        /// The sources.
+        sources: Vec<String>,
+    },
 }
 
 impl fmt::Display for Flag {
@@ -107,6 +123,24 @@ impl fmt::Display for Flag {
                 write!(f, "request-energy-unknown({unknown} of {requests})")
             }
             Self::Gco2Unknown => write!(f, "gco2-unknown(no grid intensity)"),
+            Self::SamplerGap {
+                repetitions,
+                sources,
+            } => write!(
+                f,
+                "sampler-gap(rep {}: {})",
+                list(repetitions),
+                sources.join(",")
+            ),
+            Self::WrapUnseen {
+                repetitions,
+                sources,
+            } => write!(
+                f,
+                "wrap-unseen(rep {}: {}; excluded)",
+                list(repetitions),
+                sources.join(",")
+            ),
         }
     }
 }
@@ -228,6 +262,33 @@ pub fn assess(
         flags.push(Flag::DomainsDiffer {
             repetitions: lacking.iter().map(|r| r.number).collect(),
             missing: missing.into_iter().collect(),
+        });
+    }
+    let gaps = |pick: fn(&crate::configs::Repetition) -> &Vec<String>| {
+        let reps: Vec<&crate::configs::Repetition> = config
+            .repetitions
+            .values()
+            .filter(|r| r.valid && r.requests > 0 && !pick(r).is_empty())
+            .collect();
+        let sources: std::collections::BTreeSet<String> =
+            reps.iter().flat_map(|r| pick(r).iter().cloned()).collect();
+        (
+            reps.iter().map(|r| r.number).collect::<Vec<u32>>(),
+            sources.into_iter().collect::<Vec<String>>(),
+        )
+    };
+    let (repetitions, sources) = gaps(|r| &r.wrap_unseen);
+    if !repetitions.is_empty() {
+        flags.push(Flag::WrapUnseen {
+            repetitions,
+            sources,
+        });
+    }
+    let (repetitions, sources) = gaps(|r| &r.sampler_gaps);
+    if !repetitions.is_empty() {
+        flags.push(Flag::SamplerGap {
+            repetitions,
+            sources,
         });
     }
     if !manifest.carbon_intensity_g_per_kwh.is_finite() {

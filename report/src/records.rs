@@ -53,6 +53,9 @@ pub struct RequestRecord {
     pub latency_ms: f64,
     /// Time to first token for streamed answers (ms).
     pub ttft_ms: Option<f64>,
+    /// Mean inter-token latency for streamed answers (ms).
+    #[serde(default)]
+    pub itl_ms: Option<f64>,
     /// How the request ended.
     pub status: RequestStatus,
     /// HTTP status code, when an answer came.
@@ -183,4 +186,24 @@ pub struct RequestEnergyRecord {
     /// Provenance of `energy_j`: `measured`, `estimated` or `mixed` (some counted domains
     /// of the configuration measured, some estimated).
     pub source: String,
+}
+
+/// One row of `sampler_gaps.csv`: a span where a source's sampler could not read it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SamplerGapRecord {
+    /// Source name.
+    pub source: String,
+    /// Last good read before the failures (ns).
+    pub t_start_ns: u64,
+    /// First good read after them, or the last failure if none followed (ns).
+    pub t_end_ns: u64,
+    /// Failed reads in the span.
+    pub errors: u64,
+    /// The last error.
+    pub error: String,
+    /// Whether no good read followed before the run ended.
+    pub open: bool,
+    /// Whether the span outlasted the source's keep-alive interval, so a counter may have
+    /// wrapped unseen: energy windows overlapping it cannot be trusted.
+    pub keep_alive_missed: bool,
 }

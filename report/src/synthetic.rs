@@ -230,6 +230,7 @@ impl Synthetic {
                             t_end_ns: t,
                             latency_ms: (t - req_start) as f64 * 1e-6,
                             ttft_ms: None,
+                            itl_ms: None,
                             status: RequestStatus::Ok,
                             http_status: Some(200),
                             prompt_tokens: None,

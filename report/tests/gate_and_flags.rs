@@ -319,3 +319,71 @@ fn a_trend_across_a_change_of_source_computes_no_change_and_says_so() {
     let md = std::fs::read_to_string(out.join("trend.md")).expect("md");
     assert!(md.contains("no change computed"), "{md}");
 }
+
+/// The window (t_start_ns, t_end_ns) of one repetition of a configuration.
+fn window(dir: &Path, config: &str, repetition: &str) -> (u64, u64) {
+    let mut reader = csv::Reader::from_path(dir.join("repetitions.csv")).expect("open");
+    let h = reader.headers().expect("header").clone();
+    reader
+        .records()
+        .map(|r| r.expect("row"))
+        .find(|r| r[col(&h, "config")] == *config && r[col(&h, "repetition")] == *repetition)
+        .map(|r| {
+            (
+                r[col(&h, "t_start_ns")].parse().expect("start"),
+                r[col(&h, "t_end_ns")].parse().expect("end"),
+            )
+        })
+        .expect("the repetition")
+}
+
+#[test]
+fn sampler_gaps_are_flagged_and_an_unseen_wrap_excludes_the_repetition() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    let run = Synthetic::small();
+    run.write(dir).expect("run");
+    let id = run.id(0);
+    let (s2, e2) = window(dir, &id, "2");
+    let (s3, e3) = window(dir, &id, "3");
+    let mut gaps = csv::Writer::from_path(dir.join("sampler_gaps.csv")).expect("gaps");
+    for (start, end, missed) in [(s2 + (e2 - s2) / 4, s2 + (e2 - s2) / 2, true), (s3 + (e3 - s3) / 3, s3 + (e3 - s3) / 2, false)] {
+        gaps.serialize(report::records::SamplerGapRecord {
+            source: "rapl".into(),
+            t_start_ns: start,
+            t_end_ns: end,
+            errors: 12,
+            error: "EIO".into(),
+            open: false,
+            keep_alive_missed: missed,
+        })
+        .expect("row");
+    }
+    gaps.flush().expect("flush");
+    let report = report::render_with(
+        dir,
+        &report::ReportOptions {
+            plots: false,
+            ..report::ReportOptions::default()
+        },
+    )
+    .expect("render");
+    let row = report
+        .summary
+        .iter()
+        .find(|r| r.config == id)
+        .expect("summarised");
+    assert_eq!(row.repetitions, 4, "repetition 2 is excluded");
+    assert!(
+        row.flags.contains("wrap-unseen(rep 2: rapl; excluded)"),
+        "{}",
+        row.flags
+    );
+    assert!(row.flags.contains("sampler-gap(rep 2,3: rapl)"), "{}", row.flags);
+    let other = report
+        .summary
+        .iter()
+        .find(|r| r.config == run.id(1))
+        .expect("summarised");
+    assert!(!other.flags.contains("sampler-gap"), "{}", other.flags);
+}

@@ -334,7 +334,13 @@ async fn execute(
         server.stop().await;
     }
     let result = session.result;
-    let sampler_result = sampler.stop();
+    let sampler_report = sampler.finish();
+    samples::write_gaps(
+        dir,
+        &probes.descriptions,
+        &sampler_report.gaps(),
+        start.t_offset_ns,
+    )?;
     match writer.join() {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => return Err(e.into()),
@@ -346,7 +352,9 @@ async fn execute(
         }
     }
     outcome?;
-    sampler_result?;
+    if let Some(e) = sampler_report.error {
+        return Err(e.into());
+    }
     Ok(result)
 }
 

@@ -100,6 +100,7 @@ pub async fn send_batch(
             t_end_ns: outcome.t_end_ns + spec.t_offset_ns,
             latency_ms: outcome.t_end_ns.saturating_sub(outcome.t_start_ns) as f64 / 1e6,
             ttft_ms: outcome.ttft_ns.map(|t| t as f64 / 1e6),
+            itl_ms: outcome.mean_itl_ms,
             status: outcome.status,
             http_status: outcome.http_status,
             prompt_tokens: parsed.prompt_tokens,

@@ -131,3 +131,31 @@ pub fn spawn_writer(
         })?;
     Ok(handle)
 }
+
+/// Appends the sampler's read gaps to `sampler_gaps.csv` (created only when there are any),
+/// with times shifted by `t_offset_ns` like the samples.
+pub fn write_gaps(
+    dir: &Path,
+    sources: &[SourceDescription],
+    gaps: &[probes::Gap],
+    t_offset_ns: u64,
+) -> Result<(), WriteError> {
+    if gaps.is_empty() {
+        return Ok(());
+    }
+    let mut out = RowAppender::open(&dir.join(report::files::SAMPLER_GAPS_CSV))?;
+    for gap in gaps {
+        out.push(&report::records::SamplerGapRecord {
+            source: sources
+                .get(gap.source)
+                .map_or_else(|| format!("source-{}", gap.source), |s| s.name.clone()),
+            t_start_ns: gap.t_start_ns + t_offset_ns,
+            t_end_ns: gap.t_end_ns + t_offset_ns,
+            errors: gap.errors,
+            error: gap.error.clone(),
+            open: gap.open,
+            keep_alive_missed: gap.keep_alive_missed,
+        })?;
+    }
+    out.flush()
+}
