@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks the reference server against Hugging Face `transformers` on the same weights.
 
-For BERT and DistilBERT classifiers, a BERT QA model, GPT-2 and BLOOM: builds a small
+For BERT and DistilBERT classifiers, a BERT QA model, GPT-2, BLOOM and T5: builds a small
 random model in PyTorch, saves it with `save_pretrained` (config.json + model.safetensors)
 and a word-level tokenizer.json, starts `joulebench serve` on the folder, and compares the
 served classifier logits (KServe v2), QA span, and greedy tokens (OpenAI completions) with
@@ -130,10 +130,17 @@ def check_generator(joulebench, name, model):
         ids = torch.tensor([prompt])
         expected = []
         with torch.no_grad():
-            for _ in range(8):
-                nxt = int(model(input_ids=ids).logits[0, -1].argmax())
-                expected.append(nxt)
-                ids = torch.cat([ids, torch.tensor([[nxt]])], dim=1)
+            if model.config.is_encoder_decoder:
+                dec = torch.tensor([[model.config.pad_token_id]])  # T5 starts decoding with pad (0)
+                for _ in range(8):
+                    nxt = int(model(input_ids=ids, decoder_input_ids=dec).logits[0, -1].argmax())
+                    expected.append(nxt)
+                    dec = torch.cat([dec, torch.tensor([[nxt]])], dim=1)
+            else:
+                for _ in range(8):
+                    nxt = int(model(input_ids=ids).logits[0, -1].argmax())
+                    expected.append(nxt)
+                    ids = torch.cat([ids, torch.tensor([[nxt]])], dim=1)
         proc, port = serve(joulebench, "--generator", d)
         try:
             out = post(port, "/v1/completions", {"model": "m", "prompt": " ".join(f"w{i}" for i in prompt),
@@ -163,6 +170,9 @@ def main():
         check_generator(args.joulebench, "gpt2", tf.GPT2LMHeadModel(tf.GPT2Config(
             vocab_size=300, n_positions=64, n_embd=64, n_layer=2, n_head=4, initializer_range=0.2,
             bos_token_id=299, eos_token_id=299))),
+        check_generator(args.joulebench, "t5", tf.T5ForConditionalGeneration(tf.T5Config(
+            vocab_size=300, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4,
+            feed_forward_proj="gated-gelu", tie_word_embeddings=False, initializer_factor=8.0))),
         check_generator(args.joulebench, "bloom", tf.BloomForCausalLM(tf.BloomConfig(
             vocab_size=300, hidden_size=64, n_layer=2, n_head=4, initializer_range=0.2))),
     ]

@@ -25,7 +25,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "[NAME=]PRESET|FOLDER")]
     pub qa: Vec<String>,
     /// Serve a generator: GPT-2 presets tiny, small (distilgpt2), base (gpt2), medium, large;
-    /// BLOOM presets bloom-tiny, bloom-560m, bloom-1b1, bloom-1b7; or a gpt2/bloom folder.
+    /// BLOOM presets bloom-tiny, bloom-560m, bloom-1b1, bloom-1b7; T5 presets t5-tiny,
+    /// flan-t5-small, flan-t5-base, flan-t5-large; or a gpt2/bloom/t5 folder.
     #[arg(long, value_name = "[NAME=]PRESET|FOLDER")]
     pub generator: Vec<String>,
     /// Requests computed at the same time; others wait in line.

@@ -4,6 +4,7 @@
 use crate::error::{ModelError, Result};
 use crate::init::SplitMix64;
 use crate::models::decoder::Decoder;
+use candle_core::Tensor;
 
 /// How to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -93,7 +94,7 @@ pub fn generate(
     prompt: &[u32],
     params: &GenerationParams,
     eos: Option<u32>,
-    mut on_token: impl FnMut(u32) -> bool,
+    on_token: impl FnMut(u32) -> bool,
 ) -> Result<Generation> {
     params.validate()?;
     let limit = model.max_context();
@@ -106,10 +107,34 @@ pub fn generate(
             limit,
         });
     }
+    match model {
+        Decoder::T5(t5) => {
+            let mut session = t5.start(prompt)?;
+            run(prompt.len(), params, eos, on_token, |token| {
+                session.step(token)
+            })
+        }
+        decoder => {
+            let mut cache = decoder.new_cache();
+            run(prompt.len(), params, eos, on_token, |token| match token {
+                None => decoder.forward(prompt, &mut cache),
+                Some(t) => decoder.forward(&[t], &mut cache),
+            })
+        }
+    }
+}
+
+/// The loop: `step(None)` runs the prompt, `step(Some(t))` one more token; both give logits.
+fn run(
+    prompt_tokens: usize,
+    params: &GenerationParams,
+    eos: Option<u32>,
+    mut on_token: impl FnMut(u32) -> bool,
+    mut step: impl FnMut(Option<u32>) -> candle_core::Result<Tensor>,
+) -> Result<Generation> {
     let mut rng = SplitMix64::new(params.seed);
-    let mut cache = model.new_cache();
     let mut tokens = Vec::with_capacity(params.max_new_tokens);
-    let mut logits = model.forward(prompt, &mut cache)?;
+    let mut logits = step(None)?;
     while tokens.len() < params.max_new_tokens {
         let mut values: Vec<f32> = logits.to_vec1()?;
         if let Some(e) = eos
@@ -122,24 +147,24 @@ pub fn generate(
         tokens.push(next);
         if !on_token(next) {
             return Ok(Generation {
-                prompt_tokens: prompt.len(),
+                prompt_tokens,
                 tokens,
                 finish: FinishReason::Cancelled,
             });
         }
         if Some(next) == eos && !params.ignore_eos {
             return Ok(Generation {
-                prompt_tokens: prompt.len(),
+                prompt_tokens,
                 tokens,
                 finish: FinishReason::EndOfSequence,
             });
         }
         if tokens.len() < params.max_new_tokens {
-            logits = model.forward(&[next], &mut cache)?;
+            logits = step(Some(next))?;
         }
     }
     Ok(Generation {
-        prompt_tokens: prompt.len(),
+        prompt_tokens,
         tokens,
         finish: FinishReason::Length,
     })

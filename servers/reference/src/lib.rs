@@ -1,5 +1,5 @@
 //! The embedded reference model server behind `joulebench serve`: candle transformer models
-//! (BERT/DistilBERT classifiers and extractive QA, GPT-2 and BLOOM generators) over HTTP in the OpenAI,
+//! (BERT/DistilBERT classifiers and extractive QA, GPT-2, BLOOM and T5 generators) over HTTP in the OpenAI,
 //! TGI, TEI and KServe v2 wire formats.
 
 #![warn(missing_docs)]

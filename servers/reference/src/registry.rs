@@ -326,9 +326,11 @@ fn builtin_tokenizer(network: &Network) -> TextTokenizer {
         }
         Network::Generator(g) => {
             let vocab = g.dims().vocab as u32;
-            // BLOOM keeps ids 0-3 for pad, bos, eos and unk; GPT-2 has only its last id.
+            // BLOOM keeps ids 0-3 for pad, bos, eos and unk, T5 0-2 for pad, eos and unk;
+            // GPT-2 has only its last id.
             let (first, specials) = match g {
                 Decoder::Bloom(_) => (4, vec![0, 1, 2, 3, g.eos()]),
+                Decoder::T5(_) => (3, vec![0, 1, 2, g.eos()]),
                 Decoder::Gpt2(_) => (0, vec![g.eos()]),
             };
             let inner = BuiltinTokenizer::new(vocab, first, specials);

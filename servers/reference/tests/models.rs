@@ -38,7 +38,7 @@ fn parameter_counts_match_public_checkpoints() {
 
 #[test]
 fn analytic_counts_equal_the_built_tensors() {
-    for name in ["tiny", "bloom-tiny"] {
+    for name in ["tiny", "bloom-tiny", "t5-tiny"] {
         let c = presets::generator(name).unwrap();
         let init = SeededInit::new(1);
         c.load(init.var_builder()).unwrap();
@@ -178,4 +178,21 @@ fn alibi_slopes_match_transformers() {
     );
     let s16 = alibi_slopes(16);
     assert!((s16[0] - 0.5f32.sqrt()).abs() < 1e-7 && (s16[15] - 2f32.powi(-8)).abs() < 1e-9);
+}
+
+#[test]
+fn t5_generation_honours_length_rules() {
+    let c = presets::generator("t5-tiny").unwrap();
+    let model = c.load(SeededInit::new(2).var_builder()).unwrap();
+    let params = GenerationParams {
+        max_new_tokens: 16,
+        ignore_eos: true,
+        ..Default::default()
+    };
+    let g = reference::generate::generate(&model, &[5, 6, 7], &params, Some(1), |_| true).unwrap();
+    assert_eq!(g.tokens.len(), 16);
+    // The model is free again after a generation.
+    let again =
+        reference::generate::generate(&model, &[5, 6, 7], &params, Some(1), |_| true).unwrap();
+    assert_eq!(again.tokens, g.tokens);
 }

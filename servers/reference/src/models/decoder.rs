@@ -1,10 +1,14 @@
 //! What every decoder-only generator shares: the key/value cache, the sizes that set the cost
-//! of a step, and the enum the server holds (GPT-2 or BLOOM).
+//! of a step, and the enum the server holds (GPT-2, BLOOM or T5).
 
 use candle_core::{Result, Tensor};
 
 use super::bloom::Bloom;
 use super::gpt2::Gpt2;
+use super::t5::{T5Config, T5Generator};
+
+/// Longest prompt plus generated tokens served by T5 models (relative positions: no table).
+const T5_CONTEXT: usize = 1024;
 
 /// The key/value cache of one generation: per layer `[1, heads, tokens, head_dim]` keys and values.
 #[derive(Debug, Default)]
@@ -80,6 +84,8 @@ pub enum Decoder {
     Gpt2(Gpt2),
     /// BLOOM (ALiBi, fused per-head QKV).
     Bloom(Bloom),
+    /// T5 encoder-decoder (Flan-T5); runs through [`T5Generator::start`], not `forward`.
+    T5(Box<T5Generator>),
 }
 
 impl Decoder {
@@ -88,6 +94,9 @@ impl Decoder {
         match self {
             Decoder::Gpt2(m) => m.forward(ids, cache),
             Decoder::Bloom(m) => m.forward(ids, cache),
+            Decoder::T5(_) => Err(candle_core::Error::Msg(
+                "T5 runs through T5Generator::start, not forward".into(),
+            )),
         }
     }
 
@@ -96,6 +105,7 @@ impl Decoder {
         match self {
             Decoder::Gpt2(m) => m.new_cache(),
             Decoder::Bloom(m) => m.new_cache(),
+            Decoder::T5(_) => KvCache::new(0),
         }
     }
 
@@ -104,6 +114,7 @@ impl Decoder {
         match self {
             Decoder::Gpt2(m) => m.config().n_positions,
             Decoder::Bloom(m) => m.config().max_context,
+            Decoder::T5(_) => T5_CONTEXT,
         }
     }
 
@@ -112,6 +123,7 @@ impl Decoder {
         match self {
             Decoder::Gpt2(m) => m.config().eos_token_id,
             Decoder::Bloom(m) => m.config().eos_token_id,
+            Decoder::T5(m) => m.config().eos_token_id as u32,
         }
     }
 
@@ -120,6 +132,7 @@ impl Decoder {
         match self {
             Decoder::Gpt2(m) => m.config().dims(),
             Decoder::Bloom(m) => m.config().dims(),
+            Decoder::T5(m) => super::t5::dims(m.config()),
         }
     }
 
@@ -128,6 +141,7 @@ impl Decoder {
         match self {
             Decoder::Gpt2(m) => m.config().parameter_count(),
             Decoder::Bloom(m) => m.config().parameter_count(),
+            Decoder::T5(m) => super::t5::parameter_count(m.config()),
         }
     }
 
@@ -136,6 +150,7 @@ impl Decoder {
         match self {
             Decoder::Gpt2(_) => "GPT2LMHeadModel",
             Decoder::Bloom(_) => "BloomForCausalLM",
+            Decoder::T5(_) => "T5ForConditionalGeneration",
         }
     }
 }
@@ -147,6 +162,8 @@ pub enum GeneratorConfig {
     Gpt2(super::gpt2::Gpt2Config),
     /// BLOOM.
     Bloom(super::bloom::BloomConfig),
+    /// T5 (encoder-decoder).
+    T5(T5Config),
 }
 
 impl GeneratorConfig {
@@ -159,8 +176,9 @@ impl GeneratorConfig {
         {
             "gpt2" => super::gpt2::Gpt2Config::from_hf_json(v).map(Self::Gpt2),
             "bloom" => super::bloom::BloomConfig::from_hf_json(v).map(Self::Bloom),
+            "t5" => super::t5::config_from_hf_json(v).map(Self::T5),
             other => Err(format!(
-                "model_type `{other}` is not a generator this server knows (gpt2, bloom)"
+                "model_type `{other}` is not a generator this server knows (gpt2, bloom, t5)"
             )),
         }
     }
@@ -170,6 +188,7 @@ impl GeneratorConfig {
         Ok(match self {
             Self::Gpt2(c) => Decoder::Gpt2(Gpt2::load(c, vb)?),
             Self::Bloom(c) => Decoder::Bloom(Bloom::load(c, vb)?),
+            Self::T5(c) => Decoder::T5(Box::new(T5Generator::load(c, vb)?)),
         })
     }
 
@@ -178,6 +197,7 @@ impl GeneratorConfig {
         match self {
             Self::Gpt2(c) => c.dims(),
             Self::Bloom(c) => c.dims(),
+            Self::T5(c) => super::t5::dims(c),
         }
     }
 
@@ -186,6 +206,7 @@ impl GeneratorConfig {
         match self {
             Self::Gpt2(c) => c.parameter_count(),
             Self::Bloom(c) => c.parameter_count(),
+            Self::T5(c) => super::t5::parameter_count(c),
         }
     }
 }

@@ -7,3 +7,4 @@ pub mod encoder;
 pub mod flops;
 pub mod gpt2;
 pub mod presets;
+pub mod t5;

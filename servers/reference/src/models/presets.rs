@@ -25,6 +25,10 @@ pub const GENERATOR_PRESETS: &[(&str, &str)] = &[
     ("bloom-560m", "bigscience/bloomz-560m"),
     ("bloom-1b1", "bigscience/bloomz-1b1"),
     ("bloom-1b7", "bigscience/bloomz-1b7"),
+    ("t5-tiny", "Flan-T5 layout, 2 layers, 64 wide (test size)"),
+    ("flan-t5-small", "google/flan-t5-small"),
+    ("flan-t5-base", "google/flan-t5-base"),
+    ("flan-t5-large", "google/flan-t5-large"),
 ];
 
 fn bert(layers: usize, hidden: usize, heads: usize) -> EncoderConfig {
@@ -94,6 +98,13 @@ pub fn generator(name: &str) -> Option<GeneratorConfig> {
         "bloom-560m" => GeneratorConfig::Bloom(bloom(24, 1024, 16)),
         "bloom-1b1" => GeneratorConfig::Bloom(bloom(24, 1536, 16)),
         "bloom-1b7" => GeneratorConfig::Bloom(bloom(24, 2048, 16)),
+        "t5-tiny" => GeneratorConfig::T5(super::t5::T5Config {
+            d_kv: 16,
+            ..super::t5::flan_t5(2, 64, 128, 4)
+        }),
+        "flan-t5-small" => GeneratorConfig::T5(super::t5::flan_t5(8, 512, 1024, 6)),
+        "flan-t5-base" => GeneratorConfig::T5(super::t5::flan_t5(12, 768, 2048, 12)),
+        "flan-t5-large" => GeneratorConfig::T5(super::t5::flan_t5(24, 1024, 2816, 16)),
         _ => return None,
     })
 }
