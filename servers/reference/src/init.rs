@@ -85,9 +85,14 @@ impl SimpleBackend for SeededInit {
         dev: &Device,
     ) -> candle_core::Result<Tensor> {
         let n = s.elem_count();
+        // Norm scales are 1 and biases 0 whatever the hint; other weights are random even when
+        // a loader passes no hint (candle's default hint is the constant 0).
+        let lower = name.to_ascii_lowercase();
+        let is_norm = lower.contains("norm") || lower.contains("ln_");
         let values: Vec<f32> = match h {
-            Init::Const(c) => vec![c as f32; n],
-            _ if name.ends_with("bias") => vec![0.0; n],
+            _ if name.ends_with("bias") || name.ends_with("beta") => vec![0.0; n],
+            _ if is_norm => vec![1.0; n],
+            Init::Const(c) if c != 0.0 => vec![c as f32; n],
             _ => {
                 // Uniform with the standard deviation of Hugging Face's normal init: as cheap as
                 // one random word per value, so big presets start fast even in debug builds.
