@@ -347,7 +347,10 @@ fn sampler_gaps_are_flagged_and_an_unseen_wrap_excludes_the_repetition() {
     let (s2, e2) = window(dir, &id, "2");
     let (s3, e3) = window(dir, &id, "3");
     let mut gaps = csv::Writer::from_path(dir.join("sampler_gaps.csv")).expect("gaps");
-    for (start, end, missed) in [(s2 + (e2 - s2) / 4, s2 + (e2 - s2) / 2, true), (s3 + (e3 - s3) / 3, s3 + (e3 - s3) / 2, false)] {
+    for (start, end, missed) in [
+        (s2 + (e2 - s2) / 4, s2 + (e2 - s2) / 2, true),
+        (s3 + (e3 - s3) / 3, s3 + (e3 - s3) / 2, false),
+    ] {
         gaps.serialize(report::records::SamplerGapRecord {
             source: "rapl".into(),
             t_start_ns: start,
@@ -379,7 +382,11 @@ fn sampler_gaps_are_flagged_and_an_unseen_wrap_excludes_the_repetition() {
         "{}",
         row.flags
     );
-    assert!(row.flags.contains("sampler-gap(rep 2,3: rapl)"), "{}", row.flags);
+    assert!(
+        row.flags.contains("sampler-gap(rep 2,3: rapl)"),
+        "{}",
+        row.flags
+    );
     let other = report
         .summary
         .iter()
