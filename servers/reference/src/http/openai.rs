@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::{ApiError, Style, parse_body};
 use super::state::AppState;
-use super::stream::{StreamEvent, json_event, stream_generation};
+use super::stream::{StreamEvent, TokenEvent, json_event, stream_generation};
 use crate::generate::{FinishReason, Generation, GenerationParams};
 use crate::inference::{check_prompt, complete, prompt_ids};
 use crate::registry::{ServedModel, Task};
@@ -103,6 +103,38 @@ fn usage(g: &Generation) -> Value {
     })
 }
 
+/// Formats OpenAI stream events: `token` turns each token into chunks (from the `head` of
+/// every chunk); the end adds a usage chunk when `include_usage`, then `[DONE]`; a failure
+/// sends an error object, then `[DONE]`.
+fn stream_format(
+    head: Value,
+    include_usage: bool,
+    token: impl Fn(&Value, TokenEvent) -> Vec<Event> + Send + 'static,
+) -> impl FnMut(StreamEvent) -> Vec<Event> + Send + 'static {
+    move |ev: StreamEvent| -> Vec<Event> {
+        match ev {
+            StreamEvent::Token(t) => token(&head, t),
+            StreamEvent::Done(g) => {
+                let mut out = Vec::new();
+                if include_usage {
+                    let mut chunk = head.clone();
+                    chunk["choices"] = json!([]);
+                    chunk["usage"] = usage(&g);
+                    out.push(json_event(&chunk));
+                }
+                out.push(Event::default().data("[DONE]"));
+                out
+            }
+            StreamEvent::Failed(m) => vec![
+                json_event(
+                    &json!({"error": {"message": m, "type": "server_error", "param": null, "code": null}}),
+                ),
+                Event::default().data("[DONE]"),
+            ],
+        }
+    }
+}
+
 /// Runs a generation to the end and returns (generation, text).
 async fn run_to_end(
     state: &AppState,
@@ -182,32 +214,12 @@ async fn completions_inner(state: Arc<AppState>, body: Bytes) -> Result<Response
         let include_usage = s.include_usage();
         let head =
             json!({"id": id, "object": "text_completion", "created": created, "model": name});
-        let format = move |ev: StreamEvent| -> Vec<Event> {
+        let format = stream_format(head, include_usage, |head, t| {
             let mut chunk = head.clone();
-            match ev {
-                StreamEvent::Token(t) => {
-                    chunk["choices"] = json!([{"index": 0, "text": t.text, "logprobs": null,
-                        "finish_reason": t.finish.map(finish_str)}]);
-                    vec![json_event(&chunk)]
-                }
-                StreamEvent::Done(g) => {
-                    let mut out = Vec::new();
-                    if include_usage {
-                        chunk["choices"] = json!([]);
-                        chunk["usage"] = usage(&g);
-                        out.push(json_event(&chunk));
-                    }
-                    out.push(Event::default().data("[DONE]"));
-                    out
-                }
-                StreamEvent::Failed(m) => vec![
-                    json_event(
-                        &json!({"error": {"message": m, "type": "server_error", "param": null, "code": null}}),
-                    ),
-                    Event::default().data("[DONE]"),
-                ],
-            }
-        };
+            chunk["choices"] = json!([{"index": 0, "text": t.text, "logprobs": null,
+                "finish_reason": t.finish.map(finish_str)}]);
+            vec![json_event(&chunk)]
+        });
         let sse = stream_generation(&state, STYLE, model, prompt, params, format).await?;
         return Ok(sse);
     }
@@ -296,39 +308,19 @@ async fn chat_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiEr
         let include_usage = s.include_usage();
         let head =
             json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": name});
-        let format = move |ev: StreamEvent| -> Vec<Event> {
-            let mut chunk = head.clone();
-            match ev {
-                StreamEvent::Token(t) => {
-                    let mut out = Vec::new();
-                    if t.index == 0 {
-                        let mut first = head.clone();
-                        first["choices"] = json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": null, "finish_reason": null}]);
-                        out.push(json_event(&first));
-                    }
-                    chunk["choices"] = json!([{"index": 0, "delta": {"content": t.text}, "logprobs": null,
-                        "finish_reason": t.finish.map(finish_str)}]);
-                    out.push(json_event(&chunk));
-                    out
-                }
-                StreamEvent::Done(g) => {
-                    let mut out = Vec::new();
-                    if include_usage {
-                        chunk["choices"] = json!([]);
-                        chunk["usage"] = usage(&g);
-                        out.push(json_event(&chunk));
-                    }
-                    out.push(Event::default().data("[DONE]"));
-                    out
-                }
-                StreamEvent::Failed(m) => vec![
-                    json_event(
-                        &json!({"error": {"message": m, "type": "server_error", "param": null, "code": null}}),
-                    ),
-                    Event::default().data("[DONE]"),
-                ],
+        let format = stream_format(head, include_usage, |head, t| {
+            let mut out = Vec::new();
+            if t.index == 0 {
+                let mut first = head.clone();
+                first["choices"] = json!([{"index": 0, "delta": {"role": "assistant", "content": ""}, "logprobs": null, "finish_reason": null}]);
+                out.push(json_event(&first));
             }
-        };
+            let mut chunk = head.clone();
+            chunk["choices"] = json!([{"index": 0, "delta": {"content": t.text}, "logprobs": null,
+                "finish_reason": t.finish.map(finish_str)}]);
+            out.push(json_event(&chunk));
+            out
+        });
         let sse = stream_generation(&state, STYLE, model, prompt, params, format).await?;
         return Ok(sse);
     }
