@@ -5,6 +5,7 @@ pub mod central;
 pub mod distribution;
 pub mod latency;
 pub mod rows;
+pub mod scatter;
 pub mod size;
 pub mod style;
 pub mod timeline;

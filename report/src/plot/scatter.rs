@@ -1,0 +1,69 @@
+//! Log–log scatter of named points coloured by class, hollow where estimated: the latency
+//! and size plots draw through it.
+
+use super::central::legend;
+use super::fail;
+use super::style::{class_colour, log_range, text, tick};
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// One point: (label, class, source, x, y).
+pub type Point = (String, String, String, f64, f64);
+
+/// What a scatter says: caption, axis descriptions and the x-axis tick format.
+pub struct Axes {
+    /// Caption above the chart.
+    pub caption: &'static str,
+    /// X-axis description.
+    pub x_desc: &'static str,
+    /// Y-axis description.
+    pub y_desc: &'static str,
+    /// X-axis tick labels.
+    pub x_tick: fn(f64) -> String,
+}
+
+/// Draws `points` on log–log axes with a class legend; each point is named when `named`.
+pub fn draw<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    points: &[Point],
+    axes: &Axes,
+    named: bool,
+) -> Result<(), String> {
+    let xr = log_range(points.iter().map(|p| p.3));
+    let yr = log_range(points.iter().map(|p| p.4));
+    let mut chart = ChartBuilder::on(root)
+        .margin(20)
+        .caption(axes.caption, text(22))
+        .x_label_area_size(56)
+        .y_label_area_size(80)
+        .build_cartesian_2d(xr.log_scale(), yr.log_scale())
+        .map_err(fail)?;
+    chart
+        .configure_mesh()
+        .light_line_style(BLACK.mix(0.05))
+        .x_desc(axes.x_desc)
+        .y_desc(axes.y_desc)
+        .x_label_formatter(&|v| (axes.x_tick)(*v))
+        .y_label_formatter(&|v| tick(*v))
+        .label_style(text(13))
+        .axis_desc_style(text(16))
+        .draw()
+        .map_err(fail)?;
+    for (name, class, source, x, y) in points {
+        let colour = class_colour(class);
+        let style = if source == "measured" {
+            colour.filled()
+        } else {
+            colour.stroke_width(2)
+        };
+        let label = if named { name.clone() } else { String::new() };
+        chart
+            .draw_series(std::iter::once(
+                EmptyElement::at((*x, *y))
+                    + Circle::new((0, 0), 5, style)
+                    + Text::new(label, (8, -6), text(11)),
+            ))
+            .map_err(fail)?;
+    }
+    legend(&mut chart, points.iter().any(|p| p.2 != "measured"))
+}
