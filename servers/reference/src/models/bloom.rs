@@ -1,12 +1,12 @@
 //! A BLOOM decoder-only generator (ALiBi attention biases, fused per-head QKV, embedding
 //! LayerNorm), laid out like Hugging Face's `BloomForCausalLM` (as BLOOMz in the PHP study).
 
-use candle_core::{Device, IndexOp, Module, Result, Tensor};
+use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
 use serde::{Deserialize, Serialize};
 
 use super::attention::{attend, causal_mask, merge_heads};
-use super::decoder::{DecoderDims, KvCache, append_kv};
+use super::decoder::{DecoderDims, KvCache, append_kv, last_logits, transformer_root};
 
 /// Context served when a config names none (BLOOM was trained on 2,048 tokens).
 const DEFAULT_CONTEXT: usize = 2048;
@@ -165,13 +165,7 @@ impl Bloom {
     /// Builds the model under Hugging Face names, with or without the `transformer.` prefix.
     pub fn load(config: &BloomConfig, vb: VarBuilder) -> Result<Self> {
         let c = config;
-        let vb = if !vb.contains_tensor("transformer.word_embeddings.weight")
-            && vb.contains_tensor("word_embeddings.weight")
-        {
-            vb
-        } else {
-            vb.pp("transformer")
-        };
+        let vb = transformer_root(vb, "word_embeddings.weight");
         let word_embeddings = embedding(c.vocab_size, c.hidden_size, vb.pp("word_embeddings"))?;
         let blocks = (0..c.n_layer)
             .map(|n| Block::load(c, vb.pp("h").pp(n)))
@@ -227,10 +221,6 @@ impl Bloom {
             x = block.forward(&x, &bias, slot)?;
         }
         cache.advance(seq);
-        let last = x.i((.., seq - 1..seq, ..))?;
-        self.lm_head
-            .forward(&self.ln_f.forward(&last)?)?
-            .squeeze(0)?
-            .squeeze(0)
+        last_logits(&x, seq, &self.ln_f, &self.lm_head)
     }
 }

@@ -1,7 +1,8 @@
 //! What every decoder-only generator shares: the key/value cache, the sizes that set the cost
 //! of a step, and the enum the server holds (GPT-2, BLOOM or T5).
 
-use candle_core::{Result, Tensor};
+use candle_core::{IndexOp, Module, Result, Tensor};
+use candle_nn::{LayerNorm, Linear, VarBuilder};
 
 use super::bloom::Bloom;
 use super::gpt2::Gpt2;
@@ -209,4 +210,24 @@ impl GeneratorConfig {
             Self::T5(c) => super::t5::parameter_count(c),
         }
     }
+}
+
+/// Where a Hugging Face decoder keeps its weights: at the root when `probe` is there and not
+/// `transformer.{probe}`, otherwise under `transformer.`.
+pub fn transformer_root<'a>(vb: VarBuilder<'a>, probe: &str) -> VarBuilder<'a> {
+    if !vb.contains_tensor(&format!("transformer.{probe}")) && vb.contains_tensor(probe) {
+        vb
+    } else {
+        vb.pp("transformer")
+    }
+}
+
+/// Next-token logits `[vocab]` from the hidden states `x` `[1, seq, hidden]`: the last
+/// position through the final norm and the head.
+pub fn last_logits(x: &Tensor, seq: usize, ln_f: &LayerNorm, lm_head: &Linear) -> Result<Tensor> {
+    let last = x.i((.., seq - 1..seq, ..))?;
+    lm_head
+        .forward(&ln_f.forward(&last)?)?
+        .squeeze(0)?
+        .squeeze(0)
 }

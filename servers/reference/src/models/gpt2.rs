@@ -1,12 +1,12 @@
 //! A GPT-2 decoder-only generator with a key/value cache, laid out like Hugging Face's
 //! `GPT2LMHeadModel` (Conv1D weights stored `[in, out]`, LM head tied to the embeddings).
 
-use candle_core::{Device, IndexOp, Module, Result, Tensor};
+use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm};
 use serde::{Deserialize, Serialize};
 
 use super::attention::{attend, causal_mask, merge_heads, split_heads};
-use super::decoder::{DecoderDims, KvCache, append_kv};
+use super::decoder::{DecoderDims, KvCache, append_kv, last_logits, transformer_root};
 
 /// Dimensions of a GPT-2 model (Hugging Face `GPT2Config` names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -162,12 +162,7 @@ impl Gpt2 {
     /// Builds the model under Hugging Face names, with or without the `transformer.` prefix.
     pub fn load(config: &Gpt2Config, vb: VarBuilder) -> Result<Self> {
         let c = config;
-        let vb =
-            if !vb.contains_tensor("transformer.wte.weight") && vb.contains_tensor("wte.weight") {
-                vb
-            } else {
-                vb.pp("transformer")
-            };
+        let vb = transformer_root(vb, "wte.weight");
         let wte = embedding(c.vocab_size, c.n_embd, vb.pp("wte"))?;
         let blocks = (0..c.n_layer)
             .map(|n| Block::load(c, vb.pp("h").pp(n)))
@@ -207,10 +202,6 @@ impl Gpt2 {
             x = block.forward(&x, layer_cache)?;
         }
         cache.advance(seq);
-        let last = x.i((.., seq - 1..seq, ..))?;
-        self.lm_head
-            .forward(&self.ln_f.forward(&last)?)?
-            .squeeze(0)?
-            .squeeze(0)
+        last_logits(&x, seq, &self.ln_f, &self.lm_head)
     }
 }
