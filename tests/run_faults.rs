@@ -6,7 +6,10 @@ mod common;
 use common::{
     Reply, TestServer, csv_rows, manifest, measured, one_model_suite, openai_answer, run_suite,
 };
+use std::path::PathBuf;
+use std::process::Output;
 use std::time::Duration;
+use tempfile::TempDir;
 
 fn count(rows: &[std::collections::BTreeMap<String, String>], status: &str) -> usize {
     rows.iter().filter(|r| r["status"] == status).count()
@@ -30,6 +33,24 @@ fn repetitions(out: &std::path::Path) -> Vec<(u32, u32, String)> {
     reps
 }
 
+/// Runs a general-purpose model over `openai-completions` at `url` with `schedule` (5
+/// dataset rows): (output, temp dir to keep, results folder).
+fn run_completions(url: &str, schedule: &str) -> (Output, TempDir, PathBuf) {
+    let suite = one_model_suite("openai-completions", url, "general-purpose", schedule, "");
+    run_suite(&suite, 5)
+}
+
+/// [`run_completions`] that must succeed: (temp dir to keep, results folder).
+fn run_completions_ok(url: &str, schedule: &str) -> (TempDir, PathBuf) {
+    let (output, dir, out) = run_completions(url, schedule);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (dir, out)
+}
+
 #[test]
 fn five_percent_http_500_are_recorded_and_repetitions_stay_valid() {
     let server = TestServer::start_replies(|r| {
@@ -40,19 +61,8 @@ fn five_percent_http_500_are_recorded_and_repetitions_stay_valid() {
             Reply::Json(s, b)
         }
     });
-    let suite = one_model_suite(
-        "openai-completions",
-        &server.url,
-        "general-purpose",
-        "inferences = 20\nrepetitions = 2\nwarmup = 0",
-        "",
-    );
-    let (output, _dir, out) = run_suite(&suite, 5);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (_dir, out) =
+        run_completions_ok(&server.url, "inferences = 20\nrepetitions = 2\nwarmup = 0");
     let rows = measured(&out);
     assert_eq!(rows.len(), 40);
     assert_eq!(count(&rows, "http_error"), 2);
@@ -81,19 +91,7 @@ fn a_stall_past_the_timeout_is_a_timeout_and_invalidates_its_repetition() {
         }
     });
     let schedule = "inferences = 10\nrepetitions = 1\nwarmup = 0\nrequest_timeout_seconds = 0.3";
-    let suite = one_model_suite(
-        "openai-completions",
-        &server.url,
-        "general-purpose",
-        schedule,
-        "",
-    );
-    let (output, _dir, out) = run_suite(&suite, 5);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (_dir, out) = run_completions_ok(&server.url, schedule);
     let rows = measured(&out);
     assert_eq!(
         (rows.len(), count(&rows, "timeout"), count(&rows, "ok")),
@@ -128,19 +126,8 @@ fn malformed_json_is_a_bad_response() {
             Reply::Json(s, b)
         }
     });
-    let suite = one_model_suite(
-        "openai-completions",
-        &server.url,
-        "general-purpose",
-        "inferences = 10\nrepetitions = 1\nwarmup = 0",
-        "",
-    );
-    let (output, _dir, out) = run_suite(&suite, 5);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (_dir, out) =
+        run_completions_ok(&server.url, "inferences = 10\nrepetitions = 1\nwarmup = 0");
     let rows = measured(&out);
     assert_eq!(count(&rows, "bad_response"), 3);
     assert!(rows[2]["error"].contains("not JSON"), "{:?}", rows[2]);
@@ -164,14 +151,8 @@ fn a_server_that_dies_mid_repetition_stops_the_run_cleanly() {
         let (s, b) = openai_answer(r);
         Reply::Json(s, b)
     });
-    let suite = one_model_suite(
-        "openai-completions",
-        &dying.url,
-        "general-purpose",
-        "inferences = 10\nrepetitions = 3\nwarmup = 0",
-        "",
-    );
-    let (output, _dir, out) = run_suite(&suite, 5);
+    let (output, _dir, out) =
+        run_completions(&dying.url, "inferences = 10\nrepetitions = 3\nwarmup = 0");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(
         output.status.code(),
