@@ -1,6 +1,9 @@
 //! The `report`, `compare`, `trend` and `import codecarbon` subcommands, driven through
 //! the built binary on synthetic run folders.
 
+mod common;
+
+use common::SUMMARY_COLUMNS;
 use report::synthetic::Synthetic;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -45,25 +48,7 @@ fn report_rebuilds_every_file_from_raw_records() {
     }
     let csv = std::fs::read_to_string(dir.path().join("summary.csv")).expect("summary");
     let header = csv.lines().next().unwrap_or("");
-    for column in [
-        "model",
-        "task",
-        "dataset",
-        "class",
-        "repetitions",
-        "inferences",
-        "energy_j_mean",
-        "energy_j_std",
-        "energy_j_ci95_low",
-        "energy_j_ci95_high",
-        "kwh_per_1000",
-        "net_energy_j_mean",
-        "gco2e_per_1000",
-        "latency_ms_p50",
-        "latency_ms_p99",
-        "source",
-        "energy_j_boot_low",
-    ] {
+    for &column in SUMMARY_COLUMNS.iter().chain(&["energy_j_boot_low"]) {
         assert!(header.split(',').any(|c| c == column), "no column {column}");
     }
     assert_eq!(csv.lines().count(), 4);

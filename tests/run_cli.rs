@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{joulebench, openai_server, suite_dir};
+use common::{SUMMARY_COLUMNS, joulebench, openai_server, suite_dir};
 
 fn suite(url: &str, inferences: u32, repetitions: u32, warmup: u32) -> String {
     format!(
@@ -101,24 +101,7 @@ fn run_sends_exactly_the_planned_requests_and_writes_the_summary() {
         .iter()
         .map(str::to_string)
         .collect();
-    for column in [
-        "model",
-        "task",
-        "dataset",
-        "class",
-        "repetitions",
-        "inferences",
-        "energy_j_mean",
-        "energy_j_std",
-        "energy_j_ci95_low",
-        "energy_j_ci95_high",
-        "kwh_per_1000",
-        "net_energy_j_mean",
-        "gco2e_per_1000",
-        "latency_ms_p50",
-        "latency_ms_p99",
-        "source",
-    ] {
+    for &column in SUMMARY_COLUMNS {
         assert!(
             headers.iter().any(|h| h == column),
             "summary.csv lacks {column}: {headers:?}"

@@ -416,3 +416,23 @@ pub fn manifest(out: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(out.join("run.json")).expect("run.json"))
         .expect("JSON")
 }
+
+/// The columns `summary.csv` must have, as results/README.md promises.
+pub const SUMMARY_COLUMNS: &[&str] = &[
+    "model",
+    "task",
+    "dataset",
+    "class",
+    "repetitions",
+    "inferences",
+    "energy_j_mean",
+    "energy_j_std",
+    "energy_j_ci95_low",
+    "energy_j_ci95_high",
+    "kwh_per_1000",
+    "net_energy_j_mean",
+    "gco2e_per_1000",
+    "latency_ms_p50",
+    "latency_ms_p99",
+    "source",
+];
