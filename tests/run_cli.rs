@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{SUMMARY_COLUMNS, joulebench, openai_server, suite_dir};
+use common::{SUMMARY_COLUMNS, joulebench, openai_server, run_suite, suite_dir};
 
 fn suite(url: &str, inferences: u32, repetitions: u32, warmup: u32) -> String {
     format!(
@@ -48,14 +48,7 @@ sample_hz = 50
 #[test]
 fn run_sends_exactly_the_planned_requests_and_writes_the_summary() {
     let server = openai_server();
-    let (dir, suite_path) = suite_dir(&suite(&server.url, 7, 3, 2), 5);
-    let out = dir.path().join("results");
-    let output = joulebench()
-        .args(["run", "--quiet", "--out"])
-        .arg(&out)
-        .arg(&suite_path)
-        .output()
-        .expect("run joulebench");
+    let (output, _dir, out) = run_suite(&suite(&server.url, 7, 3, 2), 5);
     assert!(
         output.status.success(),
         "stderr: {}",
@@ -191,14 +184,7 @@ cooldown_seconds = 0
 [probes]
 sources = ["estimate"]
 "#;
-    let (dir, suite_path) = suite_dir(launched, 5);
-    let out = dir.path().join("results");
-    let output = joulebench()
-        .args(["run", "--quiet", "--out"])
-        .arg(&out)
-        .arg(&suite_path)
-        .output()
-        .expect("run joulebench");
+    let (output, _dir, out) = run_suite(launched, 5);
     assert!(
         output.status.success(),
         "{}",
