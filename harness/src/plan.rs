@@ -2,7 +2,7 @@
 
 use crate::protocol::{Generation, JsonTemplate, Wire};
 use crate::shuffle::shuffle;
-use crate::suite::{ModelClass, ProtocolKind, Suite, SuiteError};
+use crate::suite::{ModelClass, ProtocolKind, RunOrder, Suite, SuiteError};
 use crate::template::Template;
 use std::sync::Arc;
 
@@ -136,6 +136,34 @@ impl Plan {
             configurations,
             rounds,
         })
+    }
+
+    /// Every (repetition, configuration index) in the order they are taken.
+    ///
+    /// Interleaved: round by round. Grouped: server by server (in the order servers first
+    /// appear among the configurations), each server's configurations still interleaved
+    /// round by round among themselves.
+    pub fn visits(&self, order: RunOrder) -> Vec<(u32, usize)> {
+        let mut visits: Vec<(u32, usize)> = self
+            .rounds
+            .iter()
+            .enumerate()
+            .flat_map(|(r, round)| round.iter().map(move |&ci| (r as u32 + 1, ci)))
+            .collect();
+        if order == RunOrder::Grouped {
+            let mut servers: Vec<&str> = Vec::new();
+            for c in &self.configurations {
+                if !servers.contains(&c.server.as_str()) {
+                    servers.push(&c.server);
+                }
+            }
+            let group = |ci: usize| {
+                let server = self.configurations[ci].server.as_str();
+                servers.iter().position(|s| *s == server).unwrap_or(0)
+            };
+            visits.sort_by_key(|&(_, ci)| group(ci));
+        }
+        visits
     }
 
     /// Measured requests in the whole plan.

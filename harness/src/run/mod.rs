@@ -326,7 +326,7 @@ async fn execute(
     );
     let outcome = session.start_servers(opts, dir).await;
     let outcome = match outcome {
-        Ok(()) => session.measure().await,
+        Ok(()) => session.measure(opts, dir).await,
         Err(e) => Err(e),
     };
     session.progress.finish_and_clear();

@@ -8,7 +8,7 @@ use super::{RunError, RunOptions, RunResult};
 use crate::client::HttpClient;
 use crate::plan::{Configuration, Plan};
 use crate::server::{Placeholders, RunningServer};
-use crate::suite::Suite;
+use crate::suite::{RunOrder, Suite};
 use crate::writer::RowAppender;
 use indicatif::ProgressBar;
 use probes::{MonotonicClock, ProbeSet};
@@ -59,57 +59,78 @@ pub struct Session<'a> {
 }
 
 impl Session<'_> {
-    /// Connects to or launches every server of the plan.
+    /// Connects to or launches every server of the plan (interleaved order), or none yet
+    /// (grouped order: each starts before its first configuration).
     pub async fn start_servers(&mut self, opts: &RunOptions, dir: &Path) -> Result<(), RunError> {
+        if self.suite.spec.schedule.order == RunOrder::Grouped {
+            return Ok(());
+        }
+        for config in &self.plan.configurations {
+            self.ensure_server(&config.server, opts, dir).await?;
+        }
+        Ok(())
+    }
+
+    /// Connects to or launches one server unless it is already up.
+    async fn ensure_server(
+        &mut self,
+        key: &str,
+        opts: &RunOptions,
+        dir: &Path,
+    ) -> Result<(), RunError> {
+        if self.servers.contains_key(key) {
+            return Ok(());
+        }
         let places = Placeholders {
             joulebench: &opts.joulebench_exe,
             suite_dir: &self.suite.dir,
         };
         let timeout = Duration::from_secs_f64(self.suite.spec.schedule.request_timeout_seconds);
-        for config in &self.plan.configurations {
-            if self.servers.contains_key(&config.server) {
-                continue;
-            }
-            let spec = &self.suite.spec.servers[&config.server];
-            let api_key = match &spec.api_key_env {
-                Some(var) => Some(std::env::var(var).map_err(|_| RunError::ApiKey {
-                    server: config.server.clone(),
-                    var: var.clone(),
-                })?),
-                None => None,
-            };
-            let server = RunningServer::start(
-                &config.server,
-                spec,
-                &places,
-                &dir.join(files::SERVER_LOGS_DIR),
-            )
-            .await?;
-            let client = HttpClient::new(&server.base_url, timeout, api_key)?;
-            self.clients.insert(config.server.clone(), client);
-            self.servers.insert(config.server.clone(), server);
+        let spec = &self.suite.spec.servers[key];
+        let api_key = match &spec.api_key_env {
+            Some(var) => Some(std::env::var(var).map_err(|_| RunError::ApiKey {
+                server: key.to_string(),
+                var: var.clone(),
+            })?),
+            None => None,
+        };
+        if spec.launch.is_some() {
+            self.progress
+                .set_message(format!("starting server `{key}`"));
         }
+        let server =
+            RunningServer::start(key, spec, &places, &dir.join(files::SERVER_LOGS_DIR)).await?;
+        let client = HttpClient::new(&server.base_url, timeout, api_key)?;
+        self.clients.insert(key.to_string(), client);
+        self.servers.insert(key.to_string(), server);
         Ok(())
+    }
+
+    /// Stops a server the run launched (grouped order, after its last configuration).
+    async fn release_server(&mut self, key: &str) {
+        if let Some(server) = self.servers.remove(key) {
+            tracing::info!("stopping server `{key}`: its configurations are done");
+            server.stop().await;
+        }
+        self.clients.remove(key);
     }
 
     /// (repetition, configuration index) still to take, in visiting order.
     pub fn todo(&self) -> Vec<(u32, usize)> {
-        let mut todo = Vec::new();
-        for (r, order) in self.plan.rounds.iter().enumerate() {
-            let repetition = r as u32 + 1;
-            for &ci in order {
+        self.plan
+            .visits(self.suite.spec.schedule.order)
+            .into_iter()
+            .filter(|&(repetition, ci)| {
                 let id = &self.plan.configurations[ci].id;
-                if !self.prior.finished.contains(&(id.clone(), repetition)) {
-                    todo.push((repetition, ci));
-                }
-            }
-        }
-        todo
+                !self.prior.finished.contains(&(id.clone(), repetition))
+            })
+            .collect()
     }
 
     /// Takes every repetition still to take, with baselines and warm-ups first.
-    pub async fn measure(&mut self) -> Result<(), RunError> {
+    pub async fn measure(&mut self, opts: &RunOptions, dir: &Path) -> Result<(), RunError> {
         let cooldown = self.suite.spec.schedule.cooldown_seconds;
+        let grouped = self.suite.spec.schedule.order == RunOrder::Grouped;
         let mut started = vec![false; self.plan.configurations.len()];
         let todo = self.todo();
         for (k, &(repetition, ci)) in todo.iter().enumerate() {
@@ -117,6 +138,7 @@ impl Session<'_> {
                 return Ok(());
             }
             let config = &self.plan.configurations[ci];
+            self.ensure_server(&config.server, opts, dir).await?;
             if !started[ci] {
                 if !self.prior.baselines.contains(&config.id) {
                     self.baseline(ci, config).await?;
@@ -131,6 +153,12 @@ impl Session<'_> {
             }
             if !self.repetition(ci, config, repetition).await? {
                 return Ok(());
+            }
+            let next_server = todo
+                .get(k + 1)
+                .map(|&(_, next)| self.plan.configurations[next].server.as_str());
+            if grouped && next_server != Some(config.server.as_str()) {
+                self.release_server(&config.server).await;
             }
             if k + 1 < todo.len() {
                 pause(cooldown, self.stop).await;

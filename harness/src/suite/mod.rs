@@ -286,6 +286,9 @@ pub struct ScheduleSpec {
     /// Seed of the order configurations are interleaved in across repetitions.
     #[serde(default)]
     pub seed: u64,
+    /// Whether configurations interleave across all servers or run server by server.
+    #[serde(default)]
+    pub order: RunOrder,
     /// Requests in flight at once (1 = the study's unbatched protocol).
     #[serde(default = "default_concurrency")]
     pub concurrency: u32,
@@ -306,9 +309,32 @@ impl Default for ScheduleSpec {
             idle_seconds: default_idle(),
             cooldown_seconds: default_cooldown(),
             seed: 0,
+            order: RunOrder::default(),
             concurrency: default_concurrency(),
             request_timeout_seconds: default_request_timeout(),
             max_failure_share: default_max_failure_share(),
+        }
+    }
+}
+
+/// The order repetitions are taken in.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunOrder {
+    /// Every round visits every configuration in a seeded order; all servers run at once.
+    #[default]
+    Interleaved,
+    /// Server by server: a launched server starts before its first configuration and stops
+    /// after its last, so models that do not fit on the machine together run in turn.
+    Grouped,
+}
+
+impl RunOrder {
+    /// The name used in suite files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunOrder::Interleaved => "interleaved",
+            RunOrder::Grouped => "grouped",
         }
     }
 }
