@@ -40,3 +40,9 @@ pub const IMPORT_JSON: &str = "import.json";
 pub const CONTEXT_SUMMARY_CSV: &str = "context_summary.csv";
 /// Spans where a probe's sampler could not read its source, when there were any.
 pub const SAMPLER_GAPS_CSV: &str = "sampler_gaps.csv";
+/// Host of each configuration, in a folder merged from shards.
+pub const HOSTS_CSV: &str = "hosts.csv";
+/// The study's figures matched to each configuration, kept from the run's start.
+pub const REFERENCE_CSV: &str = "reference.csv";
+/// Each model and task beside the study's figure (written by the report with `reference.csv`).
+pub const REFERENCE_COMPARISON_CSV: &str = "reference_comparison.csv";

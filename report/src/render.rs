@@ -38,6 +38,8 @@ pub struct Report {
     pub scan: RunScan,
     /// Plot files written.
     pub plots: Vec<PathBuf>,
+    /// Each model and task beside the study's figure; `None` without `reference.csv`.
+    pub beside_study: Option<Vec<crate::reference::ComparisonRow>>,
 }
 
 /// Rebuilds every result file of a run folder from its raw records, with default settings;
@@ -54,6 +56,7 @@ pub fn render_with(dir: &Path, options: &ReportOptions) -> Result<Report, Report
     crate::export::markdown::write(dir, &report)?;
     crate::export::latex::write(dir, &report)?;
     crate::export::json::write(dir, &report)?;
+    crate::reference::write_comparison(dir, report.beside_study.as_deref())?;
     if options.plots {
         report.plots = draw(&dir.join(PLOTS_DIR), &report)?;
     }
@@ -99,7 +102,9 @@ pub fn analyse(dir: &Path, options: &ReportOptions, full: bool) -> Result<Report
             flags.push(f);
         }
     }
+    crate::merge::label_hosts(dir, &mut rows)?;
     Ok(Report {
+        beside_study: crate::reference::beside(dir, &configs)?,
         domains: configs.iter().flat_map(domains::rows).collect(),
         tasks: aggregate::tasks(&configs),
         models: aggregate::models(&configs),
@@ -117,7 +122,8 @@ pub fn analyse(dir: &Path, options: &ReportOptions, full: bool) -> Result<Report
 /// Draws every plot of a report into `dir`.
 pub fn draw(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, ReportError> {
     let mut files = Vec::new();
-    let central = plot::central::EnergyPerModel::new(&report.configs);
+    let central =
+        plot::central::EnergyPerModel::beside(&report.configs, report.beside_study.as_deref());
     if !central.is_empty() {
         files.extend(plot::save(&central, dir, "energy_per_1000")?);
     }

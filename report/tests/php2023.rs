@@ -1,13 +1,16 @@
 //! The released logs of *Power Hungry Processing* (Luccioni et al. 2023), imported from
-//! CodeCarbon and reported, reproduce the paper's Table 2 (text tasks) and Table 3.
+//! CodeCarbon and reported, reproduce the paper's Table 2 (text tasks) and Table 3; and
+//! the reference table kept in `suites/php/reference/php2023.csv` is exactly what that
+//! import and report give.
 //!
 //! The paper's rounding is not uniform (0.02652 is printed 0.026 but 0.08273 is printed
 //! 0.083), so a printed figure must equal the computed one rounded *or* truncated to the
 //! printed number of decimals. The README's four-decimal figures are matched to ±0.00005.
 
 use joulebench_report as report;
-use report::import::codecarbon::{ImportSettings, import};
+use report::import::codecarbon::{ImportSettings, ImportSummary, import};
 use report::import::labels::{Labels, Mapping};
+use report::reference::{StudyFigure, StudyTable, table};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -41,9 +44,31 @@ fn classify(stem: &str) -> Option<(&'static str, &'static str, String)> {
     Some((task, class, dataset))
 }
 
+/// Task, class and dataset of a file of `data/emissions/complete`, named as the suites
+/// name them, for the three tasks the PHP suites cover (as `derive.sh` labels them).
+fn canonical(stem: &str) -> Option<(&'static str, &'static str, String)> {
+    let (task, class, dataset) = classify(stem)?;
+    let task = match task {
+        "text classification" => "text-classification",
+        "extractive QA" => "extractive-qa",
+        "summarization" => "summarization",
+        _ => return None,
+    };
+    let dataset = match dataset.as_str() {
+        "tomatoes" => "rotten_tomatoes",
+        "squadv2" | "squad2" => "squad_v2",
+        "cnn" => "cnn_dailymail",
+        other => other,
+    };
+    Some((task, class, dataset.to_string()))
+}
+
 /// Writes the mapping (run_id → task, dataset, class; model → parameters) and returns
 /// the base files of the mapped runs.
-fn mapping(dir: &Path) -> (PathBuf, Vec<PathBuf>) {
+fn mapping(
+    dir: &Path,
+    classify: impl Fn(&str) -> Option<(&'static str, &'static str, String)>,
+) -> (PathBuf, Vec<PathBuf>) {
     let root = Path::new(PHP);
     assert!(
         root.join("data").is_dir(),
@@ -97,16 +122,14 @@ fn agrees(value: f64, printed: f64, decimals: i32) -> bool {
     (rounded - printed).abs() < 1e-12 || (truncated - printed).abs() < 1e-12
 }
 
-#[test]
-fn php_2023_logs_reproduce_tables_2_and_3() {
-    let tmp = tempfile::tempdir().expect("temp dir");
-    let (map, files) = mapping(tmp.path());
-    assert_eq!(
-        files.len(),
-        2510,
-        "text-task runs (240 per task-specific task, the rest zero-shot)"
-    );
-    let out = tmp.path().join("php");
+/// Imports the `query model` rows of the runs `classify` labels into `dir/php`, as
+/// `joulebench import codecarbon --task-name "query model" --map MAP` does.
+fn import_php(
+    dir: &Path,
+    classify: impl Fn(&str) -> Option<(&'static str, &'static str, String)>,
+) -> (PathBuf, ImportSummary) {
+    let (map, files) = mapping(dir, classify);
+    let out = dir.join("php");
     let summary = import(
         &ImportSettings {
             files,
@@ -120,7 +143,17 @@ fn php_2023_logs_reproduce_tables_2_and_3() {
         &out,
     )
     .expect("import");
-    assert_eq!(summary.rows, 2510);
+    (out, summary)
+}
+
+#[test]
+fn php_2023_logs_reproduce_tables_2_and_3() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (out, summary) = import_php(tmp.path(), classify);
+    assert_eq!(
+        summary.rows, 2510,
+        "text-task runs (240 per task-specific task, the rest zero-shot)"
+    );
     assert_eq!(summary.rows_unmapped, 0);
     assert!((summary.carbon_intensity_g_per_kwh - 138.7).abs() < 0.1);
     assert!(summary.domains["cpu"].starts_with("estimated"));
@@ -194,4 +227,122 @@ fn php_2023_logs_reproduce_tables_2_and_3() {
     assert!(svg.contains("google/flan-t5-xxl [partly estimated]"));
     let tex = std::fs::read_to_string(out.join("summary.tex")).expect("tex");
     assert!(tex.contains("partly estimated"));
+}
+
+const TABLE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../suites/php/reference/php2023.csv"
+);
+
+/// Whether two figures agree to 1e-9 relative (both NaN counts as agreeing).
+fn same(a: f64, b: f64) -> bool {
+    (a.is_nan() && b.is_nan()) || (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+}
+
+#[test]
+fn php_2023_reference_table_is_what_import_and_report_give() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (out, summary) = import_php(tmp.path(), canonical);
+    assert_eq!(
+        summary.rows, 1790,
+        "the query-model runs of the three tasks"
+    );
+    assert_eq!(summary.rows_unmapped, 0);
+    let options = report::ReportOptions {
+        plots: false,
+        ..report::ReportOptions::default()
+    };
+    let derived =
+        table::from_summary(&report::render_with(&out, &options).expect("render").summary);
+    let committed = StudyTable::load(Path::new(TABLE))
+        .unwrap_or_else(|e| panic!("{e}: regenerate it with suites/php/reference/derive.sh"));
+    let key = |f: &StudyFigure| (f.model.clone(), f.task.clone(), f.dataset.clone());
+    let derived_keys: Vec<_> = derived.iter().map(key).collect();
+    let committed_keys: Vec<_> = committed.rows.iter().map(key).collect();
+    assert_eq!(
+        committed_keys, derived_keys,
+        "{TABLE} has other rows than the import gives: regenerate it with suites/php/reference/derive.sh"
+    );
+    for (c, d) in committed.rows.iter().zip(&derived) {
+        assert_eq!(
+            (&c.class, c.parameters, c.runs, &c.source),
+            (&d.class, d.parameters, d.runs, &d.source),
+            "{c:?}"
+        );
+        for (name, a, b) in [
+            ("mean", c.kwh_per_1000_mean, d.kwh_per_1000_mean),
+            ("std", c.kwh_per_1000_std, d.kwh_per_1000_std),
+            ("ci95_low", c.kwh_per_1000_ci95_low, d.kwh_per_1000_ci95_low),
+            (
+                "ci95_high",
+                c.kwh_per_1000_ci95_high,
+                d.kwh_per_1000_ci95_high,
+            ),
+        ] {
+            assert!(
+                same(a, b),
+                "{} {} {}: {name} {a} committed, {b} derived",
+                c.model,
+                c.task,
+                c.dataset
+            );
+        }
+    }
+    assert_eq!(committed.rows.len(), 179);
+    assert!(
+        committed
+            .rows
+            .iter()
+            .all(|r| r.source == "mixed" && r.runs == 10)
+    );
+
+    // Table 3: each general-purpose model's mean over the three tasks of the mean over
+    // the study's datasets (what a suite model without a dataset `reference` is shown beside).
+    let tasks = ["text-classification", "extractive-qa", "summarization"];
+    for (model, paper) in [
+        ("google/flan-t5-base", 0.026),
+        ("google/flan-t5-xxl", 0.083),
+        ("bigscience/bloomz-560m", 0.054),
+        ("bigscience/bloomz-7b1", 0.104),
+    ] {
+        let per_task: Vec<f64> = tasks
+            .iter()
+            .map(|t| committed.figure(model, t, None).expect("figure").mean)
+            .collect();
+        let mean = per_task.iter().sum::<f64>() / 3.0;
+        assert!(
+            agrees(mean, paper, 3),
+            "{model}: {mean} against the paper's {paper}"
+        );
+    }
+    // Table 2 (the README's four decimals): task-specific rows pooled per task.
+    for (task, readme) in [
+        ("text-classification", 0.0023),
+        ("extractive-qa", 0.0033),
+        ("summarization", 0.0492),
+    ] {
+        let rows: Vec<&StudyFigure> = committed
+            .rows
+            .iter()
+            .filter(|r| r.task == task && r.class == "task-specific")
+            .collect();
+        let runs: u64 = rows.iter().map(|r| r.runs).sum();
+        assert_eq!(runs, 240, "{task}");
+        let mean = rows
+            .iter()
+            .map(|r| r.kwh_per_1000_mean * r.runs as f64)
+            .sum::<f64>()
+            / runs as f64;
+        assert!((mean - readme).abs() <= 0.00005, "{task}: {mean}");
+    }
+    // One dataset's figure, as a suite's dataset `reference` picks it.
+    let imdb = committed
+        .figure("google/flan-t5-base", "text-classification", Some("imdb"))
+        .expect("flan-t5-base on imdb");
+    assert_eq!((imdb.runs, imdb.dataset_label()), (10, "imdb".to_string()));
+    let mean = committed
+        .figure("google/flan-t5-base", "text-classification", None)
+        .expect("flan-t5-base mean");
+    assert_eq!(mean.dataset_label(), "mean of imdb, rotten_tomatoes, sst2");
+    assert_eq!(mean.runs, 30);
 }

@@ -127,6 +127,7 @@ pub fn render(report: &Report) -> String {
     );
     tasks(&mut out, report);
     models(&mut out, report);
+    beside_study(&mut out, report);
     out
 }
 
@@ -185,4 +186,70 @@ fn models(out: &mut String, report: &Report) {
             m.source
         );
     }
+}
+
+/// A figure with its provenance note in italics (nothing when measured).
+fn noted(figure: String, source: &str) -> String {
+    match provenance_note(source) {
+        "" => figure,
+        note => format!("{figure} *{note}*"),
+    }
+}
+
+fn beside_study(out: &mut String, report: &Report) {
+    let Some(rows) = &report.beside_study else {
+        return;
+    };
+    out.push_str("\n## Beside the study's figures\n\n");
+    if rows.is_empty() {
+        out.push_str(
+            "No measured model has a study figure yet (see `reference.csv`: no configuration \
+             with a valid repetition is matched to one).\n",
+        );
+        return;
+    }
+    out.push_str(
+        "| Model | Task | Class | measured kWh / 1,000 [95% CI] | source | study model | \
+         study datasets | study kWh / 1,000 (± sd, runs) | study source | measured / study |\n",
+    );
+    out.push_str("|---|---|---|--:|---|---|---|--:|---|--:|\n");
+    for r in rows {
+        let measured = noted(
+            format!(
+                "{} [{} – {}]",
+                sig(r.kwh_per_1000, 3),
+                sig(r.kwh_per_1000_ci95_low, 3),
+                sig(r.kwh_per_1000_ci95_high, 3)
+            ),
+            &r.source,
+        );
+        let study = noted(
+            format!(
+                "{} ± {} ({} runs)",
+                sig(r.reference_kwh_per_1000, 3),
+                sig(r.reference_kwh_per_1000_std, 2),
+                r.reference_runs
+            ),
+            &r.reference_source,
+        );
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {measured} | {} | {} | {} | {study} | {} | {} |",
+            cell(&r.model),
+            cell(&r.task),
+            cell(&r.class),
+            r.source,
+            cell(&r.reference_model),
+            cell(&r.reference_datasets),
+            cell(&format!("{} ({})", r.reference_source, r.reference_label)),
+            sig(r.ratio, 3),
+        );
+    }
+    out.push_str(
+        "\nMeasured figures are gross (idle included), each model's repetitions on all its \
+         datasets of the task pooled. The study's setup differs from this run's: its GPU energy \
+         is summed over all 8 GPUs of its node (idle ones included), its CPU and RAM power are \
+         CodeCarbon's constants rather than readings, and no idle power is subtracted — see \
+         docs/reproducing-php.md before reading a ratio as a difference between models.\n",
+    );
 }

@@ -1,12 +1,15 @@
 //! The study's central comparison: energy per 1,000 inferences per model, with 95% CI
-//! error bars, on a log axis, grouped by task, coloured by class.
+//! error bars, on a log axis, grouped by task, coloured by class; where the run keeps
+//! `reference.csv`, the study's own figure is a hollow black diamond on the same row.
 
 use super::rows::{ROW_PX, Row, draw_labels, grouped, label_width, y_of};
 use super::style::{
-    GENERAL_PURPOSE, TASK_SPECIFIC, class_colour, log_range, provenance_suffix, text, tick,
+    GENERAL_PURPOSE, REFERENCE_MARKER_PX, TASK_SPECIFIC, class_colour, diamond, log_range,
+    provenance_suffix, text, tick,
 };
 use super::{Figure, fail};
 use crate::configs::Configuration;
+use crate::reference::ComparisonRow;
 use crate::stats::Describe;
 use crate::summary::J_PER_KWH;
 use plotters::coord::Shift;
@@ -26,61 +29,118 @@ pub struct ModelPoint {
     pub low: f64,
     /// Upper 95% bound.
     pub high: f64,
+    /// The study's figure for the model it stands for (kWh per 1,000), when matched.
+    pub reference: Option<f64>,
+}
+
+/// A model on a task with its pooled figure.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pooled {
+    /// Task name.
+    pub task: String,
+    /// Model name.
+    pub model: String,
+    /// Valid repetitions pooled.
+    pub repetitions: usize,
+    /// The figure.
+    pub point: ModelPoint,
 }
 
 /// Class, kWh per 1,000 of every repetition, and sources of one model on one task.
 type Group = (String, Vec<f64>, Vec<String>);
 
+/// Each model's repetitions on all datasets of a task, pooled; in task and model order.
+pub fn pool(configs: &[Configuration]) -> Vec<Pooled> {
+    let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
+    for c in configs {
+        let entry = groups
+            .entry((c.info.task.clone(), c.info.model.clone()))
+            .or_insert_with(|| (c.info.class.clone(), Vec::new(), Vec::new()));
+        entry.1.extend(
+            c.usable()
+                .map(|r| r.energy_per_inference_j() * 1000.0 / J_PER_KWH),
+        );
+        entry.2.push(crate::summary::source_label(c));
+    }
+    groups
+        .into_iter()
+        .filter_map(|((task, model), (class, values, sources))| {
+            let d = Describe::of(&values)?;
+            let source = if sources.iter().all(|s| *s == sources[0]) {
+                sources[0].clone()
+            } else {
+                "mixed".to_string()
+            };
+            Some(Pooled {
+                task,
+                model,
+                repetitions: d.n,
+                point: ModelPoint {
+                    class,
+                    source,
+                    mean: d.mean,
+                    low: d.ci95_low,
+                    high: d.ci95_high,
+                    reference: None,
+                },
+            })
+        })
+        .collect()
+}
+
 /// The central plot's data.
 pub struct EnergyPerModel {
     rows: Vec<Row<ModelPoint>>,
+    reference_label: Option<String>,
 }
 
 impl EnergyPerModel {
     /// Pools each model's repetitions per task.
     pub fn new(configs: &[Configuration]) -> Self {
-        let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
-        for c in configs {
-            let entry = groups
-                .entry((c.info.task.clone(), c.info.model.clone()))
-                .or_insert_with(|| (c.info.class.clone(), Vec::new(), Vec::new()));
-            entry.1.extend(
-                c.usable()
-                    .map(|r| r.energy_per_inference_j() * 1000.0 / J_PER_KWH),
-            );
-            entry.2.push(crate::summary::source_label(c));
-        }
-        let items = groups
+        Self::beside(configs, None)
+    }
+
+    /// Pools each model's repetitions per task, with the study's figure on the same row
+    /// where the comparison has one.
+    pub fn beside(configs: &[Configuration], study: Option<&[ComparisonRow]>) -> Self {
+        let study = study.unwrap_or_default();
+        let items = pool(configs)
             .into_iter()
-            .filter_map(|((task, model), (class, values, sources))| {
-                let d = Describe::of(&values)?;
-                let source = if sources.iter().all(|s| *s == sources[0]) {
-                    sources[0].clone()
-                } else {
-                    "mixed".to_string()
-                };
-                let label = format!("{model}{}", provenance_suffix(&source));
-                Some((
-                    task,
+            .map(|p| {
+                let label = format!("{}{}", p.model, provenance_suffix(&p.point.source));
+                let reference = study
+                    .iter()
+                    .find(|r| r.model == p.model && r.task == p.task)
+                    .map(|r| r.reference_kwh_per_1000);
+                (
+                    p.task,
                     label,
                     ModelPoint {
-                        class,
-                        source,
-                        mean: d.mean,
-                        low: d.ci95_low,
-                        high: d.ci95_high,
+                        reference,
+                        ..p.point
                     },
-                ))
+                )
             })
             .collect();
         Self {
             rows: grouped(items, |p| p.mean),
+            reference_label: study.first().map(|r| r.reference_label.clone()),
         }
     }
 
     /// Whether there is anything to draw.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
+    }
+
+    /// The rows: task headings and one point per model.
+    pub fn rows(&self) -> &[Row<ModelPoint>] {
+        &self.rows
+    }
+
+    /// The legend's name for the study's markers, when any is drawn.
+    pub fn reference_label(&self) -> Option<&str> {
+        self.reference_label.as_deref()
     }
 }
 
@@ -95,7 +155,11 @@ impl Figure for EnergyPerModel {
             Row::Item { value, .. } => Some(value),
             Row::Heading(_) => None,
         });
-        let range = log_range(points.clone().flat_map(|p| [p.mean, p.low, p.high]));
+        let range = log_range(
+            points
+                .clone()
+                .flat_map(|p| [p.mean, p.low, p.high, p.reference.unwrap_or(f64::NAN)]),
+        );
         let label_px = label_width(root, &self.rows)?;
         let mut chart = ChartBuilder::on(root)
             .margin(16)
@@ -143,8 +207,20 @@ impl Figure for EnergyPerModel {
             chart
                 .draw_series(std::iter::once(Circle::new((p.mean, y), 5, style)))
                 .map_err(fail)?;
+            if let Some(r) = p.reference {
+                chart
+                    .draw_series(std::iter::once(
+                        EmptyElement::at((r, y)) + diamond((0, 0), REFERENCE_MARKER_PX),
+                    ))
+                    .map_err(fail)?;
+            }
         }
-        legend(&mut chart, points.clone().any(|p| p.source != "measured"))
+        let drawn = points.clone().any(|p| p.reference.is_some());
+        legend_with(
+            &mut chart,
+            points.clone().any(|p| p.source != "measured"),
+            self.reference_label.as_deref().filter(|_| drawn),
+        )
     }
 }
 
@@ -152,6 +228,20 @@ impl Figure for EnergyPerModel {
 pub fn legend<'a, DB, X, Y>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
     any_estimated: bool,
+) -> Result<(), String>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    legend_with(chart, any_estimated, None)
+}
+
+/// Class legend, the hollow-marker meaning, and the study's marker named by its label.
+pub fn legend_with<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    any_estimated: bool,
+    reference_label: Option<&str>,
 ) -> Result<(), String>
 where
     DB: DrawingBackend + 'a,
@@ -174,6 +264,13 @@ where
             .map_err(fail)?
             .label("hollow: (partly) estimated")
             .legend(|(x, y)| Circle::new((x, y), 5, BLACK.stroke_width(2)));
+    }
+    if let Some(label) = reference_label {
+        chart
+            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
+            .map_err(fail)?
+            .label(label)
+            .legend(|(x, y)| diamond((x, y), REFERENCE_MARKER_PX));
     }
     chart
         .configure_series_labels()

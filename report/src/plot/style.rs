@@ -24,6 +24,19 @@ pub const PALETTE: [RGBColor; 9] = [
     RGBColor(128, 128, 128),
 ];
 
+/// Half-diagonal of the study's marker (px).
+pub const REFERENCE_MARKER_PX: i32 = 7;
+
+/// The study's figure beside a measured one: a hollow black diamond centred on `c`
+/// (backend pixels).
+pub fn diamond(c: (i32, i32), r: i32) -> PathElement<(i32, i32)> {
+    let (x, y) = c;
+    PathElement::new(
+        vec![(x, y - r), (x + r, y), (x, y + r), (x - r, y), (x, y - r)],
+        BLACK.stroke_width(2),
+    )
+}
+
 /// The colour of a model class, the same in every plot.
 pub fn class_colour(class: &str) -> RGBColor {
     match class {
