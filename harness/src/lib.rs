@@ -9,6 +9,7 @@ pub mod probe_setup;
 pub mod protocol;
 pub mod run;
 pub mod server;
+pub mod shard;
 pub mod shuffle;
 pub mod suite;
 pub mod template;

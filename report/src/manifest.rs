@@ -54,6 +54,65 @@ pub struct RunManifest {
     pub status: RunStatus,
     /// Why the run stopped early, when it did.
     pub status_reason: Option<String>,
+    /// The slice of the suite this run took, when it ran with `--shard`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// The shards this folder was merged from, when `report --merge` wrote it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub merged: Option<MergeInfo>,
+}
+
+/// The slice of a suite's configurations that a sharded run took.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// Shard index, 0-based.
+    pub index: u32,
+    /// Number of shards the suite was split into.
+    pub count: u32,
+    /// Where the index came from: `flag`, `SLURM_ARRAY_TASK_ID` or `JOB_COMPLETION_INDEX`.
+    pub index_from: String,
+    /// Configuration ids of this shard, in suite order.
+    pub configurations: Vec<String>,
+}
+
+/// How a merged folder was put together from shards.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MergeInfo {
+    /// Number of shards the suite was split into.
+    pub count: u32,
+    /// The shards merged, in index order.
+    pub shards: Vec<MergedShard>,
+    /// Indices of shards that were not given (the merged run is then `interrupted`).
+    pub missing: Vec<u32>,
+    /// Distinct host names of the shards, sorted.
+    pub hosts: Vec<String>,
+}
+
+/// One shard of a merged folder.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MergedShard {
+    /// Shard index, 0-based.
+    pub index: u32,
+    /// The shard's results folder, as given to the merge.
+    pub dir: String,
+    /// Where the shard's index came from.
+    pub index_from: String,
+    /// How the shard's run ended.
+    pub status: RunStatus,
+    /// Why it stopped early, when it did.
+    pub status_reason: Option<String>,
+    /// The machine it ran on.
+    pub host: HostInfo,
+    /// UTC time of the shard's monotonic clock zero (RFC 3339).
+    pub clock_epoch_utc: String,
+    /// UTC start (RFC 3339).
+    pub started_utc: String,
+    /// UTC end (RFC 3339), when it ended.
+    pub ended_utc: Option<String>,
+    /// Added to the shard's times in the merged records (ns): shards are laid end to end.
+    pub t_offset_ns: u64,
+    /// Configuration ids of the shard.
+    pub configurations: Vec<String>,
 }
 
 /// The suite a run was taken from.

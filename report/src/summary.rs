@@ -106,6 +106,10 @@ pub struct SummaryRow {
     pub source: String,
     /// Quality flags, `;`-separated (empty when none).
     pub flags: String,
+    /// Host that ran the configuration; only in a merged run whose shards ran on more than
+    /// one host (the column is absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
 }
 
 /// Energy per inference (J) of each usable repetition: counted domains' energy / requests.
@@ -165,6 +169,7 @@ pub fn summarise(
         });
     }
     let row = SummaryRow {
+        host: None,
         config: config.info.id.clone(),
         model: config.info.model.clone(),
         task: config.info.task.clone(),

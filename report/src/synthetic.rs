@@ -324,6 +324,8 @@ impl Synthetic {
             ended_utc: Some("2025-01-01T01:00:00Z".to_string()),
             status: RunStatus::Complete,
             status_reason: None,
+            shard: None,
+            merged: None,
         }
     }
 }

@@ -67,6 +67,8 @@ fn manifest() -> RunManifest {
         ended_utc: None,
         status: RunStatus::Complete,
         status_reason: None,
+        shard: None,
+        merged: None,
     }
 }
 

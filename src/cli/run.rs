@@ -3,7 +3,8 @@
 use anyhow::Context;
 use harness::plan::Plan;
 use harness::run::{RunOptions, RunResult};
-use report::manifest::{RunManifest, RunStatus};
+use harness::shard::{self, ShardSpec};
+use report::manifest::{RunManifest, RunStatus, ShardInfo};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -31,14 +32,30 @@ pub struct RunArgs {
     /// No progress bars (for nightly jobs).
     #[arg(long)]
     pub quiet: bool,
+    /// Run one slice of the suite's configurations: I/N (0-based index I of N shards), or
+    /// auto/N to take I from SLURM_ARRAY_TASK_ID, else JOB_COMPLETION_INDEX (Kubernetes).
+    /// Recorded in run.json; merge shards with `joulebench report --merge`.
+    #[arg(long, value_name = "I/N", conflicts_with = "resume")]
+    pub shard: Option<ShardSpec>,
 }
 
 /// Runs `joulebench run`.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.resume {
         let suite = resume_suite(dir, args.suite.as_deref())?;
+        let manifest = RunManifest::load(dir)?;
+        if manifest.merged.is_some() {
+            anyhow::bail!(
+                "{} was merged from shards by `joulebench report --merge`; resume the shard folders listed in its run.json, then merge again",
+                dir.display()
+            );
+        }
         let plan = Plan::of(&suite)?;
-        let options = options(None, args.quiet)?;
+        let plan = match &manifest.shard {
+            Some(info) => shard_plan(&plan, info, dir)?,
+            None => plan,
+        };
+        let options = options(None, args.quiet, manifest.shard)?;
         let runtime = runtime()?;
         let result = runtime.block_on(harness::run::resume(dir, &suite, &plan, &options))?;
         return Ok(finish(&result));
@@ -48,7 +65,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let suite = harness::suite::load(suite_path)?;
     let plan = Plan::of(&suite)?;
+    let shard = match args.shard {
+        Some(spec) => Some(
+            spec.resolve(|name| std::env::var(name).ok())
+                .context("choosing this run's shard")?,
+        ),
+        None => None,
+    };
+    let info = shard
+        .as_ref()
+        .map(|s| shard::info(&plan, &suite.spec.schedule, s));
     if args.dry_run {
+        if let (Some(s), Some(info)) = (&shard, &info) {
+            print!("{}", describe_shard(&plan, &suite.spec.schedule, s, info));
+        }
+        let plan = match &info {
+            Some(info) => shard::restrict(&plan, &info.configurations),
+            None => plan,
+        };
         let clock = probes::MonotonicClock::new();
         let probe_set = probes::discover(
             &harness::probe_setup::probe_config(&suite.spec.probes),
@@ -57,10 +91,75 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         print!("{}", harness::dry_run::describe(&suite, &plan, &probe_set));
         return Ok(ExitCode::SUCCESS);
     }
-    let options = options(args.out, args.quiet)?;
+    let plan = match &info {
+        Some(info) => shard::restrict(&plan, &info.configurations),
+        None => plan,
+    };
+    let out = match (&args.out, &info) {
+        (None, Some(info)) => Some(shard_out_dir(&suite, info)),
+        (out, _) => out.clone(),
+    };
+    if let Some(info) = info.as_ref().filter(|i| i.configurations.is_empty()) {
+        eprintln!(
+            "note: shard {}/{} has no configurations (the suite has {}); it records an empty run so that the merge sees every shard",
+            info.index,
+            info.count,
+            Plan::of(&suite)?.configurations.len()
+        );
+    }
+    let options = options(out, args.quiet, info)?;
     let runtime = runtime()?;
     let result = runtime.block_on(harness::run::run(&suite, &plan, &options))?;
     Ok(finish(&result))
+}
+
+/// The plan of the shard recorded in a run's manifest.
+fn shard_plan(plan: &Plan, info: &ShardInfo, dir: &Path) -> anyhow::Result<Plan> {
+    if let Some(id) = info
+        .configurations
+        .iter()
+        .find(|id| !plan.configurations.iter().any(|c| &c.id == *id))
+    {
+        anyhow::bail!(
+            "{}: run.json field `shard.configurations` names {id}, which the suite does not have; resume with the run's own suite.toml",
+            dir.display()
+        );
+    }
+    Ok(shard::restrict(plan, &info.configurations))
+}
+
+/// `results/<suite>-<UTC time>-shard<I>of<N>`: shards started in the same second differ.
+fn shard_out_dir(suite: &harness::suite::Suite, info: &ShardInfo) -> PathBuf {
+    let mut dir = harness::run::default_out_dir(suite).into_os_string();
+    dir.push(format!("-shard{}of{}", info.index, info.count));
+    PathBuf::from(dir)
+}
+
+/// The lines a sharded `--dry-run` prints before the shard's plan.
+fn describe_shard(
+    plan: &Plan,
+    schedule: &harness::suite::ScheduleSpec,
+    shard: &shard::Shard,
+    info: &ShardInfo,
+) -> String {
+    let (_, loads) = shard::slice(plan, schedule, shard);
+    let total: f64 = loads.iter().sum();
+    let share = |x: f64| if total > 0.0 { 100.0 * x / total } else { 0.0 };
+    let all: Vec<String> = loads
+        .iter()
+        .enumerate()
+        .map(|(i, l)| format!("{i}: {:.0}%", share(*l)))
+        .collect();
+    format!(
+        "shard {}/{} (index from {}): {} of {} configurations, {:.0}% of the estimated cost\nestimated cost per shard (parameter-passes, see docs/cluster.md): {}\n\n",
+        shard.index,
+        shard.count,
+        shard.index_from,
+        info.configurations.len(),
+        plan.configurations.len(),
+        share(loads.get(shard.index as usize).copied().unwrap_or(0.0)),
+        all.join(", ")
+    )
 }
 
 /// A current-thread runtime: requests go out one after another (or a few at a time), and
@@ -73,7 +172,11 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn options(out: Option<PathBuf>, quiet: bool) -> anyhow::Result<RunOptions> {
+fn options(
+    out: Option<PathBuf>,
+    quiet: bool,
+    shard: Option<ShardInfo>,
+) -> anyhow::Result<RunOptions> {
     Ok(RunOptions {
         out,
         quiet,
@@ -82,6 +185,7 @@ fn options(out: Option<PathBuf>, quiet: bool) -> anyhow::Result<RunOptions> {
             .filter(|r| !r.is_empty())
             .map(str::to_string),
         joulebench_exe: std::env::current_exe().context("cannot locate the joulebench binary")?,
+        shard,
     })
 }
 

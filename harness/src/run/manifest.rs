@@ -63,5 +63,7 @@ pub fn new_manifest(
         ended_utc: None,
         status: RunStatus::Running,
         status_reason: None,
+        shard: opts.shard.clone(),
+        merged: None,
     }
 }

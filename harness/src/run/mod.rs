@@ -47,6 +47,8 @@ pub struct RunOptions {
     pub git_revision: Option<String>,
     /// This binary, for `{joulebench}` in launch commands.
     pub joulebench_exe: PathBuf,
+    /// The slice of the suite this run takes, recorded in `run.json` (`--shard`).
+    pub shard: Option<report::manifest::ShardInfo>,
 }
 
 /// Why a run could not go on.

@@ -528,5 +528,7 @@ fn manifest(
             settings.files.len(),
             settings.inferences
         )),
+        shard: None,
+        merged: None,
     }
 }
