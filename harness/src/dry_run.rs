@@ -1,4 +1,5 @@
-//! The plan printed by `joulebench run --dry-run`: what would be sent, how long, with which probes.
+//! The plan printed by `joulebench run --dry-run`: what would be sent, how long, with which
+//! probes, beside which study figures, and which dataset files a run still needs.
 
 use crate::plan::Plan;
 use crate::suite::Suite;
@@ -103,7 +104,66 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
         "carbon: {} gCO2eq/kWh, PUE {}",
         suite.spec.carbon.intensity_g_per_kwh, suite.spec.carbon.pue
     );
+    study_figures(&mut out, suite, plan);
+    missing_datasets(&mut out, suite);
     out
+}
+
+/// The study figure each configuration will be shown beside, when the suite has a table.
+fn study_figures(out: &mut String, suite: &Suite, plan: &Plan) {
+    let Some(reference) = &suite.reference else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "\nstudy figures ({}, {}), kWh per 1,000 inferences:",
+        reference.label,
+        reference.path.display()
+    );
+    for c in &plan.configurations {
+        let Some(model) = &suite.spec.models[c.model_index].reference else {
+            continue;
+        };
+        let line = match suite.study_figure(c.model_index, c.dataset_index) {
+            Some(f) => format!(
+                "{} on {}: {} ({} runs, {})",
+                f.model,
+                f.dataset_label(),
+                report::export::format::sig(f.mean, 3),
+                f.runs,
+                f.source
+            ),
+            None => format!(
+                "none: the table has no figure of {} on {}",
+                model.get_ref(),
+                suite.spec.datasets[c.dataset_index]
+                    .reference
+                    .as_ref()
+                    .map_or_else(|| c.task.clone(), |d| d.get_ref().clone())
+            ),
+        };
+        let _ = writeln!(out, "  {:<40} {line}", c.id);
+    }
+}
+
+/// Dataset files that are not there: the plan needs none, a run needs them all.
+fn missing_datasets(out: &mut String, suite: &Suite) {
+    if suite.missing_datasets.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nmissing dataset files ({}): `joulebench run` refuses to start until they are there",
+        suite.missing_datasets.len()
+    );
+    for m in &suite.missing_datasets {
+        let path = std::path::absolute(&m.path).unwrap_or_else(|_| m.path.clone());
+        let _ = writeln!(out, "  {:<24} {}", m.name, path.display());
+    }
+    let _ = writeln!(
+        out,
+        "see docs/reproducing-php.md for how to obtain it (paths are relative to the suite file's folder)"
+    );
 }
 
 /// Seconds as `1h 02m 03s`.

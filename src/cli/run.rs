@@ -63,7 +63,11 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let Some(suite_path) = &args.suite else {
         anyhow::bail!("give a suite file: joulebench run SUITE.toml");
     };
-    let suite = harness::suite::load(suite_path)?;
+    let suite = if args.dry_run {
+        harness::suite::load_plan_only(suite_path)?
+    } else {
+        harness::suite::load(suite_path)?
+    };
     let plan = Plan::of(&suite)?;
     let shard = match args.shard {
         Some(spec) => Some(

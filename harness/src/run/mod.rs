@@ -5,6 +5,7 @@ pub mod host;
 mod inputs;
 mod lock;
 mod manifest;
+mod reference;
 mod requests;
 pub mod resume;
 mod samples;
@@ -226,6 +227,7 @@ async fn drive(
 ) -> Result<RunResult, RunError> {
     let dir = start.dir.clone();
     manifest.save(&dir)?;
+    reference::keep(&dir, suite, plan)?;
     let stop = Arc::new(AtomicBool::new(false));
     signals::watch_signals(Arc::clone(&stop));
     let outcome = execute(suite, plan, opts, probes, &stop, start).await;

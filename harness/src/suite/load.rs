@@ -1,7 +1,7 @@
 //! Reading a suite file and checking it before anything is sent.
 
 use super::error::{Location, quoted_field};
-use super::{DatasetFormat, ModelClass, SuiteError, SuiteFile};
+use super::{DatasetFormat, ModelClass, StudyReference, SuiteError, SuiteFile};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -20,6 +20,19 @@ pub struct Suite {
     pub sha256: String,
     /// The parsed contents.
     pub spec: SuiteFile,
+    /// The `[reference]` study table, loaded and checked.
+    pub reference: Option<StudyReference>,
+    /// Dataset files that are not there (only from [`load_plan_only`]; [`load`] refuses them).
+    pub missing_datasets: Vec<MissingDataset>,
+}
+
+/// A dataset whose file is not there.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MissingDataset {
+    /// The dataset's name.
+    pub name: String,
+    /// Its file, resolved against the suite's folder.
+    pub path: PathBuf,
 }
 
 impl Suite {
@@ -54,6 +67,21 @@ pub fn load(path: &Path) -> Result<Suite, SuiteError> {
 /// Reads, parses and checks a suite file whose relative paths resolve against `dir`
 /// (a run folder's copy of the suite, resolved where the original lives).
 pub fn load_in(path: &Path, dir: &Path) -> Result<Suite, SuiteError> {
+    load_checked(path, dir, true)
+}
+
+/// Reads, parses and checks a suite file like [`load`], but lists dataset files that are
+/// not there in [`Suite::missing_datasets`] instead of refusing them: the plan of a
+/// `--dry-run` needs no data.
+pub fn load_plan_only(path: &Path) -> Result<Suite, SuiteError> {
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    load_checked(path, &dir, false)
+}
+
+fn load_checked(path: &Path, dir: &Path, datasets_must_exist: bool) -> Result<Suite, SuiteError> {
     let bytes = std::fs::read(path).map_err(|source| SuiteError::Read {
         path: path.to_path_buf(),
         source,
@@ -68,7 +96,7 @@ pub fn load_in(path: &Path, dir: &Path) -> Result<Suite, SuiteError> {
         message: "the file is not UTF-8 text; save it as UTF-8".into(),
     })?;
     let spec: SuiteFile = toml::from_str(&text).map_err(|e| parse_error(path, &text, &e))?;
-    let suite = Suite {
+    let mut suite = Suite {
         path: path.to_path_buf(),
         dir: if dir.as_os_str().is_empty() {
             PathBuf::from(".")
@@ -78,8 +106,11 @@ pub fn load_in(path: &Path, dir: &Path) -> Result<Suite, SuiteError> {
         sha256: hex(&Sha256::digest(&bytes)),
         text,
         spec,
+        reference: None,
+        missing_datasets: Vec::new(),
     };
-    check(&suite)?;
+    suite.missing_datasets = check(&suite, datasets_must_exist)?;
+    suite.reference = super::reference::load(&suite)?;
     Ok(suite)
 }
 
@@ -105,8 +136,9 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Every check that needs more than one key, or the file system.
-fn check(suite: &Suite) -> Result<(), SuiteError> {
+/// Every check that needs more than one key, or the file system; returns the dataset
+/// files that are not there when they need not be.
+fn check(suite: &Suite, datasets_must_exist: bool) -> Result<Vec<MissingDataset>, SuiteError> {
     let spec = &suite.spec;
     let name = &spec.suite.name;
     if name.get_ref().trim().is_empty()
@@ -162,6 +194,7 @@ fn check(suite: &Suite) -> Result<(), SuiteError> {
         }
     }
     let mut dataset_names = BTreeSet::new();
+    let mut missing = Vec::new();
     for (i, d) in spec.datasets.iter().enumerate() {
         if !dataset_names.insert(d.name.get_ref().as_str()) {
             return Err(suite.error_at(
@@ -171,7 +204,12 @@ fn check(suite: &Suite) -> Result<(), SuiteError> {
             ));
         }
         let file = suite.dataset_path(i);
-        if !file.is_file() {
+        if !file.is_file() && !datasets_must_exist {
+            missing.push(MissingDataset {
+                name: d.name.get_ref().clone(),
+                path: file,
+            });
+        } else if !file.is_file() {
             return Err(suite.error_at(
                 d.path.span(),
                 Some("datasets.path"),
@@ -256,7 +294,7 @@ fn check(suite: &Suite) -> Result<(), SuiteError> {
             ));
         }
     }
-    Ok(())
+    Ok(missing)
 }
 
 fn check_schedule(suite: &Suite) -> Result<(), SuiteError> {

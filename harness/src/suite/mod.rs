@@ -4,9 +4,11 @@
 
 mod error;
 mod load;
+mod reference;
 
 pub use error::SuiteError;
-pub use load::{Suite, dataset_format, load, load_in};
+pub use load::{MissingDataset, Suite, dataset_format, load, load_in, load_plan_only};
+pub use reference::StudyReference;
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -43,6 +45,18 @@ pub struct SuiteFile {
     /// Grid carbon intensity and PUE.
     #[serde(default)]
     pub carbon: CarbonSpec,
+    /// The study table measured figures are shown beside.
+    pub reference: Option<ReferenceSpec>,
+}
+
+/// `[reference]`: a table of a study's own figures, shown beside the measured ones.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReferenceSpec {
+    /// The table (CSV), relative to the suite file.
+    pub file: Spanned<PathBuf>,
+    /// How tables and plots name the study's figures (default: the file's name).
+    pub label: Option<String>,
 }
 
 /// `[suite]`: the suite's name and description.
@@ -177,6 +191,8 @@ pub struct ModelSpec {
     pub protocol: Option<ProtocolKind>,
     /// Datasets to run on (default: every dataset of the model's task).
     pub datasets: Option<Vec<Spanned<String>>>,
+    /// The study model this one stands for (a `model` of the `[reference]` table).
+    pub reference: Option<Spanned<String>>,
 }
 
 /// File format of a dataset.
@@ -213,6 +229,9 @@ pub struct DatasetSpec {
     pub offset: usize,
     /// Shuffle seed; rows keep file order when absent.
     pub seed: Option<u64>,
+    /// The study dataset this one stands for (a `dataset` of the `[reference]` table);
+    /// without it, the study's figure is the mean over its datasets of the task.
+    pub reference: Option<Spanned<String>>,
 }
 
 /// `[tasks.NAME]`: how a task's inputs become requests.

@@ -1,0 +1,47 @@
+//! `reference.csv`: the study figure each configuration stands beside, kept in the run
+//! folder from the start so that `joulebench report` never needs the suite or its table.
+
+use super::RunError;
+use crate::plan::{Configuration, Plan};
+use crate::suite::Suite;
+use report::files::REFERENCE_CSV;
+use report::reference::ReferenceRow;
+use std::path::Path;
+
+/// One row per configuration of the whole suite (every shard's) whose model names a
+/// study figure that the `[reference]` table has.
+pub fn rows(suite: &Suite, plan: &Plan) -> Vec<ReferenceRow> {
+    let Some(reference) = &suite.reference else {
+        return Vec::new();
+    };
+    let whole = Plan::of(suite).map(|p| p.configurations);
+    let configurations: &[Configuration] = whole.as_deref().unwrap_or(&plan.configurations);
+    configurations
+        .iter()
+        .filter_map(|c| {
+            let f = suite.study_figure(c.model_index, c.dataset_index)?;
+            Some(ReferenceRow {
+                config: c.id.clone(),
+                model: c.model.clone(),
+                task: c.task.clone(),
+                dataset: c.dataset.clone(),
+                reference_model: f.model.clone(),
+                reference_dataset: f.dataset_label(),
+                kwh_per_1000_mean: f.mean,
+                kwh_per_1000_std: f.std,
+                runs: f.runs,
+                source: f.source,
+                label: reference.label.clone(),
+            })
+        })
+        .collect()
+}
+
+/// Writes `reference.csv` into `dir` when the suite has a `[reference]` table and the
+/// folder has none yet (a resumed run keeps the figures it started with).
+pub fn keep(dir: &Path, suite: &Suite, plan: &Plan) -> Result<(), RunError> {
+    if suite.reference.is_none() || dir.join(REFERENCE_CSV).exists() {
+        return Ok(());
+    }
+    Ok(report::reference::write(dir, &rows(suite, plan))?)
+}

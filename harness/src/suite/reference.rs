@@ -1,0 +1,156 @@
+//! `[reference]` and the `reference` keys of models and datasets: the study table whose
+//! figures are shown beside the measured ones, loaded and checked with the suite.
+
+use super::{Suite, SuiteError};
+use report::reference::table::closest;
+use report::reference::{Matched, StudyTable};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// A suite's study table, loaded and checked against the suite's `reference` keys.
+#[derive(Clone, Debug)]
+pub struct StudyReference {
+    /// The table file, resolved against the suite's folder.
+    pub path: PathBuf,
+    /// How tables and plots name the study's figures.
+    pub label: String,
+    /// Its rows.
+    pub table: StudyTable,
+}
+
+impl Suite {
+    /// The study figure a configuration (model × dataset, by index) stands beside: the
+    /// model's `reference` on the dataset's `reference`, or on the mean over the study's
+    /// datasets of the task when the dataset names none.
+    pub fn study_figure(&self, model: usize, dataset: usize) -> Option<Matched> {
+        let reference = self.reference.as_ref()?;
+        let m = self.spec.models.get(model)?;
+        let d = self.spec.datasets.get(dataset)?;
+        reference.table.figure(
+            m.reference.as_ref()?.get_ref(),
+            m.task.get_ref(),
+            d.reference.as_ref().map(|r| r.get_ref().as_str()),
+        )
+    }
+}
+
+/// Loads the suite's `[reference]` table and checks every `reference` key against it.
+pub(super) fn load(suite: &Suite) -> Result<Option<StudyReference>, SuiteError> {
+    let spec = &suite.spec;
+    let Some(r) = &spec.reference else {
+        let keys = spec
+            .models
+            .iter()
+            .map(|m| (&m.reference, "models.reference"))
+            .chain(
+                spec.datasets
+                    .iter()
+                    .map(|d| (&d.reference, "datasets.reference")),
+            );
+        for (reference, key) in keys {
+            if let Some(value) = reference {
+                return Err(suite.error_at(
+                    value.span(),
+                    Some(key),
+                    "`reference` names a figure of a study table, but the suite has no [reference] table: \
+                     add [reference] with file = \"reference/php2023.csv\" (relative to the suite) and a label, or remove the key"
+                        .into(),
+                ));
+            }
+        }
+        return Ok(None);
+    };
+    let at_file = |message: String| suite.error_at(r.file.span(), Some("reference.file"), message);
+    let path = suite.dir.join(r.file.get_ref());
+    if !path.is_file() {
+        return Err(at_file(format!(
+            "study table {} not found (paths are relative to the suite file's folder)",
+            path.display()
+        )));
+    }
+    let table = StudyTable::load(&path)
+        .map_err(|e| at_file(format!("the study table cannot be used: {e}")))?;
+    if table.rows.is_empty() {
+        return Err(at_file(format!(
+            "the study table {} has no rows",
+            path.display()
+        )));
+    }
+    let label = match &r.label {
+        Some(l) if l.trim().is_empty() => {
+            return Err(suite.error_at(
+                r.file.span(),
+                Some("reference.label"),
+                "expected a non-empty label, e.g. \"PHP 2023 (8×A100 node, CodeCarbon)\"".into(),
+            ));
+        }
+        Some(l) => l.clone(),
+        None => path
+            .file_stem()
+            .map_or_else(|| "study".to_string(), |s| s.to_string_lossy().into_owned()),
+    };
+    for m in &spec.models {
+        let Some(reference) = &m.reference else {
+            continue;
+        };
+        let (given, task) = (reference.get_ref(), m.task.get_ref());
+        if table.figure(given, task, None).is_none() {
+            return Err(suite.error_at(
+                reference.span(),
+                Some("models.reference"),
+                unknown(given, task, "model", &table.models(task), &table),
+            ));
+        }
+    }
+    for d in &spec.datasets {
+        let Some(reference) = &d.reference else {
+            continue;
+        };
+        let (given, task) = (reference.get_ref(), d.task.get_ref());
+        if !table.datasets(task).contains(given.as_str()) {
+            return Err(suite.error_at(
+                reference.span(),
+                Some("datasets.reference"),
+                unknown(given, task, "dataset", &table.datasets(task), &table),
+            ));
+        }
+    }
+    Ok(Some(StudyReference { path, label, table }))
+}
+
+/// Why `given` is not a study `what` (model or dataset) of `task`, with the closest name.
+fn unknown(
+    given: &str,
+    task: &str,
+    what: &str,
+    names: &BTreeSet<&str>,
+    table: &StudyTable,
+) -> String {
+    let file = table.path.display();
+    if names.is_empty() {
+        let tasks: Vec<&str> = table.tasks().into_iter().collect();
+        return format!(
+            "the study table {file} has no task {task:?} (the {what}'s task); its tasks are: {}",
+            tasks.join(", ")
+        );
+    }
+    let hint = match closest(given, names.iter().copied()) {
+        Some(near) => format!("did you mean {near:?}?"),
+        None => {
+            let other: Vec<&str> = if what == "model" {
+                table.tasks_of(given).into_iter().collect()
+            } else {
+                Vec::new()
+            };
+            if other.is_empty() {
+                format!(
+                    "its {what}s of {task:?} are: {}",
+                    names.iter().copied().collect::<Vec<_>>().join(", ")
+                )
+            } else {
+                format!("it has figures for it on {} only", other.join(", "))
+            }
+        }
+    };
+    format!("no study {what} {given:?} of task {task:?} in {file}; {hint}")
+}
