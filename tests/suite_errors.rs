@@ -82,7 +82,18 @@ fn unknown_key_is_an_error() {
 
 #[test]
 fn missing_dataset_file_names_the_path_key() {
-    let (code, err) = fails_with(&GOOD.replace("data.jsonl", "nope.jsonl"));
+    // A dry run lists missing dataset files (tests/dry_run_missing.rs); a run refuses them.
+    let (dir, path) = suite_dir(&GOOD.replace("data.jsonl", "nope.jsonl"), 3);
+    let output = joulebench()
+        .args(["run", "--quiet", "--out"])
+        .arg(dir.path().join("results"))
+        .arg(&path)
+        .output()
+        .expect("run joulebench");
+    let (code, err) = (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    );
     assert_ne!(code, 0);
     assert!(
         err.contains("suite.toml:17:8: key `datasets.path`"),

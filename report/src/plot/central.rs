@@ -138,6 +138,16 @@ impl EnergyPerModel {
         &self.rows
     }
 
+    /// The log axis's range: every mean, CI bound and study figure inside it.
+    pub fn x_range(&self) -> std::ops::Range<f64> {
+        log_range(self.rows.iter().flat_map(|r| match r {
+            Row::Item { value: p, .. } => {
+                vec![p.mean, p.low, p.high, p.reference.unwrap_or(f64::NAN)]
+            }
+            Row::Heading(_) => Vec::new(),
+        }))
+    }
+
     /// The legend's name for the study's markers, when any is drawn.
     pub fn reference_label(&self) -> Option<&str> {
         self.reference_label.as_deref()
@@ -155,11 +165,7 @@ impl Figure for EnergyPerModel {
             Row::Item { value, .. } => Some(value),
             Row::Heading(_) => None,
         });
-        let range = log_range(
-            points
-                .clone()
-                .flat_map(|p| [p.mean, p.low, p.high, p.reference.unwrap_or(f64::NAN)]),
-        );
+        let range = self.x_range();
         let label_px = label_width(root, &self.rows)?;
         let mut chart = ChartBuilder::on(root)
             .margin(16)
