@@ -43,14 +43,19 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
     }
     let _ = writeln!(
         out,
-        "\nschedule: {} repetitions × {} sequential inferences (concurrency {}), {} warm-up, {} s idle baseline, {} s cool-down, interleaving seed {}",
+        "\nschedule: {} repetitions × {} sequential inferences (concurrency {}), {} warm-up, {} s idle baseline, {} s cool-down, interleaving seed {}, order {}{}",
         s.repetitions,
         s.inferences,
         s.concurrency,
         s.warmup,
         s.idle_seconds,
         s.cooldown_seconds,
-        s.seed
+        s.seed,
+        s.order.as_str(),
+        match s.order {
+            crate::suite::RunOrder::Grouped => " (one server at a time)",
+            crate::suite::RunOrder::Interleaved => " (all servers up for the whole run)",
+        }
     );
     let _ = writeln!(
         out,

@@ -1,0 +1,107 @@
+//! Every suite under `suites/php/` passes `joulebench run --dry-run` here: the plan it
+//! prints has the study's configurations, their study figures, and names the dataset files
+//! a lab still has to download.
+
+mod common;
+
+use common::joulebench;
+use std::path::{Path, PathBuf};
+
+fn php_suites() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("suites/php");
+    let mut suites: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("suites/php")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    suites.sort();
+    suites
+}
+
+fn dry_run(suite: &Path) -> String {
+    let output = joulebench()
+        .args(["run", "--dry-run"])
+        .arg(suite)
+        .output()
+        .expect("run joulebench");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{}: {}{}",
+        suite.display(),
+        stdout,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+/// The number in `configurations (N)`.
+fn configurations(plan: &str) -> usize {
+    let start = plan.find("configurations (").expect("configurations line") + 16;
+    let end = start + plan[start..].find(')').expect("closing parenthesis");
+    plan[start..end].parse().expect("a count")
+}
+
+#[test]
+fn every_php_suite_dry_runs_with_its_plan() {
+    let suites = php_suites();
+    assert!(suites.len() >= 4, "found {suites:?}");
+    for suite in &suites {
+        let plan = dry_run(suite);
+        assert!(plan.contains("requests: "), "{plan}");
+        assert!(plan.contains("probes (sampling at"), "{plan}");
+        assert!(configurations(&plan) > 0, "{plan}");
+    }
+}
+
+#[test]
+fn the_three_task_suites_hold_the_study_matrix_at_full_size() {
+    for task in ["text-classification", "extractive-qa", "summarization"] {
+        let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("suites/php/{task}.toml"));
+        let plan = dry_run(&suite);
+        // 8 task-specific + 8 general-purpose models × 3 datasets.
+        assert_eq!(configurations(&plan), 48, "{task}: {plan}");
+        assert_eq!(plan.matches("task-specific ").count(), 24, "{task}");
+        assert!(
+            plan.contains("requests: 480000 measured + 480 warm-up"),
+            "1,000 inferences × 10 repetitions: {plan}"
+        );
+        assert!(plan.contains("order grouped"), "{plan}");
+        assert!(
+            plan.contains("missing dataset files (3)") && plan.contains("docs/reproducing-php.md"),
+            "the Parquet files a lab downloads are named with where to get them: {plan}"
+        );
+        for model in ["google/flan-t5-xxl", "bigscience/bloomz-7b1"] {
+            assert!(plan.contains(model), "{task}: no study figure for {model}");
+        }
+        for line in plan
+            .lines()
+            .skip_while(|l| !l.starts_with("study figures"))
+            .skip(1)
+        {
+            if line.trim().is_empty() {
+                break;
+            }
+            assert!(line.contains("(10 runs"), "one dataset, ten runs: {line}");
+        }
+    }
+}
+
+#[test]
+fn the_scaled_down_suite_has_its_data_and_a_study_figure_for_every_configuration() {
+    let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("suites/php/scaled-down.toml");
+    let plan = dry_run(&suite);
+    assert_eq!(configurations(&plan), 9, "{plan}");
+    assert!(!plan.contains("missing dataset files"), "{plan}");
+    let study: Vec<&str> = plan
+        .lines()
+        .skip_while(|l| !l.starts_with("study figures"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .collect();
+    assert_eq!(study.len(), 9, "{plan}");
+    assert!(
+        study.iter().all(|l| l.contains("(30 runs")),
+        "mean over the study's three datasets: {study:?}"
+    );
+}
