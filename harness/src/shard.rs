@@ -353,6 +353,116 @@ mod tests {
         assert_eq!(assign(&costs, 3), vec![2, 0, 1, 0]);
     }
 
+    /// The plan of a suite with 3 models × 2 datasets: one encoder, two generators.
+    fn plan_of_small_suite() -> (Plan, crate::suite::Suite) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("d.jsonl"), "{\"text\": \"a\"}\n").expect("data");
+        let suite = r#"
+[suite]
+name = "s"
+[servers.local]
+protocol = "openai-completions"
+url = "http://127.0.0.1:9"
+[[models]]
+name = "enc"
+task = "t"
+class = "task-specific"
+parameters = 100_000_000
+server = "local"
+protocol = "tei-predict"
+[[models]]
+name = "gen-small"
+task = "t"
+class = "general-purpose"
+parameters = 100_000_000
+server = "local"
+[[models]]
+name = "gen-big"
+task = "t"
+class = "general-purpose"
+server = "local"
+[[datasets]]
+name = "d1"
+task = "t"
+path = "d.jsonl"
+[[datasets]]
+name = "d2"
+task = "t"
+path = "d.jsonl"
+[tasks.t]
+prompt = "{text}"
+max_tokens = 8
+[schedule]
+inferences = 10
+repetitions = 3
+warmup = 2
+seed = 7
+"#;
+        let path = dir.path().join("suite.toml");
+        std::fs::write(&path, suite).expect("suite");
+        let suite = crate::suite::load(&path).expect("suite loads");
+        let plan = Plan::of(&suite).expect("plan");
+        (plan, suite)
+    }
+
+    #[test]
+    fn cost_counts_requests_passes_and_parameters() {
+        let (plan, suite) = plan_of_small_suite();
+        let schedule = &suite.spec.schedule;
+        let cost = |id: &str| {
+            let c = plan.configurations.iter().find(|c| c.id == id).expect(id);
+            estimated_cost(c, schedule)
+        };
+        let requests = 2.0 + 3.0 * 10.0;
+        assert_eq!(cost("enc@d1"), requests * 1e8);
+        assert_eq!(cost("gen-small@d1"), requests * 8.0 * 1e8);
+        // No parameter count: the documented default.
+        assert_eq!(
+            cost("gen-big@d2"),
+            requests * 8.0 * DEFAULT_PARAMETERS as f64
+        );
+    }
+
+    #[test]
+    fn restricted_plans_partition_the_plan_and_keep_its_visiting_order() {
+        let (plan, suite) = plan_of_small_suite();
+        let schedule = &suite.spec.schedule;
+        assert_eq!(plan.configurations.len(), 6);
+        for n in 1..=8u32 {
+            let mut seen = Vec::new();
+            for index in 0..n {
+                let shard = Shard {
+                    index,
+                    count: n,
+                    index_from: "flag".into(),
+                };
+                let ids = info(&plan, schedule, &shard).configurations;
+                let part = restrict(&plan, &ids);
+                let part_ids: Vec<&str> =
+                    part.configurations.iter().map(|c| c.id.as_str()).collect();
+                assert_eq!(part_ids, ids, "suite order kept");
+                assert_eq!(part.rounds.len(), plan.rounds.len());
+                for (round, whole) in part.rounds.iter().zip(&plan.rounds) {
+                    let visited: Vec<&str> = round
+                        .iter()
+                        .map(|&i| part.configurations[i].id.as_str())
+                        .collect();
+                    let expected: Vec<&str> = whole
+                        .iter()
+                        .map(|&i| plan.configurations[i].id.as_str())
+                        .filter(|id| ids.iter().any(|k| k == id))
+                        .collect();
+                    assert_eq!(visited, expected, "N={n} shard {index}");
+                }
+                seen.extend(ids);
+            }
+            seen.sort();
+            let mut all: Vec<String> = plan.configurations.iter().map(|c| c.id.clone()).collect();
+            all.sort();
+            assert_eq!(seen, all, "N={n}: each configuration in exactly one shard");
+        }
+    }
+
     #[test]
     fn spec_parses_fixed_and_auto_and_names_bad_values() {
         assert_eq!(

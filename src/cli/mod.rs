@@ -6,6 +6,7 @@ mod probe;
 mod report;
 mod run;
 mod serve;
+mod slurm;
 mod trend;
 
 use clap::{Parser, Subcommand};
@@ -40,6 +41,8 @@ pub enum Command {
     Serve(serve::ServeArgs),
     /// Turn measurements taken by other tools into a results folder.
     Import(import::ImportArgs),
+    /// Write a Slurm job array that runs a suite in shards, and a job that merges them.
+    Slurm(slurm::SlurmArgs),
 }
 
 /// Sets up log output on stderr.
@@ -68,5 +71,6 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Probe(args) => probe::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Import(args) => import::run(args),
+        Command::Slurm(args) => slurm::run(args),
     }
 }

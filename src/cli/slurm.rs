@@ -1,0 +1,427 @@
+//! `joulebench slurm`: a Slurm job array that runs a suite in shards, and a dependent job
+//! that merges the shards and reports them.
+
+use anyhow::Context;
+use harness::plan::Plan;
+use harness::shard::{self, Shard};
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Arguments of `joulebench slurm`.
+#[derive(Debug, clap::Args)]
+pub struct SlurmArgs {
+    /// Suite file (TOML).
+    pub suite: PathBuf,
+    /// Number of shards: one array task each (`--array=0-(N-1)`, `run --shard auto/N`).
+    #[arg(long, value_name = "N")]
+    pub shards: u32,
+    /// Slurm partition of every job.
+    #[arg(long, value_name = "P")]
+    pub partition: Option<String>,
+    /// GPUs per shard task (`--gpus-per-task`, e.g. 1 or a100:1).
+    #[arg(long, value_name = "G")]
+    pub gpus_per_task: Option<String>,
+    /// CPUs per shard task (`--cpus-per-task`).
+    #[arg(long, value_name = "C")]
+    pub cpus_per_task: Option<u32>,
+    /// Time limit of each shard task (Slurm format: MM, HH:MM:SS, D-HH:MM...).
+    #[arg(long, value_name = "T")]
+    pub time: Option<String>,
+    /// Give each shard task a whole node (`--exclusive`): no other job's load on its GPUs,
+    /// CPUs or power.
+    #[arg(long)]
+    pub exclusive: bool,
+    /// At most this many shard tasks at once (`--array=0-(N-1)%K`).
+    #[arg(long, value_name = "K")]
+    pub max_parallel: Option<u32>,
+    /// Merge when the array has ended however it ended (`afterany`: missing shards are named
+    /// in the merged report), or only when every shard succeeded (`afterok`).
+    #[arg(long, value_enum, default_value_t = Dependency::Afterany)]
+    pub dependency: Dependency,
+    /// Extra `#SBATCH` option for both jobs, e.g. --sbatch=--account=lab (repeatable).
+    #[arg(long, value_name = "OPTION", allow_hyphen_values = true)]
+    pub sbatch: Vec<String>,
+    /// Results folder on storage every node shares: shards write shard-I/, the merge merged/
+    /// (default: results/<suite>-<UTC time>-slurm, made absolute).
+    #[arg(long, value_name = "DIR")]
+    pub results: Option<PathBuf>,
+    /// Folder the scripts are written to (default: the results folder).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// joulebench binary the jobs run, as the nodes see it (default: this binary).
+    #[arg(long, value_name = "PATH")]
+    pub joulebench: Option<PathBuf>,
+}
+
+/// When the merge job may start.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Dependency {
+    /// After every array task ended, whatever its exit code.
+    Afterany,
+    /// After every array task succeeded.
+    Afterok,
+}
+
+/// The array script's file name.
+pub const SHARDS_SCRIPT: &str = "shards.sbatch";
+/// The merge job's file name.
+pub const MERGE_SCRIPT: &str = "merge.sbatch";
+/// The script that submits both.
+pub const SUBMIT_SCRIPT: &str = "submit.sh";
+
+/// Runs `joulebench slurm`.
+pub fn run(args: SlurmArgs) -> anyhow::Result<ExitCode> {
+    if args.shards == 0 {
+        anyhow::bail!("--shards must be at least 1, e.g. --shards 4");
+    }
+    if args.max_parallel == Some(0) {
+        anyhow::bail!("--max-parallel must be at least 1");
+    }
+    if args.cpus_per_task == Some(0) {
+        anyhow::bail!("--cpus-per-task must be at least 1");
+    }
+    check_value("--partition", args.partition.as_deref(), |c| {
+        c.is_ascii_alphanumeric() || "_-.,".contains(c)
+    })?;
+    check_value("--gpus-per-task", args.gpus_per_task.as_deref(), |c| {
+        c.is_ascii_alphanumeric() || "_-.:".contains(c)
+    })?;
+    check_time(args.time.as_deref())?;
+    for option in &args.sbatch {
+        if !option.starts_with('-') || option.contains(['\n', '\r']) {
+            anyhow::bail!(
+                "--sbatch {option:?}: give one sbatch option on one line, e.g. --sbatch=--account=lab"
+            );
+        }
+    }
+    let suite = harness::suite::load(&args.suite)?;
+    let plan = Plan::of(&suite)?;
+    let suite_path = absolute(&args.suite)?;
+    let results = match &args.results {
+        Some(dir) => absolute(dir)?,
+        None => {
+            let mut dir = harness::run::default_out_dir(&suite).into_os_string();
+            dir.push("-slurm");
+            absolute(Path::new(&dir))?
+        }
+    };
+    let joulebench = match &args.joulebench {
+        Some(p) => absolute(p)?,
+        None => std::env::current_exe()
+            .and_then(std::fs::canonicalize)
+            .context("cannot locate the joulebench binary; give --joulebench PATH")?,
+    };
+    for (flag, path) in [
+        ("--results", &results),
+        ("--joulebench", &joulebench),
+        ("SUITE", &suite_path),
+    ] {
+        let text = path.to_string_lossy();
+        if text.contains(|c: char| c.is_whitespace() || "'\"\\$`%".contains(c)) {
+            anyhow::bail!(
+                "{flag} {}: Slurm's #SBATCH lines cannot hold spaces, quotes, `$`, `%` or backslashes in paths; choose a path without them",
+                path.display()
+            );
+        }
+    }
+    let out = args.out.clone().unwrap_or_else(|| results.clone());
+    std::fs::create_dir_all(&results)
+        .with_context(|| format!("cannot create the results folder {}", results.display()))?;
+    let scripts = Scripts {
+        args: &args,
+        suite_name: suite.name(),
+        suite_path: &suite_path,
+        results: &results,
+        joulebench: &joulebench,
+    };
+    std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    let files = [
+        (SHARDS_SCRIPT, scripts.shards()),
+        (MERGE_SCRIPT, scripts.merge()),
+        (SUBMIT_SCRIPT, scripts.submit(&absolute(&out)?)),
+    ];
+    for (name, text) in &files {
+        write_executable(&out.join(name), text)?;
+    }
+    print!("{}", shard_table(&plan, &suite.spec.schedule, args.shards));
+    println!(
+        "wrote {}, {} and {} in {}\nsubmit with: bash {}",
+        SHARDS_SCRIPT,
+        MERGE_SCRIPT,
+        SUBMIT_SCRIPT,
+        out.display(),
+        out.join(SUBMIT_SCRIPT).display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The text of the three scripts.
+struct Scripts<'a> {
+    args: &'a SlurmArgs,
+    suite_name: &'a str,
+    suite_path: &'a Path,
+    results: &'a Path,
+    joulebench: &'a Path,
+}
+
+impl Scripts<'_> {
+    /// `#SBATCH` lines both jobs share.
+    fn common(&self, out: &mut String) {
+        if let Some(p) = &self.args.partition {
+            let _ = writeln!(out, "#SBATCH --partition={p}");
+        }
+        for option in &self.args.sbatch {
+            let _ = writeln!(out, "#SBATCH {option}");
+        }
+    }
+
+    fn header(&self, out: &mut String, what: &str) {
+        let _ = writeln!(out, "#!/bin/bash");
+        let _ = writeln!(
+            out,
+            "# {what}\n# Written by `joulebench slurm` {} for suite {} ({}); see docs/cluster.md.",
+            env!("CARGO_PKG_VERSION"),
+            self.suite_name,
+            self.suite_path.display()
+        );
+    }
+
+    /// The array job: task I runs shard I of N into RESULTS/shard-I, or resumes it.
+    fn shards(&self) -> String {
+        let a = self.args;
+        let n = a.shards;
+        let mut s = String::new();
+        self.header(
+            &mut s,
+            &format!("Shards 0..{} of the suite, one array task each.", n - 1),
+        );
+        let _ = writeln!(s, "#SBATCH --job-name=jb-{}", self.suite_name);
+        let throttle = a.max_parallel.map(|k| format!("%{k}")).unwrap_or_default();
+        let _ = writeln!(s, "#SBATCH --array=0-{}{throttle}", n - 1);
+        let _ = writeln!(s, "#SBATCH --ntasks=1");
+        if let Some(c) = a.cpus_per_task {
+            let _ = writeln!(s, "#SBATCH --cpus-per-task={c}");
+        }
+        if let Some(g) = &a.gpus_per_task {
+            let _ = writeln!(s, "#SBATCH --gpus-per-task={g}");
+        }
+        if let Some(t) = &a.time {
+            let _ = writeln!(s, "#SBATCH --time={t}");
+        }
+        if a.exclusive {
+            let _ = writeln!(s, "#SBATCH --exclusive");
+        }
+        let _ = writeln!(
+            s,
+            "#SBATCH --output={}/slurm-shard-%A_%a.out",
+            self.results.display()
+        );
+        self.common(&mut s);
+        let _ = write!(
+            s,
+            r#"set -euo pipefail
+JOULEBENCH={jb}
+SUITE={suite}
+RESULTS={results}
+SHARD_DIR="$RESULTS/shard-${{SLURM_ARRAY_TASK_ID:?not an array task: submit with sbatch}}"
+echo "shard $SLURM_ARRAY_TASK_ID of {n} on $(hostname) in $SHARD_DIR"
+if [ -f "$SHARD_DIR/run.json" ]; then
+  # A resubmitted task (sbatch --array=I): complete the shard rather than start over.
+  if grep -q '"status": "complete"' "$SHARD_DIR/run.json"; then
+    echo "shard $SLURM_ARRAY_TASK_ID is already complete"
+    exit 0
+  fi
+  exec "$JOULEBENCH" run --quiet --resume "$SHARD_DIR" "$SUITE"
+fi
+exec "$JOULEBENCH" run --quiet --shard auto/{n} --out "$SHARD_DIR" "$SUITE"
+"#,
+            jb = quote(self.joulebench),
+            suite = quote(self.suite_path),
+            results = quote(self.results),
+        );
+        s
+    }
+
+    /// The merge job: every shard folder with a run.json, merged into RESULTS/merged.
+    fn merge(&self) -> String {
+        let n = self.args.shards;
+        let mut s = String::new();
+        self.header(
+            &mut s,
+            "Merges the shard folders and reports them; runs after the array (see submit.sh).",
+        );
+        let _ = writeln!(s, "#SBATCH --job-name=jb-{}-merge", self.suite_name);
+        let _ = writeln!(s, "#SBATCH --ntasks=1");
+        let _ = writeln!(
+            s,
+            "#SBATCH --output={}/slurm-merge-%j.out",
+            self.results.display()
+        );
+        self.common(&mut s);
+        let _ = write!(
+            s,
+            r#"set -uo pipefail
+JOULEBENCH={jb}
+RESULTS={results}
+SHARDS=()
+for i in $(seq 0 {last}); do
+  if [ -f "$RESULTS/shard-$i/run.json" ]; then
+    SHARDS+=("$RESULTS/shard-$i")
+  else
+    echo "shard $i of {n} left no run.json in $RESULTS/shard-$i" >&2
+  fi
+done
+if [ "${{#SHARDS[@]}}" -eq 0 ]; then
+  echo "no shard folder to merge in $RESULTS" >&2
+  exit 1
+fi
+# A fresh folder per merge (the merge never overwrites); merged -> the latest.
+OUT="$RESULTS/merged-${{SLURM_JOB_ID:-$(date -u +%Y%m%dT%H%M%SZ)}}"
+"$JOULEBENCH" report --merge "${{SHARDS[@]}}" --out "$OUT"
+status=$?
+if [ -f "$OUT/run.json" ]; then
+  ln -sfn "$(basename "$OUT")" "$RESULTS/merged"
+  echo "merged report: $RESULTS/merged/summary.md"
+fi
+exit $status
+"#,
+            jb = quote(self.joulebench),
+            results = quote(self.results),
+            last = n - 1,
+        );
+        s
+    }
+
+    /// Submits the array, then the merge with a dependency on it.
+    fn submit(&self, scripts: &Path) -> String {
+        let dependency = match self.args.dependency {
+            Dependency::Afterany => "afterany",
+            Dependency::Afterok => "afterok",
+        };
+        let mut s = String::new();
+        self.header(
+            &mut s,
+            "Submits the shard array and the merge job that waits for it.",
+        );
+        let _ = write!(
+            s,
+            r#"set -euo pipefail
+SCRIPTS={scripts}
+RESULTS={results}
+mkdir -p "$RESULTS"
+ARRAY=$(sbatch --parsable "$SCRIPTS/{shards}")
+ARRAY=${{ARRAY%%;*}}
+MERGE=$(sbatch --parsable --dependency={dependency}:"$ARRAY" "$SCRIPTS/{merge}")
+MERGE=${{MERGE%%;*}}
+echo "submitted array job $ARRAY ({n} shards) and merge job $MERGE ({dependency}:$ARRAY)"
+echo "results: $RESULTS (merged report: $RESULTS/merged/summary.md)"
+"#,
+            scripts = quote(scripts),
+            results = quote(self.results),
+            shards = SHARDS_SCRIPT,
+            merge = MERGE_SCRIPT,
+            n = self.args.shards,
+        );
+        s
+    }
+}
+
+/// Each shard's configurations and estimated share of the cost.
+fn shard_table(plan: &Plan, schedule: &harness::suite::ScheduleSpec, count: u32) -> String {
+    let mut out = String::new();
+    let mut loads = Vec::new();
+    let mut slices = Vec::new();
+    for index in 0..count {
+        let shard = Shard {
+            index,
+            count,
+            index_from: "flag".into(),
+        };
+        let (ids, l) = shard::slice(plan, schedule, &shard);
+        loads = l;
+        slices.push(ids);
+    }
+    let total: f64 = loads.iter().sum();
+    for (index, ids) in slices.iter().enumerate() {
+        let share = if total > 0.0 {
+            100.0 * loads[index] / total
+        } else {
+            0.0
+        };
+        let _ = writeln!(
+            out,
+            "shard {index}/{count}: {} configuration(s), {share:.0}% of the estimated cost{}",
+            ids.len(),
+            if ids.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", ids.join(", "))
+            }
+        );
+    }
+    if count as usize > plan.configurations.len() {
+        let _ = writeln!(
+            out,
+            "note: {count} shards for {} configurations: some shards are empty (they record an empty run)",
+            plan.configurations.len()
+        );
+    }
+    out
+}
+
+fn check_value(flag: &str, value: Option<&str>, ok: impl Fn(char) -> bool) -> anyhow::Result<()> {
+    match value {
+        Some(v) if v.is_empty() || !v.chars().all(ok) => anyhow::bail!(
+            "{flag} {v:?}: use letters, digits and _ - . , : only (a Slurm name or count)"
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Slurm's time formats: minutes, MM:SS, HH:MM:SS, D-HH, D-HH:MM, D-HH:MM:SS, UNLIMITED.
+fn check_time(time: Option<&str>) -> anyhow::Result<()> {
+    let Some(t) = time else {
+        return Ok(());
+    };
+    let numbers = |s: &str, most: usize| {
+        let parts: Vec<&str> = s.split(':').collect();
+        parts.len() <= most
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    };
+    let ok = t.eq_ignore_ascii_case("unlimited")
+        || t.eq_ignore_ascii_case("infinite")
+        || match t.split_once('-') {
+            Some((days, rest)) => numbers(days, 1) && numbers(rest, 3),
+            None => numbers(t, 3),
+        };
+    if ok {
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "--time {t:?}: use a Slurm time limit such as 90 (minutes), 04:00:00 or 2-00:00:00"
+        )
+    }
+}
+
+fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
+    std::path::absolute(path).with_context(|| format!("cannot make {} absolute", path.display()))
+}
+
+/// A path as a single-quoted shell word.
+fn quote(path: &Path) -> String {
+    format!("'{}'", path.to_string_lossy().replace('\'', r"'\''"))
+}
+
+fn write_executable(path: &Path, text: &str) -> anyhow::Result<()> {
+    std::fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("cannot make {} executable", path.display()))?;
+    }
+    Ok(())
+}
