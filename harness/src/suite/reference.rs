@@ -69,7 +69,11 @@ pub(super) fn load(suite: &Suite) -> Result<Option<StudyReference>, SuiteError> 
         )));
     }
     let table = StudyTable::load(&path)
-        .map_err(|e| at_file(format!("the study table cannot be used: {e}")))?;
+        .map_err(|e| {
+        at_file(format!(
+            "the study table cannot be used: {e}; fix that row (columns: suites/php/reference/README.md)"
+        ))
+    })?;
     if table.rows.is_empty() {
         return Err(at_file(format!(
             "the study table {} has no rows",

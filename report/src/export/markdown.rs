@@ -208,6 +208,13 @@ fn beside_study(out: &mut String, report: &Report) {
         );
         return;
     }
+    let labels: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r.reference_label.as_str()).collect();
+    let _ = writeln!(
+        out,
+        "The study's figures: **{}** (kept in `reference.csv` from the run's start).\n",
+        cell(&labels.into_iter().collect::<Vec<_>>().join("; "))
+    );
     out.push_str(
         "| Model | Task | Class | measured kWh / 1,000 [95% CI] | source | study model | \
          study datasets | study kWh / 1,000 (± sd, runs) | study source | measured / study |\n",
@@ -241,7 +248,7 @@ fn beside_study(out: &mut String, report: &Report) {
             r.source,
             cell(&r.reference_model),
             cell(&r.reference_datasets),
-            cell(&format!("{} ({})", r.reference_source, r.reference_label)),
+            r.reference_source,
             sig(r.ratio, 3),
         );
     }

@@ -124,7 +124,7 @@ impl EnergyPerModel {
             .collect();
         Self {
             rows: grouped(items, |p| p.mean),
-            reference_label: study.first().map(|r| r.reference_label.clone()),
+            reference_label: study_label(study),
         }
     }
 
@@ -152,6 +152,24 @@ impl EnergyPerModel {
     pub fn reference_label(&self) -> Option<&str> {
         self.reference_label.as_deref()
     }
+}
+
+/// The legend's name for the study's markers: its label, marked when (partly) estimated.
+fn study_label(study: &[ComparisonRow]) -> Option<String> {
+    let first = study.first()?;
+    let source = if study
+        .iter()
+        .all(|r| r.reference_source == first.reference_source)
+    {
+        first.reference_source.as_str()
+    } else {
+        "mixed"
+    };
+    Some(format!(
+        "{}{}",
+        first.reference_label,
+        provenance_suffix(source)
+    ))
 }
 
 impl Figure for EnergyPerModel {
