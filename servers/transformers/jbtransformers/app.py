@@ -53,7 +53,9 @@ class App:
     """Everything the routes share."""
 
     def __init__(self, specs: Sequence[ModelSpec], options: Options,
-                 loader_factory: Callable[[Options], object], about: Optional[dict] = None):
+                 loader_factory: Callable[[Options], object], about: Optional[dict] = None,
+                 logger: Callable[[str], None] = log):
+        self.log = logger
         self.specs = list(specs)
         self.options = options
         self.loader_factory = loader_factory
@@ -72,19 +74,19 @@ class App:
         about = getattr(loader, "about", None)
         if about is not None:
             self.about.update(about())
-            log(", ".join(f"{k} {v}" for k, v in self.about.items()))
+            self.log(", ".join(f"{k} {v}" for k, v in self.about.items()))
         for bp in blueprints:
             started = time.monotonic()
             model = loader.load(bp)
             self.models[model.name] = model
             d = model.describe()
             limit = d["max_model_len"] if d["max_model_len"] is not None else "no fixed"
-            log(f"model `{model.name}`: {model.task}, {d['architecture']}, "
+            self.log(f"model `{model.name}`: {model.task}, {d['architecture']}, "
                 f"{d['parameters']:,} parameters, {limit} input tokens, source {model.source}, "
                 f"weights {model.weights}, {self.options.dtype} on {self.options.device}, "
                 f"tokenizer: {d['tokenizer']} (loaded in {time.monotonic() - started:.1f} s)")
             for note in model.notes:
-                log(f"model `{model.name}`: note: {note}")
+                self.log(f"model `{model.name}`: note: {note}")
         self.ready.set()
 
     def count(self, route: str) -> None:
@@ -161,6 +163,7 @@ class App:
             "model_dtype": self.options.dtype,
             "model_device_type": self.options.device.split(":")[0],
             "max_input_tokens": first.get("max_model_len"),
+            "tokenizer": first.get("tokenizer"),
             "models": models,
             "requests": counts,
         }

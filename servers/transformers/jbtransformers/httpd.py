@@ -33,8 +33,10 @@ class Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = f"{SERVER_NAME}/{VERSION}"
-    sys_version = ""
     disable_nagle_algorithm = True
+
+    def version_string(self) -> str:
+        return self.server_version
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
         self._handle("GET")

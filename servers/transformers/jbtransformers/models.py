@@ -108,6 +108,10 @@ def kind_of(model_type: str, config: Dict[str, object]) -> str:
     return ENCODER if any("Sequence" in a or "Question" in a for a in archs) else CAUSAL
 
 
+def _a(kind: str) -> str:
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
 def hub_cache() -> str:
     """The local Hugging Face hub cache folder (`HF_HUB_CACHE`, else `HF_HOME/hub`)."""
     for var in ("HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE"):
@@ -180,8 +184,8 @@ def resolve(spec: ModelSpec, options: Options) -> Blueprint:
                         f"Face cache ({hub_cache()}) and not built in; built-in models: {known}")
     kind = kind_of(model_type, config)
     if kind != TASKS[spec.task]:
-        raise LoadError(f"{spec.name}: task {spec.task} needs a {TASKS[spec.task]} model, and "
-                        f"`{spec.source}` ({model_type}) is a {kind} model")
+        raise LoadError(f"{spec.name}: task {spec.task} needs {_a(TASKS[spec.task])} model, and "
+                        f"`{spec.source}` ({model_type}) is {_a(kind)} model")
     limit = configs.position_limit(model_type, config)
     if options.max_input_tokens is not None:
         limit = options.max_input_tokens
