@@ -243,3 +243,58 @@ fn a_run_keeps_its_study_figures_and_the_report_needs_nothing_else() {
         "the central plot names the study's marker"
     );
 }
+
+#[test]
+fn a_resumed_run_resolves_its_table_and_keeps_the_figures_it_started_with() {
+    let server = openai_server();
+    let (dir, path) = suite_dir(&suite(&server.url, None), 3);
+    with_table(dir.path(), TABLE);
+    let out = dir.path().join("results");
+    let output = joulebench()
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .output()
+        .expect("run joulebench");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Mark the run interrupted, and tell the kept figures apart from the table's.
+    let run_json = out.join("run.json");
+    let text = std::fs::read_to_string(&run_json).expect("run.json");
+    std::fs::write(
+        &run_json,
+        text.replace("\"status\": \"complete\"", "\"status\": \"interrupted\""),
+    )
+    .expect("write run.json");
+    assert!(common::manifest(&out)["status"] == "interrupted");
+    let kept = std::fs::read_to_string(out.join("reference.csv"))
+        .expect("reference.csv")
+        .replace(LABEL, "as started");
+    std::fs::write(out.join("reference.csv"), &kept).expect("write");
+
+    // Resume from the run's own suite.toml: the table resolves beside the original suite.
+    let output = joulebench()
+        .args(["run", "--quiet", "--resume"])
+        .arg(&out)
+        .output()
+        .expect("run joulebench");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(common::manifest(&out)["status"], "complete");
+    assert_eq!(
+        std::fs::read_to_string(out.join("reference.csv")).expect("reference.csv"),
+        kept
+    );
+    let md = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
+    assert!(
+        md.contains("The study's figures: **as started**")
+            && md.contains("mean of imdb, sst2 | 0.00950 ± "),
+        "{md}"
+    );
+}
