@@ -68,7 +68,10 @@ fn a_dry_run_plans_without_the_data_and_lists_what_is_missing() {
         section.contains(&format!("imdb                     {}", resolved.display())),
         "{section}"
     );
-    assert!(!section.contains("data.jsonl"), "the file that is there is not listed");
+    assert!(
+        !section.contains("data.jsonl"),
+        "the file that is there is not listed"
+    );
     assert!(
         section.contains("see docs/reproducing-php.md for how to obtain it"),
         "{section}"
