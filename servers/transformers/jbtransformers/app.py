@@ -78,6 +78,7 @@ class App:
         for bp in blueprints:
             started = time.monotonic()
             model = loader.load(bp)
+            model.ignore_eos = self.options.ignore_eos
             self.models[model.name] = model
             d = model.describe()
             limit = d["max_model_len"] if d["max_model_len"] is not None else "no fixed"
@@ -157,6 +158,7 @@ class App:
             "dtype": self.options.dtype,
             "seed": self.options.seed,
             "random_weights": self.options.random_weights,
+            "ignore_eos": self.options.ignore_eos,
             "batch_size": 1,
             "concurrent_inferences": 1,
             "model_id": first.get("name"),

@@ -45,6 +45,9 @@ def parser() -> argparse.ArgumentParser:
                    help="cpu, cuda or cuda:N (default: cuda if torch sees a GPU, else cpu)")
     p.add_argument("--dtype", default="float32", choices=DTYPES,
                    help="weights and arithmetic (default float32, as the study)")
+    p.add_argument("--ignore-eos", action="store_true",
+                   help="every generation runs to its maximum new tokens on every protocol, as "
+                   "if the request pinned it (random weights end sequences at arbitrary points)")
     p.add_argument("--max-input-tokens", type=int, default=None,
                    help="input token limit of every model (default: each model's positions)")
     p.add_argument("--threads", type=int, default=None,
@@ -85,7 +88,7 @@ def options_of(args: argparse.Namespace, p: argparse.ArgumentParser) -> Options:
         p.error("--threads must be at least 1")
     return Options(random_weights=args.random_weights, seed=args.seed, device=device,
                    dtype=args.dtype, max_input_tokens=args.max_input_tokens,
-                   threads=args.threads)
+                   threads=args.threads, ignore_eos=args.ignore_eos)
 
 
 def main(argv: Optional[List[str]] = None,

@@ -55,6 +55,7 @@ class Options:
     dtype: str = "float32"
     max_input_tokens: Optional[int] = None
     threads: Optional[int] = None
+    ignore_eos: bool = False
 
 
 @dataclass

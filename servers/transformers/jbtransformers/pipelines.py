@@ -16,7 +16,7 @@ softmax, finish reasons, input-length checks) is here, shared by every network.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .configs import CAUSAL, ENCODER, SEQ2SEQ
@@ -144,6 +144,8 @@ class ServedModel:
     weights: str
     study_parameters: Optional[int] = None
     notes: List[str] = field(default_factory=list)
+    #: Server-wide `--ignore-eos`: every generation runs to its maximum length.
+    ignore_eos: bool = False
 
     @property
     def kind(self) -> str:
@@ -235,6 +237,8 @@ class ServedModel:
     def generate(self, ids: List[int], params: GenerationParams,
                  on_token: Optional[Callable[[int], bool]] = None) -> Generation:
         """Greedy (or sampled) generation of up to `max_new_tokens` after `ids`."""
+        if self.ignore_eos and not params.ignore_eos:
+            params = replace(params, ignore_eos=True)
         stopped = [False]
 
         def hook(token: int) -> bool:

@@ -112,6 +112,8 @@ class Tgi(Shared):
         self.assertEqual(body["details"]["finish_reason"], "eos_token")
         self.assertEqual(body["details"]["generated_tokens"], EOS_AFTER)
         self.assertEqual(len(body["details"]["tokens"]), EOS_AFTER)
+        self.assertEqual([t["special"] for t in body["details"]["tokens"]],
+                         [False] * (EOS_AFTER - 1) + [True])
         self.assertEqual(headers["x-generated-tokens"], str(EOS_AFTER))
         bart = self.app.models["bart"]
         self.assertEqual(headers["x-prompt-tokens"],
@@ -123,6 +125,19 @@ class Tgi(Shared):
                                            "return_full_text": True, "details": True}})
         self.assertEqual(body["details"]["generated_tokens"], 5)
         self.assertTrue(body["generated_text"].startswith("hi "))
+
+    def test_server_wide_ignore_eos_pins_every_protocol(self):
+        app = make_app(["bart=summarization:sshleifer/distilbart-cnn-12-6"], ignore_eos=True)
+        _, body, _ = call(app, "POST", "/generate", {
+            "inputs": "it rained", "parameters": {"max_new_tokens": 15, "details": True}})
+        self.assertEqual((body["details"]["generated_tokens"], body["details"]["finish_reason"]),
+                         (15, "length"))
+        _, body, _ = call(app, "POST", "/v2/models/bart/infer", {
+            "inputs": [{"name": "text_input", "datatype": "BYTES", "data": ["x"]}],
+            "parameters": {"max_tokens": 7}})
+        self.assertEqual(body["outputs"][2]["data"], [7])
+        _, info, _ = call(app, "GET", "/info")
+        self.assertTrue(info["ignore_eos"])
 
     def test_first_generator_serves_requests_without_a_model(self):
         _, body, _ = call(self.app, "POST", "/generate",

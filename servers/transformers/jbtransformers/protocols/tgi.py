@@ -67,7 +67,8 @@ def generate(app: App, body: bytes, streamed: bool = False):
         out["details"] = {
             "finish_reason": _FINISH[g.finish], "generated_tokens": len(g.tokens), "seed": seed,
             "prefill": [],
-            "tokens": [{"id": t, "logprob": 0.0, "special": False} for t in g.tokens],
+            "tokens": [{"id": t, "logprob": 0.0, "special": t in model.tokenizer.eos_ids}
+                       for t in g.tokens],
         }
     return Reply(200, out, {"x-generated-tokens": str(len(g.tokens)),
                             "x-prompt-tokens": str(g.prompt_tokens)})
@@ -85,7 +86,7 @@ def _stream(app, model, ids, params, details, seed, prefix) -> Callable:
             event = {
                 "index": count[0] - 1,
                 "token": {"id": token, "text": delta.push(token), "logprob": 0.0,
-                          "special": False},
+                          "special": eos},
                 "generated_text": prefix + delta.emitted if last else None,
                 "details": {"finish_reason": "eos_token" if eos else "length",
                             "generated_tokens": count[0], "seed": seed}
