@@ -474,6 +474,53 @@ fn bad_shard_flags_are_one_line_errors() {
 }
 
 #[test]
+fn an_empty_shard_records_an_empty_complete_run_that_merges() {
+    let server = openai_server();
+    // Sampling at 1 Hz: the empty run ends before its first sample (an empty samples.csv).
+    let text_of_suite = suite(&server.url, "shards", "").replace("sample_hz = 50", "sample_hz = 1");
+    let (dir, suite_path) = suite_dir(&text_of_suite, 6);
+    let empty = dir.path().join("shard-9");
+    let o = run(&suite_path, &empty, &["--shard", "9/10"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("no configurations"), "{}", text(&o));
+    let m = manifest(&empty);
+    assert_eq!(m["status"], "complete");
+    assert_eq!(m["shard"]["configurations"], serde_json::json!([]));
+    assert!(measured(&empty).is_empty());
+    assert_eq!(server.count("POST", "/v1/completions"), 0);
+    // Whether the sampler wrote a row before the empty run ended is a race: an empty
+    // samples.csv must report as well as one with rows.
+    std::fs::write(empty.join("samples.csv"), "").expect("truncate samples.csv");
+    let o = joulebench()
+        .args(["report", "--no-plots"])
+        .arg(&empty)
+        .output()
+        .expect("report");
+    assert!(o.status.success(), "{}", text(&o));
+    let full = dir.path().join("shard-0");
+    assert!(
+        run(&suite_path, &full, &["--shard", "0/10"], &[])
+            .status
+            .success()
+    );
+    let merged = dir.path().join("merged");
+    let o = merge(&[&full, &empty], &merged);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "8 of 10 shards missing: {}",
+        text(&o)
+    );
+    assert_eq!(
+        manifest(&merged)["merged"]["missing"]
+            .as_array()
+            .map(Vec::len),
+        Some(8)
+    );
+    assert_eq!(measured_per_config(&merged), measured_per_config(&full));
+}
+
+#[test]
 fn an_interrupted_shard_resumes_as_the_same_shard() {
     let server = openai_server();
     let (dir, suite_path) = suite_dir(&suite(&server.url, "shards", ""), 6);

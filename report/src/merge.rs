@@ -30,6 +30,9 @@ pub const RAW_FILES: [&str; 6] = [
     files::SAMPLER_GAPS_CSV,
 ];
 
+/// Files every shard of one suite holds identically, copied from the first that has one.
+pub const COPIED_FILES: [&str; 2] = [files::SUITE_COPY, files::REFERENCE_CSV];
+
 /// Gap left between two shards on the merged timeline (ns).
 pub const SHARD_GAP_NS: u64 = 1_000_000_000;
 
@@ -154,11 +157,11 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
     let present: BTreeSet<u32> = shards.iter().map(|s| s.index).collect();
     let missing: Vec<u32> = (0..count).filter(|i| !present.contains(i)).collect();
 
-    let first = &shards[0];
-    copy(
-        &first.dir.join(files::SUITE_COPY),
-        &out.join(files::SUITE_COPY),
-    )?;
+    for name in COPIED_FILES {
+        if let Some(s) = shards.iter().find(|s| s.dir.join(name).exists()) {
+            copy(&s.dir.join(name), &out.join(name))?;
+        }
+    }
     let offsets = concatenate(&shards, out)?;
     copy_server_logs(&shards, out)?;
     write_hosts(&shards, out)?;

@@ -91,7 +91,8 @@ pub fn scan(
         requests: vec![RequestFacts::default(); configs.len()],
         timelines: Timelines::plan(configs, options.timeline_configs, options.timeline_points),
         has_requests: dir.join(REQUESTS_CSV).exists(),
-        has_samples: dir.join(SAMPLES_CSV).exists(),
+        // An empty file (a run that ended before its first sample) has no samples.
+        has_samples: std::fs::metadata(dir.join(SAMPLES_CSV)).is_ok_and(|m| m.len() > 0),
     };
     if !out.has_requests {
         return Ok(out);
