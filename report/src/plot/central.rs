@@ -14,6 +14,7 @@ use crate::stats::Describe;
 use crate::summary::J_PER_KWH;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use std::collections::BTreeMap;
 
 /// One model on one task: kWh per 1,000 inferences over its repetitions on all datasets.
@@ -174,10 +175,16 @@ fn study_label(study: &[ComparisonRow]) -> Option<String> {
 
 impl Figure for EnergyPerModel {
     fn size(&self) -> (u32, u32) {
-        (1100, 150 + ROW_PX * self.rows.len() as u32)
+        (
+            1100,
+            150 + LEGEND_STRIP_PX + ROW_PX * self.rows.len() as u32,
+        )
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let height = root.dim_in_pixel().1;
+        let (root, strip) = root.split_vertically(height.saturating_sub(LEGEND_STRIP_PX));
+        let root = &root;
         let n = self.rows.len();
         let points = self.rows.iter().filter_map(|r| match r {
             Row::Item { value, .. } => Some(value),
@@ -240,12 +247,54 @@ impl Figure for EnergyPerModel {
             }
         }
         let drawn = points.clone().any(|p| p.reference.is_some());
-        legend_with(
-            &mut chart,
+        legend_strip(
+            &strip,
+            label_px as i32 + 16,
             points.clone().any(|p| p.source != "measured"),
             self.reference_label.as_deref().filter(|_| drawn),
         )
     }
+}
+
+/// Height of the legend strip under the central plot, where it hides no marker (px).
+const LEGEND_STRIP_PX: u32 = 34;
+
+/// The central plot's legend in one line under the axis: classes, the hollow-marker
+/// meaning, and the study's marker named by its label.
+fn legend_strip<DB: DrawingBackend>(
+    strip: &DrawingArea<DB, Shift>,
+    left_px: i32,
+    any_estimated: bool,
+    reference_label: Option<&str>,
+) -> Result<(), String> {
+    let y = (LEGEND_STRIP_PX / 2) as i32;
+    let style = text(13).pos(Pos::new(HPos::Left, VPos::Center));
+    let mut x = left_px;
+    let mut entry =
+        |marker: &dyn Fn((i32, i32)) -> Result<(), String>, label: &str| -> Result<(), String> {
+            marker((x, y))?;
+            strip.draw_text(label, &style, (x + 12, y)).map_err(fail)?;
+            let (w, _) = strip.estimate_text_size(label, &style).map_err(fail)?;
+            x += 12 + w as i32 + 28;
+            Ok(())
+        };
+    let circle = |colour: ShapeStyle| {
+        move |c: (i32, i32)| -> Result<(), String> {
+            strip.draw(&Circle::new(c, 5, colour)).map_err(fail)
+        }
+    };
+    entry(&circle(TASK_SPECIFIC.filled()), "task-specific")?;
+    entry(&circle(GENERAL_PURPOSE.filled()), "general-purpose")?;
+    if any_estimated {
+        entry(&circle(BLACK.stroke_width(2)), "hollow: (partly) estimated")?;
+    }
+    if let Some(label) = reference_label {
+        let marker = |c: (i32, i32)| -> Result<(), String> {
+            strip.draw(&diamond(c, REFERENCE_MARKER_PX)).map_err(fail)
+        };
+        entry(&marker, label)?;
+    }
+    Ok(())
 }
 
 /// Class legend (and the hollow-marker meaning when something is estimated).
