@@ -36,8 +36,8 @@ class ModelSpec:
             name, rest = "", text
         task, colon, source = rest.partition(":")
         if not colon or not source.strip():
-            raise ValueError(f"`{text}`: expected NAME=TASK:SOURCE, e.g. "
-                             "sst2=text-classification:distilbert-base-uncased-finetuned-sst-2-english")
+            raise ValueError(f"`{text}`: expected NAME=TASK:SOURCE, e.g. sst2=text-classification:"
+                             "distilbert-base-uncased-finetuned-sst-2-english")
         task, source = task.strip(), source.strip()
         if task not in TASKS:
             raise ValueError(f"`{text}`: unknown task `{task}`; tasks: {', '.join(TASKS)}")

@@ -14,7 +14,8 @@ from jbtransformers.models import LoadError, ModelSpec, Options, resolve
 
 class Specs(unittest.TestCase):
     def test_name_task_source(self):
-        s = ModelSpec.parse("sst2=text-classification:distilbert-base-uncased-finetuned-sst-2-english")
+        s = ModelSpec.parse(
+            "sst2=text-classification:distilbert-base-uncased-finetuned-sst-2-english")
         self.assertEqual((s.name, s.task, s.source), (
             "sst2", "text-classification", "distilbert-base-uncased-finetuned-sst-2-english"))
 
