@@ -251,6 +251,31 @@ fn three_shards_merged_match_the_unsharded_run() {
         assert!(span[s].0 > span[s - 1].1, "{span:?}");
         assert!(offsets[s] > span[s - 1].1, "{offsets:?} {span:?}");
     }
+    // Each configuration's figures are its shard's own: repetition energies as recorded,
+    // and per-request energies integrated over that shard's samples only.
+    let by_config = |dir: &Path| -> BTreeMap<String, (f64, f64)> {
+        csv_rows(&dir.join("summary.csv"))
+            .into_iter()
+            .map(|r| {
+                let num = |k: &str| r[k].parse::<f64>().unwrap_or(f64::NAN);
+                (
+                    r["config"].clone(),
+                    (num("energy_j_mean"), num("request_energy_j_mean")),
+                )
+            })
+            .collect()
+    };
+    let merged_figures = by_config(&merged);
+    for shard in &shards {
+        for (config, (energy, per_request)) in by_config(shard) {
+            let (e, p) = merged_figures[&config];
+            assert_eq!(e, energy, "{config}");
+            // Both unknown (no sample around the requests), or equal.
+            let same = (p.is_nan() && per_request.is_nan())
+                || (p - per_request).abs() <= 1e-9 * per_request.abs();
+            assert!(same, "{config}: {p} vs {per_request}");
+        }
+    }
     // The merged folder reports again as any folder does.
     let again = joulebench()
         .args(["report", "--no-plots"])

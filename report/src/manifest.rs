@@ -111,6 +111,9 @@ pub struct MergedShard {
     pub ended_utc: Option<String>,
     /// Added to the shard's times in the merged records (ns): shards are laid end to end.
     pub t_offset_ns: u64,
+    /// Added to the shard's `energy_j` in the merged `samples.csv` (J), so that every
+    /// counter drops at a shard boundary (the energy between shards is unknown).
+    pub energy_offset_j: f64,
     /// Configuration ids of the shard.
     pub configurations: Vec<String>,
 }

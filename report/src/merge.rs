@@ -6,17 +6,20 @@
 //! Missing shards are not refused: the merged run is written, marked `interrupted`, with
 //! the missing indices in `run.json` (`merged.missing`) and in [`Merged::warnings`].
 //!
-//! Raw records are concatenated in shard order. Monotonic clocks of different hosts (or
-//! of one host at different times) have unrelated zeros, so the shards' timelines are laid
-//! end to end: each shard's times are shifted to start one second after the previous
-//! shard's last time, and the shift is recorded (`merged.shards[].t_offset_ns`). Times in
-//! a merged folder order the records of one shard; across shards they mean nothing.
+//! Raw records are concatenated in shard order ([`concat`]). Monotonic clocks of different
+//! hosts (or of one host at different times) have unrelated zeros, so the shards'
+//! timelines are laid end to end, and each shard's energy counters restart: times in a
+//! merged folder order the records of one shard; across shards they mean nothing.
+
+mod concat;
+mod hosts;
+
+pub use concat::{SHARD_GAP_NS, Shifts};
+pub use hosts::{HostRecord, hosts, label_hosts};
 
 use crate::ReportError;
 use crate::files;
 use crate::manifest::{MergeInfo, MergedShard, RunManifest, RunStatus};
-use crate::summary::SummaryRow;
-use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -32,9 +35,6 @@ pub const RAW_FILES: [&str; 6] = [
 
 /// Files every shard of one suite holds identically, copied from the first that has one.
 pub const COPIED_FILES: [&str; 2] = [files::SUITE_COPY, files::REFERENCE_CSV];
-
-/// Gap left between two shards on the merged timeline (ns).
-pub const SHARD_GAP_NS: u64 = 1_000_000_000;
 
 /// Why shards could not be merged.
 #[derive(Debug, thiserror::Error)]
@@ -119,17 +119,6 @@ pub struct Mismatch {
     pub fix: &'static str,
 }
 
-/// One row of `hosts.csv` in a merged folder: which host ran a configuration.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct HostRecord {
-    /// Configuration id.
-    pub config: String,
-    /// Shard index (0-based).
-    pub shard: u32,
-    /// Host name of the machine that ran it.
-    pub host: String,
-}
-
 /// What a merge wrote.
 #[derive(Debug)]
 pub struct Merged {
@@ -162,9 +151,17 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
             copy(&s.dir.join(name), &out.join(name))?;
         }
     }
-    let offsets = concatenate(&shards, out)?;
+    let dirs: Vec<&Path> = shards.iter().map(|s| s.dir.as_path()).collect();
+    let shifts = concat::concatenate(&dirs, out)?;
     copy_server_logs(&shards, out)?;
-    write_hosts(&shards, out)?;
+    hosts::write(
+        out,
+        shards.iter().flat_map(|s| {
+            s.configurations
+                .iter()
+                .map(|c| (c.as_str(), s.index, s.manifest.host.hostname.as_str()))
+        }),
+    )?;
 
     let mut warnings = Vec::new();
     if !missing.is_empty() {
@@ -190,7 +187,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Merged, MergeError> {
             ));
         }
     }
-    let manifest = merged_manifest(&shards, &offsets, missing, &warnings);
+    let manifest = merged_manifest(&shards, &shifts, missing, &warnings);
     manifest.save(out)?;
     Ok(Merged { manifest, warnings })
 }
@@ -338,6 +335,7 @@ fn recorded_configurations(dir: &Path) -> Result<BTreeSet<String>, ReportError> 
     Ok(ids)
 }
 
+/// Whether a file exists and holds at least one byte.
 fn is_nonempty(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.len() > 0)
 }
@@ -409,77 +407,6 @@ fn copy(from: &Path, to: &Path) -> Result<(), ReportError> {
         })
 }
 
-/// Appends every shard's raw records to the merged files, shifting times; returns each
-/// shard's shift (ns), in shard order.
-fn concatenate(shards: &[Shard], out: &Path) -> Result<Vec<u64>, ReportError> {
-    let mut writers: BTreeMap<&str, csv::Writer<std::fs::File>> = BTreeMap::new();
-    let mut offsets = Vec::new();
-    let mut offset = 0u64;
-    for s in shards {
-        offsets.push(offset);
-        let mut last = offset;
-        for name in RAW_FILES {
-            let path = s.dir.join(name);
-            if !is_nonempty(&path) {
-                continue;
-            }
-            let target = out.join(name);
-            let csv_err = |path: &Path| {
-                let path = path.to_path_buf();
-                move |source| ReportError::Csv { path, source }
-            };
-            let mut reader = crate::table_io::open(&path)?;
-            let header = reader.headers().map_err(csv_err(&path))?.clone();
-            let writer = match writers.entry(name) {
-                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::btree_map::Entry::Vacant(e) => {
-                    let mut w = csv::Writer::from_path(&target).map_err(csv_err(&target))?;
-                    w.write_record(&header).map_err(csv_err(&target))?;
-                    e.insert(w)
-                }
-            };
-            let times: Vec<usize> = header
-                .iter()
-                .enumerate()
-                .filter(|(_, h)| h.starts_with("t_") && h.ends_with("_ns"))
-                .map(|(i, _)| i)
-                .collect();
-            let mut record = csv::StringRecord::new();
-            let mut fields: Vec<String> = Vec::new();
-            while reader.read_record(&mut record).map_err(csv_err(&path))? {
-                fields.clear();
-                fields.extend(record.iter().map(str::to_string));
-                for &i in &times {
-                    if fields[i].is_empty() {
-                        continue;
-                    }
-                    let t: u64 = fields[i].parse().map_err(|_| ReportError::Field {
-                        path: path.clone(),
-                        line: record.position().map_or(0, |p| p.line()),
-                        field: header[i].to_string(),
-                        message: format!(
-                            "`{}` is not a time in ns; repair the shard (`joulebench run --resume` repairs torn rows)",
-                            fields[i]
-                        ),
-                    })?;
-                    let shifted = t.saturating_add(offset);
-                    last = last.max(shifted);
-                    fields[i] = shifted.to_string();
-                }
-                writer.write_record(&fields).map_err(csv_err(&target))?;
-            }
-        }
-        offset = last.saturating_add(SHARD_GAP_NS);
-    }
-    for (name, mut w) in writers {
-        w.flush().map_err(|source| ReportError::Io {
-            path: out.join(name),
-            source,
-        })?;
-    }
-    Ok(offsets)
-}
-
 /// Copies `servers/NAME.log` of shard I to `servers/shard-I/NAME.log`.
 fn copy_server_logs(shards: &[Shard], out: &Path) -> Result<(), ReportError> {
     for s in shards {
@@ -503,23 +430,9 @@ fn copy_server_logs(shards: &[Shard], out: &Path) -> Result<(), ReportError> {
     Ok(())
 }
 
-fn write_hosts(shards: &[Shard], out: &Path) -> Result<(), ReportError> {
-    let rows: Vec<HostRecord> = shards
-        .iter()
-        .flat_map(|s| {
-            s.configurations.iter().map(|c| HostRecord {
-                config: c.clone(),
-                shard: s.index,
-                host: s.manifest.host.hostname.clone(),
-            })
-        })
-        .collect();
-    crate::table_io::write_csv(&out.join(files::HOSTS_CSV), &rows)
-}
-
 fn merged_manifest(
     shards: &[Shard],
-    offsets: &[u64],
+    shifts: &Shifts,
     missing: Vec<u32>,
     warnings: &[String],
 ) -> RunManifest {
@@ -570,8 +483,8 @@ fn merged_manifest(
         count: shards[0].count,
         shards: shards
             .iter()
-            .zip(offsets)
-            .map(|(s, &t_offset_ns)| MergedShard {
+            .zip(shifts.t_offset_ns.iter().zip(&shifts.energy_offset_j))
+            .map(|(s, (&t_offset_ns, &energy_offset_j))| MergedShard {
                 index: s.index,
                 dir: std::fs::canonicalize(&s.dir)
                     .unwrap_or_else(|_| s.dir.clone())
@@ -590,6 +503,7 @@ fn merged_manifest(
                 started_utc: s.manifest.started_utc.clone(),
                 ended_utc: s.manifest.ended_utc.clone(),
                 t_offset_ns,
+                energy_offset_j,
                 configurations: s.configurations.iter().cloned().collect(),
             })
             .collect(),
@@ -597,34 +511,4 @@ fn merged_manifest(
         hosts: hosts.into_iter().collect(),
     });
     m
-}
-
-/// Host of each configuration, from `hosts.csv` (empty when the folder has none).
-pub fn hosts(dir: &Path) -> Result<BTreeMap<String, String>, ReportError> {
-    let path = dir.join(files::HOSTS_CSV);
-    if !path.exists() {
-        return Ok(BTreeMap::new());
-    }
-    crate::table_io::read_csv::<HostRecord>(&path)?
-        .map(|r| r.map(|h| (h.config, h.host)))
-        .collect()
-}
-
-/// Fills `host` of each summary row when the configurations ran on more than one host
-/// (so that energies of different boards are not compared unknowingly); else leaves it empty.
-pub fn label_hosts(dir: &Path, rows: &mut [SummaryRow]) -> Result<(), ReportError> {
-    let hosts = hosts(dir)?;
-    let distinct: BTreeSet<&String> = hosts.values().collect();
-    if distinct.len() < 2 {
-        return Ok(());
-    }
-    for row in rows {
-        row.host = Some(
-            hosts
-                .get(&row.config)
-                .cloned()
-                .unwrap_or_else(|| "unknown".into()),
-        );
-    }
-    Ok(())
 }
