@@ -38,14 +38,15 @@ class TorchNetwork:
         self.vocab_size = int(getattr(model.config, "vocab_size", 0) or 0)
         self.is_encoder_decoder = bool(getattr(model.config, "is_encoder_decoder", False))
         accepted = inspect.signature(model.forward).parameters
-        self._typed = "token_type_ids" in accepted
+        types = getattr(model.config, "type_vocab_size", 0) or 0
+        self._typed = "token_type_ids" in accepted and types > 0
 
     def _inputs(self, ids: Sequence[int], type_ids: Sequence[int]) -> dict:
         import torch
 
         t = torch.tensor([list(ids)], dtype=torch.long, device=self.device)
         out = {"input_ids": t, "attention_mask": torch.ones_like(t)}
-        if self._typed and self.model.config.to_dict().get("type_vocab_size", 0):
+        if self._typed:
             out["token_type_ids"] = torch.tensor([list(type_ids)], dtype=torch.long,
                                                  device=self.device)
         return out
