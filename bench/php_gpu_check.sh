@@ -7,11 +7,11 @@
 #   bench/php_gpu_check.sh [OUT_DIR]      # default: $OUT when set, else results/
 #
 # Environment: JOULEBENCH (the binary; default target/release/joulebench, else `joulebench` on
-# PATH), JB_TIME_LIMIT (seconds the run may take before it is interrupted, default 540: an
+# PATH), JB_TIME_LIMIT (seconds the run may take before it is interrupted, default 500: an
 # interrupted run keeps its records and `joulebench run --resume DIR` completes it).
 # Carrying the binary to a machine without the Rust toolchain: strip it first
-# (`objcopy --strip-debug target/release/joulebench target/gpu/joulebench`, about a fifth
-# of the size) and set JOULEBENCH=target/gpu/joulebench.
+# (`mkdir -p target/gpu && objcopy --strip-debug target/release/joulebench
+# target/gpu/joulebench`: 28 MB instead of 166 MB) and set JOULEBENCH=target/gpu/joulebench.
 #
 # Writes OUT_DIR/php-gpu-check/ (the results folder), OUT_DIR/gpu-check-env.txt and
 # OUT_DIR/probe-list.txt; exits non-zero when something needed is missing, the run fails, or
@@ -81,7 +81,7 @@ echo "== the plan"
 
 echo "== run (results in $run_dir)"
 status=0
-timeout --signal=INT --kill-after=30 "${JB_TIME_LIMIT:-540}" \
+timeout --signal=INT --kill-after=30 "${JB_TIME_LIMIT:-500}" \
   "$jb" run --out "$run_dir" suites/php/gpu-check.toml || status=$?
 if [ "$status" -ne 0 ]; then
   echo "joulebench run exited $status (130 or 124: interrupted; complete it with: $jb run --resume $run_dir)" >&2
