@@ -225,8 +225,12 @@ class TorchLoader:
         source = bp.spec.source if os.path.isdir(bp.spec.source) else (bp.folder or bp.spec.source)
         try:
             tok = AutoTokenizer.from_pretrained(source, local_files_only=True)
-        except Exception:  # no tokenizer files: the stand-in keeps the arithmetic realistic
+        except Exception as e:  # no tokenizer files: the stand-in keeps the arithmetic realistic
+            reason = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+            bp.notes.append(f"no tokenizer of its own ({reason}); using the stand-in")
             return bp.stand_in_tokenizer()
         if not getattr(tok, "is_fast", False) and bp.spec.task == "question-answering":
+            bp.notes.append("its tokenizer is not a fast one (QA windows need offsets); "
+                            "using the stand-in")
             return bp.stand_in_tokenizer()
         return HfTokenizer(tok, bp.spec.source)
