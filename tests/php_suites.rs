@@ -93,6 +93,19 @@ fn the_scaled_down_suite_has_its_data_and_a_study_figure_for_every_configuration
     let plan = dry_run(&suite);
     assert_eq!(configurations(&plan), 9, "{plan}");
     assert!(!plan.contains("missing dataset files"), "{plan}");
+    let line = |config: &str| {
+        plan.lines()
+            .find(|l| l.trim_start().starts_with(config))
+            .unwrap_or_else(|| panic!("no {config} in {plan}"))
+    };
+    assert!(
+        line("flan-t5-small-qa@").contains("20 new tokens (pinned)"),
+        "OpenAI completions pin the length: {plan}"
+    );
+    assert!(
+        line("bert-mini-sentiment@").contains("cannot pin"),
+        "a JSON template cannot pin, and the plan says so: {plan}"
+    );
     let study: Vec<&str> = plan
         .lines()
         .skip_while(|l| !l.starts_with("study figures"))

@@ -22,10 +22,15 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
         let generation = c
             .generation
             .map(|g| {
+                let pinned = match (g.pin_output_length, c.protocol.pins_length()) {
+                    (true, true) => " (pinned)",
+                    (true, false) => " (at most: this protocol cannot pin the length)",
+                    (false, _) => " at most",
+                };
                 format!(
-                    ", {} new tokens{}{}",
+                    ", {} new token{}{pinned}{}",
                     g.max_tokens,
-                    if g.pin_output_length { " (pinned)" } else { "" },
+                    if g.max_tokens == 1 { "" } else { "s" },
                     if g.stream { ", streamed" } else { "" }
                 )
             })

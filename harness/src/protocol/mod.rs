@@ -135,6 +135,14 @@ impl ProtocolKind {
         )
     }
 
+    /// Whether the protocol can ask for an exact output length (`ignore_eos`, `min_tokens`).
+    pub fn pins_length(self) -> bool {
+        matches!(
+            self,
+            ProtocolKind::OpenaiCompletions | ProtocolKind::OpenaiChat
+        )
+    }
+
     /// Whether the protocol can stream its answer (server-sent events).
     pub fn streams(self) -> bool {
         matches!(
