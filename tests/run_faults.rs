@@ -187,3 +187,40 @@ fn a_server_that_dies_mid_repetition_stops_the_run_cleanly() {
         "the summary is rendered from what was kept"
     );
 }
+
+#[test]
+fn a_hung_server_stops_the_run_after_three_timeouts_in_a_row() {
+    // Answers 4 requests, then accepts every request and never answers in time.
+    let hung = TestServer::start_replies(|r| {
+        let (s, b) = openai_answer(r);
+        if r.method == "POST" && r.nth_post >= 4 {
+            Reply::Stall(Duration::from_secs(3), s, b)
+        } else {
+            Reply::Json(s, b)
+        }
+    });
+    let schedule = "inferences = 10\nrepetitions = 3\nwarmup = 0\nrequest_timeout_seconds = 0.3";
+    let (output, _dir, out) = run_completions(&hung.url, schedule);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "interrupted: {stderr}");
+    assert!(stderr.contains("is hung"), "{stderr}");
+    let m = manifest(&out);
+    assert_eq!(m["status"], "interrupted");
+    assert!(
+        m["status_reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("request_timeout_seconds"),
+        "{m}"
+    );
+    let rows = measured(&out);
+    assert_eq!(
+        (rows.len(), count(&rows, "ok"), count(&rows, "timeout")),
+        (7, 4, 3),
+        "no request is sent after the third timeout in a row"
+    );
+    assert!(
+        repetitions(&out).is_empty(),
+        "the cut repetition has no row"
+    );
+}

@@ -26,6 +26,8 @@ pub struct BatchResult {
     pub failures: u32,
     /// Consecutive connection failures at the end of the batch.
     pub trailing_connection_failures: u32,
+    /// Consecutive timeouts at the end of the batch.
+    pub trailing_timeouts: u32,
     /// The first failure's message.
     pub first_error: Option<String>,
     /// Whether the batch stopped early because the server stopped answering.
@@ -34,6 +36,10 @@ pub struct BatchResult {
 
 /// Consecutive connection failures after which a batch stops: the server is gone.
 pub const SERVER_GONE_FAILURES: u32 = 3;
+
+/// Consecutive timeouts after which a batch stops: the server is hung (each further
+/// request would cost a whole timeout and measure nothing).
+pub const SERVER_HUNG_TIMEOUTS: u32 = 3;
 
 /// Where a batch belongs.
 pub struct BatchSpec<'a> {
@@ -54,8 +60,9 @@ pub struct BatchSpec<'a> {
 }
 
 /// Sends `spec.count` requests, at most `spec.concurrency` at a time, stopping early when
-/// `stop` is set (requests in flight finish and are recorded) or after
-/// [`SERVER_GONE_FAILURES`] consecutive connection failures.
+/// `stop` is set (requests in flight finish and are recorded), after
+/// [`SERVER_GONE_FAILURES`] consecutive connection failures, or after
+/// [`SERVER_HUNG_TIMEOUTS`] consecutive timeouts.
 pub async fn send_batch(
     spec: &BatchSpec<'_>,
     client: &HttpClient,
@@ -110,6 +117,9 @@ pub async fn send_batch(
             error: outcome.error.clone(),
         })?;
         result.sent += 1;
+        if outcome.status != RequestStatus::Timeout {
+            result.trailing_timeouts = 0;
+        }
         if outcome.status == RequestStatus::Ok {
             result.trailing_connection_failures = 0;
         } else {
@@ -120,6 +130,15 @@ pub async fn send_batch(
             if outcome.status == RequestStatus::Connection {
                 result.trailing_connection_failures += 1;
                 if result.trailing_connection_failures >= SERVER_GONE_FAILURES {
+                    result.server_gone = true;
+                    gone.store(true, Ordering::SeqCst);
+                }
+            } else {
+                result.trailing_connection_failures = 0;
+            }
+            if outcome.status == RequestStatus::Timeout {
+                result.trailing_timeouts += 1;
+                if result.trailing_timeouts >= SERVER_HUNG_TIMEOUTS {
                     result.server_gone = true;
                     gone.store(true, Ordering::SeqCst);
                 }

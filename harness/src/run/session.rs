@@ -1,6 +1,8 @@
 //! Everything open while a run goes on, and the schedule it follows.
 
-use super::requests::{BatchResult, BatchSpec, PreparedInputs, SERVER_GONE_FAILURES, send_batch};
+use super::requests::{
+    BatchResult, BatchSpec, PreparedInputs, SERVER_GONE_FAILURES, SERVER_HUNG_TIMEOUTS, send_batch,
+};
 use super::resume::Prior;
 use super::signals::pause;
 use super::window::Window;
@@ -379,6 +381,15 @@ impl Session<'_> {
         let server = self.servers.get_mut(&config.server)?;
         if let Some(status) = server.exit_status() {
             return Some(format!("{}", server.exited(status)));
+        }
+        if batch.trailing_timeouts >= SERVER_HUNG_TIMEOUTS {
+            return Some(format!(
+                "server `{}` at {} is hung: {} requests in a row got no answer within schedule.request_timeout_seconds ({} s); restart it (or raise the timeout if its answers are that slow) and `joulebench run --resume` this folder",
+                config.server,
+                server.base_url,
+                batch.trailing_timeouts,
+                self.suite.spec.schedule.request_timeout_seconds
+            ));
         }
         if batch.server_gone || batch.trailing_connection_failures >= SERVER_GONE_FAILURES {
             return Some(format!(
