@@ -227,6 +227,8 @@ fn three_shards_merged_match_the_unsharded_run() {
     // One host: summary.csv keeps its usual columns.
     let header = std::fs::read_to_string(merged.join("summary.csv")).expect("summary");
     assert!(!header.lines().next().unwrap_or("").contains("host"));
+    let md = std::fs::read_to_string(merged.join("summary.md")).expect("summary.md");
+    assert!(!md.contains("## Hosts"), "no host table for one node");
 
     // Shards are laid end to end: each one's requests come after the previous one's.
     let offsets: Vec<u64> = m["merged"]["shards"]
@@ -452,6 +454,13 @@ fn merges_that_do_not_belong_together_are_refused_and_missing_shards_named() {
             .as_array()
             .map(Vec::len),
         Some(2)
+    );
+    let md = std::fs::read_to_string(two_hosts.join("summary.md")).expect("summary.md");
+    assert!(md.contains("## Hosts"), "{md}");
+    assert_eq!(
+        md.matches(" | node-b |").count(),
+        on_b.len(),
+        "summary.md names node-b for each of its configurations: {md}"
     );
 }
 

@@ -125,10 +125,32 @@ pub fn render(report: &Report) -> String {
         "\nUnit of replication: one repetition. CI: Student's t, n − 1 degrees of freedom. \
          *estimated* marks figures that come wholly or partly from an estimate, not a measurement.\n",
     );
+    hosts(&mut out, report);
     tasks(&mut out, report);
     models(&mut out, report);
     beside_study(&mut out, report);
     out
+}
+
+/// Which node measured each configuration, when a merged run spans more than one host.
+fn hosts(out: &mut String, report: &Report) {
+    if report.summary.iter().all(|r| r.host.is_none()) {
+        return;
+    }
+    out.push_str(
+        "\n## Hosts\n\nThis merged run was measured on more than one node; two boards of one \
+         model differ, so compare configurations measured on the same host.\n\n",
+    );
+    out.push_str("| Model | Dataset | Host |\n|---|---|---|\n");
+    for row in &report.summary {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            cell(&row.model),
+            cell(&row.dataset),
+            cell(row.host.as_deref().unwrap_or("–"))
+        );
+    }
 }
 
 fn tasks(out: &mut String, report: &Report) {
