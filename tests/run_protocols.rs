@@ -194,6 +194,207 @@ fn tgi_generate_reads_generated_text_and_token_count() {
     );
 }
 
+/// TGI `/generate_stream` events for `tokens` (text, special); the last carries
+/// `generated_text` and, with `details`, the token count.
+fn tgi_stream_events(tokens: &[(&str, bool)], details: bool) -> Vec<String> {
+    let text: String = tokens
+        .iter()
+        .filter(|(_, special)| !special)
+        .map(|(t, _)| *t)
+        .collect();
+    tokens
+        .iter()
+        .enumerate()
+        .map(|(i, (t, special))| {
+            let last = i + 1 == tokens.len();
+            json!({
+                "index": i + 1,
+                "token": {"id": 10 + i, "text": t, "logprob": -0.25, "special": special},
+                "generated_text": if last { json!(text) } else { Value::Null },
+                "details": if last && details {
+                    json!({"finish_reason": "eos_token", "generated_tokens": tokens.len(), "seed": null})
+                } else {
+                    Value::Null
+                },
+            })
+            .to_string()
+        })
+        .collect()
+}
+
+#[test]
+fn tgi_generate_stream_times_tokens_and_reads_the_last_event() {
+    const GAP_MS: u64 = 5;
+    let server = TestServer::start_replies(|r| {
+        health_or(r, "/generate_stream", || {
+            Reply::Sse(
+                tgi_stream_events(
+                    &[
+                        ("pos", false),
+                        ("it", false),
+                        ("ive", false),
+                        ("</s>", true),
+                    ],
+                    true,
+                ),
+                Duration::from_millis(GAP_MS),
+            )
+        })
+    });
+    let rows = run_ok(
+        &server,
+        "tgi-generate",
+        "general-purpose",
+        "[generation]\nstream = true",
+    );
+    assert_eq!(
+        (
+            server.count("POST", "/generate_stream"),
+            server.count("POST", "/generate")
+        ),
+        (4, 0),
+        "3 measured + 1 warm-up, all streamed"
+    );
+    assert_eq!(
+        server.bodies("/generate_stream")[0],
+        json!({"inputs": "sentiment? sentence number 0",
+               "parameters": {"details": true, "max_new_tokens": 3, "do_sample": false}})
+    );
+    for r in &rows {
+        assert_eq!(
+            (r["output_chars"].as_str(), r["completion_tokens"].as_str()),
+            ("8", "4"),
+            "the text of generated_text, the count of details (end of sequence included)"
+        );
+        assert_eq!(r["output_pinned"], "false");
+        let ttft: f64 = r["ttft_ms"].parse().expect("ttft recorded");
+        let itl: f64 = r["itl_ms"].parse().expect("itl recorded");
+        let latency: f64 = r["latency_ms"].parse().expect("latency");
+        assert!(
+            ttft >= GAP_MS as f64,
+            "the first token came after one gap: {ttft}"
+        );
+        assert!(itl > 0.0, "{itl}");
+        assert!(
+            ttft + 2.0 * itl <= latency + 0.01,
+            "the third text token ({ttft} + 2 × {itl}) arrived within the latency {latency}"
+        );
+    }
+}
+
+#[test]
+fn tgi_stream_errors_and_truncations_are_bad_responses() {
+    let server = TestServer::start_replies(|r| {
+        health_or(r, "/generate_stream", || {
+            let mut events = tgi_stream_events(&[("a", false), ("b", false)], false);
+            match r.nth_post {
+                1 => {
+                    events[1] = json!({"error": "Request failed during generation: out of memory",
+                                       "error_type": "generation"})
+                    .to_string();
+                }
+                2 => {
+                    events.pop();
+                }
+                _ => {}
+            }
+            Reply::Sse(events, Duration::ZERO)
+        })
+    });
+    let suite = one_model_suite(
+        "tgi-generate",
+        &server.url,
+        "general-purpose",
+        "inferences = 4\nrepetitions = 1\nwarmup = 0",
+        "[generation]\nstream = true",
+    );
+    let (output, _dir, out) = run_suite(&suite, 5);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = measured(&out);
+    let statuses: Vec<&str> = rows.iter().map(|r| r["status"].as_str()).collect();
+    assert_eq!(statuses, ["ok", "bad_response", "bad_response", "ok"]);
+    assert!(
+        rows[1]["error"].contains("out of memory") && rows[1]["error"].contains("generation"),
+        "{:?}",
+        rows[1]
+    );
+    assert!(
+        rows[2]["error"].contains("before the event with `generated_text`"),
+        "{:?}",
+        rows[2]
+    );
+    assert_eq!(rows[2]["http_status"], "200");
+    assert_eq!(
+        (
+            rows[0]["completion_tokens"].as_str(),
+            rows[0]["output_chars"].as_str()
+        ),
+        ("2", "2"),
+        "without details the token events are counted"
+    );
+}
+
+#[test]
+fn tgi_stream_from_the_reference_server() {
+    let suite = r#"[suite]
+name = "tgi-stream"
+
+[servers.reference]
+protocol = "tgi-generate"
+launch = ["{joulebench}", "serve", "--port", "{port}", "--generator", "tiny"]
+ready_timeout_seconds = 60
+
+[[models]]
+name = "tiny"
+task = "sentiment"
+class = "general-purpose"
+server = "reference"
+
+[[datasets]]
+name = "sample"
+task = "sentiment"
+path = "data.jsonl"
+fields = { text = "sentence" }
+
+[tasks.sentiment]
+prompt = "sentiment? {text}"
+max_tokens = 4
+
+[generation]
+stream = true
+
+[schedule]
+inferences = 3
+repetitions = 1
+warmup = 1
+idle_seconds = 0
+cooldown_seconds = 0
+
+[probes]
+sources = ["estimate"]
+"#;
+    let (output, _dir, out) = run_suite(suite, 3);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let rows = measured(&out);
+    assert_eq!(rows.len(), 3);
+    for r in &rows {
+        assert_eq!(r["status"], "ok", "{r:?}");
+        let tokens: u64 = r["completion_tokens"].parse().expect("token count");
+        assert!((1..=4).contains(&tokens), "{r:?}");
+        let ttft: f64 = r["ttft_ms"].parse().expect("streamed: time to first token");
+        let latency: f64 = r["latency_ms"].parse().expect("latency");
+        assert!(ttft > 0.0 && ttft <= latency + 0.01, "{r:?}");
+    }
+}
+
 #[test]
 fn tei_predict_and_embed_read_labels_and_vectors() {
     let server = TestServer::start_replies(|r| match r.path.as_str() {

@@ -1,6 +1,7 @@
 //! Sending one request over a keep-alive HTTP connection and classifying how it ended.
 
-use crate::protocol::{Parsed, Prepared, SseDecoder, StreamAnswer, Wire};
+use crate::protocol::{Parsed, Prepared, SseDecoder, StreamAnswer, StreamTiming, TgiStream, Wire};
+use crate::suite::ProtocolKind;
 use probes::MonotonicClock;
 use report::records::RequestStatus;
 use std::time::Duration;
@@ -92,9 +93,8 @@ impl HttpClient {
             Ok(response) => {
                 let code = response.status();
                 outcome.http_status = Some(code.as_u16());
-                let stream = wire
-                    .stream_answer()
-                    .filter(|_| prepared.stream && code.is_success());
+                let stream =
+                    StreamReader::for_wire(wire).filter(|_| prepared.stream && code.is_success());
                 match stream {
                     Some(answer) => read_stream(response, answer, clock, &mut outcome).await,
                     None => read_whole(response, wire, &mut outcome).await,
@@ -138,15 +138,57 @@ async fn read_whole(
     Ok(())
 }
 
-/// Reads a server-sent-event stream to its end, timing the chunks that carry text.
+/// A streamed answer being read, in the event format of its protocol.
+enum StreamReader {
+    /// OpenAI chunks up to `data: [DONE]`.
+    Openai(StreamAnswer),
+    /// TGI token events up to the one with `generated_text`.
+    Tgi(TgiStream),
+}
+
+impl StreamReader {
+    /// The reader for `wire`'s streamed answers, for protocols that stream.
+    fn for_wire(wire: &Wire) -> Option<Self> {
+        match wire {
+            Wire::Builtin(ProtocolKind::TgiGenerate) => Some(Self::Tgi(TgiStream::default())),
+            _ => wire.stream_answer().map(Self::Openai),
+        }
+    }
+
+    /// Whether the answer is complete; later events are ignored.
+    fn done(&self) -> bool {
+        match self {
+            Self::Openai(a) => a.done(),
+            Self::Tgi(t) => t.done(),
+        }
+    }
+
+    /// Reads one event's data, received at `t_ns`.
+    fn event(&mut self, data: &str, t_ns: u64) -> Result<(), String> {
+        match self {
+            Self::Openai(a) => a.event(data, t_ns),
+            Self::Tgi(t) => t.event(data, t_ns),
+        }
+    }
+
+    /// What the whole stream said; an error if it ended early.
+    fn finish(self) -> Result<(Parsed, StreamTiming), String> {
+        match self {
+            Self::Openai(a) => a.finish(),
+            Self::Tgi(t) => t.finish(),
+        }
+    }
+}
+
+/// Reads a server-sent-event stream to its end, timing the events that carry text.
 async fn read_stream(
     mut response: reqwest::Response,
-    mut answer: StreamAnswer,
+    mut answer: StreamReader,
     clock: &MonotonicClock,
     outcome: &mut Outcome,
 ) -> Result<(), Failure> {
     let mut sse = SseDecoder::default();
-    // Read to the end of the body even after `[DONE]`, so the connection is kept alive.
+    // Read to the end of the body even once done, so the connection is kept alive.
     while let Some(bytes) = response.chunk().await.map_err(Failure::Transport)? {
         let t_ns = clock.now_ns();
         for data in sse.push(&bytes) {

@@ -7,10 +7,12 @@ mod openai_stream;
 mod sse;
 mod tei;
 mod tgi;
+mod tgi_stream;
 
 pub use json_template::JsonTemplate;
 pub use openai_stream::{StreamAnswer, StreamTiming};
 pub use sse::SseDecoder;
+pub use tgi_stream::TgiStream;
 
 use crate::dataset::Row;
 use crate::suite::ProtocolKind;
@@ -147,7 +149,7 @@ impl ProtocolKind {
     pub fn streams(self) -> bool {
         matches!(
             self,
-            ProtocolKind::OpenaiCompletions | ProtocolKind::OpenaiChat
+            ProtocolKind::OpenaiCompletions | ProtocolKind::OpenaiChat | ProtocolKind::TgiGenerate
         )
     }
 }

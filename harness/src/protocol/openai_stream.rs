@@ -16,6 +16,22 @@ pub struct StreamTiming {
     pub mean_itl_ms: Option<f64>,
 }
 
+impl StreamTiming {
+    /// Timing of `count` text-carrying events, the first at `first_ns` and the last at `last_ns`.
+    pub(super) fn of_tokens(first_ns: Option<u64>, last_ns: u64, count: u64) -> Self {
+        let mean_itl_ms = match (first_ns, count) {
+            (Some(first), n) if n >= 2 => {
+                Some(last_ns.saturating_sub(first) as f64 / 1e6 / (n - 1) as f64)
+            }
+            _ => None,
+        };
+        Self {
+            first_token_ns: first_ns,
+            mean_itl_ms,
+        }
+    }
+}
+
 /// A streamed answer being read, one event at a time.
 #[derive(Debug)]
 pub struct StreamAnswer {
@@ -111,29 +127,19 @@ impl StreamAnswer {
                 self.text_chunks
             ));
         }
-        let mean_itl_ms = match (self.first_ns, self.text_chunks) {
-            (Some(first), n) if n >= 2 => {
-                Some(self.last_ns.saturating_sub(first) as f64 / 1e6 / (n - 1) as f64)
-            }
-            _ => None,
-        };
+        let timing = StreamTiming::of_tokens(self.first_ns, self.last_ns, self.text_chunks);
         let parsed = Parsed {
             output_chars: self.output_chars,
             prompt_tokens: self.prompt_tokens,
             // Without a usage chunk, each chunk with text is one token (vLLM, llama.cpp).
             completion_tokens: self.completion_tokens.or(Some(self.text_chunks)),
         };
-        Ok((
-            parsed,
-            StreamTiming {
-                first_token_ns: self.first_ns,
-                mean_itl_ms,
-            },
-        ))
+        Ok((parsed, timing))
     }
 }
 
-fn begin(s: &str) -> String {
+/// The first 200 characters of `s`, on one line.
+pub(super) fn begin(s: &str) -> String {
     s.chars().take(200).collect::<String>().replace('\n', " ")
 }
 

@@ -1,10 +1,12 @@
-//! Hugging Face Text Generation Inference `POST /generate`.
+//! Hugging Face Text Generation Inference `POST /generate` and `POST /generate_stream`.
 
 use super::{Input, Parsed, Prepared, chars, str_at, u64_at};
 use serde_json::{Value, json};
 
-/// `{inputs, parameters:{max_new_tokens, details:true, do_sample}}`; TGI cannot pin length.
+/// `{inputs, parameters:{max_new_tokens, details:true, do_sample}}` to `/generate`, or to
+/// `/generate_stream` when streaming; TGI cannot pin the length.
 pub fn generate(input: &Input<'_>) -> Prepared {
+    let stream = input.generation.is_some_and(|g| g.stream);
     let mut parameters = json!({ "details": true });
     if let (Some(g), Some(p)) = (input.generation, parameters.as_object_mut()) {
         p.insert("max_new_tokens".into(), json!(g.max_tokens));
@@ -16,10 +18,15 @@ pub fn generate(input: &Input<'_>) -> Prepared {
         }
     }
     Prepared {
-        path: "/generate".into(),
+        path: if stream {
+            "/generate_stream"
+        } else {
+            "/generate"
+        }
+        .into(),
         body: json!({ "inputs": input.text, "parameters": parameters }),
         pins_output_length: false,
-        stream: false,
+        stream,
     }
 }
 
@@ -72,5 +79,32 @@ mod tests {
             ),
             (3, Some(15), None)
         );
+    }
+
+    #[test]
+    fn streaming_sends_the_same_body_to_generate_stream() {
+        let generation = Generation {
+            max_tokens: 4,
+            temperature: 0.7,
+            pin_output_length: false,
+            stream: true,
+        };
+        let p = generate(&Input {
+            model: "m",
+            text: "hi",
+            generation: Some(generation),
+        });
+        assert_eq!((p.path.as_str(), p.stream), ("/generate_stream", true));
+        let whole = generate(&Input {
+            model: "m",
+            text: "hi",
+            generation: Some(Generation {
+                stream: false,
+                ..generation
+            }),
+        });
+        assert_eq!((whole.path.as_str(), whole.stream), ("/generate", false));
+        assert_eq!(p.body, whole.body, "only the path differs");
+        assert_eq!(p.body["parameters"]["do_sample"], true);
     }
 }
