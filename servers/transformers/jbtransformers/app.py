@@ -86,6 +86,9 @@ class App:
                 f"{d['parameters']:,} parameters, {limit} input tokens, source {model.source}, "
                 f"weights {model.weights}, {self.options.dtype} on {self.options.device}, "
                 f"tokenizer: {d['tokenizer']} (loaded in {time.monotonic() - started:.1f} s)")
+            if model.kind != "encoder":
+                self.log(f"model `{model.name}`: decoding: {model.decoding.summary()}: "
+                         f"{model.decoding.details()}")
             for note in model.notes:
                 self.log(f"model `{model.name}`: note: {note}")
         self.ready.set()
@@ -159,6 +162,7 @@ class App:
             "seed": self.options.seed,
             "random_weights": self.options.random_weights,
             "ignore_eos": self.options.ignore_eos,
+            "decoding": self.options.decoding,
             "batch_size": 1,
             "concurrent_inferences": 1,
             "model_id": first.get("name"),

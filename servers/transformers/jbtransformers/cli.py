@@ -10,7 +10,7 @@ import threading
 import time
 from typing import Callable, List, Optional
 
-from . import SERVER_NAME, VERSION, configs
+from . import SERVER_NAME, VERSION, configs, decoding
 from .app import App, log
 from .httpd import serve
 from .models import LoadError, ModelSpec, Options
@@ -48,6 +48,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--ignore-eos", action="store_true",
                    help="every generation runs to its maximum new tokens on every protocol, as "
                    "if the request pinned it (random weights end sequences at arbitrary points)")
+    p.add_argument("--decoding", default=decoding.CHECKPOINT, choices=decoding.MODES,
+                   help="checkpoint: each model decodes with its own generation settings, as "
+                   "the study's pipelines did (beam search for the BART, Pegasus and LED "
+                   "summarizers); greedy: one beam for every model (default checkpoint)")
     p.add_argument("--max-input-tokens", type=int, default=None,
                    help="input token limit of every model (default: each model's positions)")
     p.add_argument("--threads", type=int, default=None,
@@ -88,7 +92,7 @@ def options_of(args: argparse.Namespace, p: argparse.ArgumentParser) -> Options:
         p.error("--threads must be at least 1")
     return Options(random_weights=args.random_weights, seed=args.seed, device=device,
                    dtype=args.dtype, max_input_tokens=args.max_input_tokens,
-                   threads=args.threads, ignore_eos=args.ignore_eos)
+                   threads=args.threads, ignore_eos=args.ignore_eos, decoding=args.decoding)
 
 
 def main(argv: Optional[List[str]] = None,
@@ -141,7 +145,8 @@ def main(argv: Optional[List[str]] = None,
         log(f"error: loading failed: {type(e).__name__}: {e}")
         server.shutdown()
         return 1
-    log(f"ready: {len(app.models)} model(s), {options.dtype} on {options.device}, batch size 1")
+    log(f"ready: {len(app.models)} model(s), {options.dtype} on {options.device}, batch size 1, "
+        f"decoding: {options.decoding}")
     while not stop.wait(0.5):
         pass
     log("stopping: no new connections; requests in flight get up to 10 s")

@@ -10,8 +10,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional
 
-from . import configs
+from . import configs, decoding
 from .configs import CAUSAL, ENCODER, SEQ2SEQ, BuiltinModel
+from .decoding import CheckpointDecoding
 from .pipelines import TASKS, ServedModel
 from .tokenizer import Family, StandInTokenizer, family_for
 
@@ -56,6 +57,8 @@ class Options:
     max_input_tokens: Optional[int] = None
     threads: Optional[int] = None
     ignore_eos: bool = False
+    #: `checkpoint` (each model's own generation settings) or `greedy` (one beam for all).
+    decoding: str = decoding.CHECKPOINT
 
 
 @dataclass
@@ -73,6 +76,7 @@ class Blueprint:
     folder: Optional[str] = None
     entry: Optional[BuiltinModel] = None
     notes: List[str] = field(default_factory=list)
+    decoding: CheckpointDecoding = field(default_factory=CheckpointDecoding.greedy)
 
     @property
     def study_parameters(self) -> Optional[int]:
@@ -87,7 +91,7 @@ class Blueprint:
         """The served model once its tokenizer and network exist."""
         return ServedModel(self.spec.name, self.spec.task, self.spec.source, self.model_type,
                            tokenizer, network, self.max_input_tokens, weights,
-                           self.study_parameters, list(self.notes))
+                           self.study_parameters, list(self.notes), decoding=self.decoding)
 
 
 _SEQ2SEQ_TYPES = {"bart", "mbart", "pegasus", "pegasus_x", "led", "t5", "mt5", "longt5",
@@ -194,4 +198,24 @@ def resolve(spec: ModelSpec, options: Options) -> Blueprint:
     vocab = config.get("vocab_size")
     return Blueprint(spec, model_type, kind, config, _labels(spec.task, config, entry), limit,
                      family_for(model_type, spec.source, config),
-                     vocab if isinstance(vocab, int) else 32000, folder, entry, notes)
+                     vocab if isinstance(vocab, int) else 32000, folder, entry, notes,
+                     decoding_of(spec, options, folder, config, entry))
+
+
+def decoding_of(spec: ModelSpec, options: Options, folder: Optional[str],
+                config: Dict[str, object], entry: Optional[BuiltinModel]) -> CheckpointDecoding:
+    """How a generator decodes: greedy for `--decoding greedy` (and for encoders, which do
+    not generate); else the checkpoint's settings as a pipeline of its task applied them,
+    from the folder's files or, for a built-in model without files, the built-in table."""
+    if options.decoding == decoding.GREEDY or TASKS[spec.task] == ENCODER:
+        return CheckpointDecoding.greedy()
+    if folder is not None:
+        return decoding.from_folder(folder, config, spec.task)
+    if entry is not None:
+        settings, used = decoding.pipeline_settings(entry.generation, entry.task_generation,
+                                                    spec.task)
+        origin = "built-in table"
+        if used:
+            origin += f" (task_specific_params.{spec.task})"
+        return CheckpointDecoding.of_settings(settings, origin)
+    return CheckpointDecoding.of_settings({}, "no generation settings")

@@ -6,8 +6,10 @@ stand-in in the tests). It has `parameters`, `architecture`, `vocab_size`, `labe
 - `classify(ids, type_ids) -> [float]` — one logit per label;
 - `qa(ids, type_ids) -> ([float], [float])` — start and end logits per token;
 - `embed(ids, type_ids) -> [float]` — mean of the last hidden states;
-- `generate(ids, decoding, on_token) -> [int]` — new token ids after the prompt; `on_token`
-  (or None) gets each id as it is produced and returns False to stop.
+- `generate(ids, decoding, on_token) -> [int]` — new token ids after the prompt, decoded as
+  `decoding` (a `Decoding`: lengths, sampling, beams, bans, forced tokens) says; `on_token`
+  (or None, always None with beams) gets each id as it is produced and returns False to
+  stop.
 
 Everything else (tokenization, truncation, the question-answering windows and span choice,
 softmax, finish reasons, input-length checks) is here, shared by every network.
@@ -20,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from .configs import CAUSAL, ENCODER, SEQ2SEQ
+from .decoding import CheckpointDecoding
 
 TASKS: Dict[str, str] = {
     "text-classification": ENCODER,
@@ -81,7 +84,8 @@ class GenerationParams:
 
 @dataclass(frozen=True)
 class Decoding:
-    """What a network's `generate` is asked: greedy unless `do_sample`."""
+    """What a network's `generate` is asked: the request's lengths and sampling over the
+    model's decoding (beams, length penalty, n-gram bans, forced tokens)."""
 
     max_new_tokens: int
     min_new_tokens: int
@@ -89,14 +93,37 @@ class Decoding:
     temperature: float
     top_p: float
     seed: int
+    num_beams: int = 1
+    length_penalty: float = 1.0
+    early_stopping: object = False
+    no_repeat_ngram_size: int = 0
+    encoder_no_repeat_ngram_size: int = 0
+    repetition_penalty: float = 1.0
+    forced_bos_token_id: Optional[int] = None
+    forced_eos_token_id: Optional[int] = None
 
     @staticmethod
-    def of(p: GenerationParams) -> "Decoding":
-        """Pinned length (`ignore_eos`) becomes `min_new_tokens = max_new_tokens`."""
-        minimum = p.max_new_tokens if p.ignore_eos else p.min_new_tokens
+    def of(p: GenerationParams, checkpoint: Optional[CheckpointDecoding] = None,
+           prompt_tokens: int = 0, seq2seq: bool = True) -> "Decoding":
+        """The request's maximum caps the new tokens; a pinned length (`ignore_eos`) sets
+        `min_new_tokens = max_new_tokens`; otherwise the minimum is the larger of the
+        request's and the checkpoint's `min_length` (in new tokens), the latter clamped to
+        the request's maximum."""
+        c = checkpoint or CheckpointDecoding.greedy()
+        if p.ignore_eos:
+            minimum = p.max_new_tokens
+        else:
+            own = min(c.min_new_tokens(prompt_tokens, seq2seq), p.max_new_tokens)
+            minimum = max(p.min_new_tokens, own)
         sample = p.temperature > 0.0
         return Decoding(p.max_new_tokens, minimum, sample, p.temperature if sample else 1.0,
-                        p.top_p, p.seed)
+                        p.top_p, p.seed, num_beams=c.num_beams,
+                        length_penalty=c.length_penalty, early_stopping=c.early_stopping,
+                        no_repeat_ngram_size=c.no_repeat_ngram_size,
+                        encoder_no_repeat_ngram_size=c.encoder_no_repeat_ngram_size,
+                        repetition_penalty=c.repetition_penalty,
+                        forced_bos_token_id=c.forced_bos_token_id,
+                        forced_eos_token_id=c.forced_eos_token_id)
 
 
 @dataclass
@@ -146,11 +173,19 @@ class ServedModel:
     notes: List[str] = field(default_factory=list)
     #: Server-wide `--ignore-eos`: every generation runs to its maximum length.
     ignore_eos: bool = False
+    #: How it decodes (the checkpoint's settings, or greedy).
+    decoding: CheckpointDecoding = field(default_factory=CheckpointDecoding.greedy)
 
     @property
     def kind(self) -> str:
         """`encoder`, `seq2seq` or `causal`."""
         return TASKS[self.task]
+
+    @property
+    def streams_at_end(self) -> bool:
+        """Whether a stream's tokens only exist at the end (beam search: no token is final
+        until the search ends)."""
+        return self.decoding.beam_search
 
     @property
     def labels(self) -> List[str]:
@@ -234,11 +269,18 @@ class ServedModel:
         if need > limit:
             raise InputTooLong(need, limit)
 
-    def generate(self, ids: List[int], params: GenerationParams,
-                 on_token: Optional[Callable[[int], bool]] = None) -> Generation:
-        """Greedy (or sampled) generation of up to `max_new_tokens` after `ids`."""
+    def decoding_for(self, ids: Sequence[int], params: GenerationParams) -> Decoding:
+        """What the network is asked for this request (`--ignore-eos` pins every length)."""
         if self.ignore_eos and not params.ignore_eos:
             params = replace(params, ignore_eos=True)
+        return Decoding.of(params, self.decoding, len(ids), self.kind == SEQ2SEQ)
+
+    def generate(self, ids: List[int], params: GenerationParams,
+                 on_token: Optional[Callable[[int], bool]] = None) -> Generation:
+        """Generation of up to `max_new_tokens` after `ids`, decoded as the model does
+        (greedy or beam search; sampled when the request asks). With beams, `on_token` gets
+        every token once the search has ended."""
+        decoding = self.decoding_for(ids, params)
         stopped = [False]
 
         def hook(token: int) -> bool:
@@ -246,8 +288,13 @@ class ServedModel:
             stopped[0] = stopped[0] or not keep
             return keep
 
-        new = list(self.network.generate(ids, Decoding.of(params),
-                                         hook if on_token is not None else None))
+        live = on_token is not None and decoding.num_beams == 1
+        new = list(self.network.generate(ids, decoding, hook if live else None))
+        if on_token is not None and not live:
+            for i, token in enumerate(new):
+                if not hook(token):
+                    new = new[: i + 1]
+                    break
         if stopped[0]:
             finish = "abort"
         elif new and new[-1] in self.tokenizer.eos_ids:
@@ -273,6 +320,8 @@ class ServedModel:
             "max_model_len": self.max_input_tokens,
             "labels": self.labels,
             "notes": list(self.notes),
+            "decoding": self.decoding.summary() if self.kind != ENCODER else None,
+            "decoding_settings": self.decoding.describe() if self.kind != ENCODER else None,
         }
 
 

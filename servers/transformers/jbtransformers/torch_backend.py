@@ -21,8 +21,6 @@ _AUTO_CLASS = {
 }
 
 
-
-
 class TorchNetwork:
     """A `transformers` model behind the `Network` interface (batch size 1, no padding)."""
 
@@ -76,16 +74,31 @@ class TorchNetwork:
 
     def generate(self, ids, decoding: Decoding,
                  on_token: Optional[Callable[[int], bool]]) -> List[int]:
-        """`model.generate` with a fresh greedy (or sampling) configuration: one beam, the
-        checkpoint's own generation defaults (beams, n-gram bans, forced tokens) not used."""
+        """`model.generate` with a fresh configuration holding exactly what `decoding` says
+        (resolved by the server from the checkpoint's files or the built-in table, or greedy
+        with `--decoding greedy`): lengths, beams, length penalty, n-gram bans, repetition
+        penalty, forced tokens; nothing else is taken from the model's own defaults."""
         import torch
         from transformers import GenerationConfig, StoppingCriteria, StoppingCriteriaList
 
         cfg = self.model.config
         g = dict(max_new_tokens=decoding.max_new_tokens, min_new_tokens=decoding.min_new_tokens,
-                 num_beams=1, do_sample=decoding.do_sample,
+                 num_beams=decoding.num_beams, do_sample=decoding.do_sample,
                  eos_token_id=cfg.eos_token_id, pad_token_id=_pad_id(cfg),
                  bos_token_id=getattr(cfg, "bos_token_id", None))
+        if decoding.num_beams > 1:
+            g.update(length_penalty=decoding.length_penalty,
+                     early_stopping=decoding.early_stopping)
+            on_token = None  # the server never streams beams; the streamer refuses them
+        for key in ("no_repeat_ngram_size", "encoder_no_repeat_ngram_size"):
+            if getattr(decoding, key):
+                g[key] = getattr(decoding, key)
+        if decoding.repetition_penalty != 1.0:
+            g["repetition_penalty"] = decoding.repetition_penalty
+        if decoding.forced_bos_token_id is not None:
+            g["forced_bos_token_id"] = decoding.forced_bos_token_id
+        if decoding.forced_eos_token_id is not None:
+            g["forced_eos_token_id"] = decoding.forced_eos_token_id
         if self.is_encoder_decoder:
             g["decoder_start_token_id"] = cfg.decoder_start_token_id
         if decoding.do_sample:
@@ -217,6 +230,13 @@ class TorchLoader:
         if bp.spec.task == "text-classification" and not self.options.random_weights:
             labels = [str(model.config.id2label[i]) for i in range(model.config.num_labels)]
         network = TorchNetwork(model, bp.spec.task, self.device, labels)
+        if not self.options.random_weights and bp.decoding.mode == "checkpoint":
+            own = getattr(getattr(model, "generation_config", None), "num_beams", None)
+            if isinstance(own, int) and own != bp.decoding.num_beams:
+                bp.notes.append(f"transformers {transformers.__version__} loaded "
+                                f"generation_config.num_beams = {own}; the server uses "
+                                f"{bp.decoding.num_beams}, read from {bp.decoding.origin} "
+                                "as the study's transformers 4 pipeline applied it")
         return bp.served(tokenizer, network, weights)
 
     def _tokenizer(self, bp: Blueprint):

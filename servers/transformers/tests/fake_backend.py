@@ -2,8 +2,10 @@
 protocols, pipelines, tokenizer and configuration table run over a network that does no
 arithmetic (outputs come from hashes of the input ids).
 
-Generation emits an end-of-sequence token as its `EOS_AFTER`-th token unless the request's
-minimum length forbids it, so tests can tell a pinned length from a natural stop.
+Generation emits an end-of-sequence token as its `EOS_AFTER`-th token unless the minimum
+length it receives forbids it, so tests can tell a pinned length from a natural stop. Each
+network keeps every `Decoding` it was asked for (`decodings`), so tests see what the server
+resolved (beams, penalties, clamped lengths).
 Environment knobs (for `fake_server.py`): `JB_FAKE_TOKEN_DELAY_MS` (per generated token and
 per encoder call), `JB_FAKE_LOAD_DELAY_MS` (per model load).
 """
@@ -42,6 +44,7 @@ class FakeNetwork:
         self.first = bp.family.first
         self.delay_s = delay_s
         self.calls = 0
+        self.decodings = []
         self.active = 0
         self.max_active = 0
         self._lock = threading.Lock()
@@ -89,7 +92,10 @@ class FakeNetwork:
 
     def generate(self, ids, decoding, on_token):
         self._enter()
+        self.decodings.append(decoding)
         try:
+            if on_token is not None and decoding.num_beams > 1:
+                raise AssertionError("a beam search was asked to stream")
             out = []
             h = _h(ids)
             for step in range(decoding.max_new_tokens):

@@ -83,9 +83,24 @@ class TextDelta:
 def stream(app: App, model: ServedModel, ids: List[int], params: GenerationParams,
            chunk: Callable[[str, int, object], List[object]], tail: Callable[[Generation],
                                                                              List[object]]):
-    """Runs a generation, turning each token into events; errors become an error event."""
+    """Runs a generation, turning each token into events; errors become an error event.
+    With beam search no token is final before the search ends: the whole text then comes
+    in one chunk, with its finish reason, at the end."""
 
     def run(emit: Callable[[str], bool]) -> None:
+        if model.streams_at_end:
+            try:
+                g = app.run(STYLE, lambda: model.generate(ids, params))
+            except errors.ApiError as e:
+                emit(sse({"error": {"message": e.message, "type": "server_error",
+                                    "param": None, "code": None}}))
+                emit("[DONE]")
+                return
+            if all(emit(sse(e)) for e in chunk(g.text, 0, g.finish)):
+                for e in tail(g):
+                    emit(sse(e))
+                emit("[DONE]")
+            return
         delta = TextDelta(model.tokenizer)
         count = [0]
 
