@@ -39,7 +39,7 @@ pub struct Generation {
     pub temperature: f64,
     /// Ask for exactly `max_tokens` (where the protocol allows it).
     pub pin_output_length: bool,
-    /// Ask for a server-sent-event stream (OpenAI protocols), for time to first token.
+    /// Ask for a server-sent-event stream (OpenAI and TGI protocols), for time to first token.
     pub stream: bool,
 }
 
@@ -52,7 +52,7 @@ pub struct Prepared {
     pub body: Value,
     /// Whether the request asks the server for an exact output length.
     pub pins_output_length: bool,
-    /// Whether the answer is an OpenAI server-sent-event stream.
+    /// Whether the answer is a server-sent-event stream (OpenAI or TGI).
     pub stream: bool,
 }
 
