@@ -12,6 +12,7 @@ from typing import Callable, List, Optional
 
 from . import SERVER_NAME, VERSION, configs, decoding
 from .app import App, log
+from .decoding import CheckpointDecoding
 from .httpd import serve
 from .models import LoadError, ModelSpec, Options
 from .pipelines import TASKS
@@ -65,11 +66,18 @@ def parser() -> argparse.ArgumentParser:
 
 def builtin_table() -> str:
     """The built-in models as a text table."""
-    rows = [("model", "type", "kind", "study task", "study parameters", "labels")]
+    rows = [("model", "type", "kind", "study task", "study parameters", "labels",
+             "decoding (as the study served it)")]
+    served_as = {configs.SEQ2SEQ: "text2text-generation", configs.CAUSAL: "text-generation"}
     for m in configs.BUILTIN.values():
+        how = "-"
+        if m.kind != configs.ENCODER:
+            task = "summarization" if m.study_task == "summarization" else served_as[m.kind]
+            settings, _ = decoding.pipeline_settings(m.generation, m.task_generation, task)
+            how = CheckpointDecoding.of_settings(settings, "table").summary()
         rows.append((m.name, m.model_type, m.kind, m.study_task,
                      f"{m.study_parameters:,}" if m.study_parameters else "-",
-                     ",".join(m.labels) or "-"))
+                     ",".join(m.labels) or "-", how))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 

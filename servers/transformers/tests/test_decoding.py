@@ -215,6 +215,20 @@ class Greedy(unittest.TestCase):
         self.assertIn("invalid choice", err.getvalue())
 
 
+class ListBuiltin(unittest.TestCase):
+    def test_the_table_says_how_each_generator_decodes_as_the_study_served_it(self):
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            self.assertEqual(cli.main(["--list-builtin"]), 0)
+        rows = {line.split()[0]: line for line in out.getvalue().splitlines()}
+        self.assertTrue(rows["sshleifer/distilbart-cnn-6-6"].endswith(
+            "beam search, 4 beams (checkpoint)"))
+        self.assertTrue(rows["google/pegasus-xsum"].endswith("beam search, 8 beams (checkpoint)"))
+        self.assertTrue(rows["google/flan-t5-xxl"].endswith("greedy (checkpoint)"))
+        self.assertTrue(rows["bigscience/bloomz-7b1"].endswith("greedy (checkpoint)"))
+        self.assertTrue(rows["lvwerra/distilbert-imdb"].endswith(" -"))
+
+
 class StartupLog(unittest.TestCase):
     def test_the_log_states_each_generators_decoding(self):
         lines = []
