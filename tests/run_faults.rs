@@ -224,3 +224,30 @@ fn a_hung_server_stops_the_run_after_three_timeouts_in_a_row() {
         "the cut repetition has no row"
     );
 }
+
+#[test]
+fn with_requests_in_flight_a_hung_server_is_still_reported_as_hung() {
+    // Concurrency 4: requests 2–4 never answer in time; requests 5 and 6 answer late but
+    // within the timeout, 6 after the third timeout, which must not change the verdict.
+    let hung = TestServer::start_replies(|r| {
+        let (s, b) = openai_answer(r);
+        match r.nth_post {
+            2..=4 => Reply::Stall(Duration::from_secs(3), s, b),
+            5 => Reply::Stall(Duration::from_millis(250), s, b),
+            6 => Reply::Stall(Duration::from_millis(200), s, b),
+            _ => Reply::Json(s, b),
+        }
+    });
+    let schedule = "inferences = 20\nrepetitions = 2\nwarmup = 0\nconcurrency = 4\nrequest_timeout_seconds = 0.3";
+    let (output, _dir, out) = run_completions(&hung.url, schedule);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "interrupted: {stderr}");
+    assert!(stderr.contains("is hung: 3 requests in a row"), "{stderr}");
+    let rows = measured(&out);
+    assert_eq!(count(&rows, "timeout"), 3, "{rows:?}");
+    assert!(
+        rows.len() < 20,
+        "stopped before the end: {} rows",
+        rows.len()
+    );
+}

@@ -32,6 +32,18 @@ pub struct BatchResult {
     pub first_error: Option<String>,
     /// Whether the batch stopped early because the server stopped answering.
     pub server_gone: bool,
+    /// Why it stopped early, as counted when it decided to (requests still in flight may
+    /// end differently afterwards).
+    pub stop_cause: Option<StopCause>,
+}
+
+/// Why a batch stopped sending before its last request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopCause {
+    /// This many connection failures in a row: the server is gone.
+    ConnectionFailures(u32),
+    /// This many timeouts in a row: the server is hung.
+    Timeouts(u32),
 }
 
 /// Consecutive connection failures after which a batch stops: the server is gone.
@@ -129,8 +141,13 @@ pub async fn send_batch(
             }
             if outcome.status == RequestStatus::Connection {
                 result.trailing_connection_failures += 1;
-                if result.trailing_connection_failures >= SERVER_GONE_FAILURES {
+                if result.trailing_connection_failures >= SERVER_GONE_FAILURES
+                    && result.stop_cause.is_none()
+                {
                     result.server_gone = true;
+                    result.stop_cause = Some(StopCause::ConnectionFailures(
+                        result.trailing_connection_failures,
+                    ));
                     gone.store(true, Ordering::SeqCst);
                 }
             } else {
@@ -138,8 +155,9 @@ pub async fn send_batch(
             }
             if outcome.status == RequestStatus::Timeout {
                 result.trailing_timeouts += 1;
-                if result.trailing_timeouts >= SERVER_HUNG_TIMEOUTS {
+                if result.trailing_timeouts >= SERVER_HUNG_TIMEOUTS && result.stop_cause.is_none() {
                     result.server_gone = true;
+                    result.stop_cause = Some(StopCause::Timeouts(result.trailing_timeouts));
                     gone.store(true, Ordering::SeqCst);
                 }
             }

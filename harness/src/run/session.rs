@@ -1,7 +1,8 @@
 //! Everything open while a run goes on, and the schedule it follows.
 
 use super::requests::{
-    BatchResult, BatchSpec, PreparedInputs, SERVER_GONE_FAILURES, SERVER_HUNG_TIMEOUTS, send_batch,
+    BatchResult, BatchSpec, PreparedInputs, SERVER_GONE_FAILURES, SERVER_HUNG_TIMEOUTS, StopCause,
+    send_batch,
 };
 use super::resume::Prior;
 use super::signals::pause;
@@ -382,20 +383,29 @@ impl Session<'_> {
         if let Some(status) = server.exit_status() {
             return Some(format!("{}", server.exited(status)));
         }
-        if batch.trailing_timeouts >= SERVER_HUNG_TIMEOUTS {
-            return Some(format!(
-                "server `{}` at {} is hung: {} requests in a row got no answer within schedule.request_timeout_seconds ({} s); restart it (or raise the timeout if its answers are that slow) and `joulebench run --resume` this folder",
-                config.server,
-                server.base_url,
-                batch.trailing_timeouts,
-                self.suite.spec.schedule.request_timeout_seconds
-            ));
+        let timeout_s = self.suite.spec.schedule.request_timeout_seconds;
+        let hung = |n: u32| {
+            format!(
+                "server `{}` at {} is hung: {n} requests in a row got no answer within schedule.request_timeout_seconds ({timeout_s} s); restart it (or raise the timeout if its answers are that slow) and `joulebench run --resume` this folder",
+                config.server, server.base_url
+            )
+        };
+        let gone = |n: u32| {
+            format!(
+                "server `{}` at {} stopped answering: {n} consecutive connection failures; start it again and `joulebench run --resume` this folder",
+                config.server, server.base_url
+            )
+        };
+        match batch.stop_cause {
+            Some(StopCause::Timeouts(n)) => return Some(hung(n)),
+            Some(StopCause::ConnectionFailures(n)) => return Some(gone(n)),
+            None => {}
         }
-        if batch.server_gone || batch.trailing_connection_failures >= SERVER_GONE_FAILURES {
-            return Some(format!(
-                "server `{}` at {} stopped answering: {} consecutive connection failures; start it again and `joulebench run --resume` this folder",
-                config.server, server.base_url, batch.trailing_connection_failures
-            ));
+        if batch.trailing_timeouts >= SERVER_HUNG_TIMEOUTS {
+            return Some(hung(batch.trailing_timeouts));
+        }
+        if batch.trailing_connection_failures >= SERVER_GONE_FAILURES {
+            return Some(gone(batch.trailing_connection_failures));
         }
         None
     }
