@@ -6,7 +6,7 @@
 pub mod comparison;
 pub mod table;
 
-pub use comparison::{ComparisonRow, compare};
+pub use comparison::{ComparisonRow, compare, ratio_source};
 pub use table::{Matched, StudyFigure, StudyTable};
 
 use crate::ReportError;
@@ -41,6 +41,10 @@ pub struct ReferenceRow {
     pub source: String,
     /// How tables and plots name the study's figures (the suite's `[reference] label`).
     pub label: String,
+    /// What to know about the study's setup (the suite's `[reference] note`); empty
+    /// without one, and in a `reference.csv` written before the column existed.
+    #[serde(default)]
+    pub note: String,
 }
 
 /// The rows of `reference.csv` in `dir`; `None` when the run has none.

@@ -24,13 +24,31 @@ fn reference_row(config: &str, model: &str, task: &str, dataset: &str) -> Refere
         runs: 0,
         source: "mixed".into(),
         label: LABEL.into(),
+        note: String::new(),
     }
 }
 
-/// The synthetic small run, with study figures for its two text-classification models
-/// (one of them far above the measured range) and none for the summarizer.
+const NOTE: &str = "The study's setup differs from this run's: its GPU energy is summed over all 8 \
+                    GPUs of its node; see docs/reproducing-php.md.";
+
+/// The `## Beside the study's figures` section of a run's `summary.md`.
+fn section(dir: &Path) -> String {
+    let md = std::fs::read_to_string(dir.join("summary.md")).expect("summary.md");
+    md.split("## Beside the study's figures")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no section in {md}"))
+        .to_string()
+}
+
+/// The synthetic small run, with study figures (and the suite's note) for its two
+/// text-classification models (one of them far above the measured range) and none for the
+/// summarizer.
 fn run_with_reference(dir: &Path) -> Vec<ReferenceRow> {
     Synthetic::small().write(dir).expect("write run");
+    let reference_row = |config: &str, model: &str, task: &str, dataset: &str| ReferenceRow {
+        note: NOTE.into(),
+        ..reference_row(config, model, task, dataset)
+    };
     let rows = vec![
         ReferenceRow {
             reference_model: "google/flan-t5-base".into(),
@@ -115,11 +133,7 @@ fn the_study_figures_stand_beside_the_measured_ones() {
         assert!((row.ratio - measured.kwh_per_1000 / reference.kwh_per_1000_mean).abs() < 1e-12);
 
         // summary.md: measured [CI], the study's figure ± sd (runs), and the ratio.
-        let md = std::fs::read_to_string(tmp.path().join("summary.md")).expect("summary.md");
-        let section = md
-            .split("## Beside the study's figures")
-            .nth(1)
-            .expect("the section");
+        let section = section(tmp.path());
         let line = section
             .lines()
             .find(|l| l.starts_with(&format!("| {} |", measured.model)))
@@ -137,12 +151,19 @@ fn the_study_figures_stand_beside_the_measured_ones() {
                 sig(reference.kwh_per_1000_std, 2),
                 reference.runs
             ),
-            format!("| {} |", sig(row.ratio, 3)),
+            // Measured ÷ partly estimated: the ratio is partly estimated, and says so.
+            format!("| {} *partly estimated* |", sig(row.ratio, 3)),
+            // The datasets behind each side.
+            format!("| {} | {} |", measured.class, measured.dataset),
             reference.reference_dataset.clone(),
         ] {
             assert!(line.contains(&expected), "{expected:?} not in {line}");
         }
-        assert!(section.contains("summed over all 8 GPUs"), "{section}");
+        assert_eq!(row.ratio_source, "mixed");
+        assert_eq!(row.measured_datasets, measured.dataset);
+        // The suite's note stands under the table, and the generic sentence does not.
+        assert!(section.contains(NOTE), "{section}");
+        assert!(!section.contains("may differ from this run's"), "{section}");
         assert!(
             section.contains(&format!("The study's figures: **{LABEL}**")),
             "{section}"
@@ -246,4 +267,145 @@ fn a_bad_reference_csv_names_its_line_and_field() {
         err.contains("reference.csv, line 3, field `kwh_per_1000_mean`"),
         "{err}"
     );
+}
+
+#[test]
+fn both_sides_cover_the_same_datasets_and_an_estimated_ratio_says_so() {
+    // One model on imdb and sst2; the study ran it on imdb only, so reference.csv has
+    // imdb's row alone. sst2 costs twice the power for twice the time: pooling it would
+    // move the measured figure far from imdb's.
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let mut run = Synthetic::small();
+    let template = run.configs[0].clone();
+    run.configs = vec![
+        report::synthetic::SynthConfig {
+            model: "distilbert-imdb".into(),
+            dataset: "imdb".into(),
+            ..template.clone()
+        },
+        report::synthetic::SynthConfig {
+            model: "distilbert-imdb".into(),
+            dataset: "sst2".into(),
+            gpu_active_w: 120.0,
+            request_ticks: 40,
+            ..template
+        },
+    ];
+    run.cpu_estimated = true;
+    run.write(tmp.path()).expect("write run");
+    let study = ReferenceRow {
+        reference_model: "lvwerra/distilbert-imdb".into(),
+        reference_dataset: "imdb".into(),
+        kwh_per_1000_mean: 0.5,
+        kwh_per_1000_std: 0.01,
+        runs: 10,
+        source: "estimated".into(),
+        ..reference_row(
+            "distilbert-imdb@imdb",
+            "distilbert-imdb",
+            "text-classification",
+            "imdb",
+        )
+    };
+    report::reference::write(tmp.path(), &[study]).expect("write reference.csv");
+    let report =
+        report::render_with(tmp.path(), &report::ReportOptions::default()).expect("render");
+
+    let summary = |config: &str| {
+        report
+            .summary
+            .iter()
+            .find(|s| s.config == config)
+            .unwrap_or_else(|| panic!("no summary row {config}"))
+    };
+    let (imdb, sst2) = (
+        summary("distilbert-imdb@imdb"),
+        summary("distilbert-imdb@sst2"),
+    );
+    assert!(
+        sst2.kwh_per_1000 > 2.0 * imdb.kwh_per_1000,
+        "the test needs the datasets apart"
+    );
+    assert_eq!(imdb.source, "mixed", "an estimated CPU: partly estimated");
+
+    let beside = report
+        .beside_study
+        .as_ref()
+        .expect("reference.csv is there");
+    assert_eq!(beside.len(), 1, "{beside:?}");
+    let row = &beside[0];
+    // The measured side is imdb's alone, like the study's.
+    assert_eq!(row.measured_datasets, "imdb");
+    assert_eq!(row.reference_datasets, "imdb");
+    assert_eq!(row.repetitions, imdb.repetitions);
+    assert!((row.kwh_per_1000 - imdb.kwh_per_1000).abs() <= 1e-12 * imdb.kwh_per_1000);
+    assert!((row.kwh_per_1000_ci95_high - imdb.kwh_per_1000_ci95_high).abs() <= 1e-15);
+    assert!((row.ratio - imdb.kwh_per_1000 / 0.5).abs() <= 1e-12 * row.ratio);
+    // Partly estimated ÷ estimated: estimated.
+    assert_eq!(row.source, "mixed");
+    assert_eq!(row.ratio_source, "estimated");
+
+    // reference_comparison.csv says both.
+    let mut csv = csv::Reader::from_path(tmp.path().join("reference_comparison.csv")).expect("csv");
+    let headers = csv.headers().expect("header").clone();
+    let record = csv.records().next().expect("a row").expect("record");
+    let column = |name: &str| {
+        let i = headers
+            .iter()
+            .position(|h| h == name)
+            .unwrap_or_else(|| panic!("no column {name} in {headers:?}"));
+        record[i].to_string()
+    };
+    assert_eq!(column("measured_datasets"), "imdb");
+    assert_eq!(column("ratio_source"), "estimated");
+
+    // summary.md: the measured datasets, and every figure labelled.
+    let section = section(tmp.path());
+    let line = section
+        .lines()
+        .find(|l| l.starts_with("| distilbert-imdb |"))
+        .unwrap_or_else(|| panic!("no line: {section}"));
+    for expected in [
+        "| task-specific | imdb |".to_string(),
+        format!(
+            "{}] *partly estimated*",
+            sig(imdb.kwh_per_1000_ci95_high, 3)
+        ),
+        "(10 runs) *estimated*".to_string(),
+        format!("| {} *estimated* |", sig(row.ratio, 3)),
+    ] {
+        assert!(line.contains(&expected), "{expected:?} not in {line}");
+    }
+    assert!(!line.contains("sst2"), "{line}");
+}
+
+#[test]
+fn without_a_note_a_generic_sentence_and_an_old_reference_csv_still_reads() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    run_with_reference(tmp.path());
+    // A reference.csv written before the `note` column existed: drop its last column.
+    let path = tmp.path().join("reference.csv");
+    let text = std::fs::read_to_string(&path).expect("read");
+    assert!(text.starts_with("config,") && text.lines().next().expect("header").ends_with(",note"));
+    let old: String = text
+        .lines()
+        .map(|l| format!("{}\n", l.rsplit_once(',').expect("columns").0))
+        .collect();
+    std::fs::write(&path, old).expect("write");
+    let report =
+        report::render_with(tmp.path(), &report::ReportOptions::default()).expect("render");
+    let beside = report
+        .beside_study
+        .as_ref()
+        .expect("reference.csv is there");
+    assert_eq!(beside.len(), 2, "{beside:?}");
+    assert!(beside.iter().all(|r| r.reference_note.is_empty()));
+
+    let section = section(tmp.path());
+    assert!(
+        section.contains("The study's setup may differ from this run's; see its documentation"),
+        "{section}"
+    );
+    assert!(!section.contains("8 GPUs"), "{section}");
+    assert!(!section.contains("CodeCarbon's constants"), "{section}");
 }

@@ -238,10 +238,11 @@ fn beside_study(out: &mut String, report: &Report) {
         cell(&labels.into_iter().collect::<Vec<_>>().join("; "))
     );
     out.push_str(
-        "| Model | Task | Class | measured kWh / 1,000 [95% CI] | source | study model | \
-         study datasets | study kWh / 1,000 (± sd, runs) | study source | measured / study |\n",
+        "| Model | Task | Class | measured datasets | measured kWh / 1,000 [95% CI] | source | \
+         study model | study datasets | study kWh / 1,000 (± sd, runs) | study source | \
+         measured / study |\n",
     );
-    out.push_str("|---|---|---|--:|---|---|---|--:|---|--:|\n");
+    out.push_str("|---|---|---|---|--:|---|---|---|--:|---|--:|\n");
     for r in rows {
         let measured = noted(
             format!(
@@ -261,24 +262,43 @@ fn beside_study(out: &mut String, report: &Report) {
             ),
             &r.reference_source,
         );
+        let ratio = noted(sig(r.ratio, 3), &r.ratio_source);
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {measured} | {} | {} | {} | {study} | {} | {} |",
+            "| {} | {} | {} | {} | {measured} | {} | {} | {} | {study} | {} | {ratio} |",
             cell(&r.model),
             cell(&r.task),
             cell(&r.class),
+            cell(&r.measured_datasets),
             r.source,
             cell(&r.reference_model),
             cell(&r.reference_datasets),
             r.reference_source,
-            sig(r.ratio, 3),
         );
     }
     out.push_str(
-        "\nMeasured figures are gross (idle included), each model's repetitions on all its \
-         datasets of the task pooled. The study's setup differs from this run's: its GPU energy \
-         is summed over all 8 GPUs of its node (idle ones included), its CPU and RAM power are \
-         CodeCarbon's constants rather than readings, and no idle power is subtracted — see \
-         docs/reproducing-php.md before reading a ratio as a difference between models.\n",
+        "\nMeasured figures are gross (idle included): each model's repetitions pooled over \
+         its measured datasets, the datasets of the task that have a study figure (its other \
+         datasets enter neither side). A ratio is as estimated as the more estimated of its \
+         two figures.\n",
     );
+    let notes: std::collections::BTreeSet<String> = rows
+        .iter()
+        .map(|r| {
+            r.reference_note
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|n| !n.is_empty())
+        .collect();
+    if notes.is_empty() {
+        out.push_str(
+            "\nThe study's setup may differ from this run's; see its documentation before \
+             reading a ratio as a difference between models.\n",
+        );
+    }
+    for note in notes {
+        let _ = writeln!(out, "\n{note}");
+    }
 }

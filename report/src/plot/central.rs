@@ -50,8 +50,9 @@ pub struct Pooled {
 /// Class, kWh per 1,000 of every repetition, and sources of one model on one task.
 type Group = (String, Vec<f64>, Vec<String>);
 
-/// Each model's repetitions on all datasets of a task, pooled; in task and model order.
-pub fn pool(configs: &[Configuration]) -> Vec<Pooled> {
+/// Each model's repetitions on all the given datasets of a task, pooled; in task and
+/// model order.
+pub fn pool<'a>(configs: impl IntoIterator<Item = &'a Configuration>) -> Vec<Pooled> {
     let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
     for c in configs {
         let entry = groups

@@ -17,10 +17,13 @@ pub struct ComparisonRow {
     pub task: String,
     /// `task-specific` or `general-purpose`.
     pub class: String,
-    /// Valid repetitions measured, over all the model's datasets of the task.
+    /// The suite's datasets behind the measured figure (`;`-separated): the model's
+    /// datasets of the task that have a study figure and a valid repetition.
+    #[serde(default)]
+    pub measured_datasets: String,
+    /// Valid repetitions measured, over those datasets.
     pub repetitions: usize,
-    /// Measured kWh per 1,000 inferences (gross), repetitions of all datasets pooled, as
-    /// in the central plot.
+    /// Measured kWh per 1,000 inferences (gross), the repetitions of those datasets pooled.
     pub kwh_per_1000: f64,
     /// Lower bound of its 95% CI (Student's t).
     pub kwh_per_1000_ci95_low: f64,
@@ -42,30 +45,64 @@ pub struct ComparisonRow {
     pub reference_source: String,
     /// How the study's figures are named.
     pub reference_label: String,
+    /// What to know about the study's setup before reading a ratio (the suite's
+    /// `[reference] note`; empty without one).
+    #[serde(default)]
+    pub reference_note: String,
     /// Measured ÷ study.
     pub ratio: f64,
+    /// `measured`, `estimated` or `mixed`: how the ratio was obtained (see
+    /// [`ratio_source`]).
+    #[serde(default)]
+    pub ratio_source: String,
+}
+
+/// The provenance of a ratio of two figures: `estimated` when either is wholly estimated,
+/// `measured` when both are measured, otherwise `mixed` (partly estimated).
+pub fn ratio_source(measured: &str, study: &str) -> String {
+    match (measured, study) {
+        ("measured", "measured") => "measured",
+        (a, b) if a == "estimated" || b == "estimated" => "estimated",
+        _ => "mixed",
+    }
+    .to_string()
 }
 
 /// One row per model and task that has both a measured figure and a matched study
-/// figure (configurations without valid repetitions contribute to neither).
+/// figure. Both sides cover the same configurations: those with a `reference.csv` row
+/// and a valid repetition; the model's other datasets enter neither.
 pub fn compare(configs: &[Configuration], reference: &[ReferenceRow]) -> Vec<ComparisonRow> {
-    let measured: BTreeSet<&str> = configs
+    let has_study = |c: &Configuration| {
+        reference
+            .iter()
+            .any(|r| r.config == c.info.id && r.model == c.info.model && r.task == c.info.task)
+    };
+    let matched: Vec<&Configuration> = configs
         .iter()
-        .filter(|c| c.usable().next().is_some())
-        .map(|c| c.info.id.as_str())
+        .filter(|c| c.usable().next().is_some() && has_study(c))
         .collect();
+    let ids: BTreeSet<&str> = matched.iter().map(|c| c.info.id.as_str()).collect();
     let mut out = Vec::new();
-    for p in central::pool(configs) {
+    for p in central::pool(matched.iter().copied()) {
         let mut seen = BTreeSet::new();
         let entries: Vec<&ReferenceRow> = reference
             .iter()
             .filter(|r| r.model == p.model && r.task == p.task)
-            .filter(|r| measured.contains(r.config.as_str()))
+            .filter(|r| ids.contains(r.config.as_str()))
             .filter(|r| seen.insert((r.reference_model.clone(), r.reference_dataset.clone())))
             .collect();
         let Some(first) = entries.first() else {
             continue;
         };
+        let mut datasets: Vec<&str> = Vec::new();
+        for c in matched
+            .iter()
+            .filter(|c| c.info.model == p.model && c.info.task == p.task)
+        {
+            if !datasets.contains(&c.info.dataset.as_str()) {
+                datasets.push(&c.info.dataset);
+            }
+        }
         let (mean, std, runs, source) = pool(entries.iter().map(|r| {
             (
                 r.kwh_per_1000_mean,
@@ -75,10 +112,16 @@ pub fn compare(configs: &[Configuration], reference: &[ReferenceRow]) -> Vec<Com
             )
         }));
         let models: BTreeSet<&str> = entries.iter().map(|r| r.reference_model.as_str()).collect();
+        let notes: BTreeSet<&str> = entries
+            .iter()
+            .map(|r| r.note.as_str())
+            .filter(|n| !n.trim().is_empty())
+            .collect();
         out.push(ComparisonRow {
             model: p.model.clone(),
             task: p.task.clone(),
             class: p.point.class.clone(),
+            measured_datasets: datasets.join("; "),
             repetitions: p.repetitions,
             kwh_per_1000: p.point.mean,
             kwh_per_1000_ci95_low: p.point.low,
@@ -93,10 +136,27 @@ pub fn compare(configs: &[Configuration], reference: &[ReferenceRow]) -> Vec<Com
             reference_kwh_per_1000: mean,
             reference_kwh_per_1000_std: std,
             reference_runs: runs,
+            ratio_source: ratio_source(&p.point.source, &source),
             reference_source: source,
             reference_label: first.label.clone(),
+            reference_note: notes.into_iter().collect::<Vec<_>>().join(" "),
             ratio: p.point.mean / mean,
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ratio_source;
+
+    #[test]
+    fn a_ratio_is_as_estimated_as_its_most_estimated_side() {
+        assert_eq!(ratio_source("measured", "measured"), "measured");
+        assert_eq!(ratio_source("measured", "mixed"), "mixed");
+        assert_eq!(ratio_source("mixed", "mixed"), "mixed");
+        assert_eq!(ratio_source("estimated", "mixed"), "estimated");
+        assert_eq!(ratio_source("mixed", "estimated"), "estimated");
+        assert_eq!(ratio_source("measured", "estimated"), "estimated");
+    }
 }
