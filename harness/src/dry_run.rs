@@ -170,9 +170,15 @@ fn missing_datasets(out: &mut String, suite: &Suite) {
         let path = std::path::absolute(&m.path).unwrap_or_else(|_| m.path.clone());
         let _ = writeln!(out, "  {:<24} {}", m.name, path.display());
     }
+    let study = if suite.reference.is_some() {
+        " (the study's datasets: docs/reproducing-php.md)"
+    } else {
+        ""
+    };
     let _ = writeln!(
         out,
-        "see docs/reproducing-php.md for how to obtain it (paths are relative to the suite file's folder)"
+        "put the files there before `joulebench run` (paths are relative to the suite file's \
+         folder){study}"
     );
 }
 

@@ -32,6 +32,7 @@ pub fn rows(suite: &Suite, plan: &Plan) -> Vec<ReferenceRow> {
                 runs: f.runs,
                 source: f.source,
                 label: reference.label.clone(),
+                note: reference.note.clone(),
             })
         })
         .collect()

@@ -57,6 +57,8 @@ pub struct ReferenceSpec {
     pub file: Spanned<PathBuf>,
     /// How tables and plots name the study's figures (default: the file's name).
     pub label: Option<String>,
+    /// What to know about the study's setup, printed under the comparison table.
+    pub note: Option<Spanned<String>>,
 }
 
 /// `[suite]`: the suite's name and description.

@@ -14,6 +14,8 @@ pub struct StudyReference {
     pub path: PathBuf,
     /// How tables and plots name the study's figures.
     pub label: String,
+    /// What to know about the study's setup (empty without `[reference] note`).
+    pub note: String,
     /// Its rows.
     pub table: StudyTable,
 }
@@ -93,6 +95,19 @@ pub(super) fn load(suite: &Suite) -> Result<Option<StudyReference>, SuiteError> 
             .file_stem()
             .map_or_else(|| "study".to_string(), |s| s.to_string_lossy().into_owned()),
     };
+    let note = match &r.note {
+        Some(n) if n.get_ref().trim().is_empty() => {
+            return Err(suite.error_at(
+                n.span(),
+                Some("reference.note"),
+                "expected a non-empty note on the study's setup, e.g. \"its GPU energy is summed \
+                 over all 8 GPUs of its node\", or remove the key"
+                    .into(),
+            ));
+        }
+        Some(n) => n.get_ref().trim().to_string(),
+        None => String::new(),
+    };
     for m in &spec.models {
         let Some(reference) = &m.reference else {
             continue;
@@ -119,7 +134,12 @@ pub(super) fn load(suite: &Suite) -> Result<Option<StudyReference>, SuiteError> 
             ));
         }
     }
-    Ok(Some(StudyReference { path, label, table }))
+    Ok(Some(StudyReference {
+        path,
+        label,
+        note,
+        table,
+    }))
 }
 
 /// Why `given` is not a study `what` (model or dataset) of `task`, with the closest name.
