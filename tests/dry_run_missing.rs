@@ -58,7 +58,7 @@ fn a_dry_run_plans_without_the_data_and_lists_what_is_missing() {
     ] {
         assert!(stdout.contains(expected), "{expected:?} not in:\n{stdout}");
     }
-    // The missing file, with its resolved path, and where to learn how to get it.
+    // The missing file, with its resolved path, and what to do about it.
     let section = stdout
         .split("missing dataset files (1)")
         .nth(1)
@@ -72,10 +72,12 @@ fn a_dry_run_plans_without_the_data_and_lists_what_is_missing() {
         !section.contains("data.jsonl"),
         "the file that is there is not listed"
     );
+    // What to do, for any suite; the study's datasets only for suites with study figures.
     assert!(
-        section.contains("see docs/reproducing-php.md for how to obtain it"),
+        section.contains("put the files there before `joulebench run`"),
         "{section}"
     );
+    assert!(!section.contains("reproducing-php"), "{section}");
 
     // A suite whose files are all there has no such section.
     std::fs::create_dir(dir.path().join("downloads")).expect("mkdir");

@@ -68,7 +68,8 @@ fn the_three_task_suites_hold_the_study_matrix_at_full_size() {
         );
         assert!(plan.contains("order grouped"), "{plan}");
         assert!(
-            plan.contains("missing dataset files (3)") && plan.contains("docs/reproducing-php.md"),
+            plan.contains("missing dataset files (3)")
+                && plan.contains("(the study's datasets: docs/reproducing-php.md)"),
             "the Parquet files a lab downloads are named with where to get them: {plan}"
         );
         for model in ["google/flan-t5-xxl", "bigscience/bloomz-7b1"] {
@@ -116,5 +117,34 @@ fn the_scaled_down_suite_has_its_data_and_a_study_figure_for_every_configuration
     assert!(
         study.iter().all(|l| l.contains("(30 runs")),
         "mean over the study's three datasets: {study:?}"
+    );
+}
+
+#[test]
+fn every_php_suite_with_study_figures_says_how_the_studys_setup_differs() {
+    let mut with_reference = 0;
+    for suite in php_suites() {
+        let text = std::fs::read_to_string(&suite).expect("suite");
+        let Some(at) = text.find("\n[reference]\n") else {
+            continue;
+        };
+        with_reference += 1;
+        let table = &text[at + 1..];
+        let table = &table[..table[1..].find("\n[").map_or(table.len(), |i| i + 1)];
+        let note = table
+            .lines()
+            .find(|l| l.starts_with("note = "))
+            .unwrap_or_else(|| panic!("{}: no note in {table}", suite.display()));
+        for expected in [
+            "8 GPUs",
+            "CodeCarbon's constants",
+            "docs/reproducing-php.md",
+        ] {
+            assert!(note.contains(expected), "{}: {note}", suite.display());
+        }
+    }
+    assert!(
+        with_reference >= 4,
+        "the four study suites have [reference]"
     );
 }

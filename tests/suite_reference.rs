@@ -16,6 +16,15 @@ distilbert-base-uncased-finetuned-sst-2-english,sentiment,sst2,task-specific,663
 
 const LABEL: &str = "PHP 2023 (8×A100 node, CodeCarbon)";
 
+const NOTE: &str = "Its GPU energy is summed over all 8 GPUs of its node.";
+
+/// `suite` with `[reference] note = value` (a TOML value) after its label.
+fn with_note(suite: &str, value: &str) -> String {
+    let label = format!("label = \"{LABEL}\"\n");
+    assert!(suite.contains(&label));
+    suite.replacen(&label, &format!("{label}note = {value}\n"), 1)
+}
+
 /// The one-model suite against `url`, standing for flan-t5-base (on `dataset_ref` when
 /// given), with the study table in `reference/study.csv`.
 fn suite(url: &str, dataset_ref: Option<&str>) -> String {
@@ -158,6 +167,30 @@ fn reference_errors_say_where_and_what_to_do() {
             && err.contains("reference/study.csv, line 3, field `kwh_per_1000_mean`"),
         "{err}"
     );
+    // A note that is not a string, or is empty: the key, where, and what to write.
+    let number = with_note(&good, "3");
+    let (line, col) = position(&number, "note = 3");
+    let (code, _, err) = dry_run(&number, Some(TABLE));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(&format!(
+            "suite.toml:{line}:{}: key `reference.note`",
+            col + 7
+        )) && err.contains("expected a string"),
+        "{err}"
+    );
+    let empty = with_note(&good, "\"  \"");
+    let (line, col) = position(&empty, "\"  \"");
+    let (code, _, err) = dry_run(&empty, Some(TABLE));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains(&format!("suite.toml:{line}:{col}: key `reference.note`"))
+            && err.contains("expected a non-empty note"),
+        "{err}"
+    );
+    let (code, _, err) = dry_run(&with_note(&good, &format!("\"{NOTE}\"")), Some(TABLE));
+    assert_eq!(code, 0, "{err}");
+
     let unparsable = TABLE.replace(",10,0.0098,", ",ten,0.0098,");
     let (_, _, err) = dry_run(&good, Some(&unparsable));
     assert!(
@@ -169,7 +202,8 @@ fn reference_errors_say_where_and_what_to_do() {
 #[test]
 fn a_run_keeps_its_study_figures_and_the_report_needs_nothing_else() {
     let server = openai_server();
-    let (dir, path) = suite_dir(&suite(&server.url, Some("sst2")), 3);
+    let text = with_note(&suite(&server.url, Some("sst2")), &format!("\"{NOTE}\""));
+    let (dir, path) = suite_dir(&text, 3);
     with_table(dir.path(), TABLE);
     let out = dir.path().join("results");
     let output = joulebench()
@@ -199,6 +233,7 @@ fn a_run_keeps_its_study_figures_and_the_report_needs_nothing_else() {
         ("runs", "10"),
         ("source", "mixed"),
         ("label", LABEL),
+        ("note", NOTE),
     ] {
         assert_eq!(row[column], value, "{column}");
     }
@@ -227,9 +262,26 @@ fn a_run_keeps_its_study_figures_and_the_report_needs_nothing_else() {
             && section.contains(&format!("The study's figures: **{LABEL}**")),
         "{section}"
     );
+    // The suite's note under the table, in place of the generic sentence; the ratio of an
+    // estimated figure to a partly estimated one is estimated, and says so.
+    assert!(
+        section.contains(&format!("\n{NOTE}\n")) && !section.contains("may differ"),
+        "{section}"
+    );
+    let line = section
+        .lines()
+        .find(|l| l.starts_with("| m1 |"))
+        .unwrap_or_else(|| panic!("no row in {section}"));
+    assert!(
+        line.contains("| sample |") && line.ends_with(" *estimated* |"),
+        "{line}"
+    );
     let comparison = csv_rows(&out.join("reference_comparison.csv"));
     assert_eq!(comparison.len(), 1);
     assert_eq!(comparison[0]["source"], "estimated");
+    assert_eq!(comparison[0]["ratio_source"], "estimated");
+    assert_eq!(comparison[0]["measured_datasets"], "sample");
+    assert_eq!(comparison[0]["reference_note"], NOTE);
     assert_eq!(comparison[0]["reference_kwh_per_1000"], "0.0092");
     let measured: f64 = comparison[0]["kwh_per_1000"].parse().expect("number");
     let ratio: f64 = comparison[0]["ratio"].parse().expect("number");
@@ -295,6 +347,11 @@ fn a_resumed_run_resolves_its_table_and_keeps_the_figures_it_started_with() {
     assert!(
         md.contains("The study's figures: **as started**")
             && md.contains("mean of imdb, sst2 | 0.00950 ± "),
+        "{md}"
+    );
+    // No note in the suite: the generic sentence.
+    assert!(
+        md.contains("The study's setup may differ from this run's; see its documentation"),
         "{md}"
     );
 }
