@@ -8,9 +8,11 @@
 //! index. Indices are 0-based: `--shard 0/3`, `1/3`, `2/3`.
 
 use crate::plan::{Configuration, Plan};
-use crate::suite::ScheduleSpec;
+use crate::suite::{ModelClass, ProtocolKind, ScheduleSpec};
 use report::manifest::ShardInfo;
 use std::collections::BTreeSet;
+
+pub use report::merge::MAX_SHARDS;
 
 /// Parameter count assumed, for the cost estimate, for a model whose suite entry gives none.
 pub const DEFAULT_PARAMETERS: u64 = 100_000_000;
@@ -58,6 +60,15 @@ pub enum ShardError {
     /// N is 0.
     #[error("--shard .../0: the number of shards must be at least 1")]
     NoShards,
+    /// N is above [`MAX_SHARDS`].
+    #[error(
+        "--shard .../{count}: at most {max} shards (one per configuration is the most that helps); give a smaller N",
+        max = MAX_SHARDS
+    )]
+    TooMany {
+        /// The number of shards given.
+        count: u32,
+    },
     /// I is not below N.
     #[error("--shard {index}/{count}: the index is 0-based and must be below {count}")]
     OutOfRange {
@@ -100,6 +111,9 @@ impl std::str::FromStr for ShardSpec {
         let count: u32 = count.trim().parse().map_err(|_| syntax())?;
         if count == 0 {
             return Err(ShardError::NoShards);
+        }
+        if count > MAX_SHARDS {
+            return Err(ShardError::TooMany { count });
         }
         let index = index.trim();
         if index.eq_ignore_ascii_case("auto") {
@@ -155,8 +169,8 @@ impl ShardSpec {
 }
 
 /// Estimated cost of a configuration, in parameter-passes: requests (warm-up plus
-/// repetitions × inferences) × forward passes per request (the new tokens asked for by a
-/// generating protocol, 1 otherwise) × parameters ([`DEFAULT_PARAMETERS`] when unknown).
+/// repetitions × inferences) × forward passes per request ([`passes_per_request`]) ×
+/// parameters ([`DEFAULT_PARAMETERS`] when unknown).
 ///
 /// Compute per token grows with the parameter count and a generator runs one pass per new
 /// token; prompt length and server speed are left out (unknown before running), so costs
@@ -164,7 +178,7 @@ impl ShardSpec {
 pub fn estimated_cost(config: &Configuration, schedule: &ScheduleSpec) -> f64 {
     let requests = f64::from(schedule.warmup)
         + f64::from(schedule.repetitions) * f64::from(schedule.inferences);
-    let passes = config.generation.map_or(1, |g| g.max_tokens.max(1));
+    let passes = passes_per_request(config);
     let parameters = config
         .parameters
         .filter(|p| *p > 0)
@@ -172,10 +186,24 @@ pub fn estimated_cost(config: &Configuration, schedule: &ScheduleSpec) -> f64 {
     requests * f64::from(passes) * parameters as f64
 }
 
+/// Forward passes one request costs: `max_tokens` for a generating protocol (OpenAI, TGI,
+/// json-template), except a task-specific model behind json-template (an encoder: a
+/// classifier, an extractive QA model), which answers in one pass, as every other protocol.
+pub fn passes_per_request(config: &Configuration) -> u32 {
+    let encoder =
+        config.protocol == ProtocolKind::JsonTemplate && config.class == ModelClass::TaskSpecific;
+    match config.generation {
+        Some(g) if !encoder => g.max_tokens.max(1),
+        _ => 1,
+    }
+}
+
 /// The shard (0-based) of each item of `costs` (id, estimated cost), in the same order:
-/// greedy longest-processing-time first, deterministic.
+/// greedy longest-processing-time first, deterministic. Only the first
+/// min(`count`, items) shards can receive an item (the rest stay empty), so that many bins
+/// are kept, whatever `count`.
 pub fn assign(costs: &[(&str, f64)], count: u32) -> Vec<u32> {
-    let count = count.max(1) as usize;
+    let count = (count.max(1) as usize).min(costs.len().max(1));
     let mut order: Vec<usize> = (0..costs.len()).collect();
     order.sort_by(|&a, &b| {
         let (ia, ca) = costs[a];
@@ -199,24 +227,31 @@ pub fn assign(costs: &[(&str, f64)], count: u32) -> Vec<u32> {
 
 /// The configuration ids of `shard`, in suite order, and the estimated cost of each shard.
 pub fn slice(plan: &Plan, schedule: &ScheduleSpec, shard: &Shard) -> (Vec<String>, Vec<f64>) {
+    let (mut slices, loads) = slices(plan, schedule, shard.count);
+    let ids = slices
+        .get_mut(shard.index as usize)
+        .map(std::mem::take)
+        .unwrap_or_default();
+    (ids, loads)
+}
+
+/// The configuration ids of every shard of `count` (in suite order) and the estimated cost
+/// of each shard, from one assignment.
+pub fn slices(plan: &Plan, schedule: &ScheduleSpec, count: u32) -> (Vec<Vec<String>>, Vec<f64>) {
     let costs: Vec<(&str, f64)> = plan
         .configurations
         .iter()
         .map(|c| (c.id.as_str(), estimated_cost(c, schedule)))
         .collect();
-    let assigned = assign(&costs, shard.count);
-    let mut loads = vec![0.0; shard.count.max(1) as usize];
-    for (s, (_, cost)) in assigned.iter().zip(&costs) {
+    let assigned = assign(&costs, count);
+    let count = count.max(1) as usize;
+    let mut loads = vec![0.0; count];
+    let mut slices = vec![Vec::new(); count];
+    for ((s, (_, cost)), c) in assigned.iter().zip(&costs).zip(&plan.configurations) {
         loads[*s as usize] += cost;
+        slices[*s as usize].push(c.id.clone());
     }
-    let ids = plan
-        .configurations
-        .iter()
-        .zip(&assigned)
-        .filter(|(_, s)| **s == shard.index)
-        .map(|(c, _)| c.id.clone())
-        .collect();
-    (ids, loads)
+    (slices, loads)
 }
 
 /// What `run.json` records of a shard.
@@ -381,6 +416,25 @@ name = "gen-big"
 task = "t"
 class = "general-purpose"
 server = "local"
+[[models]]
+name = "tmpl-enc"
+task = "t"
+class = "task-specific"
+parameters = 100_000_000
+server = "tmpl"
+[[models]]
+name = "tmpl-gen"
+task = "t"
+class = "general-purpose"
+parameters = 100_000_000
+server = "tmpl"
+[servers.tmpl]
+protocol = "json-template"
+url = "http://127.0.0.1:9"
+[servers.tmpl.json_template]
+path = "/predict"
+body = '{"inputs": "{text}"}'
+output = "/0/label"
 [[datasets]]
 name = "d1"
 task = "t"
@@ -421,13 +475,27 @@ seed = 7
             cost("gen-big@d2"),
             requests * 8.0 * DEFAULT_PARAMETERS as f64
         );
+        // json-template: an encoder (task-specific) answers in one pass, a general-purpose
+        // model behind a template generates its max_tokens.
+        assert_eq!(cost("tmpl-enc@d1"), requests * 1e8);
+        assert_eq!(cost("tmpl-gen@d1"), requests * 8.0 * 1e8);
+    }
+
+    #[test]
+    fn more_shards_than_configurations_keep_one_bin_per_configuration() {
+        let costs = [("a", 3.0), ("b", 2.0), ("c", 0.0), ("d", 1.0)];
+        // Far more shards than items: the same assignment as with one shard per item, and
+        // no allocation in proportion to the shard count.
+        assert_eq!(assign(&costs, u32::MAX), assign(&costs, 4));
+        assert_eq!(assign(&costs, u32::MAX), vec![0, 1, 3, 2]);
+        assert_eq!(assign(&[], u32::MAX), Vec::<u32>::new());
     }
 
     #[test]
     fn restricted_plans_partition_the_plan_and_keep_its_visiting_order() {
         let (plan, suite) = plan_of_small_suite();
         let schedule = &suite.spec.schedule;
-        assert_eq!(plan.configurations.len(), 6);
+        assert_eq!(plan.configurations.len(), 10);
         for n in 1..=8u32 {
             let mut seen = Vec::new();
             for index in 0..n {
@@ -478,6 +546,18 @@ seed = 7
             Err(ShardError::OutOfRange { index: 3, count: 3 })
         );
         assert_eq!("1/0".parse::<ShardSpec>(), Err(ShardError::NoShards));
+        assert_eq!(
+            format!("0/{MAX_SHARDS}").parse::<ShardSpec>(),
+            Ok(ShardSpec::Fixed {
+                index: 0,
+                count: MAX_SHARDS
+            })
+        );
+        for too_many in ["0/4000000000", "auto/4000000000", "0/1001"] {
+            let e = too_many.parse::<ShardSpec>().expect_err(too_many);
+            assert!(matches!(e, ShardError::TooMany { .. }), "{too_many}: {e}");
+            assert!(e.to_string().contains("at most 1000 shards"), "{e}");
+        }
         for bad in ["", "3", "a/b", "-1/3", "1/3/4", "auto"] {
             let e = bad.parse::<ShardSpec>().expect_err(bad);
             assert!(e.to_string().contains("expected I/N"), "{bad}: {e}");

@@ -46,13 +46,18 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         plots: !args.no_plots,
         ..report::ReportOptions::default()
     };
-    let (dir, code) = match (&args.results_dir, &args.out) {
-        (Some(dir), _) => (dir.clone(), ExitCode::SUCCESS),
-        (None, Some(out)) => (out.clone(), merge(&args.merge, out)?),
+    let (dir, code, report) = match (&args.results_dir, &args.out) {
+        (Some(dir), _) => {
+            let report = report::render_with(dir, &options)
+                .with_context(|| format!("reporting {}", dir.display()))?;
+            (dir.clone(), ExitCode::SUCCESS, report)
+        }
+        (None, Some(out)) => {
+            let (code, report) = merge(&args.merge, out, &options)?;
+            (out.clone(), code, report)
+        }
         (None, None) => anyhow::bail!("give a results folder: joulebench report DIR"),
     };
-    let report = report::render_with(&dir, &options)
-        .with_context(|| format!("reporting {}", dir.display()))?;
     let flagged = report.flags.iter().filter(|f| !f.is_empty()).count();
     println!(
         "{} configurations summarised in {} ({} with quality flags; see {}), {} plot files in {}",
@@ -66,10 +71,19 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     Ok(code)
 }
 
-/// Merges shard folders into `out`; prints what came together and every warning. The exit
-/// code is 1 when shards are missing or did not complete.
-fn merge(shards: &[PathBuf], out: &Path) -> anyhow::Result<ExitCode> {
-    let merged = report::merge::merge(shards, out)?;
+/// Merges shard folders into `out` and reports the merged folder (into a temporary folder
+/// renamed to `out` at the end, so that a failure leaves no `out`); prints what came
+/// together and every warning. The exit code is 1 when shards are missing or did not
+/// complete.
+fn merge(
+    shards: &[PathBuf],
+    out: &Path,
+    options: &report::ReportOptions,
+) -> anyhow::Result<(ExitCode, report::Report)> {
+    let (merged, report) = report::merge::merge_with(shards, out, |dir, _| {
+        report::render_with(dir, options)
+            .with_context(|| format!("reporting the merge into {}", out.display()))
+    })?;
     let info = merged.manifest.merged.as_ref();
     let count = info.map_or(0, |m| m.count);
     let given = info.map_or(0, |m| m.shards.len());
@@ -88,22 +102,27 @@ fn merge(shards: &[PathBuf], out: &Path) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if merged.manifest.status == RunStatus::Complete {
+    let code = if merged.manifest.status == RunStatus::Complete {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
-    })
+    };
+    Ok((code, report))
 }
 
-/// The configurations of each missing shard, from the merged folder's copy of the suite
-/// (datasets resolved beside the original suite file); `None` when the suite cannot be read.
+/// The configurations of each missing shard, from the suite: the original file when it is
+/// still there unchanged (same SHA-256), else the merged folder's copy; dataset files need
+/// not be on this host. `None` when neither can be read.
 fn missing_configurations(
     out: &Path,
     manifest: &RunManifest,
     missing: &[u32],
 ) -> Option<Vec<String>> {
-    let base = Path::new(&manifest.suite.path).parent()?.to_path_buf();
-    let suite = harness::suite::load_in(&out.join(report::files::SUITE_COPY), &base).ok()?;
+    let original = Path::new(&manifest.suite.path);
+    let suite = harness::suite::load_plan_only(original)
+        .ok()
+        .filter(|s| s.sha256 == manifest.suite.sha256)
+        .or_else(|| harness::suite::load_plan_only(&out.join(report::files::SUITE_COPY)).ok())?;
     let plan = harness::plan::Plan::of(&suite).ok()?;
     let count = manifest.merged.as_ref()?.count;
     Some(

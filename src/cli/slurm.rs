@@ -3,10 +3,14 @@
 
 use anyhow::Context;
 use harness::plan::Plan;
-use harness::shard::{self, Shard};
+use harness::shard;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+mod scripts;
+
+use scripts::Scripts;
 
 /// Arguments of `joulebench slurm`.
 #[derive(Debug, clap::Args)]
@@ -75,6 +79,13 @@ pub fn run(args: SlurmArgs) -> anyhow::Result<ExitCode> {
     if args.shards == 0 {
         anyhow::bail!("--shards must be at least 1, e.g. --shards 4");
     }
+    if args.shards > shard::MAX_SHARDS {
+        anyhow::bail!(
+            "--shards {}: at most {} shards (one per configuration is the most that helps); give a smaller N",
+            args.shards,
+            shard::MAX_SHARDS
+        );
+    }
     if args.max_parallel == Some(0) {
         anyhow::bail!("--max-parallel must be at least 1");
     }
@@ -95,7 +106,8 @@ pub fn run(args: SlurmArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let suite = harness::suite::load(&args.suite)?;
+    // The datasets need to be where the nodes run, not on the host that writes the scripts.
+    let suite = harness::suite::load_plan_only(&args.suite)?;
     let plan = Plan::of(&suite)?;
     let suite_path = absolute(&args.suite)?;
     let results = match &args.results {
@@ -145,6 +157,13 @@ pub fn run(args: SlurmArgs) -> anyhow::Result<ExitCode> {
         write_executable(&out.join(name), text)?;
     }
     print!("{}", shard_table(&plan, &suite.spec.schedule, args.shards));
+    for d in &suite.missing_datasets {
+        eprintln!(
+            "note: dataset {} is not at {} on this host; every node must see it there",
+            d.name,
+            d.path.display()
+        );
+    }
     println!(
         "wrote {}, {} and {} in {}\nsubmit with: bash {}",
         SHARDS_SCRIPT,
@@ -156,192 +175,10 @@ pub fn run(args: SlurmArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// The text of the three scripts.
-struct Scripts<'a> {
-    args: &'a SlurmArgs,
-    suite_name: &'a str,
-    suite_path: &'a Path,
-    results: &'a Path,
-    joulebench: &'a Path,
-}
-
-impl Scripts<'_> {
-    /// `#SBATCH` lines both jobs share.
-    fn common(&self, out: &mut String) {
-        if let Some(p) = &self.args.partition {
-            let _ = writeln!(out, "#SBATCH --partition={p}");
-        }
-        for option in &self.args.sbatch {
-            let _ = writeln!(out, "#SBATCH {option}");
-        }
-    }
-
-    fn header(&self, out: &mut String, what: &str) {
-        let _ = writeln!(out, "#!/bin/bash");
-        let _ = writeln!(
-            out,
-            "# {what}\n# Written by `joulebench slurm` {} for suite {} ({}); see docs/cluster.md.",
-            env!("CARGO_PKG_VERSION"),
-            self.suite_name,
-            self.suite_path.display()
-        );
-    }
-
-    /// The array job: task I runs shard I of N into RESULTS/shard-I, or resumes it.
-    fn shards(&self) -> String {
-        let a = self.args;
-        let n = a.shards;
-        let mut s = String::new();
-        self.header(
-            &mut s,
-            &format!("Shards 0..{} of the suite, one array task each.", n - 1),
-        );
-        let _ = writeln!(s, "#SBATCH --job-name=jb-{}", self.suite_name);
-        let throttle = a.max_parallel.map(|k| format!("%{k}")).unwrap_or_default();
-        let _ = writeln!(s, "#SBATCH --array=0-{}{throttle}", n - 1);
-        let _ = writeln!(s, "#SBATCH --ntasks=1");
-        if let Some(c) = a.cpus_per_task {
-            let _ = writeln!(s, "#SBATCH --cpus-per-task={c}");
-        }
-        if let Some(g) = &a.gpus_per_task {
-            let _ = writeln!(s, "#SBATCH --gpus-per-task={g}");
-        }
-        if let Some(t) = &a.time {
-            let _ = writeln!(s, "#SBATCH --time={t}");
-        }
-        if a.exclusive {
-            let _ = writeln!(s, "#SBATCH --exclusive");
-        }
-        let _ = writeln!(
-            s,
-            "#SBATCH --output={}/slurm-shard-%A_%a.out",
-            self.results.display()
-        );
-        self.common(&mut s);
-        let _ = write!(
-            s,
-            r#"set -euo pipefail
-JOULEBENCH={jb}
-SUITE={suite}
-RESULTS={results}
-SHARD_DIR="$RESULTS/shard-${{SLURM_ARRAY_TASK_ID:?not an array task: submit with sbatch}}"
-echo "shard $SLURM_ARRAY_TASK_ID of {n} on $(hostname) in $SHARD_DIR"
-if [ -f "$SHARD_DIR/run.json" ]; then
-  # A resubmitted task (sbatch --array=I): complete the shard rather than start over.
-  if grep -q '"status": "complete"' "$SHARD_DIR/run.json"; then
-    echo "shard $SLURM_ARRAY_TASK_ID is already complete"
-    exit 0
-  fi
-  exec "$JOULEBENCH" run --quiet --resume "$SHARD_DIR" "$SUITE"
-fi
-exec "$JOULEBENCH" run --quiet --shard auto/{n} --out "$SHARD_DIR" "$SUITE"
-"#,
-            jb = quote(self.joulebench),
-            suite = quote(self.suite_path),
-            results = quote(self.results),
-        );
-        s
-    }
-
-    /// The merge job: every shard folder with a run.json, merged into RESULTS/merged.
-    fn merge(&self) -> String {
-        let n = self.args.shards;
-        let mut s = String::new();
-        self.header(
-            &mut s,
-            "Merges the shard folders and reports them; runs after the array (see submit.sh).",
-        );
-        let _ = writeln!(s, "#SBATCH --job-name=jb-{}-merge", self.suite_name);
-        let _ = writeln!(s, "#SBATCH --ntasks=1");
-        let _ = writeln!(
-            s,
-            "#SBATCH --output={}/slurm-merge-%j.out",
-            self.results.display()
-        );
-        self.common(&mut s);
-        let _ = write!(
-            s,
-            r#"set -uo pipefail
-JOULEBENCH={jb}
-RESULTS={results}
-SHARDS=()
-for i in $(seq 0 {last}); do
-  if [ -f "$RESULTS/shard-$i/run.json" ]; then
-    SHARDS+=("$RESULTS/shard-$i")
-  else
-    echo "shard $i of {n} left no run.json in $RESULTS/shard-$i" >&2
-  fi
-done
-if [ "${{#SHARDS[@]}}" -eq 0 ]; then
-  echo "no shard folder to merge in $RESULTS" >&2
-  exit 1
-fi
-# A fresh folder per merge (the merge never overwrites); merged -> the latest.
-OUT="$RESULTS/merged-${{SLURM_JOB_ID:-$(date -u +%Y%m%dT%H%M%SZ)}}"
-"$JOULEBENCH" report --merge "${{SHARDS[@]}}" --out "$OUT"
-status=$?
-if [ -f "$OUT/run.json" ]; then
-  ln -sfn "$(basename "$OUT")" "$RESULTS/merged"
-  echo "merged report: $RESULTS/merged/summary.md"
-fi
-exit $status
-"#,
-            jb = quote(self.joulebench),
-            results = quote(self.results),
-            last = n - 1,
-        );
-        s
-    }
-
-    /// Submits the array, then the merge with a dependency on it.
-    fn submit(&self, scripts: &Path) -> String {
-        let dependency = match self.args.dependency {
-            Dependency::Afterany => "afterany",
-            Dependency::Afterok => "afterok",
-        };
-        let mut s = String::new();
-        self.header(
-            &mut s,
-            "Submits the shard array and the merge job that waits for it.",
-        );
-        let _ = write!(
-            s,
-            r#"set -euo pipefail
-SCRIPTS={scripts}
-RESULTS={results}
-mkdir -p "$RESULTS"
-ARRAY=$(sbatch --parsable "$SCRIPTS/{shards}")
-ARRAY=${{ARRAY%%;*}}
-MERGE=$(sbatch --parsable --dependency={dependency}:"$ARRAY" "$SCRIPTS/{merge}")
-MERGE=${{MERGE%%;*}}
-echo "submitted array job $ARRAY ({n} shards) and merge job $MERGE ({dependency}:$ARRAY)"
-echo "results: $RESULTS (merged report: $RESULTS/merged/summary.md)"
-"#,
-            scripts = quote(scripts),
-            results = quote(self.results),
-            shards = SHARDS_SCRIPT,
-            merge = MERGE_SCRIPT,
-            n = self.args.shards,
-        );
-        s
-    }
-}
-
 /// Each shard's configurations and estimated share of the cost.
 fn shard_table(plan: &Plan, schedule: &harness::suite::ScheduleSpec, count: u32) -> String {
     let mut out = String::new();
-    let mut loads = Vec::new();
-    let mut slices = Vec::new();
-    for index in 0..count {
-        let shard = Shard {
-            index,
-            count,
-            index_from: "flag".into(),
-        };
-        let (ids, l) = shard::slice(plan, schedule, &shard);
-        loads = l;
-        slices.push(ids);
-    }
+    let (slices, loads) = shard::slices(plan, schedule, count);
     let total: f64 = loads.iter().sum();
     for (index, ids) in slices.iter().enumerate() {
         let share = if total > 0.0 {
@@ -408,11 +245,6 @@ fn check_time(time: Option<&str>) -> anyhow::Result<()> {
 
 fn absolute(path: &Path) -> anyhow::Result<PathBuf> {
     std::path::absolute(path).with_context(|| format!("cannot make {} absolute", path.display()))
-}
-
-/// A path as a single-quoted shell word.
-fn quote(path: &Path) -> String {
-    format!("'{}'", path.to_string_lossy().replace('\'', r"'\''"))
 }
 
 fn write_executable(path: &Path, text: &str) -> anyhow::Result<()> {
