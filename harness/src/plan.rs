@@ -258,4 +258,60 @@ mod tests {
         let firsts: std::collections::BTreeSet<usize> = rounds.iter().map(|r| r[0]).collect();
         assert!(firsts.len() > 1, "no configuration always goes first");
     }
+
+    /// A plan of models on servers `first`, `second`, `first` (in suite order) × 2 datasets.
+    fn two_server_plan() -> Plan {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("d.jsonl"), "{\"text\": \"a\"}\n").expect("data");
+        let model = |name: &str, server: &str| {
+            format!(
+                "[[models]]\nname = \"{name}\"\ntask = \"t\"\nclass = \"task-specific\"\nserver = \"{server}\"\nprotocol = \"tei-predict\"\n"
+            )
+        };
+        let suite = format!(
+            "[suite]\nname = \"s\"\n[servers.first]\nprotocol = \"tei-predict\"\nurl = \"http://127.0.0.1:9\"\n\
+             [servers.second]\nprotocol = \"tei-predict\"\nurl = \"http://127.0.0.1:8\"\n{}{}{}\
+             [[datasets]]\nname = \"d1\"\ntask = \"t\"\npath = \"d.jsonl\"\n\
+             [[datasets]]\nname = \"d2\"\ntask = \"t\"\npath = \"d.jsonl\"\n\
+             [schedule]\nrepetitions = 4\nseed = 11\n",
+            model("a", "second"),
+            model("b", "first"),
+            model("c", "second"),
+        );
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, suite).expect("suite");
+        let suite = crate::suite::load(&path).expect("valid suite");
+        Plan::of(&suite).expect("plan")
+    }
+
+    #[test]
+    fn grouped_visits_take_one_server_at_a_time_keeping_the_rounds_within_it() {
+        let plan = two_server_plan();
+        let interleaved = plan.visits(RunOrder::Interleaved);
+        let grouped = plan.visits(RunOrder::Grouped);
+        assert_eq!(interleaved.len(), 6 * 4);
+        let mut a = interleaved.clone();
+        let mut b = grouped.clone();
+        a.sort_unstable();
+        b.sort_unstable();
+        assert_eq!(a, b, "the same visits, in another order");
+        let servers: Vec<&str> = grouped
+            .iter()
+            .map(|&(_, ci)| plan.configurations[ci].server.as_str())
+            .collect();
+        let switch = servers.iter().position(|s| *s == "first").expect("first");
+        assert!(
+            servers[..switch].iter().all(|s| *s == "second")
+                && servers[switch..].iter().all(|s| *s == "first"),
+            "the server of the first model goes first, then the other: {servers:?}"
+        );
+        for group in [&grouped[..switch], &grouped[switch..]] {
+            let wanted: Vec<(u32, usize)> = interleaved
+                .iter()
+                .filter(|v| group.contains(v))
+                .copied()
+                .collect();
+            assert_eq!(group, &wanted[..], "rounds kept within the group");
+        }
+    }
 }
