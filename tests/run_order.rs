@@ -3,20 +3,30 @@
 
 mod common;
 
-use common::{csv_rows, measured, run_suite};
+use common::{csv_rows, joulebench, manifest, measured, run_suite};
 
 /// Two servers launched from the journalling fixture, two models on the first, one on the
 /// second, in the given order.
 fn suite(order: &str, journal: &str) -> String {
+    suite_dying(order, journal, "")
+}
+
+/// As [`suite`], the second server dying once at its prediction number `die_at` (if any).
+fn suite_dying(order: &str, journal: &str, die_at: &str) -> String {
     let script = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/tests/fixtures/journal_server.py"
     );
     let server = |name: &str| {
+        let die = if name == "second" && !die_at.is_empty() {
+            format!(", \"{die_at}\"")
+        } else {
+            String::new()
+        };
         format!(
             r#"[servers.{name}]
 protocol = "tei-predict"
-launch = ["python3", "{script}", "{{port}}", "{name}", "{journal}"]
+launch = ["python3", "{script}", "{{port}}", "{name}", "{journal}"{die}]
 ready_timeout_seconds = 30
 "#
         )
@@ -130,4 +140,55 @@ fn interleaved_order_starts_every_server_before_measuring() {
         firsts.iter().all(|&i| i < 9),
         "round 1 visits every configuration before any second repetition: {models:?}"
     );
+}
+
+#[test]
+fn a_grouped_run_cut_by_a_dying_server_resumes_without_restarting_finished_servers() {
+    let journal_dir = tempfile::tempdir().expect("temp dir");
+    let journal = journal_dir.path().join("journal.txt");
+    // The second server's one model needs 3 × 3 predictions: it dies at its 5th.
+    let (output, dir, out) =
+        run_suite(&suite_dying("grouped", &journal.to_string_lossy(), "5"), 10);
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "interrupted: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(manifest(&out)["status"], "interrupted");
+    let resumed = joulebench()
+        .args(["run", "--quiet", "--resume"])
+        .arg(&out)
+        .arg(dir.path().join("suite.toml"))
+        .output()
+        .expect("resume");
+    assert!(
+        resumed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&resumed.stderr)
+    );
+    assert_eq!(manifest(&out)["status"], "complete");
+    assert_eq!(
+        journal_lines(&journal),
+        [
+            "start first",
+            "stop first",
+            "start second",
+            "died second",
+            "start second",
+            "stop second"
+        ],
+        "the finished first server is not started again"
+    );
+    let reps = csv_rows(&out.join("repetitions.csv"));
+    for model in ["a", "b", "c"] {
+        let mut taken: Vec<String> = reps
+            .iter()
+            .filter(|r| r["model"] == model)
+            .map(|r| r["repetition"].clone())
+            .collect();
+        taken.sort();
+        taken.dedup();
+        assert_eq!(taken, ["1", "2", "3"], "{model}: every repetition once");
+    }
 }
