@@ -4,7 +4,9 @@
 
 mod common;
 
-use common::{csv_rows, joulebench, manifest, measured, openai_server, suite_dir};
+use common::{
+    csv_rows, joulebench, manifest, measured, openai_server, slow_openai_server, suite_dir,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -152,7 +154,9 @@ fn run_shards(suite_path: &Path, root: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn three_shards_merged_match_the_unsharded_run() {
-    let server = openai_server();
+    // Each request lasts 30 ms, longer than the 20 ms between samples at 50 Hz, so that
+    // every request's own energy is known (a number) in the shards and in the merge.
+    let server = slow_openai_server(Duration::from_millis(30));
     let (dir, suite_path) = suite_dir(&suite(&server.url, "shards", ""), 6);
     let whole = dir.path().join("whole");
     let o = run(&suite_path, &whole, &[], &[]);
@@ -271,11 +275,21 @@ fn three_shards_merged_match_the_unsharded_run() {
     for shard in &shards {
         for (config, (energy, per_request)) in by_config(shard) {
             let (e, p) = merged_figures[&config];
+            // Numbers on both sides (every request spans samples), and equal: a NaN, or an
+            // empty cell, fails here.
+            assert!(
+                energy.is_finite() && e.is_finite(),
+                "{config}: {e} vs {energy}"
+            );
+            assert!(
+                per_request.is_finite() && p.is_finite(),
+                "{config}: {p} vs {per_request}"
+            );
             assert_eq!(e, energy, "{config}");
-            // Both unknown (no sample around the requests), or equal.
-            let same = (p.is_nan() && per_request.is_nan())
-                || (p - per_request).abs() <= 1e-9 * per_request.abs();
-            assert!(same, "{config}: {p} vs {per_request}");
+            assert!(
+                (p - per_request).abs() <= 1e-9 * per_request.abs(),
+                "{config}: {p} vs {per_request}"
+            );
         }
     }
     // The merged folder reports again as any folder does.
@@ -393,9 +407,40 @@ fn merges_that_do_not_belong_together_are_refused_and_missing_shards_named() {
     assert!(run(&suite_path, &whole, &[], &[]).status.success());
     refused(&[s0, &whole], &["not one shard", "--shard I/N"]);
 
-    // A missing shard: merged anyway, named, marked interrupted, exit 1.
+    // A study table that differs between shards (it is not in the suite's SHA-256), or
+    // that one shard has and another lacks.
+    let [ref0, ref1] = [("ref-0", s0, "a,1"), ("ref-1", s1, "a,2")].map(|(name, from, row)| {
+        let to = root.join(name);
+        copy_dir(from, &to);
+        std::fs::write(to.join("reference.csv"), format!("config,x\n{row}\n")).expect("write");
+        to
+    });
+    refused(
+        &[&ref0, &ref1, s2],
+        &[
+            "reference.csv",
+            "ref-0",
+            "ref-1",
+            r#"line 2: "a,1" vs line 2: "a,2""#,
+        ],
+    );
+    refused(&[s0, &ref1, s2], &["reference.csv", "absent vs present"]);
+    // Nothing refused left a half-written folder beside its --out.
+    let partial_left: Vec<_> = std::fs::read_dir(root)
+        .expect("read_dir")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().contains(".partial-"))
+        .collect();
+    assert!(partial_left.is_empty(), "{partial_left:?}");
+
+    // A missing shard: merged anyway, named, marked interrupted, exit 1 -- on a host that
+    // does not have the suite's datasets (the suite is read for its plan only).
+    let data = suite_path.with_file_name("data.jsonl");
+    let away = suite_path.with_file_name("data.jsonl.away");
+    std::fs::rename(&data, &away).expect("hide the dataset");
     let partial = root.join("partial");
     let o = merge(&[s0, s2], &partial);
+    std::fs::rename(&away, &data).expect("restore the dataset");
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let all = text(&o);
     assert!(all.contains("merged 2 of 3 shards"), "{all}");
@@ -438,7 +483,10 @@ fn merges_that_do_not_belong_together_are_refused_and_missing_shards_named() {
     // Different hosts: summary.csv gains a host column naming each configuration's node.
     let node_b = root.join("node-b-1");
     copy_dir(s1, &node_b);
-    edit_manifest(&node_b, |m| m["host"]["hostname"] = "node-b".into());
+    edit_manifest(&node_b, |m| {
+        m["host"]["hostname"] = "node-b".into();
+        m["missing_probes"] = serde_json::json!([{"probe": "nvml", "reason": "no driver"}]);
+    });
     let two_hosts = root.join("two-hosts");
     let o = merge(&[s0, &node_b, s2], &two_hosts);
     assert!(o.status.success(), "{}", text(&o));
@@ -455,7 +503,33 @@ fn merges_that_do_not_belong_together_are_refused_and_missing_shards_named() {
             .map(Vec::len),
         Some(2)
     );
+    let m = manifest(&two_hosts);
+    // The header names no single host, and a probe missing on one shard only is said to be.
+    assert_eq!(m["host"]["hostname"], "2 hosts (see hosts.csv)");
+    let missing = m["missing_probes"].as_array().expect("missing_probes");
+    let nvml: Vec<_> = missing.iter().filter(|p| p["probe"] == "nvml").collect();
+    assert_eq!(nvml.len(), 1, "{missing:?}");
+    assert!(
+        nvml[0]["reason"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("missing on shard(s) 1 (node-b) only: no driver")),
+        "{nvml:?}"
+    );
     let md = std::fs::read_to_string(two_hosts.join("summary.md")).expect("summary.md");
+    let started = md
+        .lines()
+        .find(|l| l.starts_with("Status "))
+        .expect("status line");
+    assert!(started.contains(" on 2 hosts (see hosts.csv)"), "{started}");
+    let first_host = manifest(s0)["host"]["hostname"]
+        .as_str()
+        .expect("hostname")
+        .to_string();
+    assert!(!started.contains(&first_host), "{started}");
+    assert!(
+        !md.contains("not available: `nvml`: no driver"),
+        "nvml is not said to be missing everywhere: {md}"
+    );
     assert!(md.contains("## Hosts"), "{md}");
     assert_eq!(
         md.matches(" | node-b |").count(),
@@ -476,6 +550,11 @@ fn bad_shard_flags_are_one_line_errors() {
             "0-based and must be below 3",
         ),
         (&["--shard", "x"][..], &[][..], "expected I/N"),
+        (
+            &["--shard", "0/4000000000"][..],
+            &[][..],
+            "at most 1000 shards",
+        ),
         (
             &["--shard", "auto/3"][..],
             &[][..],
@@ -612,4 +691,56 @@ fn an_interrupted_shard_resumes_as_the_same_shard() {
         .map(|r| (r["config"].clone(), r["repetition"].clone()))
         .collect();
     assert_eq!(reps.len(), listed.len() * REPETITIONS);
+}
+
+/// Rewrites the first measured row's `t_end_ns` in `requests.csv` to something that is
+/// not a time, so that a merge fails midway (after the checks, while concatenating).
+fn tear_a_time(dir: &Path) {
+    let path = dir.join("requests.csv");
+    let text = std::fs::read_to_string(&path).expect("requests.csv");
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let col = lines[0]
+        .split(',')
+        .position(|h| h == "t_end_ns")
+        .expect("t_end_ns column");
+    let mut fields: Vec<String> = lines[1].split(',').map(str::to_string).collect();
+    fields[col] = "soon".into();
+    lines[1] = fields.join(",");
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write requests.csv");
+}
+
+#[test]
+fn a_merge_that_fails_midway_leaves_no_out_and_a_retry_works() {
+    let server = openai_server();
+    let (dir, suite_path) = suite_dir(&suite(&server.url, "shards", ""), 6);
+    let root = dir.path();
+    let shards = run_shards(&suite_path, root);
+    let torn = root.join("torn-2");
+    copy_dir(&shards[2], &torn);
+    let good = std::fs::read(torn.join("requests.csv")).expect("requests.csv");
+    tear_a_time(&torn);
+    let out = root.join("merged");
+    let o = merge(&[&shards[0], &shards[1], &torn], &out);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let err = text(&o);
+    assert!(
+        err.contains("requests.csv") && err.contains("t_end_ns"),
+        "{err}"
+    );
+    assert!(!out.exists(), "a failed merge left {}", out.display());
+    let left: Vec<String> = std::fs::read_dir(root)
+        .expect("read_dir")
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("merged"))
+        .collect();
+    assert!(left.is_empty(), "nothing beside --out either: {left:?}");
+
+    // Fixed, the same command succeeds into the same --out.
+    std::fs::write(torn.join("requests.csv"), good).expect("repair");
+    let o = merge(&[&shards[0], &shards[1], &torn], &out);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(manifest(&out)["status"], "complete");
+    assert!(out.join("summary.csv").is_file());
+    assert_eq!(measured(&out).len(), 8 * INFERENCES * REPETITIONS);
 }

@@ -248,6 +248,7 @@ fn the_scripts_run_by_hand_shard_merge_and_report() {
 fn bad_options_are_one_line_errors() {
     for (args, needle) in [
         (&["--shards", "0"][..], "--shards must be at least 1"),
+        (&["--shards", "4000000000"][..], "at most 1000 shards"),
         (&["--shards", "2", "--time", "soon"][..], "--time"),
         (&["--shards", "2", "--partition", "a b"][..], "--partition"),
         (
@@ -266,4 +267,45 @@ fn bad_options_are_one_line_errors() {
         assert!(!scripts.exists(), "{args:?}");
         drop(dir);
     }
+}
+
+#[test]
+fn scripts_are_written_when_the_datasets_are_not_on_this_host() {
+    // The datasets live on the cluster's shared storage, not on the submit host.
+    let suite = one_model_suite(
+        "openai-completions",
+        "http://127.0.0.1:9",
+        "general-purpose",
+        "",
+        "",
+    );
+    let (dir, suite_path) = suite_dir(&suite, 5);
+    let data = dir.path().join("data.jsonl");
+    std::fs::remove_file(&data).expect("remove the dataset");
+    let scripts = dir.path().join("scripts");
+    let o = joulebench()
+        .arg("slurm")
+        .arg(&suite_path)
+        .args(["--shards", "2", "--results"])
+        .arg(dir.path().join("results"))
+        .arg("--out")
+        .arg(&scripts)
+        .output()
+        .expect("joulebench slurm");
+    assert!(o.status.success(), "{}", text(&o));
+    for name in ["shards.sbatch", "merge.sbatch", "submit.sh"] {
+        assert!(scripts.join(name).is_file(), "{name}: {}", text(&o));
+    }
+    assert!(
+        text(&o).contains("shard 0/2: 1 configuration(s)"),
+        "{}",
+        text(&o)
+    );
+    // ... and says which file the nodes must see.
+    let t = text(&o);
+    assert!(
+        t.lines()
+            .any(|l| l.starts_with("note: dataset sample") && l.contains("data.jsonl")),
+        "{t}"
+    );
 }

@@ -436,3 +436,16 @@ pub const SUMMARY_COLUMNS: &[&str] = &[
     "latency_ms_p99",
     "source",
 ];
+
+/// Like [`openai_server`], but every answer to a POST waits `delay` first (so that each
+/// request spans samples of a sampler faster than `1 / delay`).
+pub fn slow_openai_server(delay: Duration) -> TestServer {
+    TestServer::start_replies(move |r| {
+        let (status, body) = openai_answer(r);
+        if r.method == "POST" {
+            Reply::Stall(delay, status, body)
+        } else {
+            Reply::Json(status, body)
+        }
+    })
+}
