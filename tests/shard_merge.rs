@@ -736,8 +736,9 @@ fn a_merge_that_fails_midway_leaves_no_out_and_a_retry_works() {
         .collect();
     assert!(left.is_empty(), "nothing beside --out either: {left:?}");
 
-    // Fixed, the same command succeeds into the same --out.
+    // Fixed, the same command succeeds into the same --out (here made beforehand, empty).
     std::fs::write(torn.join("requests.csv"), good).expect("repair");
+    std::fs::create_dir(&out).expect("an empty --out");
     let o = merge(&[&shards[0], &shards[1], &torn], &out);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(manifest(&out)["status"], "complete");
