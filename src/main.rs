@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
+    cli::quiet_on_closed_pipe(&args.command);
     cli::init_logging(args.verbose);
     match cli::dispatch(args) {
         Ok(code) => code,

@@ -148,3 +148,33 @@ fn every_php_suite_with_study_figures_says_how_the_studys_setup_differs() {
         "the four study suites have [reference]"
     );
 }
+
+#[test]
+fn a_dry_run_piped_into_a_reader_that_stops_early_ends_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let suite = Path::new(env!("CARGO_MANIFEST_DIR")).join("suites/php/text-classification.toml");
+    let mut child = joulebench()
+        .args(["run", "--dry-run", "--shard", "0/1000"])
+        .arg(&suite)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut first = [0u8; 64];
+    child
+        .stdout
+        .take()
+        .expect("stdout")
+        .read_exact(&mut first)
+        .expect("the plan begins");
+    // The read end is dropped here, as `| head -c 64` would close it.
+    let output = child.wait_with_output().expect("wait");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        output.status.success() || output.status.signal() == Some(libc::SIGPIPE),
+        "{:?}: {stderr}",
+        output.status
+    );
+}

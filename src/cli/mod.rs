@@ -45,6 +45,30 @@ pub enum Command {
     Slurm(slurm::SlurmArgs),
 }
 
+impl Command {
+    /// Whether the command only prints (so a closed pipe, as in `| head`, may end it quietly).
+    pub fn only_prints(&self) -> bool {
+        match self {
+            Command::Run(a) => a.dry_run,
+            Command::Serve(_) => false,
+            _ => true,
+        }
+    }
+}
+
+/// Lets a closed stdout end the process quietly, as Unix tools do, instead of a panic in
+/// `println!`. Only for commands that print: a run or a server keeps Rust's default (an
+/// error to handle rather than a signal that would cut a measurement short).
+pub fn quiet_on_closed_pipe(command: &Command) {
+    #[cfg(unix)]
+    if command.only_prints() {
+        // SAFETY: restores the default disposition of one signal, before any thread starts.
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        }
+    }
+}
+
 /// Sets up log output on stderr.
 pub fn init_logging(verbose: u8) {
     let default = match verbose {
