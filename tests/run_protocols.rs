@@ -338,18 +338,26 @@ fn tgi_stream_errors_and_truncations_are_bad_responses() {
     );
 }
 
-#[test]
-fn tgi_stream_from_the_reference_server() {
-    let suite = r#"[suite]
-name = "tgi-stream"
+/// A streamed suite against the reference server's tiny generator, launched by the run.
+fn reference_stream_suite(
+    protocol: &str,
+    model: &str,
+    max_tokens: u32,
+    pin: bool,
+    inferences: u32,
+    warmup: u32,
+) -> String {
+    format!(
+        r#"[suite]
+name = "stream"
 
 [servers.reference]
-protocol = "tgi-generate"
-launch = ["{joulebench}", "serve", "--port", "{port}", "--generator", "tiny"]
+protocol = "{protocol}"
+launch = ["{{joulebench}}", "serve", "--port", "{{port}}", "--generator", "tiny"]
 ready_timeout_seconds = 60
 
 [[models]]
-name = "tiny"
+name = "{model}"
 task = "sentiment"
 class = "general-purpose"
 server = "reference"
@@ -358,25 +366,32 @@ server = "reference"
 name = "sample"
 task = "sentiment"
 path = "data.jsonl"
-fields = { text = "sentence" }
+fields = {{ text = "sentence" }}
 
 [tasks.sentiment]
-prompt = "sentiment? {text}"
-max_tokens = 4
+prompt = "sentiment? {{text}}"
+max_tokens = {max_tokens}
 
 [generation]
 stream = true
+pin_output_length = {pin}
 
 [schedule]
-inferences = 3
+inferences = {inferences}
 repetitions = 1
-warmup = 1
+warmup = {warmup}
 idle_seconds = 0
 cooldown_seconds = 0
 
 [probes]
 sources = ["estimate"]
-"#;
+"#
+    )
+}
+
+#[test]
+fn tgi_stream_from_the_reference_server() {
+    let suite = &reference_stream_suite("tgi-generate", "tiny", 4, false, 3, 1);
     let (output, _dir, out) = run_suite(suite, 3);
     assert!(
         output.status.success(),
@@ -541,44 +556,7 @@ fn the_api_key_is_sent_as_a_bearer_token_and_written_nowhere() {
 fn reference_server_streams_tokens_as_they_are_made_on_kept_alive_connections() {
     // With Nagle's algorithm on, a kept-alive connection gets every event of an answer in
     // one burst ~40 ms late: time to first token would equal the latency.
-    let suite = r#"[suite]
-name = "ttft"
-
-[servers.reference]
-protocol = "openai-completions"
-launch = ["{joulebench}", "serve", "--port", "{port}", "--generator", "tiny"]
-ready_timeout_seconds = 60
-
-[[models]]
-name = "generator-tiny"
-task = "sentiment"
-class = "general-purpose"
-server = "reference"
-
-[[datasets]]
-name = "sample"
-task = "sentiment"
-path = "data.jsonl"
-fields = { text = "sentence" }
-
-[tasks.sentiment]
-prompt = "sentiment? {text}"
-max_tokens = 16
-
-[generation]
-stream = true
-pin_output_length = true
-
-[schedule]
-inferences = 8
-repetitions = 1
-warmup = 2
-idle_seconds = 0
-cooldown_seconds = 0
-
-[probes]
-sources = ["estimate"]
-"#;
+    let suite = &reference_stream_suite("openai-completions", "generator-tiny", 16, true, 8, 2);
     let (output, _dir, out) = run_suite(suite, 8);
     assert!(
         output.status.success(),
