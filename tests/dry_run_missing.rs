@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{joulebench, suite_dir};
+use common::{joulebench, run_in, suite_dir};
 
 const SUITE: &str = r#"[suite]
 name = "lab-data"
@@ -94,13 +94,7 @@ fn a_dry_run_plans_without_the_data_and_lists_what_is_missing() {
 #[test]
 fn a_run_refuses_missing_data_before_writing_anything() {
     let (dir, path) = suite_dir(SUITE, 3);
-    let out = dir.path().join("results");
-    let output = joulebench()
-        .args(["run", "--quiet", "--out"])
-        .arg(&out)
-        .arg(&path)
-        .output()
-        .expect("run joulebench");
+    let (output, out) = run_in(dir.path(), &path);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(

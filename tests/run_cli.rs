@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{SUMMARY_COLUMNS, joulebench, openai_server, run_suite, suite_dir};
+use common::{SUMMARY_COLUMNS, joulebench, openai_server, resume_ok, run_suite_ok, suite_dir};
 
 fn suite(url: &str, inferences: u32, repetitions: u32, warmup: u32) -> String {
     format!(
@@ -48,12 +48,7 @@ sample_hz = 50
 #[test]
 fn run_sends_exactly_the_planned_requests_and_writes_the_summary() {
     let server = openai_server();
-    let (output, _dir, out) = run_suite(&suite(&server.url, 7, 3, 2), 5);
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (_dir, out) = run_suite_ok(&suite(&server.url, 7, 3, 2), 5);
     assert_eq!(server.count("POST", "/v1/completions"), 7 * 3 + 2);
 
     // Every request body is the OpenAI completions wire format, with the prompt filled in.
@@ -184,12 +179,7 @@ cooldown_seconds = 0
 [probes]
 sources = ["estimate"]
 "#;
-    let (output, _dir, out) = run_suite(launched, 5);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (_dir, out) = run_suite_ok(launched, 5);
     assert!(out.join("servers/reference.log").exists());
     let rows = std::fs::read_to_string(out.join("requests.csv")).expect("requests.csv");
     assert_eq!(
@@ -213,16 +203,7 @@ sources = ["estimate"]
         run_json.replace("\"complete\"", "\"running\""),
     )
     .expect("write");
-    let output = joulebench()
-        .args(["run", "--quiet", "--resume"])
-        .arg(&out)
-        .output()
-        .expect("resume");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    resume_ok(&out);
     let rows = std::fs::read_to_string(out.join("requests.csv")).expect("requests.csv");
     assert_eq!(
         rows.lines().filter(|l| l.contains(",measured,")).count(),

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Reply, TestServer, measured, one_model_suite, run_suite};
+use common::{Reply, TestServer, assert_ok, measured, one_model_suite, run_suite, run_suite_ok};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -19,11 +19,7 @@ fn run_ok(
 ) -> Vec<BTreeMap<String, String>> {
     let suite = one_model_suite(protocol, &server.url, class, SCHEDULE, extra);
     let (output, _dir, out) = run_suite(&suite, 5);
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_ok(&output);
     assert!(
         output.stderr.is_empty(),
         "--quiet shows no progress: {}",
@@ -308,12 +304,7 @@ fn tgi_stream_errors_and_truncations_are_bad_responses() {
         "inferences = 4\nrepetitions = 1\nwarmup = 0",
         "[generation]\nstream = true",
     );
-    let (output, _dir, out) = run_suite(&suite, 5);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (_dir, out) = run_suite_ok(&suite, 5);
     let rows = measured(&out);
     let statuses: Vec<&str> = rows.iter().map(|r| r["status"].as_str()).collect();
     assert_eq!(statuses, ["ok", "bad_response", "bad_response", "ok"]);
@@ -392,12 +383,7 @@ sources = ["estimate"]
 #[test]
 fn tgi_stream_from_the_reference_server() {
     let suite = &reference_stream_suite("tgi-generate", "tiny", 4, false, 3, 1);
-    let (output, _dir, out) = run_suite(suite, 3);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (_dir, out) = run_suite_ok(suite, 3);
     let rows = measured(&out);
     assert_eq!(rows.len(), 3);
     for r in &rows {
@@ -518,11 +504,7 @@ fn the_api_key_is_sent_as_a_bearer_token_and_written_nowhere() {
         .arg(&suite_path)
         .output()
         .expect("run joulebench");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    assert_ok(&output);
     assert!(
         measured(&out).iter().all(|r| r["status"] == "ok"),
         "every request was authorised"
@@ -557,12 +539,7 @@ fn reference_server_streams_tokens_as_they_are_made_on_kept_alive_connections() 
     // With Nagle's algorithm on, a kept-alive connection gets every event of an answer in
     // one burst ~40 ms late: time to first token would equal the latency.
     let suite = &reference_stream_suite("openai-completions", "generator-tiny", 16, true, 8, 2);
-    let (output, _dir, out) = run_suite(suite, 8);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (_dir, out) = run_suite_ok(suite, 8);
     let rows = measured(&out);
     assert_eq!(rows.len(), 8);
     // Time to first token against the mean gap between later tokens: about one to two

@@ -5,7 +5,8 @@
 mod common;
 
 use common::{
-    csv_rows, joulebench, manifest, measured, openai_server, slow_openai_server, suite_dir,
+    csv_rows, joulebench, manifest, measured, openai_server, schedule_and_probes,
+    slow_openai_server, suite_dir,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -58,17 +59,8 @@ fields = {{ text = "sentence" }}
 prompt = "sentiment? {{text}}"
 max_tokens = 3
 
-[schedule]
-inferences = {INFERENCES}
-repetitions = {REPETITIONS}
-warmup = 1
-idle_seconds = 0
-cooldown_seconds = 0
-
-[probes]
-sources = ["estimate"]
-sample_hz = 50
-"#
+{tail}"#,
+        tail = schedule_and_probes(INFERENCES, REPETITIONS, 1)
     )
 }
 

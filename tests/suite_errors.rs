@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{joulebench, suite_dir};
+use common::{dry_run_at, joulebench, suite_dir};
 
 const GOOD: &str = r#"[suite]
 name = "bad"
@@ -29,30 +29,16 @@ inferences = 10
 /// Runs `joulebench run --dry-run` on `suite` and returns (exit code, stderr).
 fn fails_with(suite: &str) -> (i32, String) {
     let (_dir, path) = suite_dir(suite, 3);
-    let output = joulebench()
-        .args(["run", "--dry-run"])
-        .arg(&path)
-        .output()
-        .expect("run joulebench");
-    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    let (code, _, stderr) = dry_run_at(&path);
     assert!(!stderr.contains("backtrace"), "{stderr}");
-    (output.status.code().unwrap_or(-1), stderr)
+    (code, stderr)
 }
 
 #[test]
 fn the_good_suite_passes() {
     let (_dir, path) = suite_dir(GOOD, 3);
-    let output = joulebench()
-        .args(["run", "--dry-run"])
-        .arg(&path)
-        .output()
-        .expect("run");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (code, _, stderr) = dry_run_at(&path);
+    assert_eq!(code, 0, "{stderr}");
 }
 
 #[test]

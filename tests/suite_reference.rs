@@ -4,8 +4,11 @@
 
 mod common;
 
-use common::{csv_rows, joulebench, one_model_suite, openai_server, suite_dir};
-use std::path::Path;
+use common::{
+    assert_ok, csv_rows, dry_run_at, joulebench, one_model_suite, openai_server, resume_ok,
+    run_in_ok, suite_dir,
+};
+use std::path::{Path, PathBuf};
 
 const TABLE: &str = "\
 model,task,dataset,class,parameters,runs,kwh_per_1000_mean,kwh_per_1000_std,kwh_per_1000_ci95_low,kwh_per_1000_ci95_high,source
@@ -62,18 +65,16 @@ fn dry_run(suite: &str, table: Option<&str>) -> (i32, String, String) {
     if let Some(t) = table {
         with_table(dir.path(), t);
     }
-    let output = joulebench()
-        .args(["run", "--dry-run"])
-        .arg(&path)
-        .output()
-        .expect("run joulebench");
-    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).to_string(),
-        stderr,
-    )
+    dry_run_at(&path)
+}
+
+/// Writes `suite` and the study table, runs it and asserts it succeeded: the temp folder,
+/// the suite's path and the results folder.
+fn run_with_table(suite: &str) -> (tempfile::TempDir, PathBuf, PathBuf) {
+    let (dir, path) = suite_dir(suite, 3);
+    with_table(dir.path(), TABLE);
+    let out = run_in_ok(dir.path(), &path);
+    (dir, path, out)
 }
 
 /// The line and column (1-based) where `needle` starts in `text`.
@@ -203,20 +204,7 @@ fn reference_errors_say_where_and_what_to_do() {
 fn a_run_keeps_its_study_figures_and_the_report_needs_nothing_else() {
     let server = openai_server();
     let text = with_note(&suite(&server.url, Some("sst2")), &format!("\"{NOTE}\""));
-    let (dir, path) = suite_dir(&text, 3);
-    with_table(dir.path(), TABLE);
-    let out = dir.path().join("results");
-    let output = joulebench()
-        .args(["run", "--quiet", "--out"])
-        .arg(&out)
-        .arg(&path)
-        .output()
-        .expect("run joulebench");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (dir, path, out) = run_with_table(&text);
 
     let rows = csv_rows(&out.join("reference.csv"));
     assert_eq!(rows.len(), 1, "{rows:?}");
@@ -246,11 +234,7 @@ fn a_run_keeps_its_study_figures_and_the_report_needs_nothing_else() {
         .arg(&out)
         .output()
         .expect("run joulebench");
-    assert!(
-        report.status.success(),
-        "{}",
-        String::from_utf8_lossy(&report.stderr)
-    );
+    assert_ok(&report);
     let md = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
     let section = md
         .split("## Beside the study's figures")
@@ -299,20 +283,7 @@ fn a_run_keeps_its_study_figures_and_the_report_needs_nothing_else() {
 #[test]
 fn a_resumed_run_resolves_its_table_and_keeps_the_figures_it_started_with() {
     let server = openai_server();
-    let (dir, path) = suite_dir(&suite(&server.url, None), 3);
-    with_table(dir.path(), TABLE);
-    let out = dir.path().join("results");
-    let output = joulebench()
-        .args(["run", "--quiet", "--out"])
-        .arg(&out)
-        .arg(&path)
-        .output()
-        .expect("run joulebench");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (_dir, _path, out) = run_with_table(&suite(&server.url, None));
     // Mark the run interrupted, and tell the kept figures apart from the table's.
     let run_json = out.join("run.json");
     let text = std::fs::read_to_string(&run_json).expect("run.json");
@@ -328,16 +299,7 @@ fn a_resumed_run_resolves_its_table_and_keeps_the_figures_it_started_with() {
     std::fs::write(out.join("reference.csv"), &kept).expect("write");
 
     // Resume from the run's own suite.toml: the table resolves beside the original suite.
-    let output = joulebench()
-        .args(["run", "--quiet", "--resume"])
-        .arg(&out)
-        .output()
-        .expect("run joulebench");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    resume_ok(&out);
     assert_eq!(common::manifest(&out)["status"], "complete");
     assert_eq!(
         std::fs::read_to_string(out.join("reference.csv")).expect("reference.csv"),

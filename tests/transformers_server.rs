@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{csv_rows, measured, run_suite};
+use common::{csv_rows, measured, run_suite_ok, schedule_and_probes};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -238,24 +238,10 @@ max_tokens = {TASK_TOKENS}
 [tasks.qa]
 input = "{{text}}"
 
-[schedule]
-inferences = 4
-repetitions = 2
-warmup = 1
-idle_seconds = 0
-cooldown_seconds = 0
-
-[probes]
-sources = ["estimate"]
-sample_hz = 50
-"#
+{tail}"#,
+        tail = schedule_and_probes(4, 2, 1)
     );
-    let (output, _dir, out) = run_suite(&suite, 5);
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (_dir, out) = run_suite_ok(&suite, 5);
     let rows = measured(&out);
     let of = |model: &str| -> Vec<&BTreeMap<String, String>> {
         rows.iter().filter(|r| r["model"] == model).collect()
@@ -358,25 +344,11 @@ max_tokens = {TASK_TOKENS}
 [generation]
 stream = true
 
-[schedule]
-inferences = 3
-repetitions = 1
-warmup = 1
-idle_seconds = 0
-cooldown_seconds = 0
-
-[probes]
-sources = ["estimate"]
-sample_hz = 50
-"#,
-        script = script.display()
+{tail}"#,
+        script = script.display(),
+        tail = schedule_and_probes(3, 1, 1)
     );
-    let (output, _dir, out) = run_suite(&suite, 3);
-    assert!(
-        output.status.success(),
-        "stderr: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (_dir, out) = run_suite_ok(&suite, 3);
     let rows = measured(&out);
     assert_eq!(rows.len(), 6);
     for r in &rows {

@@ -368,16 +368,83 @@ sample_hz = 50
 /// Runs `joulebench run --quiet --out DIR SUITE`; returns the output and DIR.
 pub fn run_suite(suite: &str, rows: usize) -> (std::process::Output, tempfile::TempDir, PathBuf) {
     let (dir, suite_path) = suite_dir(suite, rows);
-    let out = dir.path().join("results");
+    let (output, out) = run_in(dir.path(), &suite_path);
+    (output, dir, out)
+}
+
+/// Runs `joulebench run --quiet --out DIR/results SUITE` (a panic fails the test); returns the output and DIR/results.
+pub fn run_in(dir: &Path, suite_path: &Path) -> (std::process::Output, PathBuf) {
+    let out = dir.join("results");
     let output = joulebench()
         .args(["run", "--quiet", "--out"])
         .arg(&out)
-        .arg(&suite_path)
+        .arg(suite_path)
         .output()
         .expect("run joulebench");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
-    (output, dir, out)
+    (output, out)
+}
+
+/// Asserts that a `joulebench` command exited with success, showing its stderr when not.
+#[track_caller]
+pub fn assert_ok(output: &std::process::Output) {
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// [`run_suite`] that asserts the run succeeded; returns the temp folder and the results folder.
+#[track_caller]
+pub fn run_suite_ok(suite: &str, rows: usize) -> (tempfile::TempDir, PathBuf) {
+    let (output, dir, out) = run_suite(suite, rows);
+    assert_ok(&output);
+    (dir, out)
+}
+
+/// [`run_in`] that asserts the run succeeded; returns the results folder.
+#[track_caller]
+pub fn run_in_ok(dir: &Path, suite_path: &Path) -> PathBuf {
+    let (output, out) = run_in(dir, suite_path);
+    assert_ok(&output);
+    out
+}
+
+/// Runs `joulebench run --quiet --resume OUT` and asserts it succeeded.
+#[track_caller]
+pub fn resume_ok(out: &Path) {
+    let output = joulebench()
+        .args(["run", "--quiet", "--resume"])
+        .arg(out)
+        .output()
+        .expect("run joulebench");
+    assert_ok(&output);
+}
+
+/// `joulebench run --dry-run SUITE` (a panic fails the test): exit code, stdout, stderr.
+pub fn dry_run_at(suite_path: &Path) -> (i32, String, String) {
+    let output = joulebench()
+        .args(["run", "--dry-run"])
+        .arg(suite_path)
+        .output()
+        .expect("run joulebench");
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        stderr,
+    )
+}
+
+/// The `[schedule]` table (no idle, no cool-down) and `[probes]` with the estimate at 50 Hz.
+pub fn schedule_and_probes(inferences: usize, repetitions: usize, warmup: usize) -> String {
+    format!(
+        "[schedule]\ninferences = {inferences}\nrepetitions = {repetitions}\nwarmup = {warmup}\n\
+         idle_seconds = 0\ncooldown_seconds = 0\n\n[probes]\nsources = [\"estimate\"]\nsample_hz = 50\n"
+    )
 }
 
 /// Rows of a CSV file as header → value maps; a ragged or torn row fails the test.
