@@ -21,16 +21,7 @@ class = "general-purpose"
 parameters = 1000000
 server = "local"
 
-[[datasets]]
-name = "sample"
-task = "sentiment"
-path = "data.jsonl"
-fields = {{ text = "sentence" }}
-
-[tasks.sentiment]
-prompt = "what is the binary sentiment of the following sentence? {{text}}"
-max_tokens = 4
-
+{sample}
 [schedule]
 inferences = {inferences}
 repetitions = {repetitions}
@@ -41,7 +32,11 @@ cooldown_seconds = 0
 [probes]
 sources = ["estimate"]
 sample_hz = 50
-"#
+"#,
+        sample = common::sample_sentiment_toml(
+            "what is the binary sentiment of the following sentence? {text}",
+            4
+        )
     )
 }
 

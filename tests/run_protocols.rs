@@ -353,16 +353,7 @@ task = "sentiment"
 class = "general-purpose"
 server = "reference"
 
-[[datasets]]
-name = "sample"
-task = "sentiment"
-path = "data.jsonl"
-fields = {{ text = "sentence" }}
-
-[tasks.sentiment]
-prompt = "sentiment? {{text}}"
-max_tokens = {max_tokens}
-
+{sample}
 [generation]
 stream = true
 pin_output_length = {pin}
@@ -376,7 +367,8 @@ cooldown_seconds = 0
 
 [probes]
 sources = ["estimate"]
-"#
+"#,
+        sample = common::sample_sentiment_toml("sentiment? {text}", max_tokens)
     )
 }
 

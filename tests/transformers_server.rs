@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{csv_rows, measured, run_suite_ok, schedule_and_probes};
+use common::{csv_rows, measured, run_suite_ok, sample_sentiment_toml, schedule_and_probes};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -331,21 +331,13 @@ class = "general-purpose"
 server = "tf"
 protocol = "openai-chat"
 
-[[datasets]]
-name = "sample"
-task = "sentiment"
-path = "data.jsonl"
-fields = {{ text = "sentence" }}
-
-[tasks.sentiment]
-prompt = "sentiment? {{text}}"
-max_tokens = {TASK_TOKENS}
-
+{sample}
 [generation]
 stream = true
 
 {tail}"#,
         script = script.display(),
+        sample = sample_sentiment_toml("sentiment? {text}", TASK_TOKENS),
         tail = schedule_and_probes(3, 1, 1)
     );
     let (_dir, out) = run_suite_ok(&suite, 3);

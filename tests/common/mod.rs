@@ -341,16 +341,7 @@ task = "sentiment"
 class = "{class}"
 server = "local"
 
-[[datasets]]
-name = "sample"
-task = "sentiment"
-path = "data.jsonl"
-fields = {{ text = "sentence" }}
-
-[tasks.sentiment]
-prompt = "sentiment? {{text}}"
-max_tokens = 3
-
+{sample}
 [schedule]
 idle_seconds = 0
 cooldown_seconds = 0
@@ -361,7 +352,17 @@ sources = ["estimate"]
 sample_hz = 50
 
 {extra}
-"#
+"#,
+        sample = sample_sentiment_toml("sentiment? {text}", 3)
+    )
+}
+
+/// The `[[datasets]]` table "sample" (`data.jsonl`, sentiment) and `[tasks.sentiment]`.
+pub fn sample_sentiment_toml(prompt: &str, max_tokens: impl std::fmt::Display) -> String {
+    format!(
+        "[[datasets]]\nname = \"sample\"\ntask = \"sentiment\"\npath = \"data.jsonl\"\n\
+         fields = {{ text = \"sentence\" }}\n\n[tasks.sentiment]\nprompt = \"{prompt}\"\n\
+         max_tokens = {max_tokens}\n"
     )
 }
 
