@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{joulebench, run_in, suite_dir};
+use common::{dry_run_at, run_in, suite_dir};
 
 const SUITE: &str = r#"[suite]
 name = "lab-data"
@@ -39,14 +39,8 @@ repetitions = 2
 #[test]
 fn a_dry_run_plans_without_the_data_and_lists_what_is_missing() {
     let (dir, path) = suite_dir(SUITE, 3);
-    let output = joulebench()
-        .args(["run", "--dry-run"])
-        .arg(&path)
-        .output()
-        .expect("run joulebench");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    let (code, stdout, stderr) = dry_run_at(&path);
+    assert_eq!(code, 0, "{stderr}");
     // The plan itself: both configurations, requests, time and probes.
     for expected in [
         "configurations (2):",
@@ -82,13 +76,9 @@ fn a_dry_run_plans_without_the_data_and_lists_what_is_missing() {
     // A suite whose files are all there has no such section.
     std::fs::create_dir(dir.path().join("downloads")).expect("mkdir");
     std::fs::write(&resolved, b"PAR1").expect("write");
-    let output = joulebench()
-        .args(["run", "--dry-run"])
-        .arg(&path)
-        .output()
-        .expect("run joulebench");
-    assert!(output.status.success());
-    assert!(!String::from_utf8_lossy(&output.stdout).contains("missing dataset files"));
+    let (code, stdout, _) = dry_run_at(&path);
+    assert_eq!(code, 0);
+    assert!(!stdout.contains("missing dataset files"));
 }
 
 #[test]

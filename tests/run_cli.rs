@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{SUMMARY_COLUMNS, joulebench, openai_server, resume_ok, run_suite_ok, suite_dir};
+use common::{SUMMARY_COLUMNS, dry_run_at, openai_server, resume_ok, run_suite_ok, suite_dir};
 
 fn suite(url: &str, inferences: u32, repetitions: u32, warmup: u32) -> String {
     format!(
@@ -117,13 +117,8 @@ fn dry_run_prints_the_plan_and_sends_nothing() {
         r#"sources = ["rapl", "nvml", "estimate"]"#,
     );
     let (_dir, suite_path) = suite_dir(&all_probes, 5);
-    let output = joulebench()
-        .args(["run", "--dry-run"])
-        .arg(&suite_path)
-        .output()
-        .expect("run joulebench");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}");
+    let (code, stdout, _) = dry_run_at(&suite_path);
+    assert_eq!(code, 0, "{stdout}");
     assert!(stdout.contains("tiny-gen@sample"), "{stdout}");
     assert!(
         stdout.contains("10000 measured + 10 warm-up = 10010"),
