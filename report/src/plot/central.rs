@@ -308,20 +308,6 @@ where
     X: Ranged<ValueType = f64>,
     Y: Ranged<ValueType = f64>,
 {
-    legend_with(chart, any_estimated, None)
-}
-
-/// Class legend, the hollow-marker meaning, and the study's marker named by its label.
-pub fn legend_with<'a, DB, X, Y>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
-    any_estimated: bool,
-    reference_label: Option<&str>,
-) -> Result<(), String>
-where
-    DB: DrawingBackend + 'a,
-    X: Ranged<ValueType = f64>,
-    Y: Ranged<ValueType = f64>,
-{
     chart
         .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
         .map_err(fail)?
@@ -338,13 +324,6 @@ where
             .map_err(fail)?
             .label("hollow: (partly) estimated")
             .legend(|(x, y)| Circle::new((x, y), 5, BLACK.stroke_width(2)));
-    }
-    if let Some(label) = reference_label {
-        chart
-            .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
-            .map_err(fail)?
-            .label(label)
-            .legend(|(x, y)| diamond((x, y), REFERENCE_MARKER_PX));
     }
     chart
         .configure_series_labels()
