@@ -24,17 +24,18 @@ pub struct BatchResult {
     pub sent: u32,
     /// Of those, requests that failed.
     pub failures: u32,
-    /// Consecutive connection failures at the end of the batch.
-    pub trailing_connection_failures: u32,
-    /// Consecutive timeouts at the end of the batch.
-    pub trailing_timeouts: u32,
     /// The first failure's message.
     pub first_error: Option<String>,
-    /// Whether the batch stopped early because the server stopped answering.
-    pub server_gone: bool,
-    /// Why it stopped early, as counted when it decided to (requests still in flight may
+    /// Why it stopped early because the server stopped answering, as counted when it decided to (requests still in flight may
     /// end differently afterwards).
     pub stop_cause: Option<StopCause>,
+}
+
+impl BatchResult {
+    /// Whether the batch stopped early because the server stopped answering.
+    pub fn server_gone(&self) -> bool {
+        self.stop_cause.is_some()
+    }
 }
 
 /// Why a batch stopped sending before its last request.
@@ -88,6 +89,8 @@ pub async fn send_batch(
     let config = spec.config;
     let max_tokens = config.generation.map(|g| u64::from(g.max_tokens));
     let mut result = BatchResult::default();
+    // The status of the last requests to end, and how many in a row ended with it.
+    let mut streak = (RequestStatus::Ok, 0u32);
     let gone = AtomicBool::new(false);
     let go_on = || !stop.load(Ordering::SeqCst) && !gone.load(Ordering::SeqCst);
     let mut outcomes = stream::iter(spec.first_index..spec.first_index.saturating_add(spec.count))
@@ -129,38 +132,28 @@ pub async fn send_batch(
             error: outcome.error.clone(),
         })?;
         result.sent += 1;
-        if outcome.status != RequestStatus::Timeout {
-            result.trailing_timeouts = 0;
-        }
-        if outcome.status == RequestStatus::Ok {
-            result.trailing_connection_failures = 0;
-        } else {
+        streak = match streak {
+            (status, n) if status == outcome.status => (status, n + 1),
+            _ => (outcome.status, 1),
+        };
+        if outcome.status != RequestStatus::Ok {
             result.failures += 1;
             if result.first_error.is_none() {
                 result.first_error = Some(outcome.error.clone());
             }
-            if outcome.status == RequestStatus::Connection {
-                result.trailing_connection_failures += 1;
-                if result.trailing_connection_failures >= SERVER_GONE_FAILURES
-                    && result.stop_cause.is_none()
-                {
-                    result.server_gone = true;
-                    result.stop_cause = Some(StopCause::ConnectionFailures(
-                        result.trailing_connection_failures,
-                    ));
-                    gone.store(true, Ordering::SeqCst);
-                }
-            } else {
-                result.trailing_connection_failures = 0;
+        }
+        let cause = match streak {
+            (RequestStatus::Connection, n) if n >= SERVER_GONE_FAILURES => {
+                Some(StopCause::ConnectionFailures(n))
             }
-            if outcome.status == RequestStatus::Timeout {
-                result.trailing_timeouts += 1;
-                if result.trailing_timeouts >= SERVER_HUNG_TIMEOUTS && result.stop_cause.is_none() {
-                    result.server_gone = true;
-                    result.stop_cause = Some(StopCause::Timeouts(result.trailing_timeouts));
-                    gone.store(true, Ordering::SeqCst);
-                }
+            (RequestStatus::Timeout, n) if n >= SERVER_HUNG_TIMEOUTS => {
+                Some(StopCause::Timeouts(n))
             }
+            _ => None,
+        };
+        if cause.is_some() && result.stop_cause.is_none() {
+            result.stop_cause = cause;
+            gone.store(true, Ordering::SeqCst);
         }
         if spec.phase == Phase::Measured {
             progress.inc(1);

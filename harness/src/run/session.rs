@@ -1,9 +1,6 @@
 //! Everything open while a run goes on, and the schedule it follows.
 
-use super::requests::{
-    BatchResult, BatchSpec, PreparedInputs, SERVER_GONE_FAILURES, SERVER_HUNG_TIMEOUTS, StopCause,
-    send_batch,
-};
+use super::requests::{BatchResult, BatchSpec, PreparedInputs, StopCause, send_batch};
 use super::resume::Prior;
 use super::signals::pause;
 use super::window::Window;
@@ -281,7 +278,7 @@ impl Session<'_> {
         let end = self.probes.read_all(self.clock)?;
         self.result.measured += u64::from(batch.sent);
         self.result.failures += u64::from(batch.failures);
-        if batch.server_gone {
+        if batch.server_gone() {
             // Cut short inside the window: no repetitions.csv row; resume takes it again.
             if let Some(reason) = self.dead_server(config, &batch).await {
                 self.result.status = RunStatus::Interrupted;
@@ -396,17 +393,9 @@ impl Session<'_> {
                 config.server, server.base_url
             )
         };
-        match batch.stop_cause {
-            Some(StopCause::Timeouts(n)) => return Some(hung(n)),
-            Some(StopCause::ConnectionFailures(n)) => return Some(gone(n)),
-            None => {}
+        match batch.stop_cause? {
+            StopCause::Timeouts(n) => Some(hung(n)),
+            StopCause::ConnectionFailures(n) => Some(gone(n)),
         }
-        if batch.trailing_timeouts >= SERVER_HUNG_TIMEOUTS {
-            return Some(hung(batch.trailing_timeouts));
-        }
-        if batch.trailing_connection_failures >= SERVER_GONE_FAILURES {
-            return Some(gone(batch.trailing_connection_failures));
-        }
-        None
     }
 }
