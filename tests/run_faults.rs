@@ -6,7 +6,7 @@ mod common;
 use common::{
     Reply, TestServer, csv_rows, manifest, measured, one_model_suite, openai_answer, run_suite,
 };
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::time::Duration;
 use tempfile::TempDir;
@@ -17,7 +17,7 @@ fn count(rows: &[std::collections::BTreeMap<String, String>], status: &str) -> u
 
 /// Sum of `failures` over the repetitions.csv rows of each repetition (one domain each
 /// counted once), and the `valid` flags, by repetition.
-fn repetitions(out: &std::path::Path) -> Vec<(u32, u32, String)> {
+fn repetitions(out: &Path) -> Vec<(u32, u32, String)> {
     let mut reps: Vec<(u32, u32, String)> = csv_rows(&out.join("repetitions.csv"))
         .into_iter()
         .map(|r| {
@@ -49,6 +49,23 @@ fn run_completions_ok(url: &str, schedule: &str) -> (TempDir, PathBuf) {
         String::from_utf8_lossy(&output.stderr)
     );
     (dir, out)
+}
+
+/// Asserts a run stopped as `interrupted` (exit 130, resumable) and that both its error
+/// output and `run.json`'s reason contain `says`; returns the reason.
+fn assert_interrupted(output: &Output, out: &Path, says: &str) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(130),
+        "interrupted, not failed: {stderr}"
+    );
+    assert!(stderr.contains(says), "{stderr}");
+    let m = manifest(out);
+    assert_eq!(m["status"], "interrupted");
+    let reason = m["status_reason"].as_str().unwrap_or("").to_string();
+    assert!(reason.contains(says) && reason.contains("--resume"), "{m}");
+    reason
 }
 
 #[test]
@@ -153,22 +170,7 @@ fn a_server_that_dies_mid_repetition_stops_the_run_cleanly() {
     });
     let (output, _dir, out) =
         run_completions(&dying.url, "inferences = 10\nrepetitions = 3\nwarmup = 0");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(130),
-        "interrupted, not failed: {stderr}"
-    );
-    assert!(stderr.contains("stopped answering"), "{stderr}");
-    let m = manifest(&out);
-    assert_eq!(m["status"], "interrupted");
-    assert!(
-        m["status_reason"]
-            .as_str()
-            .unwrap_or("")
-            .contains("--resume"),
-        "{m}"
-    );
+    assert_interrupted(&output, &out, "stopped answering");
     let rows = measured(&out);
     let rep2: Vec<_> = rows.iter().filter(|r| r["repetition"] == "2").collect();
     assert_eq!(rep2.iter().filter(|r| r["status"] == "ok").count(), 5);
@@ -201,18 +203,8 @@ fn a_hung_server_stops_the_run_after_three_timeouts_in_a_row() {
     });
     let schedule = "inferences = 10\nrepetitions = 3\nwarmup = 0\nrequest_timeout_seconds = 0.3";
     let (output, _dir, out) = run_completions(&hung.url, schedule);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "interrupted: {stderr}");
-    assert!(stderr.contains("is hung"), "{stderr}");
-    let m = manifest(&out);
-    assert_eq!(m["status"], "interrupted");
-    assert!(
-        m["status_reason"]
-            .as_str()
-            .unwrap_or("")
-            .contains("request_timeout_seconds"),
-        "{m}"
-    );
+    let reason = assert_interrupted(&output, &out, "is hung");
+    assert!(reason.contains("request_timeout_seconds"), "{reason}");
     let rows = measured(&out);
     assert_eq!(
         (rows.len(), count(&rows, "ok"), count(&rows, "timeout")),
@@ -240,9 +232,7 @@ fn with_requests_in_flight_a_hung_server_is_still_reported_as_hung() {
     });
     let schedule = "inferences = 20\nrepetitions = 2\nwarmup = 0\nconcurrency = 4\nrequest_timeout_seconds = 0.3";
     let (output, _dir, out) = run_completions(&hung.url, schedule);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(130), "interrupted: {stderr}");
-    assert!(stderr.contains("is hung: 3 requests in a row"), "{stderr}");
+    assert_interrupted(&output, &out, "is hung: 3 requests in a row");
     let rows = measured(&out);
     assert_eq!(count(&rows, "timeout"), 3, "{rows:?}");
     assert!(
