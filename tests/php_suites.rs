@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::joulebench;
+use common::{dry_run_at, joulebench};
 use std::path::{Path, PathBuf};
 
 fn php_suites() -> Vec<PathBuf> {
@@ -18,20 +18,10 @@ fn php_suites() -> Vec<PathBuf> {
     suites
 }
 
+/// The plan `joulebench run --dry-run` prints for `suite`, which must exit 0.
 fn dry_run(suite: &Path) -> String {
-    let output = joulebench()
-        .args(["run", "--dry-run"])
-        .arg(suite)
-        .output()
-        .expect("run joulebench");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    assert!(
-        output.status.success(),
-        "{}: {}{}",
-        suite.display(),
-        stdout,
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let (code, stdout, stderr) = dry_run_at(suite);
+    assert_eq!(code, 0, "{}: {stdout}{stderr}", suite.display());
     stdout
 }
 
