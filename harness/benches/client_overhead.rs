@@ -12,7 +12,7 @@ use harness::protocol::{Generation, Input, Wire};
 use harness::suite::ProtocolKind;
 use harness::writer::RowAppender;
 use probes::MonotonicClock;
-use report::records::{Phase, RequestRecord};
+use records::raw::{Phase, RequestRecord};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
@@ -179,7 +179,7 @@ impl Harness {
             for i in 0..n {
                 let t = Instant::now();
                 let o = client.send(wire, prepared, clock).await;
-                if o.status != report::records::RequestStatus::Ok {
+                if o.status != records::raw::RequestStatus::Ok {
                     return Err(format!("request failed: {}", o.error).into());
                 }
                 if let Some(out) = out.as_mut() {
@@ -235,7 +235,7 @@ fn record(i: usize) -> RequestRecord {
         latency_ms: 1.234,
         ttft_ms: None,
         itl_ms: None,
-        status: report::records::RequestStatus::Ok,
+        status: records::raw::RequestStatus::Ok,
         http_status: Some(200),
         prompt_tokens: Some(7),
         completion_tokens: Some(4),

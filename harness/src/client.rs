@@ -3,7 +3,7 @@
 use crate::protocol::{Parsed, Prepared, SseDecoder, StreamAnswer, StreamTiming, TgiStream, Wire};
 use crate::suite::ProtocolKind;
 use probes::MonotonicClock;
-use report::records::RequestStatus;
+use records::raw::RequestStatus;
 use std::time::Duration;
 
 /// An HTTP client for one server: keep-alive pool, timeout, optional bearer token.

@@ -139,7 +139,7 @@ fn study_figures(out: &mut String, suite: &Suite, plan: &Plan) {
                 "{} on {}: {} ({} runs, {})",
                 f.model,
                 f.dataset_label(),
-                report::export::format::sig(f.mean, 3),
+                records::number::sig(f.mean, 3),
                 f.runs,
                 f.source
             ),

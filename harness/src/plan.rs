@@ -106,7 +106,7 @@ impl Plan {
                     continue;
                 }
                 configurations.push(Configuration {
-                    id: format!("{}@{}", m.name.get_ref(), d.name.get_ref()),
+                    id: records::ConfigId::new(m.name.get_ref(), d.name.get_ref()).into_string(),
                     model_index: mi,
                     dataset_index: di,
                     model: m.name.get_ref().clone(),

@@ -9,10 +9,10 @@
 
 use crate::plan::{Configuration, Plan};
 use crate::suite::{ModelClass, ProtocolKind, ScheduleSpec};
-use report::manifest::ShardInfo;
+use records::manifest::ShardInfo;
 use std::collections::BTreeSet;
 
-pub use report::merge::MAX_SHARDS;
+pub use records::MAX_SHARDS;
 
 /// Parameter count assumed, for the cost estimate, for a model whose suite entry gives none.
 pub const DEFAULT_PARAMETERS: u64 = 100_000_000;

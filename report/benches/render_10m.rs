@@ -37,7 +37,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let t = Instant::now();
     run.write(dir.path())?;
     let written = t.elapsed();
-    let size = std::fs::metadata(dir.path().join(report::files::SAMPLES_CSV))?.len();
+    let size = std::fs::metadata(dir.path().join(records::files::SAMPLES_CSV))?.len();
     let before = vm_hwm_kib();
     let t = Instant::now();
     let report = report::render_with(dir.path(), &report::ReportOptions::default())?;

@@ -1,9 +1,9 @@
 //! The configurations of a run and their repetitions, read from `repetitions.csv`.
 
 use crate::ReportError;
-use crate::files::{REPETITIONS_CSV, SAMPLER_GAPS_CSV};
-use crate::records::{RepetitionRecord, SamplerGapRecord};
-use crate::table_io::read_csv;
+use records::files::{REPETITIONS_CSV, SAMPLER_GAPS_CSV};
+use records::raw::{RepetitionRecord, SamplerGapRecord};
+use records::table_io::read_csv;
 use std::collections::BTreeMap;
 use std::path::Path;
 

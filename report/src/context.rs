@@ -3,26 +3,12 @@
 
 use crate::ReportError;
 use crate::configs::Configuration;
-use crate::files::CONTEXT_CSV;
-use crate::table_io::read_csv;
+use records::files::CONTEXT_CSV;
+use records::raw::ContextRecord;
+use records::table_io::read_csv;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
-
-/// One row of `context.csv`.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ContextRecord {
-    /// Clock time (ns).
-    pub t_ns: u64,
-    /// Source name.
-    pub source: String,
-    /// Domain name (e.g. `gpu0`).
-    pub domain: String,
-    /// What was read (e.g. `temperature_c`, `sm_clock_mhz`).
-    pub metric: String,
-    /// The value.
-    pub value: f64,
-}
 
 /// One metric of one configuration over its valid repetitions' windows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -61,3 +61,26 @@ pub enum ReportError {
     #[error("{0}")]
     Invalid(String),
 }
+
+impl From<records::RecordsError> for ReportError {
+    fn from(e: records::RecordsError) -> Self {
+        use records::RecordsError as R;
+        match e {
+            R::Io { path, source } => Self::Io { path, source },
+            R::Csv { path, source } => Self::Csv { path, source },
+            R::Json { path, source } => Self::Json { path, source },
+            R::NotARun { path, reason } => Self::NotARun { path, reason },
+            R::Field {
+                path,
+                line,
+                field,
+                message,
+            } => Self::Field {
+                path,
+                line,
+                field,
+                message,
+            },
+        }
+    }
+}

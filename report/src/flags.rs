@@ -167,7 +167,7 @@ pub fn assess(
     config: &crate::configs::Configuration,
     per_inference: &[f64],
     describe: &crate::stats::Describe,
-    manifest: &crate::manifest::RunManifest,
+    manifest: &records::manifest::RunManifest,
     options: &crate::options::ReportOptions,
 ) -> Vec<Flag> {
     let mut flags = Vec::new();

@@ -27,9 +27,9 @@ pub use error::{MergeError, Mismatch};
 pub use hosts::{HostRecord, hosts, label_hosts};
 
 use crate::ReportError;
-use crate::files;
-use crate::manifest::{RunManifest, RunStatus};
 use check::Shard;
+use records::files;
+use records::manifest::{RunManifest, RunStatus};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -46,10 +46,7 @@ pub const RAW_FILES: [&str; 6] = [
 /// Files every shard of one suite holds identically, copied from the first that has one.
 pub const COPIED_FILES: [&str; 2] = [files::SUITE_COPY, files::REFERENCE_CSV];
 
-/// The most shards a suite may be split into (`--shard I/N`, `slurm --shards N`): Slurm's
-/// default `MaxArraySize` (1001) takes array indices 0 to 1000, and no suite needs more
-/// shards than it has configurations.
-pub const MAX_SHARDS: u32 = 1000;
+pub use records::MAX_SHARDS;
 
 /// What a merge wrote.
 #[derive(Debug)]

@@ -4,13 +4,13 @@ use crate::ReportError;
 use crate::aggregate::{self, ModelRow, TaskRow};
 use crate::configs::{self, Configuration};
 use crate::domains::{self, DomainRow};
-use crate::files::PLOTS_DIR;
 use crate::flags::Flag;
-use crate::manifest::RunManifest;
 use crate::options::ReportOptions;
 use crate::plot;
 use crate::scan::{self, RequestFacts, RunScan, ScanOptions};
 use crate::summary::{self, SummaryRow};
+use records::files::PLOTS_DIR;
+use records::manifest::RunManifest;
 use std::path::{Path, PathBuf};
 
 /// Everything a report computed.

@@ -6,11 +6,11 @@
 
 use crate::ReportError;
 use crate::configs::{Configuration, DomainKey};
-use crate::files::{REQUEST_ENERGY_CSV, REQUESTS_CSV, SAMPLES_CSV};
 use crate::per_request::{Integrated, Integrator};
-use crate::records::{Phase, RequestEnergyRecord, RequestRecord, RequestStatus};
-use crate::table_io::open;
 use crate::timeline::Timelines;
+use records::files::{REQUEST_ENERGY_CSV, REQUESTS_CSV, SAMPLES_CSV};
+use records::raw::{Phase, RequestEnergyRecord, RequestRecord, RequestStatus};
+use records::table_io::open;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -393,7 +393,7 @@ struct EnergyWriter {
 impl EnergyWriter {
     fn create(path: &Path, enabled: bool) -> Result<Self, ReportError> {
         let writer = if enabled {
-            let header = crate::table_io::header_of::<RequestEnergyRecord>()
+            let header = records::table_io::header_of::<RequestEnergyRecord>()
                 .map_err(|e| csv_err(path, e))?;
             std::fs::write(path, header).map_err(|source| ReportError::Io {
                 path: path.to_path_buf(),

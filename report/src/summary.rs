@@ -2,13 +2,13 @@
 
 use crate::configs::Configuration;
 use crate::flags::{self, Flag};
-use crate::manifest::RunManifest;
 use crate::options::ReportOptions;
 use crate::scan::RequestFacts;
 use crate::stats::{Describe, bootstrap, mean, quantile_sorted};
+use records::manifest::RunManifest;
 use serde::{Deserialize, Serialize};
 
-pub use crate::table_io::{read_csv, write_csv};
+pub use records::table_io::{read_csv, write_csv};
 
 /// Joules in one kWh.
 pub const J_PER_KWH: f64 = 3.6e6;

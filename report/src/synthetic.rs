@@ -5,10 +5,10 @@
 //! the per-repetition noise.
 
 use crate::ReportError;
-use crate::files::{BASELINES_CSV, CONTEXT_CSV, REPETITIONS_CSV, REQUESTS_CSV, SAMPLES_CSV};
-use crate::manifest::{HostInfo, ProbeInfo, RunManifest, RunStatus, SuiteInfo};
-use crate::records::{BaselineRecord, Phase, RepetitionRecord, RequestRecord, RequestStatus};
 use crate::stats::bootstrap::SplitMix64;
+use records::files::{BASELINES_CSV, CONTEXT_CSV, REPETITIONS_CSV, REQUESTS_CSV, SAMPLES_CSV};
+use records::manifest::{HostInfo, ProbeInfo, RunManifest, RunStatus, SuiteInfo};
+use records::raw::{BaselineRecord, Phase, RepetitionRecord, RequestRecord, RequestStatus};
 use std::io::Write;
 use std::path::Path;
 
@@ -139,7 +139,7 @@ impl Synthetic {
 
     /// The configuration id of configuration `i`.
     pub fn id(&self, i: usize) -> String {
-        format!("{}@{}", self.configs[i].model, self.configs[i].dataset)
+        records::ConfigId::new(&self.configs[i].model, &self.configs[i].dataset).into_string()
     }
 
     /// Writes the run folder.

@@ -8,7 +8,7 @@ use crate::plot::trend::{Series, Trend};
 use crate::render::analyse;
 use crate::stats::Describe;
 use crate::summary::{per_inference, source_label};
-use crate::table_io::write_csv;
+use records::table_io::write_csv;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;

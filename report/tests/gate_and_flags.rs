@@ -351,7 +351,7 @@ fn sampler_gaps_are_flagged_and_an_unseen_wrap_excludes_the_repetition() {
         (s2 + (e2 - s2) / 4, s2 + (e2 - s2) / 2, true),
         (s3 + (e3 - s3) / 3, s3 + (e3 - s3) / 2, false),
     ] {
-        gaps.serialize(report::records::SamplerGapRecord {
+        gaps.serialize(records::raw::SamplerGapRecord {
             source: "rapl".into(),
             t_start_ns: start,
             t_end_ns: end,

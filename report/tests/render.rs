@@ -2,7 +2,7 @@
 
 use joulebench_report as report;
 
-use report::files::{
+use records::files::{
     PLOTS_DIR, REQUEST_ENERGY_CSV, SUMMARY_CSV, SUMMARY_JSON, SUMMARY_MD, SUMMARY_TEX,
 };
 use report::synthetic::Synthetic;

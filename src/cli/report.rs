@@ -2,7 +2,7 @@
 //! folders of a sharded run into one and report it.
 
 use anyhow::Context;
-use report::manifest::{RunManifest, RunStatus};
+use records::manifest::{RunManifest, RunStatus};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -62,11 +62,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
     println!(
         "{} configurations summarised in {} ({} with quality flags; see {}), {} plot files in {}",
         report.summary.len(),
-        dir.join(report::files::SUMMARY_CSV).display(),
+        dir.join(records::files::SUMMARY_CSV).display(),
         flagged,
-        report::files::SUMMARY_MD,
+        records::files::SUMMARY_MD,
         report.plots.len(),
-        dir.join(report::files::PLOTS_DIR).display(),
+        dir.join(records::files::PLOTS_DIR).display(),
     );
     Ok(code)
 }
@@ -122,7 +122,7 @@ fn missing_configurations(
     let suite = harness::suite::load_plan_only(original)
         .ok()
         .filter(|s| s.sha256 == manifest.suite.sha256)
-        .or_else(|| harness::suite::load_plan_only(&out.join(report::files::SUITE_COPY)).ok())?;
+        .or_else(|| harness::suite::load_plan_only(&out.join(records::files::SUITE_COPY)).ok())?;
     let plan = harness::plan::Plan::of(&suite).ok()?;
     let count = manifest.merged.as_ref()?.count;
     Some(

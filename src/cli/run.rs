@@ -4,7 +4,7 @@ use anyhow::Context;
 use harness::plan::Plan;
 use harness::run::{RunOptions, RunResult};
 use harness::shard::{self, ShardSpec};
-use report::manifest::{RunManifest, RunStatus, ShardInfo};
+use records::manifest::{RunManifest, RunStatus, ShardInfo};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -58,7 +58,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let options = options(None, args.quiet, manifest.shard)?;
         let runtime = runtime()?;
         let result = runtime.block_on(harness::run::resume(dir, &suite, &plan, &options))?;
-        return Ok(finish(&result));
+        return finish(&result);
     }
     let Some(suite_path) = &args.suite else {
         anyhow::bail!("give a suite file: joulebench run SUITE.toml");
@@ -114,7 +114,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let options = options(out, args.quiet, info)?;
     let runtime = runtime()?;
     let result = runtime.block_on(harness::run::run(&suite, &plan, &options))?;
-    Ok(finish(&result))
+    finish(&result)
 }
 
 /// The plan of the shard recorded in a run's manifest.
@@ -206,7 +206,7 @@ fn resume_suite(dir: &Path, given: Option<&Path>) -> anyhow::Result<harness::sui
                 dir.display(),
                 suite.sha256,
                 manifest.suite.sha256,
-                dir.join(report::files::SUITE_COPY).display()
+                dir.join(records::files::SUITE_COPY).display()
             );
         }
         return Ok(suite);
@@ -217,7 +217,7 @@ fn resume_suite(dir: &Path, given: Option<&Path>) -> anyhow::Result<harness::sui
         .filter(|p| p.is_dir())
         .map(Path::to_path_buf)
         .unwrap_or_else(|| dir.to_path_buf());
-    let copy = dir.join(report::files::SUITE_COPY);
+    let copy = dir.join(records::files::SUITE_COPY);
     harness::suite::load_in(&copy, &base).with_context(|| {
         format!(
             "cannot use the run's suite with datasets resolved in {}; pass the original suite: joulebench run --resume {} SUITE.toml",
@@ -227,8 +227,10 @@ fn resume_suite(dir: &Path, given: Option<&Path>) -> anyhow::Result<harness::sui
     })
 }
 
-/// Prints where the results are and how the run ended; returns the exit code.
-fn finish(result: &RunResult) -> ExitCode {
+/// Renders the summary of the run's records, prints where the results are and how the run
+/// ended; returns the exit code.
+fn finish(result: &RunResult) -> anyhow::Result<ExitCode> {
+    report::render(&result.dir)?;
     let dir = result.dir.display();
     match result.status {
         RunStatus::Complete => {
@@ -236,7 +238,7 @@ fn finish(result: &RunResult) -> ExitCode {
                 "run complete: {} measured requests ({} failed); results in {dir}",
                 result.measured, result.failures
             );
-            ExitCode::SUCCESS
+            Ok(ExitCode::SUCCESS)
         }
         status => {
             let reason = result.reason.as_deref().unwrap_or("no reason recorded");
@@ -249,11 +251,11 @@ fn finish(result: &RunResult) -> ExitCode {
                 },
                 result.measured
             );
-            if status == RunStatus::Interrupted {
+            Ok(if status == RunStatus::Interrupted {
                 ExitCode::from(EXIT_INTERRUPTED)
             } else {
                 ExitCode::FAILURE
-            }
+            })
         }
     }
 }

@@ -1,7 +1,7 @@
 //! What the manifest says about the machine.
 
 use probes::nvml::GpuInventory;
-use report::manifest::{GpuInfo, HostInfo};
+use records::manifest::{GpuInfo, HostInfo};
 use sysinfo::System;
 
 /// Reads host name, OS, kernel, CPU model and memory, with the GPUs the probes found.

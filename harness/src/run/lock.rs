@@ -2,7 +2,7 @@
 //! (written once, never replaced), released by the kernel however the process ends.
 
 use super::RunError;
-use report::files;
+use records::files;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::path::Path;

@@ -3,7 +3,7 @@
 use super::{RunOptions, host};
 use crate::suite::Suite;
 use probes::{MonotonicClock, ProbeSet};
-use report::manifest::{MissingProbeInfo, ProbeInfo, RunManifest, RunStatus, SuiteInfo};
+use records::manifest::{MissingProbeInfo, ProbeInfo, RunManifest, RunStatus, SuiteInfo};
 
 /// Now, in RFC 3339 UTC with milliseconds.
 pub fn now_utc() -> String {

@@ -25,9 +25,8 @@ use crate::suite::{Suite, SuiteError};
 use crate::writer::{RowAppender, WriteError};
 use indicatif::{ProgressBar, ProgressStyle};
 use probes::{MonotonicClock, ProbeError, ProbeSet, Sampler};
-use report::ReportError;
-use report::files;
-use report::manifest::{RunManifest, RunStatus};
+use records::files;
+use records::manifest::{RunManifest, RunStatus};
 use resume::Prior;
 use session::Session;
 use std::collections::BTreeMap;
@@ -49,7 +48,7 @@ pub struct RunOptions {
     /// This binary, for `{joulebench}` in launch commands.
     pub joulebench_exe: PathBuf,
     /// The slice of the suite this run takes, recorded in `run.json` (`--shard`).
-    pub shard: Option<report::manifest::ShardInfo>,
+    pub shard: Option<records::manifest::ShardInfo>,
 }
 
 /// Why a run could not go on.
@@ -64,9 +63,9 @@ pub enum RunError {
     /// A record could not be written.
     #[error(transparent)]
     Write(#[from] WriteError),
-    /// Results could not be built.
+    /// A record or the manifest could not be read or written.
     #[error(transparent)]
-    Report(#[from] ReportError),
+    Records(#[from] records::RecordsError),
     /// A server could not be started or reached.
     #[error(transparent)]
     Server(#[from] ServerError),
@@ -215,7 +214,8 @@ struct Start {
     resumed: bool,
 }
 
-/// Runs what is left to run and writes the manifest and the summary at the end.
+/// Runs what is left to run and writes the manifest at the end (the binary renders the
+/// summary once the run has returned).
 async fn drive(
     suite: &Suite,
     plan: &Plan,
@@ -237,7 +237,6 @@ async fn drive(
             manifest.status = result.status;
             manifest.status_reason = result.reason.clone();
             manifest.save(&dir)?;
-            report::render(&dir)?;
             result.dir = dir;
             Ok(result)
         }

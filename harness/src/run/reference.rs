@@ -4,8 +4,8 @@
 use super::RunError;
 use crate::plan::{Configuration, Plan};
 use crate::suite::Suite;
-use report::files::REFERENCE_CSV;
-use report::reference::ReferenceRow;
+use records::files::REFERENCE_CSV;
+use records::reference::ReferenceRow;
 use std::path::Path;
 
 /// One row per configuration of the whole suite (every shard's) whose model names a
@@ -44,5 +44,5 @@ pub fn keep(dir: &Path, suite: &Suite, plan: &Plan) -> Result<(), RunError> {
     if suite.reference.is_none() || dir.join(REFERENCE_CSV).exists() {
         return Ok(());
     }
-    Ok(report::reference::write(dir, &rows(suite, plan))?)
+    Ok(records::reference::write(dir, &rows(suite, plan))?)
 }

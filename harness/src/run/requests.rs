@@ -8,7 +8,7 @@ use futures_util::StreamExt;
 use futures_util::stream;
 use indicatif::ProgressBar;
 use probes::MonotonicClock;
-use report::records::{Phase, RequestRecord, RequestStatus};
+use records::raw::{Phase, RequestRecord, RequestStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Requests of one configuration, prepared once before any is sent.

@@ -5,8 +5,8 @@
 //! row (interrupted inside their energy window), so the repetition is taken again whole.
 
 use crate::writer::WriteError;
-use report::files;
-use report::records::{BaselineRecord, RepetitionRecord};
+use records::files;
+use records::raw::{BaselineRecord, RepetitionRecord};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -183,7 +183,7 @@ fn read_samples(path: &Path, prior: &mut Prior) -> Result<(), WriteError> {
         return Ok(());
     }
     let mut reader = csv::Reader::from_path(path).map_err(|e| error(path, e))?;
-    for s in reader.deserialize::<report::records::SampleRecord>() {
+    for s in reader.deserialize::<records::raw::SampleRecord>() {
         let s = s.map_err(|e| error(path, e))?;
         prior.last_t_ns = prior.last_t_ns.max(s.t_ns);
         prior.energy_j.insert((s.source, s.domain), s.energy_j);

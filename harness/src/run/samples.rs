@@ -3,7 +3,7 @@
 use crate::writer::{RowAppender, WriteError};
 use probes::SamplerEvent;
 use probes::discovery::SourceDescription;
-use report::records::SampleRecord;
+use records::raw::{ContextRecord, SampleRecord};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::mpsc::Receiver;
@@ -14,21 +14,6 @@ use std::time::{Duration, Instant};
 const BATCH_BYTES: usize = 64 * 1024;
 /// Longest time rows wait before they are written.
 const BATCH_AGE: Duration = Duration::from_millis(500);
-
-/// One row of `context.csv`: a reading that is not energy (GPU power, clocks, temperature).
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ContextRecord {
-    /// Clock time (ns).
-    pub t_ns: u64,
-    /// Source name.
-    pub source: String,
-    /// Domain name.
-    pub domain: String,
-    /// What was read, its unit ending the name (e.g. `temperature_c`).
-    pub metric: String,
-    /// The value.
-    pub value: f64,
-}
 
 /// How a resumed run continues the interrupted one's samples.
 #[derive(Clone, Debug, Default)]
@@ -48,10 +33,10 @@ pub fn spawn_writer(
     events: Receiver<SamplerEvent>,
     continuation: Continuation,
 ) -> Result<JoinHandle<Result<u64, WriteError>>, WriteError> {
-    let path = dir.join(report::files::SAMPLES_CSV);
+    let path = dir.join(records::files::SAMPLES_CSV);
     let path = path.as_path();
     let mut out = RowAppender::<SampleRecord>::open(path)?;
-    let context_path = dir.join(report::files::CONTEXT_CSV);
+    let context_path = dir.join(records::files::CONTEXT_CSV);
     let mut context: Option<RowAppender<ContextRecord>> = None;
     let handle = std::thread::Builder::new()
         .name("samples-writer".into())
@@ -143,9 +128,9 @@ pub fn write_gaps(
     if gaps.is_empty() {
         return Ok(());
     }
-    let mut out = RowAppender::open(&dir.join(report::files::SAMPLER_GAPS_CSV))?;
+    let mut out = RowAppender::open(&dir.join(records::files::SAMPLER_GAPS_CSV))?;
     for gap in gaps {
-        out.push(&report::records::SamplerGapRecord {
+        out.push(&records::raw::SamplerGapRecord {
             source: sources
                 .get(gap.source)
                 .map_or_else(|| format!("source-{}", gap.source), |s| s.name.clone()),

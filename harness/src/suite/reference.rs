@@ -2,8 +2,8 @@
 //! figures are shown beside the measured ones, loaded and checked with the suite.
 
 use super::{Suite, SuiteError};
-use report::reference::table::closest;
-use report::reference::{Matched, StudyTable};
+use records::study::closest;
+use records::study::{Matched, StudyTable};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 

@@ -1,9 +1,9 @@
 //! The CSV tables of a report.
 
 use crate::ReportError;
-use crate::files::{CONTEXT_SUMMARY_CSV, DOMAINS_CSV, MODELS_CSV, SUMMARY_CSV, TASKS_CSV};
 use crate::render::Report;
-use crate::table_io::write_csv;
+use records::files::{CONTEXT_SUMMARY_CSV, DOMAINS_CSV, MODELS_CSV, SUMMARY_CSV, TASKS_CSV};
+use records::table_io::write_csv;
 use std::path::Path;
 
 /// Writes `summary.csv`, `domains.csv`, `tasks.csv`, `models.csv` (and
@@ -15,5 +15,5 @@ pub fn write(dir: &Path, report: &Report) -> Result<(), ReportError> {
     if !report.context.is_empty() {
         write_csv(&dir.join(CONTEXT_SUMMARY_CSV), &report.context)?;
     }
-    write_csv(&dir.join(MODELS_CSV), &report.models)
+    Ok(write_csv(&dir.join(MODELS_CSV), &report.models)?)
 }

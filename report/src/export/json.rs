@@ -1,8 +1,8 @@
 //! `summary.json`: everything the report computed, for scripts.
 
 use crate::ReportError;
-use crate::files::SUMMARY_JSON;
 use crate::render::Report;
+use records::files::SUMMARY_JSON;
 use serde::Serialize;
 use std::path::Path;
 
@@ -10,11 +10,11 @@ use std::path::Path;
 struct Document<'a> {
     format: &'static str,
     suite: &'a str,
-    status: crate::manifest::RunStatus,
+    status: records::manifest::RunStatus,
     started_utc: &'a str,
-    host: &'a crate::manifest::HostInfo,
-    probes: &'a [crate::manifest::ProbeInfo],
-    missing_probes: &'a [crate::manifest::MissingProbeInfo],
+    host: &'a records::manifest::HostInfo,
+    probes: &'a [records::manifest::ProbeInfo],
+    missing_probes: &'a [records::manifest::MissingProbeInfo],
     carbon_intensity_g_per_kwh: f64,
     pue: f64,
     cv_bound: f64,

@@ -2,8 +2,8 @@
 
 use super::format::{provenance_note, sig};
 use crate::ReportError;
-use crate::files::SUMMARY_TEX;
 use crate::render::Report;
+use records::files::SUMMARY_TEX;
 use std::fmt::Write as _;
 use std::path::Path;
 

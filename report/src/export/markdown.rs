@@ -2,8 +2,8 @@
 
 use super::format::{provenance_note, sig, sig_opt};
 use crate::ReportError;
-use crate::files::SUMMARY_MD;
 use crate::render::Report;
+use records::files::SUMMARY_MD;
 use std::fmt::Write as _;
 use std::path::Path;
 

@@ -11,11 +11,11 @@
 use super::labels::{Labels, Mapping};
 use super::timestamp;
 use crate::ReportError;
-use crate::files::{IMPORT_JSON, REPETITIONS_CSV};
-use crate::manifest::{GpuInfo, HostInfo, ProbeInfo, RunManifest, RunStatus, SuiteInfo};
-use crate::records::RepetitionRecord;
 use crate::stats::median;
 use crate::summary::J_PER_KWH;
+use records::files::{IMPORT_JSON, REPETITIONS_CSV};
+use records::manifest::{GpuInfo, HostInfo, ProbeInfo, RunManifest, RunStatus, SuiteInfo};
+use records::raw::RepetitionRecord;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -139,7 +139,7 @@ pub fn import(settings: &ImportSettings, out: &Path) -> Result<ImportSummary, Re
         path: out.to_path_buf(),
         source,
     })?;
-    crate::table_io::write_csv(&out.join(REPETITIONS_CSV), &records)?;
+    records::table_io::write_csv(&out.join(REPETITIONS_CSV), &records)?;
     let applied: Vec<f64> = rows
         .iter()
         .filter_map(|r| {
@@ -188,7 +188,7 @@ fn read_file(
     rows: &mut Vec<Row>,
     summary: &mut ImportSummary,
 ) -> Result<(), ReportError> {
-    let mut reader = crate::table_io::open(path)?;
+    let mut reader = records::table_io::open(path)?;
     let csv_err = |source| ReportError::Csv {
         path: path.to_path_buf(),
         source,
@@ -371,7 +371,7 @@ fn repetitions(
         let model = labels.model.clone().unwrap_or_default();
         let dataset = labels.dataset.clone().unwrap_or_default();
         by_config
-            .entry(format!("{model}@{dataset}"))
+            .entry(records::ConfigId::new(&model, &dataset).into_string())
             .or_default()
             .push((r, labels));
     }

@@ -92,7 +92,7 @@ impl Mapping {
     /// Reads a CSV with a `run_id` or `project_name` column (or both) and any of the
     /// columns model, task, dataset, class, parameters.
     pub fn load(path: &Path) -> Result<Self, ReportError> {
-        let mut reader = crate::table_io::open(path)?;
+        let mut reader = records::table_io::open(path)?;
         let header = reader
             .headers()
             .map_err(|source| ReportError::Csv {

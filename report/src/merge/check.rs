@@ -4,8 +4,8 @@
 
 use super::{MAX_SHARDS, MergeError, RAW_FILES, is_nonempty};
 use crate::ReportError;
-use crate::files;
-use crate::manifest::RunManifest;
+use records::files;
+use records::manifest::RunManifest;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -145,7 +145,7 @@ fn recorded_configurations(dir: &Path) -> Result<BTreeSet<String>, ReportError> 
         if !is_nonempty(&path) {
             continue;
         }
-        let mut reader = crate::table_io::open(&path)?;
+        let mut reader = records::table_io::open(&path)?;
         let csv_err = |source| ReportError::Csv {
             path: path.clone(),
             source,
@@ -177,7 +177,7 @@ pub(super) fn check_headers(shards: &[Shard]) -> Result<(), MergeError> {
             if !is_nonempty(&path) {
                 continue;
             }
-            let header = crate::table_io::open(&path)?
+            let header = records::table_io::open(&path)?
                 .headers()
                 .map_err(|source| ReportError::Csv {
                     path: path.clone(),

@@ -12,7 +12,7 @@
 
 use super::RAW_FILES;
 use crate::ReportError;
-use crate::files;
+use records::files;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -45,7 +45,7 @@ pub fn concatenate(dirs: &[&Path], out: &Path) -> Result<Shifts, ReportError> {
             if !super::is_nonempty(&path) {
                 continue;
             }
-            let mut reader = crate::table_io::open(&path)?;
+            let mut reader = records::table_io::open(&path)?;
             let header = reader.headers().map_err(csv_err(&path))?.clone();
             let writer = match writers.entry(name) {
                 std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
@@ -107,7 +107,7 @@ fn largest_energy(dir: &Path) -> Result<f64, ReportError> {
     if !super::is_nonempty(&path) {
         return Ok(0.0);
     }
-    let mut reader = crate::table_io::open(&path)?;
+    let mut reader = records::table_io::open(&path)?;
     let header = reader.headers().map_err(csv_err(&path))?.clone();
     let Some(col) = header.iter().position(|h| h == "energy_j") else {
         return Ok(0.0);

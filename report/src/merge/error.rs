@@ -119,3 +119,9 @@ impl MergeError {
         }))
     }
 }
+
+impl From<records::RecordsError> for MergeError {
+    fn from(e: records::RecordsError) -> Self {
+        Self::Report(e.into())
+    }
+}

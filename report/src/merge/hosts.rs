@@ -2,8 +2,8 @@
 //! column it gives `summary.csv` when there was more than one.
 
 use crate::ReportError;
-use crate::files;
 use crate::summary::SummaryRow;
+use records::files;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -31,7 +31,10 @@ pub fn write<'a>(
             host: host.to_string(),
         })
         .collect();
-    crate::table_io::write_csv(&dir.join(files::HOSTS_CSV), &rows)
+    Ok(records::table_io::write_csv(
+        &dir.join(files::HOSTS_CSV),
+        &rows,
+    )?)
 }
 
 /// Host of each configuration, from `hosts.csv` (empty when the folder has none).
@@ -40,8 +43,8 @@ pub fn hosts(dir: &Path) -> Result<BTreeMap<String, String>, ReportError> {
     if !path.exists() {
         return Ok(BTreeMap::new());
     }
-    crate::table_io::read_csv::<HostRecord>(&path)?
-        .map(|r| r.map(|h| (h.config, h.host)))
+    records::table_io::read_csv::<HostRecord>(&path)?
+        .map(|r| r.map(|h| (h.config, h.host)).map_err(ReportError::from))
         .collect()
 }
 

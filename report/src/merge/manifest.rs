@@ -7,7 +7,9 @@
 
 use super::Shifts;
 use super::check::Shard;
-use crate::manifest::{HostInfo, MergeInfo, MergedShard, MissingProbeInfo, RunManifest, RunStatus};
+use records::manifest::{
+    HostInfo, MergeInfo, MergedShard, MissingProbeInfo, RunManifest, RunStatus,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// The manifest of the merged folder of `shards` (sorted by index).

@@ -2,9 +2,9 @@
 //! (`reference_comparison.csv`, the "Beside the study's figures" table of `summary.md`).
 
 use super::ReferenceRow;
-use super::table::pool;
 use crate::configs::Configuration;
 use crate::plot::central;
+use records::study::pool;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 

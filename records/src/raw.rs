@@ -207,3 +207,18 @@ pub struct SamplerGapRecord {
     /// wrapped unseen: energy windows overlapping it cannot be trusted.
     pub keep_alive_missed: bool,
 }
+
+/// One row of `context.csv`: a reading that is not energy (GPU power, clocks, temperature).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContextRecord {
+    /// Clock time (ns).
+    pub t_ns: u64,
+    /// Source name.
+    pub source: String,
+    /// Domain name (e.g. `gpu0`).
+    pub domain: String,
+    /// What was read, its unit ending the name (e.g. `temperature_c`).
+    pub metric: String,
+    /// The value.
+    pub value: f64,
+}

@@ -1,17 +1,17 @@
 //! Reading and writing CSV tables, naming the file in every error.
 
-use crate::ReportError;
+use crate::RecordsError;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// Streams the rows of a CSV file with a header, naming the file in every error.
 pub fn read_csv<T: serde::de::DeserializeOwned>(
     path: &Path,
-) -> Result<impl Iterator<Item = Result<T, ReportError>>, ReportError> {
+) -> Result<impl Iterator<Item = Result<T, RecordsError>>, RecordsError> {
     let reader = open(path)?;
     let owned: PathBuf = path.to_path_buf();
     Ok(reader.into_deserialize::<T>().map(move |r| {
-        r.map_err(|source| ReportError::Csv {
+        r.map_err(|source| RecordsError::Csv {
             path: owned.clone(),
             source,
         })
@@ -19,8 +19,8 @@ pub fn read_csv<T: serde::de::DeserializeOwned>(
 }
 
 /// Opens a CSV file with a header for reading (buffered, 1 MiB).
-pub fn open(path: &Path) -> Result<csv::Reader<std::fs::File>, ReportError> {
-    let file = std::fs::File::open(path).map_err(|source| ReportError::Io {
+pub fn open(path: &Path) -> Result<csv::Reader<std::fs::File>, RecordsError> {
+    let file = std::fs::File::open(path).map_err(|source| RecordsError::Io {
         path: path.to_path_buf(),
         source,
     })?;
@@ -30,14 +30,14 @@ pub fn open(path: &Path) -> Result<csv::Reader<std::fs::File>, ReportError> {
 }
 
 /// Writes rows to a CSV file with a header, also when there are no rows.
-pub fn write_csv<T: Serialize + Default>(path: &Path, rows: &[T]) -> Result<(), ReportError> {
-    let err = |source| ReportError::Csv {
+pub fn write_csv<T: Serialize + Default>(path: &Path, rows: &[T]) -> Result<(), RecordsError> {
+    let err = |source| RecordsError::Csv {
         path: path.to_path_buf(),
         source,
     };
     if rows.is_empty() {
         let text = header_of::<T>().map_err(err)?;
-        return std::fs::write(path, text).map_err(|source| ReportError::Io {
+        return std::fs::write(path, text).map_err(|source| RecordsError::Io {
             path: path.to_path_buf(),
             source,
         });
@@ -46,7 +46,7 @@ pub fn write_csv<T: Serialize + Default>(path: &Path, rows: &[T]) -> Result<(), 
     for row in rows {
         w.serialize(row).map_err(err)?;
     }
-    w.flush().map_err(|source| ReportError::Io {
+    w.flush().map_err(|source| RecordsError::Io {
         path: path.to_path_buf(),
         source,
     })

@@ -1,6 +1,6 @@
 //! `run.json`: the manifest that says how, where and with what a run was taken.
 
-use crate::ReportError;
+use crate::RecordsError;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 
@@ -199,34 +199,34 @@ impl RunManifest {
     pub const FORMAT_VERSION: u32 = 1;
 
     /// Reads `run.json` from a run folder.
-    pub fn load(dir: &Path) -> Result<Self, ReportError> {
+    pub fn load(dir: &Path) -> Result<Self, RecordsError> {
         let path = dir.join(crate::files::RUN_JSON);
         let text = std::fs::read_to_string(&path).map_err(|e| {
             if e.kind() == std::io::ErrorKind::NotFound {
-                ReportError::NotARun {
+                RecordsError::NotARun {
                     path: dir.to_path_buf(),
                     reason: format!("no {} in it", crate::files::RUN_JSON),
                 }
             } else {
-                ReportError::Io {
+                RecordsError::Io {
                     path: path.clone(),
                     source: e,
                 }
             }
         })?;
-        serde_json::from_str(&text).map_err(|source| ReportError::Json { path, source })
+        serde_json::from_str(&text).map_err(|source| RecordsError::Json { path, source })
     }
 
     /// Writes `run.json` into a run folder atomically (write, then rename).
-    pub fn save(&self, dir: &Path) -> Result<(), ReportError> {
+    pub fn save(&self, dir: &Path) -> Result<(), RecordsError> {
         let path = dir.join(crate::files::RUN_JSON);
         let tmp = dir.join(format!("{}.tmp", crate::files::RUN_JSON));
-        let text = serde_json::to_string_pretty(self).map_err(|source| ReportError::Json {
+        let text = serde_json::to_string_pretty(self).map_err(|source| RecordsError::Json {
             path: path.clone(),
             source,
         })?;
         std::fs::write(&tmp, text + "\n")
             .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|source| ReportError::Io { path, source })
+            .map_err(|source| RecordsError::Io { path, source })
     }
 }

@@ -1,0 +1,52 @@
+//! Errors of reading and writing the files of a run folder.
+
+use std::path::PathBuf;
+
+/// Why a file of a run folder could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordsError {
+    /// A file could not be opened, read or written.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A CSV file could not be parsed or written.
+    #[error("{path}: {source}")]
+    Csv {
+        /// The file.
+        path: PathBuf,
+        /// The CSV error (with the line where it happened).
+        source: csv::Error,
+    },
+    /// A JSON file could not be parsed or written.
+    #[error("{path}: {source}")]
+    Json {
+        /// The file.
+        path: PathBuf,
+        /// The JSON error.
+        source: serde_json::Error,
+    },
+    /// The folder does not hold a run.
+    #[error("{path} is not a joulebench results folder: {reason}")]
+    NotARun {
+        /// The folder.
+        path: PathBuf,
+        /// What is missing.
+        reason: String,
+    },
+    /// A field of a file holds a value that cannot be used.
+    #[error("{path}, line {line}, field `{field}`: {message}")]
+    Field {
+        /// The file.
+        path: PathBuf,
+        /// The line (1-based, the header is line 1).
+        line: u64,
+        /// The column.
+        field: String,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+}
