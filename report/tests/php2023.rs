@@ -3,6 +3,13 @@
 //! the reference table kept in `suites/php/reference/php2023.csv` is exactly what that
 //! import and report give.
 //!
+//! The logs are read from the extract committed in `tests/data/php-2023` (see its
+//! README.md; made by `bench/extract_php2023.py`): for each file of the study's
+//! `data/emissions/complete`, `query_model/<stem>.csv` holds the `query model` rows of
+//! the base files of its runs, one CodeCarbon task-mode file with many runs, which the
+//! importer reads as it is. A few base files kept byte for byte check the extract
+//! against the originals through the same importer.
+//!
 //! The paper's rounding is not uniform (0.02652 is printed 0.026 but 0.08273 is printed
 //! 0.083), so a printed figure must equal the computed one rounded *or* truncated to the
 //! printed number of decimals. The README's four-decimal figures are matched to ±0.00005.
@@ -10,14 +17,13 @@
 use joulebench_report as report;
 use report::import::codecarbon::{ImportSettings, ImportSummary, import};
 use report::import::labels::{Labels, Mapping};
+use report::manifest::RunManifest;
+use report::records::RepetitionRecord;
 use report::reference::{StudyFigure, StudyTable, table};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-const PHP: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../../shared/reference/php-2023"
-);
+const PHP: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/php-2023");
 
 /// Task, class and dataset of a file of `data/emissions/complete`, for the text tasks.
 fn classify(stem: &str) -> Option<(&'static str, &'static str, String)> {
@@ -64,23 +70,20 @@ fn canonical(stem: &str) -> Option<(&'static str, &'static str, String)> {
 }
 
 /// Writes the mapping (run_id → task, dataset, class; model → parameters) and returns
-/// the base files of the mapped runs.
+/// the extract's files (`query_model/<stem>.csv`, one per complete file) of the mapped runs.
 fn mapping(
     dir: &Path,
     classify: impl Fn(&str) -> Option<(&'static str, &'static str, String)>,
 ) -> (PathBuf, Vec<PathBuf>) {
     let root = Path::new(PHP);
-    assert!(
-        root.join("data").is_dir(),
-        "{PHP} is missing: clone the shared reference data beside the repository"
-    );
     let mut out = String::from("run_id,project_name,task,dataset,class,parameters\n");
     let mut files = Vec::new();
-    let mut complete: Vec<PathBuf> = std::fs::read_dir(root.join("data/emissions/complete"))
-        .expect("complete folder")
+    let mut complete: Vec<PathBuf> = std::fs::read_dir(root.join("query_model"))
+        .expect("query_model folder of the extract")
         .map(|e| e.expect("entry").path())
         .collect();
     complete.sort();
+    assert_eq!(complete.len(), 56, "one extract file per complete file");
     for path in complete {
         let stem = path
             .file_stem()
@@ -90,18 +93,15 @@ fn mapping(
         let Some((task, class, dataset)) = classify(&stem) else {
             continue;
         };
-        let mut reader = csv::Reader::from_path(&path).expect("complete csv");
+        let mut reader = csv::Reader::from_path(&path).expect("extract csv");
         let header = reader.headers().expect("header").clone();
         let run_col = header.iter().position(|h| h == "run_id").expect("run_id");
         for record in reader.records() {
             let record = record.expect("row");
             let run_id = &record[run_col];
             out.push_str(&format!("{run_id},,{task},{dataset},{class},\n"));
-            files.push(
-                root.join("data/emissions/base")
-                    .join(format!("emissions_base_{run_id}.csv")),
-            );
         }
+        files.push(path);
     }
     let mut params =
         csv::Reader::from_path(root.join("data/model_parameters.csv")).expect("params");
@@ -345,4 +345,124 @@ fn php_2023_reference_table_is_what_import_and_report_give() {
         .expect("flan-t5-base mean");
     assert_eq!(mean.dataset_label(), "mean of imdb, rotten_tomatoes, sst2");
     assert_eq!(mean.runs, 30);
+}
+
+/// The extract's rows, by run_id: (column name → value) as the file has them.
+fn extract_rows() -> HashMap<String, HashMap<String, String>> {
+    let mut rows = HashMap::new();
+    for entry in std::fs::read_dir(Path::new(PHP).join("query_model")).expect("extract") {
+        let path = entry.expect("entry").path();
+        let mut reader = csv::Reader::from_path(&path).expect("extract csv");
+        let header = reader.headers().expect("header").clone();
+        for record in reader.records() {
+            let record = record.expect("row");
+            let row: HashMap<String, String> = header
+                .iter()
+                .zip(record.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect();
+            let previous = rows.insert(row["run_id"].clone(), row);
+            assert!(previous.is_none(), "{}: a run twice", path.display());
+        }
+    }
+    rows
+}
+
+#[test]
+fn php_2023_untouched_base_files_import_as_the_extract_holds_them() {
+    let base = Path::new(PHP).join("data/emissions/base");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&base)
+        .expect("base files of the extract")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 4);
+    let extract = extract_rows();
+    assert_eq!(extract.len(), 4170, "the runs of data/emissions/complete");
+
+    // Each base file's `query model` row is its extract row, value for value.
+    let mut by_model = HashMap::new();
+    for path in &files {
+        let mut reader = csv::Reader::from_path(path).expect("base csv");
+        let header = reader.headers().expect("header").clone();
+        let records: Vec<csv::StringRecord> = reader.records().map(|r| r.expect("row")).collect();
+        let query: Vec<&csv::StringRecord> =
+            records.iter().filter(|r| &r[0] == "query model").collect();
+        assert_eq!((&header[0], query.len()), ("task_name", 1), "{path:?}");
+        let value = |name: &str| {
+            let c = header.iter().position(|h| h == name).expect("column");
+            query[0][c].to_string()
+        };
+        let run_id = value("run_id");
+        assert_eq!(
+            path.file_name().and_then(|n| n.to_str()),
+            Some(format!("emissions_base_{run_id}.csv").as_str())
+        );
+        let row = &extract[&run_id];
+        assert_eq!(row.len(), 12, "{row:?}");
+        for (name, v) in row {
+            assert_eq!(*v, value(name), "{run_id}: {name}");
+        }
+        by_model.insert(value("project_name"), row);
+    }
+    assert_eq!(by_model.len(), 4);
+
+    // The importer reads the files as they are, and its figures are the extract's.
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let out = tmp.path().join("base");
+    let settings = ImportSettings {
+        files: files.clone(),
+        task_name: None,
+        inferences: 1000,
+        labels: Labels::default(),
+        mapping: None,
+        intensity_g_per_kwh: None,
+        cpu_measured: false,
+    };
+    let err = import(&settings, &out).expect_err("task mode needs --task-name");
+    assert!(err.to_string().contains("--task-name"), "{err}");
+    let summary = import(
+        &ImportSettings {
+            task_name: Some("query model".to_string()),
+            ..settings
+        },
+        &out,
+    )
+    .expect("import");
+    assert_eq!(
+        (summary.files, summary.rows, summary.rows_other_tasks),
+        (4, 4, 5),
+        "one query model row each; 4 load model rows and 1 transfer model to GPU"
+    );
+    assert_eq!(summary.codecarbon_versions, ["2.3.1"]);
+    assert!((summary.carbon_intensity_g_per_kwh - 138.7).abs() < 0.1);
+    assert!(summary.domains["cpu"].starts_with("estimated"));
+    assert!(summary.domains["gpu"].starts_with("measured"));
+
+    // The host columns the extract leaves out reach run.json.
+    let manifest = RunManifest::load(&out).expect("run.json");
+    assert_eq!(
+        manifest.host.cpu_model,
+        "Intel(R) Xeon(R) Platinum 8275CL CPU @ 3.00GHz"
+    );
+    assert_eq!(manifest.host.gpus[0].name, "8 x NVIDIA A100-SXM4-80GB");
+    assert_eq!(
+        (manifest.host.memory_gb, manifest.host.cpu_logical),
+        (1148.738, 1)
+    );
+    assert!(manifest.host.os.starts_with("Linux-5.15.0-1023-aws"));
+
+    let reps: Vec<RepetitionRecord> =
+        report::table_io::read_csv(&out.join(report::files::REPETITIONS_CSV))
+            .expect("repetitions.csv")
+            .map(|r| r.expect("row"))
+            .collect();
+    assert_eq!(reps.len(), 12, "4 runs × cpu, gpu, ram");
+    for r in &reps {
+        let row = by_model[&r.model];
+        let number = |name: &str| row[name].parse::<f64>().expect("number");
+        assert_eq!(r.duration_s, number("duration"), "{r:?}");
+        let kwh = number(&format!("{}_energy", r.domain));
+        assert!(same(r.energy_j, kwh * 3.6e6), "{r:?} against {kwh} kWh");
+    }
 }

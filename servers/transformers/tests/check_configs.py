@@ -19,7 +19,7 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 from jbtransformers import configs  # noqa: E402
 
-DEFAULT_CSV = os.path.join(HERE, "..", "..", "..", "..", "shared", "reference", "php-2023",
+DEFAULT_CSV = os.path.join(HERE, "..", "..", "..", "report", "tests", "data", "php-2023",
                            "data", "model_parameters.csv")
 
 #: Study counts that are rounded, with the relative tolerance that covers the rounding.

@@ -10,7 +10,8 @@
 # JOULEBENCH  the command to run joulebench with (default: cargo run --quiet --)
 #
 # Needs bash, awk and python3 (standard library only). report/tests/php2023.rs derives
-# the same table through the library and checks that the committed file matches it.
+# the same table through the library from the extract in report/tests/data/php-2023
+# (bench/extract_php2023.py) and checks that the committed file matches it.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
