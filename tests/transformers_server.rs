@@ -18,9 +18,15 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The server with the tests' stand-in backend.
+/// The folder holding the `jbtransformers` package (its `pyproject.toml`): what PYTHONPATH
+/// names to run it from the checkout without installing it.
+fn package_root() -> PathBuf {
+    root().join("servers/transformers")
+}
+
+/// The server with the tests' stand-in backend (needs `jbtransformers` on PYTHONPATH).
 fn fake_server_py() -> PathBuf {
-    root().join("servers/transformers/tests/fake_server.py")
+    package_root().join("tests/fake_server.py")
 }
 
 /// `python3` from PATH; a clear failure (not a skip) when it is missing.
@@ -47,7 +53,8 @@ struct PyServer {
 impl PyServer {
     fn start(models: &[&str]) -> Self {
         let mut cmd = python3();
-        cmd.arg(fake_server_py())
+        cmd.env("PYTHONPATH", package_root())
+            .arg(fake_server_py())
             .args(["--port", "0", "--random-weights"]);
         for m in models {
             cmd.args(["--model", m]);
@@ -115,14 +122,8 @@ impl Drop for PyServer {
 #[test]
 fn python_unit_tests_pass() {
     let out = python3()
-        .args([
-            "-m",
-            "unittest",
-            "discover",
-            "-s",
-            "servers/transformers/tests",
-        ])
-        .current_dir(root())
+        .args(["-m", "unittest", "discover", "-s", "tests"])
+        .current_dir(package_root())
         .output()
         .expect("run python3 -m unittest");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -133,6 +134,43 @@ fn python_unit_tests_pass() {
         .unwrap_or_else(|| panic!("no test count in:\n{stderr}"));
     assert!(ran >= 60, "only {ran} tests ran:\n{stderr}");
     assert!(stderr.trim_end().ends_with("OK"), "{stderr}");
+}
+
+/// As `suites/php/*.toml` launch it: `env PYTHONPATH={suite_dir}/../../servers/transformers
+/// python3 -m jbtransformers ...`, from a folder that is not the checkout, nothing installed.
+#[test]
+fn the_suites_launch_line_runs_the_module_from_the_checkout() {
+    let suite_dir = root().join("suites/php");
+    let pythonpath = format!("{}/../../servers/transformers", suite_dir.display());
+    let out = Command::new("env")
+        .arg(format!("PYTHONPATH={pythonpath}"))
+        .args(["python3", "-m", "jbtransformers", "--list-builtin"])
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run env python3 -m jbtransformers");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}{stdout}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("google/flan-t5-xxl"), "{stdout}");
+    let prefix = r#""env", "PYTHONPATH={suite_dir}/../../servers/transformers", "python3", "-m", "jbtransformers","#;
+    for task in [
+        "gpu-check",
+        "text-classification",
+        "extractive-qa",
+        "summarization",
+    ] {
+        let suite = std::fs::read_to_string(suite_dir.join(format!("{task}.toml"))).expect("suite");
+        let launches = suite.matches(r#""jbtransformers""#).count();
+        assert!(launches > 0, "{task}.toml launches servers/transformers");
+        assert_eq!(
+            suite.matches(prefix).count(),
+            launches,
+            "{task}.toml launches it as this test does"
+        );
+    }
 }
 
 const TASK_TOKENS: u64 = 4;
@@ -313,6 +351,7 @@ name = "transformers-launch"
 
 [servers.tf]
 protocol = "openai-completions"
+env = {{ PYTHONPATH = "{package}" }}
 launch = ["python3", "{script}", "--port", "{{port}}", "--random-weights",
           "--model", "t5=text2text-generation:google/flan-t5-base",
           "--model", "bloom=text-generation:bigscience/bloomz-560m"]
@@ -337,6 +376,7 @@ stream = true
 
 {tail}"#,
         script = script.display(),
+        package = package_root().display(),
         sample = sample_sentiment_toml("sentiment? {text}", TASK_TOKENS),
         tail = schedule_and_probes(3, 1, 1)
     );

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import signal
 import sys
@@ -22,16 +23,23 @@ DTYPES = ("float32", "float16", "bfloat16")
 DRAIN_SECONDS = 10.0
 
 
+def prog_name() -> str:
+    """How the server was started, for usage lines: `python3 -m jbtransformers` when run as a
+    module, else the script's name (`joulebench-transformers`, the console script)."""
+    name = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    return "python3 -m jbtransformers" if name in ("", "-c", "__main__.py") else name
+
+
 def parser() -> argparse.ArgumentParser:
     """The flags."""
     p = argparse.ArgumentParser(
-        prog="server.py",
+        prog=prog_name(),
         description="Serve Hugging Face transformers models the way the Power Hungry Processing "
         "study ran them (pipelines, FP32, batch size 1, one inference at a time), over the "
         "OpenAI, TGI, TEI and KServe v2 protocols.",
         epilog="Tasks: " + ", ".join(TASKS) + ". SOURCE is a local folder or a Hugging Face id "
         "from the local cache (offline); with --random-weights, a built-in id needs no files "
-        "(--list-builtin). Example: server.py --port 8080 --random-weights --model "
+        "(--list-builtin). Example: %(prog)s --port 8080 --random-weights --model "
         "sst2=text-classification:distilbert-base-uncased-finetuned-sst-2-english --model "
         "flan-t5-base=text2text-generation:google/flan-t5-base",
     )

@@ -7,17 +7,20 @@ model (with its head) are built on PyTorch's `meta` device (no memory, no arithm
 parameters counted and compared with `model_parameters.csv`. Prints a Markdown table; exits 1
 if a count differs in a way not explained here.
 
-    /tmp/torchenv/bin/python servers/transformers/tests/check_configs.py [model_parameters.csv]
+    PYTHONPATH=servers/transformers /tmp/torchenv/bin/python \
+        servers/transformers/tests/check_configs.py [model_parameters.csv]
+
+(`jbtransformers` must be importable: PYTHONPATH at `servers/transformers` as here, or
+`pip install 'servers/transformers[torch]'` into that environment.)
 """
 
 import csv
 import os
 import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+from jbtransformers import configs
 
-from jbtransformers import configs  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 DEFAULT_CSV = os.path.join(HERE, "..", "..", "..", "report", "tests", "data", "php-2023",
                            "data", "model_parameters.csv")

@@ -11,16 +11,11 @@ per encoder call), `JB_FAKE_LOAD_DELAY_MS` (per model load).
 """
 
 import os
-import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-if os.path.dirname(HERE) not in sys.path:
-    sys.path.insert(0, os.path.dirname(HERE))
-
-from jbtransformers.models import Blueprint, Options  # noqa: E402
-from jbtransformers.tokenizer import fnv1a  # noqa: E402
+from jbtransformers.models import Blueprint, Options
+from jbtransformers.tokenizer import fnv1a
 
 #: Position (1-based) of the end-of-sequence token in an unpinned generation.
 EOS_AFTER = 3

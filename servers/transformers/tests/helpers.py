@@ -2,19 +2,12 @@
 backend, requests through the real router, and stream events collected."""
 
 import json
-import os
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-for p in (os.path.dirname(HERE), HERE):
-    if p not in sys.path:
-        sys.path.insert(0, p)
-
-from fake_backend import FakeLoader  # noqa: E402
-from jbtransformers.app import App  # noqa: E402
-from jbtransformers.models import ModelSpec, Options  # noqa: E402
-from jbtransformers.protocols import route  # noqa: E402
-from jbtransformers.protocols.common import Reply, StreamReply  # noqa: E402
+from fake_backend import FakeLoader
+from jbtransformers.app import App
+from jbtransformers.models import ModelSpec, Options
+from jbtransformers.protocols import route
+from jbtransformers.protocols.common import Reply, StreamReply
 
 #: Built-in models that cover every task and tokenizer layout the tests need.
 MODELS = (

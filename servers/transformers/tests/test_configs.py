@@ -2,7 +2,6 @@
 
 import unittest
 
-import helpers  # noqa: F401 (sets sys.path)
 from jbtransformers import configs
 from jbtransformers.models import kind_of
 

@@ -14,9 +14,18 @@ import time
 import unittest
 
 import helpers
+import jbtransformers
 from jbtransformers.httpd import serve
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+#: The folder `jbtransformers` was imported from, for the environment of a child server.
+PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(jbtransformers.__file__)))
+
+
+def child_env() -> dict:
+    """This environment with PYTHONPATH leading to the `jbtransformers` these tests import."""
+    path = os.environ.get("PYTHONPATH")
+    return dict(os.environ, PYTHONPATH=PACKAGE_ROOT + (os.pathsep + path if path else ""))
 
 
 def wait_until(predicate, within=10.0) -> bool:
@@ -152,7 +161,7 @@ class Process(unittest.TestCase):
         proc = subprocess.Popen(
             [sys.executable, os.path.join(HERE, "fake_server.py"), "--port", "0",
              "--random-weights", "--model", "clf=text-classification:lvwerra/distilbert-imdb"],
-            stderr=subprocess.PIPE, text=True)
+            stderr=subprocess.PIPE, text=True, env=child_env())
         try:
             line = proc.stderr.readline()
             m = re.search(r"listening on http://127\.0\.0\.1:(\d+)", line)

@@ -3,7 +3,7 @@ sigmoid, generation parameters and finish reasons."""
 
 import unittest
 
-import helpers  # noqa: F401 (sets sys.path)
+import helpers
 from jbtransformers.pipelines import (BadParameter, Decoding, GenerationParams, best_span,
                                       softmax)
 

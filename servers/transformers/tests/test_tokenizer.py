@@ -5,7 +5,6 @@ import json
 import os
 import unittest
 
-import helpers  # noqa: F401 (sets sys.path)
 from jbtransformers.tokenizer import (FAMILIES, MAX_QUESTION_TOKENS, StandInTokenizer,
                                       pieces, pseudo_word)
 
