@@ -15,10 +15,10 @@
 //! printed number of decimals. The README's four-decimal figures are matched to ±0.00005.
 
 use joulebench_report as report;
+use records::manifest::RunManifest;
+use records::raw::RepetitionRecord;
 use report::import::codecarbon::{ImportSettings, ImportSummary, import};
 use report::import::labels::{Labels, Mapping};
-use report::manifest::RunManifest;
-use report::records::RepetitionRecord;
 use report::reference::{StudyFigure, StudyTable, table};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -453,7 +453,7 @@ fn php_2023_untouched_base_files_import_as_the_extract_holds_them() {
     assert!(manifest.host.os.starts_with("Linux-5.15.0-1023-aws"));
 
     let reps: Vec<RepetitionRecord> =
-        report::table_io::read_csv(&out.join(report::files::REPETITIONS_CSV))
+        records::table_io::read_csv(&out.join(records::files::REPETITIONS_CSV))
             .expect("repetitions.csv")
             .map(|r| r.expect("row"))
             .collect();
