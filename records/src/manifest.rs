@@ -60,6 +60,35 @@ pub struct RunManifest {
     /// The shards this folder was merged from, when `report --merge` wrote it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub merged: Option<MergeInfo>,
+    /// How the report derives net energy and validity from the raw records (from format
+    /// version 2; version-1 folders recorded the derived figures in `repetitions.csv`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<DerivationPolicy>,
+}
+
+/// How the report turns raw records into net energy and valid repetitions.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DerivationPolicy {
+    /// Largest share of a repetition's requests that may fail for it to count (0 to 1).
+    pub max_failure_share: f64,
+    /// How idle power is taken off gross energy.
+    pub idle: IdleSubtraction,
+}
+
+/// How idle power is taken off a repetition's gross energy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdleSubtraction {
+    /// Net = gross − P × duration per domain, P the power of the configuration's latest
+    /// idle baseline that ended before the repetition's window started.
+    LatestBaseline,
+}
+
+impl DerivationPolicy {
+    /// Whether a repetition with `failures` of `requests` failed counts.
+    pub fn is_valid(&self, failures: u32, requests: u32) -> bool {
+        f64::from(failures) <= self.max_failure_share * f64::from(requests)
+    }
 }
 
 /// The slice of a suite's configurations that a sharded run took.
@@ -195,8 +224,9 @@ fn number_or_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Erro
 }
 
 impl RunManifest {
-    /// Current version of the results format.
-    pub const FORMAT_VERSION: u32 = 1;
+    /// Current version of the results format: 2 keeps `repetitions.csv` raw (no idle
+    /// power, net energy or validity: the report derives them with [`Self::policy`]).
+    pub const FORMAT_VERSION: u32 = 2;
 
     /// Reads `run.json` from a run folder.
     pub fn load(dir: &Path) -> Result<Self, RecordsError> {

@@ -147,15 +147,22 @@ pub struct RepetitionRecord {
     pub duration_s: f64,
     /// Energy over the window (J), gross of idle.
     pub energy_j: f64,
-    /// Idle power from the configuration's baseline (W), when one was taken.
-    pub idle_power_w: Option<f64>,
-    /// Energy net of idle: gross − idle power × duration (J).
-    pub net_energy_j: Option<f64>,
     /// Requests sent in the window.
     pub requests: u32,
     /// Requests that failed.
     pub failures: u32,
-    /// Whether the repetition is valid (failures within the allowed share).
+}
+
+/// What a version-1 `repetitions.csv` row held beyond the measurement: figures the runner
+/// derived as it wrote (since version 2 the report derives them from `baselines.csv` and
+/// the policy in `run.json`). Read alongside [`RepetitionRecord`] from version-1 folders.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RepetitionDerivedV1 {
+    /// Idle power from the configuration's baseline (W), when one was taken.
+    pub idle_power_w: Option<f64>,
+    /// Energy net of idle: gross − idle power × duration (J).
+    pub net_energy_j: Option<f64>,
+    /// Whether the repetition was valid (failures within the allowed share).
     pub valid: bool,
 }
 

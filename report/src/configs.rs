@@ -1,8 +1,10 @@
 //! The configurations of a run and their repetitions, read from `repetitions.csv`.
 
 use crate::ReportError;
-use records::files::{REPETITIONS_CSV, SAMPLER_GAPS_CSV};
-use records::raw::{RepetitionRecord, SamplerGapRecord};
+use crate::derive::DerivedRow;
+use records::files::SAMPLER_GAPS_CSV;
+use records::manifest::{DerivationPolicy, RunManifest};
+use records::raw::SamplerGapRecord;
 use records::table_io::read_csv;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -138,16 +140,17 @@ impl Configuration {
     }
 }
 
-/// Reads `repetitions.csv` of a run folder into configurations, in id order; a run that
-/// stopped before its first repetition (no such file) has none.
-pub fn load(dir: &Path) -> Result<Vec<Configuration>, ReportError> {
-    let path = dir.join(REPETITIONS_CSV);
-    if !path.exists() {
-        return Ok(Vec::new());
-    }
+/// Reads `repetitions.csv` of a run folder into configurations, in id order, with net
+/// energy and validity derived under `policy` (else the run's own); a run that stopped
+/// before its first repetition (no such file) has none.
+pub fn load(
+    dir: &Path,
+    manifest: &RunManifest,
+    policy: Option<&DerivationPolicy>,
+) -> Result<Vec<Configuration>, ReportError> {
     let mut configs: BTreeMap<String, Configuration> = BTreeMap::new();
-    for rec in read_csv::<RepetitionRecord>(&path)? {
-        add(&mut configs, rec?);
+    for row in crate::derive::rows(dir, manifest, policy)? {
+        add(&mut configs, row);
     }
     let mut configs: Vec<Configuration> = configs.into_values().collect();
     check_domains(&mut configs);
@@ -200,8 +203,14 @@ pub fn check_domains(configs: &mut [Configuration]) {
     }
 }
 
-/// Adds one record to the configurations it belongs to.
-pub fn add(configs: &mut BTreeMap<String, Configuration>, rec: RepetitionRecord) {
+/// Adds one record, with what the report derived from it, to its configuration.
+pub fn add(configs: &mut BTreeMap<String, Configuration>, row: DerivedRow) {
+    let DerivedRow {
+        record: rec,
+        idle_power_w,
+        net_energy_j,
+        valid,
+    } = row;
     let config = configs
         .entry(rec.config.clone())
         .or_insert_with(|| Configuration {
@@ -228,7 +237,7 @@ pub fn add(configs: &mut BTreeMap<String, Configuration>, rec: RepetitionRecord)
             duration_s: rec.duration_s,
             requests: rec.requests,
             failures: rec.failures,
-            valid: rec.valid,
+            valid,
             domains: BTreeMap::new(),
             missing_domains: Vec::new(),
             sampler_gaps: Vec::new(),
@@ -237,7 +246,7 @@ pub fn add(configs: &mut BTreeMap<String, Configuration>, rec: RepetitionRecord)
     rep.t_start_ns = rep.t_start_ns.min(rec.t_start_ns);
     rep.t_end_ns = rep.t_end_ns.max(rec.t_end_ns);
     rep.duration_s = rep.duration_s.max(rec.duration_s);
-    rep.valid &= rec.valid;
+    rep.valid &= valid;
     rep.domains.insert(
         DomainKey {
             source: rec.source,
@@ -248,8 +257,8 @@ pub fn add(configs: &mut BTreeMap<String, Configuration>, rec: RepetitionRecord)
             counts_in_total: rec.counts_in_total,
             duration_s: rec.duration_s,
             energy_j: rec.energy_j,
-            idle_power_w: rec.idle_power_w,
-            net_energy_j: rec.net_energy_j,
+            idle_power_w,
+            net_energy_j,
         },
     );
 }

@@ -7,6 +7,7 @@ pub mod aggregate;
 pub mod compare;
 pub mod configs;
 pub mod context;
+pub mod derive;
 pub mod domains;
 pub mod error;
 pub mod export;

@@ -15,6 +15,9 @@ pub struct ReportOptions {
     pub timeline_points: usize,
     /// Whether to draw plots at all.
     pub plots: bool,
+    /// How to derive net energy and validity, instead of the policy the run recorded
+    /// (also for a version-1 folder, whose runner recorded its derived figures).
+    pub policy: Option<records::manifest::DerivationPolicy>,
 }
 
 impl Default for ReportOptions {
@@ -26,6 +29,7 @@ impl Default for ReportOptions {
             timeline_configs: 24,
             timeline_points: 600,
             plots: true,
+            policy: None,
         }
     }
 }

@@ -67,7 +67,7 @@ pub fn render_with(dir: &Path, options: &ReportOptions) -> Result<Report, Report
 /// requests and samples: energy statistics only, as `compare` and `trend` need).
 pub fn analyse(dir: &Path, options: &ReportOptions, full: bool) -> Result<Report, ReportError> {
     let manifest = RunManifest::load(dir)?;
-    let configs = configs::load(dir)?;
+    let configs = configs::load(dir, &manifest, options.policy.as_ref())?;
     let scan = if full {
         let scan_options = ScanOptions {
             timeline_configs: if options.plots {

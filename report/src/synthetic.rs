@@ -242,15 +242,9 @@ impl Synthetic {
                         .map_err(|e| w.err(REQUESTS_CSV, e))?;
                 }
                 let seconds = (t - rep_start) as f64 * 1e-9;
-                for (source, domain, provenance, watts, idle) in [
-                    ("nvml", "gpu0", "measured", gpu_w, self.gpu_idle_w),
-                    (
-                        cpu_source,
-                        "package-0",
-                        cpu_provenance,
-                        self.cpu_w,
-                        self.cpu_w,
-                    ),
+                for (source, domain, provenance, watts) in [
+                    ("nvml", "gpu0", "measured", gpu_w),
+                    (cpu_source, "package-0", cpu_provenance, self.cpu_w),
                 ] {
                     w.repetitions
                         .serialize(RepetitionRecord {
@@ -269,11 +263,8 @@ impl Synthetic {
                             t_end_ns: t,
                             duration_s: seconds,
                             energy_j: watts * seconds,
-                            idle_power_w: Some(idle),
-                            net_energy_j: Some((watts - idle) * seconds),
                             requests: self.requests,
                             failures: 0,
-                            valid: true,
                         })
                         .map_err(|e| w.err(REPETITIONS_CSV, e))?;
                 }
@@ -326,6 +317,10 @@ impl Synthetic {
             status_reason: None,
             shard: None,
             merged: None,
+            policy: Some(records::manifest::DerivationPolicy {
+                max_failure_share: 0.0,
+                idle: records::manifest::IdleSubtraction::LatestBaseline,
+            }),
         }
     }
 }

@@ -10,11 +10,12 @@ use joulebench_report as report;
 use records::manifest::{HostInfo, RunManifest, RunStatus, SuiteInfo};
 use records::raw::RepetitionRecord;
 use report::configs::{Configuration, add};
+use report::derive::DerivedRow;
 use report::scan::RequestFacts;
 use std::collections::BTreeMap;
 
-fn record(rep: u32, domain: &str, energy_j: f64) -> RepetitionRecord {
-    RepetitionRecord {
+fn record(rep: u32, domain: &str, energy_j: f64) -> DerivedRow {
+    let record = RepetitionRecord {
         config: "m@d".into(),
         model: "m".into(),
         task: "t".into(),
@@ -29,11 +30,14 @@ fn record(rep: u32, domain: &str, energy_j: f64) -> RepetitionRecord {
         t_end_ns: u64::from(rep) * 10_000_000_000 + 2_000_000_000,
         duration_s: 2.0,
         energy_j,
+        requests: 10,
+        ..RepetitionRecord::default()
+    };
+    DerivedRow {
+        record,
         idle_power_w: Some(2.5),
         net_energy_j: Some(energy_j - 5.0),
-        requests: 10,
         valid: true,
-        ..RepetitionRecord::default()
     }
 }
 
@@ -69,6 +73,7 @@ fn manifest() -> RunManifest {
         status_reason: None,
         shard: None,
         merged: None,
+        policy: None,
     }
 }
 

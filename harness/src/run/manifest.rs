@@ -3,7 +3,10 @@
 use super::{RunOptions, host};
 use crate::suite::Suite;
 use probes::{MonotonicClock, ProbeSet};
-use records::manifest::{MissingProbeInfo, ProbeInfo, RunManifest, RunStatus, SuiteInfo};
+use records::manifest::{
+    DerivationPolicy, IdleSubtraction, MissingProbeInfo, ProbeInfo, RunManifest, RunStatus,
+    SuiteInfo,
+};
 
 /// Now, in RFC 3339 UTC with milliseconds.
 pub fn now_utc() -> String {
@@ -65,5 +68,14 @@ pub fn new_manifest(
         status_reason: None,
         shard: opts.shard.clone(),
         merged: None,
+        policy: Some(policy(suite)),
+    }
+}
+
+/// How the report derives net energy and validity for runs of `suite`.
+pub fn policy(suite: &Suite) -> DerivationPolicy {
+    DerivationPolicy {
+        max_failure_share: suite.spec.schedule.max_failure_share,
+        idle: IdleSubtraction::LatestBaseline,
     }
 }

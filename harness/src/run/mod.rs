@@ -168,6 +168,15 @@ pub async fn resume(
             "the run is complete; there is nothing to resume".into(),
         ));
     }
+    if manifest.format_version != RunManifest::FORMAT_VERSION {
+        return Err(refuse(format!(
+            "run.json says results format version {}, and this joulebench ({}) writes version {}: its rows would not match the files already there; resume with joulebench {} (the version that started the run), or start a new run (`joulebench report` still renders this one)",
+            manifest.format_version,
+            opts.version,
+            RunManifest::FORMAT_VERSION,
+            manifest.joulebench_version
+        )));
+    }
     if manifest.suite.sha256 != suite.sha256 {
         return Err(refuse(format!(
             "the run was taken with a suite of SHA-256 {}, not {} ({}); resume with the run's own suite.toml",
@@ -287,17 +296,6 @@ async fn execute(
     };
     let writer = samples::spawn_writer(dir, probes.descriptions.clone(), rx, continuation)?;
     let sampler = Sampler::start(&probes.sources, *clock, suite.spec.probes.sample_hz, tx);
-    let idle_power: BTreeMap<(usize, String, String), f64> = start
-        .prior
-        .idle_power
-        .iter()
-        .flat_map(|((config, source, domain), w)| {
-            plan.configurations
-                .iter()
-                .position(|c| &c.id == config)
-                .map(|ci| ((ci, source.clone(), domain.clone()), *w))
-        })
-        .collect();
     let mut session = Session {
         suite,
         plan,
@@ -311,7 +309,6 @@ async fn execute(
         requests: RowAppender::open(&dir.join(files::REQUESTS_CSV))?,
         repetitions: RowAppender::open(&dir.join(files::REPETITIONS_CSV))?,
         baselines: RowAppender::open(&dir.join(files::BASELINES_CSV))?,
-        idle_power,
         result: RunResult {
             dir: dir.to_path_buf(),
             status: RunStatus::Complete,

@@ -17,8 +17,6 @@ pub struct Prior {
     pub finished: BTreeSet<(String, u32)>,
     /// Configurations whose idle baseline was taken.
     pub baselines: BTreeSet<String>,
-    /// Idle power per (configuration id, source, domain) (W).
-    pub idle_power: BTreeMap<(String, String, String), f64>,
     /// Warm-up requests recorded per configuration id.
     pub warmups: BTreeMap<String, u32>,
     /// Measured requests kept.
@@ -60,10 +58,7 @@ pub fn recover(dir: &Path) -> Result<Prior, WriteError> {
     }
     for b in read::<BaselineRecord>(&dir.join(files::BASELINES_CSV))? {
         prior.last_t_ns = prior.last_t_ns.max(b.t_end_ns);
-        prior.baselines.insert(b.config.clone());
-        prior
-            .idle_power
-            .insert((b.config, b.source, b.domain), b.power_w);
+        prior.baselines.insert(b.config);
     }
     filter_requests(&dir.join(files::REQUESTS_CSV), &mut prior)?;
     read_samples(&dir.join(files::SAMPLES_CSV), &mut prior)?;

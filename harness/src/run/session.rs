@@ -46,8 +46,6 @@ pub struct Session<'a> {
     pub repetitions: RowAppender<RepetitionRecord>,
     /// `baselines.csv`.
     pub baselines: RowAppender<BaselineRecord>,
-    /// Idle power per (configuration index, source, domain) (W).
-    pub idle_power: BTreeMap<(usize, String, String), f64>,
     /// What an interrupted run already did (empty for a new run).
     pub prior: Prior,
     /// Whether this session resumes an interrupted run.
@@ -141,7 +139,7 @@ impl Session<'_> {
             self.ensure_server(&config.server, opts, dir).await?;
             if !started[ci] {
                 if !self.prior.baselines.contains(&config.id) {
-                    self.baseline(ci, config).await?;
+                    self.baseline(config).await?;
                 }
                 if !self.warmup(ci, config).await? {
                     return Ok(());
@@ -180,7 +178,7 @@ impl Session<'_> {
         }
     }
 
-    async fn baseline(&mut self, ci: usize, config: &Configuration) -> Result<(), RunError> {
+    async fn baseline(&mut self, config: &Configuration) -> Result<(), RunError> {
         let seconds = self.suite.spec.schedule.idle_seconds;
         if seconds <= 0.0 {
             return Ok(());
@@ -197,8 +195,6 @@ impl Session<'_> {
         }
         for d in &window.domains {
             let power_w = d.energy_j / duration_s;
-            self.idle_power
-                .insert((ci, d.source.clone(), d.domain.name.clone()), power_w);
             self.baselines.append(&BaselineRecord {
                 config: config.id.clone(),
                 source: d.source.clone(),
@@ -292,13 +288,9 @@ impl Session<'_> {
             return Ok(false);
         }
         let window = Window::between(&self.probes.descriptions, &start, &end);
-        let valid = f64::from(batch.failures) <= schedule.max_failure_share * f64::from(batch.sent);
+        let valid = super::manifest::policy(self.suite).is_valid(batch.failures, batch.sent);
         let duration_s = window.duration_s();
         for d in &window.domains {
-            let idle = self
-                .idle_power
-                .get(&(ci, d.source.clone(), d.domain.name.clone()))
-                .copied();
             self.repetitions.append(&RepetitionRecord {
                 config: config.id.clone(),
                 model: config.model.clone(),
@@ -315,11 +307,8 @@ impl Session<'_> {
                 t_end_ns: window.t_end_ns + self.t_offset_ns,
                 duration_s,
                 energy_j: d.energy_j,
-                idle_power_w: idle,
-                net_energy_j: idle.map(|p| d.energy_j - p * duration_s),
                 requests: batch.sent,
                 failures: batch.failures,
-                valid,
             })?;
         }
         self.report_progress(config, repetition, &window, &batch, valid);
@@ -352,7 +341,7 @@ impl Session<'_> {
         ));
         if !valid {
             tracing::warn!(
-                "{} repetition {repetition}: {} of {} requests failed; marked invalid",
+                "{} repetition {repetition}: {} of {} requests failed, above schedule.max_failure_share; the report leaves it out",
                 config.id,
                 batch.failures,
                 batch.sent

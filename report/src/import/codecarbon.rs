@@ -415,11 +415,8 @@ fn repetitions(
                     t_end_ns: (end_s.max(0.0) * 1e9) as u64,
                     duration_s: r.duration_s,
                     energy_j: r.energy_kwh[d] * J_PER_KWH,
-                    idle_power_w: None,
-                    net_energy_j: None,
                     requests: settings.inferences,
                     failures: 0,
-                    valid: true,
                 });
             }
         }
@@ -530,5 +527,9 @@ fn manifest(
         )),
         shard: None,
         merged: None,
+        policy: Some(records::manifest::DerivationPolicy {
+            max_failure_share: 0.0,
+            idle: records::manifest::IdleSubtraction::LatestBaseline,
+        }),
     }
 }

@@ -1,0 +1,85 @@
+//! A run folder written by results format version 1 (`report/tests/data/v1-run`, taken
+//! with `joulebench run` before `repetitions.csv` went raw) renders the same figures as
+//! that version's own report, and deriving net energy and validity from its baselines
+//! under the suite's policy gives them too.
+
+use joulebench_report as report;
+use records::manifest::{DerivationPolicy, IdleSubtraction, RunManifest};
+use std::path::{Path, PathBuf};
+
+const V1: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/v1-run");
+
+/// The raw files of the fixture, copied into a fresh folder.
+const RAW: [&str; 6] = [
+    "run.json",
+    "suite.toml",
+    "requests.csv",
+    "samples.csv",
+    "baselines.csv",
+    "repetitions.csv",
+];
+
+/// The tables version 1's report wrote, kept in the fixture as the expected figures.
+const TABLES: [&str; 5] = [
+    "summary.csv",
+    "domains.csv",
+    "tasks.csv",
+    "models.csv",
+    "request_energy.csv",
+];
+
+fn copy_raw(to: &Path) -> PathBuf {
+    let dir = to.join("run");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    for name in RAW {
+        std::fs::copy(Path::new(V1).join(name), dir.join(name)).expect("copy fixture");
+    }
+    dir
+}
+
+fn assert_same_tables(dir: &Path) {
+    for name in TABLES {
+        let expected = std::fs::read_to_string(Path::new(V1).join(name)).expect("fixture table");
+        let got = std::fs::read_to_string(dir.join(name)).expect("rendered table");
+        assert_eq!(got, expected, "{name} differs from version 1's");
+    }
+}
+
+#[test]
+fn a_version_1_folder_renders_its_own_figures() {
+    let manifest = RunManifest::load(Path::new(V1)).expect("run.json");
+    assert_eq!(manifest.format_version, 1);
+    assert!(manifest.policy.is_none());
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = copy_raw(tmp.path());
+    let options = report::ReportOptions {
+        plots: false,
+        ..report::ReportOptions::default()
+    };
+    let rendered = report::render_with(&dir, &options).expect("render");
+    assert_eq!(rendered.summary.len(), 2, "two configurations");
+    assert!(
+        rendered
+            .summary
+            .iter()
+            .all(|r| r.net_energy_j_mean.is_some())
+    );
+    assert_same_tables(&dir);
+}
+
+#[test]
+fn deriving_a_version_1_folder_from_its_baselines_gives_the_recorded_figures() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = copy_raw(tmp.path());
+    // The suite's schedule.max_failure_share (the default, 5%) and version 1's idle rule.
+    let options = report::ReportOptions {
+        plots: false,
+        policy: Some(DerivationPolicy {
+            max_failure_share: 0.05,
+            idle: IdleSubtraction::LatestBaseline,
+        }),
+        ..report::ReportOptions::default()
+    };
+    report::render_with(&dir, &options).expect("render");
+    assert_same_tables(&dir);
+}
