@@ -4,6 +4,7 @@
 mod common;
 
 use common::SUMMARY_COLUMNS;
+use records::raw::RepetitionRecord;
 use report::synthetic::Synthetic;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -13,6 +14,24 @@ fn joulebench(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run joulebench")
+}
+
+/// Marks every request of the repetitions of `repetitions.csv` that `which` picks as
+/// failed, so the report's policy leaves them out (above `max_failure_share`).
+fn fail_requests(reps: &Path, which: impl Fn(&RepetitionRecord) -> bool) {
+    let rows: Vec<RepetitionRecord> = csv::Reader::from_path(reps)
+        .expect("open repetitions.csv")
+        .deserialize()
+        .collect::<Result<_, _>>()
+        .expect("rows");
+    let mut w = csv::Writer::from_path(reps).expect("rewrite repetitions.csv");
+    for mut row in rows {
+        if which(&row) {
+            row.failures = row.requests;
+        }
+        w.serialize(row).expect("row");
+    }
+    w.flush().expect("flush");
 }
 
 fn text(o: &Output) -> String {
@@ -58,9 +77,7 @@ fn report_rebuilds_every_file_from_raw_records() {
 fn a_run_with_no_valid_repetition_still_gets_headers() {
     let dir = tempfile::tempdir().expect("temp dir");
     Synthetic::small().write(dir.path()).expect("write run");
-    let reps = dir.path().join("repetitions.csv");
-    let body = std::fs::read_to_string(&reps).expect("read");
-    std::fs::write(&reps, body.replace(",true\n", ",false\n")).expect("write");
+    fail_requests(&dir.path().join("repetitions.csv"), |_| true);
     let o = joulebench(&["report", path(dir.path())]);
     assert!(o.status.success(), "{}", text(&o));
     let csv = std::fs::read_to_string(dir.path().join("summary.csv")).expect("summary");
@@ -292,19 +309,7 @@ fn compare_exits_2_when_a_configuration_cannot_be_tested() {
     run.write(&cand).expect("cand");
     // The candidate's server failed on one model: every repetition of it is invalid.
     let id = run.id(2);
-    let reps = cand.join("repetitions.csv");
-    let body = std::fs::read_to_string(&reps).expect("read");
-    let body: String = body
-        .lines()
-        .map(|l| {
-            if l.starts_with(&format!("{id},")) {
-                format!("{}\n", l.replace(",true", ",false"))
-            } else {
-                format!("{l}\n")
-            }
-        })
-        .collect();
-    std::fs::write(&reps, body).expect("write");
+    fail_requests(&cand.join("repetitions.csv"), |r| r.config == id);
     let json = tmp.path().join("gate.json");
     let o = joulebench(&["compare", path(&base), path(&cand), "--json", path(&json)]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));

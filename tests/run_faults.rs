@@ -15,16 +15,30 @@ fn count(rows: &[std::collections::BTreeMap<String, String>], status: &str) -> u
     rows.iter().filter(|r| r["status"] == status).count()
 }
 
-/// Sum of `failures` over the repetitions.csv rows of each repetition (one domain each
-/// counted once), and the `valid` flags, by repetition.
+/// `failures` of each repetition in repetitions.csv (one domain each counted once), and
+/// whether the report counted it valid (`summary.json`; a repetition of a configuration
+/// with no valid one has no entry there), by repetition.
 fn repetitions(out: &Path) -> Vec<(u32, u32, String)> {
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("summary.json")).expect("summary.json"),
+    )
+    .expect("summary.json parses");
+    let valid = |number: u32| {
+        summary["configurations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|c| c["repetitions"].as_array().into_iter().flatten())
+            .any(|r| r["number"] == number && r["valid"] == true)
+    };
     let mut reps: Vec<(u32, u32, String)> = csv_rows(&out.join("repetitions.csv"))
         .into_iter()
         .map(|r| {
+            let number = r["repetition"].parse().expect("rep");
             (
-                r["repetition"].parse().expect("rep"),
+                number,
                 r["failures"].parse().expect("failures"),
-                r["valid"].clone(),
+                valid(number).to_string(),
             )
         })
         .collect();

@@ -33,13 +33,14 @@ fn col(header: &csv::StringRecord, name: &str) -> usize {
     header.iter().position(|h| h == name).expect(name)
 }
 
-/// Marks as invalid the repetitions of `config` for which `which(rep)` is true.
+/// Makes invalid (every request failed) the repetitions of `config` for which
+/// `which(rep)` is true.
 fn invalidate(dir: &Path, config: &str, which: impl Fn(u32) -> bool) {
     rewrite(&dir.join("repetitions.csv"), |h, r| {
         let mut v: Vec<String> = r.iter().map(str::to_string).collect();
         let rep: u32 = v[col(h, "repetition")].parse().expect("rep");
         if v[col(h, "config")] == config && which(rep) {
-            v[col(h, "valid")] = "false".into();
+            v[col(h, "failures")] = v[col(h, "requests")].clone();
         }
         Some(v)
     });
