@@ -1,7 +1,7 @@
 //! `joulebench run --dry-run` prints the plan of a suite whose dataset files are not there
 //! yet (and says which, where); a real run still refuses it with the clear error.
 
-mod common;
+use crate::common;
 
 use common::{dry_run_at, run_in, suite_dir};
 

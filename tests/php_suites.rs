@@ -2,7 +2,7 @@
 //! prints has the study's configurations, their study figures, and names the dataset files
 //! a lab still has to download.
 
-mod common;
+use crate::common;
 
 use common::{dry_run_at, joulebench};
 use std::path::{Path, PathBuf};

@@ -1,7 +1,7 @@
 //! The `report`, `compare`, `trend` and `import codecarbon` subcommands, driven through
 //! the built binary on synthetic run folders.
 
-mod common;
+use crate::common;
 
 use common::SUMMARY_COLUMNS;
 use records::raw::RepetitionRecord;

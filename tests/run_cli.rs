@@ -1,6 +1,6 @@
 //! End-to-end: `joulebench run` against a loopback OpenAI-completions server.
 
-mod common;
+use crate::common;
 
 use common::{SUMMARY_COLUMNS, dry_run_at, openai_server, resume_ok, run_suite_ok, suite_dir};
 

@@ -1,7 +1,7 @@
 //! Faults: HTTP errors, stalls past the timeout, malformed JSON and a server that dies
 //! mid-repetition. The run finishes or stops cleanly, every failure is counted, no panic.
 
-mod common;
+use crate::common;
 
 use common::{
     Reply, TestServer, csv_rows, manifest, measured, one_model_suite, openai_answer, run_suite,
@@ -233,18 +233,20 @@ fn a_hung_server_stops_the_run_after_three_timeouts_in_a_row() {
 
 #[test]
 fn with_requests_in_flight_a_hung_server_is_still_reported_as_hung() {
-    // Concurrency 4: requests 2–4 never answer in time; requests 5 and 6 answer late but
-    // within the timeout, 6 after the third timeout, which must not change the verdict.
+    // Concurrency 4, timeout T = 1 s: requests 2–4 (sent at t0) never answer in time and
+    // time out at about t0 + T; request 5 answers at about 0.6 T, and 6, sent then,
+    // answers at about 1.3 T: after the third timeout (which must not change the verdict)
+    // and before its own. Each margin is 0.3 T, so a loaded machine keeps the order.
     let hung = TestServer::start_replies(|r| {
         let (s, b) = openai_answer(r);
         match r.nth_post {
-            2..=4 => Reply::Stall(Duration::from_secs(3), s, b),
-            5 => Reply::Stall(Duration::from_millis(250), s, b),
-            6 => Reply::Stall(Duration::from_millis(200), s, b),
+            2..=4 => Reply::Stall(Duration::from_secs(4), s, b),
+            5 => Reply::Stall(Duration::from_millis(600), s, b),
+            6 => Reply::Stall(Duration::from_millis(700), s, b),
             _ => Reply::Json(s, b),
         }
     });
-    let schedule = "inferences = 20\nrepetitions = 2\nwarmup = 0\nconcurrency = 4\nrequest_timeout_seconds = 0.3";
+    let schedule = "inferences = 20\nrepetitions = 2\nwarmup = 0\nconcurrency = 4\nrequest_timeout_seconds = 1.0";
     let (output, _dir, out) = run_completions(&hung.url, schedule);
     assert_interrupted(&output, &out, "is hung: 3 requests in a row");
     let rows = measured(&out);

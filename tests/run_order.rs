@@ -1,7 +1,7 @@
 //! `[schedule] order`: grouped runs take one server's configurations at a time, starting
 //! each launched server before its first configuration and stopping it after its last.
 
-mod common;
+use crate::common;
 
 use common::{csv_rows, joulebench, manifest, measured, run_suite};
 

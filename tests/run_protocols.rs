@@ -1,7 +1,7 @@
 //! End-to-end through the runner: one loopback server per protocol, speaking its public
 //! wire format; the request bodies it receives and the records the run writes are checked.
 
-mod common;
+use crate::common;
 
 use common::{Reply, TestServer, assert_ok, measured, one_model_suite, run_suite, run_suite_ok};
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! A run killed mid-repetition (SIGINT, SIGKILL) and then resumed: finished repetitions
 //! are intact, no CSV row is torn, and the final record count is exactly right.
 
-mod common;
+use crate::common;
 
 use common::{
     Reply, TestServer, csv_rows, joulebench, manifest, measured, one_model_suite, openai_answer,

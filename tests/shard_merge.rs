@@ -2,7 +2,7 @@
 //! gives the configurations and request counts of the unsharded run; merges of shards that
 //! do not belong together are refused, missing shards are named, a shard resumes as a shard.
 
-mod common;
+use crate::common;
 
 use common::{
     csv_rows, joulebench, manifest, measured, openai_server, schedule_and_probes,

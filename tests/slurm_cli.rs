@@ -2,7 +2,7 @@
 //! parse as bash, chain the merge after the array, and — run by hand the way Slurm would
 //! run them — shard, merge and report a loopback suite.
 
-mod common;
+use crate::common;
 
 use common::{joulebench, manifest, measured, one_model_suite, openai_server, suite_dir};
 use std::path::Path;

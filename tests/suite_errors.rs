@@ -1,6 +1,6 @@
 //! A bad suite gets one clear line naming file:line:column and the key; never a panic.
 
-mod common;
+use crate::common;
 
 use common::{dry_run_at, joulebench, suite_dir};
 

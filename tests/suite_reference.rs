@@ -2,7 +2,7 @@
 //! fix; a run keeps the matched study figures in `reference.csv`, which is all `joulebench
 //! report` needs to show them beside the measured ones.
 
-mod common;
+use crate::common;
 
 use common::{
     assert_ok, csv_rows, dry_run_at, joulebench, one_model_suite, openai_server, resume_ok,

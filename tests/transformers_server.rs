@@ -2,7 +2,7 @@
 //! run` drives the server (over the tests' stand-in backend, which does no arithmetic) through
 //! every protocol it speaks, with the server's own request counts matching the records.
 
-mod common;
+use crate::common;
 
 use common::{csv_rows, measured, run_suite_ok, sample_sentiment_toml, schedule_and_probes};
 use std::collections::BTreeMap;

@@ -2,7 +2,7 @@
 
 use joulebench_reference as reference;
 
-mod common;
+use crate::common;
 
 use common::{get, post, post_sse, tiny_server};
 use serde_json::{Value, json};

@@ -1,6 +1,6 @@
 //! TEI `/predict` (classification and extractive QA) and `/embed` over loopback.
 
-mod common;
+use crate::common;
 
 use common::{post, tiny_server};
 use serde_json::json;

@@ -1,6 +1,6 @@
 //! TGI `/generate` and `/generate_stream` over loopback.
 
-mod common;
+use crate::common;
 
 use common::{post, post_sse, tiny_server};
 use serde_json::{Value, json};

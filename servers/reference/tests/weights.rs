@@ -3,7 +3,7 @@
 
 use joulebench_reference as reference;
 
-mod common;
+use crate::common;
 
 use candle_core::Tensor;
 use common::{post, spawn_server};

@@ -1,0 +1,12 @@
+//! Integration tests of the reference server: its models, weights and wire formats.
+//!
+//! One test binary with a module per area (as ripgrep does), so the workspace is linked
+//! once for these tests rather than once per file.
+
+mod common;
+mod kserve;
+mod models;
+mod openai;
+mod tei;
+mod tgi;
+mod weights;

@@ -1,0 +1,20 @@
+//! End-to-end tests of the built `joulebench` binary (`CARGO_BIN_EXE_joulebench`).
+//!
+//! One test binary with a module per area (as ripgrep does), so the workspace is linked
+//! once for these tests rather than once per file.
+
+mod common;
+mod dry_run_missing;
+mod php_suites;
+mod probe_cli;
+mod report_cli;
+mod run_cli;
+mod run_faults;
+mod run_order;
+mod run_protocols;
+mod run_resume;
+mod shard_merge;
+mod slurm_cli;
+mod suite_errors;
+mod suite_reference;
+mod transformers_server;
