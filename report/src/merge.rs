@@ -157,12 +157,12 @@ fn copy(from: &Path, to: &Path) -> Result<(), ReportError> {
     if !from.exists() {
         return Ok(());
     }
-    std::fs::copy(from, to)
+    Ok(std::fs::copy(from, to)
         .map(|_| ())
-        .map_err(|source| ReportError::Io {
+        .map_err(|source| records::RecordsError::Io {
             path: to.to_path_buf(),
             source,
-        })
+        })?)
 }
 
 /// Copies `servers/NAME.log` of shard I to `servers/shard-I/NAME.log`.
@@ -175,7 +175,7 @@ fn copy_server_logs(shards: &[Shard], out: &Path) -> Result<(), ReportError> {
         let to = out
             .join(files::SERVER_LOGS_DIR)
             .join(format!("shard-{}", s.index));
-        std::fs::create_dir_all(&to).map_err(|source| ReportError::Io {
+        std::fs::create_dir_all(&to).map_err(|source| records::RecordsError::Io {
             path: to.clone(),
             source,
         })?;

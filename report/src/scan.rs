@@ -300,10 +300,10 @@ fn domain_index(
 }
 
 fn csv_err(path: &Path, source: csv::Error) -> ReportError {
-    ReportError::Csv {
+    ReportError::from(records::RecordsError::Csv {
         path: path.to_path_buf(),
         source,
-    }
+    })
 }
 
 /// One sample, borrowed from the reader's buffer.
@@ -333,16 +333,14 @@ impl SampleReader {
             columns[4] = i;
         }
         for (slot, name) in ["t_ns", "source", "domain", "energy_j"].iter().enumerate() {
-            columns[slot] =
-                header
-                    .iter()
-                    .position(|h| h == *name)
-                    .ok_or_else(|| ReportError::Field {
-                        path: path.to_path_buf(),
-                        line: 1,
-                        field: (*name).to_string(),
-                        message: "column missing from the header".to_string(),
-                    })?;
+            columns[slot] = header.iter().position(|h| h == *name).ok_or_else(|| {
+                records::RecordsError::Field {
+                    path: path.to_path_buf(),
+                    line: 1,
+                    field: (*name).to_string(),
+                    message: "column missing from the header".to_string(),
+                }
+            })?;
         }
         Ok(Self {
             path: path.to_path_buf(),
@@ -362,7 +360,7 @@ impl SampleReader {
         }
         let line = self.record.position().map_or(0, |p| p.line());
         let get = |i: usize| self.record.get(self.columns[i]).unwrap_or("");
-        let bad = |field: &str, value: &str| ReportError::Field {
+        let bad = |field: &str, value: &str| records::RecordsError::Field {
             path: self.path.clone(),
             line,
             field: field.to_string(),
@@ -395,14 +393,14 @@ impl EnergyWriter {
         let writer = if enabled {
             let header = records::table_io::header_of::<RequestEnergyRecord>()
                 .map_err(|e| csv_err(path, e))?;
-            std::fs::write(path, header).map_err(|source| ReportError::Io {
+            std::fs::write(path, header).map_err(|source| records::RecordsError::Io {
                 path: path.to_path_buf(),
                 source,
             })?;
             let file = std::fs::OpenOptions::new()
                 .append(true)
                 .open(path)
-                .map_err(|source| ReportError::Io {
+                .map_err(|source| records::RecordsError::Io {
                     path: path.to_path_buf(),
                     source,
                 })?;
@@ -434,10 +432,10 @@ impl EnergyWriter {
 
     fn close(self) -> Result<(), ReportError> {
         match self.writer {
-            Some(mut w) => w.flush().map_err(|source| ReportError::Io {
+            Some(mut w) => Ok(w.flush().map_err(|source| records::RecordsError::Io {
                 path: self.path,
                 source,
-            }),
+            })?),
             None => Ok(()),
         }
     }

@@ -144,7 +144,7 @@ impl Synthetic {
 
     /// Writes the run folder.
     pub fn write(&self, dir: &Path) -> Result<(), ReportError> {
-        std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+        std::fs::create_dir_all(dir).map_err(|source| records::RecordsError::Io {
             path: dir.to_path_buf(),
             source,
         })?;
@@ -337,30 +337,30 @@ struct Writers {
 impl Writers {
     fn open(dir: &Path, context: bool) -> Result<Self, ReportError> {
         let csv_at = |name: &str| {
-            csv::Writer::from_path(dir.join(name)).map_err(|source| ReportError::Csv {
+            csv::Writer::from_path(dir.join(name)).map_err(|source| records::RecordsError::Csv {
                 path: dir.join(name),
                 source,
             })
         };
         let path = dir.join(SAMPLES_CSV);
-        let file = std::fs::File::create(&path).map_err(|source| ReportError::Io {
+        let file = std::fs::File::create(&path).map_err(|source| records::RecordsError::Io {
             path: path.clone(),
             source,
         })?;
         let mut samples = std::io::BufWriter::with_capacity(1 << 20, file);
         samples
             .write_all(b"t_ns,source,domain,provenance,energy_j,power_w\n")
-            .map_err(|source| ReportError::Io { path, source })?;
+            .map_err(|source| records::RecordsError::Io { path, source })?;
         let context = if context {
             let path = dir.join(CONTEXT_CSV);
             let mut file = std::fs::File::create(&path)
                 .map(std::io::BufWriter::new)
-                .map_err(|source| ReportError::Io {
+                .map_err(|source| records::RecordsError::Io {
                     path: path.clone(),
                     source,
                 })?;
             file.write_all(b"t_ns,source,domain,metric,value\n")
-                .map_err(|source| ReportError::Io { path, source })?;
+                .map_err(|source| records::RecordsError::Io { path, source })?;
             Some(file)
         } else {
             None
@@ -376,10 +376,10 @@ impl Writers {
     }
 
     fn err(&self, name: &str, source: csv::Error) -> ReportError {
-        ReportError::Csv {
+        ReportError::from(records::RecordsError::Csv {
             path: self.dir.join(name),
             source,
-        }
+        })
     }
 
     fn sample(
@@ -391,21 +391,21 @@ impl Writers {
         energy_j: f64,
         power_w: f64,
     ) -> Result<(), ReportError> {
-        writeln!(
+        Ok(writeln!(
             self.samples,
             "{t},{source},{domain},{provenance},{energy_j:.6},{power_w:.3}"
         )
-        .map_err(|source| ReportError::Io {
+        .map_err(|source| records::RecordsError::Io {
             path: self.dir.join(SAMPLES_CSV),
             source,
-        })
+        })?)
     }
 
     fn context(&mut self, t: u64, celsius: f64) -> Result<(), ReportError> {
         let path = self.dir.join(CONTEXT_CSV);
         match &mut self.context {
-            Some(c) => writeln!(c, "{t},nvml,gpu0,temperature_c,{celsius}")
-                .map_err(|source| ReportError::Io { path, source }),
+            Some(c) => Ok(writeln!(c, "{t},nvml,gpu0,temperature_c,{celsius}")
+                .map_err(|source| records::RecordsError::Io { path, source })?),
             None => Ok(()),
         }
     }
@@ -413,7 +413,7 @@ impl Writers {
     fn finish(mut self) -> Result<(), ReportError> {
         let io = |name: &str| {
             let path = self.dir.join(name);
-            move |source| ReportError::Io { path, source }
+            move |source| records::RecordsError::Io { path, source }
         };
         self.samples.flush().map_err(io(SAMPLES_CSV))?;
         if let Some(c) = &mut self.context {
@@ -421,6 +421,6 @@ impl Writers {
         }
         self.requests.flush().map_err(io(REQUESTS_CSV))?;
         self.repetitions.flush().map_err(io(REPETITIONS_CSV))?;
-        self.baselines.flush().map_err(io(BASELINES_CSV))
+        Ok(self.baselines.flush().map_err(io(BASELINES_CSV))?)
     }
 }

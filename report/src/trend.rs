@@ -103,15 +103,17 @@ pub fn trend(runs: &[PathBuf], out: &Path) -> Result<Vec<TrendRow>, ReportError>
             });
         }
     }
-    std::fs::create_dir_all(out).map_err(|source| ReportError::Io {
+    std::fs::create_dir_all(out).map_err(|source| records::RecordsError::Io {
         path: out.to_path_buf(),
         source,
     })?;
     write_csv(&out.join("trend.csv"), &rows)?;
     let md_path = out.join("trend.md");
-    std::fs::write(&md_path, markdown(&rows, &labels)).map_err(|source| ReportError::Io {
-        path: md_path,
-        source,
+    std::fs::write(&md_path, markdown(&rows, &labels)).map_err(|source| {
+        records::RecordsError::Io {
+            path: md_path,
+            source,
+        }
     })?;
     let mut series: BTreeMap<String, Series> = BTreeMap::new();
     for r in &rows {

@@ -99,9 +99,11 @@ pub fn write(dir: &Path, report: &Report) -> Result<(), ReportError> {
         models: &report.models,
         context: &report.context,
     };
-    let text = serde_json::to_string_pretty(&doc).map_err(|source| ReportError::Json {
-        path: path.clone(),
-        source,
-    })?;
-    std::fs::write(&path, text + "\n").map_err(|source| ReportError::Io { path, source })
+    let text =
+        serde_json::to_string_pretty(&doc).map_err(|source| records::RecordsError::Json {
+            path: path.clone(),
+            source,
+        })?;
+    Ok(std::fs::write(&path, text + "\n")
+        .map_err(|source| records::RecordsError::Io { path, source })?)
 }

@@ -10,7 +10,8 @@ use std::path::Path;
 /// Writes `summary.md` into `dir`.
 pub fn write(dir: &Path, report: &Report) -> Result<(), ReportError> {
     let path = dir.join(SUMMARY_MD);
-    std::fs::write(&path, render(report)).map_err(|source| ReportError::Io { path, source })
+    Ok(std::fs::write(&path, render(report))
+        .map_err(|source| records::RecordsError::Io { path, source })?)
 }
 
 /// Escapes a table cell.

@@ -135,7 +135,7 @@ pub fn import(settings: &ImportSettings, out: &Path) -> Result<ImportSummary, Re
     }
     let provenance = provenances(&rows, settings.cpu_measured, &mut summary);
     let records = repetitions(&rows, settings, &provenance, &mut summary);
-    std::fs::create_dir_all(out).map_err(|source| ReportError::Io {
+    std::fs::create_dir_all(out).map_err(|source| records::RecordsError::Io {
         path: out.to_path_buf(),
         source,
     })?;
@@ -173,11 +173,13 @@ pub fn import(settings: &ImportSettings, out: &Path) -> Result<ImportSummary, Re
     summary.codecarbon_versions = versions.into_iter().collect();
     manifest(&rows, settings, &provenance, &summary).save(out)?;
     let path = out.join(IMPORT_JSON);
-    let text = serde_json::to_string_pretty(&summary).map_err(|source| ReportError::Json {
-        path: path.clone(),
-        source,
-    })?;
-    std::fs::write(&path, text + "\n").map_err(|source| ReportError::Io { path, source })?;
+    let text =
+        serde_json::to_string_pretty(&summary).map_err(|source| records::RecordsError::Json {
+            path: path.clone(),
+            source,
+        })?;
+    std::fs::write(&path, text + "\n")
+        .map_err(|source| records::RecordsError::Io { path, source })?;
     Ok(summary)
 }
 
@@ -189,14 +191,14 @@ fn read_file(
     summary: &mut ImportSummary,
 ) -> Result<(), ReportError> {
     let mut reader = records::table_io::open(path)?;
-    let csv_err = |source| ReportError::Csv {
+    let csv_err = |source| records::RecordsError::Csv {
         path: path.to_path_buf(),
         source,
     };
     let header = reader.headers().map_err(csv_err)?.clone();
     let col = |name: &str| header.iter().position(|h| h.trim() == name);
     let need = |name: &str| {
-        col(name).ok_or_else(|| ReportError::Field {
+        col(name).ok_or_else(|| records::RecordsError::Field {
             path: path.to_path_buf(),
             line: 1,
             field: name.to_string(),
@@ -212,12 +214,12 @@ fn read_file(
     ];
     let task_col = col("task_name");
     if settings.task_name.is_some() && task_col.is_none() {
-        return Err(ReportError::Field {
+        return Err(ReportError::from(records::RecordsError::Field {
             path: path.to_path_buf(),
             line: 1,
             field: "task_name".to_string(),
             message: "--task-name was given but this file is not in task mode (no task_name column); leave --task-name out for it".to_string(),
-        });
+        }));
     }
     let host_cols = HOST_COLUMNS.map(col);
     let mut seen_tasks = BTreeSet::new();
@@ -236,27 +238,29 @@ fn read_file(
         }
         let number = |c: usize, name: &str| -> Result<f64, ReportError> {
             let v = get(Some(c));
-            v.parse::<f64>()
+            Ok(v.parse::<f64>()
                 .ok()
                 .filter(|x| x.is_finite() && *x >= 0.0)
-                .ok_or_else(|| ReportError::Field {
+                .ok_or_else(|| records::RecordsError::Field {
                     path: path.to_path_buf(),
                     line,
                     field: name.to_string(),
                     message: format!("{v:?} is not a non-negative number"),
-                })
+                })?)
         };
         let optional = |name: &str| col(name).and_then(|c| get(Some(c)).parse::<f64>().ok());
         let ts = get(col("timestamp"));
         let end_s = if ts.is_empty() {
             None
         } else {
-            Some(timestamp::parse(ts).ok_or_else(|| ReportError::Field {
-                path: path.to_path_buf(),
-                line,
-                field: "timestamp".to_string(),
-                message: format!("{ts:?} is not an ISO 8601 time such as 2023-09-10T21:06:08"),
-            })?)
+            Some(
+                timestamp::parse(ts).ok_or_else(|| records::RecordsError::Field {
+                    path: path.to_path_buf(),
+                    line,
+                    field: "timestamp".to_string(),
+                    message: format!("{ts:?} is not an ISO 8601 time such as 2023-09-10T21:06:08"),
+                })?,
+            )
         };
         rows.push(Row {
             file: index,

@@ -95,7 +95,7 @@ impl Mapping {
         let mut reader = records::table_io::open(path)?;
         let header = reader
             .headers()
-            .map_err(|source| ReportError::Csv {
+            .map_err(|source| records::RecordsError::Csv {
                 path: path.to_path_buf(),
                 source,
             })?
@@ -103,16 +103,16 @@ impl Mapping {
         let run_col = header.iter().position(|h| h.trim() == "run_id");
         let project_col = header.iter().position(|h| h.trim() == "project_name");
         if run_col.is_none() && project_col.is_none() {
-            return Err(ReportError::Field {
+            return Err(ReportError::from(records::RecordsError::Field {
                 path: path.to_path_buf(),
                 line: 1,
                 field: "run_id".to_string(),
                 message: "a mapping file needs a run_id or a project_name column to say which rows it labels".to_string(),
-            });
+            }));
         }
         for h in header.iter().map(str::trim) {
             if h != "run_id" && h != "project_name" && !KEYS.contains(&h) {
-                return Err(ReportError::Field {
+                return Err(ReportError::from(records::RecordsError::Field {
                     path: path.to_path_buf(),
                     line: 1,
                     field: h.to_string(),
@@ -120,12 +120,12 @@ impl Mapping {
                         "unknown column; a mapping file has run_id or project_name and any of {}",
                         KEYS.join(", ")
                     ),
-                });
+                }));
             }
         }
         let mut mapping = Self::default();
         for record in reader.records() {
-            let record = record.map_err(|source| ReportError::Csv {
+            let record = record.map_err(|source| records::RecordsError::Csv {
                 path: path.to_path_buf(),
                 source,
             })?;
@@ -134,12 +134,14 @@ impl Mapping {
             for (h, v) in header.iter().zip(record.iter()) {
                 let h = h.trim();
                 if KEYS.contains(&h) && !v.trim().is_empty() {
-                    labels.set(h, v).map_err(|message| ReportError::Field {
-                        path: path.to_path_buf(),
-                        line,
-                        field: h.to_string(),
-                        message,
-                    })?;
+                    labels
+                        .set(h, v)
+                        .map_err(|message| records::RecordsError::Field {
+                            path: path.to_path_buf(),
+                            line,
+                            field: h.to_string(),
+                            message,
+                        })?;
                 }
             }
             let get = |c: Option<usize>| {
@@ -155,12 +157,12 @@ impl Mapping {
                     mapping.by_project.insert(project.to_string(), labels);
                 }
                 (None, None) => {
-                    return Err(ReportError::Field {
+                    return Err(ReportError::from(records::RecordsError::Field {
                         path: path.to_path_buf(),
                         line,
                         field: "run_id".to_string(),
                         message: "neither run_id nor project_name is set on this row".to_string(),
-                    });
+                    }));
                 }
             }
         }

@@ -146,7 +146,7 @@ fn recorded_configurations(dir: &Path) -> Result<BTreeSet<String>, ReportError> 
             continue;
         }
         let mut reader = records::table_io::open(&path)?;
-        let csv_err = |source| ReportError::Csv {
+        let csv_err = |source| records::RecordsError::Csv {
             path: path.clone(),
             source,
         };
@@ -179,7 +179,7 @@ pub(super) fn check_headers(shards: &[Shard]) -> Result<(), MergeError> {
             }
             let header = records::table_io::open(&path)?
                 .headers()
-                .map_err(|source| ReportError::Csv {
+                .map_err(|source| records::RecordsError::Csv {
                     path: path.clone(),
                     source,
                 })?
@@ -213,7 +213,10 @@ pub(super) fn check_reference(shards: &[Shard]) -> Result<(), MergeError> {
         match std::fs::read_to_string(&path) {
             Ok(text) => Ok(Some(text)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(source) => Err(ReportError::Io { path, source }),
+            Err(source) => Err(ReportError::from(records::RecordsError::Io {
+                path,
+                source,
+            })),
         }
     };
     let first = &shards[0];

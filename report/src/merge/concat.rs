@@ -72,7 +72,7 @@ pub fn concatenate(dirs: &[&Path], out: &Path) -> Result<Shifts, ReportError> {
         offset = last.saturating_add(SHARD_GAP_NS);
     }
     for (name, mut w) in writers {
-        w.flush().map_err(|source| ReportError::Io {
+        w.flush().map_err(|source| records::RecordsError::Io {
             path: out.join(name),
             source,
         })?;
@@ -85,9 +85,11 @@ pub fn concatenate(dirs: &[&Path], out: &Path) -> Result<Shifts, ReportError> {
 
 fn csv_err(path: &Path) -> impl Fn(csv::Error) -> ReportError + use<> {
     let path = path.to_path_buf();
-    move |source| ReportError::Csv {
-        path: path.clone(),
-        source,
+    move |source| {
+        ReportError::from(records::RecordsError::Csv {
+            path: path.clone(),
+            source,
+        })
     }
 }
 
@@ -200,14 +202,14 @@ impl RowShift {
     }
 
     fn bad(&self, line: u64, i: usize, what: &str) -> ReportError {
-        ReportError::Field {
+        ReportError::from(records::RecordsError::Field {
             path: self.path.clone(),
             line,
             field: self.header.get(i).cloned().unwrap_or_default(),
             message: format!(
                 "not {what}; repair the shard (`joulebench run --resume` repairs torn rows)"
             ),
-        }
+        })
     }
 }
 

@@ -56,7 +56,7 @@ pub fn fail<E: std::fmt::Display>(e: E) -> String {
 /// Writes `stem.png` and `stem.svg` into `dir`; returns their paths.
 pub fn save(figure: &impl Figure, dir: &Path, stem: &str) -> Result<Vec<PathBuf>, ReportError> {
     register_font()?;
-    std::fs::create_dir_all(dir).map_err(|source| ReportError::Io {
+    std::fs::create_dir_all(dir).map_err(|source| records::RecordsError::Io {
         path: dir.to_path_buf(),
         source,
     })?;
