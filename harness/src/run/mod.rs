@@ -9,8 +9,11 @@ mod reference;
 mod requests;
 pub mod resume;
 mod samples;
+mod servers;
 mod session;
 mod signals;
+mod sink;
+mod stop;
 mod window;
 
 pub use requests::{BatchResult, PreparedInputs};
@@ -22,17 +25,17 @@ use crate::plan::Plan;
 use crate::probe_setup::probe_config;
 use crate::server::ServerError;
 use crate::suite::{Suite, SuiteError};
-use crate::writer::{RowAppender, WriteError};
+use crate::writer::WriteError;
 use indicatif::{ProgressBar, ProgressStyle};
 use probes::{MonotonicClock, ProbeError, ProbeSet, Sampler};
 use records::files;
 use records::manifest::{RunManifest, RunStatus};
 use resume::Prior;
-use session::Session;
-use std::collections::BTreeMap;
+use session::{Meter, Session, Setup, Tally};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use stop::{Ending, StopReason};
 
 /// How to run, beyond the suite.
 #[derive(Clone, Debug)]
@@ -240,26 +243,22 @@ async fn drive(
     let stop = Arc::new(AtomicBool::new(false));
     signals::watch_signals(Arc::clone(&stop));
     let outcome = execute(suite, plan, opts, probes, &stop, start).await;
+    let ending = Ending::of(
+        outcome.as_ref().map(|(reason, _)| reason),
+        stop.load(Ordering::SeqCst),
+    );
     manifest.ended_utc = Some(manifest::now_utc());
-    match outcome {
-        Ok(mut result) => {
-            manifest.status = result.status;
-            manifest.status_reason = result.reason.clone();
-            manifest.save(&dir)?;
-            result.dir = dir;
-            Ok(result)
-        }
-        Err(e) => {
-            manifest.status = if stop.load(Ordering::SeqCst) {
-                RunStatus::Interrupted
-            } else {
-                RunStatus::Failed
-            };
-            manifest.status_reason = Some(e.to_string());
-            manifest.save(&dir)?;
-            Err(e)
-        }
-    }
+    manifest.status = ending.status;
+    manifest.status_reason = ending.reason.clone();
+    manifest.save(&dir)?;
+    let (_, tally) = outcome?;
+    Ok(RunResult {
+        dir,
+        status: ending.status,
+        reason: ending.reason,
+        measured: tally.measured,
+        failures: tally.failures,
+    })
 }
 
 fn prepare_dir(dir: &Path) -> Result<(), RunError> {
@@ -278,6 +277,7 @@ fn prepare_dir(dir: &Path) -> Result<(), RunError> {
     std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create: {e}")))
 }
 
+/// Takes the samples and runs the loop; says why the loop stopped and what it recorded.
 async fn execute(
     suite: &Suite,
     plan: &Plan,
@@ -285,7 +285,7 @@ async fn execute(
     probes: &ProbeSet,
     stop: &AtomicBool,
     start: Start,
-) -> Result<RunResult, RunError> {
+) -> Result<(StopReason, Tally), RunError> {
     let dir = start.dir.as_path();
     let clock = &start.clock;
     let inputs = inputs::prepare_inputs(suite, plan)?;
@@ -296,44 +296,22 @@ async fn execute(
     };
     let writer = samples::spawn_writer(dir, probes.descriptions.clone(), rx, continuation)?;
     let sampler = Sampler::start(&probes.sources, *clock, suite.spec.probes.sample_hz, tx);
-    let mut session = Session {
+    let setup = Setup {
         suite,
         plan,
-        clock,
-        t_offset_ns: start.t_offset_ns,
-        probes,
+        opts,
+        dir,
+        meter: Meter { probes, clock },
         stop,
-        clients: BTreeMap::new(),
-        servers: BTreeMap::new(),
+        t_offset_ns: start.t_offset_ns,
         inputs,
-        requests: RowAppender::open(&dir.join(files::REQUESTS_CSV))?,
-        repetitions: RowAppender::open(&dir.join(files::REPETITIONS_CSV))?,
-        baselines: RowAppender::open(&dir.join(files::BASELINES_CSV))?,
-        result: RunResult {
-            dir: dir.to_path_buf(),
-            status: RunStatus::Complete,
-            reason: None,
-            measured: start.prior.measured,
-            failures: start.prior.failures,
-        },
         prior: start.prior,
         resumed: start.resumed,
-        progress: ProgressBar::hidden(),
     };
-    session.progress = progress_bar(
-        opts.quiet,
-        session.todo().len() as u64 * u64::from(suite.spec.schedule.inferences),
-    );
-    let outcome = session.start_servers(opts, dir).await;
-    let outcome = match outcome {
-        Ok(()) => session.measure(opts, dir).await,
+    let outcome = match Session::open(setup) {
+        Ok(mut session) => session.run().await.map(|reason| (reason, session.tally())),
         Err(e) => Err(e),
     };
-    session.progress.finish_and_clear();
-    for (_, server) in std::mem::take(&mut session.servers) {
-        server.stop().await;
-    }
-    let result = session.result;
     let sampler_report = sampler.finish();
     samples::write_gaps(
         dir,
@@ -351,11 +329,11 @@ async fn execute(
             });
         }
     }
-    outcome?;
+    let outcome = outcome?;
     if let Some(e) = sampler_report.error {
         return Err(e.into());
     }
-    Ok(result)
+    Ok(outcome)
 }
 
 /// Requests done / planned with ETA and the last repetition's J/inference; hidden when quiet.

@@ -1,120 +1,159 @@
-//! Everything open while a run goes on, and the schedule it follows.
+//! The run loop: each step (baseline, warm-up, repetition) either lets the run go on or
+//! says why it stops.
 
-use super::requests::{BatchResult, BatchSpec, PreparedInputs, StopCause, send_batch};
+use super::requests::{BatchResult, BatchSpec, PreparedInputs, send_batch};
 use super::resume::Prior;
+use super::servers::ServerPool;
 use super::signals::pause;
+use super::sink::{ConfigColumns, RecordSink};
+use super::stop::StopReason;
 use super::window::Window;
-use super::{RunError, RunOptions, RunResult};
-use crate::client::HttpClient;
+use super::{RunError, RunOptions};
 use crate::plan::{Configuration, Plan};
-use crate::server::{Placeholders, RunningServer};
-use crate::suite::{RunOrder, Suite};
-use crate::writer::RowAppender;
+use crate::suite::Suite;
+use crate::writer::WriteError;
 use indicatif::ProgressBar;
-use probes::{MonotonicClock, ProbeSet};
-use records::files;
-use records::manifest::RunStatus;
-use records::raw::{BaselineRecord, Phase, RepetitionRecord, RequestRecord};
-use std::collections::BTreeMap;
+use probes::{MonotonicClock, ProbeSet, Reading};
+use records::raw::Phase;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
-/// Everything open while a run goes on.
-pub struct Session<'a> {
+/// Why a step ends the loop: a reason to stop, or an error.
+enum Halt {
+    /// The loop stops for this reason.
+    Stop(StopReason),
+    /// The loop cannot go on.
+    Error(RunError),
+}
+
+impl From<RunError> for Halt {
+    fn from(e: RunError) -> Self {
+        Self::Error(e)
+    }
+}
+
+impl From<WriteError> for Halt {
+    fn from(e: WriteError) -> Self {
+        Self::Error(e.into())
+    }
+}
+
+/// What a step of the loop says: go on (`Ok`), or halt.
+type Step = Result<(), Halt>;
+
+/// The energy probes and the clock their reads are timed by.
+#[derive(Clone, Copy)]
+pub struct Meter<'a> {
+    /// Energy sources.
+    pub probes: &'a ProbeSet,
+    /// The run's clock.
+    pub clock: &'a MonotonicClock,
+}
+
+impl Meter<'_> {
+    fn read(&self) -> Result<Vec<Reading>, RunError> {
+        Ok(self.probes.read_all(self.clock)?)
+    }
+
+    fn window(&self, start: &[Reading], end: &[Reading]) -> Window {
+        Window::between(&self.probes.descriptions, start, end)
+    }
+}
+
+/// Measured requests recorded so far (on resume, those kept from before included).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Measured requests.
+    pub measured: u64,
+    /// Of those, failures.
+    pub failures: u64,
+}
+
+/// What a session is built from.
+pub struct Setup<'a> {
     /// The suite.
     pub suite: &'a Suite,
     /// Its plan.
     pub plan: &'a Plan,
-    /// The run's clock.
-    pub clock: &'a MonotonicClock,
-    /// Added to every time written, so a resumed run continues the interrupted timeline.
-    pub t_offset_ns: u64,
-    /// Energy sources.
-    pub probes: &'a ProbeSet,
+    /// How to run.
+    pub opts: &'a RunOptions,
+    /// The results folder.
+    pub dir: &'a Path,
+    /// Energy probes and clock.
+    pub meter: Meter<'a>,
     /// Set by Ctrl-C or SIGTERM.
     pub stop: &'a AtomicBool,
-    /// HTTP clients by server key.
-    pub clients: BTreeMap<String, HttpClient>,
-    /// Servers by key.
-    pub servers: BTreeMap<String, RunningServer>,
+    /// Added to every time written, so a resumed run continues the interrupted timeline.
+    pub t_offset_ns: u64,
     /// Prepared requests per configuration.
     pub inputs: Vec<PreparedInputs>,
-    /// `requests.csv`.
-    pub requests: RowAppender<RequestRecord>,
-    /// `repetitions.csv`.
-    pub repetitions: RowAppender<RepetitionRecord>,
-    /// `baselines.csv`.
-    pub baselines: RowAppender<BaselineRecord>,
     /// What an interrupted run already did (empty for a new run).
     pub prior: Prior,
     /// Whether this session resumes an interrupted run.
     pub resumed: bool,
-    /// Progress bar (hidden with `--quiet`).
-    pub progress: ProgressBar,
-    /// How the run is going.
-    pub result: RunResult,
 }
 
-impl Session<'_> {
-    /// Connects to or launches every server of the plan (interleaved order), or none yet
-    /// (grouped order: each starts before its first configuration).
-    pub async fn start_servers(&mut self, opts: &RunOptions, dir: &Path) -> Result<(), RunError> {
-        if self.suite.spec.schedule.order == RunOrder::Grouped {
-            return Ok(());
-        }
-        for config in &self.plan.configurations {
-            self.ensure_server(&config.server, opts, dir).await?;
-        }
-        Ok(())
+/// Everything open while a run goes on.
+pub struct Session<'a> {
+    suite: &'a Suite,
+    plan: &'a Plan,
+    meter: Meter<'a>,
+    stop: &'a AtomicBool,
+    servers: ServerPool<'a>,
+    sink: RecordSink,
+    inputs: Vec<PreparedInputs>,
+    prior: Prior,
+    resumed: bool,
+    progress: ProgressBar,
+    tally: Tally,
+}
+
+impl<'a> Session<'a> {
+    /// Opens the record files of `setup.dir`; no server is started yet.
+    pub fn open(setup: Setup<'a>) -> Result<Self, RunError> {
+        let tally = Tally {
+            measured: setup.prior.measured,
+            failures: setup.prior.failures,
+        };
+        let mut session = Self {
+            suite: setup.suite,
+            plan: setup.plan,
+            meter: setup.meter,
+            stop: setup.stop,
+            servers: ServerPool::new(setup.suite, &setup.opts.joulebench_exe, setup.dir),
+            sink: RecordSink::open(setup.dir, setup.t_offset_ns)?,
+            inputs: setup.inputs,
+            prior: setup.prior,
+            resumed: setup.resumed,
+            progress: ProgressBar::hidden(),
+            tally,
+        };
+        session.progress = super::progress_bar(
+            setup.opts.quiet,
+            session.todo().len() as u64 * u64::from(setup.suite.spec.schedule.inferences),
+        );
+        Ok(session)
     }
 
-    /// Connects to or launches one server unless it is already up.
-    async fn ensure_server(
-        &mut self,
-        key: &str,
-        opts: &RunOptions,
-        dir: &Path,
-    ) -> Result<(), RunError> {
-        if self.servers.contains_key(key) {
-            return Ok(());
-        }
-        let places = Placeholders {
-            joulebench: &opts.joulebench_exe,
-            suite_dir: &self.suite.dir,
-        };
-        let timeout = Duration::from_secs_f64(self.suite.spec.schedule.request_timeout_seconds);
-        let spec = &self.suite.spec.servers[key];
-        let api_key = match &spec.api_key_env {
-            Some(var) => Some(std::env::var(var).map_err(|_| RunError::ApiKey {
-                server: key.to_string(),
-                var: var.clone(),
-            })?),
-            None => None,
-        };
-        if spec.launch.is_some() {
-            self.progress
-                .set_message(format!("starting server `{key}`"));
-        }
-        let server =
-            RunningServer::start(key, spec, &places, &dir.join(files::SERVER_LOGS_DIR)).await?;
-        let client = HttpClient::new(&server.base_url, timeout, api_key)?;
-        self.clients.insert(key.to_string(), client);
-        self.servers.insert(key.to_string(), server);
-        Ok(())
+    /// Measured requests recorded so far.
+    pub fn tally(&self) -> Tally {
+        self.tally
     }
 
-    /// Stops a server the run launched (grouped order, after its last configuration).
-    async fn release_server(&mut self, key: &str) {
-        if let Some(server) = self.servers.remove(key) {
-            tracing::info!("stopping server `{key}`: its configurations are done");
-            server.stop().await;
-        }
-        self.clients.remove(key);
+    /// Starts the servers, takes every repetition still to take, then stops the servers;
+    /// says why the loop stopped.
+    pub async fn run(&mut self) -> Result<StopReason, RunError> {
+        let outcome = match self.servers.start_up(self.plan, &self.progress).await {
+            Ok(()) => self.measure().await,
+            Err(e) => Err(e),
+        };
+        self.progress.finish_and_clear();
+        self.servers.stop_all().await;
+        outcome
     }
 
     /// (repetition, configuration index) still to take, in visiting order.
-    pub fn todo(&self) -> Vec<(u32, usize)> {
+    fn todo(&self) -> Vec<(u32, usize)> {
         self.plan
             .visits(self.suite.spec.schedule.order)
             .into_iter()
@@ -126,96 +165,81 @@ impl Session<'_> {
     }
 
     /// Takes every repetition still to take, with baselines and warm-ups first.
-    pub async fn measure(&mut self, opts: &RunOptions, dir: &Path) -> Result<(), RunError> {
+    async fn measure(&mut self) -> Result<StopReason, RunError> {
+        let plan = self.plan;
         let cooldown = self.suite.spec.schedule.cooldown_seconds;
-        let grouped = self.suite.spec.schedule.order == RunOrder::Grouped;
-        let mut started = vec![false; self.plan.configurations.len()];
+        let mut started = vec![false; plan.configurations.len()];
         let todo = self.todo();
         for (k, &(repetition, ci)) in todo.iter().enumerate() {
-            if self.stopped() {
-                return Ok(());
-            }
-            let config = &self.plan.configurations[ci];
-            self.ensure_server(&config.server, opts, dir).await?;
-            if !started[ci] {
-                if !self.prior.baselines.contains(&config.id) {
-                    self.baseline(config).await?;
-                }
-                if !self.warmup(ci, config).await? {
-                    return Ok(());
-                }
-                started[ci] = true;
-            }
-            if self.stopped() {
-                return Ok(());
-            }
-            if !self.repetition(ci, config, repetition).await? {
-                return Ok(());
+            match self.visit(ci, repetition, &mut started).await {
+                Ok(()) => {}
+                Err(Halt::Stop(reason)) => return Ok(reason),
+                Err(Halt::Error(e)) => return Err(e),
             }
             let next_server = todo
                 .get(k + 1)
-                .map(|&(_, next)| self.plan.configurations[next].server.as_str());
-            if grouped && next_server != Some(config.server.as_str()) {
-                self.release_server(&config.server).await;
-            }
+                .map(|&(_, next)| plan.configurations[next].server.as_str());
+            self.servers
+                .visited(&plan.configurations[ci].server, next_server)
+                .await;
             if k + 1 < todo.len() {
                 pause(cooldown, self.stop).await;
             }
         }
-        Ok(())
+        Ok(StopReason::Finished)
     }
 
-    /// Marks the run interrupted when a stop was asked for; true if so.
-    fn stopped(&mut self) -> bool {
+    /// One visit: the configuration's baseline and warm-up on its first visit, then one
+    /// repetition.
+    async fn visit(&mut self, ci: usize, repetition: u32, started: &mut [bool]) -> Step {
+        self.signalled()?;
+        let plan = self.plan;
+        let config = &plan.configurations[ci];
+        self.servers.ensure(&config.server, &self.progress).await?;
+        if !started[ci] {
+            if !self.prior.baselines.contains(&config.id) {
+                self.baseline(config).await?;
+            }
+            self.warmup(ci, config).await?;
+            started[ci] = true;
+        }
+        self.signalled()?;
+        self.repetition(ci, config, repetition).await
+    }
+
+    /// Halts when a signal asked the run to stop.
+    fn signalled(&self) -> Step {
         if self.stop.load(Ordering::SeqCst) {
-            self.result.status = RunStatus::Interrupted;
-            self.result
-                .reason
-                .get_or_insert_with(|| "stopped by a signal (Ctrl-C or SIGTERM)".into());
-            true
+            Err(Halt::Stop(StopReason::Interrupted))
         } else {
-            false
+            Ok(())
         }
     }
 
-    async fn baseline(&mut self, config: &Configuration) -> Result<(), RunError> {
+    /// The idle baseline before a configuration's first repetition, unless none is asked
+    /// for or a signal cuts it short.
+    async fn baseline(&mut self, config: &Configuration) -> Step {
         let seconds = self.suite.spec.schedule.idle_seconds;
         if seconds <= 0.0 {
             return Ok(());
         }
         self.progress
             .set_message(format!("{}: idle baseline", config.id));
-        let start = self.probes.read_all(self.clock)?;
+        let start = self.meter.read()?;
         pause(seconds, self.stop).await;
-        let end = self.probes.read_all(self.clock)?;
-        let window = Window::between(&self.probes.descriptions, &start, &end);
-        let duration_s = window.duration_s();
-        if self.stop.load(Ordering::SeqCst) || duration_s <= 0.0 {
+        let end = self.meter.read()?;
+        if self.stop.load(Ordering::SeqCst) {
             return Ok(());
         }
-        for d in &window.domains {
-            let power_w = d.energy_j / duration_s;
-            self.baselines.append(&BaselineRecord {
-                config: config.id.clone(),
-                source: d.source.clone(),
-                domain: d.domain.name.clone(),
-                provenance: d.domain.provenance.as_str().to_string(),
-                counts_in_total: d.domain.counts_in_total(),
-                t_start_ns: window.t_start_ns + self.t_offset_ns,
-                t_end_ns: window.t_end_ns + self.t_offset_ns,
-                duration_s,
-                energy_j: d.energy_j,
-                power_w,
-            })?;
-        }
-        Ok(())
+        let window = self.meter.window(&start, &end);
+        Ok(self.sink.baseline(&config.id, &window)?)
     }
 
     /// Warm-up requests not yet sent; on resume a launched server is new (cold), so its
     /// configurations are warmed up again in full. Indices continue after earlier ones.
-    /// False when the run must stop (the server is gone).
-    async fn warmup(&mut self, ci: usize, config: &Configuration) -> Result<bool, RunError> {
-        let wanted = self.suite.spec.schedule.warmup;
+    async fn warmup(&mut self, ci: usize, config: &Configuration) -> Step {
+        let schedule = &self.suite.spec.schedule;
+        let wanted = schedule.warmup;
         let done = self.prior.warmups.get(&config.id).copied().unwrap_or(0);
         let launched = self.suite.spec.servers[&config.server].launch.is_some();
         let count = if self.resumed && launched {
@@ -224,7 +248,7 @@ impl Session<'_> {
             wanted.saturating_sub(done)
         };
         if count == 0 {
-            return Ok(true);
+            return Ok(());
         }
         self.progress.set_message(format!("{}: warm-up", config.id));
         let spec = BatchSpec {
@@ -233,32 +257,23 @@ impl Session<'_> {
             repetition: 0,
             first_index: done,
             count,
-            concurrency: self.suite.spec.schedule.concurrency,
-            t_offset_ns: self.t_offset_ns,
+            concurrency: schedule.concurrency,
+            t_offset_ns: self.sink.t_offset_ns(),
         };
         let batch = self.send(ci, &spec).await?;
-        if let Some(reason) = self.dead_server(config, &batch).await {
-            self.result.status = RunStatus::Interrupted;
-            self.result.reason = Some(reason);
-            return Ok(false);
-        }
+        self.server_alive(config, &batch)?;
         if batch.sent == count && batch.failures == count {
-            return Err(RunError::WarmupFailed {
+            return Err(Halt::Error(RunError::WarmupFailed {
                 config: config.id.clone(),
                 count,
                 first_error: batch.first_error.unwrap_or_default(),
-            });
+            }));
         }
-        Ok(true)
+        Ok(())
     }
 
-    /// One repetition in an energy window; false when the run must stop.
-    async fn repetition(
-        &mut self,
-        ci: usize,
-        config: &Configuration,
-        repetition: u32,
-    ) -> Result<bool, RunError> {
+    /// One repetition in an energy window.
+    async fn repetition(&mut self, ci: usize, config: &Configuration, repetition: u32) -> Step {
         let schedule = &self.suite.spec.schedule;
         let spec = BatchSpec {
             config,
@@ -267,57 +282,39 @@ impl Session<'_> {
             first_index: 0,
             count: schedule.inferences,
             concurrency: schedule.concurrency,
-            t_offset_ns: self.t_offset_ns,
+            t_offset_ns: self.sink.t_offset_ns(),
         };
-        let start = self.probes.read_all(self.clock)?;
+        let start = self.meter.read()?;
         let batch = self.send(ci, &spec).await?;
-        let end = self.probes.read_all(self.clock)?;
-        self.result.measured += u64::from(batch.sent);
-        self.result.failures += u64::from(batch.failures);
+        let end = self.meter.read()?;
+        self.tally.measured += u64::from(batch.sent);
+        self.tally.failures += u64::from(batch.failures);
         if batch.server_gone() {
             // Cut short inside the window: no repetitions.csv row; resume takes it again.
-            if let Some(reason) = self.dead_server(config, &batch).await {
-                self.result.status = RunStatus::Interrupted;
-                self.result.reason = Some(reason);
-            }
-            return Ok(false);
+            let reason = self
+                .servers
+                .why_dead(&config.server, batch.stop_cause)
+                .map_or(StopReason::Interrupted, StopReason::ServerDied);
+            return Err(Halt::Stop(reason));
         }
         if batch.sent < schedule.inferences {
             // Interrupted inside the window: its energy is not a whole repetition's.
-            self.stopped();
-            return Ok(false);
+            return Err(Halt::Stop(StopReason::Interrupted));
         }
-        let window = Window::between(&self.probes.descriptions, &start, &end);
+        let window = self.meter.window(&start, &end);
+        self.sink
+            .repetition(&ConfigColumns::of(config), repetition, &window, &batch)?;
         let valid = super::manifest::policy(self.suite).is_valid(batch.failures, batch.sent);
-        let duration_s = window.duration_s();
-        for d in &window.domains {
-            self.repetitions.append(&RepetitionRecord {
-                config: config.id.clone(),
-                model: config.model.clone(),
-                task: config.task.clone(),
-                dataset: config.dataset.clone(),
-                class: config.class.as_str().to_string(),
-                parameters: config.parameters,
-                repetition,
-                source: d.source.clone(),
-                domain: d.domain.name.clone(),
-                provenance: d.domain.provenance.as_str().to_string(),
-                counts_in_total: d.domain.counts_in_total(),
-                t_start_ns: window.t_start_ns + self.t_offset_ns,
-                t_end_ns: window.t_end_ns + self.t_offset_ns,
-                duration_s,
-                energy_j: d.energy_j,
-                requests: batch.sent,
-                failures: batch.failures,
-            })?;
-        }
         self.report_progress(config, repetition, &window, &batch, valid);
-        if let Some(reason) = self.dead_server(config, &batch).await {
-            self.result.status = RunStatus::Interrupted;
-            self.result.reason = Some(reason);
-            return Ok(false);
+        self.server_alive(config, &batch)
+    }
+
+    /// Halts when the configuration's server died.
+    fn server_alive(&mut self, config: &Configuration, batch: &BatchResult) -> Step {
+        match self.servers.why_dead(&config.server, batch.stop_cause) {
+            Some(death) => Err(Halt::Stop(StopReason::ServerDied(death))),
+            None => Ok(()),
         }
-        Ok(true)
     }
 
     /// Shows the repetition's joules per inference; warns when it is invalid.
@@ -349,42 +346,21 @@ impl Session<'_> {
         }
     }
 
+    /// Sends a batch to the configuration's server, recording each request.
     async fn send(&mut self, ci: usize, spec: &BatchSpec<'_>) -> Result<BatchResult, RunError> {
-        let client = &self.clients[&spec.config.server];
+        let client = self
+            .servers
+            .ensure(&spec.config.server, &self.progress)
+            .await?;
         Ok(send_batch(
             spec,
             client,
             &self.inputs[ci],
-            self.clock,
+            self.meter.clock,
             self.stop,
-            &mut self.requests,
+            self.sink.requests(),
             &self.progress,
         )
         .await?)
-    }
-
-    /// Why the configuration's server is dead, if it is.
-    async fn dead_server(&mut self, config: &Configuration, batch: &BatchResult) -> Option<String> {
-        let server = self.servers.get_mut(&config.server)?;
-        if let Some(status) = server.exit_status() {
-            return Some(format!("{}", server.exited(status)));
-        }
-        let timeout_s = self.suite.spec.schedule.request_timeout_seconds;
-        let hung = |n: u32| {
-            format!(
-                "server `{}` at {} is hung: {n} requests in a row got no answer within schedule.request_timeout_seconds ({timeout_s} s); restart it (or raise the timeout if its answers are that slow) and `joulebench run --resume` this folder",
-                config.server, server.base_url
-            )
-        };
-        let gone = |n: u32| {
-            format!(
-                "server `{}` at {} stopped answering: {n} consecutive connection failures; start it again and `joulebench run --resume` this folder",
-                config.server, server.base_url
-            )
-        };
-        match batch.stop_cause? {
-            StopCause::Timeouts(n) => Some(hung(n)),
-            StopCause::ConnectionFailures(n) => Some(gone(n)),
-        }
     }
 }

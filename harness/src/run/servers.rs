@@ -1,0 +1,234 @@
+//! The servers a run talks to: started when first needed (all at once in interleaved
+//! order), stopped when done, and asked why they died.
+
+use super::RunError;
+use super::requests::StopCause;
+use crate::client::HttpClient;
+use crate::plan::Plan;
+use crate::server::{Placeholders, RunningServer, ServerError};
+use crate::suite::{RunOrder, Suite};
+use indicatif::ProgressBar;
+use records::files;
+use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why a server can no longer serve the run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerDeath {
+    /// A launched server's process exited.
+    #[error("{0}")]
+    Exited(ServerError),
+    /// Requests in a row got no answer within the request timeout.
+    #[error(
+        "server `{server}` at {url} is hung: {timeouts} requests in a row got no answer within schedule.request_timeout_seconds ({timeout_s} s); restart it (or raise the timeout if its answers are that slow) and `joulebench run --resume` this folder"
+    )]
+    Hung {
+        /// Server key.
+        server: String,
+        /// Its base URL.
+        url: String,
+        /// Timeouts in a row.
+        timeouts: u32,
+        /// The request timeout (s).
+        timeout_s: f64,
+    },
+    /// Connections to it failed in a row.
+    #[error(
+        "server `{server}` at {url} stopped answering: {failures} consecutive connection failures; start it again and `joulebench run --resume` this folder"
+    )]
+    Gone {
+        /// Server key.
+        server: String,
+        /// Its base URL.
+        url: String,
+        /// Connection failures in a row.
+        failures: u32,
+    },
+}
+
+/// A server that is up, and the client that talks to it.
+struct Up {
+    server: RunningServer,
+    client: HttpClient,
+}
+
+/// The running servers of a run, by server key.
+pub struct ServerPool<'a> {
+    suite: &'a Suite,
+    joulebench_exe: &'a Path,
+    log_dir: PathBuf,
+    running: BTreeMap<String, Up>,
+}
+
+impl<'a> ServerPool<'a> {
+    /// An empty pool for `suite`'s servers; launched servers log into `dir`.
+    pub fn new(suite: &'a Suite, joulebench_exe: &'a Path, dir: &Path) -> Self {
+        Self {
+            suite,
+            joulebench_exe,
+            log_dir: dir.join(files::SERVER_LOGS_DIR),
+            running: BTreeMap::new(),
+        }
+    }
+
+    fn grouped(&self) -> bool {
+        self.suite.spec.schedule.order == RunOrder::Grouped
+    }
+
+    /// Connects to or launches every server of the plan (interleaved order), or none yet
+    /// (grouped order: each starts before its first configuration).
+    pub async fn start_up(&mut self, plan: &Plan, progress: &ProgressBar) -> Result<(), RunError> {
+        if self.grouped() {
+            return Ok(());
+        }
+        for config in &plan.configurations {
+            self.ensure(&config.server, progress).await?;
+        }
+        Ok(())
+    }
+
+    /// The client of server `key`, connecting to or launching the server unless it is up.
+    pub async fn ensure(
+        &mut self,
+        key: &str,
+        progress: &ProgressBar,
+    ) -> Result<&HttpClient, RunError> {
+        let up = match self.running.entry(key.to_string()) {
+            Entry::Occupied(up) => up.into_mut(),
+            Entry::Vacant(slot) => {
+                let up = start(
+                    self.suite,
+                    self.joulebench_exe,
+                    &self.log_dir,
+                    key,
+                    progress,
+                )
+                .await?;
+                slot.insert(up)
+            }
+        };
+        Ok(&up.client)
+    }
+
+    /// Called after visiting a configuration of server `key`, with the server of the next
+    /// visit: in grouped order the server is stopped once its configurations are done.
+    pub async fn visited(&mut self, key: &str, next: Option<&str>) {
+        if self.grouped() && next != Some(key) {
+            self.release(key).await;
+        }
+    }
+
+    /// Stops a server the run launched (grouped order, after its last configuration).
+    async fn release(&mut self, key: &str) {
+        if let Some(up) = self.running.remove(key) {
+            tracing::info!("stopping server `{key}`: its configurations are done");
+            up.server.stop().await;
+        }
+    }
+
+    /// Stops every server still up.
+    pub async fn stop_all(&mut self) {
+        for (_, up) in std::mem::take(&mut self.running) {
+            up.server.stop().await;
+        }
+    }
+
+    /// Why server `key` is dead, if it is: its process exited, or the batch just sent
+    /// stopped because of `cause`.
+    pub fn why_dead(&mut self, key: &str, cause: Option<StopCause>) -> Option<ServerDeath> {
+        let up = self.running.get_mut(key)?;
+        if let Some(status) = up.server.exit_status() {
+            return Some(ServerDeath::Exited(up.server.exited(status)));
+        }
+        let server = key.to_string();
+        let url = up.server.base_url.clone();
+        match cause? {
+            StopCause::Timeouts(timeouts) => Some(ServerDeath::Hung {
+                server,
+                url,
+                timeouts,
+                timeout_s: self.suite.spec.schedule.request_timeout_seconds,
+            }),
+            StopCause::ConnectionFailures(failures) => Some(ServerDeath::Gone {
+                server,
+                url,
+                failures,
+            }),
+        }
+    }
+}
+
+/// Connects to or launches server `key` and builds its client.
+async fn start(
+    suite: &Suite,
+    joulebench_exe: &Path,
+    log_dir: &Path,
+    key: &str,
+    progress: &ProgressBar,
+) -> Result<Up, RunError> {
+    let places = Placeholders {
+        joulebench: joulebench_exe,
+        suite_dir: &suite.dir,
+    };
+    let timeout = Duration::from_secs_f64(suite.spec.schedule.request_timeout_seconds);
+    let spec = &suite.spec.servers[key];
+    let api_key = match &spec.api_key_env {
+        Some(var) => Some(std::env::var(var).map_err(|_| RunError::ApiKey {
+            server: key.to_string(),
+            var: var.clone(),
+        })?),
+        None => None,
+    };
+    if spec.launch.is_some() {
+        progress.set_message(format!("starting server `{key}`"));
+    }
+    let server = RunningServer::start(key, spec, &places, log_dir).await?;
+    let client = HttpClient::new(&server.base_url, timeout, api_key)?;
+    Ok(Up { server, client })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_hung_server_says_how_long_it_waited_and_how_to_go_on() {
+        let death = ServerDeath::Hung {
+            server: "llm".into(),
+            url: "http://127.0.0.1:8000".into(),
+            timeouts: 3,
+            timeout_s: 2.5,
+        };
+        assert_eq!(
+            death.to_string(),
+            "server `llm` at http://127.0.0.1:8000 is hung: 3 requests in a row got no answer within schedule.request_timeout_seconds (2.5 s); restart it (or raise the timeout if its answers are that slow) and `joulebench run --resume` this folder"
+        );
+    }
+
+    #[test]
+    fn a_gone_server_says_how_many_connections_failed() {
+        let death = ServerDeath::Gone {
+            server: "llm".into(),
+            url: "http://127.0.0.1:8000".into(),
+            failures: 4,
+        };
+        assert_eq!(
+            death.to_string(),
+            "server `llm` at http://127.0.0.1:8000 stopped answering: 4 consecutive connection failures; start it again and `joulebench run --resume` this folder"
+        );
+    }
+
+    #[test]
+    fn an_exited_server_reads_as_its_exit_error() {
+        let error = ServerError::Exited {
+            name: "llm".into(),
+            status: "exit status: 1".into(),
+            log: PathBuf::from("server-logs/llm.log"),
+            tail: "boom".into(),
+        };
+        let expected = error.to_string();
+        assert_eq!(ServerDeath::Exited(error).to_string(), expected);
+    }
+}

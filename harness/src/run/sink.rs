@@ -1,0 +1,271 @@
+//! Where a run's records go: `requests.csv`, `repetitions.csv` and `baselines.csv`, each
+//! row written whole as it is taken.
+
+use super::requests::BatchResult;
+use super::window::Window;
+use crate::plan::Configuration;
+use crate::writer::{RowAppender, WriteError};
+use records::files;
+use records::raw::{BaselineRecord, RepetitionRecord, RequestRecord};
+use std::path::Path;
+
+/// What the rows of `repetitions.csv` say about their configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigColumns {
+    /// Configuration id (`model@dataset`).
+    pub config: String,
+    /// Model name.
+    pub model: String,
+    /// Task name.
+    pub task: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// Model class, as the CSV writes it.
+    pub class: String,
+    /// Model parameters, when known.
+    pub parameters: Option<u64>,
+}
+
+impl ConfigColumns {
+    /// The columns of `config`.
+    pub fn of(config: &Configuration) -> Self {
+        Self {
+            config: config.id.clone(),
+            model: config.model.clone(),
+            task: config.task.clone(),
+            dataset: config.dataset.clone(),
+            class: config.class.as_str().to_string(),
+            parameters: config.parameters,
+        }
+    }
+}
+
+/// The record files of a run folder, opened for appending.
+pub struct RecordSink {
+    requests: RowAppender<RequestRecord>,
+    repetitions: RowAppender<RepetitionRecord>,
+    baselines: RowAppender<BaselineRecord>,
+    /// Added to every window time written (a resumed run continues its timeline).
+    t_offset_ns: u64,
+}
+
+/// The columns a baseline row and a repetition row share: one domain over one window,
+/// as written.
+struct DomainColumns {
+    source: String,
+    domain: String,
+    provenance: String,
+    counts_in_total: bool,
+    t_start_ns: u64,
+    t_end_ns: u64,
+    duration_s: f64,
+    energy_j: f64,
+}
+
+/// The shared columns of every domain of `window`, its times shifted by `t_offset_ns`.
+fn domain_columns(window: &Window, t_offset_ns: u64) -> impl Iterator<Item = DomainColumns> {
+    let t_start_ns = window.t_start_ns + t_offset_ns;
+    let t_end_ns = window.t_end_ns + t_offset_ns;
+    let duration_s = window.duration_s();
+    window.domains.iter().map(move |d| DomainColumns {
+        source: d.source.clone(),
+        domain: d.domain.name.clone(),
+        provenance: d.domain.provenance.as_str().to_string(),
+        counts_in_total: d.domain.counts_in_total(),
+        t_start_ns,
+        t_end_ns,
+        duration_s,
+        energy_j: d.energy_j,
+    })
+}
+
+impl RecordSink {
+    /// Opens (or creates) the record files in `dir`; `t_offset_ns` is added to window times.
+    pub fn open(dir: &Path, t_offset_ns: u64) -> Result<Self, WriteError> {
+        Ok(Self {
+            requests: RowAppender::open(&dir.join(files::REQUESTS_CSV))?,
+            repetitions: RowAppender::open(&dir.join(files::REPETITIONS_CSV))?,
+            baselines: RowAppender::open(&dir.join(files::BASELINES_CSV))?,
+            t_offset_ns,
+        })
+    }
+
+    /// What is added to the times written.
+    pub fn t_offset_ns(&self) -> u64 {
+        self.t_offset_ns
+    }
+
+    /// `requests.csv`, which batches append to request by request.
+    pub fn requests(&mut self) -> &mut RowAppender<RequestRecord> {
+        &mut self.requests
+    }
+
+    /// Writes the idle baseline of configuration `config`, a row per domain; a window of
+    /// no length has no power and writes nothing.
+    pub fn baseline(&mut self, config: &str, window: &Window) -> Result<(), WriteError> {
+        if window.duration_s() <= 0.0 {
+            return Ok(());
+        }
+        for d in domain_columns(window, self.t_offset_ns) {
+            self.baselines.append(&BaselineRecord {
+                config: config.to_string(),
+                source: d.source,
+                domain: d.domain,
+                provenance: d.provenance,
+                counts_in_total: d.counts_in_total,
+                t_start_ns: d.t_start_ns,
+                t_end_ns: d.t_end_ns,
+                duration_s: d.duration_s,
+                energy_j: d.energy_j,
+                power_w: d.energy_j / d.duration_s,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Writes repetition `repetition` of a configuration, a row per domain, with what
+    /// its batch sent.
+    pub fn repetition(
+        &mut self,
+        columns: &ConfigColumns,
+        repetition: u32,
+        window: &Window,
+        batch: &BatchResult,
+    ) -> Result<(), WriteError> {
+        for d in domain_columns(window, self.t_offset_ns) {
+            self.repetitions.append(&RepetitionRecord {
+                config: columns.config.clone(),
+                model: columns.model.clone(),
+                task: columns.task.clone(),
+                dataset: columns.dataset.clone(),
+                class: columns.class.clone(),
+                parameters: columns.parameters,
+                repetition,
+                source: d.source,
+                domain: d.domain,
+                provenance: d.provenance,
+                counts_in_total: d.counts_in_total,
+                t_start_ns: d.t_start_ns,
+                t_end_ns: d.t_end_ns,
+                duration_s: d.duration_s,
+                energy_j: d.energy_j,
+                requests: batch.sent,
+                failures: batch.failures,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::run::window::DomainEnergy;
+    use probes::{Domain, DomainKind, Provenance};
+
+    fn window() -> Window {
+        Window {
+            t_start_ns: 1_000_000_000,
+            t_end_ns: 3_000_000_000,
+            domains: vec![
+                DomainEnergy {
+                    source: "rapl".into(),
+                    domain: Domain::new(
+                        "cpu-package-0",
+                        DomainKind::CpuPackage,
+                        Provenance::Measured,
+                    ),
+                    energy_j: 20.0,
+                },
+                DomainEnergy {
+                    source: "model".into(),
+                    domain: Domain::new("gpu-0", DomainKind::Gpu, Provenance::Estimated),
+                    energy_j: 8.0,
+                },
+            ],
+        }
+    }
+
+    fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Vec<T> {
+        csv::Reader::from_path(path)
+            .expect("open csv")
+            .deserialize()
+            .collect::<Result<_, _>>()
+            .expect("rows")
+    }
+
+    #[test]
+    fn a_baseline_writes_a_row_per_domain_with_power_and_shifted_times() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut sink = RecordSink::open(dir.path(), 500).expect("open");
+        sink.baseline("m@d", &window()).expect("baseline");
+        let rows: Vec<BaselineRecord> = read(&dir.path().join(files::BASELINES_CSV));
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].config, "m@d");
+        assert_eq!(rows[0].domain, "cpu-package-0");
+        assert_eq!(rows[0].t_start_ns, 1_000_000_500);
+        assert_eq!(rows[0].t_end_ns, 3_000_000_500);
+        assert_eq!(rows[0].duration_s, 2.0);
+        assert_eq!(rows[0].power_w, 10.0);
+        assert_eq!(rows[1].provenance, "estimated");
+        assert_eq!(rows[1].power_w, 4.0);
+    }
+
+    #[test]
+    fn a_baseline_of_no_length_writes_nothing() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut sink = RecordSink::open(dir.path(), 0).expect("open");
+        let mut empty = window();
+        empty.t_end_ns = empty.t_start_ns;
+        sink.baseline("m@d", &empty).expect("baseline");
+        let rows: Vec<BaselineRecord> = read(&dir.path().join(files::BASELINES_CSV));
+        assert!(rows.is_empty());
+    }
+
+    #[test]
+    fn a_repetition_writes_a_row_per_domain_with_its_configuration_and_batch() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut sink = RecordSink::open(dir.path(), 7).expect("open");
+        let columns = ConfigColumns {
+            config: "m@d".into(),
+            model: "m".into(),
+            task: "t".into(),
+            dataset: "d".into(),
+            class: "task-specific".into(),
+            parameters: Some(110),
+        };
+        let batch = BatchResult {
+            sent: 10,
+            failures: 2,
+            ..BatchResult::default()
+        };
+        sink.repetition(&columns, 3, &window(), &batch)
+            .expect("repetition");
+        let rows: Vec<RepetitionRecord> = read(&dir.path().join(files::REPETITIONS_CSV));
+        assert_eq!(rows.len(), 2);
+        let first = &rows[0];
+        assert_eq!(
+            (
+                first.config.as_str(),
+                first.model.as_str(),
+                first.task.as_str()
+            ),
+            ("m@d", "m", "t")
+        );
+        assert_eq!(
+            (first.dataset.as_str(), first.class.as_str()),
+            ("d", "task-specific")
+        );
+        assert_eq!(first.parameters, Some(110));
+        assert_eq!(first.repetition, 3);
+        assert_eq!((first.requests, first.failures), (10, 2));
+        assert_eq!(
+            (first.t_start_ns, first.t_end_ns),
+            (1_000_000_007, 3_000_000_007)
+        );
+        assert_eq!(first.energy_j, 20.0);
+        assert!(first.counts_in_total);
+        assert_eq!(rows[1].source, "model");
+        assert_eq!(rows[1].energy_j, 8.0);
+    }
+}
