@@ -11,10 +11,9 @@ pub mod resume;
 mod samples;
 mod session;
 mod signals;
-mod window;
 
+pub use probes::window::Window;
 pub use requests::{BatchResult, PreparedInputs};
-pub use window::Window;
 
 use crate::client::ClientError;
 use crate::dataset::DatasetError;

@@ -3,7 +3,6 @@
 use super::requests::{BatchResult, BatchSpec, PreparedInputs, StopCause, send_batch};
 use super::resume::Prior;
 use super::signals::pause;
-use super::window::Window;
 use super::{RunError, RunOptions, RunResult};
 use crate::client::HttpClient;
 use crate::plan::{Configuration, Plan};
@@ -11,6 +10,7 @@ use crate::server::{Placeholders, RunningServer};
 use crate::suite::{RunOrder, Suite};
 use crate::writer::RowAppender;
 use indicatif::ProgressBar;
+use probes::window::Window;
 use probes::{MonotonicClock, ProbeSet};
 use records::files;
 use records::manifest::RunStatus;
