@@ -5,19 +5,23 @@
 //! energy domain, timestamped on one monotonic clock shared with the request loop.
 
 pub mod clock;
+pub mod delta;
 pub mod discovery;
 pub mod domain;
 pub mod dram_estimate;
 pub mod error;
 pub mod estimate;
+#[cfg(any(test, feature = "test-support"))]
 pub mod fake;
 pub mod nvml;
 pub mod rapl;
 pub mod sampler;
 pub mod source;
 pub mod sysfs;
+pub mod window;
 
 pub use clock::MonotonicClock;
+pub use delta::{CounterDelta, DeltaError};
 pub use discovery::{MissingProbe, ProbeConfig, ProbeSet, SourceDescription, discover};
 pub use domain::{Domain, DomainKind, Provenance};
 pub use error::ProbeError;
@@ -25,3 +29,4 @@ pub use sampler::{
     ContextSample, Gap, RetryPolicy, Sample, Sampler, SamplerEvent, SamplerReport, SourceStats,
 };
 pub use source::{ContextValue, EnergySource, RawCounter, Reading};
+pub use window::{DomainEnergy, FailedDomain, Window};

@@ -7,6 +7,7 @@
 //! than the keep-alive, and recorded as a `Gap` (see `Sampler::stats`/`gaps`). Only a
 //! failure that persists past the `RetryPolicy` ends the thread; `stop` then returns it.
 
+use crate::delta::cumulative_delta;
 use crate::discovery::{SharedSource, lock};
 use crate::{MonotonicClock, ProbeError};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,7 +34,8 @@ pub struct Sample {
     pub domain: usize,
     /// Cumulative energy (J).
     pub energy_j: f64,
-    /// Mean power since the previous sample of this domain (W); `None` for the first.
+    /// Mean power since the previous sample of this domain (W); `None` for the first, or
+    /// when the energy in between cannot be known (the counter went backwards).
     pub power_w: Option<f64>,
 }
 
@@ -257,12 +259,17 @@ impl Sampler {
                 sink: sink.clone(),
                 stats,
             };
+            clock.thread_started();
             let spawned = std::thread::Builder::new()
                 .name(format!("sampler-{index}"))
-                .spawn(move || thread.run());
+                .spawn(move || {
+                    let _done = ThreadDone(thread.clock);
+                    thread.run()
+                });
             match spawned {
                 Ok(handle) => threads.push(handle),
                 Err(e) => {
+                    clock.thread_done();
                     // Without a thread this source is read only at window edges: say so at stop.
                     let err = ProbeError::Device {
                         probe: format!("sampler-{index}"),
@@ -344,6 +351,15 @@ fn as_ns(d: Duration) -> u64 {
     u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// Tells the clock, when dropped, that a sampler thread waits on it no more.
+struct ThreadDone(MonotonicClock);
+
+impl Drop for ThreadDone {
+    fn drop(&mut self) {
+        self.0.thread_done();
+    }
+}
+
 /// One source's sampler thread.
 struct Thread {
     index: usize,
@@ -376,7 +392,7 @@ impl Thread {
         while !self.stop.load(Ordering::SeqCst) {
             let now = clock.now_ns();
             if now < next_read {
-                std::thread::park_timeout(Duration::from_nanos(next_read - now));
+                clock.wait_until(next_read, &self.stop);
                 continue;
             }
             let result = lock(&self.source).read(&clock);
@@ -497,8 +513,21 @@ fn send_energy(
     for (domain, &energy_j) in reading.joules.iter().enumerate() {
         let power_w = previous.and_then(|(t0, e0)| {
             let dt = reading.t_ns.saturating_sub(*t0) as f64 / 1e9;
-            let e0 = e0.get(domain)?;
-            (dt > 0.0).then(|| (energy_j - e0) / dt)
+            let e0 = *e0.get(domain)?;
+            if dt <= 0.0 {
+                return None;
+            }
+            match cumulative_delta(e0, energy_j) {
+                Ok(joules) => Some(joules / dt),
+                Err(e) => {
+                    tracing::warn!(
+                        "sampler of source {index}, domain {domain}: no power from {e0} J at \
+                         {t0} ns to {energy_j} J at {} ns: {e}",
+                        reading.t_ns
+                    );
+                    None
+                }
+            }
         });
         let sample = crate::Sample {
             t_ns: reading.t_ns,

@@ -1,7 +1,5 @@
 //! Discovery on fake trees: measured sources win, estimates fill gaps, reasons are kept.
 
-extern crate joulebench_probes as probes;
-
 use probes::fake::FakePowercap;
 use probes::{DomainKind, MonotonicClock, ProbeConfig, Provenance, discover};
 use std::path::Path;

@@ -1,7 +1,5 @@
 //! NVML logic through fake GPUs: counter, power integration, failures, selection.
 
-extern crate joulebench_probes as probes;
-
 use probes::nvml::fake::{FakeGpu, FakeGpuState, FakeLibrary};
 use probes::nvml::{GpuError, GpuSelection, PowerSample, open_gpus};
 use probes::{EnergySource, MonotonicClock, ProbeError};

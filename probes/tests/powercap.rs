@@ -1,7 +1,5 @@
 //! RAPL over powercap, on fake trees written to a temp dir.
 
-extern crate joulebench_probes as probes;
-
 use probes::fake::{AMD_MAX_RANGE_UJ, FakePowercap, INTEL_MAX_RANGE_UJ};
 use probes::rapl::PowercapSource;
 use probes::rapl::powercap::ASSUMED_MAX_ZONE_POWER_W;

@@ -1,7 +1,10 @@
 //! The sampler: streaming, keep-alive reads at low rates, context events, errors and gaps.
+//!
+//! Tests of timing run on a manual clock: time moves only when the test steps it, and
+//! each step waits until the sampler thread has done all that was due, so every read
+//! and its time are exact.
 
-extern crate joulebench_probes as probes;
-
+use probes::clock::ManualClock;
 use probes::discovery::SharedSource;
 use probes::fake::{FakePowercap, INTEL_MAX_RANGE_UJ};
 use probes::nvml::fake::{FakeGpu, FakeGpuState, FakeLibrary};
@@ -14,16 +17,22 @@ use probes::{
 use std::ops::RangeInclusive;
 use std::sync::mpsc::{Receiver, Sender, channel, sync_channel};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-/// A source that reports each read on a channel and fails the reads numbered in `fail`.
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+/// A source that reports each read (its number, from 1, and clock time) on a channel,
+/// fails the reads numbered in `fail`, and otherwise reads `energy(number)` joules.
 struct CountingSource {
     domains: Vec<Domain>,
     reads: u64,
     fail: RangeInclusive<u64>,
-    told: Sender<u64>,
+    energy: fn(u64) -> f64,
+    told: Sender<(u64, u64)>,
 }
 
 impl EnergySource for CountingSource {
@@ -35,7 +44,8 @@ impl EnergySource for CountingSource {
     }
     fn read(&mut self, clock: &MonotonicClock) -> Result<Reading, ProbeError> {
         self.reads += 1;
-        let _ = self.told.send(self.reads);
+        let t_ns = clock.now_ns();
+        let _ = self.told.send((self.reads, t_ns));
         if self.fail.contains(&self.reads) {
             return Err(ProbeError::Device {
                 probe: "counting".into(),
@@ -43,22 +53,29 @@ impl EnergySource for CountingSource {
             });
         }
         Ok(Reading {
-            t_ns: clock.now_ns(),
-            joules: vec![self.reads as f64],
+            t_ns,
+            joules: vec![(self.energy)(self.reads)],
         })
     }
     fn resolution(&self) -> Duration {
-        Duration::from_millis(1)
+        ms(1)
     }
     fn max_read_interval(&self) -> Option<Duration> {
-        Some(Duration::from_millis(2))
+        Some(ms(2))
     }
 }
 
 /// Never fails (reads are numbered from 1).
 const NEVER: RangeInclusive<u64> = 0..=0;
 
-fn counting(fail: RangeInclusive<u64>) -> (SharedSource, std::sync::mpsc::Receiver<u64>) {
+type Told = Receiver<(u64, u64)>;
+
+/// A counting source whose energy is its read number.
+fn counting(fail: RangeInclusive<u64>) -> (SharedSource, Told) {
+    scripted(fail, |n| n as f64)
+}
+
+fn scripted(fail: RangeInclusive<u64>, energy: fn(u64) -> f64) -> (SharedSource, Told) {
     let (told, reads) = channel();
     let source = CountingSource {
         domains: vec![Domain::new(
@@ -68,140 +85,188 @@ fn counting(fail: RangeInclusive<u64>) -> (SharedSource, std::sync::mpsc::Receiv
         )],
         reads: 0,
         fail,
+        energy,
         told,
     };
     (Arc::new(Mutex::new(Box::new(source))), reads)
+}
+
+/// The reads told since the last call, as (number, clock ms).
+fn told(reads: &Told) -> Vec<(u64, u64)> {
+    reads.try_iter().map(|(n, t)| (n, t / 1_000_000)).collect()
+}
+
+/// Moves the manual clock 1 ms at a time, `n` times, letting the sampler catch up each time.
+fn steps(clock: &ManualClock, n: u64) {
+    for _ in 0..n {
+        assert!(clock.step(ms(1)), "the sampler thread never settled");
+    }
+}
+
+fn energy_samples(rx: &Receiver<SamplerEvent>) -> Vec<Sample> {
+    rx.try_iter()
+        .filter_map(|e| match e {
+            SamplerEvent::Energy(s) => Some(s),
+            SamplerEvent::Context(_) => None,
+        })
+        .collect()
 }
 
 #[test]
 fn keep_alive_reads_happen_between_slow_samples_and_are_not_streamed() {
     let (source, reads) = counting(NEVER);
     let (tx, rx) = sync_channel(64);
-    let sampler = Sampler::start(&[source], MonotonicClock::new(), 0.01, tx);
-    assert_eq!(
-        sampler.plans()[0].keep_alive,
-        Some(Duration::from_millis(2))
-    );
-    for expected in 1..=10 {
-        assert_eq!(
-            reads.recv_timeout(WAIT).expect("a keep-alive read"),
-            expected
-        );
-    }
+    let manual = ManualClock::new();
+    let sampler = Sampler::start(&[source], manual.clock(), 0.01, tx);
+    assert_eq!(sampler.plans()[0].keep_alive, Some(ms(2)));
+    assert!(manual.settle());
+    assert_eq!(told(&reads), [(1, 0)]);
+    steps(&manual, 20);
+    // A keep-alive read every 2 ms, none in between.
+    let expected: Vec<(u64, u64)> = (2..=11).map(|n| (n, 2 * (n - 1))).collect();
+    assert_eq!(told(&reads), expected);
     sampler.stop().expect("no error");
-    let streamed: Vec<_> = rx.try_iter().collect();
+    let streamed = energy_samples(&rx);
     assert_eq!(
         streamed.len(),
         1,
         "only the first read is a sample at 0.01 Hz"
     );
-}
-
-/// Waits for reads numbered up to `n` (panics after `WAIT` without them).
-fn wait_for_read(reads: &Receiver<u64>, n: u64) {
-    loop {
-        let got = reads.recv_timeout(WAIT).expect("the thread keeps reading");
-        if got >= n {
-            return;
-        }
-    }
+    assert_eq!((streamed[0].t_ns, streamed[0].energy_j), (0, 1.0));
 }
 
 #[test]
 fn a_transient_read_error_is_a_gap_and_keep_alive_reads_go_on() {
-    // Reads 3 to 5 fail; at 0.01 Hz only keep-alive reads (every 2 ms) follow the first.
+    // Reads 3 to 5 fail; at 0.01 Hz only keep-alive reads (every 2 ms) follow the first,
+    // and retries wait no longer than the keep-alive.
     let (source, reads) = counting(3..=5);
     let (tx, rx) = sync_channel(64);
-    let clock = MonotonicClock::new();
-    let sampler = Sampler::start(&[source], clock, 0.01, tx);
-    wait_for_read(&reads, 30);
-    let live = sampler.stats();
-    assert_eq!(live[0].errors, 3, "{live:?}");
-    assert_eq!(live[0].consecutive_errors, 0);
-    assert!(!live[0].gave_up);
+    let manual = ManualClock::new();
+    let sampler = Sampler::start(&[source], manual.clock(), 0.01, tx);
+    assert!(manual.settle());
+    steps(&manual, 6);
+    let live = sampler.stats().remove(0);
+    assert_eq!((live.errors, live.consecutive_errors), (2, 2), "{live:?}");
+    assert!(live.gaps[0].open && !live.gave_up);
+    steps(&manual, 14);
+    let expected: Vec<(u64, u64)> = [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]
+        .into_iter()
+        .zip(1..)
+        .map(|(t, n)| (n, t))
+        .collect();
+    assert_eq!(told(&reads), expected);
+    let live = sampler.stats().remove(0);
+    assert_eq!(
+        (live.reads, live.errors, live.consecutive_errors),
+        (8, 3, 0)
+    );
     let report = sampler.stop().expect("transient errors are not a failure");
-    let stats = &report.sources[0];
-    assert_eq!(stats.errors, 3);
-    assert!(stats.reads >= 27, "{stats:?}");
     let gaps = report.gaps();
     assert_eq!(gaps.len(), 1, "{gaps:?}");
     let gap = &gaps[0];
     assert_eq!((gap.source, gap.errors, gap.open), (0, 3, false));
     assert!(gap.error.contains("scripted failure"), "{}", gap.error);
-    assert!(gap.t_start_ns < gap.t_end_ns && gap.t_end_ns <= clock.now_ns());
-    // Retries wait no longer than the 2 ms keep-alive; under load the gap may still
-    // exceed it, and must then say so.
-    let span = Duration::from_nanos(gap.t_end_ns - gap.t_start_ns);
-    assert_eq!(gap.keep_alive_missed, span > Duration::from_millis(2));
-    let streamed: Vec<_> = rx.try_iter().collect();
-    assert_eq!(streamed.len(), 1, "keep-alive reads are still not streamed");
+    // From the last good read (2 ms) to the next good one (10 ms): past the keep-alive.
+    assert_eq!((gap.t_start_ns, gap.t_end_ns), (2_000_000, 10_000_000));
+    assert!(gap.keep_alive_missed);
+    assert_eq!(
+        energy_samples(&rx).len(),
+        1,
+        "keep-alive reads are still not streamed"
+    );
 }
 
 #[test]
 fn samples_resume_after_a_transient_error_with_power_over_the_gap() {
+    // At 1000 Hz: reads 1-2 at 0 and 1 ms, 3-5 fail at 2-4 ms, then one read a ms.
     let (source, reads) = counting(3..=5);
     let (tx, rx) = sync_channel(1024);
-    let sampler = Sampler::start(&[source], MonotonicClock::new(), 1000.0, tx);
-    wait_for_read(&reads, 20);
+    let manual = ManualClock::new();
+    let sampler = Sampler::start(&[source], manual.clock(), 1000.0, tx);
+    assert!(manual.settle());
+    steps(&manual, 9);
     let report = sampler.stop().expect("transient errors are not a failure");
     assert_eq!(report.errors(), 3);
-    let samples: Vec<_> = rx
-        .try_iter()
-        .filter_map(|e| match e {
-            SamplerEvent::Energy(s) => Some(s),
-            SamplerEvent::Context(_) => None,
-        })
+    assert_eq!(told(&reads).len(), 10);
+    let samples = energy_samples(&rx);
+    // The source's energy is its read number: reads 3-5 never became samples.
+    let seen: Vec<(u64, f64)> = samples
+        .iter()
+        .map(|s| (s.t_ns / 1_000_000, s.energy_j))
         .collect();
-    // The counting source's energy is its read number: reads 3-5 never became samples.
-    let energies: Vec<f64> = samples.iter().map(|s| s.energy_j).collect();
-    assert!(
-        energies.iter().all(|e| !(3.0..=5.0).contains(e)),
-        "{energies:?}"
+    assert_eq!(
+        seen,
+        [
+            (0, 1.0),
+            (1, 2.0),
+            (5, 6.0),
+            (6, 7.0),
+            (7, 8.0),
+            (8, 9.0),
+            (9, 10.0)
+        ]
     );
-    assert!(
-        energies.iter().any(|&e| e >= 6.0),
-        "sampling resumed: {energies:?}"
-    );
+    assert_eq!(samples[0].power_w, None);
+    // One joule a read, one read a ms: 1000 W, across the gap (4 J over 4 ms) too.
+    for s in &samples[1..] {
+        let p = s.power_w.expect("power after the first sample");
+        assert!((p - 1000.0).abs() < 1e-6, "{s:?}");
+    }
     let gap = &report.gaps()[0];
-    for w in samples.windows(2) {
-        let dt = (w[1].t_ns - w[0].t_ns) as f64 / 1e9;
-        let expected = (w[1].energy_j - w[0].energy_j) / dt;
-        let p = w[1].power_w.expect("power after the first sample");
-        assert!((p - expected).abs() <= 1e-9 * expected.abs().max(1.0));
-        if w[0].energy_j < 3.0 && w[1].energy_j > 5.0 {
-            assert!(w[0].t_ns <= gap.t_start_ns && w[1].t_ns >= gap.t_end_ns);
-        }
+    assert_eq!((gap.t_start_ns, gap.t_end_ns), (1_000_000, 5_000_000));
+}
+
+#[test]
+fn a_backwards_counter_gives_a_sample_no_power_never_zero_or_negative() {
+    // Energy 1, 2, then 1.5 (backwards), then 2.5, 3.5, ...
+    let (source, _reads) = scripted(NEVER, |n| match n {
+        1 | 2 => n as f64,
+        n => n as f64 - 1.5,
+    });
+    let (tx, rx) = sync_channel(64);
+    let manual = ManualClock::new();
+    let sampler = Sampler::start(&[source], manual.clock(), 1000.0, tx);
+    assert!(manual.settle());
+    steps(&manual, 4);
+    sampler.stop().expect("no error");
+    let power: Vec<Option<f64>> = energy_samples(&rx).iter().map(|s| s.power_w).collect();
+    assert_eq!(power.len(), 5);
+    assert_eq!(power[2], None, "1.5 J after 2 J: {power:?}");
+    for p in [power[1], power[3], power[4]] {
+        assert!(p.is_some_and(|w| (w - 1000.0).abs() < 1e-6), "{power:?}");
     }
 }
 
 #[test]
 fn a_persistent_read_error_gives_up_and_is_returned_at_stop() {
+    // At 1000 Hz reads 1-2 succeed (0 and 1 ms); from 2 ms every read fails, retried
+    // every 1 ms, until 5 failures spanning 20 ms: the 21st failure, at 22 ms.
     let (source, reads) = counting(3..=u64::MAX);
     let (tx, _rx) = sync_channel(64);
     let policy = RetryPolicy {
-        initial_backoff: Duration::from_millis(1),
-        max_backoff: Duration::from_millis(2),
+        initial_backoff: ms(1),
+        max_backoff: ms(2),
         give_up_after_errors: 5,
-        give_up_after: Duration::from_millis(20),
+        give_up_after: ms(20),
     };
-    let sampler = Sampler::start_with(&[source], MonotonicClock::new(), 1000.0, tx, policy);
-    let deadline = Instant::now() + WAIT;
-    while !sampler.stats()[0].gave_up {
-        assert!(Instant::now() < deadline, "never gave up");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    let manual = ManualClock::new();
+    let sampler = Sampler::start_with(&[source], manual.clock(), 1000.0, tx, policy);
+    assert!(manual.settle());
+    steps(&manual, 21);
+    assert!(!sampler.stats()[0].gave_up, "not before 20 ms of failures");
+    steps(&manual, 1);
     let stats = sampler.stats().remove(0);
-    assert!(stats.errors >= 5, "{stats:?}");
-    assert_eq!(stats.errors, stats.consecutive_errors);
-    assert_eq!(stats.gaps.len(), 1);
+    assert!(stats.gave_up);
+    assert_eq!(
+        (stats.reads, stats.errors, stats.consecutive_errors),
+        (2, 21, 21)
+    );
+    assert_eq!(manual.threads(), 0, "the thread has ended");
+    assert_eq!(told(&reads).last(), Some(&(23, 22)));
     let gap = &stats.gaps[0];
-    assert!(gap.open && gap.errors == stats.errors);
-    assert!(Duration::from_nanos(gap.t_end_ns - gap.t_start_ns) >= Duration::from_millis(20));
-    // The thread has ended: no read after the last failure.
-    let last = reads.try_iter().last().expect("reads were told");
-    std::thread::sleep(Duration::from_millis(20));
-    assert!(reads.try_iter().next().is_none(), "read after giving up");
-    assert_eq!(last, stats.reads + stats.errors);
+    assert_eq!(stats.gaps.len(), 1);
+    assert!(gap.open && gap.errors == 21 && gap.keep_alive_missed);
+    assert_eq!((gap.t_start_ns, gap.t_end_ns), (1_000_000, 22_000_000));
     let e = sampler.stop().expect_err("the persistent failure");
     let msg = e.to_string();
     assert!(
@@ -215,17 +280,20 @@ fn finish_reports_the_give_up_error_with_the_stats() {
     let (source, _reads) = counting(1..=u64::MAX);
     let (tx, _rx) = sync_channel(64);
     let policy = RetryPolicy {
-        initial_backoff: Duration::from_millis(1),
-        max_backoff: Duration::from_millis(1),
+        initial_backoff: ms(1),
+        max_backoff: ms(1),
         give_up_after_errors: 3,
         give_up_after: Duration::ZERO,
     };
-    let sampler = Sampler::start_with(&[source], MonotonicClock::new(), 1000.0, tx, policy);
-    let deadline = Instant::now() + WAIT;
-    while !sampler.stats()[0].gave_up {
-        assert!(Instant::now() < deadline, "never gave up");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    let manual = ManualClock::new();
+    let sampler = Sampler::start_with(&[source], manual.clock(), 1000.0, tx, policy);
+    assert!(manual.settle());
+    steps(&manual, 2);
+    assert_eq!(
+        manual.threads(),
+        0,
+        "gave up after the third failure, at 2 ms"
+    );
     let report = sampler.finish();
     assert!(report.error.is_some());
     assert_eq!(report.sources[0].reads, 0);

@@ -8,6 +8,7 @@
 //! is known, and flagged when more time passed than the shortest possible wrap period.
 
 use anyhow::Context;
+use probes::delta::{counter_delta, cumulative_delta};
 use probes::rapl::powercap::ASSUMED_MAX_ZONE_POWER_W;
 use probes::{MonotonicClock, ProbeConfig, ProbeSet};
 use serde_json::{Value, json};
@@ -177,7 +178,8 @@ fn read_rows(set: &ProbeSet, clock: &MonotonicClock) -> anyhow::Result<Vec<Value
     Ok(rows)
 }
 
-/// Energy between an earlier raw counter and this one, with at most one wrap corrected.
+/// Energy between an earlier raw counter and this one, by the probes' one wrap rule
+/// (at most one wrap corrected), and a note when the figure needs one.
 fn delta(prev: &Value, now: &Value, elapsed_s: f64) -> (Value, Option<String>) {
     let (Some(a), Some(b)) = (prev["counter_j"].as_f64(), now["counter_j"].as_f64()) else {
         return (
@@ -186,25 +188,21 @@ fn delta(prev: &Value, now: &Value, elapsed_s: f64) -> (Value, Option<String>) {
         );
     };
     let wrap = now["wrap_j"].as_f64();
-    let mut note = None;
-    if let Some(w) = wrap {
+    let several_wraps = wrap.and_then(|w| {
         let shortest_wrap_s = w / ASSUMED_MAX_ZONE_POWER_W;
-        if elapsed_s > shortest_wrap_s {
-            note = Some(format!(
+        (elapsed_s > shortest_wrap_s).then(|| {
+            format!(
                 "{elapsed_s:.0} s passed, more than the {shortest_wrap_s:.0} s the counter may take \
                  to wrap: more than one wrap cannot be ruled out"
-            ));
+            )
+        })
+    });
+    match counter_delta(a, b, wrap) {
+        Ok(d) => {
+            let wrapped = d.wrapped.then(|| "one wrap corrected".to_string());
+            (json!(d.energy_j), several_wraps.or(wrapped))
         }
-    }
-    if b >= a {
-        return (json!(b - a), note);
-    }
-    match wrap {
-        Some(w) => (json!(w - a + b), note.or(Some("one wrap corrected".into()))),
-        None => (
-            Value::Null,
-            Some("counter went back and its wrap range is unknown".into()),
-        ),
+        Err(e) => (Value::Null, Some(e.to_string())),
     }
 }
 
@@ -312,10 +310,11 @@ fn watch(
             .unwrap_or_else(|| clock.now_ns());
         let now = flat(&readings);
         let dt = t.saturating_sub(prev_t) as f64 / 1e9;
-        let watts: Vec<f64> = now
+        let watts: Vec<Option<f64>> = now
             .iter()
             .zip(&prev)
-            .map(|(b, a)| if dt > 0.0 { (b - a) / dt } else { 0.0 })
+            .zip(&labels)
+            .map(|((&b, &a), label)| watts_between(a, b, dt, label))
             .collect();
         if as_json {
             let by_domain: serde_json::Map<String, Value> = domains
@@ -326,7 +325,10 @@ fn watch(
             let line = json!({"t_s": t as f64 / 1e9, "interval_s": dt, "watts": by_domain});
             writeln!(stdout, "{line}")?;
         } else {
-            let cols: Vec<String> = watts.iter().map(|w| format!("{w:>16.2}")).collect();
+            let cols: Vec<String> = watts
+                .iter()
+                .map(|w| w.map_or(format!("{:>16}", "-"), |w| format!("{w:>16.2}")))
+                .collect();
             writeln!(stdout, "{:>8.1} {}", t as f64 / 1e9, cols.join(" "))?;
         }
         stdout.flush()?;
@@ -335,6 +337,21 @@ fn watch(
         lines += 1;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Mean power between two cumulative reads `dt` seconds apart; `None` when no time
+/// passed, or (with a warning) when the energy in between cannot be known.
+fn watts_between(a: f64, b: f64, dt: f64, label: &str) -> Option<f64> {
+    if dt <= 0.0 {
+        return None;
+    }
+    match cumulative_delta(a, b) {
+        Ok(joules) => Some(joules / dt),
+        Err(e) => {
+            tracing::warn!("{label}: no power over the last {dt:.3} s: {e}");
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -362,5 +379,31 @@ mod tests {
         assert_eq!(delta(&prev, &back, 1.0).0, Value::Null);
         let estimate = json!({"counter_j": null});
         assert_eq!(delta(&prev, &estimate, 1.0).0, Value::Null);
+    }
+
+    #[test]
+    fn watch_power_is_unknown_for_a_backwards_read_never_zero() {
+        assert_eq!(watts_between(10.0, 15.0, 2.0, "x"), Some(2.5));
+        assert_eq!(watts_between(10.0, 4.0, 2.0, "x"), None);
+        assert_eq!(watts_between(10.0, 15.0, 0.0, "x"), None);
+    }
+
+    #[test]
+    fn delta_follows_the_probes_wrap_rule() {
+        // Jitter within the rule's tolerance is no decrease: zero, not a wrap.
+        let prev = json!({"counter_j": 10.0});
+        let jitter = json!({"counter_j": 10.0 - 1e-7, "wrap_j": 100.0});
+        assert_eq!(delta(&prev, &jitter, 0.01), (json!(0.0), None));
+        // A backwards counter without a range says why it has no delta.
+        let back = json!({"counter_j": 4.0, "wrap_j": null});
+        let (d, note) = delta(&prev, &back, 1.0);
+        assert_eq!(d, Value::Null);
+        let expected = probes::delta::counter_delta(10.0, 4.0, None).expect_err("backwards");
+        assert_eq!(note, Some(expected.to_string()));
+        // A read beyond the wrap range cannot be one counter: no delta, never a guess.
+        let beyond = json!({"counter_j": 150.0, "wrap_j": 100.0});
+        let (d, note) = delta(&prev, &beyond, 0.01);
+        assert_eq!(d, Value::Null);
+        assert!(note.is_some_and(|n| n.contains("do not fit")));
     }
 }

@@ -14,10 +14,9 @@ mod session;
 mod signals;
 mod sink;
 mod stop;
-mod window;
 
 pub use requests::{BatchResult, PreparedInputs};
-pub use window::Window;
+pub use probes::window::Window;
 
 use crate::client::ClientError;
 use crate::dataset::DatasetError;

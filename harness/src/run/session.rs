@@ -7,7 +7,7 @@ use super::servers::ServerPool;
 use super::signals::pause;
 use super::sink::{ConfigColumns, RecordSink};
 use super::stop::StopReason;
-use super::window::Window;
+use probes::window::Window;
 use super::{RunError, RunOptions};
 use crate::plan::{Configuration, Plan};
 use crate::suite::Suite;

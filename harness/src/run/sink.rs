@@ -2,7 +2,7 @@
 //! row written whole as it is taken.
 
 use super::requests::BatchResult;
-use super::window::Window;
+use probes::window::Window;
 use crate::plan::Configuration;
 use crate::writer::{RowAppender, WriteError};
 use records::files;

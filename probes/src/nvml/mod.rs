@@ -1,6 +1,7 @@
 //! NVIDIA GPU energy over NVML, behind a small trait so the logic runs on fake devices.
 
 pub mod device;
+#[cfg(any(test, feature = "test-support"))]
 pub mod fake;
 pub mod integrator;
 pub mod inventory;

@@ -1,6 +1,7 @@
 //! Accumulating a wrapping hardware energy counter into 64 bits.
 
 use crate::ProbeError;
+use crate::delta::{DeltaError, counter_delta};
 use std::path::Path;
 
 /// Accumulates a raw counter (µJ) that wraps at a known range, into a 64-bit total.
@@ -26,24 +27,28 @@ impl WrappingCounter {
 
     /// Takes a new raw value and returns the accumulated total since the first (µJ).
     ///
-    /// A value lower than the previous one is a wrap: `max + 1 - previous + new` is added.
-    /// Without a known range a lower value is an error, never a negative or a guess.
+    /// The step follows the one wrap rule of `crate::delta`: a value lower than the
+    /// previous one is a wrap (`max + 1 - previous + new` is added) when the range is known;
+    /// without a known range a lower value is an error, never a negative or a guess.
     pub fn update(&mut self, raw: u64, path: &Path) -> Result<u64, ProbeError> {
-        let delta = if raw >= self.last_raw {
-            raw - self.last_raw
-        } else {
-            let Some(max) = self.max_range else {
-                return Err(ProbeError::CounterWentBackwards {
+        let wrap_j = self.max_range.map(|max| (max as f64 + 1.0) / 1e6);
+        let step =
+            counter_delta(uj_to_j(self.last_raw), uj_to_j(raw), wrap_j).map_err(|e| match e {
+                DeltaError::WentBackwards { .. } => ProbeError::CounterWentBackwards {
                     path: path.to_path_buf(),
                     previous: self.last_raw,
                     now: raw,
-                });
-            };
+                },
+                DeltaError::Implausible { .. } => ProbeError::Read {
+                    path: path.to_path_buf(),
+                    reason: format!("{raw} µJ after {} µJ: {e}", self.last_raw),
+                },
+            })?;
+        if step.wrapped {
             self.wraps += 1;
-            max.saturating_add(1)
-                .saturating_sub(self.last_raw)
-                .saturating_add(raw)
-        };
+        }
+        // Whole µJ in, whole µJ out: rounding undoes the float steps exactly.
+        let delta = (step.energy_j * 1e6).round() as u64;
         self.last_raw = raw;
         self.total = self.total.saturating_add(delta);
         Ok(self.total)
@@ -63,6 +68,10 @@ impl WrappingCounter {
     pub fn wraps(&self) -> u64 {
         self.wraps
     }
+}
+
+fn uj_to_j(uj: u64) -> f64 {
+    uj as f64 / 1e6
 }
 
 #[cfg(test)]
@@ -89,6 +98,15 @@ mod tests {
         let e = c.update(10, p).expect_err("decrease without range");
         assert!(e.to_string().contains("zone/energy_uj"));
         assert!(e.to_string().contains("max_energy_range_uj"));
+    }
+
+    #[test]
+    fn a_value_beyond_the_range_is_an_error_not_a_wrap() {
+        let p = Path::new("zone/energy_uj");
+        let mut c = WrappingCounter::new(1_000, Some(MAX));
+        let e = c.update(MAX + 10, p).expect_err("beyond the range");
+        assert!(e.to_string().contains("zone/energy_uj"), "{e}");
+        assert_eq!(c.update(2_000, p).expect("a later good value"), 1_000);
     }
 
     #[test]
