@@ -60,8 +60,7 @@ fn a_version_1_folder_renders_its_own_figures() {
     assert_eq!(rendered.summary.len(), 2, "two configurations");
     assert!(
         rendered
-            .summary
-            .iter()
+            .rows()
             .all(|r| r.net_energy_j_mean.is_some())
     );
     assert_same_tables(&dir);

@@ -2,6 +2,7 @@
 //! one line per domain, with a tick at the start of each request.
 
 use super::style::{palette, provenance_suffix, text};
+use records::labels::FigureLabel;
 use super::{Figure, fail};
 use crate::timeline::Timeline;
 use plotters::coord::Shift;
@@ -21,10 +22,10 @@ pub struct PowerTimeline<'a> {
 
 impl<'a> PowerTimeline<'a> {
     /// The figure of `panels` (the configuration's repetitions), with `domains` named as
-    /// `source/domain` and the configuration's provenance in `source`.
+    /// `source/domain` and the configuration's provenance in `provenance`.
     pub fn new(
         config: &str,
-        source: &str,
+        provenance: FigureLabel,
         panels: Vec<&'a Timeline>,
         domains: Vec<String>,
         points: usize,
@@ -33,7 +34,7 @@ impl<'a> PowerTimeline<'a> {
         Self {
             title: format!(
                 "Power during each repetition: {config}{}",
-                provenance_suffix(source)
+                provenance_suffix(provenance)
             ),
             panels: panels.into_iter().take(MAX_PANELS).collect(),
             domains,
