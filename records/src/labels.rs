@@ -245,10 +245,7 @@ mod tests {
             let label: ClassLabel = text.parse().expect("allowed text");
             assert_eq!(label.to_string(), *text);
         }
-        assert_eq!(
-            "estimated".parse::<Provenance>(),
-            Ok(Provenance::Estimated)
-        );
+        assert_eq!("estimated".parse::<Provenance>(), Ok(Provenance::Estimated));
     }
 
     #[test]
@@ -275,12 +272,19 @@ mod tests {
         assert_eq!(FigureLabel::combine([]), FigureLabel::Mixed);
         assert_eq!(FigureLabel::ratio(m, m), m);
         assert_eq!(FigureLabel::ratio(FigureLabel::Mixed, e), e);
-        assert_eq!(FigureLabel::ratio(m, FigureLabel::Mixed), FigureLabel::Mixed);
+        assert_eq!(
+            FigureLabel::ratio(m, FigureLabel::Mixed),
+            FigureLabel::Mixed
+        );
     }
 
     #[test]
     fn class_order_follows_its_text() {
-        let mut labels = [ClassLabel::Unknown, ClassLabel::TaskSpecific, ClassLabel::GeneralPurpose];
+        let mut labels = [
+            ClassLabel::Unknown,
+            ClassLabel::TaskSpecific,
+            ClassLabel::GeneralPurpose,
+        ];
         labels.sort();
         let texts: Vec<&str> = labels.iter().map(|l| l.as_str()).collect();
         let mut sorted = texts.clone();

@@ -243,7 +243,11 @@ fn check_label<T: std::str::FromStr<Err = crate::labels::LabelError>>(
     path: &Path,
     line: u64,
 ) -> Result<(), RecordsError> {
-    match headers.iter().position(|h| h == field).and_then(|i| record.get(i)) {
+    match headers
+        .iter()
+        .position(|h| h == field)
+        .and_then(|i| record.get(i))
+    {
         Some(value) => parse_field::<T>(value, path, line, field).map(|_| ()),
         None => Ok(()),
     }

@@ -113,7 +113,6 @@ fn kwh_values(c: &Configuration) -> Vec<f64> {
         .collect()
 }
 
-
 /// Pools every valid repetition per task and class.
 pub fn tasks(configs: &[Configuration]) -> Vec<TaskRow> {
     #[derive(Default)]

@@ -431,7 +431,13 @@ mod tests {
             &o,
         );
         assert_eq!(slightly.verdict, Verdict::WorseWithinThreshold);
-        let better = judge("a", &base, &d(&[9.0, 9.1, 8.9, 9.0]), FigureLabel::Measured, &o);
+        let better = judge(
+            "a",
+            &base,
+            &d(&[9.0, 9.1, 8.9, 9.0]),
+            FigureLabel::Measured,
+            &o,
+        );
         assert_eq!(better.verdict, Verdict::Improvement);
         let one = judge("a", &base, &d(&[20.0]), FigureLabel::Measured, &o);
         assert_eq!(one.verdict, Verdict::NotTested);

@@ -161,4 +161,3 @@ pub struct SummaryRow {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
 }
-

@@ -183,8 +183,8 @@ impl RequestEnergyFile {
 
 impl RequestEnergySink for RequestEnergyFile {
     fn start(&mut self) -> Result<(), ReportError> {
-        let header = records::table_io::header_of::<RequestEnergyRecord>()
-            .map_err(|e| self.csv_err(e))?;
+        let header =
+            records::table_io::header_of::<RequestEnergyRecord>().map_err(|e| self.csv_err(e))?;
         std::fs::write(&self.path, header).map_err(|e| self.io_err(e))?;
         let file = std::fs::OpenOptions::new()
             .append(true)

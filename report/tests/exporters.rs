@@ -38,16 +38,22 @@ fn exporters_serialise_in_memory_what_render_writes() {
     assert!(md.contains("*partly estimated*"), "{md}");
     let tex = String::from_utf8(Latex.serialize(&rendered).expect("tex")).expect("utf-8");
     assert!(tex.contains("$^\\ddagger$"), "{tex}");
-    let csv = String::from_utf8(CsvTable::Summary.serialize(&rendered).expect("csv"))
-        .expect("utf-8");
+    let csv =
+        String::from_utf8(CsvTable::Summary.serialize(&rendered).expect("csv")).expect("utf-8");
     assert!(csv.lines().next().expect("header").contains(",source,"));
-    assert!(csv.lines().nth(1).expect("row").contains(",mixed,"), "{csv}");
+    assert!(
+        csv.lines().nth(1).expect("row").contains(",mixed,"),
+        "{csv}"
+    );
 }
 
 #[test]
 fn a_table_without_rows_keeps_its_header() {
     let bytes = report::export::csv::table::<report::SummaryRow>(&[]).expect("header");
     let text = String::from_utf8(bytes).expect("utf-8");
-    assert!(text.starts_with("config,model,task,dataset,class,"), "{text}");
+    assert!(
+        text.starts_with("config,model,task,dataset,class,"),
+        "{text}"
+    );
     assert_eq!(text.lines().count(), 1);
 }

@@ -189,10 +189,7 @@ fn a_counter_going_back_without_power_makes_request_energy_unknown_and_flagged()
         },
     )
     .expect("render");
-    let unknown: u64 = report
-        .rows()
-        .map(|r| r.requests_energy_unknown)
-        .sum();
+    let unknown: u64 = report.rows().map(|r| r.requests_energy_unknown).sum();
     assert!(unknown >= 1, "a request spans the reset");
     let flagged: Vec<_> = report
         .rows()
@@ -273,10 +270,7 @@ fn a_repetition_missing_a_counted_domain_is_flagged_and_excluded() {
         },
     )
     .expect("render");
-    let row = report
-        .rows()
-        .find(|r| r.config == id)
-        .expect("summarised");
+    let row = report.rows().find(|r| r.config == id).expect("summarised");
     assert_eq!(row.repetitions, 4, "repetition 5 is excluded");
     assert!(
         row.flags
@@ -369,10 +363,7 @@ fn sampler_gaps_are_flagged_and_an_unseen_wrap_excludes_the_repetition() {
         },
     )
     .expect("render");
-    let row = report
-        .rows()
-        .find(|r| r.config == id)
-        .expect("summarised");
+    let row = report.rows().find(|r| r.config == id).expect("summarised");
     assert_eq!(row.repetitions, 4, "repetition 2 is excluded");
     assert!(
         row.flags.contains("wrap-unseen(rep 2: rapl; excluded)"),

@@ -49,5 +49,8 @@ fn an_unknown_class_names_the_allowed_texts_unknown_included() {
 fn an_imported_class_may_be_unknown() {
     let dir = run_with_first_row_edited(",task-specific,", ",unknown,");
     let rows = report::render(dir.path()).expect("unknown is a class");
-    assert!(rows.iter().any(|r| r.class.as_str() == "unknown"), "{rows:?}");
+    assert!(
+        rows.iter().any(|r| r.class.as_str() == "unknown"),
+        "{rows:?}"
+    );
 }

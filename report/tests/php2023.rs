@@ -17,9 +17,9 @@
 use joulebench_report as report;
 use records::manifest::RunManifest;
 use records::raw::RepetitionRecord;
+use report::export::study_table as table;
 use report::import::codecarbon::{ImportSettings, ImportSummary, import};
 use report::import::labels::{Labels, Mapping};
-use report::export::study_table as table;
 use report::reference::{StudyFigure, StudyTable};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -253,8 +253,7 @@ fn php_2023_reference_table_is_what_import_and_report_give() {
         plots: false,
         ..report::ReportOptions::default()
     };
-    let derived =
-        table::from_summary(report::render_with(&out, &options).expect("render").rows());
+    let derived = table::from_summary(report::render_with(&out, &options).expect("render").rows());
     let committed = StudyTable::load(Path::new(TABLE))
         .unwrap_or_else(|e| panic!("{e}: regenerate it with suites/php/reference/derive.sh"));
     let key = |f: &StudyFigure| (f.model.clone(), f.task.clone(), f.dataset.clone());

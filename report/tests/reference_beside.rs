@@ -2,10 +2,10 @@
 //! (summary.md, reference_comparison.csv, the central plot); without it nothing changes.
 
 use joulebench_report as report;
+use records::labels::FigureLabel;
 use report::export::format::sig;
 use report::plot::central::EnergyPerModel;
 use report::plot::rows::Row;
-use records::labels::FigureLabel;
 use report::reference::ReferenceRow;
 use report::synthetic::Synthetic;
 use std::path::Path;
@@ -127,7 +127,10 @@ fn the_study_figures_stand_beside_the_measured_ones() {
         assert_eq!(row.reference_kwh_per_1000_std, reference.kwh_per_1000_std);
         assert_eq!(row.reference_runs, reference.runs);
         assert_eq!(
-            (row.reference_provenance.as_str(), row.reference_label.as_str()),
+            (
+                row.reference_provenance.as_str(),
+                row.reference_label.as_str()
+            ),
             ("mixed", LABEL)
         );
         assert!((row.ratio - measured.kwh_per_1000 / reference.kwh_per_1000_mean).abs() < 1e-12);
@@ -207,9 +210,7 @@ fn the_study_figures_stand_beside_the_measured_ones() {
         .fold(f64::INFINITY, f64::min);
     assert!(range.start <= lowest && range.end >= 2.5, "{range:?}");
     assert!(
-        report
-            .rows()
-            .all(|s| s.kwh_per_1000_ci95_high < 0.1),
+        report.rows().all(|s| s.kwh_per_1000_ci95_high < 0.1),
         "the test needs the study above the run"
     );
 
@@ -323,7 +324,11 @@ fn both_sides_cover_the_same_datasets_and_an_estimated_ratio_says_so() {
         sst2.kwh_per_1000 > 2.0 * imdb.kwh_per_1000,
         "the test needs the datasets apart"
     );
-    assert_eq!(imdb.provenance.as_str(), "mixed", "an estimated CPU: partly estimated");
+    assert_eq!(
+        imdb.provenance.as_str(),
+        "mixed",
+        "an estimated CPU: partly estimated"
+    );
 
     let beside = report
         .beside_study

@@ -7,8 +7,8 @@
 //! PUE 1.2 = 0.00361111 × 480 = 1.733333; net of 5 W idle over 2 s: (13 − 1) = 12 J.
 
 use joulebench_report as report;
-use records::manifest::{HostInfo, RunManifest, RunStatus, SuiteInfo};
 use records::labels::{ClassLabel, Provenance};
+use records::manifest::{HostInfo, RunManifest, RunStatus, SuiteInfo};
 use records::raw::RepetitionRecord;
 use report::configs::{Configuration, add};
 use report::derive::DerivedRow;

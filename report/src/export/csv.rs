@@ -31,7 +31,9 @@ impl Exporter for CsvTable {
             CsvTable::Tasks => table(&report.tasks),
             CsvTable::Models => table(&report.models),
             CsvTable::Context => table(&report.context),
-            CsvTable::ReferenceComparison => table(report.beside_study.as_deref().unwrap_or_default()),
+            CsvTable::ReferenceComparison => {
+                table(report.beside_study.as_deref().unwrap_or_default())
+            }
         }
     }
 }
@@ -43,7 +45,9 @@ pub fn table<T: Serialize + Default>(rows: &[T]) -> Result<Vec<u8>, ReportError>
         message: e.to_string(),
     };
     if rows.is_empty() {
-        return Ok(records::table_io::header_of::<T>().map_err(err)?.into_bytes());
+        return Ok(records::table_io::header_of::<T>()
+            .map_err(err)?
+            .into_bytes());
     }
     let mut w = csv::Writer::from_writer(Vec::new());
     for row in rows {

@@ -9,12 +9,12 @@
 //! CPU was read from RAPL (`cpu_measured`).
 
 use super::labels::{Labels, Mapping};
-use records::labels::{ClassLabel, Provenance};
 use super::timestamp;
 use crate::ReportError;
 use crate::stats::median;
 use crate::units::J_PER_KWH;
 use records::files::{IMPORT_JSON, REPETITIONS_CSV};
+use records::labels::{ClassLabel, Provenance};
 use records::manifest::{GpuInfo, HostInfo, ProbeInfo, RunManifest, RunStatus, SuiteInfo};
 use records::raw::RepetitionRecord;
 use serde::Serialize;

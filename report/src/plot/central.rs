@@ -11,10 +11,10 @@ use super::{Figure, fail};
 use crate::aggregate::pool;
 use crate::configs::Configuration;
 use crate::reference::ComparisonRow;
-use records::labels::{ClassLabel, FigureLabel};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use records::labels::{ClassLabel, FigureLabel};
 
 /// One model on one task: kWh per 1,000 inferences over its repetitions on all datasets.
 #[derive(Clone, Debug, PartialEq)]
@@ -221,8 +221,14 @@ fn legend_strip<DB: DrawingBackend>(
             strip.draw(&Circle::new(c, 5, colour)).map_err(fail)
         }
     };
-    entry(&circle(TASK_SPECIFIC.filled()), ClassLabel::TaskSpecific.as_str())?;
-    entry(&circle(GENERAL_PURPOSE.filled()), ClassLabel::GeneralPurpose.as_str())?;
+    entry(
+        &circle(TASK_SPECIFIC.filled()),
+        ClassLabel::TaskSpecific.as_str(),
+    )?;
+    entry(
+        &circle(GENERAL_PURPOSE.filled()),
+        ClassLabel::GeneralPurpose.as_str(),
+    )?;
     if any_estimated {
         entry(&circle(BLACK.stroke_width(2)), "hollow: (partly) estimated")?;
     }

@@ -5,11 +5,11 @@ use super::rows::{ROW_PX, Row, draw_labels, grouped, label_width, y_of};
 use super::style::{class_colour, log_range, provenance_suffix, text, tick};
 use super::{Figure, fail};
 use crate::configs::Configuration;
-use records::labels::ClassLabel;
 use crate::scan::RequestFacts;
 use crate::stats::quantile_sorted;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use records::labels::ClassLabel;
 
 /// Percentiles of one configuration's per-request energies (J).
 #[derive(Clone, Debug, PartialEq)]

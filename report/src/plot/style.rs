@@ -2,8 +2,8 @@
 
 use super::FONT;
 use plotters::prelude::*;
-use records::labels::{ClassLabel, FigureLabel};
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use records::labels::{ClassLabel, FigureLabel};
 
 /// Task-specific models (Okabe–Ito blue).
 pub const TASK_SPECIFIC: RGBColor = RGBColor(0, 114, 178);

@@ -2,11 +2,11 @@
 //! one line per domain, with a tick at the start of each request.
 
 use super::style::{palette, provenance_suffix, text};
-use records::labels::FigureLabel;
 use super::{Figure, fail};
 use crate::timeline::Timeline;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use records::labels::FigureLabel;
 
 /// Most panels in one figure.
 pub const MAX_PANELS: usize = 10;

@@ -142,8 +142,8 @@ pub fn compare(configs: &[Configuration], reference: &[ReferenceRow]) -> Vec<Com
 
 #[cfg(test)]
 mod tests {
-    use records::labels::FigureLabel::{Estimated, Measured, Mixed};
     use records::labels::FigureLabel;
+    use records::labels::FigureLabel::{Estimated, Measured, Mixed};
 
     #[test]
     fn a_ratio_is_as_estimated_as_its_most_estimated_side() {
