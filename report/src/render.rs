@@ -1,6 +1,6 @@
 //! `joulebench report` and `joulebench trend`: the result files rebuilt from raw records.
 //! This is the one module of the reporter that writes files: the exporters' bytes, the
-//! per-request energies and the plots.
+//! per-request energies and the plots (PNG and SVG).
 
 use crate::ReportError;
 use crate::analysis::analyse;
@@ -11,9 +11,10 @@ use crate::export::latex::Latex;
 use crate::export::markdown::Markdown;
 use crate::model::{Report, SummaryRow};
 use crate::options::ReportOptions;
-use crate::plot;
+use crate::plot::{self, Figure};
 use crate::scan::RequestEnergySink;
 use crate::trend::{History, TrendRow};
+use plotters::prelude::*;
 use records::files::{
     CONTEXT_SUMMARY_CSV, DOMAINS_CSV, MODELS_CSV, PLOTS_DIR, REFERENCE_COMPARISON_CSV,
     REQUEST_ENERGY_CSV, SUMMARY_CSV, SUMMARY_JSON, SUMMARY_MD, SUMMARY_TEX, TASKS_CSV,
@@ -82,20 +83,20 @@ pub fn draw(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, ReportError> {
     let central =
         plot::central::EnergyPerModel::beside(&report.configs, report.beside_study.as_deref());
     if !central.is_empty() {
-        files.extend(plot::save(&central, dir, "energy_per_1000")?);
+        files.extend(save_plot(&central, dir, "energy_per_1000")?);
     }
     let size = plot::size::SizeEnergy::new(&report.models);
     if !size.is_empty() {
-        files.extend(plot::save(&size, dir, "size_vs_energy")?);
+        files.extend(save_plot(&size, dir, "size_vs_energy")?);
     }
     let rows: Vec<SummaryRow> = report.rows().cloned().collect();
     let latency = plot::latency::LatencyEnergy::new(&rows);
     if !latency.is_empty() {
-        files.extend(plot::save(&latency, dir, "latency_vs_energy")?);
+        files.extend(save_plot(&latency, dir, "latency_vs_energy")?);
     }
     let spread = plot::distribution::RequestEnergy::new(&report.configs, &report.scan.requests);
     if !spread.is_empty() {
-        files.extend(plot::save(&spread, dir, "request_energy")?);
+        files.extend(save_plot(&spread, dir, "request_energy")?);
     }
     let timelines = &report.scan.timelines;
     let names: Vec<String> = timelines
@@ -118,7 +119,7 @@ pub fn draw(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, ReportError> {
         );
         if !figure.is_empty() {
             let stem = format!("timeline_{}", plot::file_stem(&config.info.id));
-            files.extend(plot::save(&figure, dir, &stem)?);
+            files.extend(save_plot(&figure, dir, &stem)?);
         }
     }
     Ok(files)
@@ -136,9 +137,41 @@ pub fn trend(runs: &[PathBuf], out: &Path) -> Result<Vec<TrendRow>, ReportError>
     write(&out.join("trend.md"), history.markdown().as_bytes())?;
     let figure = history.figure();
     if !figure.series.is_empty() {
-        plot::save(&figure, out, "trend")?;
+        save_plot(&figure, out, "trend")?;
     }
     Ok(history.rows)
+}
+
+/// Writes `stem.png` and `stem.svg` into `dir`; returns their paths.
+fn save_plot(figure: &impl Figure, dir: &Path, stem: &str) -> Result<Vec<PathBuf>, ReportError> {
+    plot::register_font()?;
+    std::fs::create_dir_all(dir).map_err(|source| records::RecordsError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let png = dir.join(format!("{stem}.png"));
+    let svg = dir.join(format!("{stem}.svg"));
+    let plot_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |message| ReportError::Plot { path, message }
+    };
+    {
+        let root = BitMapBackend::new(&png, figure.size()).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(plot::fail)
+            .map_err(plot_err(&png))?;
+        figure.draw(&root).map_err(plot_err(&png))?;
+        root.present().map_err(plot::fail).map_err(plot_err(&png))?;
+    }
+    {
+        let root = SVGBackend::new(&svg, figure.size()).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(plot::fail)
+            .map_err(plot_err(&svg))?;
+        figure.draw(&root).map_err(plot_err(&svg))?;
+        root.present().map_err(plot::fail).map_err(plot_err(&svg))?;
+    }
+    Ok(vec![png, svg])
 }
 
 /// `request_energy.csv`, written row by row as the analysis finds each request's energy;
