@@ -141,7 +141,7 @@ fn study_figures(out: &mut String, suite: &Suite, plan: &Plan) {
                 f.dataset_label(),
                 records::number::sig(f.mean, 3),
                 f.runs,
-                f.source
+                f.provenance
             ),
             None => format!(
                 "none: the table has no figure of {} on {}",

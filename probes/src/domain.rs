@@ -1,33 +1,8 @@
 //! Energy domains: what a source measures, and whether it was measured or estimated.
 
 use serde::{Deserialize, Serialize};
-use std::fmt;
 
-/// How a figure was obtained: read from a hardware counter, or computed from a model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provenance {
-    /// Read from a hardware energy counter or power sensor.
-    Measured,
-    /// Computed from a stated model (e.g. TDP × utilisation); never a measurement.
-    Estimated,
-}
-
-impl Provenance {
-    /// The label written in every output: `measured` or `estimated`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provenance::Measured => "measured",
-            Provenance::Estimated => "estimated",
-        }
-    }
-}
-
-impl fmt::Display for Provenance {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use records::labels::Provenance;
 
 /// What part of the machine a domain covers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]

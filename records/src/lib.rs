@@ -5,6 +5,7 @@
 pub mod config_id;
 pub mod error;
 pub mod files;
+pub mod labels;
 pub mod manifest;
 pub mod number;
 pub mod raw;

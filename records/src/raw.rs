@@ -191,8 +191,9 @@ pub struct RequestEnergyRecord {
     /// energy then says more about the probe than about the request).
     pub below_resolution: bool,
     /// Provenance of `energy_j`: `measured`, `estimated` or `mixed` (some counted domains
-    /// of the configuration measured, some estimated).
-    pub source: String,
+    /// of the configuration measured, some estimated); column `source`.
+    #[serde(rename = "source")]
+    pub provenance: crate::labels::FigureLabel,
 }
 
 /// One row of `sampler_gaps.csv`: a span where a source's sampler could not read it.

@@ -28,8 +28,10 @@ pub struct ReferenceRow {
     pub kwh_per_1000_std: f64,
     /// The study's runs behind the figure.
     pub runs: u64,
-    /// `measured`, `estimated` or `mixed`: how the study's figure was obtained.
-    pub source: String,
+    /// `measured`, `estimated` or `mixed`: how the study's figure was obtained (column
+    /// `source`).
+    #[serde(rename = "source")]
+    pub provenance: crate::labels::FigureLabel,
     /// How tables and plots name the study's figures (the suite's `[reference] label`).
     pub label: String,
     /// What to know about the study's setup (the suite's `[reference] note`); empty

@@ -3,6 +3,7 @@
 //! match of a measured configuration to one of them.
 
 use crate::RecordsError;
+use crate::labels::{ClassLabel, FigureLabel, parse_field};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -16,8 +17,8 @@ pub struct StudyFigure {
     pub task: String,
     /// Dataset, named as suites name it (`imdb`, `squad_v2`, ...).
     pub dataset: String,
-    /// `task-specific` or `general-purpose`.
-    pub class: String,
+    /// `task-specific`, `general-purpose` or `unknown`.
+    pub class: ClassLabel,
     /// Parameter count, when the study gives it.
     pub parameters: Option<u64>,
     /// Runs (repetitions of 1,000 inferences) behind the figure.
@@ -30,8 +31,10 @@ pub struct StudyFigure {
     pub kwh_per_1000_ci95_low: f64,
     /// Upper bound of the 95% CI of the mean.
     pub kwh_per_1000_ci95_high: f64,
-    /// `measured`, `estimated` or `mixed`, as the import labelled the figure.
-    pub source: String,
+    /// `measured`, `estimated` or `mixed`, as the import labelled the figure (column
+    /// `source`).
+    #[serde(rename = "source")]
+    pub provenance: FigureLabel,
 }
 
 /// A study figure matched to a measured configuration: one dataset's, or the mean over
@@ -49,7 +52,7 @@ pub struct Matched {
     /// Runs behind the figure.
     pub runs: u64,
     /// `measured`, `estimated` or `mixed`.
-    pub source: String,
+    pub provenance: FigureLabel,
 }
 
 impl Matched {
@@ -63,11 +66,11 @@ impl Matched {
 }
 
 /// Mean of the means, standard deviation over all runs pooled, total runs, and the common
-/// source (or `mixed`) of several figures.
-pub fn pool<'a>(
-    parts: impl IntoIterator<Item = (f64, f64, u64, &'a str)>,
-) -> (f64, f64, u64, String) {
-    let parts: Vec<(f64, f64, u64, &str)> = parts.into_iter().collect();
+/// provenance (or `mixed`) of several figures.
+pub fn pool(
+    parts: impl IntoIterator<Item = (f64, f64, u64, FigureLabel)>,
+) -> (f64, f64, u64, FigureLabel) {
+    let parts: Vec<(f64, f64, u64, FigureLabel)> = parts.into_iter().collect();
     let k = parts.len() as f64;
     let runs: u64 = parts.iter().map(|p| p.2).sum();
     let mean_of_means = parts.iter().map(|p| p.0).sum::<f64>() / k;
@@ -85,12 +88,8 @@ pub fn pool<'a>(
     } else {
         f64::NAN
     };
-    let source = match parts.first() {
-        Some(first) if parts.iter().all(|p| p.3 == first.3) => first.3.to_string(),
-        Some(_) => "mixed".to_string(),
-        None => String::new(),
-    };
-    (mean_of_means, std, runs, source)
+    let provenance = FigureLabel::combine(parts.iter().map(|p| p.3));
+    (mean_of_means, std, runs, provenance)
 }
 
 /// A study table, loaded and checked.
@@ -116,6 +115,8 @@ impl StudyTable {
         for record in reader.records() {
             let record = record.map_err(csv_err)?;
             let line = record.position().map_or(0, |p| p.line());
+            check_label::<ClassLabel>(&headers, &record, "class", path, line)?;
+            check_label::<FigureLabel>(&headers, &record, "source", path, line)?;
             let row: StudyFigure = record.deserialize(Some(&headers)).map_err(csv_err)?;
             let bad = |field: &str, message: String| RecordsError::Field {
                 path: path.to_path_buf(),
@@ -176,12 +177,12 @@ impl StudyTable {
         if rows.is_empty() {
             return None;
         }
-        let (mean, std, runs, source) = pool(rows.iter().map(|r| {
+        let (mean, std, runs, provenance) = pool(rows.iter().map(|r| {
             (
                 r.kwh_per_1000_mean,
                 r.kwh_per_1000_std,
                 r.runs,
-                r.source.as_str(),
+                r.provenance,
             )
         }));
         let mut datasets: Vec<String> = rows.iter().map(|r| r.dataset.clone()).collect();
@@ -192,7 +193,7 @@ impl StudyTable {
             mean,
             std,
             runs,
-            source,
+            provenance,
         })
     }
 
@@ -230,6 +231,25 @@ impl StudyTable {
             .filter(|r| r.task == task)
             .map(|r| f(r).as_str())
             .collect()
+    }
+}
+
+/// Checks that a row's label field, when the table has it, holds one of the allowed texts;
+/// the error names the file, line and field.
+fn check_label<T: std::str::FromStr<Err = crate::labels::LabelError>>(
+    headers: &csv::StringRecord,
+    record: &csv::StringRecord,
+    field: &str,
+    path: &Path,
+    line: u64,
+) -> Result<(), RecordsError> {
+    match headers
+        .iter()
+        .position(|h| h == field)
+        .and_then(|i| record.get(i))
+    {
+        Some(value) => parse_field::<T>(value, path, line, field).map(|_| ()),
+        None => Ok(()),
     }
 }
 
@@ -281,14 +301,14 @@ mod tests {
             model: model.into(),
             task: "text-classification".into(),
             dataset: dataset.into(),
-            class: "general-purpose".into(),
+            class: ClassLabel::GeneralPurpose,
             parameters: None,
             runs,
             kwh_per_1000_mean: mean,
             kwh_per_1000_std: std,
             kwh_per_1000_ci95_low: f64::NAN,
             kwh_per_1000_ci95_high: f64::NAN,
-            source: "mixed".into(),
+            provenance: FigureLabel::Mixed,
         }
     }
 

@@ -3,7 +3,8 @@
 
 use crate::configs::Configuration;
 use crate::stats::{Describe, mean};
-use crate::summary::J_PER_KWH;
+use crate::units::J_PER_KWH;
+use records::labels::{ClassLabel, FigureLabel};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,8 +14,8 @@ use std::collections::{BTreeMap, BTreeSet};
 pub struct TaskRow {
     /// Task name.
     pub task: String,
-    /// `task-specific` or `general-purpose`.
-    pub class: String,
+    /// `task-specific`, `general-purpose` or `unknown`.
+    pub class: ClassLabel,
     /// Distinct models.
     pub models: usize,
     /// Configurations (model × dataset).
@@ -29,8 +30,9 @@ pub struct TaskRow {
     pub kwh_per_1000_min: f64,
     /// Highest configuration mean (kWh per 1,000).
     pub kwh_per_1000_max: f64,
-    /// `measured`, `estimated` or `mixed`.
-    pub source: String,
+    /// `measured`, `estimated` or `mixed` (column `source`).
+    #[serde(rename = "source")]
+    pub provenance: FigureLabel,
 }
 
 /// One row of `models.csv`: a model's mean over the tasks it ran (the study's Table 3:
@@ -39,8 +41,8 @@ pub struct TaskRow {
 pub struct ModelRow {
     /// Model name.
     pub model: String,
-    /// `task-specific` or `general-purpose`.
-    pub class: String,
+    /// `task-specific`, `general-purpose` or `unknown`.
+    pub class: ClassLabel,
     /// Model parameters, when known.
     pub parameters: Option<u64>,
     /// Tasks it ran, `;`-separated.
@@ -49,21 +51,66 @@ pub struct ModelRow {
     pub kwh_per_1000_mean: f64,
     /// Per-task means, `task=value` `;`-separated (kWh per 1,000).
     pub kwh_per_1000_by_task: String,
+    /// `measured`, `estimated` or `mixed` (column `source`).
+    #[serde(rename = "source")]
+    pub provenance: FigureLabel,
+}
+
+/// A model on a task: its repetitions on all the given datasets pooled.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Pooled {
+    /// Task name.
+    pub task: String,
+    /// Model name.
+    pub model: String,
+    /// Class of the model.
+    pub class: ClassLabel,
     /// `measured`, `estimated` or `mixed`.
-    pub source: String,
+    pub provenance: FigureLabel,
+    /// Valid repetitions pooled.
+    pub repetitions: usize,
+    /// Mean (kWh per 1,000 inferences).
+    pub mean: f64,
+    /// Lower 95% bound (NaN with one repetition).
+    pub low: f64,
+    /// Upper 95% bound.
+    pub high: f64,
+}
+
+/// Each model's repetitions on all the given datasets of a task, pooled; in task and
+/// model order.
+pub fn pool<'a>(configs: impl IntoIterator<Item = &'a Configuration>) -> Vec<Pooled> {
+    type Group = (ClassLabel, Vec<f64>, Vec<FigureLabel>);
+    let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
+    for c in configs {
+        let entry = groups
+            .entry((c.info.task.clone(), c.info.model.clone()))
+            .or_insert_with(|| (c.info.class, Vec::new(), Vec::new()));
+        entry.1.extend(kwh_values(c));
+        entry.2.push(c.label());
+    }
+    groups
+        .into_iter()
+        .filter_map(|((task, model), (class, values, labels))| {
+            let d = Describe::of(&values)?;
+            Some(Pooled {
+                task,
+                model,
+                class,
+                provenance: FigureLabel::combine(labels),
+                repetitions: d.n,
+                mean: d.mean,
+                low: d.ci95_low,
+                high: d.ci95_high,
+            })
+        })
+        .collect()
 }
 
 fn kwh_values(c: &Configuration) -> Vec<f64> {
     c.usable()
         .map(|r| r.energy_per_inference_j() * 1000.0 / J_PER_KWH)
         .collect()
-}
-
-fn label(sources: &BTreeSet<String>) -> String {
-    match sources.len() {
-        1 => sources.iter().next().cloned().unwrap_or_default(),
-        _ => "mixed".to_string(),
-    }
 }
 
 /// Pools every valid repetition per task and class.
@@ -74,22 +121,22 @@ pub fn tasks(configs: &[Configuration]) -> Vec<TaskRow> {
         configs: usize,
         values: Vec<f64>,
         means: Vec<f64>,
-        sources: BTreeSet<String>,
+        labels: BTreeSet<FigureLabel>,
     }
-    let mut groups: BTreeMap<(String, String), Acc> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, ClassLabel), Acc> = BTreeMap::new();
     for c in configs {
         let values = kwh_values(c);
         if values.is_empty() {
             continue;
         }
         let acc = groups
-            .entry((c.info.task.clone(), c.info.class.clone()))
+            .entry((c.info.task.clone(), c.info.class))
             .or_default();
         acc.models.insert(c.info.model.clone());
         acc.configs += 1;
         acc.means.push(mean(&values));
         acc.values.extend(values);
-        acc.sources.insert(crate::summary::source_label(c));
+        acc.labels.insert(c.label());
     }
     groups
         .into_iter()
@@ -105,7 +152,7 @@ pub fn tasks(configs: &[Configuration]) -> Vec<TaskRow> {
                 kwh_per_1000_std: d.std,
                 kwh_per_1000_min: acc.means.iter().copied().fold(f64::INFINITY, f64::min),
                 kwh_per_1000_max: acc.means.iter().copied().fold(f64::NEG_INFINITY, f64::max),
-                source: label(&acc.sources),
+                provenance: FigureLabel::combine(acc.labels),
             })
         })
         .collect()
@@ -117,23 +164,23 @@ pub fn models(configs: &[Configuration]) -> Vec<ModelRow> {
     struct Acc {
         parameters: Option<u64>,
         by_task: BTreeMap<String, Vec<f64>>,
-        sources: BTreeSet<String>,
+        labels: BTreeSet<FigureLabel>,
     }
-    let mut groups: BTreeMap<(String, String), Acc> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, ClassLabel), Acc> = BTreeMap::new();
     for c in configs {
         let values = kwh_values(c);
         if values.is_empty() {
             continue;
         }
         let acc = groups
-            .entry((c.info.model.clone(), c.info.class.clone()))
+            .entry((c.info.model.clone(), c.info.class))
             .or_default();
         acc.parameters = acc.parameters.or(c.info.parameters);
         acc.by_task
             .entry(c.info.task.clone())
             .or_default()
             .extend(values);
-        acc.sources.insert(crate::summary::source_label(c));
+        acc.labels.insert(c.label());
     }
     groups
         .into_iter()
@@ -155,7 +202,7 @@ pub fn models(configs: &[Configuration]) -> Vec<ModelRow> {
                     .map(|(t, m)| format!("{t}={m:.6}"))
                     .collect::<Vec<_>>()
                     .join(";"),
-                source: label(&acc.sources),
+                provenance: FigureLabel::combine(acc.labels),
             }
         })
         .collect()

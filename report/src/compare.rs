@@ -2,12 +2,12 @@
 //! baseline run and a candidate run, with its CI and Welch's t-test.
 
 use crate::ReportError;
-use crate::export::format::sig;
-use crate::options::ReportOptions;
-use crate::render::{Report, analyse};
+use crate::energy::EnergyRun;
 use crate::stats::Describe;
 use crate::stats::welch::Welch;
-use crate::summary::{per_inference, source_label};
+use crate::summary::per_inference;
+use records::labels::FigureLabel;
+use records::number::sig;
 use serde::Serialize;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -81,8 +81,9 @@ pub struct Comparison {
     pub change_ci95_high_pct: f64,
     /// Two-sided p-value of Welch's t-test.
     pub p_value: Option<f64>,
-    /// `measured`, `estimated` or `mixed`.
-    pub source: String,
+    /// `measured`, `estimated` or `mixed` (key `source`).
+    #[serde(rename = "source")]
+    pub provenance: FigureLabel,
     /// The conclusion.
     pub verdict: Verdict,
     /// Why the configuration was not tested (only for [`Verdict::NotTested`]).
@@ -143,19 +144,16 @@ pub fn compare(
     candidate: &Path,
     options: &CompareOptions,
 ) -> Result<CompareResult, ReportError> {
-    let light = ReportOptions {
-        plots: false,
-        ..ReportOptions::default()
-    };
-    let base = analyse(baseline, &light, false)?;
-    let cand = analyse(candidate, &light, false)?;
-    compare_reports(&base, &cand, options, baseline, candidate)
+    let base = EnergyRun::load(baseline, None)?;
+    let cand = EnergyRun::load(candidate, None)?;
+    compare_runs(&base, &cand, options, baseline, candidate)
 }
 
-/// Compares two analysed runs (see [`compare`]); the paths only name them in errors.
-pub fn compare_reports(
-    base: &Report,
-    cand: &Report,
+/// Compares two runs read by the energy pass (see [`compare`]); the paths only name them
+/// in errors.
+pub fn compare_runs(
+    base: &EnergyRun,
+    cand: &EnergyRun,
     options: &CompareOptions,
     baseline: &Path,
     candidate: &Path,
@@ -165,7 +163,7 @@ pub fn compare_reports(
     for b in &base.configs {
         let vb: Vec<f64> = per_inference(b).into_iter().map(|(_, v)| v).collect();
         let db = Describe::of(&vb);
-        let sb = source_label(b);
+        let sb = b.label();
         let Some(c) = cand.configs.iter().find(|c| c.info.id == b.info.id) else {
             rows.push(not_tested(
                 &b.info.id,
@@ -176,7 +174,7 @@ pub fn compare_reports(
             ));
             continue;
         };
-        let sc = source_label(c);
+        let sc = c.label();
         if sb != sc {
             mismatched.push(format!(
                 "{} ({sb} in the baseline, {sc} in the candidate)",
@@ -234,7 +232,7 @@ fn not_tested(
     config: &str,
     base: Option<&Describe>,
     cand: Option<&Describe>,
-    source: String,
+    provenance: FigureLabel,
     reason: String,
 ) -> Comparison {
     let baseline_j = base.map_or(f64::NAN, |d| d.mean);
@@ -249,7 +247,7 @@ fn not_tested(
         change_ci95_low_pct: f64::NAN,
         change_ci95_high_pct: f64::NAN,
         p_value: None,
-        source,
+        provenance,
         verdict: Verdict::NotTested,
         reason: Some(reason),
     }
@@ -260,7 +258,7 @@ pub fn judge(
     config: &str,
     base: &Describe,
     cand: &Describe,
-    source: String,
+    provenance: FigureLabel,
     options: &CompareOptions,
 ) -> Comparison {
     let pct = |v: f64| v / base.mean * 100.0;
@@ -288,7 +286,7 @@ pub fn judge(
         change_ci95_low_pct: welch.map_or(f64::NAN, |w| pct(w.ci95_low)),
         change_ci95_high_pct: welch.map_or(f64::NAN, |w| pct(w.ci95_high)),
         p_value: welch.map(|w| w.p_value),
-        source,
+        provenance,
         verdict,
         reason: (verdict == Verdict::NotTested).then(|| {
             format!(
@@ -307,11 +305,10 @@ pub fn table(result: &CompareResult) -> String {
     );
     out.push_str("|---|--:|--:|--:|--:|--:|---|\n");
     for r in &result.rows {
-        let note = match r.source.as_str() {
-            "measured" => "",
-            "mixed" => " (partly estimated)",
-            _ => " (estimated)",
-        };
+        let note = r
+            .provenance
+            .note()
+            .map_or_else(String::new, |note| format!(" ({note})"));
         let pct = |v: f64| {
             if v.is_finite() {
                 format!("{v:+.2}%")
@@ -412,7 +409,7 @@ mod tests {
             "a",
             &base,
             &d(&[10.0, 10.05, 9.95, 10.0]),
-            "measured".into(),
+            FigureLabel::Measured,
             &o,
         );
         assert_eq!(same.verdict, Verdict::NoChange);
@@ -420,7 +417,7 @@ mod tests {
             "a",
             &base,
             &d(&[11.0, 11.1, 10.9, 11.0]),
-            "measured".into(),
+            FigureLabel::Measured,
             &o,
         );
         assert_eq!(worse.verdict, Verdict::Regression);
@@ -430,13 +427,19 @@ mod tests {
             "a",
             &base,
             &d(&[10.3, 10.4, 10.2, 10.3]),
-            "measured".into(),
+            FigureLabel::Measured,
             &o,
         );
         assert_eq!(slightly.verdict, Verdict::WorseWithinThreshold);
-        let better = judge("a", &base, &d(&[9.0, 9.1, 8.9, 9.0]), "measured".into(), &o);
+        let better = judge(
+            "a",
+            &base,
+            &d(&[9.0, 9.1, 8.9, 9.0]),
+            FigureLabel::Measured,
+            &o,
+        );
         assert_eq!(better.verdict, Verdict::Improvement);
-        let one = judge("a", &base, &d(&[20.0]), "measured".into(), &o);
+        let one = judge("a", &base, &d(&[20.0]), FigureLabel::Measured, &o);
         assert_eq!(one.verdict, Verdict::NotTested);
     }
 }

@@ -3,6 +3,7 @@
 use crate::ReportError;
 use crate::derive::DerivedRow;
 use records::files::SAMPLER_GAPS_CSV;
+use records::labels::{ClassLabel, FigureLabel, Provenance};
 use records::manifest::{DerivationPolicy, RunManifest};
 use records::raw::SamplerGapRecord;
 use records::table_io::read_csv;
@@ -20,8 +21,8 @@ pub struct ConfigInfo {
     pub task: String,
     /// Dataset name.
     pub dataset: String,
-    /// `task-specific` or `general-purpose`.
-    pub class: String,
+    /// `task-specific`, `general-purpose` or `unknown`.
+    pub class: ClassLabel,
     /// Model parameters, when known.
     pub parameters: Option<u64>,
 }
@@ -39,7 +40,7 @@ pub struct DomainKey {
 #[derive(Clone, Debug, PartialEq)]
 pub struct DomainWindow {
     /// `measured` or `estimated`.
-    pub provenance: String,
+    pub provenance: Provenance,
     /// Whether the domain counts in the machine total.
     pub counts_in_total: bool,
     /// Window length (s).
@@ -128,15 +129,28 @@ impl Configuration {
     }
 
     /// Every domain seen in any repetition, with the provenance and counting of its first window.
-    pub fn domains(&self) -> BTreeMap<DomainKey, (String, bool)> {
+    pub fn domains(&self) -> BTreeMap<DomainKey, (Provenance, bool)> {
         let mut out = BTreeMap::new();
         for rep in self.repetitions.values() {
             for (k, w) in &rep.domains {
                 out.entry(k.clone())
-                    .or_insert_with(|| (w.provenance.clone(), w.counts_in_total));
+                    .or_insert((w.provenance, w.counts_in_total));
             }
         }
         out
+    }
+
+    /// How the configuration's figures were obtained: the provenance of its counted
+    /// domains when they all agree (of all its domains when none counts), else `mixed`.
+    pub fn label(&self) -> FigureLabel {
+        let domains = self.domains();
+        let counted = domains.values().filter(|(_, counts)| *counts);
+        let provenances: Vec<Provenance> = if counted.clone().next().is_none() {
+            domains.values().map(|(p, _)| *p).collect()
+        } else {
+            counted.map(|(p, _)| *p).collect()
+        };
+        FigureLabel::combine(provenances.into_iter().map(FigureLabel::from))
     }
 }
 
@@ -207,6 +221,8 @@ pub fn check_domains(configs: &mut [Configuration]) {
 pub fn add(configs: &mut BTreeMap<String, Configuration>, row: DerivedRow) {
     let DerivedRow {
         record: rec,
+        provenance,
+        class,
         idle_power_w,
         net_energy_j,
         valid,
@@ -219,7 +235,7 @@ pub fn add(configs: &mut BTreeMap<String, Configuration>, row: DerivedRow) {
                 model: rec.model.clone(),
                 task: rec.task.clone(),
                 dataset: rec.dataset.clone(),
-                class: rec.class.clone(),
+                class,
                 parameters: rec.parameters,
             },
             repetitions: BTreeMap::new(),
@@ -253,7 +269,7 @@ pub fn add(configs: &mut BTreeMap<String, Configuration>, row: DerivedRow) {
             domain: rec.domain,
         },
         DomainWindow {
-            provenance: rec.provenance,
+            provenance,
             counts_in_total: rec.counts_in_total,
             duration_s: rec.duration_s,
             energy_j: rec.energy_j,

@@ -4,6 +4,7 @@
 
 use crate::ReportError;
 use records::files::{BASELINES_CSV, REPETITIONS_CSV};
+use records::labels::{ClassLabel, Provenance, parse_field};
 use records::manifest::{DerivationPolicy, IdleSubtraction, RunManifest};
 use records::raw::{BaselineRecord, RepetitionDerivedV1, RepetitionRecord};
 use records::table_io::read_csv;
@@ -15,6 +16,10 @@ use std::path::Path;
 pub struct DerivedRow {
     /// The raw row.
     pub record: RepetitionRecord,
+    /// Its `provenance`, checked.
+    pub provenance: Provenance,
+    /// Its `class`, checked.
+    pub class: ClassLabel,
     /// Idle power of the domain from the configuration's baseline (W), when one was taken.
     pub idle_power_w: Option<f64>,
     /// Energy net of idle: gross − idle power × duration (J).
@@ -56,35 +61,47 @@ pub fn rows(
             )));
         }
     };
-    let raw = read_csv::<RepetitionRecord>(&path)?;
+    // Rows hold no line breaks (names, numbers and labels only): row i is on line i + 2.
+    let raw = read_csv::<RepetitionRecord>(&path)?
+        .enumerate()
+        .map(|(i, record)| labelled(record?, &path, i as u64 + 2));
     let mut out = Vec::new();
     match derivation {
         Derivation::Recorded => {
-            for (record, recorded) in raw.zip(read_csv::<RepetitionDerivedV1>(&path)?) {
+            for (row, recorded) in raw.zip(read_csv::<RepetitionDerivedV1>(&path)?) {
                 let recorded = recorded?;
                 out.push(DerivedRow {
-                    record: record?,
                     idle_power_w: recorded.idle_power_w,
                     net_energy_j: recorded.net_energy_j,
                     valid: recorded.valid,
+                    ..row?
                 });
             }
         }
         Derivation::Policy(policy, baselines) => {
-            for record in raw {
-                out.push(derive(record?, &policy, &baselines));
+            for row in raw {
+                out.push(derive(row?, &policy, &baselines));
             }
         }
     }
     Ok(out)
 }
 
+/// A raw row with its labels checked; nothing derived yet (no baseline, not valid).
+fn labelled(record: RepetitionRecord, path: &Path, line: u64) -> Result<DerivedRow, ReportError> {
+    Ok(DerivedRow {
+        provenance: parse_field(&record.provenance, path, line, "provenance")?,
+        class: parse_field(&record.class, path, line, "class")?,
+        record,
+        idle_power_w: None,
+        net_energy_j: None,
+        valid: false,
+    })
+}
+
 /// One row's derived figures under `policy`.
-fn derive(
-    record: RepetitionRecord,
-    policy: &DerivationPolicy,
-    baselines: &Baselines,
-) -> DerivedRow {
+fn derive(row: DerivedRow, policy: &DerivationPolicy, baselines: &Baselines) -> DerivedRow {
+    let record = &row.record;
     let idle_power_w = match policy.idle {
         IdleSubtraction::LatestBaseline => baselines
             .get(&(
@@ -99,7 +116,7 @@ fn derive(
         net_energy_j: idle_power_w.map(|p| record.energy_j - p * record.duration_s),
         idle_power_w,
         valid: policy.is_valid(record.failures, record.requests),
-        record,
+        ..row
     }
 }
 
@@ -126,8 +143,8 @@ fn baselines(dir: &Path) -> Result<Baselines, ReportError> {
 mod tests {
     use super::*;
 
-    fn record(t_start_ns: u64, failures: u32) -> RepetitionRecord {
-        RepetitionRecord {
+    fn record(t_start_ns: u64, failures: u32) -> DerivedRow {
+        let record = RepetitionRecord {
             config: "m@d".into(),
             source: "s".into(),
             domain: "cpu".into(),
@@ -137,6 +154,14 @@ mod tests {
             requests: 100,
             failures,
             ..RepetitionRecord::default()
+        };
+        DerivedRow {
+            record,
+            provenance: Provenance::Measured,
+            class: ClassLabel::TaskSpecific,
+            idle_power_w: None,
+            net_energy_j: None,
+            valid: false,
         }
     }
 

@@ -2,7 +2,8 @@
 
 use crate::configs::Configuration;
 use crate::stats::{Describe, mean};
-use crate::summary::{J_PER_KWH, J_PER_WH};
+use crate::units::{J_PER_KWH, J_PER_WH};
+use records::labels::Provenance;
 use serde::{Deserialize, Serialize};
 
 /// One row of `domains.csv`: one domain of one configuration over its valid repetitions.
@@ -19,7 +20,7 @@ pub struct DomainRow {
     /// Domain name.
     pub domain: String,
     /// `measured` or `estimated`.
-    pub provenance: String,
+    pub provenance: Provenance,
     /// Whether the domain counts in the machine total.
     pub counts_in_total: bool,
     /// Repetitions with a window of this domain.

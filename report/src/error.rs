@@ -16,6 +16,14 @@ pub enum ReportError {
         /// What went wrong.
         message: String,
     },
+    /// A report could not be serialised into a format.
+    #[error("cannot serialise the report as {format}: {message}")]
+    Serialize {
+        /// The format.
+        format: &'static str,
+        /// What went wrong.
+        message: String,
+    },
     /// Input that cannot be used as given (arguments, mapping files, mismatched runs).
     #[error("{0}")]
     Invalid(String),

@@ -225,7 +225,7 @@ pub fn assess(
     let estimated: Vec<String> = config
         .domains()
         .into_iter()
-        .filter(|(_, (p, counts))| *counts && p != "measured")
+        .filter(|(_, (p, counts))| *counts && *p != records::labels::Provenance::Measured)
         .map(|(k, _)| format!("{}/{}", k.source, k.domain))
         .collect();
     if !estimated.is_empty() {

@@ -1,19 +1,24 @@
 //! Results: the record schema of a run folder, statistics over repetitions, and exports.
 //!
 //! This crate reads and writes files only: it never talks to hardware or servers, so
-//! `joulebench report DIR` can re-render any old run from its raw records.
+//! `joulebench report DIR` can re-render any old run from its raw records. The energy pass
+//! ([`energy`]) and the full analysis ([`analysis`]) read; the exporters ([`export`])
+//! serialise a [`Report`] ([`model`]) to bytes; [`render`] alone writes the files.
 
 pub mod aggregate;
+pub mod analysis;
 pub mod compare;
 pub mod configs;
 pub mod context;
 pub mod derive;
 pub mod domains;
+pub mod energy;
 pub mod error;
 pub mod export;
 pub mod flags;
 pub mod import;
 pub mod merge;
+pub mod model;
 pub mod options;
 pub mod per_request;
 pub mod plot;
@@ -22,11 +27,13 @@ pub mod render;
 pub mod scan;
 pub mod stats;
 pub mod summary;
+#[cfg(feature = "test-support")]
 pub mod synthetic;
 pub mod timeline;
 pub mod trend;
+pub mod units;
 
 pub use error::ReportError;
+pub use model::{ConfigSummary, Report, SummaryRow};
 pub use options::ReportOptions;
-pub use render::{Report, render, render_with};
-pub use summary::SummaryRow;
+pub use render::{render, render_with};

@@ -4,16 +4,13 @@
 //! central plot show. A run folder without `reference.csv` reports exactly as before.
 
 pub mod comparison;
-pub mod table;
 
-pub use comparison::{ComparisonRow, compare, ratio_source};
+pub use comparison::{ComparisonRow, compare};
 pub use records::reference::{ReferenceRow, load, write};
 pub use records::study::{Matched, StudyFigure, StudyTable};
 
 use crate::ReportError;
 use crate::configs::Configuration;
-use records::files::REFERENCE_COMPARISON_CSV;
-use records::table_io::write_csv;
 use std::path::Path;
 
 /// The comparison of a run with the study's figures; `None` without `reference.csv`.
@@ -22,12 +19,4 @@ pub fn beside(
     configs: &[Configuration],
 ) -> Result<Option<Vec<ComparisonRow>>, ReportError> {
     Ok(load(dir)?.map(|rows| compare(configs, &rows)))
-}
-
-/// Writes `reference_comparison.csv` when the run has a comparison.
-pub fn write_comparison(dir: &Path, rows: Option<&[ComparisonRow]>) -> Result<(), ReportError> {
-    match rows {
-        Some(rows) => Ok(write_csv(&dir.join(REFERENCE_COMPARISON_CSV), rows)?),
-        None => Ok(()),
-    }
 }

@@ -1,122 +1,80 @@
-//! `joulebench report`: every result file of a run folder, rebuilt from its raw records.
+//! `joulebench report` and `joulebench trend`: the result files rebuilt from raw records.
+//! This is the one module of the reporter that writes files: the exporters' bytes, the
+//! per-request energies and the plots (PNG and SVG).
 
 use crate::ReportError;
-use crate::aggregate::{self, ModelRow, TaskRow};
-use crate::configs::{self, Configuration};
-use crate::domains::{self, DomainRow};
-use crate::flags::Flag;
+use crate::analysis::analyse;
+use crate::export::Exporter;
+use crate::export::csv::{CsvTable, table};
+use crate::export::json::Json;
+use crate::export::latex::Latex;
+use crate::export::markdown::Markdown;
+use crate::model::{Report, SummaryRow};
 use crate::options::ReportOptions;
-use crate::plot;
-use crate::scan::{self, RequestFacts, RunScan, ScanOptions};
-use crate::summary::{self, SummaryRow};
-use records::files::PLOTS_DIR;
-use records::manifest::RunManifest;
+use crate::plot::{self, Figure};
+use crate::scan::RequestEnergySink;
+use crate::trend::{History, TrendRow};
+use plotters::prelude::*;
+use records::files::{
+    CONTEXT_SUMMARY_CSV, DOMAINS_CSV, MODELS_CSV, PLOTS_DIR, REFERENCE_COMPARISON_CSV,
+    REQUEST_ENERGY_CSV, SUMMARY_CSV, SUMMARY_JSON, SUMMARY_MD, SUMMARY_TEX, TASKS_CSV,
+};
+use records::raw::RequestEnergyRecord;
 use std::path::{Path, PathBuf};
-
-/// Everything a report computed.
-#[derive(Debug)]
-pub struct Report {
-    /// The run's manifest.
-    pub manifest: RunManifest,
-    /// The settings used.
-    pub options: ReportOptions,
-    /// Configurations with their repetitions.
-    pub configs: Vec<Configuration>,
-    /// One row per configuration with at least one valid repetition.
-    pub summary: Vec<SummaryRow>,
-    /// Quality flags, parallel to `summary`.
-    pub flags: Vec<Vec<Flag>>,
-    /// One row per configuration and domain.
-    pub domains: Vec<DomainRow>,
-    /// Repetitions pooled per task and class.
-    pub tasks: Vec<TaskRow>,
-    /// Per model, mean over tasks.
-    pub models: Vec<ModelRow>,
-    /// GPU context (`context.csv`) per configuration, when the runner wrote it.
-    pub context: Vec<crate::context::ContextRow>,
-    /// What the pass over requests and samples found.
-    pub scan: RunScan,
-    /// Plot files written.
-    pub plots: Vec<PathBuf>,
-    /// Each model and task beside the study's figure; `None` without `reference.csv`.
-    pub beside_study: Option<Vec<crate::reference::ComparisonRow>>,
-}
 
 /// Rebuilds every result file of a run folder from its raw records, with default settings;
 /// returns the rows of `summary.csv`.
 pub fn render(dir: &Path) -> Result<Vec<SummaryRow>, ReportError> {
-    Ok(render_with(dir, &ReportOptions::default())?.summary)
+    Ok(render_with(dir, &ReportOptions::default())?
+        .summary
+        .into_iter()
+        .map(|s| s.row)
+        .collect())
 }
 
 /// Rebuilds every result file: the CSV, Markdown, LaTeX and JSON tables,
 /// `request_energy.csv` and the plots.
 pub fn render_with(dir: &Path, options: &ReportOptions) -> Result<Report, ReportError> {
-    let mut report = analyse(dir, options, true)?;
-    crate::export::csv::write(dir, &report)?;
-    crate::export::markdown::write(dir, &report)?;
-    crate::export::latex::write(dir, &report)?;
-    crate::export::json::write(dir, &report)?;
-    crate::reference::write_comparison(dir, report.beside_study.as_deref())?;
+    let mut energy = RequestEnergyFile::new(dir.join(REQUEST_ENERGY_CSV));
+    let mut report = analyse(dir, options, &mut energy)?;
+    energy.close()?;
+    for (name, exporter) in exports(&report) {
+        write(&dir.join(name), &exporter.serialize(&report)?)?;
+    }
     if options.plots {
         report.plots = draw(&dir.join(PLOTS_DIR), &report)?;
     }
     Ok(report)
 }
 
-/// Computes a report without writing anything (`full` = false skips the pass over
-/// requests and samples: energy statistics only, as `compare` and `trend` need).
-pub fn analyse(dir: &Path, options: &ReportOptions, full: bool) -> Result<Report, ReportError> {
-    let manifest = RunManifest::load(dir)?;
-    let configs = configs::load(dir, &manifest, options.policy.as_ref())?;
-    let scan = if full {
-        let scan_options = ScanOptions {
-            timeline_configs: if options.plots {
-                options.timeline_configs
-            } else {
-                0
-            },
-            timeline_points: options.timeline_points,
-            resolution_s: manifest
-                .probes
-                .iter()
-                .map(|p| (p.name.clone(), p.resolution_s))
-                .collect(),
-        };
-        scan::scan(dir, &configs, &scan_options)?
-    } else {
-        RunScan {
-            requests: vec![RequestFacts::default(); configs.len()],
-            ..RunScan::default()
-        }
-    };
-    let context = if full {
-        crate::context::summarise(dir, &configs)?
-    } else {
-        Vec::new()
-    };
-    let mut rows = Vec::new();
-    let mut flags = Vec::new();
-    for (config, facts) in configs.iter().zip(&scan.requests) {
-        if let Some((row, f)) = summary::summarise(config, facts, &manifest, options) {
-            rows.push(row);
-            flags.push(f);
-        }
+/// The files a report is exported to, each with its exporter.
+fn exports(report: &Report) -> Vec<(&'static str, &'static dyn Exporter)> {
+    let mut out: Vec<(&'static str, &'static dyn Exporter)> = vec![
+        (SUMMARY_CSV, &CsvTable::Summary),
+        (DOMAINS_CSV, &CsvTable::Domains),
+        (TASKS_CSV, &CsvTable::Tasks),
+        (MODELS_CSV, &CsvTable::Models),
+    ];
+    if !report.context.is_empty() {
+        out.push((CONTEXT_SUMMARY_CSV, &CsvTable::Context));
     }
-    crate::merge::label_hosts(dir, &mut rows)?;
-    Ok(Report {
-        beside_study: crate::reference::beside(dir, &configs)?,
-        domains: configs.iter().flat_map(domains::rows).collect(),
-        tasks: aggregate::tasks(&configs),
-        models: aggregate::models(&configs),
-        context,
-        manifest,
-        options: options.clone(),
-        configs,
-        summary: rows,
-        flags,
-        scan,
-        plots: Vec::new(),
-    })
+    out.push((SUMMARY_MD, &Markdown));
+    out.push((SUMMARY_TEX, &Latex));
+    out.push((SUMMARY_JSON, &Json));
+    if report.beside_study.is_some() {
+        out.push((REFERENCE_COMPARISON_CSV, &CsvTable::ReferenceComparison));
+    }
+    out
+}
+
+/// Writes `bytes` to `path`, naming the file in the error.
+fn write(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
+    Ok(
+        std::fs::write(path, bytes).map_err(|source| records::RecordsError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?,
+    )
 }
 
 /// Draws every plot of a report into `dir`.
@@ -125,19 +83,20 @@ pub fn draw(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, ReportError> {
     let central =
         plot::central::EnergyPerModel::beside(&report.configs, report.beside_study.as_deref());
     if !central.is_empty() {
-        files.extend(plot::save(&central, dir, "energy_per_1000")?);
+        files.extend(save_plot(&central, dir, "energy_per_1000")?);
     }
     let size = plot::size::SizeEnergy::new(&report.models);
     if !size.is_empty() {
-        files.extend(plot::save(&size, dir, "size_vs_energy")?);
+        files.extend(save_plot(&size, dir, "size_vs_energy")?);
     }
-    let latency = plot::latency::LatencyEnergy::new(&report.summary);
+    let rows: Vec<SummaryRow> = report.rows().cloned().collect();
+    let latency = plot::latency::LatencyEnergy::new(&rows);
     if !latency.is_empty() {
-        files.extend(plot::save(&latency, dir, "latency_vs_energy")?);
+        files.extend(save_plot(&latency, dir, "latency_vs_energy")?);
     }
     let spread = plot::distribution::RequestEnergy::new(&report.configs, &report.scan.requests);
     if !spread.is_empty() {
-        files.extend(plot::save(&spread, dir, "request_energy")?);
+        files.extend(save_plot(&spread, dir, "request_energy")?);
     }
     let timelines = &report.scan.timelines;
     let names: Vec<String> = timelines
@@ -153,15 +112,131 @@ pub fn draw(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, ReportError> {
             .collect();
         let figure = plot::timeline::PowerTimeline::new(
             &config.info.id,
-            &summary::source_label(config),
+            config.label(),
             panels,
             names.clone(),
             timelines.points(),
         );
         if !figure.is_empty() {
             let stem = format!("timeline_{}", plot::file_stem(&config.info.id));
-            files.extend(plot::save(&figure, dir, &stem)?);
+            files.extend(save_plot(&figure, dir, &stem)?);
         }
     }
     Ok(files)
+}
+
+/// Reads runs (oldest first) and writes `trend.csv`, `trend.md` and the trend plot into
+/// `out`; returns the rows.
+pub fn trend(runs: &[PathBuf], out: &Path) -> Result<Vec<TrendRow>, ReportError> {
+    let history = History::of(runs)?;
+    std::fs::create_dir_all(out).map_err(|source| records::RecordsError::Io {
+        path: out.to_path_buf(),
+        source,
+    })?;
+    write(&out.join("trend.csv"), &table(&history.rows)?)?;
+    write(&out.join("trend.md"), history.markdown().as_bytes())?;
+    let figure = history.figure();
+    if !figure.series.is_empty() {
+        save_plot(&figure, out, "trend")?;
+    }
+    Ok(history.rows)
+}
+
+/// Writes `stem.png` and `stem.svg` into `dir`; returns their paths.
+fn save_plot(figure: &impl Figure, dir: &Path, stem: &str) -> Result<Vec<PathBuf>, ReportError> {
+    plot::register_font()?;
+    std::fs::create_dir_all(dir).map_err(|source| records::RecordsError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let png = dir.join(format!("{stem}.png"));
+    let svg = dir.join(format!("{stem}.svg"));
+    let plot_err = |path: &Path| {
+        let path = path.to_path_buf();
+        move |message| ReportError::Plot { path, message }
+    };
+    {
+        let root = BitMapBackend::new(&png, figure.size()).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(plot::fail)
+            .map_err(plot_err(&png))?;
+        figure.draw(&root).map_err(plot_err(&png))?;
+        root.present().map_err(plot::fail).map_err(plot_err(&png))?;
+    }
+    {
+        let root = SVGBackend::new(&svg, figure.size()).into_drawing_area();
+        root.fill(&WHITE)
+            .map_err(plot::fail)
+            .map_err(plot_err(&svg))?;
+        figure.draw(&root).map_err(plot_err(&svg))?;
+        root.present().map_err(plot::fail).map_err(plot_err(&svg))?;
+    }
+    Ok(vec![png, svg])
+}
+
+/// `request_energy.csv`, written row by row as the analysis finds each request's energy;
+/// created only when the run has requests and samples.
+struct RequestEnergyFile {
+    path: PathBuf,
+    writer: Option<csv::Writer<std::fs::File>>,
+}
+
+impl RequestEnergyFile {
+    fn new(path: PathBuf) -> Self {
+        Self { path, writer: None }
+    }
+
+    fn csv_err(&self, source: csv::Error) -> ReportError {
+        ReportError::from(records::RecordsError::Csv {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    fn io_err(&self, source: std::io::Error) -> ReportError {
+        ReportError::from(records::RecordsError::Io {
+            path: self.path.clone(),
+            source,
+        })
+    }
+
+    /// Flushes the rows written.
+    fn close(self) -> Result<(), ReportError> {
+        match self.writer {
+            Some(mut w) => w.flush().map_err(|source| {
+                ReportError::from(records::RecordsError::Io {
+                    path: self.path,
+                    source,
+                })
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+impl RequestEnergySink for RequestEnergyFile {
+    fn start(&mut self) -> Result<(), ReportError> {
+        let header =
+            records::table_io::header_of::<RequestEnergyRecord>().map_err(|e| self.csv_err(e))?;
+        std::fs::write(&self.path, header).map_err(|e| self.io_err(e))?;
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&self.path)
+            .map_err(|e| self.io_err(e))?;
+        self.writer = Some(
+            csv::WriterBuilder::new()
+                .has_headers(false)
+                .buffer_capacity(1 << 20)
+                .from_writer(file),
+        );
+        Ok(())
+    }
+
+    fn take(&mut self, record: &RequestEnergyRecord) -> Result<(), ReportError> {
+        let result = match &mut self.writer {
+            Some(w) => w.serialize(record),
+            None => return Ok(()),
+        };
+        result.map_err(|e| self.csv_err(e))
+    }
 }

@@ -1,5 +1,6 @@
 //! One streamed pass over `requests.csv` and `samples.csv`: latencies, tokens, per-request
-//! energy (written to `request_energy.csv` as it is found) and the power timelines.
+//! energy (handed to a [`RequestEnergySink`] as it is found, `request_energy.csv` when
+//! rendering) and the power timelines.
 //!
 //! Both files are in time order; neither is ever held in memory. What is kept per request
 //! is a few numbers per configuration (latency and energy, for percentiles).
@@ -8,7 +9,8 @@ use crate::ReportError;
 use crate::configs::{Configuration, DomainKey};
 use crate::per_request::{Integrated, Integrator};
 use crate::timeline::Timelines;
-use records::files::{REQUEST_ENERGY_CSV, REQUESTS_CSV, SAMPLES_CSV};
+use records::files::{REQUESTS_CSV, SAMPLES_CSV};
+use records::labels::FigureLabel;
 use records::raw::{Phase, RequestEnergyRecord, RequestRecord, RequestStatus};
 use records::table_io::open;
 use std::collections::{BTreeMap, HashMap};
@@ -62,6 +64,27 @@ pub struct ScanOptions {
     pub resolution_s: HashMap<String, f64>,
 }
 
+/// Where the energy of each request goes as the pass finds it.
+pub trait RequestEnergySink {
+    /// Called once, before the first record, when the run has requests and samples (so
+    /// per-request energies can be found at all).
+    fn start(&mut self) -> Result<(), ReportError>;
+    /// Takes one request's energy.
+    fn take(&mut self, record: &RequestEnergyRecord) -> Result<(), ReportError>;
+}
+
+/// Keeps the records in memory.
+impl RequestEnergySink for Vec<RequestEnergyRecord> {
+    fn start(&mut self) -> Result<(), ReportError> {
+        Ok(())
+    }
+
+    fn take(&mut self, record: &RequestEnergyRecord) -> Result<(), ReportError> {
+        self.push(record.clone());
+        Ok(())
+    }
+}
+
 struct Payload {
     config: usize,
     repetition: u32,
@@ -69,11 +92,12 @@ struct Payload {
     latency_ms: f64,
 }
 
-/// Runs the pass over a run folder.
+/// Runs the pass over a run folder, handing each request's energy to `sink`.
 pub fn scan(
     dir: &Path,
     configs: &[Configuration],
     options: &ScanOptions,
+    sink: &mut dyn RequestEnergySink,
 ) -> Result<RunScan, ReportError> {
     let index: HashMap<&str, usize> = configs
         .iter()
@@ -101,16 +125,18 @@ pub fn scan(
     let mut requests = open(&requests_path)?
         .into_deserialize::<RequestRecord>()
         .peekable();
-    let energy_path = dir.join(REQUEST_ENERGY_CSV);
-    let mut writer = EnergyWriter::create(&energy_path, out.has_samples)?;
+    if out.has_samples {
+        sink.start()?;
+    }
     let mut integrator: Integrator<Payload> = Integrator::new(counted.len());
-    let sources: Vec<String> = configs.iter().map(crate::summary::source_label).collect();
+    let labels: Vec<FigureLabel> = configs.iter().map(Configuration::label).collect();
     let mut ctx = Ctx {
         index: &index,
         configs,
         idle_w: &idle_w,
-        sources: &sources,
+        labels: &labels,
         min_resolution_ns,
+        has_samples: out.has_samples,
     };
 
     if out.has_samples {
@@ -139,7 +165,7 @@ pub fn scan(
             }
             out.timelines.sample(d, s.t_ns, s.energy_j, s.power_w);
             for done in integrator.drain() {
-                finish(done, &ctx, &mut out, &mut writer)?;
+                finish(done, &ctx, &mut out, sink)?;
             }
         }
         out.timelines
@@ -150,9 +176,8 @@ pub fn scan(
         take_request(r, &mut ctx, &mut out, &mut integrator);
     }
     for done in integrator.finish() {
-        finish(done, &ctx, &mut out, &mut writer)?;
+        finish(done, &ctx, &mut out, sink)?;
     }
-    writer.close()?;
     Ok(out)
 }
 
@@ -160,8 +185,9 @@ struct Ctx<'a> {
     index: &'a HashMap<&'a str, usize>,
     configs: &'a [Configuration],
     idle_w: &'a [BTreeMap<u32, Option<f64>>],
-    sources: &'a [String],
+    labels: &'a [FigureLabel],
     min_resolution_ns: f64,
+    has_samples: bool,
 }
 
 fn take_request(
@@ -210,12 +236,12 @@ fn finish(
     done: Integrated<Payload>,
     ctx: &Ctx<'_>,
     out: &mut RunScan,
-    writer: &mut EnergyWriter,
+    sink: &mut dyn RequestEnergySink,
 ) -> Result<(), ReportError> {
     let p = &done.payload;
     let facts = &mut out.requests[p.config];
     let below =
-        ((done.t_end_ns - done.t_start_ns) as f64) < ctx.min_resolution_ns && writer.enabled();
+        ((done.t_end_ns - done.t_start_ns) as f64) < ctx.min_resolution_ns && ctx.has_samples;
     if below {
         facts.below_resolution += 1;
     }
@@ -224,13 +250,16 @@ fn finish(
     let net = done.energy_j.zip(idle).map(|(e, w)| e - w * seconds);
     match done.energy_j {
         Some(e) => facts.request_energy_j.push(e),
-        None if writer.enabled() => facts.energy_unknown += 1,
+        None if ctx.has_samples => facts.energy_unknown += 1,
         None => {}
     }
     if let Some(n) = net {
         facts.request_net_energy_j.push(n);
     }
-    writer.write(&RequestEnergyRecord {
+    if !ctx.has_samples {
+        return Ok(());
+    }
+    sink.take(&RequestEnergyRecord {
         config: ctx.configs[p.config].info.id.clone(),
         repetition: p.repetition,
         index: p.index,
@@ -240,7 +269,7 @@ fn finish(
         energy_j: done.energy_j,
         net_energy_j: net,
         below_resolution: below,
-        source: ctx.sources[p.config].clone(),
+        provenance: ctx.labels[p.config],
     })
 }
 
@@ -379,64 +408,5 @@ impl SampleReader {
             energy_j,
             power_w,
         }))
-    }
-}
-
-/// Writes `request_energy.csv` row by row; does nothing when there are no samples.
-struct EnergyWriter {
-    path: std::path::PathBuf,
-    writer: Option<csv::Writer<std::fs::File>>,
-}
-
-impl EnergyWriter {
-    fn create(path: &Path, enabled: bool) -> Result<Self, ReportError> {
-        let writer = if enabled {
-            let header = records::table_io::header_of::<RequestEnergyRecord>()
-                .map_err(|e| csv_err(path, e))?;
-            std::fs::write(path, header).map_err(|source| records::RecordsError::Io {
-                path: path.to_path_buf(),
-                source,
-            })?;
-            let file = std::fs::OpenOptions::new()
-                .append(true)
-                .open(path)
-                .map_err(|source| records::RecordsError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                })?;
-            Some(
-                csv::WriterBuilder::new()
-                    .has_headers(false)
-                    .buffer_capacity(1 << 20)
-                    .from_writer(file),
-            )
-        } else {
-            None
-        };
-        Ok(Self {
-            path: path.to_path_buf(),
-            writer,
-        })
-    }
-
-    fn enabled(&self) -> bool {
-        self.writer.is_some()
-    }
-
-    fn write(&mut self, rec: &RequestEnergyRecord) -> Result<(), ReportError> {
-        match &mut self.writer {
-            Some(w) => w.serialize(rec).map_err(|e| csv_err(&self.path, e)),
-            None => Ok(()),
-        }
-    }
-
-    fn close(self) -> Result<(), ReportError> {
-        match self.writer {
-            Some(mut w) => Ok(w.flush().map_err(|source| records::RecordsError::Io {
-                path: self.path,
-                source,
-            })?),
-            None => Ok(()),
-        }
     }
 }

@@ -189,15 +189,10 @@ fn a_counter_going_back_without_power_makes_request_energy_unknown_and_flagged()
         },
     )
     .expect("render");
-    let unknown: u64 = report
-        .summary
-        .iter()
-        .map(|r| r.requests_energy_unknown)
-        .sum();
+    let unknown: u64 = report.rows().map(|r| r.requests_energy_unknown).sum();
     assert!(unknown >= 1, "a request spans the reset");
     let flagged: Vec<_> = report
-        .summary
-        .iter()
+        .rows()
         .filter(|r| r.requests_energy_unknown > 0)
         .collect();
     for row in &flagged {
@@ -275,11 +270,7 @@ fn a_repetition_missing_a_counted_domain_is_flagged_and_excluded() {
         },
     )
     .expect("render");
-    let row = report
-        .summary
-        .iter()
-        .find(|r| r.config == id)
-        .expect("summarised");
+    let row = report.rows().find(|r| r.config == id).expect("summarised");
     assert_eq!(row.repetitions, 4, "repetition 5 is excluded");
     assert!(
         row.flags
@@ -300,11 +291,11 @@ fn a_trend_across_a_change_of_source_computes_no_change_and_says_so() {
     est.seed = 2;
     est.write(&b).expect("b");
     let out = tmp.path().join("trend");
-    let rows = report::trend::trend(&[a, b], &out).expect("trend");
+    let rows = report::render::trend(&[a, b], &out).expect("trend");
     let second: Vec<_> = rows.iter().filter(|r| r.run == 1).collect();
     assert!(!second.is_empty());
     for r in second {
-        assert_eq!(r.source, "mixed");
+        assert_eq!(r.provenance.as_str(), "mixed");
         assert_eq!(r.change_from_first_pct, None, "{r:?}");
         assert!(
             r.note.contains("source changed from measured to mixed"),
@@ -313,7 +304,7 @@ fn a_trend_across_a_change_of_source_computes_no_change_and_says_so() {
     }
     for r in rows.iter().filter(|r| r.run == 0) {
         assert_eq!(r.change_from_first_pct, Some(0.0));
-        assert_eq!(r.source, "measured");
+        assert_eq!(r.provenance.as_str(), "measured");
     }
     let svg = std::fs::read_to_string(out.join("trend.svg")).expect("svg");
     assert!(svg.contains("[source changes: measured → mixed]"), "legend");
@@ -372,11 +363,7 @@ fn sampler_gaps_are_flagged_and_an_unseen_wrap_excludes_the_repetition() {
         },
     )
     .expect("render");
-    let row = report
-        .summary
-        .iter()
-        .find(|r| r.config == id)
-        .expect("summarised");
+    let row = report.rows().find(|r| r.config == id).expect("summarised");
     assert_eq!(row.repetitions, 4, "repetition 2 is excluded");
     assert!(
         row.flags.contains("wrap-unseen(rep 2: rapl; excluded)"),
@@ -389,8 +376,7 @@ fn sampler_gaps_are_flagged_and_an_unseen_wrap_excludes_the_repetition() {
         row.flags
     );
     let other = report
-        .summary
-        .iter()
+        .rows()
         .find(|r| r.config == run.id(1))
         .expect("summarised");
     assert!(!other.flags.contains("sampler-gap"), "{}", other.flags);

@@ -17,9 +17,10 @@
 use joulebench_report as report;
 use records::manifest::RunManifest;
 use records::raw::RepetitionRecord;
+use report::export::study_table as table;
 use report::import::codecarbon::{ImportSettings, ImportSummary, import};
 use report::import::labels::{Labels, Mapping};
-use report::reference::{StudyFigure, StudyTable, table};
+use report::reference::{StudyFigure, StudyTable};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -183,7 +184,7 @@ fn php_2023_logs_reproduce_tables_2_and_3() {
         let row = report
             .tasks
             .iter()
-            .find(|t| t.task == task && t.class == "task-specific")
+            .find(|t| t.task == task && t.class.as_str() == "task-specific")
             .unwrap_or_else(|| panic!("no row for {task}"));
         assert_eq!((row.models, row.repetitions), (8, 240), "{row:?}");
         assert!(
@@ -193,7 +194,7 @@ fn php_2023_logs_reproduce_tables_2_and_3() {
         assert!(agrees(row.kwh_per_1000_std, sd, sdd), "{task} sd {row:?}");
         assert!((row.kwh_per_1000_mean - mean4).abs() <= 0.00005, "{row:?}");
         assert!((row.kwh_per_1000_std - sd4).abs() <= 0.00005, "{row:?}");
-        assert_eq!(row.source, "mixed");
+        assert_eq!(row.provenance.as_str(), "mixed");
     }
 
     // Table 3: general-purpose models, mean over the three zero-shot tasks of each task's mean.
@@ -213,7 +214,7 @@ fn php_2023_logs_reproduce_tables_2_and_3() {
         let row = report
             .models
             .iter()
-            .find(|m| m.model == *model && m.class == "general-purpose")
+            .find(|m| m.model == *model && m.class.as_str() == "general-purpose")
             .unwrap_or_else(|| panic!("no row for {model}"));
         assert_eq!(row.tasks.split(';').count(), 3, "{row:?}");
         assert!(agrees(row.kwh_per_1000_mean, *paper, 3), "{model}: {row:?}");
@@ -252,8 +253,7 @@ fn php_2023_reference_table_is_what_import_and_report_give() {
         plots: false,
         ..report::ReportOptions::default()
     };
-    let derived =
-        table::from_summary(&report::render_with(&out, &options).expect("render").summary);
+    let derived = table::from_summary(report::render_with(&out, &options).expect("render").rows());
     let committed = StudyTable::load(Path::new(TABLE))
         .unwrap_or_else(|e| panic!("{e}: regenerate it with suites/php/reference/derive.sh"));
     let key = |f: &StudyFigure| (f.model.clone(), f.task.clone(), f.dataset.clone());
@@ -265,8 +265,8 @@ fn php_2023_reference_table_is_what_import_and_report_give() {
     );
     for (c, d) in committed.rows.iter().zip(&derived) {
         assert_eq!(
-            (&c.class, c.parameters, c.runs, &c.source),
-            (&d.class, d.parameters, d.runs, &d.source),
+            (&c.class, c.parameters, c.runs, &c.provenance),
+            (&d.class, d.parameters, d.runs, &d.provenance),
             "{c:?}"
         );
         for (name, a, b) in [
@@ -293,7 +293,7 @@ fn php_2023_reference_table_is_what_import_and_report_give() {
         committed
             .rows
             .iter()
-            .all(|r| r.source == "mixed" && r.runs == 10)
+            .all(|r| r.provenance.as_str() == "mixed" && r.runs == 10)
     );
 
     // Table 3: each general-purpose model's mean over the three tasks of the mean over
@@ -324,7 +324,7 @@ fn php_2023_reference_table_is_what_import_and_report_give() {
         let rows: Vec<&StudyFigure> = committed
             .rows
             .iter()
-            .filter(|r| r.task == task && r.class == "task-specific")
+            .filter(|r| r.task == task && r.class.as_str() == "task-specific")
             .collect();
         let runs: u64 = rows.iter().map(|r| r.runs).sum();
         assert_eq!(runs, 240, "{task}");

@@ -2,6 +2,7 @@
 //! (summary.md, reference_comparison.csv, the central plot); without it nothing changes.
 
 use joulebench_report as report;
+use records::labels::FigureLabel;
 use report::export::format::sig;
 use report::plot::central::EnergyPerModel;
 use report::plot::rows::Row;
@@ -22,7 +23,7 @@ fn reference_row(config: &str, model: &str, task: &str, dataset: &str) -> Refere
         kwh_per_1000_mean: 0.0,
         kwh_per_1000_std: 0.0,
         runs: 0,
-        source: "mixed".into(),
+        provenance: FigureLabel::Mixed,
         label: LABEL.into(),
         note: String::new(),
     }
@@ -108,8 +109,7 @@ fn the_study_figures_stand_beside_the_measured_ones() {
         ("distilbert-sst2@sst2", &refs[1]),
     ] {
         let measured = report
-            .summary
-            .iter()
+            .rows()
             .find(|s| s.config == config)
             .expect("summary row");
         let row = beside
@@ -120,14 +120,17 @@ fn the_study_figures_stand_beside_the_measured_ones() {
         assert!((row.kwh_per_1000 - measured.kwh_per_1000).abs() <= 1e-12 * measured.kwh_per_1000);
         assert!((row.kwh_per_1000_ci95_low - measured.kwh_per_1000_ci95_low).abs() <= 1e-12);
         assert_eq!(row.repetitions, measured.repetitions);
-        assert_eq!(row.source, "measured");
+        assert_eq!(row.provenance.as_str(), "measured");
         assert_eq!(row.reference_model, reference.reference_model);
         assert_eq!(row.reference_datasets, reference.reference_dataset);
         assert_eq!(row.reference_kwh_per_1000, reference.kwh_per_1000_mean);
         assert_eq!(row.reference_kwh_per_1000_std, reference.kwh_per_1000_std);
         assert_eq!(row.reference_runs, reference.runs);
         assert_eq!(
-            (row.reference_source.as_str(), row.reference_label.as_str()),
+            (
+                row.reference_provenance.as_str(),
+                row.reference_label.as_str()
+            ),
             ("mixed", LABEL)
         );
         assert!((row.ratio - measured.kwh_per_1000 / reference.kwh_per_1000_mean).abs() < 1e-12);
@@ -159,7 +162,7 @@ fn the_study_figures_stand_beside_the_measured_ones() {
         ] {
             assert!(line.contains(&expected), "{expected:?} not in {line}");
         }
-        assert_eq!(row.ratio_source, "mixed");
+        assert_eq!(row.ratio_provenance.as_str(), "mixed");
         assert_eq!(row.measured_datasets, measured.dataset);
         // The suite's note stands under the table, and the generic sentence does not.
         assert!(section.contains(NOTE), "{section}");
@@ -202,16 +205,12 @@ fn the_study_figures_stand_beside_the_measured_ones() {
     // The study's figures lie far above the measured ones; the log axis covers both.
     let range = central.x_range();
     let lowest = report
-        .summary
-        .iter()
+        .rows()
         .map(|s| s.kwh_per_1000_ci95_low)
         .fold(f64::INFINITY, f64::min);
     assert!(range.start <= lowest && range.end >= 2.5, "{range:?}");
     assert!(
-        report
-            .summary
-            .iter()
-            .all(|s| s.kwh_per_1000_ci95_high < 0.1),
+        report.rows().all(|s| s.kwh_per_1000_ci95_high < 0.1),
         "the test needs the study above the run"
     );
 
@@ -299,7 +298,7 @@ fn both_sides_cover_the_same_datasets_and_an_estimated_ratio_says_so() {
         kwh_per_1000_mean: 0.5,
         kwh_per_1000_std: 0.01,
         runs: 10,
-        source: "estimated".into(),
+        provenance: FigureLabel::Estimated,
         ..reference_row(
             "distilbert-imdb@imdb",
             "distilbert-imdb",
@@ -313,8 +312,7 @@ fn both_sides_cover_the_same_datasets_and_an_estimated_ratio_says_so() {
 
     let summary = |config: &str| {
         report
-            .summary
-            .iter()
+            .rows()
             .find(|s| s.config == config)
             .unwrap_or_else(|| panic!("no summary row {config}"))
     };
@@ -326,7 +324,11 @@ fn both_sides_cover_the_same_datasets_and_an_estimated_ratio_says_so() {
         sst2.kwh_per_1000 > 2.0 * imdb.kwh_per_1000,
         "the test needs the datasets apart"
     );
-    assert_eq!(imdb.source, "mixed", "an estimated CPU: partly estimated");
+    assert_eq!(
+        imdb.provenance.as_str(),
+        "mixed",
+        "an estimated CPU: partly estimated"
+    );
 
     let beside = report
         .beside_study
@@ -342,8 +344,8 @@ fn both_sides_cover_the_same_datasets_and_an_estimated_ratio_says_so() {
     assert!((row.kwh_per_1000_ci95_high - imdb.kwh_per_1000_ci95_high).abs() <= 1e-15);
     assert!((row.ratio - imdb.kwh_per_1000 / 0.5).abs() <= 1e-12 * row.ratio);
     // Partly estimated ÷ estimated: estimated.
-    assert_eq!(row.source, "mixed");
-    assert_eq!(row.ratio_source, "estimated");
+    assert_eq!(row.provenance.as_str(), "mixed");
+    assert_eq!(row.ratio_provenance.as_str(), "estimated");
 
     // reference_comparison.csv says both.
     let mut csv = csv::Reader::from_path(tmp.path().join("reference_comparison.csv")).expect("csv");

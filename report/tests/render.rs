@@ -19,8 +19,7 @@ fn synthetic_run_reports_the_energy_put_in() {
     assert_eq!(report.summary.len(), 3);
     for (i, c) in run.configs.iter().enumerate() {
         let row = report
-            .summary
-            .iter()
+            .rows()
             .find(|r| r.config == run.id(i))
             .expect("row per configuration");
         let seconds = c.request_ticks as f64 * run.tick_ns as f64 * 1e-9;
@@ -39,7 +38,7 @@ fn synthetic_run_reports_the_energy_put_in() {
             "{p50} vs {expected}"
         );
         assert!((row.latency_ms_p50 - seconds * 1e3).abs() < 1e-6);
-        assert_eq!(row.source, "measured");
+        assert_eq!(row.provenance.as_str(), "measured");
         assert!((row.gco2e_per_1000 - expected * 1000.0 / 3.6e6 * 1.2 * 400.0).abs() < 1e-9);
     }
     for f in [

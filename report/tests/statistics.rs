@@ -7,6 +7,7 @@
 //! PUE 1.2 = 0.00361111 × 480 = 1.733333; net of 5 W idle over 2 s: (13 − 1) = 12 J.
 
 use joulebench_report as report;
+use records::labels::{ClassLabel, Provenance};
 use records::manifest::{HostInfo, RunManifest, RunStatus, SuiteInfo};
 use records::raw::RepetitionRecord;
 use report::configs::{Configuration, add};
@@ -35,6 +36,8 @@ fn record(rep: u32, domain: &str, energy_j: f64) -> DerivedRow {
     };
     DerivedRow {
         record,
+        provenance: Provenance::Measured,
+        class: ClassLabel::TaskSpecific,
         idle_power_w: Some(2.5),
         net_energy_j: Some(energy_j - 5.0),
         valid: true,
@@ -84,7 +87,7 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
 #[test]
 fn n_two_by_hand() {
     let c = config(&[(100.0, 20.0), (120.0, 20.0)]);
-    let (row, flags) = report::summary::summarise(
+    let report::ConfigSummary { row, flags } = report::summary::summarise(
         &c,
         &RequestFacts::default(),
         &manifest(),
@@ -106,7 +109,7 @@ fn n_two_by_hand() {
     assert!(close(row.net_energy_j_mean.expect("net"), 12.0, 1e-12));
     assert!(close(row.idle_power_w.expect("idle"), 5.0, 1e-12));
     assert!(close(row.throughput_per_s.expect("throughput"), 5.0, 1e-12));
-    assert_eq!(row.source, "measured");
+    assert_eq!(row.provenance.as_str(), "measured");
     // CV 10.9% is above the default 10% bound.
     assert!(
         flags
@@ -135,7 +138,7 @@ fn n_two_by_hand() {
 #[test]
 fn zero_variance_and_single_repetition() {
     let c = config(&[(100.0, 20.0), (100.0, 20.0), (100.0, 20.0)]);
-    let (row, flags) = report::summary::summarise(
+    let report::ConfigSummary { row, flags } = report::summary::summarise(
         &c,
         &RequestFacts::default(),
         &manifest(),
@@ -160,7 +163,7 @@ fn zero_variance_and_single_repetition() {
     assert!(flags.is_empty(), "{flags:?}");
 
     let one = config(&[(100.0, 20.0)]);
-    let (row, flags) = report::summary::summarise(
+    let report::ConfigSummary { row, flags } = report::summary::summarise(
         &one,
         &RequestFacts::default(),
         &manifest(),

@@ -58,12 +58,7 @@ fn a_version_1_folder_renders_its_own_figures() {
     };
     let rendered = report::render_with(&dir, &options).expect("render");
     assert_eq!(rendered.summary.len(), 2, "two configurations");
-    assert!(
-        rendered
-            .summary
-            .iter()
-            .all(|r| r.net_energy_j_mean.is_some())
-    );
+    assert!(rendered.rows().all(|r| r.net_energy_j_mean.is_some()));
     assert_same_tables(&dir);
 }
 

@@ -58,7 +58,11 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
         (None, None) => anyhow::bail!("give a results folder: joulebench report DIR"),
     };
-    let flagged = report.flags.iter().filter(|f| !f.is_empty()).count();
+    let flagged = report
+        .summary
+        .iter()
+        .filter(|s| !s.flags.is_empty())
+        .count();
     println!(
         "{} configurations summarised in {} ({} with quality flags; see {}), {} plot files in {}",
         report.summary.len(),

@@ -17,7 +17,7 @@ pub struct TrendArgs {
 
 /// Runs `joulebench trend`.
 pub fn run(args: TrendArgs) -> anyhow::Result<ExitCode> {
-    let rows = report::trend::trend(&args.runs, &args.out)
+    let rows = report::render::trend(&args.runs, &args.out)
         .with_context(|| format!("writing the trend of {} runs", args.runs.len()))?;
     println!(
         "{} points from {} runs in {} (trend.csv, trend.md, trend.png, trend.svg)",

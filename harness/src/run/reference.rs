@@ -30,7 +30,7 @@ pub fn rows(suite: &Suite, plan: &Plan) -> Vec<ReferenceRow> {
                 kwh_per_1000_mean: f.mean,
                 kwh_per_1000_std: f.std,
                 runs: f.runs,
-                source: f.source,
+                provenance: f.provenance,
                 label: reference.label.clone(),
                 note: reference.note.clone(),
             })

@@ -153,25 +153,7 @@ fn default_ready_timeout() -> f64 {
     120.0
 }
 
-/// Whether a model is built for one task or prompted for many.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ModelClass {
-    /// Fine-tuned for one task; receives the task's `input` template.
-    TaskSpecific,
-    /// Prompted zero-shot; receives the task's `prompt` template.
-    GeneralPurpose,
-}
-
-impl ModelClass {
-    /// The name used in suite and result files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ModelClass::TaskSpecific => "task-specific",
-            ModelClass::GeneralPurpose => "general-purpose",
-        }
-    }
-}
+pub use records::labels::ModelClass;
 
 /// `[[models]]`: one model to measure.
 #[derive(Debug, Deserialize)]

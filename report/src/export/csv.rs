@@ -1,19 +1,58 @@
 //! The CSV tables of a report.
 
+use super::Exporter;
 use crate::ReportError;
-use crate::render::Report;
-use records::files::{CONTEXT_SUMMARY_CSV, DOMAINS_CSV, MODELS_CSV, SUMMARY_CSV, TASKS_CSV};
-use records::table_io::write_csv;
-use std::path::Path;
+use crate::model::Report;
+use serde::Serialize;
 
-/// Writes `summary.csv`, `domains.csv`, `tasks.csv`, `models.csv` (and
-/// `context_summary.csv` when the run has GPU context) into `dir`.
-pub fn write(dir: &Path, report: &Report) -> Result<(), ReportError> {
-    write_csv(&dir.join(SUMMARY_CSV), &report.summary)?;
-    write_csv(&dir.join(DOMAINS_CSV), &report.domains)?;
-    write_csv(&dir.join(TASKS_CSV), &report.tasks)?;
-    if !report.context.is_empty() {
-        write_csv(&dir.join(CONTEXT_SUMMARY_CSV), &report.context)?;
+/// One CSV table of a report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CsvTable {
+    /// `summary.csv`: one row per configuration.
+    Summary,
+    /// `domains.csv`: one row per configuration and domain.
+    Domains,
+    /// `tasks.csv`: repetitions pooled per task and class.
+    Tasks,
+    /// `models.csv`: per model, mean over tasks.
+    Models,
+    /// `context_summary.csv`: GPU context per configuration.
+    Context,
+    /// `reference_comparison.csv`: each model and task beside the study's figure (no rows
+    /// without `reference.csv`).
+    ReferenceComparison,
+}
+
+impl Exporter for CsvTable {
+    fn serialize(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
+        match self {
+            CsvTable::Summary => table(&report.rows().cloned().collect::<Vec<_>>()),
+            CsvTable::Domains => table(&report.domains),
+            CsvTable::Tasks => table(&report.tasks),
+            CsvTable::Models => table(&report.models),
+            CsvTable::Context => table(&report.context),
+            CsvTable::ReferenceComparison => {
+                table(report.beside_study.as_deref().unwrap_or_default())
+            }
+        }
     }
-    Ok(write_csv(&dir.join(MODELS_CSV), &report.models)?)
+}
+
+/// The CSV text of rows with a header, also when there are no rows.
+pub fn table<T: Serialize + Default>(rows: &[T]) -> Result<Vec<u8>, ReportError> {
+    let err = |e: csv::Error| ReportError::Serialize {
+        format: "CSV",
+        message: e.to_string(),
+    };
+    if rows.is_empty() {
+        return Ok(records::table_io::header_of::<T>()
+            .map_err(err)?
+            .into_bytes());
+    }
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for row in rows {
+        w.serialize(row).map_err(err)?;
+    }
+    w.into_inner()
+        .map_err(|e| err(csv::Error::from(e.into_error())))
 }

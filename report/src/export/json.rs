@@ -1,10 +1,9 @@
 //! `summary.json`: everything the report computed, for scripts.
 
+use super::Exporter;
 use crate::ReportError;
-use crate::render::Report;
-use records::files::SUMMARY_JSON;
+use crate::model::Report;
 use serde::Serialize;
-use std::path::Path;
 
 #[derive(Serialize)]
 struct Document<'a> {
@@ -27,7 +26,7 @@ struct Document<'a> {
 #[derive(Serialize)]
 struct Config<'a> {
     #[serde(flatten)]
-    summary: &'a crate::summary::SummaryRow,
+    summary: &'a crate::model::SummaryRow,
     estimated: bool,
     quality: &'a [crate::flags::Flag],
     repetitions: Vec<Rep>,
@@ -44,20 +43,35 @@ struct Rep {
     net_energy_j_per_inference: Option<f64>,
 }
 
-/// Writes `summary.json` into `dir`.
-pub fn write(dir: &Path, report: &Report) -> Result<(), ReportError> {
-    let path = dir.join(SUMMARY_JSON);
+/// `summary.json`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Json;
+
+impl Exporter for Json {
+    fn serialize(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
+        let text = serde_json::to_string_pretty(&document(report)).map_err(|e| {
+            ReportError::Serialize {
+                format: "JSON",
+                message: e.to_string(),
+            }
+        })?;
+        Ok((text + "\n").into_bytes())
+    }
+}
+
+/// The document of a report.
+fn document(report: &Report) -> Document<'_> {
     let m = &report.manifest;
     let configurations = report
         .summary
         .iter()
-        .zip(&report.flags)
-        .map(|(row, flags)| {
+        .map(|s| {
+            let row = &s.row;
             let config = report.configs.iter().find(|c| c.info.id == row.config);
             Config {
                 summary: row,
-                estimated: row.source != "measured",
-                quality: flags,
+                estimated: !row.provenance.is_measured(),
+                quality: &s.flags,
                 repetitions: config
                     .map(|c| {
                         c.repetitions
@@ -83,7 +97,7 @@ pub fn write(dir: &Path, report: &Report) -> Result<(), ReportError> {
             }
         })
         .collect();
-    let doc = Document {
+    Document {
         format: "joulebench-summary/1",
         suite: &m.suite.name,
         status: m.status,
@@ -98,12 +112,5 @@ pub fn write(dir: &Path, report: &Report) -> Result<(), ReportError> {
         tasks: &report.tasks,
         models: &report.models,
         context: &report.context,
-    };
-    let text =
-        serde_json::to_string_pretty(&doc).map_err(|source| records::RecordsError::Json {
-            path: path.clone(),
-            source,
-        })?;
-    Ok(std::fs::write(&path, text + "\n")
-        .map_err(|source| records::RecordsError::Io { path, source })?)
+    }
 }

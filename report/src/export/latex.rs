@@ -1,17 +1,20 @@
 //! `summary.tex`: a booktabs `tabular` ready for `\input` inside a `table` environment.
 
-use super::format::{provenance_note, sig};
+use super::Exporter;
+use super::format::sig;
 use crate::ReportError;
-use crate::render::Report;
-use records::files::SUMMARY_TEX;
+use crate::model::Report;
+use records::labels::FigureLabel;
 use std::fmt::Write as _;
-use std::path::Path;
 
-/// Writes `summary.tex` into `dir`.
-pub fn write(dir: &Path, report: &Report) -> Result<(), ReportError> {
-    let path = dir.join(SUMMARY_TEX);
-    Ok(std::fs::write(&path, render(report))
-        .map_err(|source| records::RecordsError::Io { path, source })?)
+/// `summary.tex`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Latex;
+
+impl Exporter for Latex {
+    fn serialize(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
+        Ok(render(report).into_bytes())
+    }
 }
 
 /// Escapes LaTeX's special characters.
@@ -42,11 +45,11 @@ pub fn render(report: &Report) -> String {
         "Model & Task & Dataset & Class & $n$ & J/inference & 95\\% CI (J) & kWh/1{,}000 & gCO$_2$eq/1{,}000 \\\\\n\\midrule\n",
     );
     let mut any_estimated = false;
-    for row in &report.summary {
-        let mark = match provenance_note(&row.source) {
-            "" => "",
-            "partly estimated" => "$^\\ddagger$",
-            _ => "$^\\dagger$",
+    for row in report.rows() {
+        let mark = match row.provenance {
+            FigureLabel::Measured => "",
+            FigureLabel::Mixed => "$^\\ddagger$",
+            FigureLabel::Estimated => "$^\\dagger$",
         };
         any_estimated |= !mark.is_empty();
         let _ = writeln!(
@@ -55,7 +58,7 @@ pub fn render(report: &Report) -> String {
             escape(&row.model),
             escape(&row.task),
             escape(&row.dataset),
-            escape(&row.class),
+            escape(row.class.as_str()),
             row.repetitions,
             sig(row.energy_j_mean, 4),
             sig(row.energy_j_std, 2),

@@ -1,17 +1,27 @@
 //! `summary.md`: the tables for CI logs and pull requests.
 
-use super::format::{provenance_note, sig, sig_opt};
+use super::Exporter;
+use super::format::{sig, sig_opt};
 use crate::ReportError;
-use crate::render::Report;
-use records::files::SUMMARY_MD;
+use crate::model::Report;
+use records::labels::FigureLabel;
 use std::fmt::Write as _;
-use std::path::Path;
 
-/// Writes `summary.md` into `dir`.
-pub fn write(dir: &Path, report: &Report) -> Result<(), ReportError> {
-    let path = dir.join(SUMMARY_MD);
-    Ok(std::fs::write(&path, render(report))
-        .map_err(|source| records::RecordsError::Io { path, source })?)
+/// `summary.md`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Markdown;
+
+impl Exporter for Markdown {
+    fn serialize(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
+        Ok(render(report).into_bytes())
+    }
+}
+
+/// A figure's label note in italics after a space; empty when measured.
+fn tag(label: FigureLabel) -> String {
+    label
+        .note()
+        .map_or_else(String::new, |note| format!(" *{note}*"))
 }
 
 /// Escapes a table cell.
@@ -76,13 +86,9 @@ pub fn render(report: &Report) -> String {
          kWh / 1,000 | net J / inference | gCO2eq / 1,000 | latency p50 / p99 (ms) | source | flags |\n",
     );
     out.push_str("|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|\n");
-    for (row, flags) in report.summary.iter().zip(&report.flags) {
-        let note = provenance_note(&row.source);
-        let tag = if note.is_empty() {
-            String::new()
-        } else {
-            format!(" *{note}*")
-        };
+    for summary in &report.summary {
+        let (row, flags) = (&summary.row, &summary.flags);
+        let tag = tag(row.provenance);
         let net_tag = if row.net_energy_j_mean.is_some() {
             tag.as_str()
         } else {
@@ -99,7 +105,7 @@ pub fn render(report: &Report) -> String {
             cell(&row.model),
             cell(&row.task),
             cell(&row.dataset),
-            cell(&row.class),
+            cell(row.class.as_str()),
             row.repetitions,
             sig(row.energy_j_mean, 4),
             sig(row.energy_j_std, 2),
@@ -115,7 +121,7 @@ pub fn render(report: &Report) -> String {
             sig(row.gco2e_per_1000, 3),
             sig(row.latency_ms_p50, 4),
             sig(row.latency_ms_p99, 4),
-            row.source,
+            row.provenance,
             cell(&crate::flags::join(flags)),
         );
     }
@@ -135,7 +141,7 @@ pub fn render(report: &Report) -> String {
 
 /// Which node measured each configuration, when a merged run spans more than one host.
 fn hosts(out: &mut String, report: &Report) {
-    if report.summary.iter().all(|r| r.host.is_none()) {
+    if report.rows().all(|r| r.host.is_none()) {
         return;
     }
     out.push_str(
@@ -143,7 +149,7 @@ fn hosts(out: &mut String, report: &Report) {
          model differ, so compare configurations measured on the same host.\n\n",
     );
     out.push_str("| Model | Dataset | Host |\n|---|---|---|\n");
-    for row in &report.summary {
+    for row in report.rows() {
         let _ = writeln!(
             out,
             "| {} | {} | {} |",
@@ -162,23 +168,18 @@ fn tasks(out: &mut String, report: &Report) {
     out.push_str("| Task | Class | Models | Configurations | Repetitions | kWh / 1,000 (mean ± sd) | source |\n");
     out.push_str("|---|---|--:|--:|--:|--:|---|\n");
     for t in &report.tasks {
-        let note = provenance_note(&t.source);
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {} | {} ± {}{} | {} |",
             cell(&t.task),
-            cell(&t.class),
+            cell(t.class.as_str()),
             t.models,
             t.configurations,
             t.repetitions,
             sig(t.kwh_per_1000_mean, 3),
             sig(t.kwh_per_1000_std, 2),
-            if note.is_empty() {
-                String::new()
-            } else {
-                format!(" *{note}*")
-            },
-            t.source
+            tag(t.provenance),
+            t.provenance
         );
     }
 }
@@ -191,32 +192,24 @@ fn models(out: &mut String, report: &Report) {
     out.push_str("| Model | Class | Parameters | Tasks | kWh / 1,000 | source |\n");
     out.push_str("|---|---|--:|---|--:|---|\n");
     for m in &report.models {
-        let note = provenance_note(&m.source);
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {}{} | {} |",
             cell(&m.model),
-            cell(&m.class),
+            cell(m.class.as_str()),
             m.parameters
                 .map_or_else(|| "–".to_string(), |p| p.to_string()),
             cell(&m.tasks),
             sig(m.kwh_per_1000_mean, 3),
-            if note.is_empty() {
-                String::new()
-            } else {
-                format!(" *{note}*")
-            },
-            m.source
+            tag(m.provenance),
+            m.provenance
         );
     }
 }
 
-/// A figure with its provenance note in italics (nothing when measured).
-fn noted(figure: String, source: &str) -> String {
-    match provenance_note(source) {
-        "" => figure,
-        note => format!("{figure} *{note}*"),
-    }
+/// A figure with its label's note in italics (nothing when measured).
+fn noted(figure: String, label: FigureLabel) -> String {
+    figure + &tag(label)
 }
 
 fn beside_study(out: &mut String, report: &Report) {
@@ -252,7 +245,7 @@ fn beside_study(out: &mut String, report: &Report) {
                 sig(r.kwh_per_1000_ci95_low, 3),
                 sig(r.kwh_per_1000_ci95_high, 3)
             ),
-            &r.source,
+            r.provenance,
         );
         let study = noted(
             format!(
@@ -261,20 +254,20 @@ fn beside_study(out: &mut String, report: &Report) {
                 sig(r.reference_kwh_per_1000_std, 2),
                 r.reference_runs
             ),
-            &r.reference_source,
+            r.reference_provenance,
         );
-        let ratio = noted(sig(r.ratio, 3), &r.ratio_source);
+        let ratio = noted(sig(r.ratio, 3), r.ratio_provenance);
         let _ = writeln!(
             out,
             "| {} | {} | {} | {} | {measured} | {} | {} | {} | {study} | {} | {ratio} |",
             cell(&r.model),
             cell(&r.task),
-            cell(&r.class),
+            cell(r.class.as_str()),
             cell(&r.measured_datasets),
-            r.source,
+            r.provenance,
             cell(&r.reference_model),
             cell(&r.reference_datasets),
-            r.reference_source,
+            r.reference_provenance,
         );
     }
     out.push_str(

@@ -1,7 +1,19 @@
-//! Writing the computed tables: CSV, Markdown, LaTeX and JSON, one module per format.
+//! Serialising a [`Report`]: one [`Exporter`] per format (CSV tables, Markdown, LaTeX,
+//! JSON), each turning the report into the bytes of one file. Writing them is
+//! `render`'s job.
 
 pub mod csv;
 pub mod format;
 pub mod json;
 pub mod latex;
 pub mod markdown;
+pub mod study_table;
+
+use crate::ReportError;
+use crate::model::Report;
+
+/// Serialises a report into the bytes of one file.
+pub trait Exporter {
+    /// The file's bytes.
+    fn serialize(&self, report: &Report) -> Result<Vec<u8>, ReportError>;
+}

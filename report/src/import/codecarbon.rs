@@ -12,8 +12,9 @@ use super::labels::{Labels, Mapping};
 use super::timestamp;
 use crate::ReportError;
 use crate::stats::median;
-use crate::summary::J_PER_KWH;
+use crate::units::J_PER_KWH;
 use records::files::{IMPORT_JSON, REPETITIONS_CSV};
+use records::labels::{ClassLabel, Provenance};
 use records::manifest::{GpuInfo, HostInfo, ProbeInfo, RunManifest, RunStatus, SuiteInfo};
 use records::raw::RepetitionRecord;
 use serde::Serialize;
@@ -296,7 +297,7 @@ fn provenances(
     rows: &[Row],
     cpu_measured: bool,
     summary: &mut ImportSummary,
-) -> [Option<&'static str>; 3] {
+) -> [Option<Provenance>; 3] {
     let present = |d: usize| rows.iter().any(|r| r.energy_kwh[d] > 0.0);
     let cpu_powers: BTreeSet<u64> = rows
         .iter()
@@ -307,19 +308,19 @@ fn provenances(
     if present(0) {
         let (p, why) = match (cpu_measured, cpu_constant) {
             (true, false) => (
-                "measured",
+                Provenance::Measured,
                 "stated with --cpu-measured: CodeCarbon read the CPU from RAPL".to_string(),
             ),
             (true, true) => (
-                "measured",
+                Provenance::Measured,
                 "stated with --cpu-measured: CodeCarbon read the CPU from RAPL (note: its CPU power is the same in every row, which is what its constant TDP fallback looks like)".to_string(),
             ),
             (false, true) => (
-                "estimated",
+                Provenance::Estimated,
                 "CodeCarbon's CPU power is the same in every row: its constant fallback (half the TDP), not a measurement; pass --cpu-measured if it read RAPL".to_string(),
             ),
             (false, false) => (
-                "estimated",
+                Provenance::Estimated,
                 "CodeCarbon's CPU power varies from row to row, but without RAPL newer versions estimate it from CPU load × TDP, which varies too; pass --cpu-measured if it read RAPL".to_string(),
             ),
         };
@@ -327,13 +328,13 @@ fn provenances(
         summary.domains.insert("cpu".into(), format!("{p}: {why}"));
     }
     if present(1) {
-        out[1] = Some("measured");
+        out[1] = Some(Provenance::Measured);
         summary
             .domains
             .insert("gpu".into(), "measured: CodeCarbon reads NVML's energy counter (all GPUs it sees, idle ones included)".into());
     }
     if present(2) {
-        out[2] = Some("estimated");
+        out[2] = Some(Provenance::Estimated);
         summary.domains.insert(
             "ram".into(),
             "estimated: CodeCarbon models RAM power as 3 W per 8 GB installed".into(),
@@ -345,13 +346,13 @@ fn provenances(
 fn repetitions(
     rows: &[Row],
     settings: &ImportSettings,
-    provenance: &[Option<&'static str>; 3],
+    provenance: &[Option<Provenance>; 3],
     summary: &mut ImportSummary,
 ) -> Vec<RepetitionRecord> {
     let defaults = Labels {
         task: Some("unknown".to_string()),
         dataset: Some("unknown".to_string()),
-        class: Some("unknown".to_string()),
+        class: Some(ClassLabel::Unknown),
         ..Labels::default()
     };
     // The clock's zero: the earliest start.
@@ -408,7 +409,7 @@ fn repetitions(
                     model: labels.model.clone().unwrap_or_default(),
                     task: labels.task.clone().unwrap_or_default(),
                     dataset: labels.dataset.clone().unwrap_or_default(),
-                    class: labels.class.clone().unwrap_or_default(),
+                    class: labels.class.unwrap_or(ClassLabel::Unknown).to_string(),
                     parameters: labels.parameters,
                     repetition: n as u32 + 1,
                     source: SOURCE.to_string(),
@@ -431,7 +432,7 @@ fn repetitions(
 fn manifest(
     rows: &[Row],
     settings: &ImportSettings,
-    provenance: &[Option<&'static str>; 3],
+    provenance: &[Option<Provenance>; 3],
     summary: &ImportSummary,
 ) -> RunManifest {
     let host = |i: usize| rows.iter().find_map(|r| r.host[i].clone());
@@ -450,7 +451,7 @@ fn manifest(
     };
     let version = summary.codecarbon_versions.join(", ");
     let mut probes = Vec::new();
-    for p in ["measured", "estimated"] {
+    for p in [Provenance::Measured, Provenance::Estimated] {
         let domains: Vec<String> = DOMAINS
             .iter()
             .zip(provenance)

@@ -2,6 +2,7 @@
 //! `--label KEY=VALUE` arguments and a mapping file keyed by `run_id` or `project_name`.
 
 use crate::ReportError;
+use records::labels::ClassLabel;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -17,8 +18,8 @@ pub struct Labels {
     pub task: Option<String>,
     /// Dataset name.
     pub dataset: Option<String>,
-    /// `task-specific` or `general-purpose`.
-    pub class: Option<String>,
+    /// `task-specific`, `general-purpose` or `unknown`.
+    pub class: Option<ClassLabel>,
     /// Parameter count.
     pub parameters: Option<u64>,
 }
@@ -31,7 +32,7 @@ impl Labels {
             "model" => self.model = v,
             "task" => self.task = v,
             "dataset" => self.dataset = v,
-            "class" => self.class = v,
+            "class" => self.class = Some(value.trim().parse().map_err(|e| format!("{e}"))?),
             "parameters" => {
                 let text = value.trim().replace('_', "");
                 self.parameters =
@@ -75,7 +76,7 @@ impl Labels {
             model: self.model.clone().or_else(|| fallback.model.clone()),
             task: self.task.clone().or_else(|| fallback.task.clone()),
             dataset: self.dataset.clone().or_else(|| fallback.dataset.clone()),
-            class: self.class.clone().or_else(|| fallback.class.clone()),
+            class: self.class.or(fallback.class),
             parameters: self.parameters.or(fallback.parameters),
         }
     }

@@ -2,7 +2,7 @@
 //! column it gives `summary.csv` when there was more than one.
 
 use crate::ReportError;
-use crate::summary::SummaryRow;
+use crate::model::SummaryRow;
 use records::files;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -50,7 +50,10 @@ pub fn hosts(dir: &Path) -> Result<BTreeMap<String, String>, ReportError> {
 
 /// Fills `host` of each summary row when the configurations ran on more than one host
 /// (so that energies of different boards are not compared unknowingly); else leaves it empty.
-pub fn label_hosts(dir: &Path, rows: &mut [SummaryRow]) -> Result<(), ReportError> {
+pub fn label_hosts<'a>(
+    dir: &Path,
+    rows: impl IntoIterator<Item = &'a mut SummaryRow>,
+) -> Result<(), ReportError> {
     let hosts = hosts(dir)?;
     let distinct: BTreeSet<&String> = hosts.values().collect();
     if distinct.len() < 2 {

@@ -8,22 +8,21 @@ use super::style::{
     provenance_suffix, text, tick,
 };
 use super::{Figure, fail};
+use crate::aggregate::pool;
 use crate::configs::Configuration;
 use crate::reference::ComparisonRow;
-use crate::stats::Describe;
-use crate::summary::J_PER_KWH;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use std::collections::BTreeMap;
+use records::labels::{ClassLabel, FigureLabel};
 
 /// One model on one task: kWh per 1,000 inferences over its repetitions on all datasets.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelPoint {
     /// Class of the model.
-    pub class: String,
+    pub class: ClassLabel,
     /// `measured`, `estimated` or `mixed`.
-    pub source: String,
+    pub provenance: FigureLabel,
     /// Mean (kWh per 1,000).
     pub mean: f64,
     /// Lower 95% bound (NaN with one repetition).
@@ -32,62 +31,6 @@ pub struct ModelPoint {
     pub high: f64,
     /// The study's figure for the model it stands for (kWh per 1,000), when matched.
     pub reference: Option<f64>,
-}
-
-/// A model on a task with its pooled figure.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Pooled {
-    /// Task name.
-    pub task: String,
-    /// Model name.
-    pub model: String,
-    /// Valid repetitions pooled.
-    pub repetitions: usize,
-    /// The figure.
-    pub point: ModelPoint,
-}
-
-/// Class, kWh per 1,000 of every repetition, and sources of one model on one task.
-type Group = (String, Vec<f64>, Vec<String>);
-
-/// Each model's repetitions on all the given datasets of a task, pooled; in task and
-/// model order.
-pub fn pool<'a>(configs: impl IntoIterator<Item = &'a Configuration>) -> Vec<Pooled> {
-    let mut groups: BTreeMap<(String, String), Group> = BTreeMap::new();
-    for c in configs {
-        let entry = groups
-            .entry((c.info.task.clone(), c.info.model.clone()))
-            .or_insert_with(|| (c.info.class.clone(), Vec::new(), Vec::new()));
-        entry.1.extend(
-            c.usable()
-                .map(|r| r.energy_per_inference_j() * 1000.0 / J_PER_KWH),
-        );
-        entry.2.push(crate::summary::source_label(c));
-    }
-    groups
-        .into_iter()
-        .filter_map(|((task, model), (class, values, sources))| {
-            let d = Describe::of(&values)?;
-            let source = if sources.iter().all(|s| *s == sources[0]) {
-                sources[0].clone()
-            } else {
-                "mixed".to_string()
-            };
-            Some(Pooled {
-                task,
-                model,
-                repetitions: d.n,
-                point: ModelPoint {
-                    class,
-                    source,
-                    mean: d.mean,
-                    low: d.ci95_low,
-                    high: d.ci95_high,
-                    reference: None,
-                },
-            })
-        })
-        .collect()
 }
 
 /// The central plot's data.
@@ -109,19 +52,20 @@ impl EnergyPerModel {
         let items = pool(configs)
             .into_iter()
             .map(|p| {
-                let label = format!("{}{}", p.model, provenance_suffix(&p.point.source));
+                let label = format!("{}{}", p.model, provenance_suffix(p.provenance));
                 let reference = study
                     .iter()
                     .find(|r| r.model == p.model && r.task == p.task)
                     .map(|r| r.reference_kwh_per_1000);
-                (
-                    p.task,
-                    label,
-                    ModelPoint {
-                        reference,
-                        ..p.point
-                    },
-                )
+                let point = ModelPoint {
+                    class: p.class,
+                    provenance: p.provenance,
+                    mean: p.mean,
+                    low: p.low,
+                    high: p.high,
+                    reference,
+                };
+                (p.task, label, point)
             })
             .collect();
         Self {
@@ -159,18 +103,11 @@ impl EnergyPerModel {
 /// The legend's name for the study's markers: its label, marked when (partly) estimated.
 fn study_label(study: &[ComparisonRow]) -> Option<String> {
     let first = study.first()?;
-    let source = if study
-        .iter()
-        .all(|r| r.reference_source == first.reference_source)
-    {
-        first.reference_source.as_str()
-    } else {
-        "mixed"
-    };
+    let provenance = FigureLabel::combine(study.iter().map(|r| r.reference_provenance));
     Some(format!(
         "{}{}",
         first.reference_label,
-        provenance_suffix(source)
+        provenance_suffix(provenance)
     ))
 }
 
@@ -217,7 +154,7 @@ impl Figure for EnergyPerModel {
                 continue;
             };
             let y = y_of(i, n);
-            let colour = class_colour(&p.class);
+            let colour = class_colour(p.class);
             if p.low.is_finite() && p.high.is_finite() {
                 let low = p.low.max(range.start);
                 chart
@@ -231,7 +168,7 @@ impl Figure for EnergyPerModel {
                     )))
                     .map_err(fail)?;
             }
-            let style = if p.source == "measured" {
+            let style = if p.provenance.is_measured() {
                 colour.filled()
             } else {
                 colour.stroke_width(2)
@@ -251,7 +188,7 @@ impl Figure for EnergyPerModel {
         legend_strip(
             &strip,
             label_px as i32 + 16,
-            points.clone().any(|p| p.source != "measured"),
+            points.clone().any(|p| !p.provenance.is_measured()),
             self.reference_label.as_deref().filter(|_| drawn),
         )
     }
@@ -284,8 +221,14 @@ fn legend_strip<DB: DrawingBackend>(
             strip.draw(&Circle::new(c, 5, colour)).map_err(fail)
         }
     };
-    entry(&circle(TASK_SPECIFIC.filled()), "task-specific")?;
-    entry(&circle(GENERAL_PURPOSE.filled()), "general-purpose")?;
+    entry(
+        &circle(TASK_SPECIFIC.filled()),
+        ClassLabel::TaskSpecific.as_str(),
+    )?;
+    entry(
+        &circle(GENERAL_PURPOSE.filled()),
+        ClassLabel::GeneralPurpose.as_str(),
+    )?;
     if any_estimated {
         entry(&circle(BLACK.stroke_width(2)), "hollow: (partly) estimated")?;
     }
@@ -311,12 +254,12 @@ where
     chart
         .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
         .map_err(fail)?
-        .label("task-specific")
+        .label(ClassLabel::TaskSpecific.as_str())
         .legend(|(x, y)| Circle::new((x, y), 5, TASK_SPECIFIC.filled()));
     chart
         .draw_series(std::iter::empty::<Circle<(f64, f64), i32>>())
         .map_err(fail)?
-        .label("general-purpose")
+        .label(ClassLabel::GeneralPurpose.as_str())
         .legend(|(x, y)| Circle::new((x, y), 5, GENERAL_PURPOSE.filled()));
     if any_estimated {
         chart

@@ -9,11 +9,12 @@ use crate::scan::RequestFacts;
 use crate::stats::quantile_sorted;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use records::labels::ClassLabel;
 
 /// Percentiles of one configuration's per-request energies (J).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Spread {
-    class: String,
+    class: ClassLabel,
     p: [f64; 5],
 }
 
@@ -37,13 +38,13 @@ impl RequestEnergy {
                     "{} · {}{}",
                     c.info.model,
                     c.info.dataset,
-                    provenance_suffix(&crate::summary::source_label(c))
+                    provenance_suffix(c.label())
                 );
                 (
                     c.info.task.clone(),
                     label,
                     Spread {
-                        class: c.info.class.clone(),
+                        class: c.info.class,
                         p,
                     },
                 )
@@ -100,7 +101,7 @@ impl Figure for RequestEnergy {
                 continue;
             };
             let y = y_of(i, n);
-            let colour = class_colour(&s.class);
+            let colour = class_colour(s.class);
             let [p5, p25, p50, p75, p95] = s.p.map(clamp);
             chart
                 .draw_series([

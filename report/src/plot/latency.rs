@@ -4,7 +4,7 @@
 use super::Figure;
 use super::scatter::{self, Axes, Point};
 use super::style::{provenance_suffix, tick};
-use crate::summary::SummaryRow;
+use crate::model::SummaryRow;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
@@ -23,9 +23,9 @@ impl LatencyEnergy {
             })
             .map(|r| {
                 (
-                    format!("{}{}", r.model, provenance_suffix(&r.source)),
-                    r.class.clone(),
-                    r.source.clone(),
+                    format!("{}{}", r.model, provenance_suffix(r.provenance)),
+                    r.class,
+                    r.provenance,
                     r.latency_ms_p50,
                     r.energy_j_mean,
                 )

@@ -1,5 +1,5 @@
-//! Plots with plotters, each written as PNG and SVG with the embedded DejaVu Sans font
-//! (no system font is needed), one module per figure.
+//! Plots with plotters, one module per figure, drawn with the embedded DejaVu Sans font
+//! (no system font is needed); `render` writes each as PNG and SVG.
 
 pub mod central;
 pub mod distribution;
@@ -14,7 +14,6 @@ pub mod trend;
 use crate::ReportError;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 /// DejaVu Sans (Bitstream Vera licence, see `assets/DejaVuSans-LICENSE.txt`).
@@ -51,34 +50,6 @@ pub trait Figure {
 /// Turns any drawing error into a message.
 pub fn fail<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
-}
-
-/// Writes `stem.png` and `stem.svg` into `dir`; returns their paths.
-pub fn save(figure: &impl Figure, dir: &Path, stem: &str) -> Result<Vec<PathBuf>, ReportError> {
-    register_font()?;
-    std::fs::create_dir_all(dir).map_err(|source| records::RecordsError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
-    let png = dir.join(format!("{stem}.png"));
-    let svg = dir.join(format!("{stem}.svg"));
-    let plot_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |message| ReportError::Plot { path, message }
-    };
-    {
-        let root = BitMapBackend::new(&png, figure.size()).into_drawing_area();
-        root.fill(&WHITE).map_err(fail).map_err(plot_err(&png))?;
-        figure.draw(&root).map_err(plot_err(&png))?;
-        root.present().map_err(fail).map_err(plot_err(&png))?;
-    }
-    {
-        let root = SVGBackend::new(&svg, figure.size()).into_drawing_area();
-        root.fill(&WHITE).map_err(fail).map_err(plot_err(&svg))?;
-        figure.draw(&root).map_err(plot_err(&svg))?;
-        root.present().map_err(fail).map_err(plot_err(&svg))?;
-    }
-    Ok(vec![png, svg])
 }
 
 /// A file-name-safe version of a configuration id.

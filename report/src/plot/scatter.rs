@@ -6,9 +6,10 @@ use super::fail;
 use super::style::{class_colour, log_range, text, tick};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use records::labels::{ClassLabel, FigureLabel};
 
-/// One point: (label, class, source, x, y).
-pub type Point = (String, String, String, f64, f64);
+/// One point: (label, class, provenance, x, y).
+pub type Point = (String, ClassLabel, FigureLabel, f64, f64);
 
 /// What a scatter says: caption, axis descriptions and the x-axis tick format.
 pub struct Axes {
@@ -49,9 +50,9 @@ pub fn draw<DB: DrawingBackend>(
         .axis_desc_style(text(16))
         .draw()
         .map_err(fail)?;
-    for (name, class, source, x, y) in points {
-        let colour = class_colour(class);
-        let style = if source == "measured" {
+    for (name, class, provenance, x, y) in points {
+        let colour = class_colour(*class);
+        let style = if provenance.is_measured() {
             colour.filled()
         } else {
             colour.stroke_width(2)
@@ -65,5 +66,5 @@ pub fn draw<DB: DrawingBackend>(
             ))
             .map_err(fail)?;
     }
-    legend(&mut chart, points.iter().any(|p| p.2 != "measured"))
+    legend(&mut chart, points.iter().any(|p| !p.2.is_measured()))
 }

@@ -21,9 +21,9 @@ impl SizeEnergy {
                 let p = m.parameters? as f64;
                 (p > 0.0 && m.kwh_per_1000_mean > 0.0).then(|| {
                     (
-                        format!("{}{}", m.model, provenance_suffix(&m.source)),
-                        m.class.clone(),
-                        m.source.clone(),
+                        format!("{}{}", m.model, provenance_suffix(m.provenance)),
+                        m.class,
+                        m.provenance,
                         p,
                         m.kwh_per_1000_mean,
                     )

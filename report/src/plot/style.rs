@@ -3,12 +3,13 @@
 use super::FONT;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
+use records::labels::{ClassLabel, FigureLabel};
 
 /// Task-specific models (Okabe–Ito blue).
 pub const TASK_SPECIFIC: RGBColor = RGBColor(0, 114, 178);
 /// General-purpose models (Okabe–Ito vermillion).
 pub const GENERAL_PURPOSE: RGBColor = RGBColor(213, 94, 0);
-/// Any other class.
+/// A class that is not known (imported runs).
 pub const OTHER: RGBColor = RGBColor(110, 110, 110);
 
 /// Colours for series without a class meaning (Okabe–Ito, then two more).
@@ -38,11 +39,11 @@ pub fn diamond(c: (i32, i32), r: i32) -> PathElement<(i32, i32)> {
 }
 
 /// The colour of a model class, the same in every plot.
-pub fn class_colour(class: &str) -> RGBColor {
+pub fn class_colour(class: ClassLabel) -> RGBColor {
     match class {
-        "task-specific" => TASK_SPECIFIC,
-        "general-purpose" => GENERAL_PURPOSE,
-        _ => OTHER,
+        ClassLabel::TaskSpecific => TASK_SPECIFIC,
+        ClassLabel::GeneralPurpose => GENERAL_PURPOSE,
+        ClassLabel::Unknown => OTHER,
     }
 }
 
@@ -67,13 +68,12 @@ pub fn heading(size: u32) -> TextStyle<'static> {
         .pos(Pos::new(HPos::Left, VPos::Center))
 }
 
-/// How a figure says where its numbers came from: empty when measured.
-pub fn provenance_suffix(source: &str) -> &'static str {
-    match source {
-        "measured" => "",
-        "mixed" => " [partly estimated]",
-        _ => " [estimated]",
-    }
+/// How a figure says where its numbers came from: its label's note in brackets, empty
+/// when measured.
+pub fn provenance_suffix(label: FigureLabel) -> String {
+    label
+        .note()
+        .map_or_else(String::new, |note| format!(" [{note}]"))
 }
 
 /// A log-axis range from the power of ten below every positive value in `values` to the
@@ -96,7 +96,7 @@ pub fn log_range(values: impl IntoIterator<Item = f64>) -> std::ops::Range<f64> 
 
 /// A short tick label for a positive number.
 pub fn tick(v: f64) -> String {
-    crate::export::format::sig(v, 2)
+    records::number::sig(v, 2)
 }
 
 /// A short tick label for a count such as a parameter number: 10M, 1.5B.

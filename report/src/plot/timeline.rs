@@ -6,6 +6,7 @@ use super::{Figure, fail};
 use crate::timeline::Timeline;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use records::labels::FigureLabel;
 
 /// Most panels in one figure.
 pub const MAX_PANELS: usize = 10;
@@ -21,10 +22,10 @@ pub struct PowerTimeline<'a> {
 
 impl<'a> PowerTimeline<'a> {
     /// The figure of `panels` (the configuration's repetitions), with `domains` named as
-    /// `source/domain` and the configuration's provenance in `source`.
+    /// `source/domain` and the configuration's provenance in `provenance`.
     pub fn new(
         config: &str,
-        source: &str,
+        provenance: FigureLabel,
         panels: Vec<&'a Timeline>,
         domains: Vec<String>,
         points: usize,
@@ -33,7 +34,7 @@ impl<'a> PowerTimeline<'a> {
         Self {
             title: format!(
                 "Power during each repetition: {config}{}",
-                provenance_suffix(source)
+                provenance_suffix(provenance)
             ),
             panels: panels.into_iter().take(MAX_PANELS).collect(),
             domains,

@@ -5,6 +5,7 @@ use super::style::{palette, text, tick};
 use super::{Figure, fail};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use records::labels::FigureLabel;
 
 /// One configuration's history: per run index, mean with CI bounds (J per inference).
 pub struct Series {
@@ -12,9 +13,9 @@ pub struct Series {
     pub name: String,
     /// (run index, mean, low, high).
     pub points: Vec<(usize, f64, f64, f64)>,
-    /// Provenance of each point (`measured`, `estimated`, `mixed`), parallel to `points`:
-    /// measured points are filled, the others hollow.
-    pub sources: Vec<String>,
+    /// Provenance of each point, parallel to `points`: measured points are filled, the
+    /// others hollow.
+    pub provenances: Vec<FigureLabel>,
 }
 
 /// The trend figure.
@@ -99,7 +100,7 @@ impl Figure for Trend {
                 .map_err(fail)?;
             chart
                 .draw_series(s.points.iter().enumerate().map(|(k, p)| {
-                    let measured = s.sources.get(k).is_none_or(|src| src == "measured");
+                    let measured = s.provenances.get(k).is_none_or(|p| p.is_measured());
                     let style = if measured {
                         colour.filled()
                     } else {

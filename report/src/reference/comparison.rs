@@ -2,8 +2,9 @@
 //! (`reference_comparison.csv`, the "Beside the study's figures" table of `summary.md`).
 
 use super::ReferenceRow;
+use crate::aggregate;
 use crate::configs::Configuration;
-use crate::plot::central;
+use records::labels::{ClassLabel, FigureLabel};
 use records::study::pool;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
@@ -15,8 +16,8 @@ pub struct ComparisonRow {
     pub model: String,
     /// Task name.
     pub task: String,
-    /// `task-specific` or `general-purpose`.
-    pub class: String,
+    /// `task-specific`, `general-purpose` or `unknown`.
+    pub class: ClassLabel,
     /// The suite's datasets behind the measured figure (`;`-separated): the model's
     /// datasets of the task that have a study figure and a valid repetition.
     #[serde(default)]
@@ -29,8 +30,10 @@ pub struct ComparisonRow {
     pub kwh_per_1000_ci95_low: f64,
     /// Upper bound of its 95% CI.
     pub kwh_per_1000_ci95_high: f64,
-    /// `measured`, `estimated` or `mixed`: how the measured figure was obtained.
-    pub source: String,
+    /// `measured`, `estimated` or `mixed`: how the measured figure was obtained (column
+    /// `source`).
+    #[serde(rename = "source")]
+    pub provenance: FigureLabel,
     /// The study's model.
     pub reference_model: String,
     /// The study's datasets behind its figure (`;`-separated `reference.csv` entries).
@@ -41,8 +44,10 @@ pub struct ComparisonRow {
     pub reference_kwh_per_1000_std: f64,
     /// The study's runs behind it.
     pub reference_runs: u64,
-    /// `measured`, `estimated` or `mixed`: how the study's figure was obtained.
-    pub reference_source: String,
+    /// `measured`, `estimated` or `mixed`: how the study's figure was obtained (column
+    /// `reference_source`).
+    #[serde(rename = "reference_source")]
+    pub reference_provenance: FigureLabel,
     /// How the study's figures are named.
     pub reference_label: String,
     /// What to know about the study's setup before reading a ratio (the suite's
@@ -52,20 +57,9 @@ pub struct ComparisonRow {
     /// Measured ÷ study.
     pub ratio: f64,
     /// `measured`, `estimated` or `mixed`: how the ratio was obtained (see
-    /// [`ratio_source`]).
-    #[serde(default)]
-    pub ratio_source: String,
-}
-
-/// The provenance of a ratio of two figures: `estimated` when either is wholly estimated,
-/// `measured` when both are measured, otherwise `mixed` (partly estimated).
-pub fn ratio_source(measured: &str, study: &str) -> String {
-    match (measured, study) {
-        ("measured", "measured") => "measured",
-        (a, b) if a == "estimated" || b == "estimated" => "estimated",
-        _ => "mixed",
-    }
-    .to_string()
+    /// [`FigureLabel::ratio`]; column `ratio_source`).
+    #[serde(default, rename = "ratio_source")]
+    pub ratio_provenance: FigureLabel,
 }
 
 /// One row per model and task that has both a measured figure and a matched study
@@ -83,7 +77,7 @@ pub fn compare(configs: &[Configuration], reference: &[ReferenceRow]) -> Vec<Com
         .collect();
     let ids: BTreeSet<&str> = matched.iter().map(|c| c.info.id.as_str()).collect();
     let mut out = Vec::new();
-    for p in central::pool(matched.iter().copied()) {
+    for p in aggregate::pool(matched.iter().copied()) {
         let mut seen = BTreeSet::new();
         let entries: Vec<&ReferenceRow> = reference
             .iter()
@@ -103,12 +97,12 @@ pub fn compare(configs: &[Configuration], reference: &[ReferenceRow]) -> Vec<Com
                 datasets.push(&c.info.dataset);
             }
         }
-        let (mean, std, runs, source) = pool(entries.iter().map(|r| {
+        let (mean, std, runs, reference_provenance) = pool(entries.iter().map(|r| {
             (
                 r.kwh_per_1000_mean,
                 r.kwh_per_1000_std,
                 r.runs,
-                r.source.as_str(),
+                r.provenance,
             )
         }));
         let models: BTreeSet<&str> = entries.iter().map(|r| r.reference_model.as_str()).collect();
@@ -120,13 +114,13 @@ pub fn compare(configs: &[Configuration], reference: &[ReferenceRow]) -> Vec<Com
         out.push(ComparisonRow {
             model: p.model.clone(),
             task: p.task.clone(),
-            class: p.point.class.clone(),
+            class: p.class,
             measured_datasets: datasets.join("; "),
             repetitions: p.repetitions,
-            kwh_per_1000: p.point.mean,
-            kwh_per_1000_ci95_low: p.point.low,
-            kwh_per_1000_ci95_high: p.point.high,
-            source: p.point.source.clone(),
+            kwh_per_1000: p.mean,
+            kwh_per_1000_ci95_low: p.low,
+            kwh_per_1000_ci95_high: p.high,
+            provenance: p.provenance,
             reference_model: models.into_iter().collect::<Vec<_>>().join("; "),
             reference_datasets: entries
                 .iter()
@@ -136,11 +130,11 @@ pub fn compare(configs: &[Configuration], reference: &[ReferenceRow]) -> Vec<Com
             reference_kwh_per_1000: mean,
             reference_kwh_per_1000_std: std,
             reference_runs: runs,
-            ratio_source: ratio_source(&p.point.source, &source),
-            reference_source: source,
+            ratio_provenance: FigureLabel::ratio(p.provenance, reference_provenance),
+            reference_provenance,
             reference_label: first.label.clone(),
             reference_note: notes.into_iter().collect::<Vec<_>>().join(" "),
-            ratio: p.point.mean / mean,
+            ratio: p.mean / mean,
         });
     }
     out
@@ -148,15 +142,16 @@ pub fn compare(configs: &[Configuration], reference: &[ReferenceRow]) -> Vec<Com
 
 #[cfg(test)]
 mod tests {
-    use super::ratio_source;
+    use records::labels::FigureLabel;
+    use records::labels::FigureLabel::{Estimated, Measured, Mixed};
 
     #[test]
     fn a_ratio_is_as_estimated_as_its_most_estimated_side() {
-        assert_eq!(ratio_source("measured", "measured"), "measured");
-        assert_eq!(ratio_source("measured", "mixed"), "mixed");
-        assert_eq!(ratio_source("mixed", "mixed"), "mixed");
-        assert_eq!(ratio_source("estimated", "mixed"), "estimated");
-        assert_eq!(ratio_source("mixed", "estimated"), "estimated");
-        assert_eq!(ratio_source("measured", "estimated"), "estimated");
+        assert_eq!(FigureLabel::ratio(Measured, Measured), Measured);
+        assert_eq!(FigureLabel::ratio(Measured, Mixed), Mixed);
+        assert_eq!(FigureLabel::ratio(Mixed, Mixed), Mixed);
+        assert_eq!(FigureLabel::ratio(Estimated, Mixed), Estimated);
+        assert_eq!(FigureLabel::ratio(Mixed, Estimated), Estimated);
+        assert_eq!(FigureLabel::ratio(Measured, Estimated), Estimated);
     }
 }

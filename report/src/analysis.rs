@@ -1,0 +1,55 @@
+//! The full analysis of a run folder: the energy pass, the pass over requests and samples,
+//! and every table computed from them, into a [`Report`]. It reads only; the energy of each
+//! request goes to the sink the caller gives.
+
+use crate::ReportError;
+use crate::energy::EnergyRun;
+use crate::model::Report;
+use crate::options::ReportOptions;
+use crate::scan::{self, RequestEnergySink, ScanOptions};
+use crate::{aggregate, context, domains, merge, reference, summary};
+use std::path::Path;
+
+/// Computes the report of a run folder without writing anything; each request's energy
+/// goes to `sink`.
+pub fn analyse(
+    dir: &Path,
+    options: &ReportOptions,
+    sink: &mut dyn RequestEnergySink,
+) -> Result<Report, ReportError> {
+    let EnergyRun { manifest, configs } = EnergyRun::load(dir, options.policy.as_ref())?;
+    let scan_options = ScanOptions {
+        timeline_configs: if options.plots {
+            options.timeline_configs
+        } else {
+            0
+        },
+        timeline_points: options.timeline_points,
+        resolution_s: manifest
+            .probes
+            .iter()
+            .map(|p| (p.name.clone(), p.resolution_s))
+            .collect(),
+    };
+    let scan = scan::scan(dir, &configs, &scan_options, sink)?;
+    let context = context::summarise(dir, &configs)?;
+    let mut summaries: Vec<_> = configs
+        .iter()
+        .zip(&scan.requests)
+        .filter_map(|(config, facts)| summary::summarise(config, facts, &manifest, options))
+        .collect();
+    merge::label_hosts(dir, summaries.iter_mut().map(|s| &mut s.row))?;
+    Ok(Report {
+        beside_study: reference::beside(dir, &configs)?,
+        domains: configs.iter().flat_map(domains::rows).collect(),
+        tasks: aggregate::tasks(&configs),
+        models: aggregate::models(&configs),
+        context,
+        manifest,
+        options: options.clone(),
+        configs,
+        summary: summaries,
+        scan,
+        plots: Vec::new(),
+    })
+}

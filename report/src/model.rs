@@ -1,0 +1,163 @@
+//! The reporter's model: what a report computed from a run folder, one
+//! [`ConfigSummary`] (its `summary.csv` row with its quality flags) per configuration.
+
+use crate::aggregate::{ModelRow, TaskRow};
+use crate::configs::Configuration;
+use crate::context::ContextRow;
+use crate::domains::DomainRow;
+use crate::flags::Flag;
+use crate::options::ReportOptions;
+use crate::reference::ComparisonRow;
+use crate::scan::RunScan;
+use records::labels::{ClassLabel, FigureLabel};
+use records::manifest::RunManifest;
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// Everything a report computed.
+#[derive(Debug)]
+pub struct Report {
+    /// The run's manifest.
+    pub manifest: RunManifest,
+    /// The settings used.
+    pub options: ReportOptions,
+    /// Configurations with their repetitions.
+    pub configs: Vec<Configuration>,
+    /// One summary per configuration with at least one valid repetition.
+    pub summary: Vec<ConfigSummary>,
+    /// One row per configuration and domain.
+    pub domains: Vec<DomainRow>,
+    /// Repetitions pooled per task and class.
+    pub tasks: Vec<TaskRow>,
+    /// Per model, mean over tasks.
+    pub models: Vec<ModelRow>,
+    /// GPU context (`context.csv`) per configuration, when the runner wrote it.
+    pub context: Vec<ContextRow>,
+    /// What the pass over requests and samples found.
+    pub scan: RunScan,
+    /// Each model and task beside the study's figure; `None` without `reference.csv`.
+    pub beside_study: Option<Vec<ComparisonRow>>,
+    /// Plot files written (empty until a render draws them).
+    pub plots: Vec<PathBuf>,
+}
+
+impl Report {
+    /// The rows of `summary.csv`, in configuration order.
+    pub fn rows(&self) -> impl Iterator<Item = &SummaryRow> {
+        self.summary.iter().map(|s| &s.row)
+    }
+
+    /// The summary of a configuration, by id.
+    pub fn config_summary(&self, config: &str) -> Option<&ConfigSummary> {
+        self.summary.iter().find(|s| s.row.config == config)
+    }
+}
+
+/// One configuration's summary: its row of `summary.csv` and the quality flags behind
+/// the row's `flags` column.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigSummary {
+    /// The row.
+    pub row: SummaryRow,
+    /// Its quality flags.
+    pub flags: Vec<Flag>,
+}
+
+/// One row of `summary.csv`: energy per inference of one configuration, all counted
+/// domains together, over its valid repetitions.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SummaryRow {
+    /// Configuration id (`model@dataset`).
+    pub config: String,
+    /// Model name.
+    pub model: String,
+    /// Task name.
+    pub task: String,
+    /// Dataset name.
+    pub dataset: String,
+    /// `task-specific`, `general-purpose` or `unknown`.
+    pub class: ClassLabel,
+    /// Model parameters, when known.
+    pub parameters: Option<u64>,
+    /// Valid repetitions summarised.
+    pub repetitions: usize,
+    /// Measured inferences across those repetitions.
+    pub inferences: u64,
+    /// Mean energy per inference over repetitions (J).
+    pub energy_j_mean: f64,
+    /// Standard deviation of the per-repetition means (J).
+    pub energy_j_std: f64,
+    /// Coefficient of variation of the per-repetition means.
+    pub energy_j_cv: f64,
+    /// Lower bound of the 95% CI (Student's t, n − 1 df) (J).
+    pub energy_j_ci95_low: f64,
+    /// Upper bound of the 95% CI (J).
+    pub energy_j_ci95_high: f64,
+    /// Lower bound of the 95% percentile-bootstrap CI (J), when asked for.
+    pub energy_j_boot_low: Option<f64>,
+    /// Upper bound of the 95% percentile-bootstrap CI (J), when asked for.
+    pub energy_j_boot_high: Option<f64>,
+    /// Mean energy per inference (Wh).
+    pub energy_wh_mean: f64,
+    /// Mean energy per 1,000 inferences (kWh), the study's unit.
+    pub kwh_per_1000: f64,
+    /// Lower bound of the 95% CI of kWh per 1,000.
+    pub kwh_per_1000_ci95_low: f64,
+    /// Upper bound of the 95% CI of kWh per 1,000.
+    pub kwh_per_1000_ci95_high: f64,
+    /// Mean energy per inference net of idle (J); empty without a baseline.
+    pub net_energy_j_mean: Option<f64>,
+    /// Lower bound of the 95% CI of the net energy (J).
+    pub net_energy_j_ci95_low: Option<f64>,
+    /// Upper bound of the 95% CI of the net energy (J).
+    pub net_energy_j_ci95_high: Option<f64>,
+    /// Mean energy per 1,000 inferences net of idle (kWh).
+    pub net_kwh_per_1000: Option<f64>,
+    /// Mean idle power of the counted domains (W), when baselines were taken.
+    pub idle_power_w: Option<f64>,
+    /// Emissions per 1,000 inferences (gCO2eq): gross kWh × PUE × grid intensity; NaN
+    /// (`–` in tables, `null` in JSON, flagged `gco2-unknown`) when the run states no
+    /// intensity.
+    pub gco2e_per_1000: f64,
+    /// Mean latency of successful measured requests (ms).
+    pub latency_ms_mean: Option<f64>,
+    /// Median request latency (ms).
+    pub latency_ms_p50: f64,
+    /// 90th percentile latency (ms).
+    pub latency_ms_p90: Option<f64>,
+    /// 95th percentile latency (ms).
+    pub latency_ms_p95: Option<f64>,
+    /// 99th percentile request latency (ms).
+    pub latency_ms_p99: f64,
+    /// Median time to first token of streamed requests (ms).
+    pub ttft_ms_p50: Option<f64>,
+    /// Inferences per second of window, mean over repetitions.
+    pub throughput_per_s: Option<f64>,
+    /// Output tokens per inference, when the server reported them.
+    pub output_tokens_per_inference: Option<f64>,
+    /// Energy per output token (J), mean over repetitions, for generators.
+    pub energy_j_per_output_token: Option<f64>,
+    /// Mean of the per-request energies integrated from samples (J).
+    pub request_energy_j_mean: Option<f64>,
+    /// Median per-request energy (J).
+    pub request_energy_j_p50: Option<f64>,
+    /// 90th percentile per-request energy (J).
+    pub request_energy_j_p90: Option<f64>,
+    /// 99th percentile per-request energy (J).
+    pub request_energy_j_p99: Option<f64>,
+    /// Requests shorter than the probe's resolution (their own energies are rough).
+    pub requests_below_resolution: u64,
+    /// Successful measured requests whose own energy is unknown (left out of the
+    /// per-request figures; flagged `request-energy-unknown`).
+    pub requests_energy_unknown: u64,
+    /// `measured`, `estimated` or `mixed` (some counted domains measured, some estimated);
+    /// column `source`.
+    #[serde(rename = "source")]
+    pub provenance: FigureLabel,
+    /// Quality flags, `;`-separated (empty when none).
+    pub flags: String,
+    /// Host that ran the configuration; only in a merged run whose shards ran on more than
+    /// one host (the column is absent otherwise).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+}
