@@ -22,7 +22,7 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
         let generation = c
             .generation
             .map(|g| {
-                let pinned = match (g.pin_output_length, c.protocol.pins_length()) {
+                let pinned = match (g.pin_output_length, c.wire.pins_length()) {
                     (true, true) => " (pinned)",
                     (true, false) => " (at most: this protocol cannot pin the length)",
                     (false, _) => " at most",
@@ -41,7 +41,7 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
             c.id,
             c.class.as_str(),
             c.task,
-            c.protocol.as_str(),
+            c.wire.kind().as_str(),
             c.server,
         );
         let _ = writeln!(out, "  {:<40} input: {:?}", "", c.template_text);

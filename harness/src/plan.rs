@@ -1,6 +1,6 @@
 //! The plan: configurations (model × dataset) and the interleaved order of repetitions.
 
-use crate::protocol::{Generation, JsonTemplate, Wire};
+use crate::protocol::{self, Generation, JsonTemplate, Protocol};
 use crate::shuffle::shuffle;
 use crate::suite::{ModelClass, ProtocolKind, RunOrder, Suite, SuiteError};
 use crate::template::Template;
@@ -32,10 +32,8 @@ pub struct Configuration {
     pub parameters: Option<u64>,
     /// Server key.
     pub server: String,
-    /// Protocol spoken.
-    pub protocol: ProtocolKind,
-    /// How requests are built and answers read.
-    pub wire: Wire,
+    /// The protocol spoken: how requests are built and answers read.
+    pub wire: Arc<dyn Protocol>,
     /// Template turning a dataset row into the request text.
     pub template: Template,
     /// The template's text, for the plan printout.
@@ -88,15 +86,15 @@ impl Plan {
                 .protocol
                 .or_else(|| spec.servers.get(&server).map(|s| s.protocol))
                 .unwrap_or(crate::suite::ProtocolKind::OpenaiCompletions);
-            let generation = protocol.generates().then(|| Generation {
+            let wire = wire(suite, &server, protocol, m)?;
+            let generation = wire.generates().then(|| Generation {
                 max_tokens: task_spec
                     .and_then(|t| t.max_tokens)
                     .unwrap_or(spec.generation.max_tokens),
                 temperature: spec.generation.temperature,
                 pin_output_length: spec.generation.pin_output_length,
-                stream: spec.generation.stream && protocol.streams(),
+                stream: spec.generation.stream && wire.streams(),
             });
-            let wire = wire(suite, &server, protocol, m)?;
             for (di, d) in spec.datasets.iter().enumerate() {
                 let wanted = match &m.datasets {
                     Some(list) => list.iter().any(|n| n.get_ref() == d.name.get_ref()),
@@ -119,7 +117,6 @@ impl Plan {
                     class: m.class,
                     parameters: m.parameters,
                     server: server.clone(),
-                    protocol,
                     wire: wire.clone(),
                     template: template.clone(),
                     template_text: template_text.clone(),
@@ -172,16 +169,22 @@ impl Plan {
     }
 }
 
-/// The wire of a model: its protocol, or its server's JSON template.
+/// The protocol of a model; `json-template` from its server's template table.
 fn wire(
     suite: &Suite,
     server: &str,
     protocol: ProtocolKind,
     model: &crate::suite::ModelSpec,
-) -> Result<Wire, SuiteError> {
-    if protocol != ProtocolKind::JsonTemplate {
-        return Ok(Wire::Builtin(protocol));
-    }
+) -> Result<Arc<dyn Protocol>, SuiteError> {
+    protocol::of_kind(protocol, || json_template(suite, server, model))
+}
+
+/// The server's `[servers.NAME.json_template]` table, checked.
+fn json_template(
+    suite: &Suite,
+    server: &str,
+    model: &crate::suite::ModelSpec,
+) -> Result<JsonTemplate, SuiteError> {
     let Some(t) = suite
         .spec
         .servers
@@ -203,7 +206,6 @@ fn wire(
         t.prompt_tokens.as_ref().map(|p| p.get_ref().as_str()),
         t.completion_tokens.as_ref().map(|p| p.get_ref().as_str()),
     )
-    .map(|j| Wire::Template(Arc::new(j)))
     .map_err(|e| {
         let span = match e.key {
             "path" => t.path.span(),

@@ -8,7 +8,7 @@
 //! index. Indices are 0-based: `--shard 0/3`, `1/3`, `2/3`.
 
 use crate::plan::{Configuration, Plan};
-use crate::suite::{ModelClass, ProtocolKind, ScheduleSpec};
+use crate::suite::ScheduleSpec;
 use records::manifest::ShardInfo;
 use std::collections::BTreeSet;
 
@@ -186,15 +186,13 @@ pub fn estimated_cost(config: &Configuration, schedule: &ScheduleSpec) -> f64 {
     requests * f64::from(passes) * parameters as f64
 }
 
-/// Forward passes one request costs: `max_tokens` for a generating protocol (OpenAI, TGI,
-/// json-template), except a task-specific model behind json-template (an encoder: a
-/// classifier, an extractive QA model), which answers in one pass, as every other protocol.
+/// Forward passes one request costs, as its protocol counts them
+/// ([`Protocol::passes_per_request`](crate::protocol::Protocol::passes_per_request)):
+/// `max_tokens` for a generator, one pass for everything else.
 pub fn passes_per_request(config: &Configuration) -> u32 {
-    let encoder =
-        config.protocol == ProtocolKind::JsonTemplate && config.class == ModelClass::TaskSpecific;
     match config.generation {
-        Some(g) if !encoder => g.max_tokens.max(1),
-        _ => 1,
+        Some(g) => config.wire.passes_per_request(config.class, g.max_tokens),
+        None => 1,
     }
 }
 
