@@ -161,9 +161,7 @@ async fn read_stream(
         }
     }
     if let Some(data) = sse.finish().filter(|_| !answer.done()) {
-        answer
-            .event(&data, clock.now_ns())
-            .map_err(bad_response)?;
+        answer.event(&data, clock.now_ns()).map_err(bad_response)?;
     }
     let (parsed, timing) = answer.finish().map_err(bad_response)?;
     outcome.parsed = Some(parsed);

@@ -71,7 +71,6 @@ impl JsonTemplate {
             completion_tokens: completion_tokens.map(str::to_string),
         })
     }
-
 }
 
 impl Protocol for JsonTemplate {

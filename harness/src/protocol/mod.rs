@@ -118,8 +118,8 @@ pub trait Protocol: Debug + Send + Sync {
 
     /// Reads a whole 2xx answer body; the error says what did not match the protocol.
     fn parse_body(&self, body: &[u8]) -> Result<Parsed, ProtocolError> {
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| ProtocolError::NotJson(e.to_string()))?;
+        let value: Value =
+            serde_json::from_slice(body).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
         self.parse(&value)
     }
 }
@@ -210,7 +210,9 @@ mod tests {
 
     #[test]
     fn a_body_that_is_not_json_says_so() {
-        let e = OpenaiCompletions.parse_body(b"<html>").expect_err("not JSON");
+        let e = OpenaiCompletions
+            .parse_body(b"<html>")
+            .expect_err("not JSON");
         assert!(e.to_string().starts_with("answer is not JSON: "), "{e}");
     }
 }

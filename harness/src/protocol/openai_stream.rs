@@ -61,7 +61,6 @@ impl OpenaiStream {
             done: false,
         }
     }
-
 }
 
 impl StreamDecoder for OpenaiStream {

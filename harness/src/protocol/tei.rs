@@ -69,7 +69,9 @@ fn parse_predict(v: &Value) -> Result<Parsed, ProtocolError> {
         Some(a) if a.first().is_some_and(Value::is_array) => a[0].as_array(),
         other => other,
     }
-    .ok_or(ProtocolError::Shape("expected a JSON array of {label, score}"))?;
+    .ok_or(ProtocolError::Shape(
+        "expected a JSON array of {label, score}",
+    ))?;
     let mut chars = 0;
     for item in list {
         let label = item

@@ -138,7 +138,7 @@ pub async fn run(suite: &Suite, plan: &Plan, opts: &RunOptions) -> Result<RunRes
     })?;
     let lock = lock::hold(&dir)?;
     let clock = MonotonicClock::new();
-    let probes = probes::discover(&probe_config(&suite.spec.probes), &clock);
+    let probes = probes::discover(&probe_config(&suite.probes), &clock);
     let manifest = manifest::new_manifest(suite, opts, &probes, &clock);
     let start = Start {
         dir,
@@ -200,7 +200,7 @@ pub async fn resume(
         .and_then(|n| u64::try_from(n).ok())
         .unwrap_or(0);
     let t_offset_ns = gap_ns.max(prior.last_t_ns + 1_000_000);
-    let probes = probes::discover(&probe_config(&suite.spec.probes), &clock);
+    let probes = probes::discover(&probe_config(&suite.probes), &clock);
     manifest.status = RunStatus::Running;
     manifest.status_reason = None;
     manifest.ended_utc = None;
@@ -236,7 +236,7 @@ async fn drive(
 ) -> Result<RunResult, RunError> {
     let dir = start.dir.clone();
     manifest.save(&dir)?;
-    reference::keep(&dir, suite, plan)?;
+    reference::keep(&dir, suite)?;
     let stop = Arc::new(AtomicBool::new(false));
     signals::watch_signals(Arc::clone(&stop));
     let outcome = execute(suite, plan, opts, probes, &stop, start).await;
@@ -295,7 +295,7 @@ async fn execute(
         energy_j: start.prior.energy_j.clone(),
     };
     let writer = samples::spawn_writer(dir, probes.descriptions.clone(), rx, continuation)?;
-    let sampler = Sampler::start(&probes.sources, *clock, suite.spec.probes.sample_hz, tx);
+    let sampler = Sampler::start(&probes.sources, *clock, suite.probes.sample_hz, tx);
     let mut session = Session {
         suite,
         plan,
@@ -322,7 +322,7 @@ async fn execute(
     };
     session.progress = progress_bar(
         opts.quiet,
-        session.todo().len() as u64 * u64::from(suite.spec.schedule.inferences),
+        session.todo().len() as u64 * u64::from(suite.schedule.inferences),
     );
     let outcome = session.start_servers(opts, dir).await;
     let outcome = match outcome {

@@ -60,7 +60,7 @@ impl Session<'_> {
     /// Connects to or launches every server of the plan (interleaved order), or none yet
     /// (grouped order: each starts before its first configuration).
     pub async fn start_servers(&mut self, opts: &RunOptions, dir: &Path) -> Result<(), RunError> {
-        if self.suite.spec.schedule.order == RunOrder::Grouped {
+        if self.suite.schedule.order == RunOrder::Grouped {
             return Ok(());
         }
         for config in &self.plan.configurations {
@@ -83,8 +83,8 @@ impl Session<'_> {
             joulebench: &opts.joulebench_exe,
             suite_dir: &self.suite.dir,
         };
-        let timeout = Duration::from_secs_f64(self.suite.spec.schedule.request_timeout_seconds);
-        let spec = &self.suite.spec.servers[key];
+        let timeout = Duration::from_secs_f64(self.suite.schedule.request_timeout_seconds);
+        let spec = &self.suite.servers[key];
         let api_key = match &spec.api_key_env {
             Some(var) => Some(std::env::var(var).map_err(|_| RunError::ApiKey {
                 server: key.to_string(),
@@ -92,7 +92,7 @@ impl Session<'_> {
             })?),
             None => None,
         };
-        if spec.launch.is_some() {
+        if spec.is_launched() {
             self.progress
                 .set_message(format!("starting server `{key}`"));
         }
@@ -116,7 +116,7 @@ impl Session<'_> {
     /// (repetition, configuration index) still to take, in visiting order.
     pub fn todo(&self) -> Vec<(u32, usize)> {
         self.plan
-            .visits(self.suite.spec.schedule.order)
+            .visits(self.suite.schedule.order)
             .into_iter()
             .filter(|&(repetition, ci)| {
                 let id = &self.plan.configurations[ci].id;
@@ -127,8 +127,8 @@ impl Session<'_> {
 
     /// Takes every repetition still to take, with baselines and warm-ups first.
     pub async fn measure(&mut self, opts: &RunOptions, dir: &Path) -> Result<(), RunError> {
-        let cooldown = self.suite.spec.schedule.cooldown_seconds;
-        let grouped = self.suite.spec.schedule.order == RunOrder::Grouped;
+        let cooldown = self.suite.schedule.cooldown_seconds;
+        let grouped = self.suite.schedule.order == RunOrder::Grouped;
         let mut started = vec![false; self.plan.configurations.len()];
         let todo = self.todo();
         for (k, &(repetition, ci)) in todo.iter().enumerate() {
@@ -179,7 +179,7 @@ impl Session<'_> {
     }
 
     async fn baseline(&mut self, config: &Configuration) -> Result<(), RunError> {
-        let seconds = self.suite.spec.schedule.idle_seconds;
+        let seconds = self.suite.schedule.idle_seconds;
         if seconds <= 0.0 {
             return Ok(());
         }
@@ -215,9 +215,9 @@ impl Session<'_> {
     /// configurations are warmed up again in full. Indices continue after earlier ones.
     /// False when the run must stop (the server is gone).
     async fn warmup(&mut self, ci: usize, config: &Configuration) -> Result<bool, RunError> {
-        let wanted = self.suite.spec.schedule.warmup;
+        let wanted = self.suite.schedule.warmup;
         let done = self.prior.warmups.get(&config.id).copied().unwrap_or(0);
-        let launched = self.suite.spec.servers[&config.server].launch.is_some();
+        let launched = self.suite.servers[&config.server].is_launched();
         let count = if self.resumed && launched {
             wanted
         } else {
@@ -233,7 +233,7 @@ impl Session<'_> {
             repetition: 0,
             first_index: done,
             count,
-            concurrency: self.suite.spec.schedule.concurrency,
+            concurrency: self.suite.schedule.concurrency,
             t_offset_ns: self.t_offset_ns,
         };
         let batch = self.send(ci, &spec).await?;
@@ -259,7 +259,7 @@ impl Session<'_> {
         config: &Configuration,
         repetition: u32,
     ) -> Result<bool, RunError> {
-        let schedule = &self.suite.spec.schedule;
+        let schedule = &self.suite.schedule;
         let spec = BatchSpec {
             config,
             phase: Phase::Measured,
@@ -369,7 +369,7 @@ impl Session<'_> {
         if let Some(status) = server.exit_status() {
             return Some(format!("{}", server.exited(status)));
         }
-        let timeout_s = self.suite.spec.schedule.request_timeout_seconds;
+        let timeout_s = self.suite.schedule.request_timeout_seconds;
         let hung = |n: u32| {
             format!(
                 "server `{}` at {} is hung: {n} requests in a row got no answer within schedule.request_timeout_seconds ({timeout_s} s); restart it (or raise the timeout if its answers are that slow) and `joulebench run --resume` this folder",
