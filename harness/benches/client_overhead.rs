@@ -8,8 +8,7 @@
 extern crate joulebench_harness as harness;
 
 use harness::client::HttpClient;
-use harness::protocol::{Generation, Input, Wire};
-use harness::suite::ProtocolKind;
+use harness::protocol::{Generation, Input, OpenaiCompletions, Protocol};
 use harness::writer::RowAppender;
 use probes::MonotonicClock;
 use records::raw::{Phase, RequestRecord};
@@ -131,7 +130,7 @@ struct Harness {
     runtime: tokio::runtime::Runtime,
     client: HttpClient,
     clock: MonotonicClock,
-    wire: Wire,
+    wire: OpenaiCompletions,
     prepared: harness::protocol::Prepared,
     out: Option<RowAppender<RequestRecord>>,
     _dir: tempfile::TempDir,
@@ -146,7 +145,7 @@ impl Harness {
                 .enable_all()
                 .build()?
         };
-        let wire = Wire::Builtin(ProtocolKind::OpenaiCompletions);
+        let wire = OpenaiCompletions;
         let prepared = wire.prepare(&input(), &Default::default())?;
         let dir = tempfile::tempdir()?;
         let out = if record {
@@ -338,7 +337,7 @@ fn main() -> Result<()> {
     let rounds = 10;
     let per_round = (n / rounds).max(1);
     let url = start_server()?;
-    let wire = Wire::Builtin(ProtocolKind::OpenaiCompletions);
+    let wire = OpenaiCompletions;
     let body = serde_json::to_string(&wire.prepare(&input(), &Default::default())?.body)?;
     println!(
         "{n} sequential POST /v1/completions per case over one keep-alive loopback connection, cases interleaved in {rounds} rounds"

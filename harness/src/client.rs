@@ -1,7 +1,6 @@
 //! Sending one request over a keep-alive HTTP connection and classifying how it ended.
 
-use crate::protocol::{Parsed, Prepared, SseDecoder, StreamAnswer, StreamTiming, TgiStream, Wire};
-use crate::suite::ProtocolKind;
+use crate::protocol::{Parsed, Prepared, Protocol, ProtocolError, SseDecoder, StreamDecoder};
 use probes::MonotonicClock;
 use records::raw::RequestStatus;
 use std::time::Duration;
@@ -72,7 +71,12 @@ impl HttpClient {
     }
 
     /// Sends one prepared request and reads the whole answer (a stream to its end).
-    pub async fn send(&self, wire: &Wire, prepared: &Prepared, clock: &MonotonicClock) -> Outcome {
+    pub async fn send(
+        &self,
+        protocol: &dyn Protocol,
+        prepared: &Prepared,
+        clock: &MonotonicClock,
+    ) -> Outcome {
         let url = format!("{}{}", self.base_url, prepared.path);
         let mut request = self.client.post(&url).json(&prepared.body);
         if let Some(key) = &self.api_key {
@@ -93,11 +97,12 @@ impl HttpClient {
             Ok(response) => {
                 let code = response.status();
                 outcome.http_status = Some(code.as_u16());
-                let stream =
-                    StreamReader::for_wire(wire).filter(|_| prepared.stream && code.is_success());
+                let stream = protocol
+                    .stream_decoder()
+                    .filter(|_| prepared.stream && code.is_success());
                 match stream {
-                    Some(answer) => read_stream(response, answer, clock, &mut outcome).await,
-                    None => read_whole(response, wire, &mut outcome).await,
+                    Some(decoder) => read_stream(response, decoder, clock, &mut outcome).await,
+                    None => read_whole(response, protocol, &mut outcome).await,
                 }
             }
             Err(e) => Err(Failure::Transport(e)),
@@ -121,7 +126,7 @@ impl HttpClient {
 /// Reads a whole answer body and parses it, or records the HTTP error.
 async fn read_whole(
     response: reqwest::Response,
-    wire: &Wire,
+    protocol: &dyn Protocol,
     outcome: &mut Outcome,
 ) -> Result<(), Failure> {
     let code = response.status();
@@ -131,59 +136,17 @@ async fn read_whole(
         outcome.error = format!("HTTP {code}: {}", snippet(&body));
         return Ok(());
     }
-    let parsed = wire
-        .parse(&body)
+    let parsed = protocol
+        .parse_body(&body)
         .map_err(|e| Failure::BadResponse(format!("{e}; answer began: {}", snippet(&body))))?;
     outcome.parsed = Some(parsed);
     Ok(())
 }
 
-/// A streamed answer being read, in the event format of its protocol.
-enum StreamReader {
-    /// OpenAI chunks up to `data: [DONE]`.
-    Openai(StreamAnswer),
-    /// TGI token events up to the one with `generated_text`.
-    Tgi(TgiStream),
-}
-
-impl StreamReader {
-    /// The reader for `wire`'s streamed answers, for protocols that stream.
-    fn for_wire(wire: &Wire) -> Option<Self> {
-        match wire {
-            Wire::Builtin(ProtocolKind::TgiGenerate) => Some(Self::Tgi(TgiStream::default())),
-            _ => wire.stream_answer().map(Self::Openai),
-        }
-    }
-
-    /// Whether the answer is complete; later events are ignored.
-    fn done(&self) -> bool {
-        match self {
-            Self::Openai(a) => a.done(),
-            Self::Tgi(t) => t.done(),
-        }
-    }
-
-    /// Reads one event's data, received at `t_ns`.
-    fn event(&mut self, data: &str, t_ns: u64) -> Result<(), String> {
-        match self {
-            Self::Openai(a) => a.event(data, t_ns),
-            Self::Tgi(t) => t.event(data, t_ns),
-        }
-    }
-
-    /// What the whole stream said; an error if it ended early.
-    fn finish(self) -> Result<(Parsed, StreamTiming), String> {
-        match self {
-            Self::Openai(a) => a.finish(),
-            Self::Tgi(t) => t.finish(),
-        }
-    }
-}
-
 /// Reads a server-sent-event stream to its end, timing the events that carry text.
 async fn read_stream(
     mut response: reqwest::Response,
-    mut answer: StreamReader,
+    mut answer: Box<dyn StreamDecoder>,
     clock: &MonotonicClock,
     outcome: &mut Outcome,
 ) -> Result<(), Failure> {
@@ -193,22 +156,25 @@ async fn read_stream(
         let t_ns = clock.now_ns();
         for data in sse.push(&bytes) {
             if !answer.done() {
-                answer.event(&data, t_ns).map_err(Failure::BadResponse)?;
+                answer.event(&data, t_ns).map_err(bad_response)?;
             }
         }
     }
     if let Some(data) = sse.finish().filter(|_| !answer.done()) {
-        answer
-            .event(&data, clock.now_ns())
-            .map_err(Failure::BadResponse)?;
+        answer.event(&data, clock.now_ns()).map_err(bad_response)?;
     }
-    let (parsed, timing) = answer.finish().map_err(Failure::BadResponse)?;
+    let (parsed, timing) = answer.finish().map_err(bad_response)?;
     outcome.parsed = Some(parsed);
     outcome.ttft_ns = timing
         .first_token_ns
         .map(|t| t.saturating_sub(outcome.t_start_ns));
     outcome.mean_itl_ms = timing.mean_itl_ms;
     Ok(())
+}
+
+/// An answer that did not match its protocol.
+fn bad_response(e: ProtocolError) -> Failure {
+    Failure::BadResponse(e.to_string())
 }
 
 /// The failure class of a transport error.

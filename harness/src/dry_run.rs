@@ -11,7 +11,7 @@ const LATENCIES_S: [f64; 3] = [0.01, 0.1, 1.0];
 
 /// A human-readable plan.
 pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
-    let s = &suite.spec.schedule;
+    let s = &suite.schedule;
     let mut out = String::new();
     let configs = plan.configurations.len();
     let measured = plan.measured_requests(s.inferences);
@@ -22,7 +22,7 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
         let generation = c
             .generation
             .map(|g| {
-                let pinned = match (g.pin_output_length, c.protocol.pins_length()) {
+                let pinned = match (g.pin_output_length, c.wire.pins_length()) {
                     (true, true) => " (pinned)",
                     (true, false) => " (at most: this protocol cannot pin the length)",
                     (false, _) => " at most",
@@ -41,7 +41,7 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
             c.id,
             c.class.as_str(),
             c.task,
-            c.protocol.as_str(),
+            c.wire.kind().as_str(),
             c.server,
         );
         let _ = writeln!(out, "  {:<40} input: {:?}", "", c.template_text);
@@ -85,11 +85,7 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
         duration(fixed_s),
         per_request.join(", ")
     );
-    let _ = writeln!(
-        out,
-        "\nprobes (sampling at {} Hz):",
-        suite.spec.probes.sample_hz
-    );
+    let _ = writeln!(out, "\nprobes (sampling at {} Hz):", suite.probes.sample_hz);
     for d in &probes.descriptions {
         let names: Vec<&str> = d.domains.iter().map(|x| x.name.as_str()).collect();
         let _ = writeln!(
@@ -112,7 +108,7 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
     let _ = writeln!(
         out,
         "carbon: {} gCO2eq/kWh, PUE {}",
-        suite.spec.carbon.intensity_g_per_kwh, suite.spec.carbon.pue
+        suite.carbon.intensity_g_per_kwh, suite.carbon.pue
     );
     study_figures(&mut out, suite, plan);
     missing_datasets(&mut out, suite);
@@ -131,7 +127,7 @@ fn study_figures(out: &mut String, suite: &Suite, plan: &Plan) {
         reference.path.display()
     );
     for c in &plan.configurations {
-        let Some(model) = &suite.spec.models[c.model_index].reference else {
+        let Some(model) = &suite.models[c.model_index].reference else {
             continue;
         };
         let line = match suite.study_figure(c.model_index, c.dataset_index) {
@@ -145,11 +141,11 @@ fn study_figures(out: &mut String, suite: &Suite, plan: &Plan) {
             ),
             None => format!(
                 "none: the table has no figure of {} on {}",
-                model.get_ref(),
-                suite.spec.datasets[c.dataset_index]
+                model,
+                suite.datasets[c.dataset_index]
                     .reference
                     .as_ref()
-                    .map_or_else(|| c.task.clone(), |d| d.get_ref().clone())
+                    .unwrap_or(&c.task)
             ),
         };
         let _ = writeln!(out, "  {:<40} {line}", c.id);

@@ -1,8 +1,8 @@
 //! The plan: configurations (model × dataset) and the interleaved order of repetitions.
 
-use crate::protocol::{Generation, JsonTemplate, Wire};
+use crate::protocol::{Generation, Protocol};
 use crate::shuffle::shuffle;
-use crate::suite::{ModelClass, ProtocolKind, RunOrder, Suite, SuiteError};
+use crate::suite::{DatasetSource, Model, ModelClass, RunOrder, Schedule};
 use crate::template::Template;
 use std::sync::Arc;
 
@@ -32,10 +32,8 @@ pub struct Configuration {
     pub parameters: Option<u64>,
     /// Server key.
     pub server: String,
-    /// Protocol spoken.
-    pub protocol: ProtocolKind,
-    /// How requests are built and answers read.
-    pub wire: Wire,
+    /// The protocol spoken: how requests are built and answers read.
+    pub wire: Arc<dyn Protocol>,
     /// Template turning a dataset row into the request text.
     pub template: Template,
     /// The template's text, for the plan printout.
@@ -54,88 +52,39 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// Builds the plan of a checked suite.
-    pub fn of(suite: &Suite) -> Result<Self, SuiteError> {
-        let spec = &suite.spec;
+    /// The plan of a suite's checked models and datasets: each model on each of its
+    /// datasets, in suite order, visited in `schedule`'s seeded order round by round.
+    pub fn of(models: &[Model], datasets: &[DatasetSource], schedule: &Schedule) -> Self {
         let mut configurations = Vec::new();
-        for (mi, m) in spec.models.iter().enumerate() {
-            let task = m.task.get_ref();
-            let task_spec = spec.tasks.get(task);
-            let (template_text, span, key) = match m.class {
-                ModelClass::GeneralPurpose => match task_spec.and_then(|t| t.prompt.as_ref()) {
-                    Some(p) => (
-                        p.get_ref().clone(),
-                        p.span(),
-                        format!("tasks.{task}.prompt"),
-                    ),
-                    None => {
-                        return Err(suite.error_at(
-                            m.task.span(),
-                            Some("models.task"),
-                            format!("add [tasks.{task}] prompt = \"... {{text}}\" for general-purpose models"),
-                        ));
-                    }
-                },
-                ModelClass::TaskSpecific => match task_spec.and_then(|t| t.input.as_ref()) {
-                    Some(p) => (p.get_ref().clone(), p.span(), format!("tasks.{task}.input")),
-                    None => (DEFAULT_INPUT_TEMPLATE.to_string(), 0..0, String::new()),
-                },
-            };
-            let template = Template::parse(&template_text)
-                .map_err(|e| suite.error_at(span, Some(&key), e.to_string()))?;
-            let server = m.server.get_ref().clone();
-            let protocol = m
-                .protocol
-                .or_else(|| spec.servers.get(&server).map(|s| s.protocol))
-                .unwrap_or(crate::suite::ProtocolKind::OpenaiCompletions);
-            let generation = protocol.generates().then(|| Generation {
-                max_tokens: task_spec
-                    .and_then(|t| t.max_tokens)
-                    .unwrap_or(spec.generation.max_tokens),
-                temperature: spec.generation.temperature,
-                pin_output_length: spec.generation.pin_output_length,
-                stream: spec.generation.stream && protocol.streams(),
-            });
-            let wire = wire(suite, &server, protocol, m)?;
-            for (di, d) in spec.datasets.iter().enumerate() {
-                let wanted = match &m.datasets {
-                    Some(list) => list.iter().any(|n| n.get_ref() == d.name.get_ref()),
-                    None => d.task.get_ref() == task,
-                };
-                if !wanted {
-                    continue;
-                }
+        for (mi, m) in models.iter().enumerate() {
+            let of_model = datasets
+                .iter()
+                .enumerate()
+                .filter(|(di, _)| m.datasets.contains(di));
+            for (di, d) in of_model {
                 configurations.push(Configuration {
-                    id: records::ConfigId::new(m.name.get_ref(), d.name.get_ref()).into_string(),
+                    id: records::ConfigId::new(&m.name, &d.name).into_string(),
                     model_index: mi,
                     dataset_index: di,
-                    model: m.name.get_ref().clone(),
-                    served_name: m
-                        .served_name
-                        .clone()
-                        .unwrap_or_else(|| m.name.get_ref().clone()),
-                    dataset: d.name.get_ref().clone(),
-                    task: task.clone(),
+                    model: m.name.clone(),
+                    served_name: m.served_name.clone(),
+                    dataset: d.name.clone(),
+                    task: m.task.clone(),
                     class: m.class,
                     parameters: m.parameters,
-                    server: server.clone(),
-                    protocol,
-                    wire: wire.clone(),
-                    template: template.clone(),
-                    template_text: template_text.clone(),
-                    generation,
+                    server: m.server.clone(),
+                    wire: m.wire.clone(),
+                    template: m.template.clone(),
+                    template_text: m.template_text.clone(),
+                    generation: m.generation,
                 });
             }
         }
-        let rounds = interleave(
-            configurations.len(),
-            spec.schedule.repetitions,
-            spec.schedule.seed,
-        );
-        Ok(Self {
+        let rounds = interleave(configurations.len(), schedule.repetitions, schedule.seed);
+        Self {
             configurations,
             rounds,
-        })
+        }
     }
 
     /// Every (repetition, configuration index) in the order they are taken.
@@ -170,54 +119,6 @@ impl Plan {
     pub fn measured_requests(&self, inferences: u32) -> u64 {
         self.rounds.iter().map(|r| r.len() as u64).sum::<u64>() * u64::from(inferences)
     }
-}
-
-/// The wire of a model: its protocol, or its server's JSON template.
-fn wire(
-    suite: &Suite,
-    server: &str,
-    protocol: ProtocolKind,
-    model: &crate::suite::ModelSpec,
-) -> Result<Wire, SuiteError> {
-    if protocol != ProtocolKind::JsonTemplate {
-        return Ok(Wire::Builtin(protocol));
-    }
-    let Some(t) = suite
-        .spec
-        .servers
-        .get(server)
-        .and_then(|s| s.json_template.as_ref())
-    else {
-        return Err(suite.error_at(
-            model.server.span(),
-            Some("models.server"),
-            format!(
-                "protocol json-template needs a [servers.{server}.json_template] table with path, body and output (see suites/README.md)"
-            ),
-        ));
-    };
-    JsonTemplate::new(
-        t.path.get_ref(),
-        t.body.get_ref(),
-        t.output.get_ref(),
-        t.prompt_tokens.as_ref().map(|p| p.get_ref().as_str()),
-        t.completion_tokens.as_ref().map(|p| p.get_ref().as_str()),
-    )
-    .map(|j| Wire::Template(Arc::new(j)))
-    .map_err(|e| {
-        let span = match e.key {
-            "path" => t.path.span(),
-            "body" => t.body.span(),
-            "output" => t.output.span(),
-            "prompt_tokens" => t.prompt_tokens.as_ref().map_or(0..0, |p| p.span()),
-            _ => t.completion_tokens.as_ref().map_or(0..0, |p| p.span()),
-        };
-        suite.error_at(
-            span,
-            Some(&format!("servers.{server}.json_template.{}", e.key)),
-            e.message,
-        )
-    })
 }
 
 /// A seeded random order of `n` configurations for each of `repetitions` rounds.
@@ -280,8 +181,7 @@ mod tests {
         );
         let path = dir.path().join("s.toml");
         std::fs::write(&path, suite).expect("suite");
-        let suite = crate::suite::load(&path).expect("valid suite");
-        Plan::of(&suite).expect("plan")
+        crate::suite::load(&path).expect("valid suite").plan
     }
 
     #[test]

@@ -1,10 +1,10 @@
 //! The probe settings a suite asks for.
 
-use crate::suite::{ProbeKind, ProbesSpec};
+use crate::suite::{ProbeKind, ProbeSettings};
 use probes::ProbeConfig;
 
 /// The probe configuration for a suite's `[probes]` table.
-pub fn probe_config(spec: &ProbesSpec) -> ProbeConfig {
+pub fn probe_config(spec: &ProbeSettings) -> ProbeConfig {
     let defaults = ProbeConfig::default();
     ProbeConfig {
         rapl: spec.sources.contains(&ProbeKind::Rapl),

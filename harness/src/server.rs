@@ -1,6 +1,6 @@
 //! Model server lifecycle: an address, or a command the runner starts, waits for and stops.
 
-use crate::suite::ServerSpec;
+use crate::suite::{Server, ServerAddress};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -76,29 +76,28 @@ impl RunningServer {
     /// Connects to or launches a server, and waits until it is ready.
     pub async fn start(
         name: &str,
-        spec: &ServerSpec,
+        spec: &Server,
         places: &Placeholders<'_>,
         log_dir: &Path,
     ) -> Result<Self, ServerError> {
         let timeout = Duration::from_secs_f64(spec.ready_timeout_seconds);
-        let Some(launch) = &spec.launch else {
-            let base_url = spec
-                .url
-                .as_ref()
-                .map(|u| u.get_ref().trim_end_matches('/').to_string())
-                .unwrap_or_default();
-            let ready = spec
-                .ready_url
-                .clone()
-                .unwrap_or_else(|| format!("{base_url}/health"));
-            let mut server = Self {
-                name: name.to_string(),
-                base_url,
-                child: None,
-                log: None,
-            };
-            server.wait_ready(&ready, timeout).await?;
-            return Ok(server);
+        let launch = match &spec.address {
+            ServerAddress::Launch(argv) => argv,
+            ServerAddress::Url(url) => {
+                let base_url = url.trim_end_matches('/').to_string();
+                let ready = spec
+                    .ready_url
+                    .clone()
+                    .unwrap_or_else(|| format!("{base_url}/health"));
+                let mut server = Self {
+                    name: name.to_string(),
+                    base_url,
+                    child: None,
+                    log: None,
+                };
+                server.wait_ready(&ready, timeout).await?;
+                return Ok(server);
+            }
         };
         let port = free_port().map_err(|e| ServerError::Spawn {
             name: name.into(),
@@ -110,7 +109,7 @@ impl RunningServer {
                 .replace("{suite_dir}", &places.suite_dir.to_string_lossy())
                 .replace("{port}", &port.to_string())
         };
-        let argv: Vec<String> = launch.get_ref().iter().map(|a| fill(a)).collect();
+        let argv: Vec<String> = launch.iter().map(|a| fill(a)).collect();
         let base_url = format!("http://127.0.0.1:{port}");
         let ready = spec
             .ready_url

@@ -8,7 +8,7 @@
 //! index. Indices are 0-based: `--shard 0/3`, `1/3`, `2/3`.
 
 use crate::plan::{Configuration, Plan};
-use crate::suite::{ModelClass, ProtocolKind, ScheduleSpec};
+use crate::suite::Schedule;
 use records::manifest::ShardInfo;
 use std::collections::BTreeSet;
 
@@ -175,7 +175,7 @@ impl ShardSpec {
 /// Compute per token grows with the parameter count and a generator runs one pass per new
 /// token; prompt length and server speed are left out (unknown before running), so costs
 /// rank configurations rather than predict their time.
-pub fn estimated_cost(config: &Configuration, schedule: &ScheduleSpec) -> f64 {
+pub fn estimated_cost(config: &Configuration, schedule: &Schedule) -> f64 {
     let requests = f64::from(schedule.warmup)
         + f64::from(schedule.repetitions) * f64::from(schedule.inferences);
     let passes = passes_per_request(config);
@@ -186,15 +186,13 @@ pub fn estimated_cost(config: &Configuration, schedule: &ScheduleSpec) -> f64 {
     requests * f64::from(passes) * parameters as f64
 }
 
-/// Forward passes one request costs: `max_tokens` for a generating protocol (OpenAI, TGI,
-/// json-template), except a task-specific model behind json-template (an encoder: a
-/// classifier, an extractive QA model), which answers in one pass, as every other protocol.
+/// Forward passes one request costs, as its protocol counts them
+/// ([`Protocol::passes_per_request`](crate::protocol::Protocol::passes_per_request)):
+/// `max_tokens` for a generator, one pass for everything else.
 pub fn passes_per_request(config: &Configuration) -> u32 {
-    let encoder =
-        config.protocol == ProtocolKind::JsonTemplate && config.class == ModelClass::TaskSpecific;
     match config.generation {
-        Some(g) if !encoder => g.max_tokens.max(1),
-        _ => 1,
+        Some(g) => config.wire.passes_per_request(config.class, g.max_tokens),
+        None => 1,
     }
 }
 
@@ -226,7 +224,7 @@ pub fn assign(costs: &[(&str, f64)], count: u32) -> Vec<u32> {
 }
 
 /// The configuration ids of `shard`, in suite order, and the estimated cost of each shard.
-pub fn slice(plan: &Plan, schedule: &ScheduleSpec, shard: &Shard) -> (Vec<String>, Vec<f64>) {
+pub fn slice(plan: &Plan, schedule: &Schedule, shard: &Shard) -> (Vec<String>, Vec<f64>) {
     let (mut slices, loads) = slices(plan, schedule, shard.count);
     let ids = slices
         .get_mut(shard.index as usize)
@@ -237,7 +235,7 @@ pub fn slice(plan: &Plan, schedule: &ScheduleSpec, shard: &Shard) -> (Vec<String
 
 /// The configuration ids of every shard of `count` (in suite order) and the estimated cost
 /// of each shard, from one assignment.
-pub fn slices(plan: &Plan, schedule: &ScheduleSpec, count: u32) -> (Vec<Vec<String>>, Vec<f64>) {
+pub fn slices(plan: &Plan, schedule: &Schedule, count: u32) -> (Vec<Vec<String>>, Vec<f64>) {
     let costs: Vec<(&str, f64)> = plan
         .configurations
         .iter()
@@ -255,7 +253,7 @@ pub fn slices(plan: &Plan, schedule: &ScheduleSpec, count: u32) -> (Vec<Vec<Stri
 }
 
 /// What `run.json` records of a shard.
-pub fn info(plan: &Plan, schedule: &ScheduleSpec, shard: &Shard) -> ShardInfo {
+pub fn info(plan: &Plan, schedule: &Schedule, shard: &Shard) -> ShardInfo {
     ShardInfo {
         index: shard.index,
         count: shard.count,
@@ -455,14 +453,13 @@ seed = 7
         let path = dir.path().join("suite.toml");
         std::fs::write(&path, suite).expect("suite");
         let suite = crate::suite::load(&path).expect("suite loads");
-        let plan = Plan::of(&suite).expect("plan");
-        (plan, suite)
+        (suite.plan.clone(), suite)
     }
 
     #[test]
     fn cost_counts_requests_passes_and_parameters() {
         let (plan, suite) = plan_of_small_suite();
-        let schedule = &suite.spec.schedule;
+        let schedule = &suite.schedule;
         let cost = |id: &str| {
             let c = plan.configurations.iter().find(|c| c.id == id).expect(id);
             estimated_cost(c, schedule)
@@ -494,7 +491,7 @@ seed = 7
     #[test]
     fn restricted_plans_partition_the_plan_and_keep_its_visiting_order() {
         let (plan, suite) = plan_of_small_suite();
-        let schedule = &suite.spec.schedule;
+        let schedule = &suite.schedule;
         assert_eq!(plan.configurations.len(), 10);
         for n in 1..=8u32 {
             let mut seen = Vec::new();

@@ -127,7 +127,6 @@ fn missing_configurations(
         .ok()
         .filter(|s| s.sha256 == manifest.suite.sha256)
         .or_else(|| harness::suite::load_plan_only(&out.join(records::files::SUITE_COPY)).ok())?;
-    let plan = harness::plan::Plan::of(&suite).ok()?;
     let count = manifest.merged.as_ref()?.count;
     Some(
         missing
@@ -138,7 +137,7 @@ fn missing_configurations(
                     count,
                     index_from: "flag".into(),
                 };
-                let (ids, _) = harness::shard::slice(&plan, &suite.spec.schedule, &shard);
+                let (ids, _) = harness::shard::slice(&suite.plan, &suite.schedule, &shard);
                 format!(
                     "shard {index}/{count} would hold: {}",
                     if ids.is_empty() {

@@ -50,10 +50,9 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 dir.display()
             );
         }
-        let plan = Plan::of(&suite)?;
         let plan = match &manifest.shard {
-            Some(info) => shard_plan(&plan, info, dir)?,
-            None => plan,
+            Some(info) => shard_plan(&suite.plan, info, dir)?,
+            None => suite.plan.clone(),
         };
         let options = options(None, args.quiet, manifest.shard)?;
         let runtime = runtime()?;
@@ -68,7 +67,6 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     } else {
         harness::suite::load(suite_path)?
     };
-    let plan = Plan::of(&suite)?;
     let shard = match args.shard {
         Some(spec) => Some(
             spec.resolve(|name| std::env::var(name).ok())
@@ -78,26 +76,24 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let info = shard
         .as_ref()
-        .map(|s| shard::info(&plan, &suite.spec.schedule, s));
+        .map(|s| shard::info(&suite.plan, &suite.schedule, s));
     if args.dry_run {
         if let (Some(s), Some(info)) = (&shard, &info) {
-            print!("{}", describe_shard(&plan, &suite.spec.schedule, s, info));
+            print!("{}", describe_shard(&suite.plan, &suite.schedule, s, info));
         }
         let plan = match &info {
-            Some(info) => shard::restrict(&plan, &info.configurations),
-            None => plan,
+            Some(info) => shard::restrict(&suite.plan, &info.configurations),
+            None => suite.plan.clone(),
         };
         let clock = probes::MonotonicClock::new();
-        let probe_set = probes::discover(
-            &harness::probe_setup::probe_config(&suite.spec.probes),
-            &clock,
-        );
+        let probe_set =
+            probes::discover(&harness::probe_setup::probe_config(&suite.probes), &clock);
         print!("{}", harness::dry_run::describe(&suite, &plan, &probe_set));
         return Ok(ExitCode::SUCCESS);
     }
     let plan = match &info {
-        Some(info) => shard::restrict(&plan, &info.configurations),
-        None => plan,
+        Some(info) => shard::restrict(&suite.plan, &info.configurations),
+        None => suite.plan.clone(),
     };
     let out = match (&args.out, &info) {
         (None, Some(info)) => Some(shard_out_dir(&suite, info)),
@@ -108,7 +104,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             "note: shard {}/{} has no configurations (the suite has {}); it records an empty run so that the merge sees every shard",
             info.index,
             info.count,
-            Plan::of(&suite)?.configurations.len()
+            suite.plan.configurations.len()
         );
     }
     let options = options(out, args.quiet, info)?;
@@ -142,7 +138,7 @@ fn shard_out_dir(suite: &harness::suite::Suite, info: &ShardInfo) -> PathBuf {
 /// The lines a sharded `--dry-run` prints before the shard's plan.
 fn describe_shard(
     plan: &Plan,
-    schedule: &harness::suite::ScheduleSpec,
+    schedule: &harness::suite::Schedule,
     shard: &shard::Shard,
     info: &ShardInfo,
 ) -> String {

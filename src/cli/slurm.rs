@@ -108,7 +108,6 @@ pub fn run(args: SlurmArgs) -> anyhow::Result<ExitCode> {
     }
     // The datasets need to be where the nodes run, not on the host that writes the scripts.
     let suite = harness::suite::load_plan_only(&args.suite)?;
-    let plan = Plan::of(&suite)?;
     let suite_path = absolute(&args.suite)?;
     let results = match &args.results {
         Some(dir) => absolute(dir)?,
@@ -156,7 +155,7 @@ pub fn run(args: SlurmArgs) -> anyhow::Result<ExitCode> {
     for (name, text) in &files {
         write_executable(&out.join(name), text)?;
     }
-    print!("{}", shard_table(&plan, &suite.spec.schedule, args.shards));
+    print!("{}", shard_table(&suite.plan, &suite.schedule, args.shards));
     for d in &suite.missing_datasets {
         eprintln!(
             "note: dataset {} is not at {} on this host; every node must see it there",
@@ -176,7 +175,7 @@ pub fn run(args: SlurmArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Each shard's configurations and estimated share of the cost.
-fn shard_table(plan: &Plan, schedule: &harness::suite::ScheduleSpec, count: u32) -> String {
+fn shard_table(plan: &Plan, schedule: &harness::suite::Schedule, count: u32) -> String {
     let mut out = String::new();
     let (slices, loads) = shard::slices(plan, schedule, count);
     let total: f64 = loads.iter().sum();

@@ -3,7 +3,7 @@
 mod parquet_file;
 
 use crate::shuffle::shuffle;
-use crate::suite::{DatasetFormat, DatasetSpec};
+use crate::suite::{DatasetFormat, DatasetSource};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -52,13 +52,10 @@ pub enum DatasetError {
 }
 
 impl Dataset {
-    /// Reads a dataset file as the spec says (`format` already resolved).
-    pub fn load(
-        spec: &DatasetSpec,
-        path: &Path,
-        format: DatasetFormat,
-    ) -> Result<Self, DatasetError> {
-        let raw = match format {
+    /// Reads a suite's dataset: its file, then offset, shuffle, limit and field mapping.
+    pub fn load(spec: &DatasetSource) -> Result<Self, DatasetError> {
+        let path = spec.path.as_path();
+        let raw = match spec.format {
             DatasetFormat::Jsonl => read_jsonl(path)?,
             DatasetFormat::Csv => read_csv(path)?,
             DatasetFormat::Parquet => parquet_file::read_parquet(path)?,
@@ -89,7 +86,7 @@ impl Dataset {
             })
             .collect();
         Ok(Self {
-            name: spec.name.get_ref().clone(),
+            name: spec.name.clone(),
             rows,
         })
     }
@@ -181,7 +178,6 @@ fn read_csv(path: &Path) -> Result<Vec<(u64, Row)>, DatasetError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::suite::DatasetSpec;
     use std::io::Write;
 
     fn spec(
@@ -189,16 +185,30 @@ mod tests {
         offset: usize,
         limit: Option<usize>,
         seed: Option<u64>,
-    ) -> DatasetSpec {
-        let mut text =
-            format!("name = \"d\"\ntask = \"t\"\npath = \"x\"\noffset = {offset}\n[fields]\n");
-        for (k, v) in fields {
-            text.push_str(&format!("{k} = \"{v}\"\n"));
+    ) -> DatasetSource {
+        DatasetSource {
+            name: "d".into(),
+            task: "t".into(),
+            path: PathBuf::from("x"),
+            format: DatasetFormat::Jsonl,
+            fields: fields
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            limit,
+            offset,
+            seed,
+            reference: None,
         }
-        let mut spec: DatasetSpec = toml::from_str(&text).expect("valid spec");
-        spec.limit = limit;
-        spec.seed = seed;
-        spec
+    }
+
+    /// `spec` reading `path` as `format`.
+    fn at(spec: DatasetSource, path: &Path, format: DatasetFormat) -> DatasetSource {
+        DatasetSource {
+            path: path.to_path_buf(),
+            format,
+            ..spec
+        }
     }
 
     #[test]
@@ -207,11 +217,11 @@ mod tests {
         for i in 0..10 {
             writeln!(f, "{{\"sentence\": \"s{i}\", \"label\": {}}}", i % 2).expect("write");
         }
-        let d = Dataset::load(
-            &spec(&[("text", "sentence")], 2, Some(3), None),
+        let d = Dataset::load(&at(
+            spec(&[("text", "sentence")], 2, Some(3), None),
             f.path(),
             DatasetFormat::Jsonl,
-        )
+        ))
         .expect("loads");
         assert_eq!(d.rows.len(), 3);
         assert_eq!(d.rows[0].0, 3);
@@ -226,17 +236,17 @@ mod tests {
         for i in 0..50 {
             writeln!(f, "{{\"text\": \"s{i}\"}}").expect("write");
         }
-        let a = Dataset::load(
-            &spec(&[], 0, Some(10), Some(3)),
+        let a = Dataset::load(&at(
+            spec(&[], 0, Some(10), Some(3)),
             f.path(),
             DatasetFormat::Jsonl,
-        )
+        ))
         .expect("loads");
-        let b = Dataset::load(
-            &spec(&[], 0, Some(10), Some(3)),
+        let b = Dataset::load(&at(
+            spec(&[], 0, Some(10), Some(3)),
             f.path(),
             DatasetFormat::Jsonl,
-        )
+        ))
         .expect("loads");
         let order: Vec<u64> = a.rows.iter().map(|r| r.0).collect();
         assert_eq!(order, b.rows.iter().map(|r| r.0).collect::<Vec<_>>());
@@ -247,8 +257,12 @@ mod tests {
     fn malformed_lines_name_file_and_line() {
         let mut f = tempfile::NamedTempFile::new().expect("temp file");
         writeln!(f, "{{\"text\": \"ok\"}}\n[1, 2]").expect("write");
-        let e = Dataset::load(&spec(&[], 0, None, None), f.path(), DatasetFormat::Jsonl)
-            .expect_err("second line is not an object");
+        let e = Dataset::load(&at(
+            spec(&[], 0, None, None),
+            f.path(),
+            DatasetFormat::Jsonl,
+        ))
+        .expect_err("second line is not an object");
         assert!(e.to_string().contains(":2: expected a JSON object"), "{e}");
     }
 
@@ -256,8 +270,8 @@ mod tests {
     fn csv_rows_keep_their_line_numbers() {
         let mut f = tempfile::NamedTempFile::new().expect("temp file");
         write!(f, "question,context\n\"who, then?\",\"a\nb\"\nwhat,c\n").expect("write");
-        let d =
-            Dataset::load(&spec(&[], 0, None, None), f.path(), DatasetFormat::Csv).expect("loads");
+        let d = Dataset::load(&at(spec(&[], 0, None, None), f.path(), DatasetFormat::Csv))
+            .expect("loads");
         assert_eq!(d.rows.len(), 2);
         assert_eq!(d.rows[0].1["question"], "who, then?");
         assert_eq!(d.rows[0].1["context"], "a\nb");
@@ -269,11 +283,11 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("d.parquet");
         parquet_file::tests::write_parquet(&path, &["s0", "s1", "s2", "s3"]);
-        let d = Dataset::load(
-            &spec(&[("text", "sentence")], 1, Some(2), None),
+        let d = Dataset::load(&at(
+            spec(&[("text", "sentence")], 1, Some(2), None),
             &path,
             DatasetFormat::Parquet,
-        )
+        ))
         .expect("loads");
         assert_eq!(d.rows.iter().map(|r| r.0).collect::<Vec<_>>(), vec![2, 3]);
         assert_eq!(d.rows[0].1["text"], "s1");

@@ -4,12 +4,14 @@
 //! JSON-escaped: `{prompt}` (the rendered task template), `{model}` (the served name),
 //! `{max_tokens}` (a number when it is the whole string), and any dataset field.
 
-use super::{Input, Parsed, Prepared, u64_at};
+use super::{Input, Parsed, Prepared, Protocol, ProtocolError, u64_at};
 use crate::dataset::Row;
+use crate::suite::{ModelClass, ProtocolKind};
 use crate::template::Template;
 use serde_json::Value;
 
-/// A request template and where to find the output (and token counts) in the answer.
+/// `json-template`: a request template and where to find the output (and token counts) in
+/// the answer.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JsonTemplate {
     path: String,
@@ -69,9 +71,15 @@ impl JsonTemplate {
             completion_tokens: completion_tokens.map(str::to_string),
         })
     }
+}
+
+impl Protocol for JsonTemplate {
+    fn kind(&self) -> ProtocolKind {
+        ProtocolKind::JsonTemplate
+    }
 
     /// The body for `input`, placeholders filled from it and from `row`.
-    pub fn prepare(&self, input: &Input<'_>, row: &Row) -> Result<Prepared, String> {
+    fn prepare(&self, input: &Input<'_>, row: &Row) -> Result<Prepared, ProtocolError> {
         let mut values = row.clone();
         values.insert("prompt".into(), input.text.to_string());
         values.insert("model".into(), input.model.to_string());
@@ -88,20 +96,17 @@ impl JsonTemplate {
     }
 
     /// Reads the output (a string counts characters, an array its items) and token counts.
-    pub fn parse(&self, v: &Value) -> Result<Parsed, String> {
-        let output = v.pointer(&self.output).ok_or_else(|| {
-            format!(
-                "answer has nothing at {:?} (json_template.output)",
-                self.output
-            )
-        })?;
+    fn parse(&self, v: &Value) -> Result<Parsed, ProtocolError> {
+        let output = v
+            .pointer(&self.output)
+            .ok_or_else(|| ProtocolError::NothingAt(self.output.clone()))?;
         let output_chars = match output {
             Value::String(s) => s.chars().count() as u64,
             Value::Array(items) => items
                 .iter()
                 .map(|i| i.as_str().map_or(1, |s| s.chars().count() as u64))
                 .sum(),
-            Value::Null => return Err(format!("answer has null at {:?}", self.output)),
+            Value::Null => return Err(ProtocolError::NullAt(self.output.clone())),
             _ => 1,
         };
         Ok(Parsed {
@@ -109,6 +114,20 @@ impl JsonTemplate {
             prompt_tokens: self.prompt_tokens.as_deref().and_then(|p| u64_at(v, p)),
             completion_tokens: self.completion_tokens.as_deref().and_then(|p| u64_at(v, p)),
         })
+    }
+
+    /// The template's `{max_tokens}` reaches generators.
+    fn generates(&self) -> bool {
+        true
+    }
+
+    /// A task-specific model behind a template is an encoder (a classifier, an extractive
+    /// QA model), which answers in one pass; a general-purpose one generates `max_tokens`.
+    fn passes_per_request(&self, class: ModelClass, max_tokens: u32) -> u32 {
+        match class {
+            ModelClass::TaskSpecific => 1,
+            ModelClass::GeneralPurpose => max_tokens.max(1),
+        }
     }
 }
 
@@ -123,16 +142,17 @@ fn check_strings(v: &Value) -> Result<(), String> {
     }
 }
 
-fn fill(v: &Value, values: &Row, max_tokens: Option<u32>) -> Result<Value, String> {
+fn fill(v: &Value, values: &Row, max_tokens: Option<u32>) -> Result<Value, ProtocolError> {
     Ok(match v {
         Value::String(s) if s.trim() == "{max_tokens}" && max_tokens.is_some() => {
             Value::from(max_tokens.unwrap_or_default())
         }
         Value::String(s) => {
-            let t = Template::parse(s).map_err(|e| e.to_string())?;
-            Value::String(t.render(values).map_err(|f| {
-                format!("the JSON template uses {{{f}}}, which is neither prompt, model, max_tokens nor a dataset field")
-            })?)
+            let t = Template::parse(s).map_err(|e| ProtocolError::BadTemplate(e.to_string()))?;
+            Value::String(
+                t.render(values)
+                    .map_err(|f| ProtocolError::UnknownPlaceholder(f.to_string()))?,
+            )
         }
         Value::Array(items) => Value::Array(
             items
@@ -143,7 +163,7 @@ fn fill(v: &Value, values: &Row, max_tokens: Option<u32>) -> Result<Value, Strin
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, i)| Ok((k.clone(), fill(i, values, max_tokens)?)))
-                .collect::<Result<_, String>>()?,
+                .collect::<Result<_, ProtocolError>>()?,
         ),
         other => other.clone(),
     })
@@ -198,6 +218,7 @@ mod tests {
         assert!(
             t.parse(&json!({"other": 1}))
                 .expect_err("missing")
+                .to_string()
                 .contains("/predictions/0")
         );
     }
@@ -237,6 +258,7 @@ mod tests {
         assert!(
             t.prepare(&input, &Row::new())
                 .expect_err("unknown")
+                .to_string()
                 .contains("{nope}")
         );
     }

@@ -1,13 +1,34 @@
 //! KServe v2 / Open Inference Protocol `POST /v2/models/{name}/infer` (Triton, MLServer).
 
-use super::{Input, Parsed, Prepared};
+use super::{Input, Parsed, Prepared, Protocol, ProtocolError};
+use crate::dataset::Row;
+use crate::suite::ProtocolKind;
 use serde_json::{Value, json};
+
+/// `kserve-v2`: `POST /v2/models/{name}/infer` with one BYTES tensor.
+#[derive(Clone, Copy, Debug)]
+pub struct KserveV2;
+
+impl Protocol for KserveV2 {
+    fn kind(&self) -> ProtocolKind {
+        ProtocolKind::KserveV2
+    }
+    fn prepare(&self, input: &Input<'_>, _row: &Row) -> Result<Prepared, ProtocolError> {
+        Ok(infer(input))
+    }
+    fn parse(&self, answer: &Value) -> Result<Parsed, ProtocolError> {
+        parse(answer)
+    }
+    fn generates(&self) -> bool {
+        false
+    }
+}
 
 /// Name of the input tensor holding the text.
 pub const TEXT_INPUT: &str = "text";
 
 /// One BYTES tensor of shape [1] holding the text.
-pub fn infer(input: &Input<'_>) -> Prepared {
+fn infer(input: &Input<'_>) -> Prepared {
     Prepared {
         path: format!("/v2/models/{}/infer", input.model),
         body: json!({
@@ -19,18 +40,18 @@ pub fn infer(input: &Input<'_>) -> Prepared {
 }
 
 /// `{model_name, outputs:[{name, shape, datatype, data}]}`; `output_chars` counts data items.
-pub fn parse(v: &Value) -> Result<Parsed, String> {
+fn parse(v: &Value) -> Result<Parsed, ProtocolError> {
     let outputs = v
         .get("outputs")
         .and_then(Value::as_array)
         .filter(|o| !o.is_empty())
-        .ok_or("answer has no `outputs` tensors")?;
+        .ok_or(ProtocolError::Shape("answer has no `outputs` tensors"))?;
     let mut count = 0;
     for o in outputs {
         let data = o
             .get("data")
             .and_then(Value::as_array)
-            .ok_or("output tensor without a `data` array")?;
+            .ok_or(ProtocolError::Shape("output tensor without a `data` array"))?;
         count += data
             .iter()
             .map(|d| d.as_str().map_or(1, |s| s.chars().count() as u64))

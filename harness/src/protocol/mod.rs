@@ -1,5 +1,9 @@
 //! Wire formats: turning an input into a request body, and an answer into what records need.
+//!
+//! Each protocol a suite can name (`protocol = "..."`) is one [`Protocol`] implementation
+//! in its own file; streamed answers are read by the [`StreamDecoder`] beside it.
 
+mod error;
 mod json_template;
 mod kserve;
 mod openai;
@@ -9,14 +13,20 @@ mod tei;
 mod tgi;
 mod tgi_stream;
 
-pub use json_template::JsonTemplate;
-pub use openai_stream::{StreamAnswer, StreamTiming};
+pub use error::ProtocolError;
+pub use json_template::{JsonTemplate, TemplateKeyError};
+pub use kserve::KserveV2;
+pub use openai::{OpenaiChat, OpenaiCompletions};
+pub use openai_stream::{OpenaiStream, StreamTiming};
 pub use sse::SseDecoder;
+pub use tei::{TeiEmbed, TeiPredict};
+pub use tgi::TgiGenerate;
 pub use tgi_stream::TgiStream;
 
 use crate::dataset::Row;
 use crate::suite::ProtocolKind;
 use serde_json::Value;
+use std::fmt::Debug;
 use std::sync::Arc;
 
 /// What one request asks for, independent of the protocol.
@@ -67,91 +77,80 @@ pub struct Parsed {
     pub completion_tokens: Option<u64>,
 }
 
-/// How a configuration's requests are built and its answers read.
-#[derive(Clone, Debug)]
-pub enum Wire {
-    /// One of the built-in protocols.
-    Builtin(ProtocolKind),
-    /// The suite's own JSON body template and output pointers.
-    Template(Arc<JsonTemplate>),
-}
+/// One wire format: how a configuration's requests are built and its answers read.
+pub trait Protocol: Debug + Send + Sync {
+    /// Which protocol of the suite file this is.
+    fn kind(&self) -> ProtocolKind;
 
-impl Wire {
     /// Builds the request for `input`; `row` fills a JSON template's field placeholders.
-    pub fn prepare(&self, input: &Input<'_>, row: &Row) -> Result<Prepared, String> {
-        let kind = match self {
-            Wire::Template(t) => return t.prepare(input, row),
-            Wire::Builtin(kind) => *kind,
-        };
-        Ok(match kind {
-            ProtocolKind::OpenaiCompletions => openai::completions(input),
-            ProtocolKind::OpenaiChat => openai::chat(input),
-            ProtocolKind::TgiGenerate => tgi::generate(input),
-            ProtocolKind::TeiPredict => tei::predict(input),
-            ProtocolKind::TeiEmbed => tei::embed(input),
-            ProtocolKind::KserveV2 => kserve::infer(input),
-            ProtocolKind::JsonTemplate => return Err(NO_TEMPLATE.into()),
-        })
+    fn prepare(&self, input: &Input<'_>, row: &Row) -> Result<Prepared, ProtocolError>;
+
+    /// Reads a whole 2xx answer, already parsed as JSON.
+    fn parse(&self, answer: &Value) -> Result<Parsed, ProtocolError>;
+
+    /// Whether the protocol generates text (and so takes generation settings).
+    fn generates(&self) -> bool;
+
+    /// Whether the protocol can ask for an exact output length (`ignore_eos`, `min_tokens`).
+    fn pins_length(&self) -> bool {
+        false
+    }
+
+    /// A reader for one streamed answer, for protocols that stream (server-sent events).
+    fn stream_decoder(&self) -> Option<Box<dyn StreamDecoder>> {
+        None
+    }
+
+    /// Whether the protocol can stream its answer.
+    fn streams(&self) -> bool {
+        self.stream_decoder().is_some()
+    }
+
+    /// Forward passes one request of a `class` model costs, for shard balancing:
+    /// `max_tokens` for a generator, one pass for everything else.
+    fn passes_per_request(&self, _class: crate::suite::ModelClass, max_tokens: u32) -> u32 {
+        if self.generates() {
+            max_tokens.max(1)
+        } else {
+            1
+        }
     }
 
     /// Reads a whole 2xx answer body; the error says what did not match the protocol.
-    pub fn parse(&self, body: &[u8]) -> Result<Parsed, String> {
+    fn parse_body(&self, body: &[u8]) -> Result<Parsed, ProtocolError> {
         let value: Value =
-            serde_json::from_slice(body).map_err(|e| format!("answer is not JSON: {e}"))?;
-        let kind = match self {
-            Wire::Template(t) => return t.parse(&value),
-            Wire::Builtin(kind) => *kind,
-        };
-        match kind {
-            ProtocolKind::OpenaiCompletions => openai::parse_completions(&value),
-            ProtocolKind::OpenaiChat => openai::parse_chat(&value),
-            ProtocolKind::TgiGenerate => tgi::parse(&value),
-            ProtocolKind::TeiPredict => tei::parse_predict(&value),
-            ProtocolKind::TeiEmbed => tei::parse_embed(&value),
-            ProtocolKind::KserveV2 => kserve::parse(&value),
-            ProtocolKind::JsonTemplate => Err(NO_TEMPLATE.into()),
-        }
-    }
-
-    /// A reader for a streamed answer, for protocols that stream.
-    pub fn stream_answer(&self) -> Option<StreamAnswer> {
-        match self {
-            Wire::Builtin(ProtocolKind::OpenaiCompletions) => Some(StreamAnswer::new(false)),
-            Wire::Builtin(ProtocolKind::OpenaiChat) => Some(StreamAnswer::new(true)),
-            _ => None,
-        }
+            serde_json::from_slice(body).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
+        self.parse(&value)
     }
 }
 
-const NO_TEMPLATE: &str = "json-template needs the server's [servers.NAME.json_template] table";
+/// A streamed answer being read, one server-sent event at a time.
+pub trait StreamDecoder: Send {
+    /// Whether the answer is complete; later events are ignored.
+    fn done(&self) -> bool;
 
-impl ProtocolKind {
-    /// Whether the protocol generates text (and so takes generation settings).
-    pub fn generates(self) -> bool {
-        matches!(
-            self,
-            ProtocolKind::OpenaiCompletions
-                | ProtocolKind::OpenaiChat
-                | ProtocolKind::TgiGenerate
-                | ProtocolKind::JsonTemplate
-        )
-    }
+    /// Reads one event's data, received at `t_ns`.
+    fn event(&mut self, data: &str, t_ns: u64) -> Result<(), ProtocolError>;
 
-    /// Whether the protocol can ask for an exact output length (`ignore_eos`, `min_tokens`).
-    pub fn pins_length(self) -> bool {
-        matches!(
-            self,
-            ProtocolKind::OpenaiCompletions | ProtocolKind::OpenaiChat
-        )
-    }
+    /// What the whole stream said; an error if it ended early.
+    fn finish(self: Box<Self>) -> Result<(Parsed, StreamTiming), ProtocolError>;
+}
 
-    /// Whether the protocol can stream its answer (server-sent events).
-    pub fn streams(self) -> bool {
-        matches!(
-            self,
-            ProtocolKind::OpenaiCompletions | ProtocolKind::OpenaiChat | ProtocolKind::TgiGenerate
-        )
-    }
+/// The protocol a suite names; `json-template` is built by `template` (from the server's
+/// `[servers.NAME.json_template]` table), whose error is returned as is.
+pub fn of_kind<E>(
+    kind: ProtocolKind,
+    template: impl FnOnce() -> Result<JsonTemplate, E>,
+) -> Result<Arc<dyn Protocol>, E> {
+    Ok(match kind {
+        ProtocolKind::OpenaiCompletions => Arc::new(OpenaiCompletions),
+        ProtocolKind::OpenaiChat => Arc::new(OpenaiChat),
+        ProtocolKind::TgiGenerate => Arc::new(TgiGenerate),
+        ProtocolKind::TeiPredict => Arc::new(TeiPredict),
+        ProtocolKind::TeiEmbed => Arc::new(TeiEmbed),
+        ProtocolKind::KserveV2 => Arc::new(KserveV2),
+        ProtocolKind::JsonTemplate => Arc::new(template()?),
+    })
 }
 
 /// A `u64` at a JSON pointer, when present.
@@ -160,13 +159,60 @@ fn u64_at(value: &Value, pointer: &str) -> Option<u64> {
 }
 
 /// A string at a JSON pointer, or an error naming the pointer.
-fn str_at<'a>(value: &'a Value, pointer: &str) -> Result<&'a str, String> {
+fn str_at<'a>(value: &'a Value, pointer: &str) -> Result<&'a str, ProtocolError> {
     value
         .pointer(pointer)
         .and_then(Value::as_str)
-        .ok_or_else(|| format!("answer has no string at {pointer}"))
+        .ok_or_else(|| ProtocolError::NoStringAt(pointer.to_string()))
 }
 
 fn chars(s: &str) -> u64 {
     s.chars().count() as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::suite::ModelClass;
+
+    #[test]
+    fn every_protocol_knows_its_name_and_abilities() {
+        let builtin = |kind| of_kind(kind, || Err(())).expect("a built-in protocol");
+        let template = || JsonTemplate::new("/i", "{}", "/o", None, None).map_err(|_| ());
+        for (kind, generates, pins, streams) in [
+            (ProtocolKind::OpenaiCompletions, true, true, true),
+            (ProtocolKind::OpenaiChat, true, true, true),
+            (ProtocolKind::TgiGenerate, true, false, true),
+            (ProtocolKind::TeiPredict, false, false, false),
+            (ProtocolKind::TeiEmbed, false, false, false),
+            (ProtocolKind::KserveV2, false, false, false),
+        ] {
+            let p = builtin(kind);
+            assert_eq!(p.kind(), kind);
+            assert_eq!(
+                (p.generates(), p.pins_length(), p.streams()),
+                (generates, pins, streams),
+                "{}",
+                kind.as_str()
+            );
+        }
+        let t = of_kind(ProtocolKind::JsonTemplate, template).expect("a template");
+        assert_eq!(t.kind(), ProtocolKind::JsonTemplate);
+        assert!(t.generates() && !t.pins_length() && !t.streams());
+        assert!(of_kind(ProtocolKind::JsonTemplate, || Err::<JsonTemplate, _>(7)).is_err());
+        assert_eq!(t.passes_per_request(ModelClass::TaskSpecific, 8), 1);
+        assert_eq!(t.passes_per_request(ModelClass::GeneralPurpose, 8), 8);
+        assert_eq!(
+            builtin(ProtocolKind::TeiPredict).passes_per_request(ModelClass::GeneralPurpose, 8),
+            1
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_json_says_so() {
+        let e = OpenaiCompletions
+            .parse_body(b"<html>")
+            .expect_err("not JSON");
+        assert!(e.to_string().starts_with("answer is not JSON: "), "{e}");
+    }
 }

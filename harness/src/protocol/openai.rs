@@ -1,10 +1,65 @@
 //! OpenAI completions and chat completions (vLLM, SGLang, llama.cpp, Ollama, TGI, LM Studio).
 
-use super::{Input, Parsed, Prepared, chars, str_at, u64_at};
+use super::{
+    Input, OpenaiStream, Parsed, Prepared, Protocol, ProtocolError, StreamDecoder, chars, str_at,
+    u64_at,
+};
+use crate::dataset::Row;
+use crate::suite::ProtocolKind;
 use serde_json::{Value, json};
 
+/// `openai-completions`: `POST /v1/completions`.
+#[derive(Clone, Copy, Debug)]
+pub struct OpenaiCompletions;
+
+/// `openai-chat`: `POST /v1/chat/completions` with one user message.
+#[derive(Clone, Copy, Debug)]
+pub struct OpenaiChat;
+
+impl Protocol for OpenaiCompletions {
+    fn kind(&self) -> ProtocolKind {
+        ProtocolKind::OpenaiCompletions
+    }
+    fn prepare(&self, input: &Input<'_>, _row: &Row) -> Result<Prepared, ProtocolError> {
+        Ok(completions(input))
+    }
+    fn parse(&self, answer: &Value) -> Result<Parsed, ProtocolError> {
+        parse_completions(answer)
+    }
+    fn generates(&self) -> bool {
+        true
+    }
+    fn pins_length(&self) -> bool {
+        true
+    }
+    fn stream_decoder(&self) -> Option<Box<dyn StreamDecoder>> {
+        Some(Box::new(OpenaiStream::new(false)))
+    }
+}
+
+impl Protocol for OpenaiChat {
+    fn kind(&self) -> ProtocolKind {
+        ProtocolKind::OpenaiChat
+    }
+    fn prepare(&self, input: &Input<'_>, _row: &Row) -> Result<Prepared, ProtocolError> {
+        Ok(chat(input))
+    }
+    fn parse(&self, answer: &Value) -> Result<Parsed, ProtocolError> {
+        parse_chat(answer)
+    }
+    fn generates(&self) -> bool {
+        true
+    }
+    fn pins_length(&self) -> bool {
+        true
+    }
+    fn stream_decoder(&self) -> Option<Box<dyn StreamDecoder>> {
+        Some(Box::new(OpenaiStream::new(true)))
+    }
+}
+
 /// `POST /v1/completions`.
-pub fn completions(input: &Input<'_>) -> Prepared {
+fn completions(input: &Input<'_>) -> Prepared {
     let mut body = json!({ "model": input.model, "prompt": input.text, "stream": false });
     let pins = add_generation(&mut body, input, "max_tokens");
     Prepared {
@@ -16,7 +71,7 @@ pub fn completions(input: &Input<'_>) -> Prepared {
 }
 
 /// `POST /v1/chat/completions` with one user message.
-pub fn chat(input: &Input<'_>) -> Prepared {
+fn chat(input: &Input<'_>) -> Prepared {
     let mut body = json!({
         "model": input.model,
         "messages": [{ "role": "user", "content": input.text }],
@@ -51,13 +106,13 @@ fn add_generation(body: &mut Value, input: &Input<'_>, max_key: &str) -> bool {
 }
 
 /// `{choices:[{text}], usage:{prompt_tokens, completion_tokens}}`.
-pub fn parse_completions(v: &Value) -> Result<Parsed, String> {
+fn parse_completions(v: &Value) -> Result<Parsed, ProtocolError> {
     let text = str_at(v, "/choices/0/text")?;
     Ok(with_usage(v, chars(text)))
 }
 
 /// `{choices:[{message:{content}}], usage:{...}}`.
-pub fn parse_chat(v: &Value) -> Result<Parsed, String> {
+fn parse_chat(v: &Value) -> Result<Parsed, ProtocolError> {
     let text = str_at(v, "/choices/0/message/content")?;
     Ok(with_usage(v, chars(text)))
 }

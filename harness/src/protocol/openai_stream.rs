@@ -4,7 +4,7 @@
 //! `choices[0].delta.content` (chat); with `stream_options.include_usage` the last chunk
 //! before `[DONE]` carries `usage` and no choices.
 
-use super::Parsed;
+use super::{Parsed, ProtocolError, StreamDecoder};
 use serde_json::Value;
 
 /// Token timing of a streamed answer, on the run's clock.
@@ -34,7 +34,7 @@ impl StreamTiming {
 
 /// A streamed answer being read, one event at a time.
 #[derive(Debug)]
-pub struct StreamAnswer {
+pub struct OpenaiStream {
     chat: bool,
     output_chars: u64,
     text_chunks: u64,
@@ -46,7 +46,7 @@ pub struct StreamAnswer {
     done: bool,
 }
 
-impl StreamAnswer {
+impl OpenaiStream {
     /// A reader for completions (`chat = false`) or chat completions chunks.
     pub fn new(chat: bool) -> Self {
         Self {
@@ -61,14 +61,16 @@ impl StreamAnswer {
             done: false,
         }
     }
+}
 
+impl StreamDecoder for OpenaiStream {
     /// Whether `[DONE]` was read.
-    pub fn done(&self) -> bool {
+    fn done(&self) -> bool {
         self.done
     }
 
     /// Reads one event's data, received at `t_ns`.
-    pub fn event(&mut self, data: &str, t_ns: u64) -> Result<(), String> {
+    fn event(&mut self, data: &str, t_ns: u64) -> Result<(), ProtocolError> {
         let data = data.trim();
         if data == "[DONE]" {
             self.done = true;
@@ -77,17 +79,16 @@ impl StreamAnswer {
         if data.is_empty() {
             return Ok(());
         }
-        let v: Value = serde_json::from_str(data).map_err(|e| {
-            format!(
-                "stream chunk is not JSON: {e}; chunk began: {}",
-                begin(data)
-            )
+        let v: Value = serde_json::from_str(data).map_err(|e| ProtocolError::StreamNotJson {
+            what: "chunk",
+            reason: e.to_string(),
+            begin: begin(data),
         })?;
         if let Some(error) = v.get("error") {
-            return Err(format!(
-                "server reported an error mid-stream: {}",
-                begin(&error.to_string())
-            ));
+            return Err(ProtocolError::StreamError {
+                kind: String::new(),
+                message: begin(&error.to_string()),
+            });
         }
         if let Some(usage) = v.get("usage").filter(|u| u.is_object()) {
             self.prompt_tokens = usage.get("prompt_tokens").and_then(Value::as_u64);
@@ -97,10 +98,11 @@ impl StreamAnswer {
             if v.get("usage").is_some() || v.get("choices").is_some() {
                 return Ok(());
             }
-            return Err(format!(
-                "stream chunk has neither `choices` nor `usage`: {}",
-                begin(data)
-            ));
+            return Err(ProtocolError::StreamForeign {
+                what: "chunk",
+                keys: "`choices` nor `usage`",
+                begin: begin(data),
+            });
         };
         let pointer = if self.chat { "/delta/content" } else { "/text" };
         let text = choice
@@ -120,12 +122,12 @@ impl StreamAnswer {
     }
 
     /// What the whole stream said; an error if it ended before `[DONE]` or a finish reason.
-    pub fn finish(self) -> Result<(Parsed, StreamTiming), String> {
+    fn finish(self: Box<Self>) -> Result<(Parsed, StreamTiming), ProtocolError> {
         if !self.done && !self.finish_reason {
-            return Err(format!(
-                "stream ended before `data: [DONE]` after {} chunks with text",
+            return Err(ProtocolError::StreamCut(format!(
+                "`data: [DONE]` after {} chunks with text",
                 self.text_chunks
-            ));
+            )));
         }
         let timing = StreamTiming::of_tokens(self.first_ns, self.last_ns, self.text_chunks);
         let parsed = Parsed {
@@ -149,7 +151,7 @@ mod tests {
 
     #[test]
     fn completion_chunks_give_text_usage_and_timing() {
-        let mut s = StreamAnswer::new(false);
+        let mut s = Box::new(OpenaiStream::new(false));
         let chunk = |t: &str| {
             format!(
                 r#"{{"id":"c","object":"text_completion","choices":[{{"index":0,"text":"{t}","logprobs":null,"finish_reason":null}}],"usage":null}}"#
@@ -172,7 +174,7 @@ mod tests {
 
     #[test]
     fn chat_deltas_skip_the_role_chunk_and_count_chunks_without_usage() {
-        let mut s = StreamAnswer::new(true);
+        let mut s = Box::new(OpenaiStream::new(true));
         s.event(
             r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#,
             5,
@@ -192,7 +194,7 @@ mod tests {
 
     #[test]
     fn broken_streams_are_errors() {
-        let mut s = StreamAnswer::new(false);
+        let mut s = Box::new(OpenaiStream::new(false));
         assert!(s.event("{not json", 1).is_err());
         assert!(
             s.event(r#"{"error":{"message":"out of memory"}}"#, 1)
@@ -203,6 +205,7 @@ mod tests {
         assert!(
             s.finish()
                 .expect_err("no [DONE]")
+                .to_string()
                 .contains("before `data: [DONE]`")
         );
     }

@@ -1,10 +1,50 @@
 //! Hugging Face Text Embeddings Inference `POST /predict` and `POST /embed`.
 
-use super::{Input, Parsed, Prepared};
+use super::{Input, Parsed, Prepared, Protocol, ProtocolError};
+use crate::dataset::Row;
+use crate::suite::ProtocolKind;
 use serde_json::{Value, json};
 
+/// `tei-predict`: `POST /predict` (sequence classification).
+#[derive(Clone, Copy, Debug)]
+pub struct TeiPredict;
+
+/// `tei-embed`: `POST /embed`.
+#[derive(Clone, Copy, Debug)]
+pub struct TeiEmbed;
+
+impl Protocol for TeiPredict {
+    fn kind(&self) -> ProtocolKind {
+        ProtocolKind::TeiPredict
+    }
+    fn prepare(&self, input: &Input<'_>, _row: &Row) -> Result<Prepared, ProtocolError> {
+        Ok(predict(input))
+    }
+    fn parse(&self, answer: &Value) -> Result<Parsed, ProtocolError> {
+        parse_predict(answer)
+    }
+    fn generates(&self) -> bool {
+        false
+    }
+}
+
+impl Protocol for TeiEmbed {
+    fn kind(&self) -> ProtocolKind {
+        ProtocolKind::TeiEmbed
+    }
+    fn prepare(&self, input: &Input<'_>, _row: &Row) -> Result<Prepared, ProtocolError> {
+        Ok(embed(input))
+    }
+    fn parse(&self, answer: &Value) -> Result<Parsed, ProtocolError> {
+        parse_embed(answer)
+    }
+    fn generates(&self) -> bool {
+        false
+    }
+}
+
 /// `{inputs}` to `/predict` (sequence classification).
-pub fn predict(input: &Input<'_>) -> Prepared {
+fn predict(input: &Input<'_>) -> Prepared {
     Prepared {
         path: "/predict".into(),
         body: json!({ "inputs": input.text }),
@@ -14,7 +54,7 @@ pub fn predict(input: &Input<'_>) -> Prepared {
 }
 
 /// `{inputs}` to `/embed`.
-pub fn embed(input: &Input<'_>) -> Prepared {
+fn embed(input: &Input<'_>) -> Prepared {
     Prepared {
         path: "/embed".into(),
         body: json!({ "inputs": input.text }),
@@ -24,25 +64,27 @@ pub fn embed(input: &Input<'_>) -> Prepared {
 }
 
 /// `[{label, score}, ...]` (or nested one level for batched inputs).
-pub fn parse_predict(v: &Value) -> Result<Parsed, String> {
+fn parse_predict(v: &Value) -> Result<Parsed, ProtocolError> {
     let list = match v.as_array() {
         Some(a) if a.first().is_some_and(Value::is_array) => a[0].as_array(),
         other => other,
     }
-    .ok_or("expected a JSON array of {label, score}")?;
+    .ok_or(ProtocolError::Shape(
+        "expected a JSON array of {label, score}",
+    ))?;
     let mut chars = 0;
     for item in list {
         let label = item
             .get("label")
             .and_then(Value::as_str)
-            .ok_or("prediction without a string `label`")?;
+            .ok_or(ProtocolError::Shape("prediction without a string `label`"))?;
         item.get("score")
             .and_then(Value::as_f64)
-            .ok_or("prediction without a numeric `score`")?;
+            .ok_or(ProtocolError::Shape("prediction without a numeric `score`"))?;
         chars += label.chars().count() as u64;
     }
     if list.is_empty() {
-        return Err("empty list of predictions".into());
+        return Err(ProtocolError::Shape("empty list of predictions"));
     }
     Ok(Parsed {
         output_chars: chars,
@@ -51,13 +93,13 @@ pub fn parse_predict(v: &Value) -> Result<Parsed, String> {
 }
 
 /// `[[f32, ...]]`: one embedding per input; `output_chars` counts its values.
-pub fn parse_embed(v: &Value) -> Result<Parsed, String> {
+fn parse_embed(v: &Value) -> Result<Parsed, ProtocolError> {
     let first = v
         .pointer("/0")
         .and_then(Value::as_array)
-        .ok_or("expected a JSON array of embeddings")?;
+        .ok_or(ProtocolError::Shape("expected a JSON array of embeddings"))?;
     if first.is_empty() || !first.iter().all(Value::is_number) {
-        return Err("embedding is empty or not numeric".into());
+        return Err(ProtocolError::Shape("embedding is empty or not numeric"));
     }
     Ok(Parsed {
         output_chars: first.len() as u64,

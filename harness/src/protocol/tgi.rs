@@ -1,11 +1,38 @@
 //! Hugging Face Text Generation Inference `POST /generate` and `POST /generate_stream`.
 
-use super::{Input, Parsed, Prepared, chars, str_at, u64_at};
+use super::{
+    Input, Parsed, Prepared, Protocol, ProtocolError, StreamDecoder, TgiStream, chars, str_at,
+    u64_at,
+};
+use crate::dataset::Row;
+use crate::suite::ProtocolKind;
 use serde_json::{Value, json};
+
+/// `tgi-generate`: `POST /generate`, or `/generate_stream` when streaming.
+#[derive(Clone, Copy, Debug)]
+pub struct TgiGenerate;
+
+impl Protocol for TgiGenerate {
+    fn kind(&self) -> ProtocolKind {
+        ProtocolKind::TgiGenerate
+    }
+    fn prepare(&self, input: &Input<'_>, _row: &Row) -> Result<Prepared, ProtocolError> {
+        Ok(generate(input))
+    }
+    fn parse(&self, answer: &Value) -> Result<Parsed, ProtocolError> {
+        parse(answer)
+    }
+    fn generates(&self) -> bool {
+        true
+    }
+    fn stream_decoder(&self) -> Option<Box<dyn StreamDecoder>> {
+        Some(Box::new(TgiStream::default()))
+    }
+}
 
 /// `{inputs, parameters:{max_new_tokens, details:true, do_sample}}` to `/generate`, or to
 /// `/generate_stream` when streaming; TGI cannot pin the length.
-pub fn generate(input: &Input<'_>) -> Prepared {
+fn generate(input: &Input<'_>) -> Prepared {
     let stream = input.generation.is_some_and(|g| g.stream);
     let mut parameters = json!({ "details": true });
     if let (Some(g), Some(p)) = (input.generation, parameters.as_object_mut()) {
@@ -31,7 +58,7 @@ pub fn generate(input: &Input<'_>) -> Prepared {
 }
 
 /// `{generated_text, details:{finish_reason, generated_tokens, prefill:[...]}}`.
-pub fn parse(v: &Value) -> Result<Parsed, String> {
+fn parse(v: &Value) -> Result<Parsed, ProtocolError> {
     let text = str_at(v, "/generated_text")?;
     let prompt_tokens = v
         .pointer("/details/prefill")

@@ -6,7 +6,7 @@
 //! `data: {"error": "...", "error_type": "..."}`.
 
 use super::openai_stream::begin;
-use super::{Parsed, StreamTiming, chars};
+use super::{Parsed, ProtocolError, StreamDecoder, StreamTiming, chars};
 use serde_json::Value;
 
 /// A TGI token stream being read, one event at a time.
@@ -21,23 +21,22 @@ pub struct TgiStream {
     input_length: Option<u64>,
 }
 
-impl TgiStream {
+impl StreamDecoder for TgiStream {
     /// Whether the event with `generated_text` was read.
-    pub fn done(&self) -> bool {
+    fn done(&self) -> bool {
         self.generated_chars.is_some()
     }
 
     /// Reads one event's data, received at `t_ns`.
-    pub fn event(&mut self, data: &str, t_ns: u64) -> Result<(), String> {
+    fn event(&mut self, data: &str, t_ns: u64) -> Result<(), ProtocolError> {
         let data = data.trim();
         if data.is_empty() {
             return Ok(());
         }
-        let v: Value = serde_json::from_str(data).map_err(|e| {
-            format!(
-                "stream event is not JSON: {e}; event began: {}",
-                begin(data)
-            )
+        let v: Value = serde_json::from_str(data).map_err(|e| ProtocolError::StreamNotJson {
+            what: "event",
+            reason: e.to_string(),
+            begin: begin(data),
         })?;
         if let Some(error) = v.get("error").filter(|e| !e.is_null()) {
             let message = error
@@ -48,16 +47,17 @@ impl TgiStream {
                 .and_then(Value::as_str)
                 .map(|k| format!(" ({k})"))
                 .unwrap_or_default();
-            return Err(format!(
-                "server reported an error mid-stream{kind}: {}",
-                begin(&message)
-            ));
+            return Err(ProtocolError::StreamError {
+                kind,
+                message: begin(&message),
+            });
         }
         let Some(token) = v.get("token").filter(|t| t.is_object()) else {
-            return Err(format!(
-                "stream event has neither `token` nor `error`: {}",
-                begin(data)
-            ));
+            return Err(ProtocolError::StreamForeign {
+                what: "event",
+                keys: "`token` nor `error`",
+                begin: begin(data),
+            });
         };
         self.token_events += 1;
         let special = token
@@ -81,12 +81,12 @@ impl TgiStream {
     }
 
     /// What the whole stream said; an error if it ended before the event with `generated_text`.
-    pub fn finish(self) -> Result<(Parsed, StreamTiming), String> {
+    fn finish(self: Box<Self>) -> Result<(Parsed, StreamTiming), ProtocolError> {
         let Some(output_chars) = self.generated_chars else {
-            return Err(format!(
-                "stream ended before the event with `generated_text`, after {} token events",
+            return Err(ProtocolError::StreamCut(format!(
+                "the event with `generated_text`, after {} token events",
                 self.token_events
-            ));
+            )));
         };
         let parsed = Parsed {
             output_chars,
@@ -125,7 +125,7 @@ mod tests {
 
     #[test]
     fn a_whole_stream_gives_text_details_and_timing() {
-        let mut s = TgiStream::default();
+        let mut s = Box::new(TgiStream::default());
         s.event(&token(1, "Hel", false, None), 1_000_000)
             .expect("token");
         assert!(!s.done());
@@ -148,7 +148,7 @@ mod tests {
 
     #[test]
     fn special_tokens_neither_start_the_clock_nor_add_gaps_but_count_as_tokens() {
-        let mut s = TgiStream::default();
+        let mut s = Box::new(TgiStream::default());
         s.event(&token(1, "<pad>", true, None), 10)
             .expect("special");
         s.event(&token(2, "", false, None), 20)
@@ -165,7 +165,7 @@ mod tests {
 
     #[test]
     fn without_details_the_token_events_are_counted() {
-        let mut s = TgiStream::default();
+        let mut s = Box::new(TgiStream::default());
         s.event(&token(1, "a", false, None), 5).expect("token");
         s.event(&token(2, "</s>", true, Some(("a", Value::Null))), 6)
             .expect("last token without details");
@@ -179,7 +179,7 @@ mod tests {
 
     #[test]
     fn input_length_of_recent_tgi_is_the_prompt_token_count() {
-        let mut s = TgiStream::default();
+        let mut s = Box::new(TgiStream::default());
         let d = json!({"finish_reason": "eos_token", "generated_tokens": 1, "seed": null, "input_length": 12});
         s.event(&token(1, "x", false, Some(("x", d))), 1)
             .expect("last token");
@@ -189,31 +189,33 @@ mod tests {
 
     #[test]
     fn an_error_event_is_an_error_with_its_message() {
-        let mut s = TgiStream::default();
+        let mut s = Box::new(TgiStream::default());
         s.event(&token(1, "a", false, None), 1).expect("token");
         let e = s
             .event(
                 r#"{"error":"Request failed during generation: Server error: CUDA out of memory","error_type":"generation"}"#,
                 2,
             )
-            .expect_err("an error event");
+            .expect_err("an error event")
+            .to_string();
         assert!(e.contains("CUDA out of memory"), "{e}");
         assert!(e.contains("(generation)"), "{e}");
     }
 
     #[test]
     fn a_truncated_or_foreign_stream_is_an_error() {
-        let mut s = TgiStream::default();
+        let mut s = Box::new(TgiStream::default());
         s.event(&token(1, "a", false, None), 1).expect("token");
         s.event(&token(2, "b", false, None), 2).expect("token");
-        let e = s.finish().expect_err("no generated_text");
+        let e = s.finish().expect_err("no generated_text").to_string();
         assert!(e.contains("before the event with `generated_text`"), "{e}");
         assert!(e.contains("after 2 token events"), "{e}");
-        let mut s = TgiStream::default();
+        let mut s = Box::new(TgiStream::default());
         assert!(s.event("{not json", 1).is_err());
         assert!(
             s.event(r#"{"choices":[{"text":"a"}]}"#, 1)
                 .expect_err("an OpenAI chunk")
+                .to_string()
                 .contains("neither `token` nor `error`")
         );
         assert!(s.event("  ", 1).is_ok(), "an empty event is skipped");

@@ -7,6 +7,7 @@ use crate::plan::Plan;
 use crate::protocol::Input;
 use crate::suite::Suite;
 use std::collections::BTreeMap;
+use std::collections::btree_map::Entry;
 
 /// Renders every request of every configuration before anything is sent.
 pub fn prepare_inputs(suite: &Suite, plan: &Plan) -> Result<Vec<PreparedInputs>, RunError> {
@@ -14,28 +15,20 @@ pub fn prepare_inputs(suite: &Suite, plan: &Plan) -> Result<Vec<PreparedInputs>,
     let mut all = Vec::new();
     for config in &plan.configurations {
         let di = config.dataset_index;
+        let source = &suite.datasets[di];
         let dataset = match datasets.entry(di) {
-            std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::btree_map::Entry::Vacant(e) => {
-                let spec = &suite.spec.datasets[di];
-                let path = suite.dataset_path(di);
-                let format = spec
-                    .format
-                    .or_else(|| crate::suite::dataset_format(&path))
-                    .unwrap_or(crate::suite::DatasetFormat::Jsonl);
-                e.insert(Dataset::load(spec, &path, format)?)
-            }
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => e.insert(Dataset::load(source)?),
         };
         let mut requests = Vec::with_capacity(dataset.rows.len());
         for (row_number, row) in &dataset.rows {
             let text = config.template.render(row).map_err(|field| {
-                let d = &suite.spec.datasets[di];
-                suite.error_at(
-                    d.path.span(),
-                    Some("datasets.fields"),
+                suite.dataset_error(
+                    di,
+                    "datasets.fields",
                     format!(
                         "row at line {row_number} of {} has no field `{field}` used by the template {:?} of {}; map it with fields = {{ {field} = \"COLUMN\" }}",
-                        suite.dataset_path(di).display(),
+                        source.path.display(),
                         config.template_text,
                         config.model
                     ),
@@ -47,12 +40,12 @@ pub fn prepare_inputs(suite: &Suite, plan: &Plan) -> Result<Vec<PreparedInputs>,
                 generation: config.generation,
             };
             let prepared = config.wire.prepare(&input, row).map_err(|message| {
-                suite.error_at(
-                    suite.spec.datasets[di].path.span(),
-                    Some("datasets"),
+                suite.dataset_error(
+                    di,
+                    "datasets",
                     format!(
                         "row at line {row_number} of {}: {message}",
-                        suite.dataset_path(di).display()
+                        source.path.display()
                     ),
                 )
             })?;

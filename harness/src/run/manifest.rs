@@ -58,9 +58,9 @@ pub fn new_manifest(
                 reason: m.reason.clone(),
             })
             .collect(),
-        carbon_intensity_g_per_kwh: suite.spec.carbon.intensity_g_per_kwh,
-        pue: suite.spec.carbon.pue,
-        sample_hz: suite.spec.probes.sample_hz,
+        carbon_intensity_g_per_kwh: suite.carbon.intensity_g_per_kwh,
+        pue: suite.carbon.pue,
+        sample_hz: suite.probes.sample_hz,
         clock_epoch_utc: epoch.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         started_utc: now_utc(),
         ended_utc: None,
@@ -75,7 +75,7 @@ pub fn new_manifest(
 /// How the report derives net energy and validity for runs of `suite`.
 pub fn policy(suite: &Suite) -> DerivationPolicy {
     DerivationPolicy {
-        max_failure_share: suite.spec.schedule.max_failure_share,
+        max_failure_share: suite.schedule.max_failure_share,
         idle: IdleSubtraction::LatestBaseline,
     }
 }

@@ -140,7 +140,7 @@ pub async fn run(suite: &Suite, plan: &Plan, opts: &RunOptions) -> Result<RunRes
     })?;
     let lock = lock::hold(&dir)?;
     let clock = MonotonicClock::new();
-    let probes = probes::discover(&probe_config(&suite.spec.probes), &clock);
+    let probes = probes::discover(&probe_config(&suite.probes), &clock);
     let manifest = manifest::new_manifest(suite, opts, &probes, &clock);
     let start = Start {
         dir,
@@ -202,7 +202,7 @@ pub async fn resume(
         .and_then(|n| u64::try_from(n).ok())
         .unwrap_or(0);
     let t_offset_ns = gap_ns.max(prior.last_t_ns + 1_000_000);
-    let probes = probes::discover(&probe_config(&suite.spec.probes), &clock);
+    let probes = probes::discover(&probe_config(&suite.probes), &clock);
     manifest.status = RunStatus::Running;
     manifest.status_reason = None;
     manifest.ended_utc = None;
@@ -238,7 +238,7 @@ async fn drive(
 ) -> Result<RunResult, RunError> {
     let dir = start.dir.clone();
     manifest.save(&dir)?;
-    reference::keep(&dir, suite, plan)?;
+    reference::keep(&dir, suite)?;
     let stop = Arc::new(AtomicBool::new(false));
     signals::watch_signals(Arc::clone(&stop));
     let outcome = execute(suite, plan, opts, probes, &stop, start).await;
@@ -294,7 +294,7 @@ async fn execute(
         energy_j: start.prior.energy_j.clone(),
     };
     let writer = samples::spawn_writer(dir, probes.descriptions.clone(), rx, continuation)?;
-    let sampler = Sampler::start(&probes.sources, *clock, suite.spec.probes.sample_hz, tx);
+    let sampler = Sampler::start(&probes.sources, *clock, suite.probes.sample_hz, tx);
     let setup = Setup {
         suite,
         plan,

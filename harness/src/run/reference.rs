@@ -2,21 +2,20 @@
 //! folder from the start so that `joulebench report` never needs the suite or its table.
 
 use super::RunError;
-use crate::plan::{Configuration, Plan};
 use crate::suite::Suite;
 use records::files::REFERENCE_CSV;
 use records::reference::ReferenceRow;
 use std::path::Path;
 
-/// One row per configuration of the whole suite (every shard's) whose model names a
-/// study figure that the `[reference]` table has.
-pub fn rows(suite: &Suite, plan: &Plan) -> Vec<ReferenceRow> {
+/// One row per configuration of the whole suite's plan (every shard's, whichever shard
+/// runs) whose model names a study figure that the `[reference]` table has.
+pub fn rows(suite: &Suite) -> Vec<ReferenceRow> {
     let Some(reference) = &suite.reference else {
         return Vec::new();
     };
-    let whole = Plan::of(suite).map(|p| p.configurations);
-    let configurations: &[Configuration] = whole.as_deref().unwrap_or(&plan.configurations);
-    configurations
+    suite
+        .plan
+        .configurations
         .iter()
         .filter_map(|c| {
             let f = suite.study_figure(c.model_index, c.dataset_index)?;
@@ -40,9 +39,9 @@ pub fn rows(suite: &Suite, plan: &Plan) -> Vec<ReferenceRow> {
 
 /// Writes `reference.csv` into `dir` when the suite has a `[reference]` table and the
 /// folder has none yet (a resumed run keeps the figures it started with).
-pub fn keep(dir: &Path, suite: &Suite, plan: &Plan) -> Result<(), RunError> {
+pub fn keep(dir: &Path, suite: &Suite) -> Result<(), RunError> {
     if suite.reference.is_none() || dir.join(REFERENCE_CSV).exists() {
         return Ok(());
     }
-    Ok(records::reference::write(dir, &rows(suite, plan))?)
+    Ok(records::reference::write(dir, &rows(suite))?)
 }

@@ -98,7 +98,7 @@ pub async fn send_batch(
         .map(|index| {
             let (row, prepared) = &inputs.requests[index as usize % n];
             async move {
-                let outcome = client.send(&config.wire, prepared, clock).await;
+                let outcome = client.send(config.wire.as_ref(), prepared, clock).await;
                 (index, *row, prepared.pins_output_length, outcome)
             }
         })

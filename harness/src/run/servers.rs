@@ -74,7 +74,7 @@ impl<'a> ServerPool<'a> {
     }
 
     fn grouped(&self) -> bool {
-        self.suite.spec.schedule.order == RunOrder::Grouped
+        self.suite.schedule.order == RunOrder::Grouped
     }
 
     /// Connects to or launches every server of the plan (interleaved order), or none yet
@@ -149,7 +149,7 @@ impl<'a> ServerPool<'a> {
                 server,
                 url,
                 timeouts,
-                timeout_s: self.suite.spec.schedule.request_timeout_seconds,
+                timeout_s: self.suite.schedule.request_timeout_seconds,
             }),
             StopCause::ConnectionFailures(failures) => Some(ServerDeath::Gone {
                 server,
@@ -172,8 +172,8 @@ async fn start(
         joulebench: joulebench_exe,
         suite_dir: &suite.dir,
     };
-    let timeout = Duration::from_secs_f64(suite.spec.schedule.request_timeout_seconds);
-    let spec = &suite.spec.servers[key];
+    let timeout = Duration::from_secs_f64(suite.schedule.request_timeout_seconds);
+    let spec = &suite.servers[key];
     let api_key = match &spec.api_key_env {
         Some(var) => Some(std::env::var(var).map_err(|_| RunError::ApiKey {
             server: key.to_string(),
@@ -181,7 +181,7 @@ async fn start(
         })?),
         None => None,
     };
-    if spec.launch.is_some() {
+    if spec.is_launched() {
         progress.set_message(format!("starting server `{key}`"));
     }
     let server = RunningServer::start(key, spec, &places, log_dir).await?;

@@ -130,7 +130,7 @@ impl<'a> Session<'a> {
         };
         session.progress = super::progress_bar(
             setup.opts.quiet,
-            session.todo().len() as u64 * u64::from(setup.suite.spec.schedule.inferences),
+            session.todo().len() as u64 * u64::from(setup.suite.schedule.inferences),
         );
         Ok(session)
     }
@@ -155,7 +155,7 @@ impl<'a> Session<'a> {
     /// (repetition, configuration index) still to take, in visiting order.
     fn todo(&self) -> Vec<(u32, usize)> {
         self.plan
-            .visits(self.suite.spec.schedule.order)
+            .visits(self.suite.schedule.order)
             .into_iter()
             .filter(|&(repetition, ci)| {
                 let id = &self.plan.configurations[ci].id;
@@ -167,7 +167,7 @@ impl<'a> Session<'a> {
     /// Takes every repetition still to take, with baselines and warm-ups first.
     async fn measure(&mut self) -> Result<StopReason, RunError> {
         let plan = self.plan;
-        let cooldown = self.suite.spec.schedule.cooldown_seconds;
+        let cooldown = self.suite.schedule.cooldown_seconds;
         let mut started = vec![false; plan.configurations.len()];
         let todo = self.todo();
         for (k, &(repetition, ci)) in todo.iter().enumerate() {
@@ -219,7 +219,7 @@ impl<'a> Session<'a> {
     /// The idle baseline before a configuration's first repetition, unless none is asked
     /// for or a signal cuts it short.
     async fn baseline(&mut self, config: &Configuration) -> Step {
-        let seconds = self.suite.spec.schedule.idle_seconds;
+        let seconds = self.suite.schedule.idle_seconds;
         if seconds <= 0.0 {
             return Ok(());
         }
@@ -238,10 +238,10 @@ impl<'a> Session<'a> {
     /// Warm-up requests not yet sent; on resume a launched server is new (cold), so its
     /// configurations are warmed up again in full. Indices continue after earlier ones.
     async fn warmup(&mut self, ci: usize, config: &Configuration) -> Step {
-        let schedule = &self.suite.spec.schedule;
+        let schedule = &self.suite.schedule;
         let wanted = schedule.warmup;
         let done = self.prior.warmups.get(&config.id).copied().unwrap_or(0);
-        let launched = self.suite.spec.servers[&config.server].launch.is_some();
+        let launched = self.suite.servers[&config.server].is_launched();
         let count = if self.resumed && launched {
             wanted
         } else {
@@ -274,7 +274,7 @@ impl<'a> Session<'a> {
 
     /// One repetition in an energy window.
     async fn repetition(&mut self, ci: usize, config: &Configuration, repetition: u32) -> Step {
-        let schedule = &self.suite.spec.schedule;
+        let schedule = &self.suite.schedule;
         let spec = BatchSpec {
             config,
             phase: Phase::Measured,

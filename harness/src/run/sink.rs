@@ -160,7 +160,7 @@ impl RecordSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::run::window::DomainEnergy;
+    use probes::window::DomainEnergy;
     use probes::{Domain, DomainKind, Provenance};
 
     fn window() -> Window {
@@ -183,6 +183,7 @@ mod tests {
                     energy_j: 8.0,
                 },
             ],
+            failed: Vec::new(),
         }
     }
 

@@ -25,6 +25,30 @@ pub enum SuiteError {
     },
 }
 
+/// A suite file's path and text, for errors that point into it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SourceText<'a> {
+    /// The suite file.
+    pub path: &'a Path,
+    /// Its text.
+    pub text: &'a str,
+}
+
+impl SourceText<'_> {
+    /// An error at byte `span` of the file, naming `key` (or the key found there).
+    pub(crate) fn error_at(
+        &self,
+        span: Range<usize>,
+        key: Option<&str>,
+        message: String,
+    ) -> SuiteError {
+        SuiteError::At {
+            location: Location::of_span(self.path, self.text, span, key),
+            message,
+        }
+    }
+}
+
 /// A place in a suite file: path, 1-based line and column, and the key there.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Location {

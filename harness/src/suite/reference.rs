@@ -1,11 +1,13 @@
 //! `[reference]` and the `reference` keys of models and datasets: the study table whose
 //! figures are shown beside the measured ones, loaded and checked with the suite.
 
+use super::error::SourceText;
+use super::file::SuiteFile;
 use super::{Suite, SuiteError};
 use records::study::closest;
 use records::study::{Matched, StudyTable};
 use std::collections::BTreeSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A suite's study table, loaded and checked against the suite's `reference` keys.
 #[derive(Clone, Debug)]
@@ -26,19 +28,21 @@ impl Suite {
     /// datasets of the task when the dataset names none.
     pub fn study_figure(&self, model: usize, dataset: usize) -> Option<Matched> {
         let reference = self.reference.as_ref()?;
-        let m = self.spec.models.get(model)?;
-        let d = self.spec.datasets.get(dataset)?;
-        reference.table.figure(
-            m.reference.as_ref()?.get_ref(),
-            m.task.get_ref(),
-            d.reference.as_ref().map(|r| r.get_ref().as_str()),
-        )
+        let m = self.models.get(model)?;
+        let d = self.datasets.get(dataset)?;
+        reference
+            .table
+            .figure(m.reference.as_deref()?, &m.task, d.reference.as_deref())
     }
 }
 
-/// Loads the suite's `[reference]` table and checks every `reference` key against it.
-pub(super) fn load(suite: &Suite) -> Result<Option<StudyReference>, SuiteError> {
-    let spec = &suite.spec;
+/// Loads the suite's `[reference]` table (relative to `dir`) and checks every `reference`
+/// key against it.
+pub(super) fn load(
+    src: SourceText<'_>,
+    spec: &SuiteFile,
+    dir: &Path,
+) -> Result<Option<StudyReference>, SuiteError> {
     let Some(r) = &spec.reference else {
         let keys = spec
             .models
@@ -51,7 +55,7 @@ pub(super) fn load(suite: &Suite) -> Result<Option<StudyReference>, SuiteError> 
             );
         for (reference, key) in keys {
             if let Some(value) = reference {
-                return Err(suite.error_at(
+                return Err(src.error_at(
                     value.span(),
                     Some(key),
                     "`reference` names a figure of a study table, but the suite has no [reference] table: \
@@ -62,8 +66,8 @@ pub(super) fn load(suite: &Suite) -> Result<Option<StudyReference>, SuiteError> 
         }
         return Ok(None);
     };
-    let at_file = |message: String| suite.error_at(r.file.span(), Some("reference.file"), message);
-    let path = suite.dir.join(r.file.get_ref());
+    let at_file = |message: String| src.error_at(r.file.span(), Some("reference.file"), message);
+    let path = dir.join(r.file.get_ref());
     if !path.is_file() {
         return Err(at_file(format!(
             "study table {} not found (paths are relative to the suite file's folder)",
@@ -84,7 +88,7 @@ pub(super) fn load(suite: &Suite) -> Result<Option<StudyReference>, SuiteError> 
     }
     let label = match &r.label {
         Some(l) if l.trim().is_empty() => {
-            return Err(suite.error_at(
+            return Err(src.error_at(
                 r.file.span(),
                 Some("reference.label"),
                 "expected a non-empty label, e.g. \"PHP 2023 (8×A100 node, CodeCarbon)\"".into(),
@@ -97,7 +101,7 @@ pub(super) fn load(suite: &Suite) -> Result<Option<StudyReference>, SuiteError> 
     };
     let note = match &r.note {
         Some(n) if n.get_ref().trim().is_empty() => {
-            return Err(suite.error_at(
+            return Err(src.error_at(
                 n.span(),
                 Some("reference.note"),
                 "expected a non-empty note on the study's setup, e.g. \"its GPU energy is summed \
@@ -114,7 +118,7 @@ pub(super) fn load(suite: &Suite) -> Result<Option<StudyReference>, SuiteError> 
         };
         let (given, task) = (reference.get_ref(), m.task.get_ref());
         if table.figure(given, task, None).is_none() {
-            return Err(suite.error_at(
+            return Err(src.error_at(
                 reference.span(),
                 Some("models.reference"),
                 unknown(given, task, "model", &table.models(task), &table),
@@ -127,7 +131,7 @@ pub(super) fn load(suite: &Suite) -> Result<Option<StudyReference>, SuiteError> 
         };
         let (given, task) = (reference.get_ref(), d.task.get_ref());
         if !table.datasets(task).contains(given.as_str()) {
-            return Err(suite.error_at(
+            return Err(src.error_at(
                 reference.span(),
                 Some("datasets.reference"),
                 unknown(given, task, "dataset", &table.datasets(task), &table),

@@ -1,0 +1,286 @@
+//! The checks of a parsed suite file that need more than one key, or the file system.
+
+use super::error::SourceText;
+use super::file::SuiteFile;
+use super::{DatasetFormat, DatasetSource, MissingDataset, ModelClass, SuiteError};
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::path::Path;
+
+/// The datasets, checked and resolved against `dir`, and those whose files are not there.
+pub(super) struct CheckedDatasets {
+    /// Every dataset, in suite order.
+    pub sources: Vec<DatasetSource>,
+    /// Dataset files that are not there (when they need not be).
+    pub missing: Vec<MissingDataset>,
+}
+
+/// Every check that needs more than one key, or the file system; dataset paths resolve
+/// against `dir`.
+pub(super) fn check(
+    src: SourceText<'_>,
+    spec: &SuiteFile,
+    dir: &Path,
+    datasets_must_exist: bool,
+) -> Result<CheckedDatasets, SuiteError> {
+    let name = &spec.suite.name;
+    if name.get_ref().trim().is_empty()
+        || name
+            .get_ref()
+            .chars()
+            .any(|c| !(c.is_ascii_alphanumeric() || "-_.".contains(c)))
+    {
+        return Err(src.error_at(
+            name.span(),
+            Some("name"),
+            "expected a non-empty name of letters, digits, '-', '_' or '.' (it names the results folder)".into(),
+        ));
+    }
+    check_schedule(src, spec)?;
+    let mut server_names = BTreeSet::new();
+    for (key, server) in &spec.servers {
+        server_names.insert(key.as_str());
+        match (&server.url, &server.launch) {
+            (Some(_), Some(launch)) => {
+                return Err(src.error_at(
+                    launch.span(),
+                    Some(&format!("servers.{key}.launch")),
+                    "give either `url` (a running server) or `launch` (a command), not both".into(),
+                ));
+            }
+            (None, None) => {
+                return Err(src.error_at(
+                    find(src.text, &format!("[servers.{key}]")),
+                    Some(&format!("servers.{key}")),
+                    "expected `url = \"http://host:port\"` or `launch = [\"command\", ...]`".into(),
+                ));
+            }
+            (Some(url), None) => {
+                let u = url.get_ref();
+                if !(u.starts_with("http://") || u.starts_with("https://")) {
+                    return Err(src.error_at(
+                        url.span(),
+                        Some(&format!("servers.{key}.url")),
+                        format!("expected an http:// or https:// URL, found {u:?}"),
+                    ));
+                }
+            }
+            (None, Some(launch)) if launch.get_ref().is_empty() => {
+                return Err(src.error_at(
+                    launch.span(),
+                    Some(&format!("servers.{key}.launch")),
+                    "expected a command and its arguments, e.g. [\"{joulebench}\", \"serve\"]"
+                        .into(),
+                ));
+            }
+            (None, Some(_)) => {}
+        }
+    }
+    let mut dataset_names = BTreeSet::new();
+    let mut missing = Vec::new();
+    let mut sources = Vec::new();
+    for d in &spec.datasets {
+        if !dataset_names.insert(d.name.get_ref().as_str()) {
+            return Err(src.error_at(
+                d.name.span(),
+                Some("datasets.name"),
+                format!("dataset name {:?} is used twice", d.name.get_ref()),
+            ));
+        }
+        let file = dir.join(d.path.get_ref());
+        if !file.is_file() && !datasets_must_exist {
+            missing.push(MissingDataset {
+                name: d.name.get_ref().clone(),
+                path: file.clone(),
+            });
+        } else if !file.is_file() {
+            return Err(src.error_at(
+                d.path.span(),
+                Some("datasets.path"),
+                format!(
+                    "dataset file {} not found (paths are relative to the suite file's folder)",
+                    file.display()
+                ),
+            ));
+        }
+        let Some(format) = d.format.or_else(|| dataset_format(d.path.get_ref())) else {
+            return Err(src.error_at(
+                d.path.span(),
+                Some("datasets.path"),
+                "cannot tell the format from the extension: name it .jsonl, .csv or .parquet, or set `format`"
+                    .into(),
+            ));
+        };
+        sources.push(DatasetSource {
+            name: d.name.get_ref().clone(),
+            task: d.task.get_ref().clone(),
+            path: file,
+            format,
+            fields: d.fields.clone(),
+            limit: d.limit,
+            offset: d.offset,
+            seed: d.seed,
+            reference: d.reference.as_ref().map(|r| r.get_ref().clone()),
+        });
+    }
+    if spec.models.is_empty() {
+        return Err(src.error_at(
+            0..0,
+            Some("models"),
+            "the suite has no [[models]]: add at least one".into(),
+        ));
+    }
+    let mut model_names = BTreeSet::new();
+    for m in &spec.models {
+        if !model_names.insert(m.name.get_ref().as_str()) {
+            return Err(src.error_at(
+                m.name.span(),
+                Some("models.name"),
+                format!("model name {:?} is used twice", m.name.get_ref()),
+            ));
+        }
+        if !server_names.contains(m.server.get_ref().as_str()) {
+            return Err(src.error_at(
+                m.server.span(),
+                Some("models.server"),
+                format!(
+                    "no server {:?}; expected one of: {}",
+                    m.server.get_ref(),
+                    join(&server_names)
+                ),
+            ));
+        }
+        let task = m.task.get_ref();
+        let of_task: Vec<&str> = spec
+            .datasets
+            .iter()
+            .filter(|d| d.task.get_ref() == task)
+            .map(|d| d.name.get_ref().as_str())
+            .collect();
+        if of_task.is_empty() {
+            return Err(src.error_at(
+                m.task.span(),
+                Some("models.task"),
+                format!("no dataset has task {task:?}: add a [[datasets]] with task = {task:?}"),
+            ));
+        }
+        for d in m.datasets.iter().flatten() {
+            if !of_task.contains(&d.get_ref().as_str()) {
+                return Err(src.error_at(
+                    d.span(),
+                    Some("models.datasets"),
+                    format!(
+                        "no dataset {:?} of task {task:?}; expected one of: {}",
+                        d.get_ref(),
+                        of_task.join(", ")
+                    ),
+                ));
+            }
+        }
+        let prompt = spec.tasks.get(task).and_then(|t| t.prompt.as_ref());
+        if m.class == ModelClass::GeneralPurpose && prompt.is_none() {
+            return Err(src.error_at(
+                m.task.span(),
+                Some("models.task"),
+                format!(
+                    "general-purpose model {:?} needs a prompt: add [tasks.{task}] prompt = \"... {{text}}\"",
+                    m.name.get_ref()
+                ),
+            ));
+        }
+    }
+    Ok(CheckedDatasets { sources, missing })
+}
+
+fn check_schedule(src: SourceText<'_>, spec: &SuiteFile) -> Result<(), SuiteError> {
+    let s = &spec.schedule;
+    let p = &spec.probes;
+    let c = &spec.carbon;
+    let checks: [(bool, &str, &str); 9] = [
+        (
+            s.inferences >= 1,
+            "schedule.inferences",
+            "expected at least 1",
+        ),
+        (
+            s.repetitions >= 1,
+            "schedule.repetitions",
+            "expected at least 1",
+        ),
+        (
+            s.concurrency >= 1,
+            "schedule.concurrency",
+            "expected at least 1",
+        ),
+        (
+            s.idle_seconds >= 0.0 && s.cooldown_seconds >= 0.0,
+            "schedule",
+            "idle_seconds and cooldown_seconds must not be negative",
+        ),
+        (
+            s.request_timeout_seconds > 0.0,
+            "schedule.request_timeout_seconds",
+            "expected a positive number of seconds",
+        ),
+        (
+            (0.0..=1.0).contains(&s.max_failure_share),
+            "schedule.max_failure_share",
+            "expected a share between 0 and 1",
+        ),
+        (
+            p.sample_hz > 0.0 && p.sample_hz <= 1000.0,
+            "probes.sample_hz",
+            "expected a rate above 0 and at most 1000 Hz",
+        ),
+        (c.pue >= 1.0, "carbon.pue", "expected a PUE of at least 1.0"),
+        (
+            c.intensity_g_per_kwh >= 0.0,
+            "carbon.intensity_g_per_kwh",
+            "expected a non-negative intensity in gCO2eq/kWh",
+        ),
+    ];
+    for (ok, key, message) in checks {
+        if !ok {
+            let leaf = key.rsplit('.').next().unwrap_or(key);
+            return Err(src.error_at(find_key(src.text, leaf), Some(key), message.to_string()));
+        }
+    }
+    Ok(())
+}
+
+/// The format of a dataset file from its extension.
+pub fn dataset_format(path: &Path) -> Option<DatasetFormat> {
+    match path.extension()?.to_str()?.to_ascii_lowercase().as_str() {
+        "jsonl" | "ndjson" => Some(DatasetFormat::Jsonl),
+        "csv" => Some(DatasetFormat::Csv),
+        "parquet" => Some(DatasetFormat::Parquet),
+        _ => None,
+    }
+}
+
+fn join(names: &BTreeSet<&str>) -> String {
+    if names.is_empty() {
+        "(none: add a [servers.NAME] table)".into()
+    } else {
+        names.iter().copied().collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// The span of the first occurrence of `needle`, or the file's start.
+fn find(text: &str, needle: &str) -> Range<usize> {
+    text.find(needle).map_or(0..0, |i| i..i + needle.len())
+}
+
+/// The span of the first line assigning `key`, or the file's start.
+fn find_key(text: &str, key: &str) -> Range<usize> {
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with(key) && trimmed[key.len()..].trim_start().starts_with('=') {
+            let start = offset + (line.len() - trimmed.len());
+            return start..start + key.len();
+        }
+        offset += line.len();
+    }
+    0..0
+}

@@ -1,0 +1,175 @@
+//! The checked suite file turned into the plain values of [`Suite`](super::Suite):
+//! servers, and models with their request templates, protocols and datasets.
+
+use super::error::SourceText;
+use super::file::{ModelSpec, ServerSpec, SuiteFile};
+use super::{DatasetSource, Model, ModelClass, Server, ServerAddress, SuiteError};
+use crate::plan::DEFAULT_INPUT_TEMPLATE;
+use crate::protocol::{self, Generation, JsonTemplate, Protocol};
+use crate::template::Template;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Every server of a checked suite file (each has exactly one of `url` and `launch`).
+pub(super) fn servers(
+    src: SourceText<'_>,
+    spec: &SuiteFile,
+) -> Result<BTreeMap<String, Server>, SuiteError> {
+    spec.servers
+        .iter()
+        .map(|(key, s)| Ok((key.clone(), server(src, key, s)?)))
+        .collect()
+}
+
+fn server(src: SourceText<'_>, key: &str, s: &ServerSpec) -> Result<Server, SuiteError> {
+    let address = match (&s.url, &s.launch) {
+        (Some(url), None) => ServerAddress::Url(url.get_ref().clone()),
+        (None, Some(launch)) => ServerAddress::Launch(launch.get_ref().clone()),
+        // The checks refuse both and neither; say so again rather than pick one.
+        _ => {
+            return Err(src.error_at(
+                0..0,
+                Some(&format!("servers.{key}")),
+                "expected `url = \"http://host:port\"` or `launch = [\"command\", ...]`".into(),
+            ));
+        }
+    };
+    Ok(Server {
+        address,
+        ready_url: s.ready_url.clone(),
+        ready_timeout_seconds: s.ready_timeout_seconds,
+        api_key_env: s.api_key_env.clone(),
+        env: s.env.clone(),
+    })
+}
+
+/// Every model of a checked suite file, in suite order, with its template, protocol,
+/// generation settings and datasets.
+pub(super) fn models(
+    src: SourceText<'_>,
+    spec: &SuiteFile,
+    datasets: &[DatasetSource],
+) -> Result<Vec<Model>, SuiteError> {
+    spec.models
+        .iter()
+        .map(|m| model(src, spec, m, datasets))
+        .collect()
+}
+
+fn model(
+    src: SourceText<'_>,
+    spec: &SuiteFile,
+    m: &ModelSpec,
+    datasets: &[DatasetSource],
+) -> Result<Model, SuiteError> {
+    let task = m.task.get_ref();
+    let task_spec = spec.tasks.get(task);
+    let (template_text, span, key) = match m.class {
+        ModelClass::GeneralPurpose => match task_spec.and_then(|t| t.prompt.as_ref()) {
+            Some(p) => (
+                p.get_ref().clone(),
+                p.span(),
+                format!("tasks.{task}.prompt"),
+            ),
+            None => {
+                return Err(src.error_at(
+                    m.task.span(),
+                    Some("models.task"),
+                    format!(
+                        "add [tasks.{task}] prompt = \"... {{text}}\" for general-purpose models"
+                    ),
+                ));
+            }
+        },
+        ModelClass::TaskSpecific => match task_spec.and_then(|t| t.input.as_ref()) {
+            Some(p) => (p.get_ref().clone(), p.span(), format!("tasks.{task}.input")),
+            None => (DEFAULT_INPUT_TEMPLATE.to_string(), 0..0, String::new()),
+        },
+    };
+    let template = Template::parse(&template_text)
+        .map_err(|e| src.error_at(span, Some(&key), e.to_string()))?;
+    let server = m.server.get_ref();
+    let Some(server_spec) = spec.servers.get(server) else {
+        return Err(src.error_at(
+            m.server.span(),
+            Some("models.server"),
+            format!("no server {server:?}"),
+        ));
+    };
+    let kind = m.protocol.unwrap_or(server_spec.protocol);
+    let wire: Arc<dyn Protocol> =
+        protocol::of_kind(kind, || json_template(src, server, server_spec, m))?;
+    let generation = wire.generates().then(|| Generation {
+        max_tokens: task_spec
+            .and_then(|t| t.max_tokens)
+            .unwrap_or(spec.generation.max_tokens),
+        temperature: spec.generation.temperature,
+        pin_output_length: spec.generation.pin_output_length,
+        stream: spec.generation.stream && wire.streams(),
+    });
+    let wanted: Vec<usize> = datasets
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| match &m.datasets {
+            Some(list) => list.iter().any(|n| n.get_ref() == &d.name),
+            None => &d.task == task,
+        })
+        .map(|(i, _)| i)
+        .collect();
+    Ok(Model {
+        name: m.name.get_ref().clone(),
+        served_name: m
+            .served_name
+            .clone()
+            .unwrap_or_else(|| m.name.get_ref().clone()),
+        task: task.clone(),
+        class: m.class,
+        parameters: m.parameters,
+        server: server.clone(),
+        wire,
+        template,
+        template_text,
+        generation,
+        datasets: wanted,
+        reference: m.reference.as_ref().map(|r| r.get_ref().clone()),
+    })
+}
+
+/// The server's `[servers.NAME.json_template]` table, checked, for a `json-template` model.
+fn json_template(
+    src: SourceText<'_>,
+    server: &str,
+    spec: &ServerSpec,
+    model: &ModelSpec,
+) -> Result<JsonTemplate, SuiteError> {
+    let Some(t) = spec.json_template.as_ref() else {
+        return Err(src.error_at(
+            model.server.span(),
+            Some("models.server"),
+            format!(
+                "protocol json-template needs a [servers.{server}.json_template] table with path, body and output (see suites/README.md)"
+            ),
+        ));
+    };
+    JsonTemplate::new(
+        t.path.get_ref(),
+        t.body.get_ref(),
+        t.output.get_ref(),
+        t.prompt_tokens.as_ref().map(|p| p.get_ref().as_str()),
+        t.completion_tokens.as_ref().map(|p| p.get_ref().as_str()),
+    )
+    .map_err(|e| {
+        let span = match e.key {
+            "path" => t.path.span(),
+            "body" => t.body.span(),
+            "output" => t.output.span(),
+            "prompt_tokens" => t.prompt_tokens.as_ref().map_or(0..0, |p| p.span()),
+            _ => t.completion_tokens.as_ref().map_or(0..0, |p| p.span()),
+        };
+        src.error_at(
+            span,
+            Some(&format!("servers.{server}.json_template.{}", e.key)),
+            e.message,
+        )
+    })
+}

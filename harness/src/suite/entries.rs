@@ -1,0 +1,92 @@
+//! The suite's servers, models and datasets as checked plain values.
+
+use super::{DatasetFormat, ModelClass};
+use crate::protocol::{Generation, Protocol};
+use crate::template::Template;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Where a server is: the address of a running one, or a command the runner starts.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ServerAddress {
+    /// Base URL of a running server, as written (`http://` or `https://`).
+    Url(String),
+    /// The command that starts the server and its arguments (at least the command);
+    /// `{joulebench}` is this binary, `{port}` a free port, `{suite_dir}` the suite's folder.
+    Launch(Vec<String>),
+}
+
+/// `[servers.NAME]`, checked: a model server and how to reach it.
+#[derive(Clone, Debug)]
+pub struct Server {
+    /// Its address or launch command.
+    pub address: ServerAddress,
+    /// URL polled until it answers 2xx (default: the base URL + `/health`).
+    pub ready_url: Option<String>,
+    /// Seconds to wait for readiness.
+    pub ready_timeout_seconds: f64,
+    /// Environment variable holding an API key sent as a bearer token.
+    pub api_key_env: Option<String>,
+    /// Extra environment variables for a launched server.
+    pub env: BTreeMap<String, String>,
+}
+
+impl Server {
+    /// Whether the runner starts this server (rather than reaching a running one).
+    pub fn is_launched(&self) -> bool {
+        matches!(self.address, ServerAddress::Launch(_))
+    }
+}
+
+/// `[[models]]`, checked: one model to measure and how its requests are built.
+#[derive(Clone, Debug)]
+pub struct Model {
+    /// Name in records and plots.
+    pub name: String,
+    /// Name sent to the server.
+    pub served_name: String,
+    /// Task it is measured on.
+    pub task: String,
+    /// Task-specific or general-purpose.
+    pub class: ModelClass,
+    /// Parameter count, when given.
+    pub parameters: Option<u64>,
+    /// Server key (a key of [`Suite::servers`](super::Suite::servers)).
+    pub server: String,
+    /// The protocol spoken: the model's own, else its server's.
+    pub wire: Arc<dyn Protocol>,
+    /// Template turning a dataset row into the request text.
+    pub template: Template,
+    /// The template's text, for the plan printout.
+    pub template_text: String,
+    /// Generation settings, for generating protocols.
+    pub generation: Option<Generation>,
+    /// Indices of the datasets it runs on, in suite order.
+    pub datasets: Vec<usize>,
+    /// The study model it stands for (a `model` of the `[reference]` table).
+    pub reference: Option<String>,
+}
+
+/// `[[datasets]]`, checked: a local file of inputs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatasetSource {
+    /// Name in records and plots.
+    pub name: String,
+    /// Task the dataset is for.
+    pub task: String,
+    /// The file, resolved against the suite's folder.
+    pub path: PathBuf,
+    /// Its format (given, or from the file's extension).
+    pub format: DatasetFormat,
+    /// Template placeholder → column name.
+    pub fields: BTreeMap<String, String>,
+    /// Rows to use at most (after offset and shuffle).
+    pub limit: Option<usize>,
+    /// Rows to skip from the start of the file.
+    pub offset: usize,
+    /// Shuffle seed; rows keep file order when absent.
+    pub seed: Option<u64>,
+    /// The study dataset it stands for (a `dataset` of the `[reference]` table).
+    pub reference: Option<String>,
+}
