@@ -15,8 +15,8 @@ mod signals;
 mod sink;
 mod stop;
 
-pub use requests::{BatchResult, PreparedInputs};
 pub use probes::window::Window;
+pub use requests::{BatchResult, PreparedInputs};
 
 use crate::client::ClientError;
 use crate::dataset::DatasetError;

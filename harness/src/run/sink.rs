@@ -2,9 +2,9 @@
 //! row written whole as it is taken.
 
 use super::requests::BatchResult;
-use probes::window::Window;
 use crate::plan::Configuration;
 use crate::writer::{RowAppender, WriteError};
+use probes::window::Window;
 use records::files;
 use records::raw::{BaselineRecord, RepetitionRecord, RequestRecord};
 use std::path::Path;
