@@ -233,20 +233,21 @@ fn a_hung_server_stops_the_run_after_three_timeouts_in_a_row() {
 
 #[test]
 fn with_requests_in_flight_a_hung_server_is_still_reported_as_hung() {
-    // Concurrency 4, timeout T = 1 s: requests 2–4 (sent at t0) never answer in time and
+    // Concurrency 4, timeout T = 2 s: requests 2–4 (sent at t0) never answer in time and
     // time out at about t0 + T; request 5 answers at about 0.6 T, and 6, sent then,
     // answers at about 1.3 T: after the third timeout (which must not change the verdict)
-    // and before its own. Each margin is 0.3 T, so a loaded machine keeps the order.
+    // and before its own. Each margin is 0.3 T = 0.6 s, so a loaded machine keeps the
+    // order (at T = 1 s it did not, at a load average of 12 on 2 cores).
     let hung = TestServer::start_replies(|r| {
         let (s, b) = openai_answer(r);
         match r.nth_post {
-            2..=4 => Reply::Stall(Duration::from_secs(4), s, b),
-            5 => Reply::Stall(Duration::from_millis(600), s, b),
-            6 => Reply::Stall(Duration::from_millis(700), s, b),
+            2..=4 => Reply::Stall(Duration::from_secs(6), s, b),
+            5 => Reply::Stall(Duration::from_millis(1200), s, b),
+            6 => Reply::Stall(Duration::from_millis(1400), s, b),
             _ => Reply::Json(s, b),
         }
     });
-    let schedule = "inferences = 20\nrepetitions = 2\nwarmup = 0\nconcurrency = 4\nrequest_timeout_seconds = 1.0";
+    let schedule = "inferences = 20\nrepetitions = 2\nwarmup = 0\nconcurrency = 4\nrequest_timeout_seconds = 2.0";
     let (output, _dir, out) = run_completions(&hung.url, schedule);
     assert_interrupted(&output, &out, "is hung: 3 requests in a row");
     let rows = measured(&out);

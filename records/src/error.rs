@@ -49,4 +49,14 @@ pub enum RecordsError {
         /// What is wrong and how to fix it.
         message: String,
     },
+    /// A row of a file holds a value that cannot be used.
+    #[error("{path}, line {line}: {message}")]
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// The line (1-based, the header is line 1).
+        line: u64,
+        /// What is wrong, naming what was expected.
+        message: String,
+    },
 }

@@ -200,7 +200,7 @@ pub struct ProbeInfo {
     /// Source name.
     pub name: String,
     /// `measured` or `estimated` (the source's domains share it).
-    pub provenance: String,
+    pub provenance: crate::labels::Provenance,
     /// Domain names.
     pub domains: Vec<String>,
     /// Shortest window it resolves reliably (s).

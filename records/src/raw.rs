@@ -1,5 +1,6 @@
 //! The raw records a run writes as it goes, one struct per CSV file.
 
+use crate::labels::{ClassLabel, Provenance};
 use serde::{Deserialize, Serialize};
 
 /// What a request was for.
@@ -82,7 +83,7 @@ pub struct SampleRecord {
     /// Domain name.
     pub domain: String,
     /// `measured` or `estimated`.
-    pub provenance: String,
+    pub provenance: Provenance,
     /// Cumulative energy since the source was opened (J).
     pub energy_j: f64,
     /// Mean power since the previous sample of this domain (W).
@@ -99,7 +100,7 @@ pub struct BaselineRecord {
     /// Domain name.
     pub domain: String,
     /// `measured` or `estimated`.
-    pub provenance: String,
+    pub provenance: Provenance,
     /// Whether the domain counts in the machine total.
     pub counts_in_total: bool,
     /// Window start (ns).
@@ -125,8 +126,8 @@ pub struct RepetitionRecord {
     pub task: String,
     /// Dataset name.
     pub dataset: String,
-    /// `task-specific` or `general-purpose`.
-    pub class: String,
+    /// `task-specific` or `general-purpose` (`unknown` in imported runs).
+    pub class: ClassLabel,
     /// Model parameters, when known.
     pub parameters: Option<u64>,
     /// Repetition number (1-based).
@@ -136,7 +137,7 @@ pub struct RepetitionRecord {
     /// Domain name.
     pub domain: String,
     /// `measured` or `estimated`.
-    pub provenance: String,
+    pub provenance: Provenance,
     /// Whether the domain counts in the machine total.
     pub counts_in_total: bool,
     /// Window start (ns).

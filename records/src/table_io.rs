@@ -8,14 +8,50 @@ use std::path::{Path, PathBuf};
 pub fn read_csv<T: serde::de::DeserializeOwned>(
     path: &Path,
 ) -> Result<impl Iterator<Item = Result<T, RecordsError>>, RecordsError> {
-    let reader = open(path)?;
+    let mut reader = open(path)?;
     let owned: PathBuf = path.to_path_buf();
-    Ok(reader.into_deserialize::<T>().map(move |r| {
-        r.map_err(|source| RecordsError::Csv {
+    let headers = reader
+        .headers()
+        .map_err(|source| RecordsError::Csv {
             path: owned.clone(),
             source,
-        })
-    }))
+        })?
+        .clone();
+    Ok(reader
+        .into_deserialize::<T>()
+        .map(move |r| r.map_err(|source| csv_error(&owned, &headers, source))))
+}
+
+/// A CSV error, naming the line (and the column, where csv knows it) when a row could not be read.
+fn csv_error(path: &Path, headers: &csv::StringRecord, source: csv::Error) -> RecordsError {
+    if let csv::ErrorKind::Deserialize {
+        pos: Some(pos),
+        err,
+    } = source.kind()
+    {
+        let column = err
+            .field()
+            .and_then(|i| headers.get(usize::try_from(i).ok()?));
+        return match column {
+            Some(column) => RecordsError::Field {
+                path: path.to_path_buf(),
+                line: pos.line(),
+                field: column.to_string(),
+                message: err.kind().to_string(),
+            },
+            // A value's own check (e.g. a label's) does not say its column; its message
+            // names what was expected.
+            None => RecordsError::Line {
+                path: path.to_path_buf(),
+                line: pos.line(),
+                message: err.kind().to_string(),
+            },
+        };
+    }
+    RecordsError::Csv {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Opens a CSV file with a header for reading (buffered, 1 MiB).
@@ -83,5 +119,40 @@ mod tests {
         let path = dir.path().join("t.csv");
         write_csv::<Row>(&path, &[]).expect("write");
         assert_eq!(std::fs::read_to_string(&path).expect("read"), "a,b\n");
+    }
+
+    #[derive(serde::Deserialize)]
+    struct Labelled {
+        #[allow(dead_code)]
+        a: f64,
+        #[allow(dead_code)]
+        p: crate::labels::Provenance,
+    }
+
+    fn first_error(text: &str) -> String {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("t.csv");
+        std::fs::write(&path, text).expect("write");
+        read_csv::<Labelled>(&path)
+            .expect("open")
+            .find_map(Result::err)
+            .expect("an error")
+            .to_string()
+    }
+
+    #[test]
+    fn a_bad_number_names_the_line_and_column() {
+        let text = first_error("a,p\n1.0,measured\nabc,measured\n");
+        assert!(text.contains("t.csv, line 3, field `a`:"), "{text}");
+    }
+
+    #[test]
+    fn a_bad_label_names_the_line_and_the_allowed_texts() {
+        let text = first_error("a,p\n1.0,guessed\n");
+        assert!(text.contains("t.csv, line 2: "), "{text}");
+        assert!(
+            text.contains("expected one of measured, estimated"),
+            "{text}"
+        );
     }
 }

@@ -221,8 +221,6 @@ pub fn check_domains(configs: &mut [Configuration]) {
 pub fn add(configs: &mut BTreeMap<String, Configuration>, row: DerivedRow) {
     let DerivedRow {
         record: rec,
-        provenance,
-        class,
         idle_power_w,
         net_energy_j,
         valid,
@@ -235,7 +233,7 @@ pub fn add(configs: &mut BTreeMap<String, Configuration>, row: DerivedRow) {
                 model: rec.model.clone(),
                 task: rec.task.clone(),
                 dataset: rec.dataset.clone(),
-                class,
+                class: rec.class,
                 parameters: rec.parameters,
             },
             repetitions: BTreeMap::new(),
@@ -269,7 +267,7 @@ pub fn add(configs: &mut BTreeMap<String, Configuration>, row: DerivedRow) {
             domain: rec.domain,
         },
         DomainWindow {
-            provenance,
+            provenance: rec.provenance,
             counts_in_total: rec.counts_in_total,
             duration_s: rec.duration_s,
             energy_j: rec.energy_j,

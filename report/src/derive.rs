@@ -4,7 +4,6 @@
 
 use crate::ReportError;
 use records::files::{BASELINES_CSV, REPETITIONS_CSV};
-use records::labels::{ClassLabel, Provenance, parse_field};
 use records::manifest::{DerivationPolicy, IdleSubtraction, RunManifest};
 use records::raw::{BaselineRecord, RepetitionDerivedV1, RepetitionRecord};
 use records::table_io::read_csv;
@@ -16,10 +15,6 @@ use std::path::Path;
 pub struct DerivedRow {
     /// The raw row.
     pub record: RepetitionRecord,
-    /// Its `provenance`, checked.
-    pub provenance: Provenance,
-    /// Its `class`, checked.
-    pub class: ClassLabel,
     /// Idle power of the domain from the configuration's baseline (W), when one was taken.
     pub idle_power_w: Option<f64>,
     /// Energy net of idle: gross − idle power × duration (J).
@@ -61,10 +56,7 @@ pub fn rows(
             )));
         }
     };
-    // Rows hold no line breaks (names, numbers and labels only): row i is on line i + 2.
-    let raw = read_csv::<RepetitionRecord>(&path)?
-        .enumerate()
-        .map(|(i, record)| labelled(record?, &path, i as u64 + 2));
+    let raw = read_csv::<RepetitionRecord>(&path)?.map(|record| record.map(underived));
     let mut out = Vec::new();
     match derivation {
         Derivation::Recorded => {
@@ -87,16 +79,14 @@ pub fn rows(
     Ok(out)
 }
 
-/// A raw row with its labels checked; nothing derived yet (no baseline, not valid).
-fn labelled(record: RepetitionRecord, path: &Path, line: u64) -> Result<DerivedRow, ReportError> {
-    Ok(DerivedRow {
-        provenance: parse_field(&record.provenance, path, line, "provenance")?,
-        class: parse_field(&record.class, path, line, "class")?,
+/// A raw row with nothing derived yet (no baseline, not valid).
+fn underived(record: RepetitionRecord) -> DerivedRow {
+    DerivedRow {
         record,
         idle_power_w: None,
         net_energy_j: None,
         valid: false,
-    })
+    }
 }
 
 /// One row's derived figures under `policy`.
@@ -155,14 +145,7 @@ mod tests {
             failures,
             ..RepetitionRecord::default()
         };
-        DerivedRow {
-            record,
-            provenance: Provenance::Measured,
-            class: ClassLabel::TaskSpecific,
-            idle_power_w: None,
-            net_energy_j: None,
-            valid: false,
-        }
+        underived(record)
     }
 
     #[test]

@@ -7,6 +7,7 @@
 use crate::ReportError;
 use crate::stats::bootstrap::SplitMix64;
 use records::files::{BASELINES_CSV, CONTEXT_CSV, REPETITIONS_CSV, REQUESTS_CSV, SAMPLES_CSV};
+use records::labels::{ClassLabel, Provenance};
 use records::manifest::{HostInfo, ProbeInfo, RunManifest, RunStatus, SuiteInfo};
 use records::raw::{BaselineRecord, Phase, RepetitionRecord, RequestRecord, RequestStatus};
 use std::io::Write;
@@ -21,8 +22,8 @@ pub struct SynthConfig {
     pub task: String,
     /// Dataset name.
     pub dataset: String,
-    /// `task-specific` or `general-purpose`.
-    pub class: String,
+    /// What the model is built for.
+    pub class: ClassLabel,
     /// Parameters.
     pub parameters: Option<u64>,
     /// GPU power above idle while serving (W).
@@ -67,18 +68,18 @@ impl Synthetic {
         let c = |model: &str,
                  task: &str,
                  dataset: &str,
-                 class: &str,
+                 class: ClassLabel,
                  params: u64,
                  w: f64,
                  ticks: u64| SynthConfig {
             model: model.to_string(),
             task: task.to_string(),
             dataset: dataset.to_string(),
-            class: class.to_string(),
+            class,
             parameters: Some(params),
             gpu_active_w: w,
             request_ticks: ticks,
-            output_tokens: (class == "general-purpose").then_some(16),
+            output_tokens: (class == ClassLabel::GeneralPurpose).then_some(16),
         };
         Self {
             configs: vec![
@@ -86,7 +87,7 @@ impl Synthetic {
                     "distilbert-sst2",
                     "text-classification",
                     "sst2",
-                    "task-specific",
+                    ClassLabel::TaskSpecific,
                     66_000_000,
                     60.0,
                     20,
@@ -95,7 +96,7 @@ impl Synthetic {
                     "flan-t5-base",
                     "text-classification",
                     "sst2",
-                    "general-purpose",
+                    ClassLabel::GeneralPurpose,
                     250_000_000,
                     120.0,
                     40,
@@ -104,7 +105,7 @@ impl Synthetic {
                     "bart-cnn",
                     "summarization",
                     "samsum",
-                    "task-specific",
+                    ClassLabel::TaskSpecific,
                     400_000_000,
                     150.0,
                     80,
@@ -155,9 +156,9 @@ impl Synthetic {
         let (mut t, mut gpu_e, mut cpu_e) = (1_000_000_000u64, 0.0f64, 0.0f64);
         let dt = self.tick_ns as f64 * 1e-9;
         let cpu_provenance = if self.cpu_estimated {
-            "estimated"
+            Provenance::Estimated
         } else {
-            "measured"
+            Provenance::Measured
         };
         let cpu_source = if self.cpu_estimated {
             "estimate"
@@ -178,7 +179,7 @@ impl Synthetic {
                 *t,
                 cpu_source,
                 "package-0",
-                cpu_provenance,
+                cpu_provenance.as_str(),
                 cpu_e,
                 self.cpu_w,
             )
@@ -191,7 +192,7 @@ impl Synthetic {
             }
             let seconds = (t - start) as f64 * 1e-9;
             for (source, domain, provenance, watts) in [
-                ("nvml", "gpu0", "measured", self.gpu_idle_w),
+                ("nvml", "gpu0", Provenance::Measured, self.gpu_idle_w),
                 (cpu_source, "package-0", cpu_provenance, self.cpu_w),
             ] {
                 w.baselines
@@ -199,7 +200,7 @@ impl Synthetic {
                         config: id.clone(),
                         source: source.to_string(),
                         domain: domain.to_string(),
-                        provenance: provenance.to_string(),
+                        provenance,
                         counts_in_total: true,
                         t_start_ns: start,
                         t_end_ns: t,
@@ -243,7 +244,7 @@ impl Synthetic {
                 }
                 let seconds = (t - rep_start) as f64 * 1e-9;
                 for (source, domain, provenance, watts) in [
-                    ("nvml", "gpu0", "measured", gpu_w),
+                    ("nvml", "gpu0", Provenance::Measured, gpu_w),
                     (cpu_source, "package-0", cpu_provenance, self.cpu_w),
                 ] {
                     w.repetitions
@@ -252,12 +253,12 @@ impl Synthetic {
                             model: c.model.clone(),
                             task: c.task.clone(),
                             dataset: c.dataset.clone(),
-                            class: c.class.clone(),
+                            class: c.class,
                             parameters: c.parameters,
                             repetition: rep,
                             source: source.to_string(),
                             domain: domain.to_string(),
-                            provenance: provenance.to_string(),
+                            provenance,
                             counts_in_total: true,
                             t_start_ns: rep_start,
                             t_end_ns: t,
@@ -277,13 +278,14 @@ impl Synthetic {
     }
 
     fn manifest(&self) -> RunManifest {
-        let probe = |name: &str, provenance: &str, domain: &str, resolution_s: f64| ProbeInfo {
-            name: name.to_string(),
-            provenance: provenance.to_string(),
-            domains: vec![domain.to_string()],
-            resolution_s,
-            method: "synthetic".to_string(),
-        };
+        let probe =
+            |name: &str, provenance: Provenance, domain: &str, resolution_s: f64| ProbeInfo {
+                name: name.to_string(),
+                provenance,
+                domains: vec![domain.to_string()],
+                resolution_s,
+                method: "synthetic".to_string(),
+            };
         RunManifest {
             format_version: RunManifest::FORMAT_VERSION,
             joulebench_version: "synthetic".to_string(),
@@ -299,11 +301,11 @@ impl Synthetic {
                 ..HostInfo::default()
             },
             probes: vec![
-                probe("nvml", "measured", "gpu0", 0.1),
+                probe("nvml", Provenance::Measured, "gpu0", 0.1),
                 if self.cpu_estimated {
-                    probe("estimate", "estimated", "package-0", 0.0)
+                    probe("estimate", Provenance::Estimated, "package-0", 0.0)
                 } else {
-                    probe("rapl", "measured", "package-0", 0.001)
+                    probe("rapl", Provenance::Measured, "package-0", 0.001)
                 },
             ],
             missing_probes: Vec::new(),

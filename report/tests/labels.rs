@@ -1,5 +1,5 @@
 //! Labels in files are typed: a text outside the allowed ones is an error that names the
-//! file, line, field and the allowed texts, never a silent default.
+//! file, line, the label expected and the allowed texts, never a silent default.
 
 use joulebench_report as report;
 
@@ -25,7 +25,7 @@ fn an_unknown_provenance_names_the_file_line_field_and_allowed_texts() {
     let err = report::render(dir.path()).expect_err("unknown provenance");
     let text = err.to_string();
     assert!(text.contains(REPETITIONS_CSV), "{text}");
-    assert!(text.contains("line 2, field `provenance`"), "{text}");
+    assert!(text.contains("line 2: "), "{text}");
     assert!(
         text.contains("\"guessed\" is not a provenance: expected one of measured, estimated"),
         "{text}"
@@ -38,7 +38,11 @@ fn an_unknown_class_names_the_allowed_texts_unknown_included() {
     let text = report::render(dir.path())
         .expect_err("unknown class")
         .to_string();
-    assert!(text.contains("line 2, field `class`"), "{text}");
+    assert!(text.contains("line 2: "), "{text}");
+    assert!(
+        text.contains("\"fine-tuned\" is not a model class"),
+        "{text}"
+    );
     assert!(
         text.contains("expected one of general-purpose, task-specific, unknown"),
         "{text}"

@@ -21,11 +21,11 @@ fn record(rep: u32, domain: &str, energy_j: f64) -> DerivedRow {
         model: "m".into(),
         task: "t".into(),
         dataset: "d".into(),
-        class: "task-specific".into(),
+        class: ClassLabel::TaskSpecific,
         repetition: rep,
         source: if domain == "gpu0" { "nvml" } else { "rapl" }.into(),
         domain: domain.into(),
-        provenance: "measured".into(),
+        provenance: Provenance::Measured,
         counts_in_total: true,
         t_start_ns: u64::from(rep) * 10_000_000_000,
         t_end_ns: u64::from(rep) * 10_000_000_000 + 2_000_000_000,
@@ -36,8 +36,6 @@ fn record(rep: u32, domain: &str, energy_j: f64) -> DerivedRow {
     };
     DerivedRow {
         record,
-        provenance: Provenance::Measured,
-        class: ClassLabel::TaskSpecific,
         idle_power_w: Some(2.5),
         net_energy_j: Some(energy_j - 5.0),
         valid: true,

@@ -2,7 +2,7 @@
 
 use super::{RunOptions, host};
 use crate::suite::Suite;
-use probes::{MonotonicClock, ProbeSet};
+use probes::{MonotonicClock, ProbeSet, Provenance};
 use records::manifest::{
     DerivationPolicy, IdleSubtraction, MissingProbeInfo, ProbeInfo, RunManifest, RunStatus,
     SuiteInfo,
@@ -40,11 +40,16 @@ pub fn new_manifest(
             .iter()
             .map(|d| ProbeInfo {
                 name: d.name.clone(),
-                provenance: d
-                    .domains
-                    .first()
-                    .map(|dom| dom.provenance.as_str().to_string())
-                    .unwrap_or_default(),
+                // Measured only when every domain is (a source with none measured nothing).
+                provenance: if !d.domains.is_empty()
+                    && d.domains
+                        .iter()
+                        .all(|dom| dom.provenance == Provenance::Measured)
+                {
+                    Provenance::Measured
+                } else {
+                    Provenance::Estimated
+                },
                 domains: d.domains.iter().map(|dom| dom.name.clone()).collect(),
                 resolution_s: d.resolution_s,
                 method: d.method.clone(),

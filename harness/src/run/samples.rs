@@ -66,7 +66,7 @@ pub fn spawn_writer(
                             t_ns: s.t_ns + continuation.t_offset_ns,
                             source: source.name.clone(),
                             domain: domain.name.clone(),
-                            provenance: domain.provenance.as_str().to_string(),
+                            provenance: domain.provenance,
                             energy_j: s.energy_j + before,
                             power_w: s.power_w,
                         })?;

@@ -6,6 +6,7 @@ use crate::plan::Configuration;
 use crate::writer::{RowAppender, WriteError};
 use probes::window::Window;
 use records::files;
+use records::labels::{ClassLabel, Provenance};
 use records::raw::{BaselineRecord, RepetitionRecord, RequestRecord};
 use std::path::Path;
 
@@ -20,8 +21,8 @@ pub struct ConfigColumns {
     pub task: String,
     /// Dataset name.
     pub dataset: String,
-    /// Model class, as the CSV writes it.
-    pub class: String,
+    /// Model class.
+    pub class: ClassLabel,
     /// Model parameters, when known.
     pub parameters: Option<u64>,
 }
@@ -34,7 +35,7 @@ impl ConfigColumns {
             model: config.model.clone(),
             task: config.task.clone(),
             dataset: config.dataset.clone(),
-            class: config.class.as_str().to_string(),
+            class: config.class.into(),
             parameters: config.parameters,
         }
     }
@@ -54,7 +55,7 @@ pub struct RecordSink {
 struct DomainColumns {
     source: String,
     domain: String,
-    provenance: String,
+    provenance: Provenance,
     counts_in_total: bool,
     t_start_ns: u64,
     t_end_ns: u64,
@@ -70,7 +71,7 @@ fn domain_columns(window: &Window, t_offset_ns: u64) -> impl Iterator<Item = Dom
     window.domains.iter().map(move |d| DomainColumns {
         source: d.source.clone(),
         domain: d.domain.name.clone(),
-        provenance: d.domain.provenance.as_str().to_string(),
+        provenance: d.domain.provenance,
         counts_in_total: d.domain.counts_in_total(),
         t_start_ns,
         t_end_ns,
@@ -138,7 +139,7 @@ impl RecordSink {
                 model: columns.model.clone(),
                 task: columns.task.clone(),
                 dataset: columns.dataset.clone(),
-                class: columns.class.clone(),
+                class: columns.class,
                 parameters: columns.parameters,
                 repetition,
                 source: d.source,
@@ -208,7 +209,7 @@ mod tests {
         assert_eq!(rows[0].t_end_ns, 3_000_000_500);
         assert_eq!(rows[0].duration_s, 2.0);
         assert_eq!(rows[0].power_w, 10.0);
-        assert_eq!(rows[1].provenance, "estimated");
+        assert_eq!(rows[1].provenance, Provenance::Estimated);
         assert_eq!(rows[1].power_w, 4.0);
     }
 
@@ -232,7 +233,7 @@ mod tests {
             model: "m".into(),
             task: "t".into(),
             dataset: "d".into(),
-            class: "task-specific".into(),
+            class: ClassLabel::TaskSpecific,
             parameters: Some(110),
         };
         let batch = BatchResult {

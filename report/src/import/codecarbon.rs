@@ -409,12 +409,12 @@ fn repetitions(
                     model: labels.model.clone().unwrap_or_default(),
                     task: labels.task.clone().unwrap_or_default(),
                     dataset: labels.dataset.clone().unwrap_or_default(),
-                    class: labels.class.unwrap_or(ClassLabel::Unknown).to_string(),
+                    class: labels.class.unwrap_or(ClassLabel::Unknown),
                     parameters: labels.parameters,
                     repetition: n as u32 + 1,
                     source: SOURCE.to_string(),
                     domain: (*name).to_string(),
-                    provenance: p.to_string(),
+                    provenance: p,
                     counts_in_total: true,
                     t_start_ns: (start_s.max(0.0) * 1e9) as u64,
                     t_end_ns: (end_s.max(0.0) * 1e9) as u64,
@@ -461,7 +461,7 @@ fn manifest(
         if !domains.is_empty() {
             probes.push(ProbeInfo {
                 name: SOURCE.to_string(),
-                provenance: p.to_string(),
+                provenance: p,
                 method: format!(
                     "imported from CodeCarbon {version} ({})",
                     domains
