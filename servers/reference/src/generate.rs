@@ -3,7 +3,7 @@
 
 use crate::error::{ModelError, Result};
 use crate::init::SplitMix64;
-use crate::models::decoder::Decoder;
+use crate::models::generator::Generator;
 use candle_core::Tensor;
 
 /// How to generate.
@@ -90,7 +90,7 @@ pub struct Generation {
 
 /// Generates after `prompt`; `on_token` sees each new token and returns false to stop.
 pub fn generate(
-    model: &Decoder,
+    model: &dyn Generator,
     prompt: &[u32],
     params: &GenerationParams,
     eos: Option<u32>,
@@ -107,34 +107,23 @@ pub fn generate(
             limit,
         });
     }
-    match model {
-        Decoder::T5(t5) => {
-            let mut session = t5.start(prompt)?;
-            run(prompt.len(), params, eos, on_token, |token| {
-                session.step(token)
-            })
-        }
-        decoder => {
-            let mut cache = decoder.new_cache();
-            run(prompt.len(), params, eos, on_token, |token| match token {
-                None => decoder.forward(prompt, &mut cache),
-                Some(t) => decoder.forward(&[t], &mut cache),
-            })
-        }
-    }
+    let (mut decoding, logits) = model.start(prompt)?;
+    run(prompt.len(), params, eos, on_token, logits, |token| {
+        decoding.step(token)
+    })
 }
 
-/// The loop: `step(None)` runs the prompt, `step(Some(t))` one more token; both give logits.
+/// The loop from the prompt's `logits`: `step(t)` appends one more token and gives logits.
 fn run(
     prompt_tokens: usize,
     params: &GenerationParams,
     eos: Option<u32>,
     mut on_token: impl FnMut(u32) -> bool,
-    mut step: impl FnMut(Option<u32>) -> candle_core::Result<Tensor>,
+    mut logits: Tensor,
+    mut step: impl FnMut(u32) -> candle_core::Result<Tensor>,
 ) -> Result<Generation> {
     let mut rng = SplitMix64::new(params.seed);
     let mut tokens = Vec::with_capacity(params.max_new_tokens);
-    let mut logits = step(None)?;
     while tokens.len() < params.max_new_tokens {
         let mut values: Vec<f32> = logits.to_vec1()?;
         if let Some(e) = eos
@@ -160,7 +149,7 @@ fn run(
             });
         }
         if tokens.len() < params.max_new_tokens {
-            logits = step(Some(next))?;
+            logits = step(next)?;
         }
     }
     Ok(Generation {

@@ -19,7 +19,7 @@ pub use error::ModelError;
 pub use generate::{FinishReason, Generation, GenerationParams};
 pub use init::SeededInit;
 pub use models::bloom::{Bloom, BloomConfig};
-pub use models::decoder::{Decoder, GeneratorConfig};
+pub use models::generator::{Decoding, Generator, GeneratorConfig, HfGeneratorConfig};
 pub use models::encoder::{EncoderConfig, EncoderLayout, EncoderModel, EncoderTask};
 pub use models::gpt2::{Gpt2, Gpt2Config};
 pub use registry::{LoadOptions, ModelRegistry, ModelSpec, ServedModel, Source, Task};
