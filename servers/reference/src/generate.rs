@@ -2,9 +2,10 @@
 //! `max_new_tokens`, `min_new_tokens` and `ignore_eos` exactly.
 
 use crate::error::{ModelError, Result};
-use crate::init::SplitMix64;
 use crate::models::generator::Generator;
 use candle_core::Tensor;
+use rand::{RngExt, SeedableRng};
+use rand_pcg::Pcg64Mcg;
 
 /// How to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -122,7 +123,7 @@ fn run(
     mut logits: Tensor,
     mut step: impl FnMut(u32) -> candle_core::Result<Tensor>,
 ) -> Result<Generation> {
-    let mut rng = SplitMix64::new(params.seed);
+    let mut rng = Pcg64Mcg::seed_from_u64(params.seed);
     let mut tokens = Vec::with_capacity(params.max_new_tokens);
     while tokens.len() < params.max_new_tokens {
         let mut values: Vec<f32> = logits.to_vec1()?;
@@ -160,7 +161,7 @@ fn run(
 }
 
 /// Picks the next token: argmax when greedy, else temperature and nucleus sampling.
-fn pick(logits: &[f32], params: &GenerationParams, rng: &mut SplitMix64) -> u32 {
+fn pick(logits: &[f32], params: &GenerationParams, rng: &mut Pcg64Mcg) -> u32 {
     let argmax = logits
         .iter()
         .enumerate()
@@ -193,7 +194,7 @@ fn pick(logits: &[f32], params: &GenerationParams, rng: &mut SplitMix64) -> u32 
         probs.truncate(keep);
     }
     let kept: f32 = probs.iter().map(|(_, p)| p).sum();
-    let mut r = rng.next_f64() as f32 * kept;
+    let mut r = rng.random::<f64>() as f32 * kept;
     for (i, p) in &probs {
         r -= p;
         if r <= 0.0 {
