@@ -212,7 +212,8 @@ impl Synthetic {
                     .map_err(|e| w.err(BASELINES_CSV, e))?;
             }
             for rep in 1..=self.repetitions {
-                let gpu_w = self.gpu_idle_w + c.gpu_active_w * (1.0 + self.noise * rng.sample::<f64, _>(StandardNormal));
+                let gpu_w = self.gpu_idle_w
+                    + c.gpu_active_w * (1.0 + self.noise * rng.sample::<f64, _>(StandardNormal));
                 let rep_start = t;
                 for index in 0..self.requests {
                     let req_start = t;

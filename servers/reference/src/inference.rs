@@ -51,7 +51,7 @@ fn check_len(model: &ServedModel, ids: &mut Vec<u32>, truncate: bool) -> Result<
 
 fn encoder(model: &ServedModel) -> Result<&EncoderModel> {
     match &model.network {
-        Network::Encoder(m) => Ok(m),
+        Network::Encoder(m) => Ok(m.as_ref()),
         Network::Generator(_) => Err(ModelError::BadParameter(format!(
             "model `{}` is a generator, not an encoder",
             model.name

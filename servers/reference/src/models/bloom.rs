@@ -199,7 +199,6 @@ impl Bloom {
     pub fn config(&self) -> &BloomConfig {
         &self.config
     }
-
 }
 
 impl CachedForward for Bloom {

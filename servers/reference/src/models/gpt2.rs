@@ -67,7 +67,6 @@ impl HfGeneratorConfig for Gpt2Config {
                 .map_or(vocab_size.saturating_sub(1) as u32, |x| x as u32),
         })
     }
-
 }
 
 impl Gpt2Config {
@@ -193,7 +192,6 @@ impl Gpt2 {
     pub fn config(&self) -> &Gpt2Config {
         &self.config
     }
-
 }
 
 impl CachedForward for Gpt2 {

@@ -76,21 +76,21 @@ impl GeneratorConfig for T5Config {
     fn parameter_count(&self) -> usize {
         let c = self;
         let (d, inner, ff) = (c.d_model, c.num_heads * c.d_kv, c.d_ff);
-    let ff_params = if c.feed_forward_proj.gated {
-        3 * d * ff
-    } else {
-        2 * d * ff
-    };
-    let bias = c.relative_attention_num_buckets * c.num_heads;
-    let encoder = c.num_layers * (4 * d * inner + ff_params + 2 * d) + bias + d;
-    let decoder_layers = c.num_decoder_layers.unwrap_or(c.num_layers);
-    let decoder = decoder_layers * (8 * d * inner + ff_params + 3 * d) + bias + d;
-    let head = if c.tie_word_embeddings {
-        0
-    } else {
-        c.vocab_size * d
-    };
-    c.vocab_size * d + encoder + decoder + head
+        let ff_params = if c.feed_forward_proj.gated {
+            3 * d * ff
+        } else {
+            2 * d * ff
+        };
+        let bias = c.relative_attention_num_buckets * c.num_heads;
+        let encoder = c.num_layers * (4 * d * inner + ff_params + 2 * d) + bias + d;
+        let decoder_layers = c.num_decoder_layers.unwrap_or(c.num_layers);
+        let decoder = decoder_layers * (8 * d * inner + ff_params + 3 * d) + bias + d;
+        let head = if c.tie_word_embeddings {
+            0
+        } else {
+            c.vocab_size * d
+        };
+        c.vocab_size * d + encoder + decoder + head
     }
 
     fn load(&self, vb: VarBuilder) -> Result<Box<dyn Generator>> {

@@ -45,9 +45,7 @@ fn read_boxed<C: HfGeneratorConfig>(
 }
 
 /// Reads a Hugging Face `config.json` of any known generator `model_type`.
-pub fn read_generator_config(
-    v: &serde_json::Value,
-) -> Result<Box<dyn GeneratorConfig>, String> {
+pub fn read_generator_config(v: &serde_json::Value) -> Result<Box<dyn GeneratorConfig>, String> {
     let model_type = v
         .get("model_type")
         .and_then(|t| t.as_str())

@@ -62,7 +62,10 @@ impl ServedModel {
                 let c = presets::encoder(preset).ok_or_else(unknown)?;
                 let about = preset_about(presets::ENCODER_PRESETS, preset);
                 let head = encoder_task(task, options.labels.clone());
-                (Network::Encoder(EncoderModel::load(&c, head, vb)?), about)
+                (
+                    Network::Encoder(Box::new(EncoderModel::load(&c, head, vb)?)),
+                    about,
+                )
             }
         };
         let tokenizer = builtin_tokenizer(&network);
@@ -91,7 +94,7 @@ impl ServedModel {
             task => {
                 let c = EncoderConfig::from_hf_json(&json).map_err(bad)?;
                 let head = encoder_task(task, labels_of(&json));
-                Network::Encoder(EncoderModel::load(&c, head, vb)?)
+                Network::Encoder(Box::new(EncoderModel::load(&c, head, vb)?))
             }
         };
         let tok_path = dir.join("tokenizer.json");
@@ -115,9 +118,7 @@ impl ServedModel {
             Network::Encoder(m) => {
                 let c = m.config();
                 let arch = match (spec.task, c.layout) {
-                    (Task::QuestionAnswering, EncoderLayout::Bert) => {
-                        "BertForQuestionAnswering"
-                    }
+                    (Task::QuestionAnswering, EncoderLayout::Bert) => "BertForQuestionAnswering",
                     (Task::QuestionAnswering, _) => "DistilBertForQuestionAnswering",
                     (_, EncoderLayout::Bert) => "BertForSequenceClassification",
                     _ => "DistilBertForSequenceClassification",

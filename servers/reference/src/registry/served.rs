@@ -9,7 +9,7 @@ use crate::tokenizer::TextTokenizer;
 #[derive(Debug)]
 pub enum Network {
     /// An encoder with a classification or span head.
-    Encoder(EncoderModel),
+    Encoder(Box<EncoderModel>),
     /// A decoder-only generator.
     Generator(Box<dyn Generator>),
 }
