@@ -5,7 +5,9 @@
 //! the per-repetition noise.
 
 use crate::ReportError;
-use crate::stats::bootstrap::SplitMix64;
+use rand::{RngExt, SeedableRng};
+use rand_distr::StandardNormal;
+use rand_pcg::Pcg64Mcg;
 use records::files::{BASELINES_CSV, CONTEXT_CSV, REPETITIONS_CSV, REQUESTS_CSV, SAMPLES_CSV};
 use records::labels::{ClassLabel, Provenance};
 use records::manifest::{HostInfo, ProbeInfo, RunManifest, RunStatus, SuiteInfo};
@@ -152,7 +154,7 @@ impl Synthetic {
         self.manifest().save(dir)?;
         let mut w = Writers::open(dir, self.context_every_ticks > 0)?;
         let mut ticks = 0u64;
-        let mut rng = SplitMix64(self.seed);
+        let mut rng = Pcg64Mcg::seed_from_u64(self.seed);
         let (mut t, mut gpu_e, mut cpu_e) = (1_000_000_000u64, 0.0f64, 0.0f64);
         let dt = self.tick_ns as f64 * 1e-9;
         let cpu_provenance = if self.cpu_estimated {
@@ -211,7 +213,8 @@ impl Synthetic {
                     .map_err(|e| w.err(BASELINES_CSV, e))?;
             }
             for rep in 1..=self.repetitions {
-                let gpu_w = self.gpu_idle_w + c.gpu_active_w * (1.0 + self.noise * rng.normal());
+                let gpu_w = self.gpu_idle_w
+                    + c.gpu_active_w * (1.0 + self.noise * rng.sample::<f64, _>(StandardNormal));
                 let rep_start = t;
                 for index in 0..self.requests {
                     let req_start = t;

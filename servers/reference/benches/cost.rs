@@ -127,11 +127,13 @@ fn main() -> candle_core::Result<()> {
         let new_tokens = 32;
         let gen_runs = if quick { 3 } else { 5 };
         let prefill = best_secs(gen_runs, || {
-            let _ = g.forward(&prompt, &mut g.new_cache());
+            let _ = g.start(&prompt);
         });
         let total = best_secs(gen_runs, || {
-            let mut cache = g.new_cache();
-            let mut logits = g.forward(&prompt, &mut cache);
+            let Ok((mut decoding, first)) = g.start(&prompt) else {
+                return;
+            };
+            let mut logits = Ok(first);
             for _ in 0..new_tokens {
                 let next = logits
                     .as_ref()
@@ -139,7 +141,7 @@ fn main() -> candle_core::Result<()> {
                     .and_then(|l| l.argmax(0).ok())
                     .and_then(|t| t.to_scalar::<u32>().ok())
                     .unwrap_or(0);
-                logits = g.forward(&[next], &mut cache);
+                logits = decoding.step(next);
             }
         });
         let per_token = (total - prefill) / new_tokens as f64;

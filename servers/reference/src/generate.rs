@@ -2,9 +2,10 @@
 //! `max_new_tokens`, `min_new_tokens` and `ignore_eos` exactly.
 
 use crate::error::{ModelError, Result};
-use crate::init::SplitMix64;
-use crate::models::decoder::Decoder;
+use crate::models::generator::Generator;
 use candle_core::Tensor;
+use rand::{RngExt, SeedableRng};
+use rand_pcg::Pcg64Mcg;
 
 /// How to generate.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,7 +91,7 @@ pub struct Generation {
 
 /// Generates after `prompt`; `on_token` sees each new token and returns false to stop.
 pub fn generate(
-    model: &Decoder,
+    model: &dyn Generator,
     prompt: &[u32],
     params: &GenerationParams,
     eos: Option<u32>,
@@ -107,34 +108,23 @@ pub fn generate(
             limit,
         });
     }
-    match model {
-        Decoder::T5(t5) => {
-            let mut session = t5.start(prompt)?;
-            run(prompt.len(), params, eos, on_token, |token| {
-                session.step(token)
-            })
-        }
-        decoder => {
-            let mut cache = decoder.new_cache();
-            run(prompt.len(), params, eos, on_token, |token| match token {
-                None => decoder.forward(prompt, &mut cache),
-                Some(t) => decoder.forward(&[t], &mut cache),
-            })
-        }
-    }
+    let (mut decoding, logits) = model.start(prompt)?;
+    run(prompt.len(), params, eos, on_token, logits, |token| {
+        decoding.step(token)
+    })
 }
 
-/// The loop: `step(None)` runs the prompt, `step(Some(t))` one more token; both give logits.
+/// The loop from the prompt's `logits`: `step(t)` appends one more token and gives logits.
 fn run(
     prompt_tokens: usize,
     params: &GenerationParams,
     eos: Option<u32>,
     mut on_token: impl FnMut(u32) -> bool,
-    mut step: impl FnMut(Option<u32>) -> candle_core::Result<Tensor>,
+    mut logits: Tensor,
+    mut step: impl FnMut(u32) -> candle_core::Result<Tensor>,
 ) -> Result<Generation> {
-    let mut rng = SplitMix64::new(params.seed);
+    let mut rng = Pcg64Mcg::seed_from_u64(params.seed);
     let mut tokens = Vec::with_capacity(params.max_new_tokens);
-    let mut logits = step(None)?;
     while tokens.len() < params.max_new_tokens {
         let mut values: Vec<f32> = logits.to_vec1()?;
         if let Some(e) = eos
@@ -160,7 +150,7 @@ fn run(
             });
         }
         if tokens.len() < params.max_new_tokens {
-            logits = step(Some(next))?;
+            logits = step(next)?;
         }
     }
     Ok(Generation {
@@ -171,7 +161,7 @@ fn run(
 }
 
 /// Picks the next token: argmax when greedy, else temperature and nucleus sampling.
-fn pick(logits: &[f32], params: &GenerationParams, rng: &mut SplitMix64) -> u32 {
+fn pick(logits: &[f32], params: &GenerationParams, rng: &mut Pcg64Mcg) -> u32 {
     let argmax = logits
         .iter()
         .enumerate()
@@ -204,7 +194,7 @@ fn pick(logits: &[f32], params: &GenerationParams, rng: &mut SplitMix64) -> u32 
         probs.truncate(keep);
     }
     let kept: f32 = probs.iter().map(|(_, p)| p).sum();
-    let mut r = rng.next_f64() as f32 * kept;
+    let mut r = rng.random::<f64>() as f32 * kept;
     for (i, p) in &probs {
         r -= p;
         if r <= 0.0 {

@@ -2,6 +2,7 @@
 
 use crate::error::{ModelError, Result};
 use crate::generate::{Generation, GenerationParams, generate};
+use crate::models::encoder::EncoderModel;
 use crate::registry::{Network, ServedModel};
 
 /// Class scores of one text.
@@ -48,9 +49,9 @@ fn check_len(model: &ServedModel, ids: &mut Vec<u32>, truncate: bool) -> Result<
     Ok(())
 }
 
-fn encoder(model: &ServedModel) -> Result<&crate::EncoderModel> {
+fn encoder(model: &ServedModel) -> Result<&EncoderModel> {
     match &model.network {
-        Network::Encoder(m) => Ok(m),
+        Network::Encoder(m) => Ok(m.as_ref()),
         Network::Generator(_) => Err(ModelError::BadParameter(format!(
             "model `{}` is a generator, not an encoder",
             model.name
@@ -176,7 +177,7 @@ pub fn complete(
     on_token: impl FnMut(u32) -> bool,
 ) -> Result<Generation> {
     match &model.network {
-        Network::Generator(g) => generate(g, prompt, params, model.eos, on_token),
+        Network::Generator(g) => generate(g.as_ref(), prompt, params, model.eos, on_token),
         Network::Encoder(_) => Err(ModelError::BadParameter(format!(
             "model `{}` is an encoder, not a generator",
             model.name

@@ -2,6 +2,8 @@
 
 use candle_core::{DType, Device, Shape, Tensor};
 use candle_nn::{Init, VarBuilder, var_builder::SimpleBackend};
+use rand::{Rng, SeedableRng};
+use rand_pcg::Pcg64Mcg;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -10,6 +12,9 @@ const INIT_STDEV: f64 = 0.02;
 
 /// A `VarBuilder` backend that makes every tensor from (seed, name): the same seed gives the
 /// same model whatever order the tensors are asked for in. It remembers what it made.
+///
+/// Each tensor's values come from `Pcg64Mcg` (rand_pcg, a stream documented never to
+/// change) seeded with the seed XOR the FNV-1a hash of the tensor's name.
 #[derive(Debug, Clone, Default)]
 pub struct SeededInit {
     seed: u64,
@@ -33,38 +38,6 @@ impl SeededInit {
     /// Every tensor made so far, by full name (e.g. to save them as safetensors).
     pub fn tensors(&self) -> HashMap<String, Tensor> {
         self.made.lock().map(|m| m.clone()).unwrap_or_default()
-    }
-}
-
-/// SplitMix64: a small, fast, well-mixed generator.
-#[derive(Debug)]
-pub struct SplitMix64(u64);
-
-impl SplitMix64 {
-    /// A generator from a seed.
-    pub fn new(seed: u64) -> Self {
-        Self(seed)
-    }
-
-    /// The next 64 random bits.
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// A uniform number in [0, 1).
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    /// A standard normal number (Box-Muller).
-    pub fn next_normal(&mut self) -> f64 {
-        let u1 = self.next_f64().max(f64::MIN_POSITIVE);
-        let u2 = self.next_f64();
-        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
     }
 }
 
@@ -96,7 +69,7 @@ impl SimpleBackend for SeededInit {
             _ => {
                 // Uniform with the standard deviation of Hugging Face's normal init: as cheap as
                 // one random word per value, so big presets start fast even in debug builds.
-                let mut rng = SplitMix64::new(self.seed ^ fnv1a(name));
+                let mut rng = Pcg64Mcg::seed_from_u64(self.seed ^ fnv1a(name));
                 let scale = (INIT_STDEV * 3f64.sqrt() * 2.0 / (1u64 << 32) as f64) as f32;
                 let half = (1u64 << 31) as f32;
                 let mut values = Vec::with_capacity(n);

@@ -91,25 +91,25 @@ fn generation_length_rules_are_exact() {
         max_new_tokens: 16,
         ..Default::default()
     };
-    let free = reference::generate::generate(&model, &prompt, &greedy, None, |_| true).unwrap();
+    let free = reference::generate::generate(&*model, &prompt, &greedy, None, |_| true).unwrap();
     assert_eq!(free.tokens.len(), 16);
     // Make the first greedy token the end-of-sequence token.
     let eos = Some(free.tokens[0]);
-    let stop = reference::generate::generate(&model, &prompt, &greedy, eos, |_| true).unwrap();
+    let stop = reference::generate::generate(&*model, &prompt, &greedy, eos, |_| true).unwrap();
     assert_eq!(stop.tokens, vec![free.tokens[0]]);
     assert_eq!(stop.finish, reference::FinishReason::EndOfSequence);
     let ignore = GenerationParams {
         ignore_eos: true,
         ..greedy.clone()
     };
-    let all = reference::generate::generate(&model, &prompt, &ignore, eos, |_| true).unwrap();
+    let all = reference::generate::generate(&*model, &prompt, &ignore, eos, |_| true).unwrap();
     assert_eq!(all.tokens, free.tokens);
     assert_eq!(all.finish, reference::FinishReason::Length);
     let min = GenerationParams {
         min_new_tokens: 5,
         ..greedy
     };
-    let at_least = reference::generate::generate(&model, &prompt, &min, eos, |_| true).unwrap();
+    let at_least = reference::generate::generate(&*model, &prompt, &min, eos, |_| true).unwrap();
     assert!(at_least.tokens.len() >= 5);
     assert!(!at_least.tokens[..5].contains(&free.tokens[0]));
 }
@@ -120,19 +120,10 @@ fn cached_steps_match_a_full_pass() {
         let c = presets::generator(name).unwrap();
         let model = c.load(SeededInit::new(3).var_builder()).unwrap();
         let ids = [1u32, 2, 3, 4];
-        let full = model
-            .forward(&ids, &mut model.new_cache())
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let mut cache = model.new_cache();
-        model.forward(&ids[..2], &mut cache).unwrap();
-        model.forward(&ids[2..3], &mut cache).unwrap();
-        let stepped = model
-            .forward(&ids[3..], &mut cache)
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let full = model.start(&ids).unwrap().1.to_vec1::<f32>().unwrap();
+        let (mut decoding, _) = model.start(&ids[..2]).unwrap();
+        decoding.step(ids[2]).unwrap();
+        let stepped = decoding.step(ids[3]).unwrap().to_vec1::<f32>().unwrap();
         let diff = full
             .iter()
             .zip(&stepped)
@@ -189,10 +180,10 @@ fn t5_generation_honours_length_rules() {
         ignore_eos: true,
         ..Default::default()
     };
-    let g = reference::generate::generate(&model, &[5, 6, 7], &params, Some(1), |_| true).unwrap();
+    let g = reference::generate::generate(&*model, &[5, 6, 7], &params, Some(1), |_| true).unwrap();
     assert_eq!(g.tokens.len(), 16);
     // The model is free again after a generation.
     let again =
-        reference::generate::generate(&model, &[5, 6, 7], &params, Some(1), |_| true).unwrap();
+        reference::generate::generate(&*model, &[5, 6, 7], &params, Some(1), |_| true).unwrap();
     assert_eq!(again.tokens, g.tokens);
 }

@@ -161,7 +161,7 @@ async fn generator_folder_gives_the_in_process_greedy_tokens() {
         eos_token_id: 499,
     };
     let init = SeededInit::new(11);
-    let model = reference::Decoder::Gpt2(Gpt2::load(&config, init.var_builder()).unwrap());
+    let model = Gpt2::load(&config, init.var_builder()).unwrap();
     // The original gpt2 checkpoints have no `transformer.` prefix: check that layout loads.
     let tensors: HashMap<String, Tensor> = init
         .tensors()
@@ -220,8 +220,7 @@ async fn bloom_folder_gives_the_in_process_greedy_tokens() {
         max_context: 64,
     };
     let init = SeededInit::new(5);
-    let model =
-        reference::Decoder::Bloom(reference::Bloom::load(&config, init.var_builder()).unwrap());
+    let model = reference::Bloom::load(&config, init.var_builder()).unwrap();
     save(
         dir.path(),
         init.tensors(),

@@ -222,7 +222,7 @@ async fn infer_inner(
                                 g.tokens.len(),
                             ))
                         })
-                        .collect::<Result<Vec<_>, crate::ModelError>>()
+                        .collect::<Result<Vec<_>, crate::error::ModelError>>()
                 })
                 .await?;
             let n = results.len();

@@ -6,7 +6,10 @@ use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm,
 use serde::{Deserialize, Serialize};
 
 use super::attention::{attend, causal_mask, merge_heads};
-use super::decoder::{DecoderDims, KvCache, append_kv, last_logits, transformer_root};
+use super::causal_lm::{last_logits, transformer_root};
+use super::dims::DecoderDims;
+use super::generator::{Generator, GeneratorConfig, HfGeneratorConfig, ReservedIds, Started};
+use super::kv_cache::{CachedDecoding, CachedForward, KvCache, append_kv};
 
 /// Context served when a config names none (BLOOM was trained on 2,048 tokens).
 const DEFAULT_CONTEXT: usize = 2048;
@@ -30,9 +33,10 @@ pub struct BloomConfig {
     pub max_context: usize,
 }
 
-impl BloomConfig {
-    /// Reads a Hugging Face `config.json` of model type `bloom`.
-    pub fn from_hf_json(v: &serde_json::Value) -> std::result::Result<Self, String> {
+impl HfGeneratorConfig for BloomConfig {
+    const MODEL_TYPE: &'static str = "bloom";
+
+    fn from_hf_json(v: &serde_json::Value) -> std::result::Result<Self, String> {
         let get = |keys: &[&str]| {
             keys.iter()
                 .find_map(|k| v.get(*k).and_then(serde_json::Value::as_u64))
@@ -52,9 +56,10 @@ impl BloomConfig {
             max_context: get(&["seq_length", "max_position_embeddings"]).unwrap_or(DEFAULT_CONTEXT),
         })
     }
+}
 
-    /// The sizes that set the cost of a step.
-    pub fn dims(&self) -> DecoderDims {
+impl GeneratorConfig for BloomConfig {
+    fn dims(&self) -> DecoderDims {
         DecoderDims {
             layers: self.n_layer,
             width: self.hidden_size,
@@ -63,12 +68,16 @@ impl BloomConfig {
         }
     }
 
-    /// Parameters (the LM head shares the token embeddings, as in PyTorch's count).
-    pub fn parameter_count(&self) -> usize {
+    /// The LM head shares the token embeddings, as in PyTorch's count.
+    fn parameter_count(&self) -> usize {
         let h = self.hidden_size;
         let block =
             2 * 2 * h + (3 * h * h + 3 * h) + (h * h + h) + (4 * h * h + 4 * h) + (4 * h * h + h);
         self.vocab_size * h + 2 * h + self.n_layer * block + 2 * h
+    }
+
+    fn load(&self, vb: VarBuilder) -> Result<Box<dyn Generator>> {
+        Ok(Box::new(Bloom::load(self, vb)?))
     }
 }
 
@@ -190,14 +199,14 @@ impl Bloom {
     pub fn config(&self) -> &BloomConfig {
         &self.config
     }
+}
 
-    /// A fresh cache for one generation.
-    pub fn new_cache(&self) -> KvCache {
+impl CachedForward for Bloom {
+    fn new_cache(&self) -> KvCache {
         KvCache::new(self.blocks.len())
     }
 
-    /// Runs `ids` after what the cache holds and returns the next-token logits `[vocab]`.
-    pub fn forward(&self, ids: &[u32], cache: &mut KvCache) -> Result<Tensor> {
+    fn forward(&self, ids: &[u32], cache: &mut KvCache) -> Result<Tensor> {
         let dev = &Device::Cpu;
         let seq = ids.len();
         if seq == 0 {
@@ -222,5 +231,40 @@ impl Bloom {
         }
         cache.advance(seq);
         last_logits(&x, seq, &self.ln_f, &self.lm_head)
+    }
+}
+
+impl Generator for Bloom {
+    fn architecture(&self) -> &'static str {
+        "BloomForCausalLM"
+    }
+
+    fn max_context(&self) -> usize {
+        self.config.max_context
+    }
+
+    fn eos(&self) -> u32 {
+        self.config.eos_token_id
+    }
+
+    fn dims(&self) -> DecoderDims {
+        self.config.dims()
+    }
+
+    fn parameter_count(&self) -> usize {
+        self.config.parameter_count()
+    }
+
+    /// BLOOM keeps ids 0-3 for pad, bos, eos and unk.
+    fn reserved_ids(&self) -> ReservedIds {
+        ReservedIds {
+            first_word_id: 4,
+            specials: vec![0, 1, 2, 3, self.eos()],
+        }
+    }
+
+    fn start(&self, prompt: &[u32]) -> Result<Started<'_>> {
+        let (decoding, logits) = CachedDecoding::start(self, prompt)?;
+        Ok((Box::new(decoding), logits))
     }
 }

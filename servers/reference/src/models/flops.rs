@@ -1,7 +1,7 @@
 //! Arithmetic cost of a forward pass: floating-point operations, counting a multiply-add as 2.
 //! Matrix products only (LayerNorm, softmax and activations are a few per element, left out).
 
-use super::decoder::DecoderDims;
+use super::dims::DecoderDims;
 use super::encoder::{EncoderConfig, EncoderTask};
 
 /// FLOPs of one encoder pass over `tokens` tokens, head included.

@@ -6,7 +6,10 @@ use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm}
 use serde::{Deserialize, Serialize};
 
 use super::attention::{attend, causal_mask, merge_heads, split_heads};
-use super::decoder::{DecoderDims, KvCache, append_kv, last_logits, transformer_root};
+use super::causal_lm::{last_logits, transformer_root};
+use super::dims::DecoderDims;
+use super::generator::{Generator, GeneratorConfig, HfGeneratorConfig, ReservedIds, Started};
+use super::kv_cache::{CachedDecoding, CachedForward, KvCache, append_kv};
 
 /// Dimensions of a GPT-2 model (Hugging Face `GPT2Config` names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,9 +32,10 @@ pub struct Gpt2Config {
     pub eos_token_id: u32,
 }
 
-impl Gpt2Config {
-    /// Reads a Hugging Face `config.json` of model type `gpt2`.
-    pub fn from_hf_json(v: &serde_json::Value) -> std::result::Result<Self, String> {
+impl HfGeneratorConfig for Gpt2Config {
+    const MODEL_TYPE: &'static str = "gpt2";
+
+    fn from_hf_json(v: &serde_json::Value) -> std::result::Result<Self, String> {
         let model_type = v
             .get("model_type")
             .and_then(|t| t.as_str())
@@ -63,14 +67,17 @@ impl Gpt2Config {
                 .map_or(vocab_size.saturating_sub(1) as u32, |x| x as u32),
         })
     }
+}
 
+impl Gpt2Config {
     /// Inner size of the MLP.
     pub fn inner(&self) -> usize {
         self.n_inner.unwrap_or(4 * self.n_embd)
     }
+}
 
-    /// The sizes that set the cost of a step.
-    pub fn dims(&self) -> DecoderDims {
+impl GeneratorConfig for Gpt2Config {
+    fn dims(&self) -> DecoderDims {
         DecoderDims {
             layers: self.n_layer,
             width: self.n_embd,
@@ -79,11 +86,15 @@ impl Gpt2Config {
         }
     }
 
-    /// Parameters (the LM head shares the token embeddings, as in PyTorch's count).
-    pub fn parameter_count(&self) -> usize {
+    /// The LM head shares the token embeddings, as in PyTorch's count.
+    fn parameter_count(&self) -> usize {
         let (e, i) = (self.n_embd, self.inner());
         let block = 2 * 2 * e + (e * 3 * e + 3 * e) + (e * e + e) + (e * i + i) + (i * e + e);
         (self.vocab_size + self.n_positions) * e + self.n_layer * block + 2 * e
+    }
+
+    fn load(&self, vb: VarBuilder) -> Result<Box<dyn Generator>> {
+        Ok(Box::new(Gpt2::load(self, vb)?))
     }
 }
 
@@ -181,14 +192,14 @@ impl Gpt2 {
     pub fn config(&self) -> &Gpt2Config {
         &self.config
     }
+}
 
-    /// A fresh cache for one generation.
-    pub fn new_cache(&self) -> KvCache {
+impl CachedForward for Gpt2 {
+    fn new_cache(&self) -> KvCache {
         KvCache::new(self.blocks.len())
     }
 
-    /// Runs `ids` after what the cache holds and returns the next-token logits `[vocab]`.
-    pub fn forward(&self, ids: &[u32], cache: &mut KvCache) -> Result<Tensor> {
+    fn forward(&self, ids: &[u32], cache: &mut KvCache) -> Result<Tensor> {
         let dev = &Device::Cpu;
         let seq = ids.len();
         if seq == 0 {
@@ -203,5 +214,40 @@ impl Gpt2 {
         }
         cache.advance(seq);
         last_logits(&x, seq, &self.ln_f, &self.lm_head)
+    }
+}
+
+impl Generator for Gpt2 {
+    fn architecture(&self) -> &'static str {
+        "GPT2LMHeadModel"
+    }
+
+    fn max_context(&self) -> usize {
+        self.config.n_positions
+    }
+
+    fn eos(&self) -> u32 {
+        self.config.eos_token_id
+    }
+
+    fn dims(&self) -> DecoderDims {
+        self.config.dims()
+    }
+
+    fn parameter_count(&self) -> usize {
+        self.config.parameter_count()
+    }
+
+    /// GPT-2 has only its last id.
+    fn reserved_ids(&self) -> ReservedIds {
+        ReservedIds {
+            first_word_id: 0,
+            specials: vec![self.eos()],
+        }
+    }
+
+    fn start(&self, prompt: &[u32]) -> Result<Started<'_>> {
+        let (decoding, logits) = CachedDecoding::start(self, prompt)?;
+        Ok((Box::new(decoding), logits))
     }
 }

@@ -2,9 +2,12 @@
 
 pub mod attention;
 pub mod bloom;
-pub mod decoder;
+pub mod causal_lm;
+pub mod dims;
 pub mod encoder;
 pub mod flops;
+pub mod generator;
 pub mod gpt2;
+pub mod kv_cache;
 pub mod presets;
 pub mod t5;

@@ -1,9 +1,10 @@
 //! Size presets with the dimensions of public checkpoints.
 
 use super::bloom::BloomConfig;
-use super::decoder::GeneratorConfig;
 use super::encoder::{EncoderConfig, EncoderLayout};
+use super::generator::GeneratorConfig;
 use super::gpt2::Gpt2Config;
+use super::t5::{T5Config, flan_t5};
 
 /// Encoder presets: name, what it matches.
 pub const ENCODER_PRESETS: &[(&str, &str)] = &[
@@ -87,24 +88,25 @@ fn bloom(layers: usize, width: usize, heads: usize) -> BloomConfig {
 }
 
 /// The generator dimensions of a preset.
-pub fn generator(name: &str) -> Option<GeneratorConfig> {
-    Some(match name {
-        "tiny" => GeneratorConfig::Gpt2(gpt2(2, 128, 2)),
-        "small" => GeneratorConfig::Gpt2(gpt2(6, 768, 12)),
-        "base" => GeneratorConfig::Gpt2(gpt2(12, 768, 12)),
-        "medium" => GeneratorConfig::Gpt2(gpt2(24, 1024, 16)),
-        "large" => GeneratorConfig::Gpt2(gpt2(36, 1280, 20)),
-        "bloom-tiny" => GeneratorConfig::Bloom(bloom(2, 64, 4)),
-        "bloom-560m" => GeneratorConfig::Bloom(bloom(24, 1024, 16)),
-        "bloom-1b1" => GeneratorConfig::Bloom(bloom(24, 1536, 16)),
-        "bloom-1b7" => GeneratorConfig::Bloom(bloom(24, 2048, 16)),
-        "t5-tiny" => GeneratorConfig::T5(super::t5::T5Config {
+pub fn generator(name: &str) -> Option<Box<dyn GeneratorConfig>> {
+    let config: Box<dyn GeneratorConfig> = match name {
+        "tiny" => Box::new(gpt2(2, 128, 2)),
+        "small" => Box::new(gpt2(6, 768, 12)),
+        "base" => Box::new(gpt2(12, 768, 12)),
+        "medium" => Box::new(gpt2(24, 1024, 16)),
+        "large" => Box::new(gpt2(36, 1280, 20)),
+        "bloom-tiny" => Box::new(bloom(2, 64, 4)),
+        "bloom-560m" => Box::new(bloom(24, 1024, 16)),
+        "bloom-1b1" => Box::new(bloom(24, 1536, 16)),
+        "bloom-1b7" => Box::new(bloom(24, 2048, 16)),
+        "t5-tiny" => Box::new(T5Config {
             d_kv: 16,
-            ..super::t5::flan_t5(2, 64, 128, 4)
+            ..flan_t5(2, 64, 128, 4)
         }),
-        "flan-t5-small" => GeneratorConfig::T5(super::t5::flan_t5(8, 512, 1024, 6)),
-        "flan-t5-base" => GeneratorConfig::T5(super::t5::flan_t5(12, 768, 2048, 12)),
-        "flan-t5-large" => GeneratorConfig::T5(super::t5::flan_t5(24, 1024, 2816, 16)),
+        "flan-t5-small" => Box::new(flan_t5(8, 512, 1024, 6)),
+        "flan-t5-base" => Box::new(flan_t5(12, 768, 2048, 12)),
+        "flan-t5-large" => Box::new(flan_t5(24, 1024, 2816, 16)),
         _ => return None,
-    })
+    };
+    Some(config)
 }

@@ -6,14 +6,23 @@ use candle_nn::VarBuilder;
 use candle_transformers::models::t5;
 use std::sync::{Mutex, MutexGuard};
 
-use super::decoder::DecoderDims;
+use super::dims::DecoderDims;
+use super::generator::{
+    Decoding, Generator, GeneratorConfig, HfGeneratorConfig, ReservedIds, Started,
+};
+
+/// Longest prompt plus generated tokens served by T5 models (relative positions: no table).
+const T5_CONTEXT: usize = 1024;
 
 /// Dimensions of a T5 model (Hugging Face `T5Config`).
 pub type T5Config = t5::Config;
 
-/// Reads a Hugging Face `config.json` of model type `t5`.
-pub fn config_from_hf_json(v: &serde_json::Value) -> std::result::Result<T5Config, String> {
-    serde_json::from_value(v.clone()).map_err(|e| e.to_string())
+impl HfGeneratorConfig for T5Config {
+    const MODEL_TYPE: &'static str = "t5";
+
+    fn from_hf_json(v: &serde_json::Value) -> std::result::Result<Self, String> {
+        serde_json::from_value(v.clone()).map_err(|e| e.to_string())
+    }
 }
 
 /// Flan-T5 dimensions: layers, width, feed-forward size, heads.
@@ -45,39 +54,47 @@ pub fn flan_t5(layers: usize, d_model: usize, d_ff: usize, heads: usize) -> T5Co
     }
 }
 
-/// Parameters of a T5 model (the same count as PyTorch's).
-pub fn parameter_count(c: &T5Config) -> usize {
-    let (d, inner, ff) = (c.d_model, c.num_heads * c.d_kv, c.d_ff);
-    let ff_params = if c.feed_forward_proj.gated {
-        3 * d * ff
-    } else {
-        2 * d * ff
-    };
-    let bias = c.relative_attention_num_buckets * c.num_heads;
-    let encoder = c.num_layers * (4 * d * inner + ff_params + 2 * d) + bias + d;
-    let decoder_layers = c.num_decoder_layers.unwrap_or(c.num_layers);
-    let decoder = decoder_layers * (8 * d * inner + ff_params + 3 * d) + bias + d;
-    let head = if c.tie_word_embeddings {
-        0
-    } else {
-        c.vocab_size * d
-    };
-    c.vocab_size * d + encoder + decoder + head
-}
+impl GeneratorConfig for T5Config {
+    /// The decoder's per-token sizes: the gated feed-forward (3 d·d_ff) and cross-attention's
+    /// query and output projections (2 d²) folded into an equivalent inner size.
+    fn dims(&self) -> DecoderDims {
+        let c = self;
+        let ff = if c.feed_forward_proj.gated {
+            3 * c.d_ff / 2
+        } else {
+            c.d_ff
+        };
+        DecoderDims {
+            layers: c.num_decoder_layers.unwrap_or(c.num_layers),
+            width: c.d_model,
+            inner: ff + c.d_model,
+            vocab: c.vocab_size,
+        }
+    }
 
-/// The decoder's per-token sizes: the gated feed-forward (3 d·d_ff) and cross-attention's
-/// query and output projections (2 d²) folded into an equivalent inner size.
-pub fn dims(c: &T5Config) -> DecoderDims {
-    let ff = if c.feed_forward_proj.gated {
-        3 * c.d_ff / 2
-    } else {
-        c.d_ff
-    };
-    DecoderDims {
-        layers: c.num_decoder_layers.unwrap_or(c.num_layers),
-        width: c.d_model,
-        inner: ff + c.d_model,
-        vocab: c.vocab_size,
+    /// The same count as PyTorch's.
+    fn parameter_count(&self) -> usize {
+        let c = self;
+        let (d, inner, ff) = (c.d_model, c.num_heads * c.d_kv, c.d_ff);
+        let ff_params = if c.feed_forward_proj.gated {
+            3 * d * ff
+        } else {
+            2 * d * ff
+        };
+        let bias = c.relative_attention_num_buckets * c.num_heads;
+        let encoder = c.num_layers * (4 * d * inner + ff_params + 2 * d) + bias + d;
+        let decoder_layers = c.num_decoder_layers.unwrap_or(c.num_layers);
+        let decoder = decoder_layers * (8 * d * inner + ff_params + 3 * d) + bias + d;
+        let head = if c.tie_word_embeddings {
+            0
+        } else {
+            c.vocab_size * d
+        };
+        c.vocab_size * d + encoder + decoder + head
+    }
+
+    fn load(&self, vb: VarBuilder) -> Result<Box<dyn Generator>> {
+        Ok(Box::new(T5Generator::load(self, vb)?))
     }
 }
 
@@ -99,14 +116,11 @@ impl std::fmt::Debug for T5Generator {
 pub struct T5Session<'a> {
     model: MutexGuard<'a, t5::T5ForConditionalGeneration>,
     encoded: Tensor,
-    start: u32,
 }
 
-impl T5Session<'_> {
-    /// Next-token logits after `token` (`None`: the decoder start token).
-    pub fn step(&mut self, token: Option<u32>) -> Result<Tensor> {
-        let id = token.unwrap_or(self.start);
-        let input = Tensor::new(&[id], &Device::Cpu)?.unsqueeze(0)?;
+impl Decoding for T5Session<'_> {
+    fn step(&mut self, token: u32) -> Result<Tensor> {
+        let input = Tensor::new(&[token], &Device::Cpu)?.unsqueeze(0)?;
         self.model.decode(&input, &self.encoded)?.squeeze(0)
     }
 }
@@ -132,7 +146,7 @@ impl T5Generator {
     }
 
     /// Encodes a prompt and holds the model until the session is dropped.
-    pub fn start(&self, prompt: &[u32]) -> Result<T5Session<'_>> {
+    pub fn session(&self, prompt: &[u32]) -> Result<T5Session<'_>> {
         let mut model = self
             .model
             .lock()
@@ -140,13 +154,47 @@ impl T5Generator {
         model.clear_kv_cache();
         let input = Tensor::new(prompt, &Device::Cpu)?.unsqueeze(0)?;
         let encoded = model.encode(&input)?;
-        Ok(T5Session {
-            model,
-            encoded,
-            start: self
-                .config
-                .decoder_start_token_id
-                .unwrap_or(self.config.pad_token_id) as u32,
-        })
+        Ok(T5Session { model, encoded })
+    }
+}
+
+impl Generator for T5Generator {
+    fn architecture(&self) -> &'static str {
+        "T5ForConditionalGeneration"
+    }
+
+    fn max_context(&self) -> usize {
+        T5_CONTEXT
+    }
+
+    fn eos(&self) -> u32 {
+        self.config.eos_token_id as u32
+    }
+
+    fn dims(&self) -> DecoderDims {
+        self.config.dims()
+    }
+
+    fn parameter_count(&self) -> usize {
+        self.config.parameter_count()
+    }
+
+    /// T5 keeps ids 0-2 for pad, eos and unk.
+    fn reserved_ids(&self) -> ReservedIds {
+        ReservedIds {
+            first_word_id: 3,
+            specials: vec![0, 1, 2, self.eos()],
+        }
+    }
+
+    /// Encodes the prompt, then decodes the decoder start token.
+    fn start(&self, prompt: &[u32]) -> Result<Started<'_>> {
+        let mut session = self.session(prompt)?;
+        let start = self
+            .config
+            .decoder_start_token_id
+            .unwrap_or(self.config.pad_token_id) as u32;
+        let logits = session.step(start)?;
+        Ok((Box::new(session), logits))
     }
 }

@@ -1,0 +1,72 @@
+//! What every text generator implements, whatever its architecture: the [`Generator`] a
+//! server holds, the [`Decoding`] state of one generation, and the [`GeneratorConfig`] that
+//! builds a generator. A new architecture is one file implementing these three traits and
+//! one line in `registry/architectures.rs`.
+
+use candle_core::{Result, Tensor};
+use candle_nn::VarBuilder;
+
+use super::dims::DecoderDims;
+
+/// Ids the built-in tokenizer keeps out of words for a generator's vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservedIds {
+    /// The first id a word may get.
+    pub first_word_id: u32,
+    /// Special ids no word gets (end of sequence among them).
+    pub specials: Vec<u32>,
+}
+
+/// One generation in progress: the model's state after the prompt and the tokens so far.
+pub trait Decoding {
+    /// Appends `token` and returns the next-token logits `[vocab]`.
+    fn step(&mut self, token: u32) -> Result<Tensor>;
+}
+
+/// The first state of a generation and the next-token logits `[vocab]` after the prompt.
+pub type Started<'a> = (Box<dyn Decoding + 'a>, Tensor);
+
+/// A loaded text generator.
+pub trait Generator: std::fmt::Debug + Send + Sync {
+    /// The `transformers` class it matches, e.g. `GPT2LMHeadModel`.
+    fn architecture(&self) -> &'static str;
+
+    /// Longest context (prompt plus generated tokens).
+    fn max_context(&self) -> usize;
+
+    /// End-of-sequence token.
+    fn eos(&self) -> u32;
+
+    /// The sizes that set a step's cost.
+    fn dims(&self) -> DecoderDims;
+
+    /// Parameters (tied LM head counted once).
+    fn parameter_count(&self) -> usize;
+
+    /// The ids the built-in tokenizer must not give to words.
+    fn reserved_ids(&self) -> ReservedIds;
+
+    /// Runs the prompt (at least one token) and starts a generation.
+    fn start(&self, prompt: &[u32]) -> Result<Started<'_>>;
+}
+
+/// The dimensions of a generator, which can build it.
+pub trait GeneratorConfig: std::fmt::Debug + Send + Sync {
+    /// The sizes that set a step's cost.
+    fn dims(&self) -> DecoderDims;
+
+    /// Parameters (tied LM head counted once).
+    fn parameter_count(&self) -> usize;
+
+    /// Builds the model under Hugging Face names.
+    fn load(&self, vb: VarBuilder) -> Result<Box<dyn Generator>>;
+}
+
+/// A generator config read from a Hugging Face `config.json`.
+pub trait HfGeneratorConfig: GeneratorConfig + Sized + 'static {
+    /// The `model_type` of the configs it reads.
+    const MODEL_TYPE: &'static str;
+
+    /// Reads a `config.json` of this model type; the message says what is missing.
+    fn from_hf_json(v: &serde_json::Value) -> std::result::Result<Self, String>;
+}

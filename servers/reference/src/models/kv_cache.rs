@@ -1,0 +1,89 @@
+//! The key/value cache of a decoder-only model, and the generation state built on it.
+
+use candle_core::{Result, Tensor};
+
+use super::generator::Decoding;
+
+/// The key/value cache of one generation: per layer `[1, heads, tokens, head_dim]` keys and values.
+#[derive(Debug, Default)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>,
+    len: usize,
+}
+
+impl KvCache {
+    /// An empty cache for `layers` layers.
+    pub fn new(layers: usize) -> Self {
+        Self {
+            layers: (0..layers).map(|_| None).collect(),
+            len: 0,
+        }
+    }
+
+    /// Tokens already in the cache.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether nothing has been run yet.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The per-layer slots, resized to `layers` if the cache was made for another model.
+    pub fn layers_mut(&mut self, layers: usize) -> &mut [Option<(Tensor, Tensor)>] {
+        if self.layers.len() != layers {
+            *self = Self::new(layers);
+        }
+        &mut self.layers
+    }
+
+    /// Records that `tokens` more tokens went through every layer.
+    pub fn advance(&mut self, tokens: usize) {
+        self.len += tokens;
+    }
+}
+
+/// Appends new keys and values to a layer's cache and returns all of them.
+pub fn append_kv(
+    slot: &mut Option<(Tensor, Tensor)>,
+    k: Tensor,
+    v: Tensor,
+) -> Result<(Tensor, Tensor)> {
+    let (k, v) = match slot.take() {
+        Some((pk, pv)) => (Tensor::cat(&[&pk, &k], 2)?, Tensor::cat(&[&pv, &v], 2)?),
+        None => (k, v),
+    };
+    *slot = Some((k.clone(), v.clone()));
+    Ok((k, v))
+}
+
+/// A decoder-only model that runs tokens after what a [`KvCache`] holds.
+pub trait CachedForward {
+    /// A fresh cache for one generation.
+    fn new_cache(&self) -> KvCache;
+
+    /// Runs `ids` after what the cache holds and returns the next-token logits `[vocab]`.
+    fn forward(&self, ids: &[u32], cache: &mut KvCache) -> Result<Tensor>;
+}
+
+/// One generation of a [`CachedForward`] model: the model and its cache.
+pub struct CachedDecoding<'a, M> {
+    model: &'a M,
+    cache: KvCache,
+}
+
+impl<'a, M: CachedForward> CachedDecoding<'a, M> {
+    /// Runs the prompt in a fresh cache: the generation and the next-token logits `[vocab]`.
+    pub fn start(model: &'a M, prompt: &[u32]) -> Result<(Self, Tensor)> {
+        let mut cache = model.new_cache();
+        let logits = model.forward(prompt, &mut cache)?;
+        Ok((Self { model, cache }, logits))
+    }
+}
+
+impl<M: CachedForward> Decoding for CachedDecoding<'_, M> {
+    fn step(&mut self, token: u32) -> Result<Tensor> {
+        self.model.forward(&[token], &mut self.cache)
+    }
+}

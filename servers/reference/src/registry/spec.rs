@@ -1,0 +1,99 @@
+//! Which models to serve: the task, the source and the name of each, parsed from the
+//! command line's `[NAME=]PRESET|FOLDER`.
+
+use crate::error::{ModelError, Result};
+use crate::models::presets;
+use std::path::{Path, PathBuf};
+
+/// What a served model does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    /// Sequence classification (an encoder with a classification head).
+    Classification,
+    /// Extractive question answering (an encoder with a span head).
+    QuestionAnswering,
+    /// Text generation (a decoder-only language model).
+    Generation,
+}
+
+impl Task {
+    /// The Hugging Face pipeline name of the task.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Task::Classification => "text-classification",
+            Task::QuestionAnswering => "question-answering",
+            Task::Generation => "text-generation",
+        }
+    }
+
+    /// The prefix of default model names (`classifier-tiny`, `qa-small`, `generator-base`).
+    pub fn short(self) -> &'static str {
+        match self {
+            Task::Classification => "classifier",
+            Task::QuestionAnswering => "qa",
+            Task::Generation => "generator",
+        }
+    }
+}
+
+/// Where a model's parameters come from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A size preset, parameters from the seed.
+    Preset(String),
+    /// A Hugging Face folder: config.json, *.safetensors, optionally tokenizer.json.
+    Folder(PathBuf),
+}
+
+/// One model to serve: its name in requests, its task, its source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelSpec {
+    /// The name requests use (`model` field, KServe path).
+    pub name: String,
+    /// What it does.
+    pub task: Task,
+    /// Where its parameters come from.
+    pub source: Source,
+}
+
+impl ModelSpec {
+    /// Parses `[NAME=]PRESET` or `[NAME=]FOLDER` (a value with a `/` or an existing folder).
+    pub fn parse(task: Task, text: &str) -> Result<Self> {
+        let (name, what) = match text.split_once('=') {
+            Some((n, w)) if !n.is_empty() && !n.contains('/') => (Some(n.to_string()), w),
+            _ => (None, text),
+        };
+        let bad = |message: String| ModelError::Spec {
+            spec: text.to_string(),
+            message,
+        };
+        if what.is_empty() {
+            return Err(bad("empty preset or folder".into()));
+        }
+        let path = Path::new(what);
+        let source = if what.contains('/') || path.is_dir() {
+            Source::Folder(path.to_path_buf())
+        } else {
+            let known = match task {
+                Task::Generation => presets::GENERATOR_PRESETS,
+                _ => presets::ENCODER_PRESETS,
+            };
+            if !known.iter().any(|(n, _)| *n == what) {
+                let names: Vec<&str> = known.iter().map(|(n, _)| *n).collect();
+                return Err(bad(format!(
+                    "no preset `{what}` (presets: {}; or give a folder path)",
+                    names.join(", ")
+                )));
+            }
+            Source::Preset(what.to_string())
+        };
+        let name = name.unwrap_or_else(|| match &source {
+            Source::Preset(p) => format!("{}-{p}", task.short()),
+            Source::Folder(f) => f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_else(|| task.short().to_string()),
+        });
+        Ok(Self { name, task, source })
+    }
+}
