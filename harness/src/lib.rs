@@ -4,7 +4,6 @@
 pub mod client;
 pub mod dataset;
 pub mod dry_run;
-pub mod plan;
 pub mod probe_setup;
 pub mod protocol;
 pub mod run;
@@ -14,3 +13,5 @@ pub mod shuffle;
 pub mod suite;
 pub mod template;
 pub mod writer;
+
+pub use suite::plan;

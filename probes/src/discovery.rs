@@ -2,6 +2,7 @@
 
 use crate::dram_estimate::DramEstimate;
 use crate::estimate::{CpuEstimate, EstimateModel};
+use crate::missing::MissingProbe;
 use crate::nvml::real::NvmlLibrary;
 use crate::nvml::{GpuInventory, GpuSelection, open_gpus};
 use crate::rapl::{PerfRaplSource, PowercapSource};
@@ -52,15 +53,6 @@ impl Default for ProbeConfig {
             dram_w_per_gb: None,
         }
     }
-}
-
-/// A probe that was wanted but cannot be used here, with the reason and the fix.
-#[derive(Clone, Debug, PartialEq)]
-pub struct MissingProbe {
-    /// Which probe.
-    pub probe: String,
-    /// Why it cannot be used, and how to make it usable.
-    pub reason: String,
 }
 
 /// A source shared between the sampler thread and window reads.

@@ -13,6 +13,7 @@ pub mod error;
 pub mod estimate;
 #[cfg(any(test, feature = "test-support"))]
 pub mod fake;
+pub mod missing;
 pub mod nvml;
 pub mod rapl;
 pub mod sampler;
@@ -22,9 +23,10 @@ pub mod window;
 
 pub use clock::MonotonicClock;
 pub use delta::{CounterDelta, DeltaError};
-pub use discovery::{MissingProbe, ProbeConfig, ProbeSet, SourceDescription, discover};
+pub use discovery::{ProbeConfig, ProbeSet, SourceDescription, discover};
 pub use domain::{Domain, DomainKind, Provenance};
 pub use error::ProbeError;
+pub use missing::MissingProbe;
 pub use sampler::{
     ContextSample, Gap, RetryPolicy, Sample, Sampler, SamplerEvent, SamplerReport, SourceStats,
 };

@@ -1,9 +1,11 @@
 //! Local dataset files (JSONL, CSV, Parquet) turned into rows of named text fields.
 
 mod parquet_file;
+mod source;
+
+pub use source::{DatasetFormat, DatasetSource};
 
 use crate::shuffle::shuffle;
-use crate::suite::{DatasetFormat, DatasetSource};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -4,10 +4,11 @@
 //! JSON-escaped: `{prompt}` (the rendered task template), `{model}` (the served name),
 //! `{max_tokens}` (a number when it is the whole string), and any dataset field.
 
+use super::ProtocolKind;
 use super::{Input, Parsed, Prepared, Protocol, ProtocolError, u64_at};
 use crate::dataset::Row;
-use crate::suite::{ModelClass, ProtocolKind};
 use crate::template::Template;
+use records::labels::ModelClass;
 use serde_json::Value;
 
 /// `json-template`: a request template and where to find the output (and token counts) in

@@ -1,8 +1,8 @@
 //! KServe v2 / Open Inference Protocol `POST /v2/models/{name}/infer` (Triton, MLServer).
 
+use super::ProtocolKind;
 use super::{Input, Parsed, Prepared, Protocol, ProtocolError};
 use crate::dataset::Row;
-use crate::suite::ProtocolKind;
 use serde_json::{Value, json};
 
 /// `kserve-v2`: `POST /v2/models/{name}/infer` with one BYTES tensor.

@@ -5,6 +5,7 @@
 
 mod error;
 mod json_template;
+mod kind;
 mod kserve;
 mod openai;
 mod openai_stream;
@@ -15,6 +16,7 @@ mod tgi_stream;
 
 pub use error::ProtocolError;
 pub use json_template::{JsonTemplate, TemplateKeyError};
+pub use kind::ProtocolKind;
 pub use kserve::KserveV2;
 pub use openai::{OpenaiChat, OpenaiCompletions};
 pub use openai_stream::{OpenaiStream, StreamTiming};
@@ -24,7 +26,6 @@ pub use tgi::TgiGenerate;
 pub use tgi_stream::TgiStream;
 
 use crate::dataset::Row;
-use crate::suite::ProtocolKind;
 use serde_json::Value;
 use std::fmt::Debug;
 use std::sync::Arc;
@@ -108,7 +109,7 @@ pub trait Protocol: Debug + Send + Sync {
 
     /// Forward passes one request of a `class` model costs, for shard balancing:
     /// `max_tokens` for a generator, one pass for everything else.
-    fn passes_per_request(&self, _class: crate::suite::ModelClass, max_tokens: u32) -> u32 {
+    fn passes_per_request(&self, _class: records::labels::ModelClass, max_tokens: u32) -> u32 {
         if self.generates() {
             max_tokens.max(1)
         } else {
@@ -173,7 +174,7 @@ fn chars(s: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::suite::ModelClass;
+    use records::labels::ModelClass;
 
     #[test]
     fn every_protocol_knows_its_name_and_abilities() {

@@ -1,11 +1,11 @@
 //! OpenAI completions and chat completions (vLLM, SGLang, llama.cpp, Ollama, TGI, LM Studio).
 
+use super::ProtocolKind;
 use super::{
     Input, OpenaiStream, Parsed, Prepared, Protocol, ProtocolError, StreamDecoder, chars, str_at,
     u64_at,
 };
 use crate::dataset::Row;
-use crate::suite::ProtocolKind;
 use serde_json::{Value, json};
 
 /// `openai-completions`: `POST /v1/completions`.

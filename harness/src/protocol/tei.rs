@@ -1,8 +1,8 @@
 //! Hugging Face Text Embeddings Inference `POST /predict` and `POST /embed`.
 
+use super::ProtocolKind;
 use super::{Input, Parsed, Prepared, Protocol, ProtocolError};
 use crate::dataset::Row;
-use crate::suite::ProtocolKind;
 use serde_json::{Value, json};
 
 /// `tei-predict`: `POST /predict` (sequence classification).

@@ -1,11 +1,11 @@
 //! Hugging Face Text Generation Inference `POST /generate` and `POST /generate_stream`.
 
+use super::ProtocolKind;
 use super::{
     Input, Parsed, Prepared, Protocol, ProtocolError, StreamDecoder, TgiStream, chars, str_at,
     u64_at,
 };
 use crate::dataset::Row;
-use crate::suite::ProtocolKind;
 use serde_json::{Value, json};
 
 /// `tgi-generate`: `POST /generate`, or `/generate_stream` when streaming.

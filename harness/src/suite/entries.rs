@@ -1,10 +1,9 @@
 //! The suite's servers, models and datasets as checked plain values.
 
-use super::{DatasetFormat, ModelClass};
+use super::ModelClass;
 use crate::protocol::{Generation, Protocol};
 use crate::template::Template;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Where a server is: the address of a running one, or a command the runner starts.
@@ -65,28 +64,5 @@ pub struct Model {
     /// Indices of the datasets it runs on, in suite order.
     pub datasets: Vec<usize>,
     /// The study model it stands for (a `model` of the `[reference]` table).
-    pub reference: Option<String>,
-}
-
-/// `[[datasets]]`, checked: a local file of inputs.
-#[derive(Clone, Debug, PartialEq)]
-pub struct DatasetSource {
-    /// Name in records and plots.
-    pub name: String,
-    /// Task the dataset is for.
-    pub task: String,
-    /// The file, resolved against the suite's folder.
-    pub path: PathBuf,
-    /// Its format (given, or from the file's extension).
-    pub format: DatasetFormat,
-    /// Template placeholder → column name.
-    pub fields: BTreeMap<String, String>,
-    /// Rows to use at most (after offset and shuffle).
-    pub limit: Option<usize>,
-    /// Rows to skip from the start of the file.
-    pub offset: usize,
-    /// Shuffle seed; rows keep file order when absent.
-    pub seed: Option<u64>,
-    /// The study dataset it stands for (a `dataset` of the `[reference]` table).
     pub reference: Option<String>,
 }

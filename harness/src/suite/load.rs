@@ -2,52 +2,10 @@
 
 use super::error::{Location, SourceText, quoted_field};
 use super::file::SuiteFile;
-use super::{
-    CarbonSettings, DatasetSource, Model, ProbeSettings, Schedule, Server, StudyReference,
-    SuiteError,
-};
-use crate::plan::Plan;
+use super::plan::Plan;
+use super::{Suite, SuiteError};
 use sha2::{Digest, Sha256};
-use std::collections::BTreeMap;
-use std::ops::Range;
 use std::path::{Path, PathBuf};
-
-/// A suite that parsed and passed every check, as plain values, with its plan.
-#[derive(Debug)]
-pub struct Suite {
-    /// The suite file as given.
-    pub path: PathBuf,
-    /// Folder relative paths in the suite are resolved against.
-    pub dir: PathBuf,
-    /// The file's text, copied into every run folder.
-    pub text: String,
-    /// SHA-256 of the file's bytes (hex).
-    pub sha256: String,
-    /// `[suite] name`: letters, digits, `-`, `_` and `.` only.
-    name: String,
-    /// `[suite] description`.
-    pub description: String,
-    /// `[servers]`, by key.
-    pub servers: BTreeMap<String, Server>,
-    /// `[[models]]`, in suite order.
-    pub models: Vec<Model>,
-    /// `[[datasets]]`, in suite order.
-    pub datasets: Vec<DatasetSource>,
-    /// `[schedule]`.
-    pub schedule: Schedule,
-    /// `[probes]`.
-    pub probes: ProbeSettings,
-    /// `[carbon]`.
-    pub carbon: CarbonSettings,
-    /// The `[reference]` study table, loaded and checked.
-    pub reference: Option<StudyReference>,
-    /// Dataset files that are not there (only from [`load_plan_only`]; [`load`] refuses them).
-    pub missing_datasets: Vec<MissingDataset>,
-    /// The plan of the whole suite (every shard's configurations).
-    pub plan: Plan,
-    /// Byte span of each dataset's `path` value, for errors found while reading its rows.
-    dataset_path_spans: Vec<Range<usize>>,
-}
 
 /// A dataset whose file is not there.
 #[derive(Clone, Debug, PartialEq)]

@@ -10,63 +10,59 @@ mod entries;
 mod error;
 mod file;
 mod load;
+pub mod plan;
 mod reference;
 mod settings;
 
+pub use crate::dataset::{DatasetFormat, DatasetSource};
+pub use crate::protocol::ProtocolKind;
 pub use check::dataset_format;
-pub use entries::{DatasetSource, Model, Server, ServerAddress};
+pub use entries::{Model, Server, ServerAddress};
 pub use error::SuiteError;
-pub use load::{MissingDataset, Suite, load, load_in, load_plan_only};
+pub use load::{MissingDataset, load, load_in, load_plan_only};
 pub use reference::StudyReference;
 pub use settings::{CarbonSettings, ProbeKind, ProbeSettings, RunOrder, Schedule};
 
-use serde::Deserialize;
-
-/// The wire protocol a server speaks.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProtocolKind {
-    /// OpenAI `POST /v1/completions`.
-    OpenaiCompletions,
-    /// OpenAI `POST /v1/chat/completions`.
-    OpenaiChat,
-    /// Hugging Face TGI `POST /generate`.
-    TgiGenerate,
-    /// Hugging Face TEI `POST /predict` (classification).
-    TeiPredict,
-    /// Hugging Face TEI `POST /embed`.
-    TeiEmbed,
-    /// KServe v2 / Open Inference Protocol `POST /v2/models/{name}/infer`.
-    KserveV2,
-    /// The suite's own JSON body template (`[servers.NAME.json_template]`).
-    JsonTemplate,
-}
-
-impl ProtocolKind {
-    /// The name used in suite files.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProtocolKind::OpenaiCompletions => "openai-completions",
-            ProtocolKind::OpenaiChat => "openai-chat",
-            ProtocolKind::TgiGenerate => "tgi-generate",
-            ProtocolKind::TeiPredict => "tei-predict",
-            ProtocolKind::TeiEmbed => "tei-embed",
-            ProtocolKind::KserveV2 => "kserve-v2",
-            ProtocolKind::JsonTemplate => "json-template",
-        }
-    }
-}
-
 pub use records::labels::ModelClass;
 
-/// File format of a dataset.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum DatasetFormat {
-    /// One JSON object per line.
-    Jsonl,
-    /// Comma-separated values with a header row.
-    Csv,
-    /// Apache Parquet (uncompressed or Snappy), as Hugging Face publishes datasets.
-    Parquet,
+use plan::Plan;
+use std::collections::BTreeMap;
+use std::ops::Range;
+use std::path::PathBuf;
+
+/// A suite that parsed and passed every check, as plain values, with its plan.
+#[derive(Debug)]
+pub struct Suite {
+    /// The suite file as given.
+    pub path: PathBuf,
+    /// Folder relative paths in the suite are resolved against.
+    pub dir: PathBuf,
+    /// The file's text, copied into every run folder.
+    pub text: String,
+    /// SHA-256 of the file's bytes (hex).
+    pub sha256: String,
+    /// `[suite] name`: letters, digits, `-`, `_` and `.` only.
+    name: String,
+    /// `[suite] description`.
+    pub description: String,
+    /// `[servers]`, by key.
+    pub servers: BTreeMap<String, Server>,
+    /// `[[models]]`, in suite order.
+    pub models: Vec<Model>,
+    /// `[[datasets]]`, in suite order.
+    pub datasets: Vec<DatasetSource>,
+    /// `[schedule]`.
+    pub schedule: Schedule,
+    /// `[probes]`.
+    pub probes: ProbeSettings,
+    /// `[carbon]`.
+    pub carbon: CarbonSettings,
+    /// The `[reference]` study table, loaded and checked.
+    pub reference: Option<StudyReference>,
+    /// Dataset files that are not there (only from [`load_plan_only`]; [`load`] refuses them).
+    pub missing_datasets: Vec<MissingDataset>,
+    /// The plan of the whole suite (every shard's configurations).
+    pub plan: Plan,
+    /// Byte span of each dataset's `path` value, for errors found while reading its rows.
+    dataset_path_spans: Vec<Range<usize>>,
 }

@@ -4,7 +4,7 @@ use super::device::{GpuDevice, GpuError, GpuLibrary};
 use super::integrator::PowerIntegrator;
 use super::inventory::{GpuInfo, GpuInventory};
 use super::selection::{GpuSelection, select};
-use crate::discovery::MissingProbe;
+use crate::missing::MissingProbe;
 use crate::source::{ContextValue, RawCounter};
 use crate::{Domain, DomainKind, EnergySource, MonotonicClock, ProbeError, Provenance, Reading};
 use std::time::Duration;

@@ -3,7 +3,7 @@
 
 use super::architectures;
 use super::served::{Network, ServedModel};
-use super::spec::{ModelSpec, Source, Task};
+use super::spec::{LoadOptions, ModelSpec, Source, Task};
 use crate::builtin_tokenizer::BuiltinTokenizer;
 use crate::error::{ModelError, Result};
 use crate::init::SeededInit;
@@ -14,27 +14,6 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-
-/// Settings that apply to every model.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LoadOptions {
-    /// Seed of parameters for presets.
-    pub seed: u64,
-    /// Cap on input tokens (the model's own limit applies anyway).
-    pub max_input_tokens: Option<usize>,
-    /// Labels of preset classifiers.
-    pub labels: Vec<String>,
-}
-
-impl Default for LoadOptions {
-    fn default() -> Self {
-        Self {
-            seed: 0,
-            max_input_tokens: None,
-            labels: vec!["NEGATIVE".into(), "POSITIVE".into()],
-        }
-    }
-}
 
 impl ServedModel {
     /// Builds a model from its spec.

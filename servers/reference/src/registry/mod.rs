@@ -6,9 +6,8 @@ pub mod load;
 pub mod served;
 pub mod spec;
 
-pub use load::LoadOptions;
 pub use served::{Network, ServedModel};
-pub use spec::{ModelSpec, Source, Task};
+pub use spec::{LoadOptions, ModelSpec, Source, Task};
 
 use crate::error::{ModelError, Result};
 use std::sync::Arc;

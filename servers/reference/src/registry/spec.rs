@@ -97,3 +97,24 @@ impl ModelSpec {
         Ok(Self { name, task, source })
     }
 }
+
+/// Settings that apply to every model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadOptions {
+    /// Seed of parameters for presets.
+    pub seed: u64,
+    /// Cap on input tokens (the model's own limit applies anyway).
+    pub max_input_tokens: Option<usize>,
+    /// Labels of preset classifiers.
+    pub labels: Vec<String>,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            seed: 0,
+            max_input_tokens: None,
+            labels: vec!["NEGATIVE".into(), "POSITIVE".into()],
+        }
+    }
+}

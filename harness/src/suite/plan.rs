@@ -1,8 +1,8 @@
 //! The plan: configurations (model × dataset) and the interleaved order of repetitions.
 
+use super::{DatasetSource, Model, ModelClass, RunOrder, Schedule};
 use crate::protocol::{Generation, Protocol};
 use crate::shuffle::shuffle;
-use crate::suite::{DatasetSource, Model, ModelClass, RunOrder, Schedule};
 use crate::template::Template;
 use std::sync::Arc;
 
