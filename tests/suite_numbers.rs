@@ -55,7 +55,10 @@ fn refused(suite: &str, line: &str, key: &str, range: &str) {
     assert!(!err.contains("panicked"), "{err}");
     let at = format!("suite.toml:{}: key `{key}`", value_position(suite, line));
     assert!(err.contains(&at), "want {at:?} for {line:?}: {err}");
-    assert!(err.contains(range), "want range {range:?} for {line:?}: {err}");
+    assert!(
+        err.contains(range),
+        "want range {range:?} for {line:?}: {err}"
+    );
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
 
@@ -106,8 +109,18 @@ fn a_plan_too_large_to_hold_is_refused_before_it_is_built() {
 #[test]
 fn carbon_and_estimate_figures_out_of_range_are_refused() {
     let cases = [
-        ("[carbon]", "pue = inf", "carbon.pue", "a finite number at least 1 and at most 10"),
-        ("[carbon]", "pue = 0.9", "carbon.pue", "at least 1 and at most 10"),
+        (
+            "[carbon]",
+            "pue = inf",
+            "carbon.pue",
+            "a finite number at least 1 and at most 10",
+        ),
+        (
+            "[carbon]",
+            "pue = 0.9",
+            "carbon.pue",
+            "at least 1 and at most 10",
+        ),
         (
             "[carbon]",
             "intensity_g_per_kwh = inf",
@@ -120,17 +133,42 @@ fn carbon_and_estimate_figures_out_of_range_are_refused() {
             "carbon.intensity_g_per_kwh",
             "at least 0 and at most 5000",
         ),
-        ("[probes]", "cpu_tdp_w = -50", "probes.cpu_tdp_w", "a finite number of watts above 0 and at most 5000"),
-        ("[probes]", "cpu_tdp_w = 0", "probes.cpu_tdp_w", "above 0 and at most 5000"),
-        ("[probes]", "cpu_tdp_w = inf", "probes.cpu_tdp_w", "above 0 and at most 5000"),
-        ("[probes]", "cpu_tdp_w = nan", "probes.cpu_tdp_w", "above 0 and at most 5000"),
+        (
+            "[probes]",
+            "cpu_tdp_w = -50",
+            "probes.cpu_tdp_w",
+            "a finite number of watts above 0 and at most 5000",
+        ),
+        (
+            "[probes]",
+            "cpu_tdp_w = 0",
+            "probes.cpu_tdp_w",
+            "above 0 and at most 5000",
+        ),
+        (
+            "[probes]",
+            "cpu_tdp_w = inf",
+            "probes.cpu_tdp_w",
+            "above 0 and at most 5000",
+        ),
+        (
+            "[probes]",
+            "cpu_tdp_w = nan",
+            "probes.cpu_tdp_w",
+            "above 0 and at most 5000",
+        ),
         (
             "[probes]",
             "dram_w_per_gb = -1",
             "probes.dram_w_per_gb",
             "a finite number of watts per GB above 0 and at most 10",
         ),
-        ("[probes]", "dram_w_per_gb = inf", "probes.dram_w_per_gb", "above 0 and at most 10"),
+        (
+            "[probes]",
+            "dram_w_per_gb = inf",
+            "probes.dram_w_per_gb",
+            "above 0 and at most 10",
+        ),
     ];
     for (table, line, key, range) in cases {
         refused(&with(table, line), line, key, range);
@@ -150,11 +188,7 @@ fn a_suite_asking_for_no_energy_source_is_refused() {
 
 #[test]
 fn values_in_range_still_load() {
-    let suite = with(
-        "[servers.local]",
-        "ready_timeout_seconds = 86400",
-    )
-    .replace(
+    let suite = with("[servers.local]", "ready_timeout_seconds = 86400").replace(
         "inferences = 10\n",
         "inferences = 10\nidle_seconds = 0\ncooldown_seconds = 0.5\nrequest_timeout_seconds = 2\n\
          [carbon]\npue = 1.0\nintensity_g_per_kwh = 0\n\
