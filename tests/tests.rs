@@ -16,5 +16,6 @@ mod run_resume;
 mod shard_merge;
 mod slurm_cli;
 mod suite_errors;
+mod suite_numbers;
 mod suite_reference;
 mod transformers_server;

@@ -102,7 +102,8 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
     if probes.descriptions.is_empty() {
         let _ = writeln!(
             out,
-            "  no energy source is available: add \"estimate\" to [probes] sources"
+            "  no energy source is available: {}",
+            crate::suite::NO_SOURCE_FIX
         );
     }
     let _ = writeln!(

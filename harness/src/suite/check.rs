@@ -2,10 +2,15 @@
 
 use super::error::SourceText;
 use super::file::SuiteFile;
+use super::keys::{Step, value_span};
+use super::numbers::check_numbers;
 use super::{DatasetFormat, DatasetSource, MissingDataset, ModelClass, SuiteError};
 use std::collections::BTreeSet;
 use std::ops::Range;
 use std::path::Path;
+
+/// What to do when no energy source is asked for or available (the dry run says the same).
+pub const NO_SOURCE_FIX: &str = "add \"estimate\" to [probes] sources";
 
 /// The datasets, checked and resolved against `dir`, and those whose files are not there.
 pub(super) struct CheckedDatasets {
@@ -36,7 +41,8 @@ pub(super) fn check(
             "expected a non-empty name of letters, digits, '-', '_' or '.' (it names the results folder)".into(),
         ));
     }
-    check_schedule(src, spec)?;
+    check_numbers(src, spec)?;
+    check_sources(src, spec)?;
     let mut server_names = BTreeSet::new();
     for (key, server) in &spec.servers {
         server_names.insert(key.as_str());
@@ -192,60 +198,18 @@ pub(super) fn check(
     Ok(CheckedDatasets { sources, missing })
 }
 
-fn check_schedule(src: SourceText<'_>, spec: &SuiteFile) -> Result<(), SuiteError> {
-    let s = &spec.schedule;
-    let p = &spec.probes;
-    let c = &spec.carbon;
-    let checks: [(bool, &str, &str); 9] = [
-        (
-            s.inferences >= 1,
-            "schedule.inferences",
-            "expected at least 1",
-        ),
-        (
-            s.repetitions >= 1,
-            "schedule.repetitions",
-            "expected at least 1",
-        ),
-        (
-            s.concurrency >= 1,
-            "schedule.concurrency",
-            "expected at least 1",
-        ),
-        (
-            s.idle_seconds >= 0.0 && s.cooldown_seconds >= 0.0,
-            "schedule",
-            "idle_seconds and cooldown_seconds must not be negative",
-        ),
-        (
-            s.request_timeout_seconds > 0.0,
-            "schedule.request_timeout_seconds",
-            "expected a positive number of seconds",
-        ),
-        (
-            (0.0..=1.0).contains(&s.max_failure_share),
-            "schedule.max_failure_share",
-            "expected a share between 0 and 1",
-        ),
-        (
-            p.sample_hz > 0.0 && p.sample_hz <= 1000.0,
-            "probes.sample_hz",
-            "expected a rate above 0 and at most 1000 Hz",
-        ),
-        (c.pue >= 1.0, "carbon.pue", "expected a PUE of at least 1.0"),
-        (
-            c.intensity_g_per_kwh >= 0.0,
-            "carbon.intensity_g_per_kwh",
-            "expected a non-negative intensity in gCO2eq/kWh",
-        ),
-    ];
-    for (ok, key, message) in checks {
-        if !ok {
-            let leaf = key.rsplit('.').next().unwrap_or(key);
-            return Err(src.error_at(find_key(src.text, leaf), Some(key), message.to_string()));
-        }
+/// `[probes] sources` asks for at least one energy source: a run with none would end
+/// "complete" with no energy at all.
+fn check_sources(src: SourceText<'_>, spec: &SuiteFile) -> Result<(), SuiteError> {
+    if !spec.probes.sources.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let span = value_span(src.text, &[Step::Key("probes"), Step::Key("sources")]);
+    Err(src.error_at(
+        span.unwrap_or(0..0),
+        Some("probes.sources"),
+        format!("expected at least one of \"rapl\", \"nvml\", \"estimate\", found none: no energy source would be measured; {NO_SOURCE_FIX}"),
+    ))
 }
 
 /// The format of a dataset file from its extension.
@@ -269,18 +233,4 @@ fn join(names: &BTreeSet<&str>) -> String {
 /// The span of the first occurrence of `needle`, or the file's start.
 fn find(text: &str, needle: &str) -> Range<usize> {
     text.find(needle).map_or(0..0, |i| i..i + needle.len())
-}
-
-/// The span of the first line assigning `key`, or the file's start.
-fn find_key(text: &str, key: &str) -> Range<usize> {
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        if trimmed.starts_with(key) && trimmed[key.len()..].trim_start().starts_with('=') {
-            let start = offset + (line.len() - trimmed.len());
-            return start..start + key.len();
-        }
-        offset += line.len();
-    }
-    0..0
 }

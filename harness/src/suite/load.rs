@@ -84,6 +84,8 @@ fn load_checked(path: &Path, dir: &Path, datasets_must_exist: bool) -> Result<Su
     let reference = super::reference::load(src, &spec, &dir)?;
     let servers = super::convert::servers(src, &spec)?;
     let models = super::convert::models(src, &spec, &datasets.sources)?;
+    let configurations = models.iter().map(|m| m.datasets.len()).sum();
+    super::numbers::check_plan_size(src, &spec, configurations)?;
     let plan = Plan::of(&models, &datasets.sources, &spec.schedule);
     let SuiteFile {
         suite: header,

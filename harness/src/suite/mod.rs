@@ -9,14 +9,16 @@ mod convert;
 mod entries;
 mod error;
 mod file;
+mod keys;
 mod load;
+mod numbers;
 pub mod plan;
 mod reference;
 mod settings;
 
 pub use crate::dataset::{DatasetFormat, DatasetSource};
 pub use crate::protocol::ProtocolKind;
-pub use check::dataset_format;
+pub use check::{NO_SOURCE_FIX, dataset_format};
 pub use entries::{Model, Server, ServerAddress};
 pub use error::SuiteError;
 pub use load::{MissingDataset, load, load_in, load_plan_only};

@@ -54,6 +54,8 @@ pub struct Plan {
 impl Plan {
     /// The plan of a suite's checked models and datasets: each model on each of its
     /// datasets, in suite order, visited in `schedule`'s seeded order round by round.
+    /// It holds repetitions × configurations visits; the load refuses a suite whose plan
+    /// would hold more than a million (`numbers::MAX_VISITS`).
     pub fn of(models: &[Model], datasets: &[DatasetSource], schedule: &Schedule) -> Self {
         let mut configurations = Vec::new();
         for (mi, m) in models.iter().enumerate() {
