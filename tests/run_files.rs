@@ -160,7 +160,7 @@ fn an_interrupted_run_counts_only_the_requests_a_resume_keeps() {
     // Held inside repetition 2, after 4 of its requests.
     let held = 1 + INFERENCES + 4;
     server.gate.hold_from(held);
-    let mut child = joulebench()
+    let child = joulebench()
         .args(["run", "--quiet", "--out"])
         .arg(&out)
         .arg(&suite_path)
@@ -229,16 +229,22 @@ fn a_missing_file_says_its_cause_once() {
     let dir = tempfile::tempdir().expect("temp dir");
     let missing = dir.path().join("missing.toml");
     let run = joulebench().arg("run").arg(&missing).output().expect("run");
+    // A records file that cannot be read (RecordsError).
+    let folder = dir.path().join("results");
+    std::fs::create_dir_all(folder.join("run.json")).expect("mkdir");
     let report = joulebench()
         .arg("report")
-        .arg(dir.path().join("nothing"))
+        .arg(&folder)
         .output()
         .expect("report");
-    for (what, output) in [("run", run), ("report", report)] {
+    for (what, output, cause) in [
+        ("run", run, "No such file or directory"),
+        ("report", report, "Is a directory"),
+    ] {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{what}: {stderr}");
         assert_eq!(
-            stderr.matches("No such file or directory").count(),
+            stderr.matches(cause).count(),
             1,
             "{what}: the OS error once: {stderr}"
         );
