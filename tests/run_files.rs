@@ -55,8 +55,8 @@ fn suite_polling_health(url: &str, schedule: &str) -> String {
 
 fn assert_headers(out: &Path) {
     for (name, first) in RECORD_FILES {
-        let text = std::fs::read_to_string(out.join(name))
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let text =
+            std::fs::read_to_string(out.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(
             text.starts_with(first) && text.ends_with('\n'),
             "{name} has its header from creation: {text:?}"
@@ -189,7 +189,10 @@ fn an_interrupted_run_counts_only_the_requests_a_resume_keeps() {
     let stdout = String::from_utf8_lossy(&resumed.stdout);
     assert!(resumed.status.success(), "{stdout}");
     assert!(
-        stdout.contains(&format!("run complete: {} measured requests", 2 * INFERENCES)),
+        stdout.contains(&format!(
+            "run complete: {} measured requests",
+            2 * INFERENCES
+        )),
         "{stdout}"
     );
 }

@@ -244,7 +244,10 @@ impl RunManifest {
                 }
             }
         })?;
-        serde_json::from_str(&text).map_err(|source| RecordsError::Json { path, cause: source })
+        serde_json::from_str(&text).map_err(|source| RecordsError::Json {
+            path,
+            cause: source,
+        })
     }
 
     /// Writes `run.json` into a run folder atomically (write, then rename).
@@ -257,6 +260,9 @@ impl RunManifest {
         })?;
         std::fs::write(&tmp, text + "\n")
             .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|source| RecordsError::Io { path, cause: source })
+            .map_err(|source| RecordsError::Io {
+                path,
+                cause: source,
+            })
     }
 }

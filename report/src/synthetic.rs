@@ -355,7 +355,10 @@ impl Writers {
         let mut samples = std::io::BufWriter::with_capacity(1 << 20, file);
         samples
             .write_all(b"t_ns,source,domain,provenance,energy_j,power_w\n")
-            .map_err(|source| records::RecordsError::Io { path, cause: source })?;
+            .map_err(|source| records::RecordsError::Io {
+                path,
+                cause: source,
+            })?;
         let context = if context {
             let path = dir.join(CONTEXT_CSV);
             let mut file = std::fs::File::create(&path)
@@ -365,7 +368,10 @@ impl Writers {
                     cause: source,
                 })?;
             file.write_all(b"t_ns,source,domain,metric,value\n")
-                .map_err(|source| records::RecordsError::Io { path, cause: source })?;
+                .map_err(|source| records::RecordsError::Io {
+                    path,
+                    cause: source,
+                })?;
             Some(file)
         } else {
             None
@@ -409,8 +415,14 @@ impl Writers {
     fn context(&mut self, t: u64, celsius: f64) -> Result<(), ReportError> {
         let path = self.dir.join(CONTEXT_CSV);
         match &mut self.context {
-            Some(c) => Ok(writeln!(c, "{t},nvml,gpu0,temperature_c,{celsius}")
-                .map_err(|source| records::RecordsError::Io { path, cause: source })?),
+            Some(c) => Ok(
+                writeln!(c, "{t},nvml,gpu0,temperature_c,{celsius}").map_err(|source| {
+                    records::RecordsError::Io {
+                        path,
+                        cause: source,
+                    }
+                })?,
+            ),
             None => Ok(()),
         }
     }
@@ -418,7 +430,10 @@ impl Writers {
     fn finish(mut self) -> Result<(), ReportError> {
         let io = |name: &str| {
             let path = self.dir.join(name);
-            move |source| records::RecordsError::Io { path, cause: source }
+            move |source| records::RecordsError::Io {
+                path,
+                cause: source,
+            }
         };
         self.samples.flush().map_err(io(SAMPLES_CSV))?;
         if let Some(c) = &mut self.context {

@@ -179,8 +179,10 @@ pub fn import(settings: &ImportSettings, out: &Path) -> Result<ImportSummary, Re
             path: path.clone(),
             cause: source,
         })?;
-    std::fs::write(&path, text + "\n")
-        .map_err(|source| records::RecordsError::Io { path, cause: source })?;
+    std::fs::write(&path, text + "\n").map_err(|source| records::RecordsError::Io {
+        path,
+        cause: source,
+    })?;
     Ok(summary)
 }
 
