@@ -10,6 +10,7 @@ mod probe_cli;
 mod report_cli;
 mod run_cli;
 mod run_faults;
+mod run_files;
 mod run_order;
 mod run_protocols;
 mod run_resume;

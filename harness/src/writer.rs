@@ -1,7 +1,9 @@
 //! Appending CSV rows so that a crash never leaves half a row behind.
 //!
 //! Each batch of rows is serialised in memory and handed to the kernel in one `write`,
-//! so a killed process leaves whole rows; the header is written once, when the file is new.
+//! so a killed process leaves whole rows; the header is written when the file is created
+//! (or found empty), so a run stopped before its first row leaves a file that reads as
+//! "no rows yet" rather than a 0-byte file no CSV reader accepts.
 
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
@@ -23,13 +25,12 @@ pub struct WriteError {
 pub struct RowAppender<T> {
     file: File,
     path: PathBuf,
-    header_written: bool,
     buffer: Vec<u8>,
     _rows: PhantomData<fn(T)>,
 }
 
-impl<T: Serialize> RowAppender<T> {
-    /// Opens `path` for appending, creating it if needed.
+impl<T: Serialize + Default> RowAppender<T> {
+    /// Opens `path` for appending; a new or empty file gets the header at once.
     pub fn open(path: &Path) -> Result<Self, WriteError> {
         let err = |e: std::io::Error| WriteError {
             path: path.to_path_buf(),
@@ -40,20 +41,27 @@ impl<T: Serialize> RowAppender<T> {
             .append(true)
             .open(path)
             .map_err(err)?;
-        let header_written = file.metadata().map_err(err)?.len() > 0;
-        Ok(Self {
+        let mut appender = Self {
             file,
             path: path.to_path_buf(),
-            header_written,
             buffer: Vec::new(),
             _rows: PhantomData,
-        })
+        };
+        if appender.file.metadata().map_err(err)?.len() == 0 {
+            let header = records::table_io::header_of::<T>().map_err(|e| WriteError {
+                path: path.to_path_buf(),
+                reason: format!("cannot write the header: {e}"),
+            })?;
+            appender.buffer.extend_from_slice(header.as_bytes());
+            appender.flush()?;
+        }
+        Ok(appender)
     }
 
     /// Serialises a row into the pending batch.
     pub fn push(&mut self, row: &T) -> Result<(), WriteError> {
         let mut w = csv::WriterBuilder::new()
-            .has_headers(!self.header_written)
+            .has_headers(false)
             .from_writer(&mut self.buffer);
         w.serialize(row).map_err(|e| WriteError {
             path: self.path.clone(),
@@ -63,7 +71,6 @@ impl<T: Serialize> RowAppender<T> {
             path: self.path.clone(),
             reason: e.to_string(),
         })?;
-        self.header_written = true;
         Ok(())
     }
 
@@ -96,7 +103,7 @@ impl<T: Serialize> RowAppender<T> {
 mod tests {
     use super::*;
 
-    #[derive(Serialize, serde::Deserialize, Debug, PartialEq)]
+    #[derive(Serialize, serde::Deserialize, Debug, Default, PartialEq)]
     struct Row {
         a: u32,
         b: String,
@@ -141,5 +148,23 @@ mod tests {
         );
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(text.matches("a,b").count(), 1);
+    }
+
+    #[test]
+    fn a_new_file_has_its_header_before_any_row() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("x.csv");
+        let w = RowAppender::<Row>::open(&path).expect("open");
+        drop(w);
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "a,b\n");
+        // A 0-byte file (left by an older joulebench) gets its header on reopening.
+        std::fs::write(&path, "").expect("truncate");
+        let mut w = RowAppender::<Row>::open(&path).expect("reopen");
+        w.append(&Row {
+            a: 3,
+            b: "z".into(),
+        })
+        .expect("append");
+        assert_eq!(std::fs::read_to_string(&path).expect("read"), "a,b\n3,z\n");
     }
 }

@@ -1,4 +1,7 @@
 //! Errors of reading and writing the files of a run folder.
+//!
+//! A message embeds its cause's text (the cause is not also the error's `source()`, which
+//! `{e:#}` would print a second time).
 
 use std::path::PathBuf;
 
@@ -6,28 +9,28 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum RecordsError {
     /// A file could not be opened, read or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A CSV file could not be parsed or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Csv {
         /// The file.
         path: PathBuf,
         /// The CSV error (with the line where it happened).
-        source: csv::Error,
+        cause: csv::Error,
     },
     /// A JSON file could not be parsed or written.
-    #[error("{path}: {source}")]
+    #[error("{path}: {cause}")]
     Json {
         /// The file.
         path: PathBuf,
         /// The JSON error.
-        source: serde_json::Error,
+        cause: serde_json::Error,
     },
     /// The folder does not hold a run.
     #[error("{path} is not a joulebench results folder: {reason}")]

@@ -240,11 +240,14 @@ impl RunManifest {
             } else {
                 RecordsError::Io {
                     path: path.clone(),
-                    source: e,
+                    cause: e,
                 }
             }
         })?;
-        serde_json::from_str(&text).map_err(|source| RecordsError::Json { path, source })
+        serde_json::from_str(&text).map_err(|source| RecordsError::Json {
+            path,
+            cause: source,
+        })
     }
 
     /// Writes `run.json` into a run folder atomically (write, then rename).
@@ -253,10 +256,13 @@ impl RunManifest {
         let tmp = dir.join(format!("{}.tmp", crate::files::RUN_JSON));
         let text = serde_json::to_string_pretty(self).map_err(|source| RecordsError::Json {
             path: path.clone(),
-            source,
+            cause: source,
         })?;
         std::fs::write(&tmp, text + "\n")
             .and_then(|()| std::fs::rename(&tmp, &path))
-            .map_err(|source| RecordsError::Io { path, source })
+            .map_err(|source| RecordsError::Io {
+                path,
+                cause: source,
+            })
     }
 }

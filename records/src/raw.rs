@@ -3,21 +3,23 @@
 use crate::labels::{ClassLabel, Provenance};
 use serde::{Deserialize, Serialize};
 
-/// What a request was for.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// What a request was for (the default only fills the blank row a header is made from).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Phase {
     /// Warm-up: sent before measuring, outside any energy window.
     Warmup,
     /// Measured: inside a repetition's energy window.
+    #[default]
     Measured,
 }
 
-/// How a request ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// How a request ended (the default only fills the blank row a header is made from).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RequestStatus {
     /// A 2xx answer that parsed.
+    #[default]
     Ok,
     /// The server answered with an HTTP error status.
     HttpError,
@@ -30,7 +32,7 @@ pub enum RequestStatus {
 }
 
 /// One row of `requests.csv`: one request, written as soon as it ends.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RequestRecord {
     /// Configuration id (`model@dataset`).
     pub config: String,
@@ -74,7 +76,7 @@ pub struct RequestRecord {
 }
 
 /// One row of `samples.csv`: one sampled read of one domain.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SampleRecord {
     /// Clock time (ns).
     pub t_ns: u64,
@@ -91,7 +93,7 @@ pub struct SampleRecord {
 }
 
 /// One row of `baselines.csv`: an idle window before a configuration, per domain.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct BaselineRecord {
     /// Configuration id the baseline precedes.
     pub config: String,

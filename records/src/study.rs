@@ -106,7 +106,7 @@ impl StudyTable {
     pub fn load(path: &Path) -> Result<Self, RecordsError> {
         let csv_err = |source| RecordsError::Csv {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         };
         let mut reader = crate::table_io::open(path)?;
         let headers = reader.headers().map_err(csv_err)?.clone();

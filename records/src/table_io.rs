@@ -14,7 +14,7 @@ pub fn read_csv<T: serde::de::DeserializeOwned>(
         .headers()
         .map_err(|source| RecordsError::Csv {
             path: owned.clone(),
-            source,
+            cause: source,
         })?
         .clone();
     Ok(reader
@@ -50,7 +50,7 @@ fn csv_error(path: &Path, headers: &csv::StringRecord, source: csv::Error) -> Re
     }
     RecordsError::Csv {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     }
 }
 
@@ -58,7 +58,7 @@ fn csv_error(path: &Path, headers: &csv::StringRecord, source: csv::Error) -> Re
 pub fn open(path: &Path) -> Result<csv::Reader<std::fs::File>, RecordsError> {
     let file = std::fs::File::open(path).map_err(|source| RecordsError::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     Ok(csv::ReaderBuilder::new()
         .buffer_capacity(1 << 20)
@@ -69,13 +69,13 @@ pub fn open(path: &Path) -> Result<csv::Reader<std::fs::File>, RecordsError> {
 pub fn write_csv<T: Serialize + Default>(path: &Path, rows: &[T]) -> Result<(), RecordsError> {
     let err = |source| RecordsError::Csv {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     };
     if rows.is_empty() {
         let text = header_of::<T>().map_err(err)?;
         return std::fs::write(path, text).map_err(|source| RecordsError::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         });
     }
     let mut w = csv::Writer::from_path(path).map_err(err)?;
@@ -84,7 +84,7 @@ pub fn write_csv<T: Serialize + Default>(path: &Path, rows: &[T]) -> Result<(), 
     }
     w.flush().map_err(|source| RecordsError::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })
 }
 

@@ -161,7 +161,7 @@ fn copy(from: &Path, to: &Path) -> Result<(), ReportError> {
         .map(|_| ())
         .map_err(|source| records::RecordsError::Io {
             path: to.to_path_buf(),
-            source,
+            cause: source,
         })?)
 }
 
@@ -177,7 +177,7 @@ fn copy_server_logs(shards: &[Shard], out: &Path) -> Result<(), ReportError> {
             .join(format!("shard-{}", s.index));
         std::fs::create_dir_all(&to).map_err(|source| records::RecordsError::Io {
             path: to.clone(),
-            source,
+            cause: source,
         })?;
         for entry in entries.flatten() {
             if entry.file_type().is_ok_and(|t| t.is_file()) {

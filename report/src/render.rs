@@ -72,7 +72,7 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
     Ok(
         std::fs::write(path, bytes).map_err(|source| records::RecordsError::Io {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         })?,
     )
 }
@@ -131,7 +131,7 @@ pub fn trend(runs: &[PathBuf], out: &Path) -> Result<Vec<TrendRow>, ReportError>
     let history = History::of(runs)?;
     std::fs::create_dir_all(out).map_err(|source| records::RecordsError::Io {
         path: out.to_path_buf(),
-        source,
+        cause: source,
     })?;
     write(&out.join("trend.csv"), &table(&history.rows)?)?;
     write(&out.join("trend.md"), history.markdown().as_bytes())?;
@@ -147,7 +147,7 @@ fn save_plot(figure: &impl Figure, dir: &Path, stem: &str) -> Result<Vec<PathBuf
     plot::register_font()?;
     std::fs::create_dir_all(dir).map_err(|source| records::RecordsError::Io {
         path: dir.to_path_buf(),
-        source,
+        cause: source,
     })?;
     let png = dir.join(format!("{stem}.png"));
     let svg = dir.join(format!("{stem}.svg"));
@@ -189,14 +189,14 @@ impl RequestEnergyFile {
     fn csv_err(&self, source: csv::Error) -> ReportError {
         ReportError::from(records::RecordsError::Csv {
             path: self.path.clone(),
-            source,
+            cause: source,
         })
     }
 
     fn io_err(&self, source: std::io::Error) -> ReportError {
         ReportError::from(records::RecordsError::Io {
             path: self.path.clone(),
-            source,
+            cause: source,
         })
     }
 
@@ -206,7 +206,7 @@ impl RequestEnergyFile {
             Some(mut w) => w.flush().map_err(|source| {
                 ReportError::from(records::RecordsError::Io {
                     path: self.path,
-                    source,
+                    cause: source,
                 })
             }),
             None => Ok(()),

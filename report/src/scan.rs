@@ -331,7 +331,7 @@ fn domain_index(
 fn csv_err(path: &Path, source: csv::Error) -> ReportError {
     ReportError::from(records::RecordsError::Csv {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })
 }
 

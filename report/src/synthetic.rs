@@ -149,7 +149,7 @@ impl Synthetic {
     pub fn write(&self, dir: &Path) -> Result<(), ReportError> {
         std::fs::create_dir_all(dir).map_err(|source| records::RecordsError::Io {
             path: dir.to_path_buf(),
-            source,
+            cause: source,
         })?;
         self.manifest().save(dir)?;
         let mut w = Writers::open(dir, self.context_every_ticks > 0)?;
@@ -344,28 +344,34 @@ impl Writers {
         let csv_at = |name: &str| {
             csv::Writer::from_path(dir.join(name)).map_err(|source| records::RecordsError::Csv {
                 path: dir.join(name),
-                source,
+                cause: source,
             })
         };
         let path = dir.join(SAMPLES_CSV);
         let file = std::fs::File::create(&path).map_err(|source| records::RecordsError::Io {
             path: path.clone(),
-            source,
+            cause: source,
         })?;
         let mut samples = std::io::BufWriter::with_capacity(1 << 20, file);
         samples
             .write_all(b"t_ns,source,domain,provenance,energy_j,power_w\n")
-            .map_err(|source| records::RecordsError::Io { path, source })?;
+            .map_err(|source| records::RecordsError::Io {
+                path,
+                cause: source,
+            })?;
         let context = if context {
             let path = dir.join(CONTEXT_CSV);
             let mut file = std::fs::File::create(&path)
                 .map(std::io::BufWriter::new)
                 .map_err(|source| records::RecordsError::Io {
                     path: path.clone(),
-                    source,
+                    cause: source,
                 })?;
             file.write_all(b"t_ns,source,domain,metric,value\n")
-                .map_err(|source| records::RecordsError::Io { path, source })?;
+                .map_err(|source| records::RecordsError::Io {
+                    path,
+                    cause: source,
+                })?;
             Some(file)
         } else {
             None
@@ -383,7 +389,7 @@ impl Writers {
     fn err(&self, name: &str, source: csv::Error) -> ReportError {
         ReportError::from(records::RecordsError::Csv {
             path: self.dir.join(name),
-            source,
+            cause: source,
         })
     }
 
@@ -402,15 +408,21 @@ impl Writers {
         )
         .map_err(|source| records::RecordsError::Io {
             path: self.dir.join(SAMPLES_CSV),
-            source,
+            cause: source,
         })?)
     }
 
     fn context(&mut self, t: u64, celsius: f64) -> Result<(), ReportError> {
         let path = self.dir.join(CONTEXT_CSV);
         match &mut self.context {
-            Some(c) => Ok(writeln!(c, "{t},nvml,gpu0,temperature_c,{celsius}")
-                .map_err(|source| records::RecordsError::Io { path, source })?),
+            Some(c) => Ok(
+                writeln!(c, "{t},nvml,gpu0,temperature_c,{celsius}").map_err(|source| {
+                    records::RecordsError::Io {
+                        path,
+                        cause: source,
+                    }
+                })?,
+            ),
             None => Ok(()),
         }
     }
@@ -418,7 +430,10 @@ impl Writers {
     fn finish(mut self) -> Result<(), ReportError> {
         let io = |name: &str| {
             let path = self.dir.join(name);
-            move |source| records::RecordsError::Io { path, source }
+            move |source| records::RecordsError::Io {
+                path,
+                cause: source,
+            }
         };
         self.samples.flush().map_err(io(SAMPLES_CSV))?;
         if let Some(c) = &mut self.context {

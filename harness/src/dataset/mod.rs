@@ -26,12 +26,12 @@ pub struct Dataset {
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
     /// The file could not be opened or read.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Io {
         /// The dataset file.
         path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
+        /// The I/O error (in the message, so not also a `source()`).
+        cause: std::io::Error,
     },
     /// A line or record is malformed.
     #[error("{}:{line}: {message}", path.display())]
@@ -102,7 +102,7 @@ impl Dataset {
 fn io(path: &Path) -> impl Fn(std::io::Error) -> DatasetError + '_ {
     move |source| DatasetError::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     }
 }
 

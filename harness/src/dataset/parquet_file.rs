@@ -13,7 +13,7 @@ use std::path::Path;
 pub fn read_parquet(path: &Path) -> Result<Vec<(u64, Row)>, DatasetError> {
     let file = std::fs::File::open(path).map_err(|source| DatasetError::Io {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     let malformed = |line: u64, e: parquet::errors::ParquetError| DatasetError::Malformed {
         path: path.to_path_buf(),

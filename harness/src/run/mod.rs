@@ -76,7 +76,7 @@ pub enum RunError {
     Client(#[from] ClientError),
     /// A probe failed during the run.
     #[error("energy probe failed: {0}")]
-    Probe(#[from] ProbeError),
+    Probe(ProbeError),
     /// The results folder cannot be used.
     #[error("{}: {reason}", path.display())]
     OutDir {
@@ -109,6 +109,14 @@ pub enum RunError {
     },
 }
 
+/// The probe error is in the message, so it is not also a `source()` (`{e:#}` would print
+/// it twice).
+impl From<ProbeError> for RunError {
+    fn from(e: ProbeError) -> Self {
+        Self::Probe(e)
+    }
+}
+
 /// How a run ended.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RunResult {
@@ -118,7 +126,8 @@ pub struct RunResult {
     pub status: RunStatus,
     /// Why it stopped early, if it did.
     pub reason: Option<String>,
-    /// Measured requests recorded (on resume, those kept from before included).
+    /// Measured requests of finished repetitions, those a resume keeps (on resume, those
+    /// kept from before included).
     pub measured: u64,
     /// Of those, failures.
     pub failures: u64,
@@ -133,15 +142,16 @@ pub fn default_out_dir(suite: &Suite) -> PathBuf {
 /// Runs a suite's plan, writing records into a new results folder as they are taken.
 pub async fn run(suite: &Suite, plan: &Plan, opts: &RunOptions) -> Result<RunResult, RunError> {
     let dir = opts.out.clone().unwrap_or_else(|| default_out_dir(suite));
-    prepare_dir(&dir)?;
+    let clock = MonotonicClock::new();
+    let probes = probes::discover(&probe_config(&suite.probes), &clock);
+    let manifest = manifest::new_manifest(suite, opts, &probes, &clock);
+    // The folder is locked before anything is written into it, and its manifest follows
+    // the suite copy at once (`drive`), so a stop leaves a folder `--resume` takes.
+    let lock = claim_dir(&dir)?;
     std::fs::write(dir.join(files::SUITE_COPY), &suite.text).map_err(|e| RunError::OutDir {
         path: dir.join(files::SUITE_COPY),
         reason: e.to_string(),
     })?;
-    let lock = lock::hold(&dir)?;
-    let clock = MonotonicClock::new();
-    let probes = probes::discover(&probe_config(&suite.probes), &clock);
-    let manifest = manifest::new_manifest(suite, opts, &probes, &clock);
     let start = Start {
         dir,
         clock,
@@ -260,20 +270,23 @@ async fn drive(
     })
 }
 
-fn prepare_dir(dir: &Path) -> Result<(), RunError> {
+/// Creates `dir` (or takes an empty one) and locks it; refuses a folder another process
+/// holds or one that already has files.
+fn claim_dir(dir: &Path) -> Result<lock::FolderLock, RunError> {
     let err = |reason: String| RunError::OutDir {
         path: dir.to_path_buf(),
         reason,
     };
-    if dir.exists() {
-        let mut entries = std::fs::read_dir(dir).map_err(|e| err(e.to_string()))?;
-        if entries.next().is_some() {
-            return Err(err(
-                "already exists and is not empty; choose another --out, or --resume it".into(),
-            ));
-        }
+    std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create: {e}")))?;
+    let lock = lock::hold(dir)?;
+    // Checked under the lock: a run that took the folder first has written into it.
+    let mut entries = std::fs::read_dir(dir).map_err(|e| err(e.to_string()))?;
+    if entries.next().is_some() {
+        return Err(err(
+            "already exists and is not empty; choose another --out, or --resume it".into(),
+        ));
     }
-    std::fs::create_dir_all(dir).map_err(|e| err(format!("cannot create: {e}")))
+    Ok(lock)
 }
 
 /// Takes the samples and runs the loop; says why the loop stopped and what it recorded.

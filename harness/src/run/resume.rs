@@ -3,6 +3,8 @@
 //! Raw CSVs get a trailing partial line cut (defensive: rows are written whole);
 //! `requests.csv` loses the measured rows of repetitions that have no `repetitions.csv`
 //! row (interrupted inside their energy window), so the repetition is taken again whole.
+//! A missing, 0-byte (older versions, stopped before the first row) or header-only file
+//! holds no rows: every folder a run created can be resumed.
 
 use crate::writer::WriteError;
 use records::files;
@@ -91,9 +93,19 @@ pub fn repair_tail(path: &Path) -> Result<bool, WriteError> {
     Ok(true)
 }
 
-/// Every row of a CSV file (none when it does not exist); errors name the line.
+/// Whether `path` holds anything to read: false when it does not exist or is 0 bytes
+/// (a run stopped before its first row, by a joulebench that wrote headers with it).
+fn has_content(path: &Path) -> Result<bool, WriteError> {
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(m.len() > 0),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(error(path, e)),
+    }
+}
+
+/// Every row of a CSV file (none when it is missing or empty); errors name the line.
 fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, WriteError> {
-    if !path.exists() {
+    if !has_content(path)? {
         return Ok(Vec::new());
     }
     let mut reader = csv::Reader::from_path(path).map_err(|e| error(path, e))?;
@@ -112,7 +124,7 @@ fn read<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, WriteErro
 
 /// Drops measured rows of unfinished repetitions; counts what is kept.
 fn filter_requests(path: &Path, prior: &mut Prior) -> Result<(), WriteError> {
-    if !path.exists() {
+    if !has_content(path)? {
         return Ok(());
     }
     let mut reader = csv::Reader::from_path(path).map_err(|e| error(path, e))?;
@@ -174,7 +186,7 @@ fn filter_requests(path: &Path, prior: &mut Prior) -> Result<(), WriteError> {
 
 /// The last cumulative energy and time per domain in `samples.csv`.
 fn read_samples(path: &Path, prior: &mut Prior) -> Result<(), WriteError> {
-    if !path.exists() {
+    if !has_content(path)? {
         return Ok(());
     }
     let mut reader = csv::Reader::from_path(path).map_err(|e| error(path, e))?;
@@ -250,5 +262,23 @@ mod tests {
         std::fs::write(&path, format!("{text}x")).expect("tear");
         assert!(repair_tail(&path).expect("repairs"));
         assert_eq!(std::fs::read_to_string(&path).expect("read"), text);
+    }
+
+    #[test]
+    fn empty_and_header_only_files_hold_no_rows() {
+        for (what, requests) in [("0-byte", ""), ("header-only", REQ_HEADER)] {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let d = dir.path();
+            std::fs::write(d.join(files::REQUESTS_CSV), requests).expect("write");
+            for name in [
+                files::SAMPLES_CSV,
+                files::BASELINES_CSV,
+                files::REPETITIONS_CSV,
+            ] {
+                std::fs::write(d.join(name), "").expect("write");
+            }
+            let prior = recover(d).unwrap_or_else(|e| panic!("{what}: {e}"));
+            assert_eq!(prior, Prior::default(), "{what}");
+        }
     }
 }

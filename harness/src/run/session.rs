@@ -60,7 +60,8 @@ impl Meter<'_> {
     }
 }
 
-/// Measured requests recorded so far (on resume, those kept from before included).
+/// Measured requests of finished repetitions, the ones `--resume` keeps (on resume,
+/// those kept from before included).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Tally {
     /// Measured requests.
@@ -287,8 +288,6 @@ impl<'a> Session<'a> {
         let start = self.meter.read()?;
         let batch = self.send(ci, &spec).await?;
         let end = self.meter.read()?;
-        self.tally.measured += u64::from(batch.sent);
-        self.tally.failures += u64::from(batch.failures);
         if batch.server_gone() {
             // Cut short inside the window: no repetitions.csv row; resume takes it again.
             let reason = self
@@ -304,6 +303,9 @@ impl<'a> Session<'a> {
         let window = self.meter.window(&start, &end);
         self.sink
             .repetition(&ConfigColumns::of(config), repetition, &window, &batch)?;
+        // Counted once kept: a repetition cut short is dropped on resume and taken again.
+        self.tally.measured += u64::from(batch.sent);
+        self.tally.failures += u64::from(batch.failures);
         let valid = super::manifest::policy(self.suite).is_valid(batch.failures, batch.sent);
         self.report_progress(config, repetition, &window, &batch, valid);
         self.server_alive(config, &batch)

@@ -8,12 +8,14 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum SuiteError {
     /// The suite file could not be read.
-    #[error("{}: cannot read suite: {source}", path.display())]
+    // The cause is in the message and deliberately not a `source()`: `{e:#}` would
+    // print it twice.
+    #[error("{}: cannot read suite: {cause}", path.display())]
     Read {
         /// The suite file.
         path: PathBuf,
         /// The I/O error.
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A key of the suite is wrong.
     #[error("{location}: {message}")]

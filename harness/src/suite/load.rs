@@ -62,7 +62,7 @@ pub fn load_plan_only(path: &Path) -> Result<Suite, SuiteError> {
 fn load_checked(path: &Path, dir: &Path, datasets_must_exist: bool) -> Result<Suite, SuiteError> {
     let bytes = std::fs::read(path).map_err(|source| SuiteError::Read {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     })?;
     let text = String::from_utf8(bytes.clone()).map_err(|e| SuiteError::At {
         location: Location::of_span(

@@ -125,8 +125,18 @@ pub fn render(report: &Report) -> String {
             cell(&crate::flags::join(flags)),
         );
     }
-    if report.summary.is_empty() {
-        out.push_str("\nNo configuration has a valid repetition yet.\n");
+    match &m.shard {
+        Some(shard) if shard.configurations.is_empty() => {
+            let _ = writeln!(
+                out,
+                "\nShard {}/{} had no configurations: the suite's configurations all went to other shards, so this shard measured nothing. Merge every shard with `joulebench report --merge`.",
+                shard.index, shard.count
+            );
+        }
+        _ if report.summary.is_empty() => {
+            out.push_str("\nNo configuration has a valid repetition yet.\n");
+        }
+        _ => {}
     }
     out.push_str(
         "\nUnit of replication: one repetition. CI: Student's t, n − 1 degrees of freedom. \

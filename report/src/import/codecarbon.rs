@@ -138,7 +138,7 @@ pub fn import(settings: &ImportSettings, out: &Path) -> Result<ImportSummary, Re
     let records = repetitions(&rows, settings, &provenance, &mut summary);
     std::fs::create_dir_all(out).map_err(|source| records::RecordsError::Io {
         path: out.to_path_buf(),
-        source,
+        cause: source,
     })?;
     records::table_io::write_csv(&out.join(REPETITIONS_CSV), &records)?;
     let applied: Vec<f64> = rows
@@ -177,10 +177,12 @@ pub fn import(settings: &ImportSettings, out: &Path) -> Result<ImportSummary, Re
     let text =
         serde_json::to_string_pretty(&summary).map_err(|source| records::RecordsError::Json {
             path: path.clone(),
-            source,
+            cause: source,
         })?;
-    std::fs::write(&path, text + "\n")
-        .map_err(|source| records::RecordsError::Io { path, source })?;
+    std::fs::write(&path, text + "\n").map_err(|source| records::RecordsError::Io {
+        path,
+        cause: source,
+    })?;
     Ok(summary)
 }
 
@@ -194,7 +196,7 @@ fn read_file(
     let mut reader = records::table_io::open(path)?;
     let csv_err = |source| records::RecordsError::Csv {
         path: path.to_path_buf(),
-        source,
+        cause: source,
     };
     let header = reader.headers().map_err(csv_err)?.clone();
     let col = |name: &str| header.iter().position(|h| h.trim() == name);

@@ -98,7 +98,7 @@ impl Mapping {
             .headers()
             .map_err(|source| records::RecordsError::Csv {
                 path: path.to_path_buf(),
-                source,
+                cause: source,
             })?
             .clone();
         let run_col = header.iter().position(|h| h.trim() == "run_id");
@@ -128,7 +128,7 @@ impl Mapping {
         for record in reader.records() {
             let record = record.map_err(|source| records::RecordsError::Csv {
                 path: path.to_path_buf(),
-                source,
+                cause: source,
             })?;
             let line = record.position().map_or(0, |p| p.line());
             let mut labels = Labels::default();

@@ -148,7 +148,7 @@ fn recorded_configurations(dir: &Path) -> Result<BTreeSet<String>, ReportError> 
         let mut reader = records::table_io::open(&path)?;
         let csv_err = |source| records::RecordsError::Csv {
             path: path.clone(),
-            source,
+            cause: source,
         };
         let Some(col) = reader
             .headers()
@@ -181,7 +181,7 @@ pub(super) fn check_headers(shards: &[Shard]) -> Result<(), MergeError> {
                 .headers()
                 .map_err(|source| records::RecordsError::Csv {
                     path: path.clone(),
-                    source,
+                    cause: source,
                 })?
                 .clone();
             match &first {
@@ -215,7 +215,7 @@ pub(super) fn check_reference(shards: &[Shard]) -> Result<(), MergeError> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(source) => Err(ReportError::from(records::RecordsError::Io {
                 path,
-                source,
+                cause: source,
             })),
         }
     };

@@ -74,7 +74,7 @@ pub fn concatenate(dirs: &[&Path], out: &Path) -> Result<Shifts, ReportError> {
     for (name, mut w) in writers {
         w.flush().map_err(|source| records::RecordsError::Io {
             path: out.join(name),
-            source,
+            cause: source,
         })?;
     }
     Ok(Shifts {
@@ -88,7 +88,7 @@ fn csv_err(path: &Path) -> impl Fn(csv::Error) -> ReportError + use<> {
     move |source| {
         ReportError::from(records::RecordsError::Csv {
             path: path.clone(),
-            source,
+            cause: source,
         })
     }
 }

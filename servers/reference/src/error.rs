@@ -7,14 +7,14 @@ use std::path::PathBuf;
 pub enum ModelError {
     /// A tensor operation failed (shape mismatch, missing weight, ...).
     #[error("tensor operation failed: {0}")]
-    Tensor(#[from] candle_core::Error),
+    Tensor(candle_core::Error),
     /// A file of a model folder could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {cause}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (in the message, so not also a `source()`).
+        cause: std::io::Error,
     },
     /// A `config.json` could not be understood.
     #[error("bad model config {path}: {message}")]
@@ -46,6 +46,13 @@ pub enum ModelError {
     /// A request parameter is out of range.
     #[error("{0}")]
     BadParameter(String),
+}
+
+/// The candle error is in the message, so it is not also a `source()` (`{e:#}` would print it twice).
+impl From<candle_core::Error> for ModelError {
+    fn from(e: candle_core::Error) -> Self {
+        Self::Tensor(e)
+    }
 }
 
 /// Shorthand for results of model code.

@@ -16,12 +16,12 @@ use crate::registry::{LoadOptions, ModelRegistry, ModelSpec};
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
     /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {cause}")]
     Bind {
         /// The address.
         addr: String,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause (in the message, so not also a `source()`).
+        cause: std::io::Error,
     },
     /// A model could not be loaded.
     #[error(transparent)]
@@ -48,11 +48,11 @@ impl RunningServer {
             .await
             .map_err(|source| ServeError::Bind {
                 addr: addr.to_string(),
-                source,
+                cause: source,
             })?;
         let local = listener.local_addr().map_err(|source| ServeError::Bind {
             addr: addr.to_string(),
-            source,
+            cause: source,
         })?;
         let state = Arc::new(AppState::new(concurrency));
         let (tx, rx) = oneshot::channel::<()>();

@@ -56,7 +56,7 @@ impl ServedModel {
         let config_path = dir.join("config.json");
         let text = std::fs::read_to_string(&config_path).map_err(|source| ModelError::Io {
             path: config_path.clone(),
-            source,
+            cause: source,
         })?;
         let bad = |message: String| ModelError::Config {
             path: config_path.clone(),
@@ -183,7 +183,7 @@ fn builtin_tokenizer(network: &Network) -> TextTokenizer {
 fn read_safetensors(dir: &Path) -> Result<HashMap<String, Tensor>> {
     let entries = std::fs::read_dir(dir).map_err(|source| ModelError::Io {
         path: dir.to_path_buf(),
-        source,
+        cause: source,
     })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
