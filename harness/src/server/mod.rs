@@ -1,9 +1,17 @@
 //! Model server lifecycle: an address, or a command the runner starts, waits for and stops.
 
+mod launch_record;
+
+pub use launch_record::{LaunchRecord, ProcStat};
+
 use crate::suite::{Server, ServerAddress};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
+
+/// How long a launched server is given to exit after SIGTERM before it gets SIGKILL.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Why a server could not be reached or started.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +52,16 @@ pub enum ServerError {
         /// Its log file, for launched servers.
         log: Option<PathBuf>,
     },
+    /// Ctrl-C or SIGTERM came while waiting for the server to be ready.
+    #[error(
+        "server `{name}`: stopped by a signal (Ctrl-C or SIGTERM) while waiting for {url} to answer"
+    )]
+    Interrupted {
+        /// Server key.
+        name: String,
+        /// Readiness URL.
+        url: String,
+    },
     /// A file of the run folder could not be written.
     #[error("{}: {reason}", path.display())]
     Io {
@@ -62,23 +80,30 @@ pub struct RunningServer {
     pub base_url: String,
     child: Option<tokio::process::Child>,
     log: Option<PathBuf>,
+    /// `servers/NAME.pid`, removed once the server is stopped.
+    record: Option<PathBuf>,
+    /// Keeps alive the thread that forked the server (see [`spawn_on_own_thread`]).
+    _launcher: Option<std::sync::mpsc::Sender<()>>,
 }
 
 /// Values substituted into launch commands and URLs.
 pub struct Placeholders<'a> {
     /// This binary, for `{joulebench}`.
     pub joulebench: &'a Path,
-    /// The suite's folder, for `{suite_dir}`.
+    /// The suite's folder, for `{suite_dir}` (made absolute) and the server's working
+    /// directory.
     pub suite_dir: &'a Path,
 }
 
 impl RunningServer {
-    /// Connects to or launches a server, and waits until it is ready.
+    /// Connects to or launches a server, and waits until it is ready or `stop` is set; a
+    /// launched server that does not get ready is stopped.
     pub async fn start(
         name: &str,
         spec: &Server,
         places: &Placeholders<'_>,
         log_dir: &Path,
+        stop: &AtomicBool,
     ) -> Result<Self, ServerError> {
         let timeout = Duration::from_secs_f64(spec.ready_timeout_seconds);
         let launch = match &spec.address {
@@ -94,8 +119,10 @@ impl RunningServer {
                     base_url,
                     child: None,
                     log: None,
+                    record: None,
+                    _launcher: None,
                 };
-                server.wait_ready(&ready, timeout).await?;
+                server.wait_ready(&ready, timeout, stop).await?;
                 return Ok(server);
             }
         };
@@ -104,9 +131,18 @@ impl RunningServer {
             command: String::new(),
             reason: format!("no free loopback port: {e}"),
         })?;
+        let suite_dir =
+            std::fs::canonicalize(places.suite_dir).map_err(|e| ServerError::Spawn {
+                name: name.into(),
+                command: launch.join(" "),
+                reason: format!(
+                    "cannot resolve the suite folder {}: {e}",
+                    places.suite_dir.display()
+                ),
+            })?;
         let fill = |s: &str| {
             s.replace("{joulebench}", &places.joulebench.to_string_lossy())
-                .replace("{suite_dir}", &places.suite_dir.to_string_lossy())
+                .replace("{suite_dir}", &suite_dir.to_string_lossy())
                 .replace("{port}", &port.to_string())
         };
         let argv: Vec<String> = launch.iter().map(|a| fill(a)).collect();
@@ -140,30 +176,58 @@ impl RunningServer {
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)
+            .current_dir(&suite_dir)
             .process_group(0)
             .kill_on_drop(true);
-        let child = command.spawn().map_err(|e| ServerError::Spawn {
+        die_with_parent(&mut command);
+        let (child, launcher) = spawn_on_own_thread(command).map_err(|e| ServerError::Spawn {
             name: name.into(),
             command: argv.join(" "),
             reason: e.to_string(),
         })?;
         tracing::info!(
-            "server `{name}`: started {} (pid {:?})",
+            "server `{name}`: started {} in {} (pid {:?})",
             argv.join(" "),
+            suite_dir.display(),
             child.id()
         );
         let mut server = Self {
             name: name.to_string(),
             base_url,
+            record: child
+                .id()
+                .map(|pid| write_record(log_dir, name, pid))
+                .transpose()?,
             child: Some(child),
             log: Some(log),
+            _launcher: Some(launcher),
         };
-        server.wait_ready(&ready, timeout).await?;
+        if let Err(e) = server.wait_ready(&ready, timeout, stop).await {
+            server.stop().await;
+            return Err(e);
+        }
         Ok(server)
     }
 
+    /// Polls `url` until it answers 2xx, the launched process exits, time runs out, or
+    /// `stop` is set.
+    async fn wait_ready(
+        &mut self,
+        url: &str,
+        timeout: Duration,
+        stop: &AtomicBool,
+    ) -> Result<(), ServerError> {
+        tokio::select! {
+            ready = self.poll_ready(url, timeout) => ready,
+            () = crate::run::signals::stopped(stop) => Err(ServerError::Interrupted {
+                name: self.name.clone(),
+                url: url.to_string(),
+            }),
+        }
+    }
+
     /// Polls `url` until it answers 2xx, the launched process exits, or time runs out.
-    async fn wait_ready(&mut self, url: &str, timeout: Duration) -> Result<(), ServerError> {
+    async fn poll_ready(&mut self, url: &str, timeout: Duration) -> Result<(), ServerError> {
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -219,24 +283,33 @@ impl RunningServer {
         }
     }
 
-    /// Stops a launched server: SIGTERM to its process group, SIGKILL after 10 s.
+    /// Stops a launched server: SIGTERM to its process group, SIGKILL after [`STOP_GRACE`].
     pub async fn stop(mut self) {
         let Some(mut child) = self.child.take() else {
             return;
         };
         if let Some(pid) = child.id() {
             signal_group(pid, libc::SIGTERM);
-            if tokio::time::timeout(Duration::from_secs(10), child.wait())
+            if tokio::time::timeout(STOP_GRACE, child.wait())
                 .await
                 .is_err()
             {
                 tracing::warn!(
-                    "server `{}` ignored SIGTERM for 10 s; killing it",
-                    self.name
+                    "server `{}` ignored SIGTERM for {} s; killing it",
+                    self.name,
+                    STOP_GRACE.as_secs()
                 );
                 signal_group(pid, libc::SIGKILL);
                 let _ = child.wait().await;
             }
+        }
+        self.forget_record();
+    }
+
+    /// Removes `servers/NAME.pid`: the server is gone.
+    fn forget_record(&mut self) {
+        if let Some(path) = self.record.take() {
+            let _ = std::fs::remove_file(path);
         }
     }
 }
@@ -245,12 +318,71 @@ impl Drop for RunningServer {
     fn drop(&mut self) {
         if let Some(pid) = self.child.as_ref().and_then(|c| c.id()) {
             signal_group(pid, libc::SIGKILL);
+            self.forget_record();
         }
     }
 }
 
+/// Writes `servers/NAME.pid` for the server just started as `pid`.
+fn write_record(log_dir: &Path, name: &str, pid: u32) -> Result<PathBuf, ServerError> {
+    let path = LaunchRecord::path(log_dir, name);
+    let io = |reason: String| ServerError::Io {
+        path: path.clone(),
+        reason,
+    };
+    let record =
+        LaunchRecord::of(pid).ok_or_else(|| io(format!("process {pid} is not in /proc")))?;
+    record.write(&path).map_err(|e| io(e.to_string()))?;
+    Ok(path)
+}
+
+/// Makes the child get SIGKILL when the thread that forked it exits (joulebench killed,
+/// or the server's handle dropped): `PR_SET_PDEATHSIG`, Linux only. It reaches the
+/// direct child alone; processes the command forks (a shell that does not `exec`) are
+/// left to the group signals of [`RunningServer::stop`] and to `--resume`.
+fn die_with_parent(command: &mut tokio::process::Command) {
+    let parent = libc::pid_t::try_from(std::process::id()).unwrap_or(0);
+    // SAFETY: the closure runs in the forked child before exec; it calls only prctl(2)
+    // and getppid(2), which are async-signal-safe, and builds errors without allocating.
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // joulebench may have died between fork and prctl: then no signal would come.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Spawns `command` from a new thread that lives until the returned sender is dropped:
+/// the death signal of [`die_with_parent`] fires when the forking *thread* exits, and an
+/// async runtime's worker threads may come and go.
+fn spawn_on_own_thread(
+    mut command: tokio::process::Command,
+) -> std::io::Result<(tokio::process::Child, std::sync::mpsc::Sender<()>)> {
+    let runtime = tokio::runtime::Handle::current();
+    let (child_tx, child_rx) = std::sync::mpsc::channel();
+    let (alive_tx, alive_rx) = std::sync::mpsc::channel::<()>();
+    std::thread::Builder::new()
+        .name("server-launcher".into())
+        .spawn(move || {
+            let _runtime = runtime.enter();
+            let _ = child_tx.send(command.spawn());
+            // Returns when the server's handle drops the sender.
+            let _ = alive_rx.recv();
+        })?;
+    let child = child_rx
+        .recv()
+        .map_err(|_| std::io::Error::other("the launcher thread ended before spawning"))??;
+    Ok((child, alive_tx))
+}
+
 /// Sends `signal` to the process group led by `pid`.
-fn signal_group(pid: u32, signal: libc::c_int) {
+pub fn signal_group(pid: u32, signal: libc::c_int) {
     if let Ok(pid) = libc::pid_t::try_from(pid) {
         // SAFETY: kill(2) with a negative pid signals a process group; no memory is shared.
         unsafe {
