@@ -396,3 +396,73 @@ fn free_port() -> std::io::Result<u16> {
     let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     Ok(listener.local_addr()?.port())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Polls `done` every 10 ms for up to 5 s; whether it held.
+    fn within_5_s(mut done: impl FnMut() -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !done() {
+            if Instant::now() > deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
+    }
+
+    /// Whether `pid` runs with no SIGKILL pending.
+    fn running_unkilled(pid: u32) -> bool {
+        let live = ProcStat::of(pid).is_some_and(|s| s.is_live());
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let kill_pending = status
+            .lines()
+            .filter_map(|l| {
+                l.strip_prefix("SigPnd:")
+                    .or_else(|| l.strip_prefix("ShdPnd:"))
+            })
+            .filter_map(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+            .any(|mask| mask & (1 << (libc::SIGKILL - 1)) != 0);
+        live && !kill_pending
+    }
+
+    #[test]
+    fn a_server_outlives_the_thread_that_started_it_and_dies_with_its_launcher() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let handle = runtime.handle().clone();
+        // As a runtime's worker thread that ends later: the thread asking for the server.
+        let (spawned, starter_tid) = std::thread::spawn(move || {
+            let _runtime = handle.enter();
+            let mut command = tokio::process::Command::new("sleep");
+            command.arg("60");
+            die_with_parent(&mut command);
+            // SAFETY: gettid(2) has no preconditions and touches no memory.
+            let tid = unsafe { libc::gettid() };
+            (spawn_on_own_thread(command), tid)
+        })
+        .join()
+        .expect("starter thread");
+        let (child, launcher) = spawned.expect("spawn sleep");
+        let pid = child.id().expect("pid");
+        // Once its task entry is gone, the starter's exit (and any death signal) is done.
+        assert!(within_5_s(|| !Path::new(&format!(
+            "/proc/self/task/{starter_tid}"
+        ))
+        .exists()));
+        assert!(
+            running_unkilled(pid),
+            "the server died with the starter thread"
+        );
+        drop(launcher);
+        assert!(
+            within_5_s(|| !running_unkilled(pid)),
+            "the server outlived its launcher thread"
+        );
+        drop(child);
+    }
+}
