@@ -5,6 +5,7 @@
 
 mod common;
 mod dry_run_missing;
+mod launched_servers;
 mod php_suites;
 mod probe_cli;
 mod report_cli;

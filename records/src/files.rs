@@ -18,6 +18,9 @@ pub const SUMMARY_CSV: &str = "summary.csv";
 pub const PLOTS_DIR: &str = "plots";
 /// Folder of launched servers' logs.
 pub const SERVER_LOGS_DIR: &str = "servers";
+/// Extension of a launched server's record in [`SERVER_LOGS_DIR`] (`NAME.pid`: its pid and
+/// start time), kept while it runs so `--resume` can stop one an interrupted run left.
+pub const SERVER_PID_EXT: &str = "pid";
 /// GPU context samples (temperature, clocks), when the runner wrote them.
 pub const CONTEXT_CSV: &str = "context.csv";
 /// One row per configuration and energy domain (written by the report).

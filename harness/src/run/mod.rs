@@ -11,7 +11,7 @@ pub mod resume;
 mod samples;
 mod servers;
 mod session;
-mod signals;
+pub(crate) mod signals;
 mod sink;
 mod stop;
 

@@ -6,6 +6,7 @@
 //! A missing, 0-byte (older versions, stopped before the first row) or header-only file
 //! holds no rows: every folder a run created can be resumed.
 
+use crate::server::{LaunchRecord, STOP_GRACE, signal_group};
 use crate::writer::WriteError;
 use records::files;
 use records::raw::{BaselineRecord, RepetitionRecord};
@@ -196,6 +197,58 @@ fn read_samples(path: &Path, prior: &mut Prior) -> Result<(), WriteError> {
         prior.energy_j.insert((s.source, s.domain), s.energy_j);
     }
     Ok(())
+}
+
+/// Stops what the launched servers of an interrupted run left running (their
+/// `servers/NAME.pid` records name them: pid and start time), so the servers started now
+/// find the memory and ports free; a pid now used by another process is left alone.
+pub async fn stop_left_servers(log_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(log_dir) else {
+        return;
+    };
+    let records: Vec<PathBuf> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == files::SERVER_PID_EXT))
+        .collect();
+    for path in records {
+        if let Some(record) = LaunchRecord::read(&path) {
+            let group = record.live_group();
+            if !group.is_empty() {
+                let name = path.file_stem().unwrap_or_default().to_string_lossy();
+                tracing::warn!(
+                    "server `{name}` (pid {}, {} process(es) in its group) was left running by the interrupted run; stopping it (SIGTERM, then SIGKILL after {} s) before starting anew",
+                    record.pid,
+                    group.len(),
+                    STOP_GRACE.as_secs()
+                );
+                stop_group(&record).await;
+            }
+        }
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+/// SIGTERM to the recorded server's group, SIGKILL after [`STOP_GRACE`]; waits (bounded)
+/// until no process of the group is left.
+async fn stop_group(record: &LaunchRecord) {
+    for signal in [libc::SIGTERM, libc::SIGKILL] {
+        signal_group(record.pid, signal);
+        let deadline = tokio::time::Instant::now() + STOP_GRACE;
+        while !record.live_group().is_empty() {
+            if tokio::time::Instant::now() >= deadline {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        if record.live_group().is_empty() {
+            return;
+        }
+    }
+    tracing::warn!(
+        "processes {:?} of the left server's group survived SIGKILL",
+        record.live_group()
+    );
 }
 
 #[cfg(test)]

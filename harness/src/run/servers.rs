@@ -12,6 +12,7 @@ use records::files;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 /// Why a server can no longer serve the run.
@@ -59,16 +60,24 @@ pub struct ServerPool<'a> {
     suite: &'a Suite,
     joulebench_exe: &'a Path,
     log_dir: PathBuf,
+    stop: &'a AtomicBool,
     running: BTreeMap<String, Up>,
 }
 
 impl<'a> ServerPool<'a> {
-    /// An empty pool for `suite`'s servers; launched servers log into `dir`.
-    pub fn new(suite: &'a Suite, joulebench_exe: &'a Path, dir: &Path) -> Self {
+    /// An empty pool for `suite`'s servers; launched servers log into `dir`, and waiting
+    /// for one to be ready ends when `stop` is set.
+    pub fn new(
+        suite: &'a Suite,
+        joulebench_exe: &'a Path,
+        dir: &Path,
+        stop: &'a AtomicBool,
+    ) -> Self {
         Self {
             suite,
             joulebench_exe,
             log_dir: dir.join(files::SERVER_LOGS_DIR),
+            stop,
             running: BTreeMap::new(),
         }
     }
@@ -77,9 +86,11 @@ impl<'a> ServerPool<'a> {
         self.suite.schedule.order == RunOrder::Grouped
     }
 
-    /// Connects to or launches every server of the plan (interleaved order), or none yet
+    /// Stops what an interrupted run's launched servers left running (on `--resume`), then
+    /// connects to or launches every server of the plan (interleaved order), or none yet
     /// (grouped order: each starts before its first configuration).
     pub async fn start_up(&mut self, plan: &Plan, progress: &ProgressBar) -> Result<(), RunError> {
+        super::resume::stop_left_servers(&self.log_dir).await;
         if self.grouped() {
             return Ok(());
         }
@@ -104,6 +115,7 @@ impl<'a> ServerPool<'a> {
                     &self.log_dir,
                     key,
                     progress,
+                    self.stop,
                 )
                 .await?;
                 slot.insert(up)
@@ -167,6 +179,7 @@ async fn start(
     log_dir: &Path,
     key: &str,
     progress: &ProgressBar,
+    stop: &AtomicBool,
 ) -> Result<Up, RunError> {
     let places = Placeholders {
         joulebench: joulebench_exe,
@@ -184,7 +197,7 @@ async fn start(
     if spec.is_launched() {
         progress.set_message(format!("starting server `{key}`"));
     }
-    let server = RunningServer::start(key, spec, &places, log_dir).await?;
+    let server = RunningServer::start(key, spec, &places, log_dir, stop).await?;
     let client = HttpClient::new(&server.base_url, timeout, api_key)?;
     Ok(Up { server, client })
 }

@@ -9,6 +9,7 @@ use super::sink::{ConfigColumns, RecordSink};
 use super::stop::StopReason;
 use super::{RunError, RunOptions};
 use crate::plan::{Configuration, Plan};
+use crate::server::ServerError;
 use crate::suite::Suite;
 use crate::writer::WriteError;
 use indicatif::ProgressBar;
@@ -121,7 +122,12 @@ impl<'a> Session<'a> {
             plan: setup.plan,
             meter: setup.meter,
             stop: setup.stop,
-            servers: ServerPool::new(setup.suite, &setup.opts.joulebench_exe, setup.dir),
+            servers: ServerPool::new(
+                setup.suite,
+                &setup.opts.joulebench_exe,
+                setup.dir,
+                setup.stop,
+            ),
             sink: RecordSink::open(setup.dir, setup.t_offset_ns)?,
             inputs: setup.inputs,
             prior: setup.prior,
@@ -147,6 +153,11 @@ impl<'a> Session<'a> {
         let outcome = match self.servers.start_up(self.plan, &self.progress).await {
             Ok(()) => self.measure().await,
             Err(e) => Err(e),
+        };
+        // A signal during a server's start-up is an interruption like any other.
+        let outcome = match outcome {
+            Err(RunError::Server(ServerError::Interrupted { .. })) => Ok(StopReason::Interrupted),
+            other => other,
         };
         self.progress.finish_and_clear();
         self.servers.stop_all().await;
