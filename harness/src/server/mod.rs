@@ -243,8 +243,8 @@ impl RunningServer {
             }
             match client.get(url).send().await {
                 Ok(r) if r.status().is_success() => return Ok(()),
-                Ok(r) => last = format!("HTTP {}", r.status()),
-                Err(e) => last = e.to_string(),
+                Ok(r) => last = format!("HTTP {} from GET {url}", r.status()),
+                Err(e) => last = crate::client::describe(&e),
             }
             if Instant::now() >= deadline {
                 return Err(ServerError::NotReady {
@@ -269,18 +269,24 @@ impl RunningServer {
         }
     }
 
-    /// The error for a launched server that exited.
+    /// The error for a launched server that exited before it was ready.
     pub fn exited(&self, status: String) -> ServerError {
-        let log = self.log.clone().unwrap_or_default();
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+        let (log, tail) = self.log_tail();
         ServerError::Exited {
             name: self.name.clone(),
             status,
             log,
             tail,
         }
+    }
+
+    /// A launched server's log file and its last 20 lines.
+    pub fn log_tail(&self) -> (PathBuf, String) {
+        let log = self.log.clone().unwrap_or_default();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+        (log, tail)
     }
 
     /// Stops a launched server: SIGTERM to its process group, SIGKILL after [`STOP_GRACE`].
