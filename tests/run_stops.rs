@@ -228,3 +228,29 @@ fn a_base_url_ending_in_v1_is_refused_at_load_with_the_root_url() {
     );
     assert!(stderr.contains("/v1/v1/completions"), "{stderr}");
 }
+
+#[test]
+fn a_wrong_port_at_readiness_keeps_the_cause_and_says_check_the_port() {
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("http://127.0.0.1:{closed}");
+    let suite = one_model_suite(
+        "openai-completions",
+        &url,
+        "general-purpose",
+        "inferences = 10\nrepetitions = 1\nwarmup = 0",
+        "",
+    )
+    .replace(
+        &format!("url = \"{url}\""),
+        &format!("url = \"{url}\"\nready_timeout_seconds = 1"),
+    );
+    let (output, _dir, _out) = run_suite(&suite, 5);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains(&format!("{url}/health")), "{stderr}");
+    assert!(stderr.contains("Connection refused"), "the cause: {stderr}");
+    assert!(stderr.contains("check its host and port"), "{stderr}");
+}

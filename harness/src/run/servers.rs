@@ -326,4 +326,18 @@ mod tests {
         assert!(text.contains("servers.llm.url"), "{text}");
         assert!(!text.contains("resume"), "{text}");
     }
+
+    #[test]
+    fn an_http_error_streak_names_the_last_error_and_how_to_go_on() {
+        let death = ServerDeath::HttpErrors {
+            server: "llm".into(),
+            url: "http://127.0.0.1:8000".into(),
+            errors: 10,
+            last: "HTTP 404 Not Found from POST http://127.0.0.1:8000/v1/completions: {}".into(),
+        };
+        assert_eq!(
+            death.to_string(),
+            "server `llm` at http://127.0.0.1:8000 answered 10 requests in a row with the same HTTP error (last: HTTP 404 Not Found from POST http://127.0.0.1:8000/v1/completions: {}); fix the server (is the model still loaded? is the path right?) and `joulebench run --resume` this folder"
+        );
+    }
 }

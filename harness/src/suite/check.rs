@@ -260,3 +260,33 @@ fn versioned_base(url: &str, protocol: ProtocolKind) -> Option<(&str, &'static s
     let (_, last) = rest.rsplit_once('/')?;
     (last == version).then(|| (&trimmed[..trimmed.len() - last.len() - 1], doubled))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_base_ending_in_its_protocols_version_gives_the_root() {
+        let openai = ProtocolKind::OpenaiCompletions;
+        assert_eq!(
+            versioned_base("http://127.0.0.1:8000/v1/", openai),
+            Some(("http://127.0.0.1:8000", "/v1/v1/completions"))
+        );
+        assert_eq!(
+            versioned_base("http://h/llm/v2", ProtocolKind::KserveV2),
+            Some(("http://h/llm", "/v2/v2/models/{name}/infer"))
+        );
+        assert_eq!(versioned_base("http://127.0.0.1:8000", openai), None);
+        assert_eq!(versioned_base("http://v1", openai), None, "a host named v1");
+        assert_eq!(
+            versioned_base("http://h/llm", openai),
+            None,
+            "a proxy prefix"
+        );
+        assert_eq!(versioned_base("http://h/v2", openai), None);
+        assert_eq!(
+            versioned_base("http://h/v1", ProtocolKind::TgiGenerate),
+            None
+        );
+    }
+}
