@@ -324,7 +324,7 @@ impl<'a> Session<'a> {
 
     /// Halts when the configuration's server died.
     fn server_alive(&mut self, config: &Configuration, batch: &BatchResult) -> Step {
-        match self.servers.why_dead(&config.server, &batch) {
+        match self.servers.why_dead(&config.server, batch) {
             Some(death) => Err(Halt::Stop(StopReason::ServerDied(death))),
             None => Ok(()),
         }
