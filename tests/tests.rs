@@ -15,6 +15,7 @@ mod run_files;
 mod run_order;
 mod run_protocols;
 mod run_resume;
+mod run_stops;
 mod shard_merge;
 mod slurm_cli;
 mod suite_errors;

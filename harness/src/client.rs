@@ -102,7 +102,7 @@ impl HttpClient {
                     .filter(|_| prepared.stream && code.is_success());
                 match stream {
                     Some(decoder) => read_stream(response, decoder, clock, &mut outcome).await,
-                    None => read_whole(response, protocol, &mut outcome).await,
+                    None => read_whole(response, protocol, &url, &mut outcome).await,
                 }
             }
             Err(e) => Err(Failure::Transport(e)),
@@ -123,17 +123,18 @@ impl HttpClient {
     }
 }
 
-/// Reads a whole answer body and parses it, or records the HTTP error.
+/// Reads a whole answer body and parses it, or records the HTTP error (naming `url`).
 async fn read_whole(
     response: reqwest::Response,
     protocol: &dyn Protocol,
+    url: &str,
     outcome: &mut Outcome,
 ) -> Result<(), Failure> {
     let code = response.status();
     let body = response.bytes().await.map_err(Failure::Transport)?;
     if !code.is_success() {
         outcome.status = RequestStatus::HttpError;
-        outcome.error = format!("HTTP {code}: {}", snippet(&body));
+        outcome.error = format!("HTTP {code} from POST {url}: {}", snippet(&body));
         return Ok(());
     }
     let parsed = protocol
@@ -188,8 +189,8 @@ fn classify(e: &reqwest::Error) -> RequestStatus {
     }
 }
 
-/// A transport error with its causes, on one line.
-fn describe(e: &reqwest::Error) -> String {
+/// A transport error with its causes (its URL, "Connection refused"), on one line.
+pub fn describe(e: &reqwest::Error) -> String {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {

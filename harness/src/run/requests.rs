@@ -26,6 +26,10 @@ pub struct BatchResult {
     pub failures: u32,
     /// The first failure's message.
     pub first_error: Option<String>,
+    /// The last failure's message.
+    pub last_error: Option<String>,
+    /// Requests that got an HTTP answer (of any status).
+    pub answered: u32,
     /// Why it stopped early because the server stopped answering, as counted when it decided to (requests still in flight may
     /// end differently afterwards).
     pub stop_cause: Option<StopCause>,
@@ -45,6 +49,9 @@ pub enum StopCause {
     ConnectionFailures(u32),
     /// This many timeouts in a row: the server is hung.
     Timeouts(u32),
+    /// This many answers in a row with the same HTTP error status: the server cannot serve
+    /// the configuration (its model unloaded, a wrong path).
+    HttpErrors(u32),
 }
 
 /// Consecutive connection failures after which a batch stops: the server is gone.
@@ -53,6 +60,11 @@ pub const SERVER_GONE_FAILURES: u32 = 3;
 /// Consecutive timeouts after which a batch stops: the server is hung (each further
 /// request would cost a whole timeout and measure nothing).
 pub const SERVER_HUNG_TIMEOUTS: u32 = 3;
+
+/// Consecutive answers with the same HTTP error status after which a batch stops: the
+/// server answers but cannot serve the configuration (each further request measures
+/// nothing), while an occasional error stays within schedule.max_failure_share.
+pub const SERVER_ERROR_STREAK: u32 = 10;
 
 /// Where a batch belongs.
 pub struct BatchSpec<'a> {
@@ -74,8 +86,9 @@ pub struct BatchSpec<'a> {
 
 /// Sends `spec.count` requests, at most `spec.concurrency` at a time, stopping early when
 /// `stop` is set (requests in flight finish and are recorded), after
-/// [`SERVER_GONE_FAILURES`] consecutive connection failures, or after
-/// [`SERVER_HUNG_TIMEOUTS`] consecutive timeouts.
+/// [`SERVER_GONE_FAILURES`] consecutive connection failures, after
+/// [`SERVER_HUNG_TIMEOUTS`] consecutive timeouts, or after [`SERVER_ERROR_STREAK`]
+/// consecutive answers with the same HTTP error status.
 pub async fn send_batch(
     spec: &BatchSpec<'_>,
     client: &HttpClient,
@@ -89,8 +102,9 @@ pub async fn send_batch(
     let config = spec.config;
     let max_tokens = config.generation.map(|g| u64::from(g.max_tokens));
     let mut result = BatchResult::default();
-    // The status of the last requests to end, and how many in a row ended with it.
-    let mut streak = (RequestStatus::Ok, 0u32);
+    // The status (and HTTP status) of the last requests to end, and how many in a row
+    // ended with it.
+    let mut streak = ((RequestStatus::Ok, None), 0u32);
     let gone = AtomicBool::new(false);
     let go_on = || !stop.load(Ordering::SeqCst) && !gone.load(Ordering::SeqCst);
     let mut outcomes = stream::iter(spec.first_index..spec.first_index.saturating_add(spec.count))
@@ -132,22 +146,35 @@ pub async fn send_batch(
             error: outcome.error.clone(),
         })?;
         result.sent += 1;
+        if outcome.http_status.is_some() {
+            result.answered += 1;
+        }
+        // Timeouts and connection failures count alike whatever the HTTP status (a
+        // timeout may come after the headers); HTTP errors only with the same status.
+        let code = outcome
+            .http_status
+            .filter(|_| outcome.status == RequestStatus::HttpError);
+        let key = (outcome.status, code);
         streak = match streak {
-            (status, n) if status == outcome.status => (status, n + 1),
-            _ => (outcome.status, 1),
+            (last, n) if last == key => (last, n + 1),
+            _ => (key, 1),
         };
         if outcome.status != RequestStatus::Ok {
             result.failures += 1;
             if result.first_error.is_none() {
                 result.first_error = Some(outcome.error.clone());
             }
+            result.last_error = Some(outcome.error.clone());
         }
         let cause = match streak {
-            (RequestStatus::Connection, n) if n >= SERVER_GONE_FAILURES => {
+            ((RequestStatus::Connection, _), n) if n >= SERVER_GONE_FAILURES => {
                 Some(StopCause::ConnectionFailures(n))
             }
-            (RequestStatus::Timeout, n) if n >= SERVER_HUNG_TIMEOUTS => {
+            ((RequestStatus::Timeout, _), n) if n >= SERVER_HUNG_TIMEOUTS => {
                 Some(StopCause::Timeouts(n))
+            }
+            ((RequestStatus::HttpError, _), n) if n >= SERVER_ERROR_STREAK => {
+                Some(StopCause::HttpErrors(n))
             }
             _ => None,
         };

@@ -2,10 +2,10 @@
 //! order), stopped when done, and asked why they died.
 
 use super::RunError;
-use super::requests::StopCause;
+use super::requests::{BatchResult, StopCause};
 use crate::client::HttpClient;
 use crate::plan::Plan;
-use crate::server::{Placeholders, RunningServer, ServerError};
+use crate::server::{Placeholders, RunningServer};
 use crate::suite::{RunOrder, Suite};
 use indicatif::ProgressBar;
 use records::files;
@@ -18,9 +18,21 @@ use std::time::Duration;
 /// Why a server can no longer serve the run.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerDeath {
-    /// A launched server's process exited.
-    #[error("{0}")]
-    Exited(ServerError),
+    /// A launched server's process exited after it was ready.
+    #[error(
+        "server `{server}` exited mid-run ({status}); `joulebench run --resume` this folder starts it again; last lines of {}:\n{tail}",
+        log.display()
+    )]
+    Exited {
+        /// Server key.
+        server: String,
+        /// Its exit status.
+        status: String,
+        /// Its log file.
+        log: PathBuf,
+        /// The end of its log.
+        tail: String,
+    },
     /// Requests in a row got no answer within the request timeout.
     #[error(
         "server `{server}` at {url} is hung: {timeouts} requests in a row got no answer within schedule.request_timeout_seconds ({timeout_s} s); restart it (or raise the timeout if its answers are that slow) and `joulebench run --resume` this folder"
@@ -35,7 +47,7 @@ pub enum ServerDeath {
         /// The request timeout (s).
         timeout_s: f64,
     },
-    /// Connections to it failed in a row.
+    /// Connections to it failed in a row after it had answered.
     #[error(
         "server `{server}` at {url} stopped answering: {failures} consecutive connection failures; start it again and `joulebench run --resume` this folder"
     )]
@@ -47,12 +59,42 @@ pub enum ServerDeath {
         /// Connection failures in a row.
         failures: u32,
     },
+    /// Connections to it failed in a row and no request of this run ever got an answer.
+    #[error(
+        "server `{server}` at {url} never answered: {failures} connection failures in a row and no answer to any request (last: {last}); check the host and port of servers.{server}.url, and that the server listens there"
+    )]
+    NeverAnswered {
+        /// Server key.
+        server: String,
+        /// Its base URL.
+        url: String,
+        /// Connection failures in a row.
+        failures: u32,
+        /// The last connection error.
+        last: String,
+    },
+    /// It answered requests in a row with the same HTTP error.
+    #[error(
+        "server `{server}` at {url} answered {errors} requests in a row with the same HTTP error (last: {last}); fix the server (is the model still loaded? is the path right?) and `joulebench run --resume` this folder"
+    )]
+    HttpErrors {
+        /// Server key.
+        server: String,
+        /// Its base URL.
+        url: String,
+        /// HTTP errors in a row.
+        errors: u32,
+        /// The last error, with the URL requested.
+        last: String,
+    },
 }
 
 /// A server that is up, and the client that talks to it.
 struct Up {
     server: RunningServer,
     client: HttpClient,
+    /// Whether any request of this session got an HTTP answer from it.
+    answered: bool,
 }
 
 /// The running servers of a run, by server key.
@@ -147,26 +189,46 @@ impl<'a> ServerPool<'a> {
         }
     }
 
-    /// Why server `key` is dead, if it is: its process exited, or the batch just sent
-    /// stopped because of `cause`.
-    pub fn why_dead(&mut self, key: &str, cause: Option<StopCause>) -> Option<ServerDeath> {
+    /// Notes what `batch` (just sent to server `key`) says, and why the server is dead,
+    /// if it is: its process exited, or the batch stopped early.
+    pub fn why_dead(&mut self, key: &str, batch: &BatchResult) -> Option<ServerDeath> {
         let up = self.running.get_mut(key)?;
+        up.answered |= batch.answered > 0;
         if let Some(status) = up.server.exit_status() {
-            return Some(ServerDeath::Exited(up.server.exited(status)));
+            let (log, tail) = up.server.log_tail();
+            return Some(ServerDeath::Exited {
+                server: key.to_string(),
+                status,
+                log,
+                tail,
+            });
         }
         let server = key.to_string();
         let url = up.server.base_url.clone();
-        match cause? {
+        let last = batch.last_error.clone().unwrap_or_default();
+        match batch.stop_cause? {
             StopCause::Timeouts(timeouts) => Some(ServerDeath::Hung {
                 server,
                 url,
                 timeouts,
                 timeout_s: self.suite.schedule.request_timeout_seconds,
             }),
-            StopCause::ConnectionFailures(failures) => Some(ServerDeath::Gone {
+            StopCause::ConnectionFailures(failures) if up.answered => Some(ServerDeath::Gone {
                 server,
                 url,
                 failures,
+            }),
+            StopCause::ConnectionFailures(failures) => Some(ServerDeath::NeverAnswered {
+                server,
+                url,
+                failures,
+                last,
+            }),
+            StopCause::HttpErrors(errors) => Some(ServerDeath::HttpErrors {
+                server,
+                url,
+                errors,
+                last,
             }),
         }
     }
@@ -199,7 +261,11 @@ async fn start(
     }
     let server = RunningServer::start(key, spec, &places, log_dir, stop).await?;
     let client = HttpClient::new(&server.base_url, timeout, api_key)?;
-    Ok(Up { server, client })
+    Ok(Up {
+        server,
+        client,
+        answered: false,
+    })
 }
 
 #[cfg(test)]
@@ -234,14 +300,44 @@ mod tests {
     }
 
     #[test]
-    fn an_exited_server_reads_as_its_exit_error() {
-        let error = ServerError::Exited {
-            name: "llm".into(),
-            status: "exit status: 1".into(),
+    fn a_server_that_exited_mid_run_says_so_with_its_status() {
+        let death = ServerDeath::Exited {
+            server: "llm".into(),
+            status: "signal: 9 (SIGKILL)".into(),
             log: PathBuf::from("server-logs/llm.log"),
             tail: "boom".into(),
         };
-        let expected = error.to_string();
-        assert_eq!(ServerDeath::Exited(error).to_string(), expected);
+        assert_eq!(
+            death.to_string(),
+            "server `llm` exited mid-run (signal: 9 (SIGKILL)); `joulebench run --resume` this folder starts it again; last lines of server-logs/llm.log:\nboom"
+        );
+    }
+
+    #[test]
+    fn a_server_that_never_answered_points_at_its_url_not_at_resume() {
+        let death = ServerDeath::NeverAnswered {
+            server: "llm".into(),
+            url: "http://127.0.0.1:8001".into(),
+            failures: 3,
+            last: "Connection refused".into(),
+        };
+        let text = death.to_string();
+        assert!(text.contains("never answered"), "{text}");
+        assert!(text.contains("servers.llm.url"), "{text}");
+        assert!(!text.contains("resume"), "{text}");
+    }
+
+    #[test]
+    fn an_http_error_streak_names_the_last_error_and_how_to_go_on() {
+        let death = ServerDeath::HttpErrors {
+            server: "llm".into(),
+            url: "http://127.0.0.1:8000".into(),
+            errors: 10,
+            last: "HTTP 404 Not Found from POST http://127.0.0.1:8000/v1/completions: {}".into(),
+        };
+        assert_eq!(
+            death.to_string(),
+            "server `llm` at http://127.0.0.1:8000 answered 10 requests in a row with the same HTTP error (last: HTTP 404 Not Found from POST http://127.0.0.1:8000/v1/completions: {}); fix the server (is the model still loaded? is the path right?) and `joulebench run --resume` this folder"
+        );
     }
 }

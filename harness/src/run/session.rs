@@ -303,7 +303,7 @@ impl<'a> Session<'a> {
             // Cut short inside the window: no repetitions.csv row; resume takes it again.
             let reason = self
                 .servers
-                .why_dead(&config.server, batch.stop_cause)
+                .why_dead(&config.server, &batch)
                 .map_or(StopReason::Interrupted, StopReason::ServerDied);
             return Err(Halt::Stop(reason));
         }
@@ -324,7 +324,7 @@ impl<'a> Session<'a> {
 
     /// Halts when the configuration's server died.
     fn server_alive(&mut self, config: &Configuration, batch: &BatchResult) -> Step {
-        match self.servers.why_dead(&config.server, batch.stop_cause) {
+        match self.servers.why_dead(&config.server, batch) {
             Some(death) => Err(Halt::Stop(StopReason::ServerDied(death))),
             None => Ok(()),
         }

@@ -39,7 +39,7 @@ pub enum ServerError {
         tail: String,
     },
     /// The readiness URL did not answer 2xx in time.
-    #[error("server `{name}` not ready: {url} did not answer 2xx within {timeout_s} s (last: {last}); raise ready_timeout_seconds or check the server{}", log.as_ref().map(|l| format!(", whose log is {}", l.display())).unwrap_or_default())]
+    #[error("server `{name}` not ready: {url} did not answer 2xx within {timeout_s} s (last: {last}); {}{}", if *answered { "raise ready_timeout_seconds or check the server" } else { "nothing ever answered there: check its host and port (or raise ready_timeout_seconds if the server is slow to start)" }, log.as_ref().map(|l| format!(", whose log is {}", l.display())).unwrap_or_default())]
     NotReady {
         /// Server key.
         name: String,
@@ -49,6 +49,8 @@ pub enum ServerError {
         timeout_s: f64,
         /// The last answer or error.
         last: String,
+        /// Whether any poll got an HTTP answer.
+        answered: bool,
         /// Its log file, for launched servers.
         log: Option<PathBuf>,
     },
@@ -237,14 +239,18 @@ impl RunningServer {
             })?;
         let deadline = Instant::now() + timeout;
         let mut last: String;
+        let mut answered = false;
         loop {
             if let Some(exit) = self.exit_status() {
                 return Err(self.exited(exit));
             }
             match client.get(url).send().await {
                 Ok(r) if r.status().is_success() => return Ok(()),
-                Ok(r) => last = format!("HTTP {}", r.status()),
-                Err(e) => last = e.to_string(),
+                Ok(r) => {
+                    answered = true;
+                    last = format!("HTTP {} from GET {url}", r.status());
+                }
+                Err(e) => last = crate::client::describe(&e),
             }
             if Instant::now() >= deadline {
                 return Err(ServerError::NotReady {
@@ -252,6 +258,7 @@ impl RunningServer {
                     url: url.to_string(),
                     timeout_s: timeout.as_secs_f64(),
                     last,
+                    answered,
                     log: self.log.clone(),
                 });
             }
@@ -269,18 +276,24 @@ impl RunningServer {
         }
     }
 
-    /// The error for a launched server that exited.
+    /// The error for a launched server that exited before it was ready.
     pub fn exited(&self, status: String) -> ServerError {
-        let log = self.log.clone().unwrap_or_default();
-        let text = std::fs::read_to_string(&log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+        let (log, tail) = self.log_tail();
         ServerError::Exited {
             name: self.name.clone(),
             status,
             log,
             tail,
         }
+    }
+
+    /// A launched server's log file and its last 20 lines.
+    pub fn log_tail(&self) -> (PathBuf, String) {
+        let log = self.log.clone().unwrap_or_default();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        let tail = lines[lines.len().saturating_sub(20)..].join("\n");
+        (log, tail)
     }
 
     /// Stops a launched server: SIGTERM to its process group, SIGKILL after [`STOP_GRACE`].

@@ -5,6 +5,7 @@ use super::file::SuiteFile;
 use super::keys::{Step, value_span};
 use super::numbers::check_numbers;
 use super::{DatasetFormat, DatasetSource, MissingDataset, ModelClass, SuiteError};
+use crate::protocol::ProtocolKind;
 use std::collections::BTreeSet;
 use std::ops::Range;
 use std::path::Path;
@@ -68,6 +69,15 @@ pub(super) fn check(
                         url.span(),
                         Some(&format!("servers.{key}.url")),
                         format!("expected an http:// or https:// URL, found {u:?}"),
+                    ));
+                }
+                if let Some((root, doubled)) = versioned_base(u, server.protocol) {
+                    return Err(src.error_at(
+                        url.span(),
+                        Some(&format!("servers.{key}.url")),
+                        format!(
+                            "{u:?} ends in an API version, but the protocol adds its own path (requests would go to {root}{doubled}); write the server's root URL: {root}"
+                        ),
                     ));
                 }
             }
@@ -233,4 +243,50 @@ fn join(names: &BTreeSet<&str>) -> String {
 /// The span of the first occurrence of `needle`, or the file's start.
 fn find(text: &str, needle: &str) -> Range<usize> {
     text.find(needle).map_or(0..0, |i| i..i + needle.len())
+}
+
+/// The root of a base URL whose path ends in the API version that `protocol`'s paths
+/// start with (`/v1` for OpenAI, `/v2` for KServe), and the path such a base would ask
+/// for, doubling the version.
+fn versioned_base(url: &str, protocol: ProtocolKind) -> Option<(&str, &'static str)> {
+    let (version, doubled) = match protocol {
+        ProtocolKind::OpenaiCompletions => ("v1", "/v1/v1/completions"),
+        ProtocolKind::OpenaiChat => ("v1", "/v1/v1/chat/completions"),
+        ProtocolKind::KserveV2 => ("v2", "/v2/v2/models/{name}/infer"),
+        _ => return None,
+    };
+    let trimmed = url.trim_end_matches('/');
+    let (_, rest) = trimmed.split_once("://")?;
+    let (_, last) = rest.rsplit_once('/')?;
+    (last == version).then(|| (&trimmed[..trimmed.len() - last.len() - 1], doubled))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_base_ending_in_its_protocols_version_gives_the_root() {
+        let openai = ProtocolKind::OpenaiCompletions;
+        assert_eq!(
+            versioned_base("http://127.0.0.1:8000/v1/", openai),
+            Some(("http://127.0.0.1:8000", "/v1/v1/completions"))
+        );
+        assert_eq!(
+            versioned_base("http://h/llm/v2", ProtocolKind::KserveV2),
+            Some(("http://h/llm", "/v2/v2/models/{name}/infer"))
+        );
+        assert_eq!(versioned_base("http://127.0.0.1:8000", openai), None);
+        assert_eq!(versioned_base("http://v1", openai), None, "a host named v1");
+        assert_eq!(
+            versioned_base("http://h/llm", openai),
+            None,
+            "a proxy prefix"
+        );
+        assert_eq!(versioned_base("http://h/v2", openai), None);
+        assert_eq!(
+            versioned_base("http://h/v1", ProtocolKind::TgiGenerate),
+            None
+        );
+    }
 }
