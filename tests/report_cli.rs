@@ -393,7 +393,11 @@ fn import_without_emissions_leaves_gco2_unknown_not_zero() {
         .next()
         .expect("row")
         .expect("row");
-    assert!((s.gco2e_per_1000 - s.kwh_per_1000 * 400.0).abs() < 1e-9 * s.gco2e_per_1000);
+    let (gco2e, kwh) = (
+        s.gco2e_per_1000.expect("gCO2eq"),
+        s.kwh_per_1000.expect("kWh"),
+    );
+    assert!((gco2e - kwh * 400.0).abs() < 1e-9 * gco2e);
     assert!(!s.flags.contains("gco2-unknown"), "{}", s.flags);
 }
 
