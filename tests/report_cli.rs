@@ -81,7 +81,8 @@ fn a_run_with_no_valid_repetition_still_gets_headers() {
     let o = joulebench(&["report", path(dir.path())]);
     assert!(o.status.success(), "{}", text(&o));
     let csv = std::fs::read_to_string(dir.path().join("summary.csv")).expect("summary");
-    assert_eq!(csv.lines().count(), 1);
+    // Every configuration keeps its row (with empty figures: see run_failures).
+    assert_eq!(csv.lines().count(), 4);
     assert!(csv.starts_with("config,model,task,dataset,class,"));
 }
 
