@@ -65,6 +65,20 @@ fn run_completions_ok(url: &str, schedule: &str) -> (TempDir, PathBuf) {
     (dir, out)
 }
 
+/// [`run_completions`] whose only repetition is invalid: the run completes with exit 3
+/// (no valid repetition); (temp dir to keep, results folder).
+fn run_completions_no_valid_repetition(url: &str, schedule: &str) -> (TempDir, PathBuf) {
+    let (output, dir, out) = run_completions(url, schedule);
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(manifest(&out)["status"], "complete");
+    (dir, out)
+}
+
 /// Asserts a run stopped as `interrupted` (exit 130, resumable) and that both its error
 /// output and `run.json`'s reason contain `says`; returns the reason.
 fn assert_interrupted(output: &Output, out: &Path, says: &str) -> String {
@@ -122,7 +136,7 @@ fn a_stall_past_the_timeout_is_a_timeout_and_invalidates_its_repetition() {
         }
     });
     let schedule = "inferences = 10\nrepetitions = 1\nwarmup = 0\nrequest_timeout_seconds = 0.3";
-    let (_dir, out) = run_completions_ok(&server.url, schedule);
+    let (_dir, out) = run_completions_no_valid_repetition(&server.url, schedule);
     let rows = measured(&out);
     assert_eq!(
         (rows.len(), count(&rows, "timeout"), count(&rows, "ok")),
@@ -157,8 +171,10 @@ fn malformed_json_is_a_bad_response() {
             Reply::Json(s, b)
         }
     });
-    let (_dir, out) =
-        run_completions_ok(&server.url, "inferences = 10\nrepetitions = 1\nwarmup = 0");
+    let (_dir, out) = run_completions_no_valid_repetition(
+        &server.url,
+        "inferences = 10\nrepetitions = 1\nwarmup = 0",
+    );
     let rows = measured(&out);
     assert_eq!(count(&rows, "bad_response"), 3);
     assert!(rows[2]["error"].contains("not JSON"), "{:?}", rows[2]);

@@ -304,7 +304,14 @@ fn tgi_stream_errors_and_truncations_are_bad_responses() {
         "inferences = 4\nrepetitions = 1\nwarmup = 0",
         "[generation]\nstream = true",
     );
-    let (_dir, out) = run_suite_ok(&suite, 5);
+    let (output, _dir, out) = run_suite(&suite, 5);
+    // 2 of 4 failed: the only repetition is invalid, so the run exits 3.
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let rows = measured(&out);
     let statuses: Vec<&str> = rows.iter().map(|r| r["status"].as_str()).collect();
     assert_eq!(statuses, ["ok", "bad_response", "bad_response", "ok"]);

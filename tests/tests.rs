@@ -10,6 +10,7 @@ mod php_suites;
 mod probe_cli;
 mod report_cli;
 mod run_cli;
+mod run_failures;
 mod run_faults;
 mod run_files;
 mod run_order;

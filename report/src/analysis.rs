@@ -36,7 +36,7 @@ pub fn analyse(
     let mut summaries: Vec<_> = configs
         .iter()
         .zip(&scan.requests)
-        .filter_map(|(config, facts)| summary::summarise(config, facts, &manifest, options))
+        .map(|(config, facts)| summary::summarise(config, facts, &manifest, options))
         .collect();
     merge::label_hosts(dir, summaries.iter_mut().map(|s| &mut s.row))?;
     Ok(Report {

@@ -113,6 +113,22 @@ impl Repetition {
     }
 }
 
+/// Failed measured requests of a configuration, out of those sent.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Failures {
+    /// Requests that failed.
+    pub failed: u64,
+    /// Requests sent.
+    pub sent: u64,
+}
+
+impl Failures {
+    /// The share that failed; `None` when none was sent.
+    pub fn share(&self) -> Option<f64> {
+        (self.sent > 0).then(|| self.failed as f64 / self.sent as f64)
+    }
+}
+
 /// A configuration with all its repetitions.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Configuration {
@@ -126,6 +142,16 @@ impl Configuration {
     /// The repetitions that enter the statistics, in order.
     pub fn usable(&self) -> impl Iterator<Item = &Repetition> {
         self.repetitions.values().filter(|r| r.usable())
+    }
+
+    /// Failed and sent measured requests over every repetition, valid or not.
+    pub fn failures(&self) -> Failures {
+        self.repetitions
+            .values()
+            .fold(Failures::default(), |acc, r| Failures {
+                failed: acc.failed + u64::from(r.failures),
+                sent: acc.sent + u64::from(r.requests),
+            })
     }
 
     /// Every domain seen in any repetition, with the provenance and counting of its first window.

@@ -45,6 +45,20 @@ pub enum Flag {
         /// Valid repetitions.
         n: usize,
     },
+    /// No repetition enters the statistics: every figure of the configuration is empty.
+    NoValidRepetition {
+        /// Repetitions recorded (all left out).
+        repetitions: usize,
+    },
+    /// Measured requests failed (timeouts, HTTP errors, bad answers), within the allowed
+    /// share or not: their time is in the energy windows, so in the energy per inference,
+    /// while the latency percentiles leave them out.
+    Failures {
+        /// Requests that failed.
+        failed: u64,
+        /// Measured requests sent.
+        sent: u64,
+    },
     /// Repetitions left out as invalid (too many failed requests).
     Invalid {
         /// Their numbers.
@@ -109,6 +123,15 @@ impl fmt::Display for Flag {
             Self::Estimated { domains } => write!(f, "estimated({})", domains.join(",")),
             Self::Outliers { repetitions } => write!(f, "outliers(rep {})", list(repetitions)),
             Self::TooFewRepetitions { n } => write!(f, "too-few-repetitions({n})"),
+            Self::NoValidRepetition { repetitions } => write!(
+                f,
+                "no-valid-repetition(0 of {repetitions} usable; figures empty)"
+            ),
+            Self::Failures { failed, sent } => write!(
+                f,
+                "failures({failed} of {sent} measured requests, {:.1}%)",
+                100.0 * *failed as f64 / (*sent).max(1) as f64
+            ),
             Self::Invalid { repetitions } => write!(f, "invalid(rep {})", list(repetitions)),
             Self::DomainsDiffer {
                 repetitions,
@@ -166,7 +189,7 @@ pub fn join(flags: &[Flag]) -> String {
 pub fn assess(
     config: &crate::configs::Configuration,
     per_inference: &[f64],
-    describe: &crate::stats::Describe,
+    describe: Option<&crate::stats::Describe>,
     manifest: &records::manifest::RunManifest,
     options: &crate::options::ReportOptions,
 ) -> Vec<Flag> {
@@ -231,13 +254,16 @@ pub fn assess(
     if !estimated.is_empty() {
         flags.push(Flag::Estimated { domains: estimated });
     }
-    if describe.n < 2 {
-        flags.push(Flag::TooFewRepetitions { n: describe.n });
-    } else if describe.cv.is_finite() && describe.cv > options.cv_bound {
-        flags.push(Flag::HighCv {
-            cv: describe.cv,
+    match describe {
+        None => flags.push(Flag::NoValidRepetition {
+            repetitions: config.repetitions.len(),
+        }),
+        Some(d) if d.n < 2 => flags.push(Flag::TooFewRepetitions { n: d.n }),
+        Some(d) if d.cv.is_finite() && d.cv > options.cv_bound => flags.push(Flag::HighCv {
+            cv: d.cv,
             bound: options.cv_bound,
-        });
+        }),
+        Some(_) => {}
     }
     let outliers: Vec<u32> = crate::stats::mad::outliers(per_inference)
         .into_iter()
@@ -251,6 +277,13 @@ pub fn assess(
     if !invalid.is_empty() {
         flags.push(Flag::Invalid {
             repetitions: invalid,
+        });
+    }
+    let failures = config.failures();
+    if failures.failed > 0 {
+        flags.push(Flag::Failures {
+            failed: failures.failed,
+            sent: failures.sent,
         });
     }
     if !lacking.is_empty() {

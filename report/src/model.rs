@@ -23,7 +23,7 @@ pub struct Report {
     pub options: ReportOptions,
     /// Configurations with their repetitions.
     pub configs: Vec<Configuration>,
-    /// One summary per configuration with at least one valid repetition.
+    /// One summary per configuration; one with no valid repetition has empty figures.
     pub summary: Vec<ConfigSummary>,
     /// One row per configuration and domain.
     pub domains: Vec<DomainRow>,
@@ -47,6 +47,11 @@ impl Report {
         self.summary.iter().map(|s| &s.row)
     }
 
+    /// The summaries of configurations with no valid repetition (empty figures).
+    pub fn without_valid_repetition(&self) -> impl Iterator<Item = &ConfigSummary> {
+        self.summary.iter().filter(|s| s.row.repetitions == 0)
+    }
+
     /// The summary of a configuration, by id.
     pub fn config_summary(&self, config: &str) -> Option<&ConfigSummary> {
         self.summary.iter().find(|s| s.row.config == config)
@@ -64,7 +69,9 @@ pub struct ConfigSummary {
 }
 
 /// One row of `summary.csv`: energy per inference of one configuration, all counted
-/// domains together, over its valid repetitions.
+/// domains together, over its valid repetitions. A configuration with no valid repetition
+/// keeps its row: every figure is `None` (an empty cell, `null` in JSON, `–` in tables)
+/// and its flags say why (`no-valid-repetition`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct SummaryRow {
     /// Configuration id (`model@dataset`).
@@ -84,27 +91,27 @@ pub struct SummaryRow {
     /// Measured inferences across those repetitions.
     pub inferences: u64,
     /// Mean energy per inference over repetitions (J).
-    pub energy_j_mean: f64,
+    pub energy_j_mean: Option<f64>,
     /// Standard deviation of the per-repetition means (J).
-    pub energy_j_std: f64,
+    pub energy_j_std: Option<f64>,
     /// Coefficient of variation of the per-repetition means.
-    pub energy_j_cv: f64,
+    pub energy_j_cv: Option<f64>,
     /// Lower bound of the 95% CI (Student's t, n − 1 df) (J).
-    pub energy_j_ci95_low: f64,
+    pub energy_j_ci95_low: Option<f64>,
     /// Upper bound of the 95% CI (J).
-    pub energy_j_ci95_high: f64,
+    pub energy_j_ci95_high: Option<f64>,
     /// Lower bound of the 95% percentile-bootstrap CI (J), when asked for.
     pub energy_j_boot_low: Option<f64>,
     /// Upper bound of the 95% percentile-bootstrap CI (J), when asked for.
     pub energy_j_boot_high: Option<f64>,
     /// Mean energy per inference (Wh).
-    pub energy_wh_mean: f64,
+    pub energy_wh_mean: Option<f64>,
     /// Mean energy per 1,000 inferences (kWh), the study's unit.
-    pub kwh_per_1000: f64,
+    pub kwh_per_1000: Option<f64>,
     /// Lower bound of the 95% CI of kWh per 1,000.
-    pub kwh_per_1000_ci95_low: f64,
+    pub kwh_per_1000_ci95_low: Option<f64>,
     /// Upper bound of the 95% CI of kWh per 1,000.
-    pub kwh_per_1000_ci95_high: f64,
+    pub kwh_per_1000_ci95_high: Option<f64>,
     /// Mean energy per inference net of idle (J); empty without a baseline.
     pub net_energy_j_mean: Option<f64>,
     /// Lower bound of the 95% CI of the net energy (J).
@@ -117,18 +124,18 @@ pub struct SummaryRow {
     pub idle_power_w: Option<f64>,
     /// Emissions per 1,000 inferences (gCO2eq): gross kWh × PUE × grid intensity; NaN
     /// (`–` in tables, `null` in JSON, flagged `gco2-unknown`) when the run states no
-    /// intensity.
-    pub gco2e_per_1000: f64,
+    /// intensity; `None` without a valid repetition.
+    pub gco2e_per_1000: Option<f64>,
     /// Mean latency of successful measured requests (ms).
     pub latency_ms_mean: Option<f64>,
     /// Median request latency (ms).
-    pub latency_ms_p50: f64,
+    pub latency_ms_p50: Option<f64>,
     /// 90th percentile latency (ms).
     pub latency_ms_p90: Option<f64>,
     /// 95th percentile latency (ms).
     pub latency_ms_p95: Option<f64>,
     /// 99th percentile request latency (ms).
-    pub latency_ms_p99: f64,
+    pub latency_ms_p99: Option<f64>,
     /// Median time to first token of streamed requests (ms).
     pub ttft_ms_p50: Option<f64>,
     /// Inferences per second of window, mean over repetitions.
@@ -160,4 +167,11 @@ pub struct SummaryRow {
     /// one host (the column is absent otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
+    /// Failed measured requests over every repetition of the configuration, valid or not
+    /// (their time is in the energy windows; latency percentiles leave them out).
+    #[serde(default)]
+    pub failures: u64,
+    /// `failures` / measured requests sent in those repetitions; `None` when none was sent.
+    #[serde(default)]
+    pub failure_share: Option<f64>,
 }

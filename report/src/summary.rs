@@ -19,17 +19,57 @@ pub fn per_inference(config: &Configuration) -> Vec<(u32, f64)> {
         .collect()
 }
 
-/// The summary of one configuration with its quality flags; `None` without a usable
-/// repetition.
+/// The summary of one configuration with its quality flags. Without a usable repetition
+/// its row keeps the configuration's identity and counts, with every figure empty, and is
+/// flagged `no-valid-repetition`.
 pub fn summarise(
     config: &Configuration,
     facts: &RequestFacts,
     manifest: &RunManifest,
     options: &ReportOptions,
-) -> Option<ConfigSummary> {
+) -> ConfigSummary {
+    let values: Vec<f64> = config
+        .usable()
+        .map(|r| r.energy_per_inference_j())
+        .collect();
+    let describe = Describe::of(&values);
+    let mut flags = flags::assess(config, &values, describe.as_ref(), manifest, options);
+    if facts.energy_unknown > 0 {
+        flags.push(Flag::RequestEnergyUnknown {
+            unknown: facts.energy_unknown,
+            requests: facts.energy_unknown + facts.request_energy_j.len() as u64,
+        });
+    }
+    let mut row = match &describe {
+        Some(d) => figures(config, facts, manifest, options, &values, d),
+        None => SummaryRow {
+            config: config.info.id.clone(),
+            model: config.info.model.clone(),
+            task: config.info.task.clone(),
+            dataset: config.info.dataset.clone(),
+            class: config.info.class,
+            parameters: config.info.parameters,
+            provenance: config.label(),
+            ..SummaryRow::default()
+        },
+    };
+    let failures = config.failures();
+    row.failures = failures.failed;
+    row.failure_share = failures.share();
+    row.flags = flags::join(&flags);
+    ConfigSummary { row, flags }
+}
+
+/// The row of a configuration with usable repetitions (`values`, described by `d`).
+fn figures(
+    config: &Configuration,
+    facts: &RequestFacts,
+    manifest: &RunManifest,
+    options: &ReportOptions,
+    values: &[f64],
+    d: &Describe,
+) -> SummaryRow {
     let reps: Vec<_> = config.usable().collect();
-    let values: Vec<f64> = reps.iter().map(|r| r.energy_per_inference_j()).collect();
-    let d = Describe::of(&values)?;
     let net: Option<Vec<f64>> = reps
         .iter()
         .map(|r| r.total_net_energy_j().map(|n| n / f64::from(r.requests)))
@@ -47,7 +87,7 @@ pub fn summarise(
         .collect();
     let boot = options
         .bootstrap_resamples
-        .and_then(|n| bootstrap::mean_ci95(&values, n, options.bootstrap_seed));
+        .and_then(|n| bootstrap::mean_ci95(values, n, options.bootstrap_seed));
     let mut latencies = facts.latencies_ms.clone();
     latencies.sort_by(f64::total_cmp);
     let mut ttft = facts.ttft_ms.clone();
@@ -61,14 +101,7 @@ pub fn summarise(
         .map(|r| f64::from(r.requests) / r.duration_s)
         .collect();
     let (tokens_per_inference, j_per_token) = tokens(config, facts);
-    let mut flags = flags::assess(config, &values, &d, manifest, options);
-    if facts.energy_unknown > 0 {
-        flags.push(Flag::RequestEnergyUnknown {
-            unknown: facts.energy_unknown,
-            requests: facts.energy_unknown + facts.request_energy_j.len() as u64,
-        });
-    }
-    let row = SummaryRow {
+    SummaryRow {
         host: None,
         config: config.info.id.clone(),
         model: config.info.model.clone(),
@@ -78,32 +111,32 @@ pub fn summarise(
         parameters: config.info.parameters,
         repetitions: d.n,
         inferences: reps.iter().map(|r| u64::from(r.requests)).sum(),
-        energy_j_mean: d.mean,
-        energy_j_std: d.std,
-        energy_j_cv: d.cv,
-        energy_j_ci95_low: d.ci95_low,
-        energy_j_ci95_high: d.ci95_high,
+        energy_j_mean: Some(d.mean),
+        energy_j_std: Some(d.std),
+        energy_j_cv: Some(d.cv),
+        energy_j_ci95_low: Some(d.ci95_low),
+        energy_j_ci95_high: Some(d.ci95_high),
         energy_j_boot_low: boot.map(|b| b.0),
         energy_j_boot_high: boot.map(|b| b.1),
-        energy_wh_mean: d.mean / J_PER_WH,
-        kwh_per_1000: kwh(d.mean),
-        kwh_per_1000_ci95_low: kwh(d.ci95_low),
-        kwh_per_1000_ci95_high: kwh(d.ci95_high),
+        energy_wh_mean: Some(d.mean / J_PER_WH),
+        kwh_per_1000: Some(kwh(d.mean)),
+        kwh_per_1000_ci95_low: Some(kwh(d.ci95_low)),
+        kwh_per_1000_ci95_high: Some(kwh(d.ci95_high)),
         net_energy_j_mean: net.map(|n| n.mean),
         net_energy_j_ci95_low: net.map(|n| n.ci95_low).filter(|v| v.is_finite()),
         net_energy_j_ci95_high: net.map(|n| n.ci95_high).filter(|v| v.is_finite()),
         net_kwh_per_1000: net.map(|n| kwh(n.mean)),
         idle_power_w: idle.map(|i| mean(&i)),
-        gco2e_per_1000: if manifest.carbon_intensity_g_per_kwh.is_finite() {
+        gco2e_per_1000: Some(if manifest.carbon_intensity_g_per_kwh.is_finite() {
             kwh(d.mean) * manifest.pue * manifest.carbon_intensity_g_per_kwh
         } else {
             f64::NAN
-        },
+        }),
         latency_ms_mean: (!latencies.is_empty()).then(|| mean(&latencies)),
-        latency_ms_p50: quantile_sorted(&latencies, 0.5),
+        latency_ms_p50: finite(quantile_sorted(&latencies, 0.5)),
         latency_ms_p90: finite(quantile_sorted(&latencies, 0.9)),
         latency_ms_p95: finite(quantile_sorted(&latencies, 0.95)),
-        latency_ms_p99: quantile_sorted(&latencies, 0.99),
+        latency_ms_p99: finite(quantile_sorted(&latencies, 0.99)),
         ttft_ms_p50: finite(quantile_sorted(&ttft, 0.5)),
         throughput_per_s: (!throughput.is_empty()).then(|| mean(&throughput)),
         output_tokens_per_inference: tokens_per_inference,
@@ -115,9 +148,8 @@ pub fn summarise(
         requests_below_resolution: facts.below_resolution,
         requests_energy_unknown: facts.energy_unknown,
         provenance: config.label(),
-        flags: flags::join(&flags),
-    };
-    Some(ConfigSummary { row, flags })
+        ..SummaryRow::default()
+    }
 }
 
 fn finite(v: f64) -> Option<f64> {

@@ -25,10 +25,10 @@ fn synthetic_run_reports_the_energy_put_in() {
         let seconds = c.request_ticks as f64 * run.tick_ns as f64 * 1e-9;
         let expected = (run.gpu_idle_w + c.gpu_active_w + run.cpu_w) * seconds;
         assert!(
-            (row.energy_j_mean - expected).abs() < 1e-9 * expected,
+            (row.energy_j_mean.expect("a figure") - expected).abs() < 1e-9 * expected,
             "{row:?}"
         );
-        assert_eq!(row.energy_j_std, 0.0);
+        assert_eq!(row.energy_j_std, Some(0.0));
         let net = c.gpu_active_w * seconds;
         assert!((row.net_energy_j_mean.expect("baseline") - net).abs() < 1e-9 * net);
         // Per-request energy integrated from samples equals the window's share.
@@ -37,9 +37,10 @@ fn synthetic_run_reports_the_energy_put_in() {
             (p50 - expected).abs() < 1e-4 * expected,
             "{p50} vs {expected}"
         );
-        assert!((row.latency_ms_p50 - seconds * 1e3).abs() < 1e-6);
+        assert!((row.latency_ms_p50.expect("latency") - seconds * 1e3).abs() < 1e-6);
         assert_eq!(row.provenance.as_str(), "measured");
-        assert!((row.gco2e_per_1000 - expected * 1000.0 / 3.6e6 * 1.2 * 400.0).abs() < 1e-9);
+        let gco2e = row.gco2e_per_1000.expect("gCO2eq");
+        assert!((gco2e - expected * 1000.0 / 3.6e6 * 1.2 * 400.0).abs() < 1e-9);
     }
     for f in [
         SUMMARY_CSV,

@@ -58,6 +58,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
         (None, None) => anyhow::bail!("give a results folder: joulebench report DIR"),
     };
+    warn_without_valid_repetition(&report);
     let flagged = report
         .summary
         .iter()
@@ -73,6 +74,21 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         dir.join(records::files::PLOTS_DIR).display(),
     );
     Ok(code)
+}
+
+/// Prints one warning per configuration with no valid repetition (empty figures) and the
+/// flags that say why; returns how many there are.
+pub(super) fn warn_without_valid_repetition(report: &report::Report) -> usize {
+    let mut count = 0;
+    for s in report.without_valid_repetition() {
+        count += 1;
+        eprintln!(
+            "warning: {} has no valid repetition: its figures are empty ({})",
+            s.row.config,
+            report::flags::join(&s.flags)
+        );
+    }
+    count
 }
 
 /// Merges shard folders into `out` and reports the merged folder (into a temporary folder

@@ -11,6 +11,10 @@ use std::process::ExitCode;
 /// Exit code of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells do).
 const EXIT_INTERRUPTED: u8 = 130;
 
+/// Exit code of a run that completed with some configuration lacking any valid repetition
+/// (its figures are empty): the run is not a result for that configuration.
+const EXIT_NO_VALID_REPETITION: u8 = 3;
+
 /// Arguments of `joulebench run`.
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {
@@ -226,9 +230,17 @@ fn resume_suite(dir: &Path, given: Option<&Path>) -> anyhow::Result<harness::sui
 /// Renders the summary of the run's records, prints where the results are and how the run
 /// ended; returns the exit code.
 fn finish(result: &RunResult) -> anyhow::Result<ExitCode> {
-    report::render(&result.dir)?;
+    let report = report::render_with(&result.dir, &report::ReportOptions::default())?;
     let dir = result.dir.display();
+    let empty = super::report::warn_without_valid_repetition(&report);
     match result.status {
+        RunStatus::Complete if empty > 0 => {
+            eprintln!(
+                "run complete but not usable for {empty} configuration(s) with no valid repetition (named above); {} measured requests ({} failed); results in {dir}",
+                result.measured, result.failures
+            );
+            Ok(ExitCode::from(EXIT_NO_VALID_REPETITION))
+        }
         RunStatus::Complete => {
             println!(
                 "run complete: {} measured requests ({} failed); results in {dir}",

@@ -1,7 +1,7 @@
 //! `summary.tex`: a booktabs `tabular` ready for `\input` inside a `table` environment.
 
 use super::Exporter;
-use super::format::sig;
+use super::format::sig_opt;
 use crate::ReportError;
 use crate::model::Report;
 use records::labels::FigureLabel;
@@ -60,12 +60,12 @@ pub fn render(report: &Report) -> String {
             escape(&row.dataset),
             escape(row.class.as_str()),
             row.repetitions,
-            sig(row.energy_j_mean, 4),
-            sig(row.energy_j_std, 2),
-            sig(row.energy_j_ci95_low, 4),
-            sig(row.energy_j_ci95_high, 4),
-            sig(row.kwh_per_1000, 3),
-            sig(row.gco2e_per_1000, 3),
+            sig_opt(row.energy_j_mean, 4),
+            sig_opt(row.energy_j_std, 2),
+            sig_opt(row.energy_j_ci95_low, 4),
+            sig_opt(row.energy_j_ci95_high, 4),
+            sig_opt(row.kwh_per_1000, 3),
+            sig_opt(row.gco2e_per_1000, 3),
         );
     }
     out.push_str("\\bottomrule\n\\end{tabular}\n");

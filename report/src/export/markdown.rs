@@ -88,39 +88,51 @@ pub fn render(report: &Report) -> String {
     out.push_str("|---|---|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|---|\n");
     for summary in &report.summary {
         let (row, flags) = (&summary.row, &summary.flags);
-        let tag = tag(row.provenance);
+        let tag = if row.energy_j_mean.is_some() {
+            tag(row.provenance)
+        } else {
+            String::new()
+        };
         let net_tag = if row.net_energy_j_mean.is_some() {
             tag.as_str()
         } else {
             ""
         };
-        let co2_tag = if row.gco2e_per_1000.is_finite() {
+        let co2_tag = if row.gco2e_per_1000.is_some_and(f64::is_finite) {
             tag.as_str()
         } else {
             ""
         };
+        // A configuration without figures shows one `–` per cell; the reason follows the table.
+        let (mean_sd, ci) = match (row.energy_j_mean, row.energy_j_std) {
+            (Some(mean), std) => (
+                format!("{} ± {}{tag}", sig(mean, 4), sig_opt(std, 2)),
+                format!(
+                    "{} – {}",
+                    sig_opt(row.energy_j_ci95_low, 4),
+                    sig_opt(row.energy_j_ci95_high, 4)
+                ),
+            ),
+            (None, _) => ("–".to_string(), "–".to_string()),
+        };
+        let latency = match (row.latency_ms_p50, row.latency_ms_p99) {
+            (None, None) => "–".to_string(),
+            (p50, p99) => format!("{} / {}", sig_opt(p50, 4), sig_opt(p99, 4)),
+        };
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} ± {}{tag} | {} – {} | {} | {}{tag} | {}{net_tag} | {}{co2_tag} | {} / {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {mean_sd} | {ci} | {} | {}{tag} | {}{net_tag} | {}{co2_tag} | {latency} | {} | {} |",
             cell(&row.model),
             cell(&row.task),
             cell(&row.dataset),
             cell(row.class.as_str()),
             row.repetitions,
-            sig(row.energy_j_mean, 4),
-            sig(row.energy_j_std, 2),
-            sig(row.energy_j_ci95_low, 4),
-            sig(row.energy_j_ci95_high, 4),
-            if row.energy_j_cv.is_finite() {
-                format!("{:.1}%", row.energy_j_cv * 100.0)
-            } else {
-                "–".to_string()
-            },
-            sig(row.kwh_per_1000, 3),
+            row.energy_j_cv
+                .filter(|cv| cv.is_finite())
+                .map_or_else(|| "–".to_string(), |cv| format!("{:.1}%", cv * 100.0)),
+            sig_opt(row.kwh_per_1000, 3),
             sig_opt(row.net_energy_j_mean, 4),
-            sig(row.gco2e_per_1000, 3),
-            sig(row.latency_ms_p50, 4),
-            sig(row.latency_ms_p99, 4),
+            sig_opt(row.gco2e_per_1000, 3),
             row.provenance,
             cell(&crate::flags::join(flags)),
         );
@@ -133,11 +145,13 @@ pub fn render(report: &Report) -> String {
                 shard.index, shard.count
             );
         }
-        _ if report.summary.is_empty() => {
+        _ if report.summary.iter().all(|s| s.row.repetitions == 0) => {
             out.push_str("\nNo configuration has a valid repetition yet.\n");
         }
         _ => {}
     }
+    without_valid_repetition(&mut out, report);
+    failures(&mut out, report);
     out.push_str(
         "\nUnit of replication: one repetition. CI: Student's t, n − 1 degrees of freedom. \
          *estimated* marks figures that come wholly or partly from an estimate, not a measurement.\n",
@@ -147,6 +161,56 @@ pub fn render(report: &Report) -> String {
     models(&mut out, report);
     beside_study(&mut out, report);
     out
+}
+
+/// The configurations whose figures are empty (`–`), each with the flags that say why.
+fn without_valid_repetition(out: &mut String, report: &Report) {
+    let lines: Vec<String> = report
+        .without_valid_repetition()
+        .map(|s| {
+            format!(
+                "`{}` ({})",
+                cell(&s.row.config),
+                cell(&crate::flags::join(&s.flags))
+            )
+        })
+        .collect();
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\n**No valid repetition** (figures empty, –): {}.",
+        lines.join("; ")
+    );
+}
+
+/// The configurations with failed measured requests, with their count and share.
+fn failures(out: &mut String, report: &Report) {
+    let lines: Vec<String> = report
+        .configs
+        .iter()
+        .filter_map(|c| {
+            let f = c.failures();
+            let share = f.share().filter(|_| f.failed > 0)?;
+            Some(format!(
+                "{}: {} of {} ({:.1}%)",
+                cell(&c.info.id),
+                f.failed,
+                f.sent,
+                100.0 * share
+            ))
+        })
+        .collect();
+    if lines.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nFailed measured requests (their time is in the energy per inference; the latency \
+         percentiles leave them out): {}.",
+        lines.join("; ")
+    );
 }
 
 /// Which node measured each configuration, when a merged run spans more than one host.

@@ -18,17 +18,17 @@ impl LatencyEnergy {
     pub fn new(rows: &[SummaryRow]) -> Self {
         let points = rows
             .iter()
-            .filter(|r| {
-                r.latency_ms_p50.is_finite() && r.latency_ms_p50 > 0.0 && r.energy_j_mean > 0.0
-            })
-            .map(|r| {
-                (
-                    format!("{}{}", r.model, provenance_suffix(r.provenance)),
-                    r.class,
-                    r.provenance,
-                    r.latency_ms_p50,
-                    r.energy_j_mean,
-                )
+            .filter_map(|r| {
+                let (latency, energy) = (r.latency_ms_p50?, r.energy_j_mean?);
+                (latency.is_finite() && latency > 0.0 && energy > 0.0).then(|| {
+                    (
+                        format!("{}{}", r.model, provenance_suffix(r.provenance)),
+                        r.class,
+                        r.provenance,
+                        latency,
+                        energy,
+                    )
+                })
             })
             .collect();
         Self { points }
