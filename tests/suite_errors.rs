@@ -2,29 +2,7 @@
 
 use crate::common;
 
-use common::{dry_run_at, joulebench, suite_dir};
-
-const GOOD: &str = r#"[suite]
-name = "bad"
-
-[servers.local]
-protocol = "openai-completions"
-url = "http://127.0.0.1:9"
-
-[[models]]
-name = "m"
-task = "sentiment"
-class = "task-specific"
-server = "local"
-
-[[datasets]]
-name = "d"
-task = "sentiment"
-path = "data.jsonl"
-
-[schedule]
-inferences = 10
-"#;
+use common::{GOOD_SUITE as GOOD, dry_run_at, joulebench, suite_dir};
 
 /// Runs `joulebench run --dry-run` on `suite` and returns (exit code, stderr).
 fn fails_with(suite: &str) -> (i32, String) {

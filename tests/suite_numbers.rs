@@ -4,29 +4,7 @@
 
 use crate::common;
 
-use common::{dry_run_at, suite_dir};
-
-const GOOD: &str = r#"[suite]
-name = "numbers"
-
-[servers.local]
-protocol = "openai-completions"
-url = "http://127.0.0.1:9"
-
-[[models]]
-name = "m"
-task = "sentiment"
-class = "task-specific"
-server = "local"
-
-[[datasets]]
-name = "d"
-task = "sentiment"
-path = "data.jsonl"
-
-[schedule]
-inferences = 10
-"#;
+use common::{GOOD_SUITE as GOOD, dry_run_at, suite_dir};
 
 /// `GOOD` with `line` added to `table` (a table header of `GOOD`, or a new table at the end).
 fn with(table: &str, line: &str) -> String {

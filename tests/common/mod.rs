@@ -561,3 +561,27 @@ pub fn wait_until(within: Duration, mut done: impl FnMut() -> bool) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// A valid one-model, one-dataset suite against a closed port, for load and dry-run tests
+/// that change one key of it.
+pub const GOOD_SUITE: &str = r#"[suite]
+name = "bad"
+
+[servers.local]
+protocol = "openai-completions"
+url = "http://127.0.0.1:9"
+
+[[models]]
+name = "m"
+task = "sentiment"
+class = "task-specific"
+server = "local"
+
+[[datasets]]
+name = "d"
+task = "sentiment"
+path = "data.jsonl"
+
+[schedule]
+inferences = 10
+"#;
