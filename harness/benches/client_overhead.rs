@@ -241,6 +241,9 @@ fn record(i: usize) -> RequestRecord {
         output_pinned: true,
         output_chars: 20,
         error: String::new(),
+        completion_tokens_source: Some(records::tokens::TokenSource::Usage),
+        pin_requested: None,
+        itl_p50_ms: None,
     }
 }
 

@@ -1,8 +1,12 @@
 //! Sending one request over a keep-alive HTTP connection and classifying how it ended.
 
-use crate::protocol::{Parsed, Prepared, Protocol, ProtocolError, SseDecoder, StreamDecoder};
+use crate::protocol::{Parsed, Prepared, Protocol, ProtocolError, StreamDecoder};
+use eventsource_stream::Eventsource;
+use futures_util::StreamExt;
 use probes::MonotonicClock;
 use records::raw::RequestStatus;
+use records::tokens::TokenSource;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// An HTTP client for one server: keep-alive pool, timeout, optional bearer token.
@@ -30,6 +34,10 @@ pub struct Outcome {
     pub ttft_ns: Option<u64>,
     /// Mean inter-token latency (ms), for streamed answers with two or more text chunks.
     pub mean_itl_ms: Option<f64>,
+    /// Median inter-token latency (ms), for streamed answers with two or more text chunks.
+    pub itl_p50_ms: Option<f64>,
+    /// Where the completion-token count came from, when there is one.
+    pub completion_tokens_source: Option<TokenSource>,
     /// Error message, for failures.
     pub error: String,
 }
@@ -91,6 +99,8 @@ impl HttpClient {
             parsed: None,
             ttft_ns: None,
             mean_itl_ms: None,
+            itl_p50_ms: None,
+            completion_tokens_source: None,
             error: String::new(),
         };
         let result = match request.send().await {
@@ -140,37 +150,81 @@ async fn read_whole(
     let parsed = protocol
         .parse_body(&body)
         .map_err(|e| Failure::BadResponse(format!("{e}; answer began: {}", snippet(&body))))?;
+    // A whole answer's count can only be the server's own.
+    outcome.completion_tokens_source = parsed.completion_tokens.map(|_| TokenSource::Usage);
     outcome.parsed = Some(parsed);
     Ok(())
 }
 
 /// Reads a server-sent-event stream to its end, timing the events that carry text.
 async fn read_stream(
-    mut response: reqwest::Response,
+    response: reqwest::Response,
     mut answer: Box<dyn StreamDecoder>,
     clock: &MonotonicClock,
     outcome: &mut Outcome,
 ) -> Result<(), Failure> {
-    let mut sse = SseDecoder::default();
     // Read to the end of the body even once done, so the connection is kept alive.
-    while let Some(bytes) = response.chunk().await.map_err(Failure::Transport)? {
-        let t_ns = clock.now_ns();
-        for data in sse.push(&bytes) {
-            if !answer.done() {
-                answer.event(&data, t_ns).map_err(bad_response)?;
-            }
+    timed_events(response.bytes_stream(), clock, |data, t_ns| {
+        if answer.done() {
+            return Ok(());
         }
-    }
-    if let Some(data) = sse.finish().filter(|_| !answer.done()) {
-        answer.event(&data, clock.now_ns()).map_err(bad_response)?;
-    }
+        answer.event(data, t_ns).map_err(bad_response)
+    })
+    .await?;
     let (parsed, timing) = answer.finish().map_err(bad_response)?;
     outcome.parsed = Some(parsed);
     outcome.ttft_ns = timing
         .first_token_ns
         .map(|t| t.saturating_sub(outcome.t_start_ns));
     outcome.mean_itl_ms = timing.mean_itl_ms;
+    outcome.itl_p50_ms = timing.itl_p50_ms;
+    outcome.completion_tokens_source = timing.completion_tokens_source;
     Ok(())
+}
+
+/// Hands `take` the data of every server-sent event of `body` (decoded by
+/// `eventsource-stream`) with the time the bytes that completed it arrived.
+///
+/// `eventsource-stream` reads more bytes only once the events already read are taken, so
+/// the arrival time of the last read is that of every event it yields until the next read:
+/// events that came in one read share its time exactly. A blank line added after the body
+/// ends an event the stream ended in without one.
+async fn timed_events<B: AsRef<[u8]>>(
+    body: impl futures_util::Stream<Item = Result<B, reqwest::Error>>,
+    clock: &MonotonicClock,
+    mut take: impl FnMut(&str, u64) -> Result<(), Failure>,
+) -> Result<(), Failure> {
+    let arrived_ns = AtomicU64::new(clock.now_ns());
+    let tail = futures_util::stream::once(std::future::ready(Ok(Chunk::End)));
+    let events = body
+        .map(|read| read.map(Chunk::Body))
+        .chain(tail)
+        .inspect(|_| arrived_ns.store(clock.now_ns(), Ordering::Relaxed))
+        .eventsource();
+    futures_util::pin_mut!(events);
+    while let Some(event) = events.next().await {
+        let event = event.map_err(|e| match e {
+            eventsource_stream::EventStreamError::Transport(e) => Failure::Transport(e),
+            other => Failure::BadResponse(format!("not a server-sent-event stream: {other}")),
+        })?;
+        take(&event.data, arrived_ns.load(Ordering::Relaxed))?;
+    }
+    Ok(())
+}
+
+/// A read of the body, or the blank line added after its end.
+enum Chunk<B> {
+    Body(B),
+    End,
+}
+
+impl<B: AsRef<[u8]>> AsRef<[u8]> for Chunk<B> {
+    fn as_ref(&self) -> &[u8] {
+        match self {
+            Chunk::Body(b) => b.as_ref(),
+            Chunk::End => b"\n\n",
+        }
+    }
 }
 
 /// An answer that did not match its protocol.
@@ -208,4 +262,33 @@ fn snippet(body: &[u8]) -> String {
         .take(200)
         .collect::<String>()
         .replace('\n', " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Events split across reads, every line ending, comments, other fields and a last
+    /// event without its blank line all decode; events of one read share its arrival time.
+    #[tokio::test]
+    async fn events_are_decoded_across_reads_and_timed_by_the_read_that_completes_them() {
+        let clock = MonotonicClock::new();
+        let reads: Vec<Result<&[u8], reqwest::Error>> = vec![
+            Ok(b"data: {\"a\""),
+            Ok(b":1}\n\n: keep-alive\n\ndata:x\r\ndata: y\r\n\r\n"),
+            Ok(b"event: ping\ndata: [DONE]\r\rdata: tail"),
+        ];
+        let mut got = Vec::new();
+        timed_events(futures_util::stream::iter(reads), &clock, |data, t| {
+            got.push((data.to_string(), t));
+            Ok(())
+        })
+        .await
+        .map_err(|_| "a failure")
+        .expect("decodes");
+        let data: Vec<&str> = got.iter().map(|(d, _)| d.as_str()).collect();
+        assert_eq!(data, ["{\"a\":1}", "x\ny", "[DONE]", "tail"]);
+        assert_eq!(got[0].1, got[1].1, "one read, one arrival time");
+        assert!(got[2].1 >= got[1].1 && got[3].1 >= got[2].1);
+    }
 }

@@ -20,7 +20,7 @@ pub struct LabelError {
 }
 
 /// Reads a label from its text, the error naming the allowed texts.
-struct LabelVisitor<T>(std::marker::PhantomData<T>);
+pub(crate) struct LabelVisitor<T>(pub(crate) std::marker::PhantomData<T>);
 
 impl<T: FromStr<Err = LabelError>> serde::de::Visitor<'_> for LabelVisitor<T> {
     type Value = T;
@@ -99,6 +99,9 @@ macro_rules! label_text {
         }
     };
 }
+
+/// Lets other modules of the crate give their labels the same text table.
+pub(crate) use label_text;
 
 /// How a domain's figures were obtained: read from a hardware counter, or computed from a
 /// model. (The default only fills rows built in code, e.g. a table's header; a file's text

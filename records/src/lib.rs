@@ -12,6 +12,7 @@ pub mod raw;
 pub mod reference;
 pub mod study;
 pub mod table_io;
+pub mod tokens;
 
 pub use config_id::ConfigId;
 pub use error::RecordsError;

@@ -73,6 +73,19 @@ pub struct RequestRecord {
     pub output_chars: u64,
     /// Error message for failed requests (never holds credentials).
     pub error: String,
+    /// Where `completion_tokens` came from: `usage` (the server's own count) or `events`
+    /// (joulebench counted the stream's content events); empty when there is no count, and
+    /// in files written before the column (added last, so they still read).
+    #[serde(default)]
+    pub completion_tokens_source: Option<crate::tokens::TokenSource>,
+    /// Whether the suite asked for a pinned output length (`pin_output_length`), whatever
+    /// the protocol could send; empty for non-generators and in files before the column.
+    #[serde(default)]
+    pub pin_requested: Option<bool>,
+    /// Median gap between successive text-carrying events of a streamed answer (ms), with
+    /// two or more: a burst (events read together) shows as gaps far below any decode step.
+    #[serde(default)]
+    pub itl_p50_ms: Option<f64>,
 }
 
 /// One row of `samples.csv`: one sampled read of one domain.

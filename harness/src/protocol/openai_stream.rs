@@ -5,29 +5,49 @@
 //! before `[DONE]` carries `usage` and no choices.
 
 use super::{Parsed, ProtocolError, StreamDecoder};
+use records::tokens::TokenSource;
 use serde_json::Value;
 
-/// Token timing of a streamed answer, on the run's clock.
+/// Token timing and count origin of a streamed answer, on the run's clock.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct StreamTiming {
-    /// When the first chunk with text arrived (ns).
+    /// When the first event with text arrived (ns).
     pub first_token_ns: Option<u64>,
-    /// Mean time between successive chunks with text (ms), when there were two or more.
+    /// Mean time between successive events with text (ms), when there were two or more.
     pub mean_itl_ms: Option<f64>,
+    /// Median time between successive events with text (ms), when there were two or more:
+    /// events read in one burst show gaps of microseconds, whatever the mean.
+    pub itl_p50_ms: Option<f64>,
+    /// Where the completion-token count came from: the server's own (`usage`), or the
+    /// stream's content events counted.
+    pub completion_tokens_source: Option<TokenSource>,
 }
 
 impl StreamTiming {
-    /// Timing of `count` text-carrying events, the first at `first_ns` and the last at `last_ns`.
-    pub(super) fn of_tokens(first_ns: Option<u64>, last_ns: u64, count: u64) -> Self {
-        let mean_itl_ms = match (first_ns, count) {
-            (Some(first), n) if n >= 2 => {
-                Some(last_ns.saturating_sub(first) as f64 / 1e6 / (n - 1) as f64)
+    /// Timing of text-carrying events that arrived at `text_ns` (in arrival order), with
+    /// the count's origin.
+    pub(super) fn of_tokens(text_ns: &[u64], source: TokenSource) -> Self {
+        let mut gaps: Vec<u64> = text_ns
+            .windows(2)
+            .map(|w| w[1].saturating_sub(w[0]))
+            .collect();
+        gaps.sort_unstable();
+        let mean_itl_ms = match (text_ns.first(), text_ns.last()) {
+            (Some(first), Some(last)) if !gaps.is_empty() => {
+                Some(last.saturating_sub(*first) as f64 / 1e6 / gaps.len() as f64)
             }
             _ => None,
         };
+        let itl_p50_ms = match gaps.len() {
+            0 => None,
+            n if n % 2 == 1 => Some(gaps[n / 2] as f64 / 1e6),
+            n => Some((gaps[n / 2 - 1] + gaps[n / 2]) as f64 / 2e6),
+        };
         Self {
-            first_token_ns: first_ns,
+            first_token_ns: text_ns.first().copied(),
             mean_itl_ms,
+            itl_p50_ms,
+            completion_tokens_source: Some(source),
         }
     }
 }
@@ -37,9 +57,10 @@ impl StreamTiming {
 pub struct OpenaiStream {
     chat: bool,
     output_chars: u64,
-    text_chunks: u64,
-    first_ns: Option<u64>,
-    last_ns: u64,
+    /// Arrival times of the chunks with text.
+    text_ns: Vec<u64>,
+    /// Chunks that stand for one generated token, with text or empty.
+    content_events: u64,
     prompt_tokens: Option<u64>,
     completion_tokens: Option<u64>,
     finish_reason: bool,
@@ -52,9 +73,8 @@ impl OpenaiStream {
         Self {
             chat,
             output_chars: 0,
-            text_chunks: 0,
-            first_ns: None,
-            last_ns: 0,
+            text_ns: Vec::new(),
+            content_events: 0,
             prompt_tokens: None,
             completion_tokens: None,
             finish_reason: false,
@@ -105,17 +125,21 @@ impl StreamDecoder for OpenaiStream {
             });
         };
         let pointer = if self.chat { "/delta/content" } else { "/text" };
-        let text = choice
-            .pointer(pointer)
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        if !text.is_empty() {
-            self.output_chars += text.chars().count() as u64;
-            self.text_chunks += 1;
-            self.first_ns.get_or_insert(t_ns);
-            self.last_ns = t_ns;
+        let finished = choice.get("finish_reason").is_some_and(|f| !f.is_null());
+        let role = choice.pointer("/delta/role").is_some();
+        match choice.pointer(pointer).and_then(Value::as_str) {
+            Some(text) if !text.is_empty() => {
+                self.output_chars += text.chars().count() as u64;
+                self.content_events += 1;
+                self.text_ns.push(t_ns);
+            }
+            // An empty chunk stands for a token the server held back (an incomplete
+            // character, a possible stop string: llama-cpp-python); the role chunk and a
+            // bare finish chunk do not.
+            Some(_) if !role && !finished => self.content_events += 1,
+            _ => {}
         }
-        if choice.get("finish_reason").is_some_and(|f| !f.is_null()) {
+        if finished {
             self.finish_reason = true;
         }
         Ok(())
@@ -126,15 +150,20 @@ impl StreamDecoder for OpenaiStream {
         if !self.done && !self.finish_reason {
             return Err(ProtocolError::StreamCut(format!(
                 "`data: [DONE]` after {} chunks with text",
-                self.text_chunks
+                self.text_ns.len()
             )));
         }
-        let timing = StreamTiming::of_tokens(self.first_ns, self.last_ns, self.text_chunks);
+        // The server's usage when it sent one; otherwise every content chunk is one token
+        // (vLLM, llama.cpp send one chunk per token, empty ones included).
+        let (completion_tokens, source) = match self.completion_tokens {
+            Some(n) => (n, TokenSource::Usage),
+            None => (self.content_events, TokenSource::Events),
+        };
+        let timing = StreamTiming::of_tokens(&self.text_ns, source);
         let parsed = Parsed {
             output_chars: self.output_chars,
             prompt_tokens: self.prompt_tokens,
-            // Without a usage chunk, each chunk with text is one token (vLLM, llama.cpp).
-            completion_tokens: self.completion_tokens.or(Some(self.text_chunks)),
+            completion_tokens: Some(completion_tokens),
         };
         Ok((parsed, timing))
     }
@@ -170,6 +199,7 @@ mod tests {
         );
         assert_eq!(t.first_token_ns, Some(1_000_000));
         assert_eq!(t.mean_itl_ms, Some(2.0));
+        assert_eq!(t.completion_tokens_source, Some(TokenSource::Usage));
     }
 
     #[test]
@@ -190,6 +220,43 @@ mod tests {
         let (p, t) = s.finish().expect("a finish reason ends it");
         assert_eq!((p.output_chars, p.completion_tokens), (2, Some(1)));
         assert_eq!((t.first_token_ns, t.mean_itl_ms), (Some(7), None));
+    }
+
+    #[test]
+    fn without_usage_every_content_chunk_counts_empty_ones_too() {
+        // llama-cpp-python ignores `include_usage` and holds tokens back in empty chunks.
+        let chunk = |t: &str, finish: &str| {
+            format!(r#"{{"choices":[{{"index":0,"text":"{t}","finish_reason":{finish}}}]}}"#)
+        };
+        let mut s = Box::new(OpenaiStream::new(false));
+        s.event(&chunk("po", "null"), 1_000_000).expect("text");
+        s.event(&chunk("", "null"), 2_000_000).expect("held back");
+        s.event(&chunk("si", "null"), 3_000_000).expect("text");
+        s.event(&chunk("tive", "null"), 5_000_000).expect("text");
+        s.event(&chunk("", "\"length\""), 6_000_000)
+            .expect("bare finish");
+        s.event("[DONE]", 6_000_000).expect("done");
+        let (p, t) = s.finish().expect("complete");
+        assert_eq!((p.output_chars, p.completion_tokens), (8, Some(4)));
+        assert_eq!(t.completion_tokens_source, Some(TokenSource::Events));
+        assert_eq!((t.mean_itl_ms, t.itl_p50_ms), (Some(2.0), Some(2.0)));
+    }
+
+    #[test]
+    fn the_median_gap_tells_a_burst_the_mean_does_not() {
+        let t = StreamTiming::of_tokens(
+            &[0, 40_000_000, 40_000_000, 40_000_010, 40_000_020],
+            TokenSource::Usage,
+        );
+        let mean = t.mean_itl_ms.expect("a mean");
+        assert!((mean - 10.000005).abs() < 1e-9, "{mean}");
+        assert_eq!(t.itl_p50_ms, Some(0.00001));
+        assert_eq!(t.completion_tokens_source, Some(TokenSource::Usage));
+        let one = StreamTiming::of_tokens(&[7], TokenSource::Events);
+        assert_eq!(
+            (one.first_token_ns, one.mean_itl_ms, one.itl_p50_ms),
+            (Some(7), None, None)
+        );
     }
 
     #[test]

@@ -7,15 +7,15 @@
 
 use super::openai_stream::begin;
 use super::{Parsed, ProtocolError, StreamDecoder, StreamTiming, chars};
+use records::tokens::TokenSource;
 use serde_json::Value;
 
 /// A TGI token stream being read, one event at a time.
 #[derive(Debug, Default)]
 pub struct TgiStream {
     token_events: u64,
-    text_tokens: u64,
-    first_ns: Option<u64>,
-    last_ns: u64,
+    /// Arrival times of the token events with text.
+    text_ns: Vec<u64>,
     generated_chars: Option<u64>,
     generated_tokens: Option<u64>,
     input_length: Option<u64>,
@@ -66,9 +66,7 @@ impl StreamDecoder for TgiStream {
             .unwrap_or(false);
         let text = token.get("text").and_then(Value::as_str).unwrap_or("");
         if !special && !text.is_empty() {
-            self.text_tokens += 1;
-            self.first_ns.get_or_insert(t_ns);
-            self.last_ns = t_ns;
+            self.text_ns.push(t_ns);
         }
         if let Some(generated) = v.get("generated_text").and_then(Value::as_str) {
             self.generated_chars = Some(chars(generated));
@@ -88,13 +86,18 @@ impl StreamDecoder for TgiStream {
                 self.token_events
             )));
         };
+        // The server's own count when details came; otherwise each token event is one
+        // generated token (special ones too).
+        let (completion_tokens, source) = match self.generated_tokens {
+            Some(n) => (n, TokenSource::Usage),
+            None => (self.token_events, TokenSource::Events),
+        };
         let parsed = Parsed {
             output_chars,
             prompt_tokens: self.input_length,
-            // Without details, each token event is one generated token (special ones too).
-            completion_tokens: self.generated_tokens.or(Some(self.token_events)),
+            completion_tokens: Some(completion_tokens),
         };
-        let timing = StreamTiming::of_tokens(self.first_ns, self.last_ns, self.text_tokens);
+        let timing = StreamTiming::of_tokens(&self.text_ns, source);
         Ok((parsed, timing))
     }
 }
@@ -144,6 +147,7 @@ mod tests {
         );
         assert_eq!(t.first_token_ns, Some(1_000_000));
         assert_eq!(t.mean_itl_ms, Some(3.0));
+        assert_eq!(t.completion_tokens_source, Some(TokenSource::Usage));
     }
 
     #[test]
@@ -174,6 +178,7 @@ mod tests {
             (p.output_chars, p.completion_tokens, p.prompt_tokens),
             (1, Some(2), None)
         );
+        assert_eq!(t.completion_tokens_source, Some(TokenSource::Events));
         assert_eq!((t.first_token_ns, t.mean_itl_ms), (Some(5), None));
     }
 

@@ -144,6 +144,11 @@ pub async fn send_batch(
             output_pinned: pinned,
             output_chars: parsed.output_chars,
             error: outcome.error.clone(),
+            completion_tokens_source: outcome
+                .completion_tokens_source
+                .filter(|_| parsed.completion_tokens.is_some()),
+            pin_requested: config.generation.map(|g| g.pin_output_length),
+            itl_p50_ms: outcome.itl_p50_ms,
         })?;
         result.sent += 1;
         if outcome.http_status.is_some() {
