@@ -100,6 +100,33 @@ pub enum Flag {
         /// The sources.
         sources: Vec<String>,
     },
+    /// Completion-token counts that are not the server's own (no `usage` block or TGI
+    /// details: joulebench counted the stream's content events), so tokens per inference and
+    /// J per output token may be off.
+    TokensNotServerCounted {
+        /// Requests counted by joulebench.
+        requests: u64,
+        /// Requests with a count.
+        counted: u64,
+    },
+    /// Outputs not pinned to the asked length (the protocol cannot ask, or the server
+    /// ignored `ignore_eos`/`min_tokens`): outputs differ in length between requests.
+    OutputUnpinned {
+        /// Requests whose output was not pinned.
+        unpinned: u64,
+        /// Requests asked to be pinned.
+        asked: u64,
+    },
+    /// Most streamed requests came in bursts (median inter-token gap under
+    /// [`crate::streams::BURST_ITL_MS`] ms, or a time to first token of nearly the whole
+    /// latency): their TTFT and inter-token latency say how the events were read, not how
+    /// the tokens were made.
+    BurstyStream {
+        /// Streamed requests in bursts.
+        bursty: u64,
+        /// Streamed requests.
+        streamed: u64,
+    },
 }
 
 impl fmt::Display for Flag {
@@ -164,8 +191,28 @@ impl fmt::Display for Flag {
                 list(repetitions),
                 sources.join(",")
             ),
+            Self::TokensNotServerCounted { requests, counted } => write!(
+                f,
+                "tokens-not-server-counted({requests} of {counted} requests, {})",
+                percent(*requests, *counted)
+            ),
+            Self::OutputUnpinned { unpinned, asked } => write!(
+                f,
+                "output-unpinned({unpinned} of {asked} asked to be pinned, {})",
+                percent(*unpinned, *asked)
+            ),
+            Self::BurstyStream { bursty, streamed } => write!(
+                f,
+                "bursty-stream({bursty} of {streamed} streamed requests, {})",
+                percent(*bursty, *streamed)
+            ),
         }
     }
+}
+
+/// `part` of `whole` as a percentage with one decimal.
+fn percent(part: u64, whole: u64) -> String {
+    format!("{:.1}%", 100.0 * part as f64 / whole.max(1) as f64)
 }
 
 fn list(values: &[u32]) -> String {

@@ -26,6 +26,7 @@ pub mod reference;
 pub mod render;
 pub mod scan;
 pub mod stats;
+pub mod streams;
 pub mod summary;
 #[cfg(feature = "test-support")]
 pub mod synthetic;

@@ -174,4 +174,31 @@ pub struct SummaryRow {
     /// `failures` / measured requests sent in those repetitions; `None` when none was sent.
     #[serde(default)]
     pub failure_share: Option<f64>,
+    /// 90th percentile time to first token of streamed requests (ms).
+    #[serde(default)]
+    pub ttft_ms_p90: Option<f64>,
+    /// 99th percentile time to first token of streamed requests (ms).
+    #[serde(default)]
+    pub ttft_ms_p99: Option<f64>,
+    /// Median over streamed requests of each one's mean inter-token latency (ms).
+    #[serde(default)]
+    pub itl_ms_p50: Option<f64>,
+    /// 90th percentile of the streamed requests' mean inter-token latencies (ms).
+    #[serde(default)]
+    pub itl_ms_p90: Option<f64>,
+    /// 99th percentile of the streamed requests' mean inter-token latencies (ms).
+    #[serde(default)]
+    pub itl_ms_p99: Option<f64>,
+    /// Share of requests with a token count whose count is not the server's own (flagged
+    /// `tokens-not-server-counted`); `None` without counts.
+    #[serde(default)]
+    pub tokens_not_server_counted_share: Option<f64>,
+    /// Share of requests asked to be pinned whose output was not (flagged
+    /// `output-unpinned`); `None` when no request asked.
+    #[serde(default)]
+    pub output_unpinned_share: Option<f64>,
+    /// Share of streamed requests that came in a burst (flagged `bursty-stream` above one
+    /// half); `None` without streamed requests.
+    #[serde(default)]
+    pub bursty_stream_share: Option<f64>,
 }

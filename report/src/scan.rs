@@ -38,6 +38,8 @@ pub struct RequestFacts {
     /// Requests whose energy could not be found (no sample around them, or a counter that
     /// went back with no stated power); reported as `request-energy-unknown`.
     pub energy_unknown: u64,
+    /// Token-count origins, output pinning and stream timing of the same requests.
+    pub stream: crate::streams::StreamFacts,
 }
 
 /// What the pass found, per configuration (same order as the configurations given).
@@ -212,6 +214,7 @@ fn take_request(
     }
     let facts = &mut out.requests[config];
     facts.latencies_ms.push(r.latency_ms);
+    facts.stream.take(&r);
     if let Some(t) = r.ttft_ms {
         facts.ttft_ms.push(t);
     }

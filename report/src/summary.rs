@@ -40,6 +40,7 @@ pub fn summarise(
             requests: facts.energy_unknown + facts.request_energy_j.len() as u64,
         });
     }
+    flags.extend(facts.stream.flags());
     let mut row = match &describe {
         Some(d) => figures(config, facts, manifest, options, &values, d),
         None => SummaryRow {
@@ -56,6 +57,9 @@ pub fn summarise(
     let failures = config.failures();
     row.failures = failures.failed;
     row.failure_share = failures.share();
+    row.tokens_not_server_counted_share = facts.stream.not_server_counted_share();
+    row.output_unpinned_share = facts.stream.unpinned_share();
+    row.bursty_stream_share = facts.stream.bursty_share();
     row.flags = flags::join(&flags);
     ConfigSummary { row, flags }
 }
@@ -92,6 +96,8 @@ fn figures(
     latencies.sort_by(f64::total_cmp);
     let mut ttft = facts.ttft_ms.clone();
     ttft.sort_by(f64::total_cmp);
+    let mut itl = facts.stream.itl_ms.clone();
+    itl.sort_by(f64::total_cmp);
     let mut req_energy = facts.request_energy_j.clone();
     req_energy.sort_by(f64::total_cmp);
     let kwh = |j: f64| j * 1000.0 / J_PER_KWH;
@@ -138,6 +144,11 @@ fn figures(
         latency_ms_p95: finite(quantile_sorted(&latencies, 0.95)),
         latency_ms_p99: finite(quantile_sorted(&latencies, 0.99)),
         ttft_ms_p50: finite(quantile_sorted(&ttft, 0.5)),
+        ttft_ms_p90: finite(quantile_sorted(&ttft, 0.9)),
+        ttft_ms_p99: finite(quantile_sorted(&ttft, 0.99)),
+        itl_ms_p50: finite(quantile_sorted(&itl, 0.5)),
+        itl_ms_p90: finite(quantile_sorted(&itl, 0.9)),
+        itl_ms_p99: finite(quantile_sorted(&itl, 0.99)),
         throughput_per_s: (!throughput.is_empty()).then(|| mean(&throughput)),
         output_tokens_per_inference: tokens_per_inference,
         energy_j_per_output_token: j_per_token,

@@ -242,6 +242,11 @@ impl Synthetic {
                             output_pinned: c.output_tokens.is_some(),
                             output_chars: 10,
                             error: String::new(),
+                            completion_tokens_source: c
+                                .output_tokens
+                                .map(|_| records::tokens::TokenSource::Usage),
+                            pin_requested: None,
+                            itl_p50_ms: None,
                         })
                         .map_err(|e| w.err(REQUESTS_CSV, e))?;
                 }

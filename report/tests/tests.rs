@@ -11,4 +11,5 @@ mod plots;
 mod reference_beside;
 mod render;
 mod statistics;
+mod streams;
 mod version1;

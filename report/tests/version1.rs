@@ -38,7 +38,18 @@ fn copy_raw(to: &Path) -> PathBuf {
 }
 
 /// Columns appended to `summary.csv` after version 1's report (numbers, never quoted).
-const SUMMARY_COLUMNS_SINCE: [&str; 2] = ["failures", "failure_share"];
+const SUMMARY_COLUMNS_SINCE: [&str; 10] = [
+    "failures",
+    "failure_share",
+    "ttft_ms_p90",
+    "ttft_ms_p99",
+    "itl_ms_p50",
+    "itl_ms_p90",
+    "itl_ms_p99",
+    "tokens_not_server_counted_share",
+    "output_unpinned_share",
+    "bursty_stream_share",
+];
 
 fn assert_same_tables(dir: &Path) {
     for name in TABLES {
