@@ -17,6 +17,7 @@ mod run_order;
 mod run_protocols;
 mod run_resume;
 mod run_stops;
+mod run_streams;
 mod shard_merge;
 mod slurm_cli;
 mod suite_errors;

@@ -197,6 +197,9 @@ pub fn openai_answer(r: &Received) -> Answer {
 }
 
 fn serve(stream: TcpStream, shared: &Shared) {
+    // Each write goes out at once: with Nagle's algorithm a small SSE chunk waits for the
+    // client's delayed ACK (40 ms), and the stream's events arrive in one burst.
+    let _ = stream.set_nodelay(true);
     let mut writer = match stream.try_clone() {
         Ok(w) => w,
         Err(_) => return,
