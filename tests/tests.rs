@@ -4,6 +4,7 @@
 //! once for these tests rather than once per file.
 
 mod common;
+mod datasets;
 mod dry_run_missing;
 mod launched_servers;
 mod php_suites;
@@ -17,6 +18,7 @@ mod run_order;
 mod run_protocols;
 mod run_resume;
 mod run_stops;
+mod secrets;
 mod shard_merge;
 mod slurm_cli;
 mod suite_errors;

@@ -326,6 +326,7 @@ impl Synthetic {
                 max_failure_share: 0.0,
                 idle: records::manifest::IdleSubtraction::LatestBaseline,
             }),
+            datasets: None,
         }
     }
 }
