@@ -44,7 +44,10 @@ fn resume(out: &Path) -> (Option<i32>, String) {
         .arg(out)
         .output()
         .expect("resume");
-    (o.status.code(), String::from_utf8_lossy(&o.stderr).to_string())
+    (
+        o.status.code(),
+        String::from_utf8_lossy(&o.stderr).to_string(),
+    )
 }
 
 #[test]
@@ -85,7 +88,11 @@ fn run_json_records_each_dataset_hash_and_resume_refuses_a_changed_file() {
         posts,
         "nothing is sent"
     );
-    assert_eq!(manifest(&out)["status"], "interrupted", "run.json is left as it was");
+    assert_eq!(
+        manifest(&out)["status"],
+        "interrupted",
+        "run.json is left as it was"
+    );
 
     // Restored, the run resumes; a run.json from before datasets were hashed warns only.
     std::fs::write(&data, original).expect("restore");
@@ -114,7 +121,10 @@ fn a_dataset_path_that_is_no_regular_file_says_what_it_is() {
         ("fifo.jsonl", "is not a regular file (a FIFO)"),
         ("/dev/null", "is not a regular file (a character device"),
         ("folder.jsonl", "is not a regular file (a directory)"),
-        ("a.jsonl", "is a symlink loop (too many levels of symbolic links)"),
+        (
+            "a.jsonl",
+            "is a symlink loop (too many levels of symbolic links)",
+        ),
     ] {
         let path = d.join(format!("suite-{}.toml", dataset.replace('/', "_")));
         let suite = text.replace("\"data.jsonl\"", &format!("{dataset:?}"));

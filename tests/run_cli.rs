@@ -236,20 +236,25 @@ fn a_missing_suite_exits_2_and_a_run_that_started_and_failed_exits_1() {
     let (o, _dir, out) = common::run_suite(&suite(&server.url, 2, 1, 2), 3);
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(1), "{stderr}");
-    assert!(stderr.starts_with("error: ") && stderr.contains("warm-up"), "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("warm-up"),
+        "{stderr}"
+    );
     assert_eq!(common::manifest(&out)["status"], "failed");
 }
 
 #[test]
 fn kserve_input_names_the_tensor_a_kserve_model_wants() {
     // A Triton-like server that only takes a tensor named INPUT__0.
-    let server = common::TestServer::start(|r| match (r.method.as_str(), r.path.as_str()) {
+    let server = common::TestServer::start(|r| {
+        match (r.method.as_str(), r.path.as_str()) {
         ("GET", _) => (200, "{}".into()),
         ("POST", "/v2/models/served-m1/infer") if r.body["inputs"][0]["name"] == "INPUT__0" => (
             200,
             r#"{"model_name":"served-m1","outputs":[{"name":"label","shape":[1],"datatype":"BYTES","data":["POSITIVE"]}]}"#.into(),
         ),
         _ => (400, r#"{"error":"unexpected inference input 'text'"}"#.into()),
+    }
     });
     let base = common::one_model_suite(
         "kserve-v2",

@@ -37,14 +37,7 @@ fn echoing_server(always_fail: bool) -> TestServer {
 
 /// A one-model suite against `url` whose server sends the key of `JB_TEST_API_KEY`.
 fn suite(url: &str, schedule: &str) -> String {
-    one_model_suite(
-        "openai-completions",
-        url,
-        "general-purpose",
-        schedule,
-        "",
-    )
-    .replace(
+    one_model_suite("openai-completions", url, "general-purpose", schedule, "").replace(
         &format!("url = \"{url}\""),
         &format!("url = \"{url}\"\napi_key_env = \"JB_TEST_API_KEY\""),
     )
@@ -87,8 +80,10 @@ fn files_with_key(dir: &Path) -> Vec<String> {
 #[test]
 fn an_echoed_api_key_is_redacted_from_records_and_stderr() {
     let server = echoing_server(false);
-    let (code, stderr, out, _dir) =
-        run_with_key(&suite(&server.url, "inferences = 6\nrepetitions = 1\nwarmup = 0"));
+    let (code, stderr, out, _dir) = run_with_key(&suite(
+        &server.url,
+        "inferences = 6\nrepetitions = 1\nwarmup = 0",
+    ));
     assert!(
         server
             .received
@@ -124,8 +119,10 @@ fn an_echoed_api_key_is_redacted_from_records_and_stderr() {
 #[test]
 fn a_run_failed_by_an_echoing_server_keeps_the_key_out_of_run_json_and_exits_1() {
     let server = echoing_server(true);
-    let (code, stderr, out, _dir) =
-        run_with_key(&suite(&server.url, "inferences = 2\nrepetitions = 1\nwarmup = 2"));
+    let (code, stderr, out, _dir) = run_with_key(&suite(
+        &server.url,
+        "inferences = 2\nrepetitions = 1\nwarmup = 2",
+    ));
     assert_eq!(code, Some(1), "a run that started and failed: {stderr}");
     assert!(stderr.contains("warm-up requests failed"), "{stderr}");
     assert!(stderr.contains("Bearer [redacted]"), "{stderr}");

@@ -330,7 +330,10 @@ mod tests {
         .expect_err("second line is Latin-1");
         let text = e.to_string();
         assert!(text.contains(&f.path().display().to_string()), "{text}");
-        assert!(text.contains(":2: not UTF-8 (invalid byte at column 14)"), "{text}");
+        assert!(
+            text.contains(":2: not UTF-8 (invalid byte at column 14)"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -349,13 +352,16 @@ mod tests {
         c.write_all("\u{feff}text\na\n".as_bytes()).expect("write");
         let d = Dataset::load(&at(spec(&[], 0, None, None), c.path(), DatasetFormat::Csv))
             .expect("a BOM is accepted in CSV");
-        assert_eq!(d.rows[0].1["text"], "a", "the header is `text`, not BOM + text");
+        assert_eq!(
+            d.rows[0].1["text"], "a",
+            "the header is `text`, not BOM + text"
+        );
     }
 
     #[test]
     fn the_file_hash_is_of_its_bytes_in_every_format() {
         let mut j = tempfile::NamedTempFile::new().expect("temp file");
-        write!(j, "{{\"text\": \"a\"}}\n").expect("write");
+        writeln!(j, "{{\"text\": \"a\"}}").expect("write");
         let mut c = tempfile::NamedTempFile::new().expect("temp file");
         write!(c, "text\na\n").expect("write");
         let dir = tempfile::tempdir().expect("temp dir");
@@ -367,7 +373,11 @@ mod tests {
             (p.as_path(), DatasetFormat::Parquet),
         ] {
             let d = Dataset::load(&at(spec(&[], 0, None, None), path, format)).expect("loads");
-            assert_eq!(d.sha256, hashing::hash_file(path).expect("hash"), "{format:?}");
+            assert_eq!(
+                d.sha256,
+                hashing::hash_file(path).expect("hash"),
+                "{format:?}"
+            );
         }
     }
 
@@ -381,7 +391,10 @@ mod tests {
         // Opening it would block until a writer came: the test would hang, not fail.
         let e = Dataset::load(&at(spec(&[], 0, None, None), &fifo, DatasetFormat::Jsonl))
             .expect_err("a FIFO");
-        assert!(e.to_string().contains("is not a regular file (a FIFO)"), "{e}");
+        assert!(
+            e.to_string().contains("is not a regular file (a FIFO)"),
+            "{e}"
+        );
     }
 
     #[test]

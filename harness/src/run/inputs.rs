@@ -7,8 +7,8 @@ use crate::dataset::Dataset;
 use crate::plan::Plan;
 use crate::protocol::Input;
 use crate::suite::Suite;
-use std::collections::BTreeMap;
 use records::manifest::DatasetInfo;
+use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
 /// The requests of a plan and the datasets they were rendered from.
