@@ -41,6 +41,7 @@ impl Redactor {
             .into_iter()
             .map(Into::into)
             .filter(|s| s.chars().count() >= MIN_SECRET_CHARS)
+            .flat_map(|s| spellings(&s))
             .collect();
         secrets.sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
         secrets.dedup();
@@ -91,6 +92,23 @@ impl Redactor {
             *global = self.clone();
         }
     }
+}
+
+/// A secret as written raw, and as a server's JSON answer (`"` and `\\` escaped, `/` as
+/// `\/` by some encoders) or a CSV field (`"` doubled) may spell it.
+fn spellings(secret: &str) -> Vec<String> {
+    let json = serde_json::to_string(secret).unwrap_or_default();
+    let json = json
+        .strip_prefix('"')
+        .and_then(|j| j.strip_suffix('"'))
+        .unwrap_or(secret)
+        .to_string();
+    vec![
+        secret.to_string(),
+        secret.replace('"', "\"\""),
+        json.replace('/', "\\/"),
+        json,
+    ]
 }
 
 /// The redactor stderr output goes through ([`Redactor::install`]).
@@ -171,5 +189,18 @@ mod tests {
             &*r.redact_bytes(b"x,sk-secret-123,y\n"),
             b"x,[redacted],y\n"
         );
+    }
+
+    #[test]
+    fn json_and_csv_spellings_of_a_secret_are_replaced_too() {
+        let r = Redactor::new(["ab/cd\"ef\\gh"]);
+        for text in [
+            "ab/cd\"ef\\gh",
+            "ab/cd\\\"ef\\\\gh",
+            "ab\\/cd\\\"ef\\\\gh",
+            "ab/cd\"\"ef\\gh",
+        ] {
+            assert_eq!(r.redact(text), REDACTED, "{text}");
+        }
     }
 }
