@@ -103,6 +103,19 @@ fn run_json_records_each_dataset_hash_and_resume_refuses_a_changed_file() {
     assert_eq!(code, Some(0), "{stderr}");
     assert!(stderr.contains("no dataset hashes"), "{stderr}");
     assert_eq!(manifest(&out)["datasets"][0]["sha256"], old_hash.as_str());
+
+    // A dataset that is gone is named as missing, with its hash and the fix.
+    mark_interrupted(&out, |_| {});
+    std::fs::remove_file(&data).expect("remove");
+    let (code, stderr) = resume(&out);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        stderr.contains("dataset `sample`")
+            && stderr.contains("is missing")
+            && stderr.contains(&old_hash)
+            && stderr.contains("restore the file"),
+        "{stderr}"
+    );
 }
 
 #[test]

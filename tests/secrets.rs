@@ -136,3 +136,26 @@ fn a_run_failed_by_an_echoing_server_keeps_the_key_out_of_run_json_and_exits_1()
     assert_eq!(warmups.len(), 2);
     assert!(warmups.iter().all(|r| r["error"].contains("[redacted]")));
 }
+
+#[test]
+fn a_key_too_short_to_redact_is_warned_about() {
+    let server = common::openai_server();
+    let (dir, path) = suite_dir(
+        &suite(&server.url, "inferences = 1\nrepetitions = 1\nwarmup = 0"),
+        2,
+    );
+    let output = common::joulebench()
+        .args(["run", "--quiet", "--out"])
+        .arg(dir.path().join("results"))
+        .arg(&path)
+        .env("JB_TEST_API_KEY", "k3y")
+        .output()
+        .expect("run joulebench");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("server `local` (JB_TEST_API_KEY) has 3 characters")
+            && stderr.contains("not redacted"),
+        "{stderr}"
+    );
+}

@@ -220,6 +220,21 @@ fn options(
 /// run's copy with datasets resolved beside the original suite file.
 fn resume_suite(dir: &Path, given: Option<&Path>) -> anyhow::Result<harness::suite::Suite> {
     let manifest = RunManifest::load(dir)?;
+    // A dataset the run read that is gone: say so, rather than blame the suite's paths.
+    if let Some(gone) = manifest
+        .datasets
+        .iter()
+        .flatten()
+        .find(|d| !Path::new(&d.path).exists())
+    {
+        anyhow::bail!(
+            "{}: dataset `{}` ({}, SHA-256 {}) that the run read is missing; restore the file the run was started with, or start a new run",
+            dir.display(),
+            gone.name,
+            gone.path,
+            gone.sha256
+        );
+    }
     if let Some(path) = given {
         let suite = harness::suite::load(path)?;
         if suite.sha256 != manifest.suite.sha256 {
