@@ -212,3 +212,72 @@ sources = ["estimate"]
         warmups[3]
     );
 }
+
+#[test]
+fn a_missing_suite_exits_2_and_a_run_that_started_and_failed_exits_1() {
+    // Documented in README: 2 a usage or input error, 1 a failed run.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let o = common::joulebench()
+        .args(["run", "--quiet", "--out"])
+        .arg(dir.path().join("results"))
+        .arg(dir.path().join("nope.toml"))
+        .output()
+        .expect("run");
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("nope.toml"), "{stderr}");
+    assert!(!dir.path().join("results").exists(), "nothing was started");
+
+    // Every warm-up request fails: the run has started (run.json says failed) and exits 1.
+    let server = common::TestServer::start(|r| match r.method.as_str() {
+        "GET" => (200, "{}".into()),
+        _ => (503, r#"{"error":"overloaded"}"#.into()),
+    });
+    let (o, _dir, out) = common::run_suite(&suite(&server.url, 2, 1, 2), 3);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: ") && stderr.contains("warm-up"),
+        "{stderr}"
+    );
+    assert_eq!(common::manifest(&out)["status"], "failed");
+}
+
+#[test]
+fn kserve_input_names_the_tensor_a_kserve_model_wants() {
+    // A Triton-like server that only takes a tensor named INPUT__0.
+    let server = common::TestServer::start(|r| {
+        match (r.method.as_str(), r.path.as_str()) {
+        ("GET", _) => (200, "{}".into()),
+        ("POST", "/v2/models/served-m1/infer") if r.body["inputs"][0]["name"] == "INPUT__0" => (
+            200,
+            r#"{"model_name":"served-m1","outputs":[{"name":"label","shape":[1],"datatype":"BYTES","data":["POSITIVE"]}]}"#.into(),
+        ),
+        _ => (400, r#"{"error":"unexpected inference input 'text'"}"#.into()),
+    }
+    });
+    let base = common::one_model_suite(
+        "kserve-v2",
+        &server.url,
+        "task-specific",
+        "inferences = 3\nrepetitions = 1\nwarmup = 0",
+        "",
+    );
+    let suite = base.replace(
+        &format!("url = \"{}\"", server.url),
+        &format!("url = \"{}\"\nkserve_input = \"INPUT__0\"", server.url),
+    );
+    let (_dir, out) = run_suite_ok(&suite, 3);
+    let rows = common::measured(&out);
+    assert_eq!(rows.len(), 3);
+    assert!(rows.iter().all(|r| r["status"] == "ok"), "{rows:?}");
+    let bodies = server.bodies("/v2/models/served-m1/infer");
+    assert!(bodies.iter().all(|b| b["inputs"][0]["name"] == "INPUT__0"));
+
+    // A name that is no tensor name is refused where it is written.
+    let bad = suite.replace("\"INPUT__0\"", "\"two words\"");
+    let (_bad_dir, bad_path) = suite_dir(&bad, 3);
+    let (code, _, stderr) = dry_run_at(&bad_path);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("servers.local.kserve_input"), "{stderr}");
+}

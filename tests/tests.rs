@@ -4,6 +4,7 @@
 //! once for these tests rather than once per file.
 
 mod common;
+mod datasets;
 mod dry_run_missing;
 mod launched_servers;
 mod php_suites;
@@ -18,6 +19,7 @@ mod run_protocols;
 mod run_resume;
 mod run_stops;
 mod run_streams;
+mod secrets;
 mod shard_merge;
 mod slurm_cli;
 mod suite_errors;

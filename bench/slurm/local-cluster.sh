@@ -25,8 +25,10 @@ CONF=$DIR/slurm.conf
 stop() {
     for name in slurmd slurmctld munged; do
         pidfile=$DIR/$name.pid
-        if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
-            kill "$(cat "$pidfile")" && echo "stopped $name (pid $(cat "$pidfile"))"
+        # Read once, before the signal: the daemon removes its pid file as it exits.
+        pid=$(cat "$pidfile" 2>/dev/null || true)
+        if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+            kill "$pid" && echo "stopped $name (pid $pid)"
         fi
         rm -f "$pidfile"
     done

@@ -6,6 +6,7 @@ pub mod dataset;
 pub mod dry_run;
 pub mod probe_setup;
 pub mod protocol;
+pub mod redact;
 pub mod run;
 pub mod server;
 pub mod shard;

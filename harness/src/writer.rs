@@ -5,6 +5,7 @@
 //! (or found empty), so a run stopped before its first row leaves a file that reads as
 //! "no rows yet" rather than a 0-byte file no CSV reader accepts.
 
+use crate::redact::Redactor;
 use serde::Serialize;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -26,6 +27,8 @@ pub struct RowAppender<T> {
     file: File,
     path: PathBuf,
     buffer: Vec<u8>,
+    /// Applied to every row before it is written (the run's secrets).
+    redactor: Redactor,
     _rows: PhantomData<fn(T)>,
 }
 
@@ -45,6 +48,7 @@ impl<T: Serialize + Default> RowAppender<T> {
             file,
             path: path.to_path_buf(),
             buffer: Vec::new(),
+            redactor: Redactor::default(),
             _rows: PhantomData,
         };
         if appender.file.metadata().map_err(err)?.len() == 0 {
@@ -58,11 +62,18 @@ impl<T: Serialize + Default> RowAppender<T> {
         Ok(appender)
     }
 
-    /// Serialises a row into the pending batch.
+    /// Replaces every secret `redactor` knows in each row written from now on.
+    pub fn with_redactor(mut self, redactor: Redactor) -> Self {
+        self.redactor = redactor;
+        self
+    }
+
+    /// Serialises a row into the pending batch, its secrets redacted.
     pub fn push(&mut self, row: &T) -> Result<(), WriteError> {
+        let mut line = Vec::new();
         let mut w = csv::WriterBuilder::new()
             .has_headers(false)
-            .from_writer(&mut self.buffer);
+            .from_writer(&mut line);
         w.serialize(row).map_err(|e| WriteError {
             path: self.path.clone(),
             reason: e.to_string(),
@@ -71,6 +82,9 @@ impl<T: Serialize + Default> RowAppender<T> {
             path: self.path.clone(),
             reason: e.to_string(),
         })?;
+        drop(w);
+        self.buffer
+            .extend_from_slice(&self.redactor.redact_bytes(&line));
         Ok(())
     }
 
@@ -148,6 +162,22 @@ mod tests {
         );
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(text.matches("a,b").count(), 1);
+    }
+
+    #[test]
+    fn rows_are_written_with_their_secrets_redacted() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("x.csv");
+        let mut w = RowAppender::open(&path)
+            .expect("open")
+            .with_redactor(Redactor::new(["sk-0123456789"]));
+        w.append(&Row {
+            a: 1,
+            b: "HTTP 500: Authorization: Bearer sk-0123456789".into(),
+        })
+        .expect("append");
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text, "a,b\n1,HTTP 500: Authorization: Bearer [redacted]\n");
     }
 
     #[test]

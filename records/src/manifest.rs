@@ -64,6 +64,21 @@ pub struct RunManifest {
     /// version 2; version-1 folders recorded the derived figures in `repetitions.csv`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<DerivationPolicy>,
+    /// SHA-256 of every dataset file the run read, so `--resume` refuses a changed one;
+    /// absent in runs taken before joulebench recorded them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datasets: Option<Vec<DatasetInfo>>,
+}
+
+/// A dataset file a run read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DatasetInfo {
+    /// Dataset name (unique in the suite).
+    pub name: String,
+    /// The file, as the suite resolved it.
+    pub path: String,
+    /// SHA-256 of the file's bytes (hex).
+    pub sha256: String,
 }
 
 /// How the report turns raw records into net energy and valid repetitions.

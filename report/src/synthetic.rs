@@ -331,6 +331,7 @@ impl Synthetic {
                 max_failure_share: 0.0,
                 idle: records::manifest::IdleSubtraction::LatestBaseline,
             }),
+            datasets: None,
         }
     }
 }

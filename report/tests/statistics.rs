@@ -75,6 +75,7 @@ fn manifest() -> RunManifest {
         shard: None,
         merged: None,
         policy: None,
+        datasets: None,
     }
 }
 

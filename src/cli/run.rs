@@ -2,7 +2,7 @@
 
 use anyhow::Context;
 use harness::plan::Plan;
-use harness::run::{RunOptions, RunResult};
+use harness::run::{RunError, RunOptions, RunResult};
 use harness::shard::{self, ShardSpec};
 use records::manifest::{RunManifest, RunStatus, ShardInfo};
 use std::path::{Path, PathBuf};
@@ -10,6 +10,10 @@ use std::process::ExitCode;
 
 /// Exit code of a run stopped by Ctrl-C or SIGTERM (128 + SIGINT, as shells do).
 const EXIT_INTERRUPTED: u8 = 130;
+
+/// Exit code of a run that started (its folder has a `run.json`) and then failed; clap
+/// and every error before the run starts (a bad suite, a folder in use) exit 2.
+const EXIT_FAILED: u8 = 1;
 
 /// Exit code of a run that completed with some configuration lacking any valid repetition
 /// (its figures are empty): the run is not a result for that configuration.
@@ -60,8 +64,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         };
         let options = options(None, args.quiet, manifest.shard)?;
         let runtime = runtime()?;
-        let result = runtime.block_on(harness::run::resume(dir, &suite, &plan, &options))?;
-        return finish(&result);
+        harness::redact::Redactor::for_suite(&suite).install();
+        return ended(runtime.block_on(harness::run::resume(dir, &suite, &plan, &options)));
     }
     let Some(suite_path) = &args.suite else {
         anyhow::bail!("give a suite file: joulebench run SUITE.toml");
@@ -113,8 +117,27 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let options = options(out, args.quiet, info)?;
     let runtime = runtime()?;
-    let result = runtime.block_on(harness::run::run(&suite, &plan, &options))?;
-    finish(&result)
+    harness::redact::Redactor::for_suite(&suite).install();
+    ended(runtime.block_on(harness::run::run(&suite, &plan, &options)))
+}
+
+/// The exit code of a run that returned `result`: a run stopped by an error after it
+/// started prints the error and exits [`EXIT_FAILED`] (or [`EXIT_INTERRUPTED`] when a
+/// signal had asked it to stop); an error before it started goes up (exit 2).
+fn ended(result: Result<RunResult, RunError>) -> anyhow::Result<ExitCode> {
+    match result {
+        Ok(result) => finish(&result),
+        Err(RunError::Stopped { status, error }) => {
+            let message = format!("{:#}", anyhow::Error::from(*error));
+            eprintln!("error: {}", harness::redact::redact_global(&message));
+            Ok(ExitCode::from(if status == RunStatus::Interrupted {
+                EXIT_INTERRUPTED
+            } else {
+                EXIT_FAILED
+            }))
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// The plan of the shard recorded in a run's manifest.
@@ -197,6 +220,21 @@ fn options(
 /// run's copy with datasets resolved beside the original suite file.
 fn resume_suite(dir: &Path, given: Option<&Path>) -> anyhow::Result<harness::suite::Suite> {
     let manifest = RunManifest::load(dir)?;
+    // A dataset the run read that is gone: say so, rather than blame the suite's paths.
+    if let Some(gone) = manifest
+        .datasets
+        .iter()
+        .flatten()
+        .find(|d| !Path::new(&d.path).exists())
+    {
+        anyhow::bail!(
+            "{}: dataset `{}` ({}, SHA-256 {}) that the run read is missing; restore the file the run was started with, or start a new run",
+            dir.display(),
+            gone.name,
+            gone.path,
+            gone.sha256
+        );
+    }
     if let Some(path) = given {
         let suite = harness::suite::load(path)?;
         if suite.sha256 != manifest.suite.sha256 {
@@ -259,11 +297,11 @@ fn finish(result: &RunResult) -> anyhow::Result<ExitCode> {
                 },
                 result.measured
             );
-            Ok(if status == RunStatus::Interrupted {
-                ExitCode::from(EXIT_INTERRUPTED)
+            Ok(ExitCode::from(if status == RunStatus::Interrupted {
+                EXIT_INTERRUPTED
             } else {
-                ExitCode::FAILURE
-            })
+                EXIT_FAILED
+            }))
         }
     }
 }

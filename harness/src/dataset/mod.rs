@@ -1,11 +1,15 @@
 //! Local dataset files (JSONL, CSV, Parquet) turned into rows of named text fields.
 
+mod file_kind;
+mod hashing;
 mod parquet_file;
 mod source;
 
+pub use file_kind::{FileProblem, check_regular};
 pub use source::{DatasetFormat, DatasetSource};
 
 use crate::shuffle::shuffle;
+use hashing::HashingReader;
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -20,11 +24,21 @@ pub struct Dataset {
     pub name: String,
     /// (row number in the file, fields) in the order they are sent.
     pub rows: Vec<(u64, Row)>,
+    /// SHA-256 (hex) of the file's bytes, as read.
+    pub sha256: String,
 }
 
 /// Why a dataset could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DatasetError {
+    /// The path is not a regular file (checked before opening: a FIFO would block).
+    #[error("{}: {problem}", path.display())]
+    NotAFile {
+        /// The dataset path.
+        path: PathBuf,
+        /// What is there instead.
+        problem: FileProblem,
+    },
     /// The file could not be opened or read.
     #[error("{}: {cause}", path.display())]
     Io {
@@ -57,10 +71,18 @@ impl Dataset {
     /// Reads a suite's dataset: its file, then offset, shuffle, limit and field mapping.
     pub fn load(spec: &DatasetSource) -> Result<Self, DatasetError> {
         let path = spec.path.as_path();
-        let raw = match spec.format {
+        check_regular(path).map_err(|problem| DatasetError::NotAFile {
+            path: path.to_path_buf(),
+            problem,
+        })?;
+        let (raw, sha256) = match spec.format {
             DatasetFormat::Jsonl => read_jsonl(path)?,
             DatasetFormat::Csv => read_csv(path)?,
-            DatasetFormat::Parquet => parquet_file::read_parquet(path)?,
+            DatasetFormat::Parquet => {
+                let rows = parquet_file::read_parquet(path)?;
+                // Parquet is read by random access: hash the file streamed from disk.
+                (rows, hashing::hash_file(path).map_err(io(path))?)
+            }
         };
         let mut rows: Vec<(u64, Row)> = raw.into_iter().skip(spec.offset).collect();
         if rows.is_empty() {
@@ -90,6 +112,7 @@ impl Dataset {
         Ok(Self {
             name: spec.name.clone(),
             rows,
+            sha256,
         })
     }
 
@@ -106,51 +129,77 @@ fn io(path: &Path) -> impl Fn(std::io::Error) -> DatasetError + '_ {
     }
 }
 
-/// Reads JSON Lines: one object per line; strings kept, other values as JSON text.
-fn read_jsonl(path: &Path) -> Result<Vec<(u64, Row)>, DatasetError> {
+/// The UTF-8 byte order mark some editors write at the start of a file.
+const BOM: &str = "\u{feff}";
+
+/// Reads JSON Lines: one object per line; strings kept, other values as JSON text; a
+/// leading UTF-8 byte order mark is skipped (as the CSV reader does). Returns the rows and
+/// the file's SHA-256.
+fn read_jsonl(path: &Path) -> Result<(Vec<(u64, Row)>, String), DatasetError> {
     let file = std::fs::File::open(path).map_err(io(path))?;
+    let mut reader = BufReader::new(HashingReader::new(file));
     let mut rows = Vec::new();
-    for (i, line) in BufReader::new(file).lines().enumerate() {
-        let line = line.map_err(io(path))?;
-        let n = i as u64 + 1;
+    let mut bytes = Vec::new();
+    let mut n = 0u64;
+    loop {
+        bytes.clear();
+        if reader.read_until(b'\n', &mut bytes).map_err(io(path))? == 0 {
+            break;
+        }
+        n += 1;
+        let line = std::str::from_utf8(&bytes).map_err(|e| DatasetError::Malformed {
+            path: path.to_path_buf(),
+            line: n,
+            message: format!(
+                "not UTF-8 (invalid byte at column {}); re-save the file as UTF-8",
+                e.valid_up_to() + 1
+            ),
+        })?;
+        let line = if n == 1 {
+            line.strip_prefix(BOM).unwrap_or(line)
+        } else {
+            line
+        };
         if line.trim().is_empty() {
             continue;
         }
-        let value: serde_json::Value =
-            serde_json::from_str(&line).map_err(|e| DatasetError::Malformed {
-                path: path.to_path_buf(),
-                line: n,
-                message: format!("not JSON: {e}"),
-            })?;
-        let serde_json::Value::Object(map) = value else {
-            return Err(DatasetError::Malformed {
-                path: path.to_path_buf(),
-                line: n,
-                message: "expected a JSON object per line, e.g. {\"text\": \"...\"}".into(),
-            });
-        };
-        let row = map
-            .into_iter()
-            .map(|(k, v)| {
-                let text = match v {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                (k, text)
-            })
-            .collect();
-        rows.push((n, row));
+        rows.push((n, jsonl_row(path, n, line)?));
     }
-    Ok(rows)
+    Ok((rows, reader.into_inner().finish()))
 }
 
-/// Reads CSV with a header row.
-fn read_csv(path: &Path) -> Result<Vec<(u64, Row)>, DatasetError> {
-    let mut reader = csv::Reader::from_path(path).map_err(|e| DatasetError::Malformed {
-        path: path.to_path_buf(),
-        line: 1,
-        message: e.to_string(),
-    })?;
+/// One JSON Lines line as a row.
+fn jsonl_row(path: &Path, n: u64, line: &str) -> Result<Row, DatasetError> {
+    let value: serde_json::Value =
+        serde_json::from_str(line).map_err(|e| DatasetError::Malformed {
+            path: path.to_path_buf(),
+            line: n,
+            message: format!("not JSON: {e}"),
+        })?;
+    let serde_json::Value::Object(map) = value else {
+        return Err(DatasetError::Malformed {
+            path: path.to_path_buf(),
+            line: n,
+            message: "expected a JSON object per line, e.g. {\"text\": \"...\"}".into(),
+        });
+    };
+    Ok(map
+        .into_iter()
+        .map(|(k, v)| {
+            let text = match v {
+                serde_json::Value::String(s) => s,
+                other => other.to_string(),
+            };
+            (k, text)
+        })
+        .collect())
+}
+
+/// Reads CSV with a header row (a leading UTF-8 byte order mark is skipped); returns the
+/// rows and the file's SHA-256.
+fn read_csv(path: &Path) -> Result<(Vec<(u64, Row)>, String), DatasetError> {
+    let file = std::fs::File::open(path).map_err(io(path))?;
+    let mut reader = csv::Reader::from_reader(HashingReader::new(file));
     let headers = reader
         .headers()
         .map_err(|e| DatasetError::Malformed {
@@ -174,7 +223,7 @@ fn read_csv(path: &Path) -> Result<Vec<(u64, Row)>, DatasetError> {
             .collect();
         rows.push((line, row));
     }
-    Ok(rows)
+    Ok((rows, reader.into_inner().finish()))
 }
 
 #[cfg(test)]
@@ -266,6 +315,86 @@ mod tests {
         ))
         .expect_err("second line is not an object");
         assert!(e.to_string().contains(":2: expected a JSON object"), "{e}");
+    }
+
+    #[test]
+    fn invalid_utf8_names_file_and_line() {
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        f.write_all(b"{\"text\": \"ok\"}\n{\"text\": \"caf\xe9\"}\n")
+            .expect("write");
+        let e = Dataset::load(&at(
+            spec(&[], 0, None, None),
+            f.path(),
+            DatasetFormat::Jsonl,
+        ))
+        .expect_err("second line is Latin-1");
+        let text = e.to_string();
+        assert!(text.contains(&f.path().display().to_string()), "{text}");
+        assert!(
+            text.contains(":2: not UTF-8 (invalid byte at column 14)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn a_leading_byte_order_mark_is_skipped_in_jsonl_and_csv() {
+        let mut j = tempfile::NamedTempFile::new().expect("temp file");
+        j.write_all("\u{feff}{\"text\": \"a\"}\n{\"text\": \"b\"}\n".as_bytes())
+            .expect("write");
+        let d = Dataset::load(&at(
+            spec(&[], 0, None, None),
+            j.path(),
+            DatasetFormat::Jsonl,
+        ))
+        .expect("a BOM is accepted in JSONL");
+        assert_eq!(d.rows[0].1["text"], "a");
+        let mut c = tempfile::NamedTempFile::new().expect("temp file");
+        c.write_all("\u{feff}text\na\n".as_bytes()).expect("write");
+        let d = Dataset::load(&at(spec(&[], 0, None, None), c.path(), DatasetFormat::Csv))
+            .expect("a BOM is accepted in CSV");
+        assert_eq!(
+            d.rows[0].1["text"], "a",
+            "the header is `text`, not BOM + text"
+        );
+    }
+
+    #[test]
+    fn the_file_hash_is_of_its_bytes_in_every_format() {
+        let mut j = tempfile::NamedTempFile::new().expect("temp file");
+        writeln!(j, "{{\"text\": \"a\"}}").expect("write");
+        let mut c = tempfile::NamedTempFile::new().expect("temp file");
+        write!(c, "text\na\n").expect("write");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let p = dir.path().join("d.parquet");
+        parquet_file::tests::write_parquet(&p, &["s0"]);
+        for (path, format) in [
+            (j.path(), DatasetFormat::Jsonl),
+            (c.path(), DatasetFormat::Csv),
+            (p.as_path(), DatasetFormat::Parquet),
+        ] {
+            let d = Dataset::load(&at(spec(&[], 0, None, None), path, format)).expect("loads");
+            assert_eq!(
+                d.sha256,
+                hashing::hash_file(path).expect("hash"),
+                "{format:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_fifo_is_refused_without_opening_it() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let fifo = dir.path().join("d.jsonl");
+        let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("path");
+        // SAFETY: mkfifo(3) with a NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+        // Opening it would block until a writer came: the test would hang, not fail.
+        let e = Dataset::load(&at(spec(&[], 0, None, None), &fifo, DatasetFormat::Jsonl))
+            .expect_err("a FIFO");
+        assert!(
+            e.to_string().contains("is not a regular file (a FIFO)"),
+            "{e}"
+        );
     }
 
     #[test]

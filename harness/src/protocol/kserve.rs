@@ -5,16 +5,35 @@ use super::{Input, Parsed, Prepared, Protocol, ProtocolError};
 use crate::dataset::Row;
 use serde_json::{Value, json};
 
-/// `kserve-v2`: `POST /v2/models/{name}/infer` with one BYTES tensor.
-#[derive(Clone, Copy, Debug)]
-pub struct KserveV2;
+/// `kserve-v2`: `POST /v2/models/{name}/infer` with one BYTES tensor, named
+/// [`TEXT_INPUT`] unless the suite's `kserve_input` names it otherwise.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KserveV2 {
+    /// Name of the input tensor holding the text.
+    pub input: String,
+}
+
+impl Default for KserveV2 {
+    fn default() -> Self {
+        Self::with_input(TEXT_INPUT)
+    }
+}
+
+impl KserveV2 {
+    /// The protocol with its text tensor named `input`.
+    pub fn with_input(input: &str) -> Self {
+        Self {
+            input: input.to_string(),
+        }
+    }
+}
 
 impl Protocol for KserveV2 {
     fn kind(&self) -> ProtocolKind {
         ProtocolKind::KserveV2
     }
     fn prepare(&self, input: &Input<'_>, _row: &Row) -> Result<Prepared, ProtocolError> {
-        Ok(infer(input))
+        Ok(infer(input, &self.input))
     }
     fn parse(&self, answer: &Value) -> Result<Parsed, ProtocolError> {
         parse(answer)
@@ -24,15 +43,15 @@ impl Protocol for KserveV2 {
     }
 }
 
-/// Name of the input tensor holding the text.
+/// Default name of the input tensor holding the text.
 pub const TEXT_INPUT: &str = "text";
 
-/// One BYTES tensor of shape [1] holding the text.
-fn infer(input: &Input<'_>) -> Prepared {
+/// One BYTES tensor of shape [1], named `name`, holding the text.
+fn infer(input: &Input<'_>, name: &str) -> Prepared {
     Prepared {
         path: format!("/v2/models/{}/infer", input.model),
         body: json!({
-            "inputs": [{ "name": TEXT_INPUT, "shape": [1], "datatype": "BYTES", "data": [input.text] }]
+            "inputs": [{ "name": name, "shape": [1], "datatype": "BYTES", "data": [input.text] }]
         }),
         pins_output_length: false,
         stream: false,
@@ -69,12 +88,16 @@ mod tests {
 
     #[test]
     fn request_and_answer_follow_the_v2_protocol() {
-        let p = infer(&Input {
-            model: "clf",
-            text: "good",
-            generation: None,
-        });
+        let p = infer(
+            &Input {
+                model: "clf",
+                text: "good",
+                generation: None,
+            },
+            TEXT_INPUT,
+        );
         assert_eq!(p.path, "/v2/models/clf/infer");
+        assert_eq!(p.body["inputs"][0]["name"], "text");
         assert_eq!(p.body["inputs"][0]["datatype"], "BYTES");
         assert_eq!(p.body["inputs"][0]["data"], json!(["good"]));
         let v = json!({"model_name": "clf", "outputs": [
@@ -82,5 +105,22 @@ mod tests {
             {"name": "score", "shape": [1], "datatype": "FP32", "data": [0.98]}]});
         assert_eq!(parse(&v).expect("valid").output_chars, 9);
         assert!(parse(&json!({"outputs": []})).is_err());
+    }
+
+    #[test]
+    fn the_input_tensor_takes_the_name_the_suite_gives() {
+        let input = Input {
+            model: "clf",
+            text: "good",
+            generation: None,
+        };
+        let p = KserveV2::with_input("INPUT__0")
+            .prepare(&input, &Row::new())
+            .expect("prepares");
+        assert_eq!(p.body["inputs"][0]["name"], "INPUT__0");
+        let p = KserveV2::default()
+            .prepare(&input, &Row::new())
+            .expect("prepares");
+        assert_eq!(p.body["inputs"][0]["name"], TEXT_INPUT);
     }
 }

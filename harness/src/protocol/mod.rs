@@ -147,7 +147,7 @@ pub fn of_kind<E>(
         ProtocolKind::TgiGenerate => Arc::new(TgiGenerate),
         ProtocolKind::TeiPredict => Arc::new(TeiPredict),
         ProtocolKind::TeiEmbed => Arc::new(TeiEmbed),
-        ProtocolKind::KserveV2 => Arc::new(KserveV2),
+        ProtocolKind::KserveV2 => Arc::new(KserveV2::default()),
         ProtocolKind::JsonTemplate => Arc::new(template()?),
     })
 }

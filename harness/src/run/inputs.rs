@@ -1,4 +1,5 @@
-//! Every request of every configuration, rendered before anything is sent.
+//! Every request of every configuration, rendered before anything is sent, and the
+//! SHA-256 of each dataset file read for them.
 
 use super::RunError;
 use super::requests::PreparedInputs;
@@ -6,11 +7,20 @@ use crate::dataset::Dataset;
 use crate::plan::Plan;
 use crate::protocol::Input;
 use crate::suite::Suite;
+use records::manifest::DatasetInfo;
 use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
 
+/// The requests of a plan and the datasets they were rendered from.
+pub struct Inputs {
+    /// Prepared requests per configuration of the plan, in plan order.
+    pub prepared: Vec<PreparedInputs>,
+    /// Every dataset file read, in suite order, with its SHA-256.
+    pub datasets: Vec<DatasetInfo>,
+}
+
 /// Renders every request of every configuration before anything is sent.
-pub fn prepare_inputs(suite: &Suite, plan: &Plan) -> Result<Vec<PreparedInputs>, RunError> {
+pub fn prepare_inputs(suite: &Suite, plan: &Plan) -> Result<Inputs, RunError> {
     let mut datasets: BTreeMap<usize, Dataset> = BTreeMap::new();
     let mut all = Vec::new();
     for config in &plan.configurations {
@@ -53,5 +63,19 @@ pub fn prepare_inputs(suite: &Suite, plan: &Plan) -> Result<Vec<PreparedInputs>,
         }
         all.push(PreparedInputs { requests });
     }
-    Ok(all)
+    let datasets = datasets
+        .into_iter()
+        .map(|(di, d)| DatasetInfo {
+            name: d.name,
+            path: std::fs::canonicalize(&suite.datasets[di].path)
+                .unwrap_or_else(|_| suite.datasets[di].path.clone())
+                .display()
+                .to_string(),
+            sha256: d.sha256,
+        })
+        .collect();
+    Ok(Inputs {
+        prepared: all,
+        datasets,
+    })
 }

@@ -74,6 +74,8 @@ pub fn new_manifest(
         shard: opts.shard.clone(),
         merged: None,
         policy: Some(policy(suite)),
+        // Filled once the datasets are read (`run::run`), before run.json is first written.
+        datasets: None,
     }
 }
 

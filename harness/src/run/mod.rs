@@ -22,6 +22,7 @@ use crate::client::ClientError;
 use crate::dataset::DatasetError;
 use crate::plan::Plan;
 use crate::probe_setup::probe_config;
+use crate::redact::Redactor;
 use crate::server::ServerError;
 use crate::suite::{Suite, SuiteError};
 use crate::writer::WriteError;
@@ -95,6 +96,16 @@ pub enum RunError {
         /// Variable name.
         var: String,
     },
+    /// The run had started (its `run.json` now says `status`) when `error` stopped it.
+    /// Shows `error`'s own message; print `error` itself for its chain of causes.
+    #[error("{error}")]
+    Stopped {
+        /// What `run.json` records: `failed`, or `interrupted` when a signal had asked the
+        /// run to stop.
+        status: RunStatus,
+        /// What stopped it.
+        error: Box<RunError>,
+    },
     /// Every warm-up request of a configuration failed.
     #[error(
         "configuration {config}: all {count} warm-up requests failed, first with: {first_error}"
@@ -142,9 +153,14 @@ pub fn default_out_dir(suite: &Suite) -> PathBuf {
 /// Runs a suite's plan, writing records into a new results folder as they are taken.
 pub async fn run(suite: &Suite, plan: &Plan, opts: &RunOptions) -> Result<RunResult, RunError> {
     let dir = opts.out.clone().unwrap_or_else(|| default_out_dir(suite));
+    let redactor = secrets(suite);
+    // Datasets are read (and hashed) before the folder is made: a bad row is an input
+    // error, and run.json records each file's SHA-256 from the start.
+    let inputs = inputs::prepare_inputs(suite, plan)?;
     let clock = MonotonicClock::new();
     let probes = probes::discover(&probe_config(&suite.probes), &clock);
-    let manifest = manifest::new_manifest(suite, opts, &probes, &clock);
+    let mut manifest = manifest::new_manifest(suite, opts, &probes, &clock);
+    manifest.datasets = Some(inputs.datasets.clone());
     // The folder is locked before anything is written into it, and its manifest follows
     // the suite copy at once (`drive`), so a stop leaves a folder `--resume` takes.
     let lock = claim_dir(&dir)?;
@@ -158,6 +174,8 @@ pub async fn run(suite: &Suite, plan: &Plan, opts: &RunOptions) -> Result<RunRes
         t_offset_ns: 0,
         prior: Prior::default(),
         resumed: false,
+        inputs: inputs.prepared,
+        redactor,
     };
     drive(suite, plan, opts, &probes, manifest, start, lock).await
 }
@@ -197,6 +215,14 @@ pub async fn resume(
             suite.path.display()
         )));
     }
+    let redactor = secrets(suite);
+    let inputs = inputs::prepare_inputs(suite, plan)?;
+    match resume::check_datasets(manifest.datasets.as_deref(), &inputs.datasets) {
+        Ok(None) => {}
+        Ok(Some(warning)) => tracing::warn!("{}: {warning}", dir.display()),
+        Err(reason) => return Err(refuse(reason)),
+    }
+    manifest.datasets = Some(inputs.datasets.clone());
     // Before touching any file: one process per folder.
     let lock = lock::hold(dir)?;
     let prior = resume::recover(dir)?;
@@ -222,6 +248,8 @@ pub async fn resume(
         t_offset_ns,
         prior,
         resumed: true,
+        inputs: inputs.prepared,
+        redactor,
     };
     drive(suite, plan, opts, &probes, manifest, start, lock).await
 }
@@ -233,6 +261,18 @@ struct Start {
     t_offset_ns: u64,
     prior: Prior,
     resumed: bool,
+    /// Prepared requests per configuration of the plan.
+    inputs: Vec<PreparedInputs>,
+    /// Takes the run's secrets out of what it writes.
+    redactor: Redactor,
+}
+
+/// The secrets of `suite` (its servers' API keys); warns about keys too short to redact.
+fn secrets(suite: &Suite) -> Redactor {
+    for warning in crate::redact::short_key_warnings(suite) {
+        tracing::warn!("{warning}");
+    }
+    Redactor::for_suite(suite)
 }
 
 /// Runs what is left to run and writes the manifest at the end (the binary renders the
@@ -247,6 +287,7 @@ async fn drive(
     _lock: lock::FolderLock,
 ) -> Result<RunResult, RunError> {
     let dir = start.dir.clone();
+    let redactor = start.redactor.clone();
     manifest.save(&dir)?;
     reference::keep(&dir, suite)?;
     let stop = Arc::new(AtomicBool::new(false));
@@ -256,15 +297,22 @@ async fn drive(
         outcome.as_ref().map(|(reason, _)| reason),
         stop.load(Ordering::SeqCst),
     );
+    let reason = ending
+        .reason
+        .as_deref()
+        .map(|r| redactor.redact(r).into_owned());
     manifest.ended_utc = Some(manifest::now_utc());
     manifest.status = ending.status;
-    manifest.status_reason = ending.reason.clone();
+    manifest.status_reason = reason.clone();
     manifest.save(&dir)?;
-    let (_, tally) = outcome?;
+    let (_, tally) = outcome.map_err(|e| RunError::Stopped {
+        status: ending.status,
+        error: Box::new(e),
+    })?;
     Ok(RunResult {
         dir,
         status: ending.status,
-        reason: ending.reason,
+        reason,
         measured: tally.measured,
         failures: tally.failures,
     })
@@ -300,7 +348,6 @@ async fn execute(
 ) -> Result<(StopReason, Tally), RunError> {
     let dir = start.dir.as_path();
     let clock = &start.clock;
-    let inputs = inputs::prepare_inputs(suite, plan)?;
     let (tx, rx) = std::sync::mpsc::sync_channel(8192);
     let continuation = samples::Continuation {
         t_offset_ns: start.t_offset_ns,
@@ -316,9 +363,10 @@ async fn execute(
         meter: Meter { probes, clock },
         stop,
         t_offset_ns: start.t_offset_ns,
-        inputs,
+        inputs: start.inputs,
         prior: start.prior,
         resumed: start.resumed,
+        redactor: &start.redactor,
     };
     let outcome = match Session::open(setup) {
         Ok(mut session) => session.run().await.map(|reason| (reason, session.tally())),

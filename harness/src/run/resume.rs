@@ -9,6 +9,7 @@
 use crate::server::{LaunchRecord, STOP_GRACE, signal_group};
 use crate::writer::WriteError;
 use records::files;
+use records::manifest::DatasetInfo;
 use records::raw::{BaselineRecord, RepetitionRecord};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -73,6 +74,39 @@ fn error(path: &Path, reason: impl std::fmt::Display) -> WriteError {
         path: path.to_path_buf(),
         reason: reason.to_string(),
     }
+}
+
+/// Compares the datasets a run read when it started (`recorded`, from `run.json`) with
+/// those read now: `Err` names the first changed or missing file, both hashes and the fix;
+/// `Ok(Some(warning))` for a `run.json` written before datasets were hashed.
+pub fn check_datasets(
+    recorded: Option<&[DatasetInfo]>,
+    now: &[DatasetInfo],
+) -> Result<Option<String>, String> {
+    let Some(recorded) = recorded else {
+        return Ok(Some(
+            "run.json records no dataset hashes (the run was started by an older joulebench): the datasets cannot be checked for changes since it started".into(),
+        ));
+    };
+    for old in recorded {
+        let fix = "restore the file the run was started with, or start a new run (the repetitions already taken used the old file)";
+        match now.iter().find(|d| d.name == old.name) {
+            Some(new) if new.sha256 == old.sha256 => {}
+            Some(new) => {
+                return Err(format!(
+                    "dataset `{}` ({}) changed since the run started: its SHA-256 was {} and is {} now; {fix}",
+                    old.name, new.path, old.sha256, new.sha256
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "dataset `{}` ({}, SHA-256 {}) that the run read is not read now; {fix}",
+                    old.name, old.path, old.sha256
+                ));
+            }
+        }
+    }
+    Ok(None)
 }
 
 /// Cuts bytes after the last newline; true if there were any.
@@ -301,6 +335,32 @@ mod tests {
         assert_eq!(text.lines().count(), 4, "{text}");
         assert!(text.ends_with('\n'));
         assert!(!text.contains("measured,2,"), "{text}");
+    }
+
+    fn info(name: &str, sha256: &str) -> DatasetInfo {
+        DatasetInfo {
+            name: name.into(),
+            path: format!("/data/{name}.jsonl"),
+            sha256: sha256.into(),
+        }
+    }
+
+    #[test]
+    fn a_changed_dataset_is_refused_and_an_old_manifest_warns() {
+        let recorded = [info("a", "aaaa"), info("b", "bbbb")];
+        assert_eq!(check_datasets(Some(&recorded), &recorded), Ok(None));
+        let e = check_datasets(Some(&recorded), &[info("a", "aaaa"), info("b", "cccc")])
+            .expect_err("b changed");
+        assert!(
+            e.contains("dataset `b` (/data/b.jsonl) changed")
+                && e.contains("was bbbb and is cccc")
+                && e.contains("start a new run"),
+            "{e}"
+        );
+        let e = check_datasets(Some(&recorded), &[info("a", "aaaa")]).expect_err("b gone");
+        assert!(e.contains("`b`") && e.contains("bbbb"), "{e}");
+        let warning = check_datasets(None, &recorded).expect("an old run resumes");
+        assert!(warning.is_some_and(|w| w.contains("no dataset hashes")));
     }
 
     #[test]

@@ -9,6 +9,7 @@ use super::sink::{ConfigColumns, RecordSink};
 use super::stop::StopReason;
 use super::{RunError, RunOptions};
 use crate::plan::{Configuration, Plan};
+use crate::redact::Redactor;
 use crate::server::ServerError;
 use crate::suite::Suite;
 use crate::writer::WriteError;
@@ -93,6 +94,8 @@ pub struct Setup<'a> {
     pub prior: Prior,
     /// Whether this session resumes an interrupted run.
     pub resumed: bool,
+    /// Takes the run's secrets out of the records.
+    pub redactor: &'a Redactor,
 }
 
 /// Everything open while a run goes on.
@@ -128,7 +131,7 @@ impl<'a> Session<'a> {
                 setup.dir,
                 setup.stop,
             ),
-            sink: RecordSink::open(setup.dir, setup.t_offset_ns)?,
+            sink: RecordSink::open(setup.dir, setup.t_offset_ns, setup.redactor)?,
             inputs: setup.inputs,
             prior: setup.prior,
             resumed: setup.resumed,

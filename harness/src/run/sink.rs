@@ -3,6 +3,7 @@
 
 use super::requests::BatchResult;
 use crate::plan::Configuration;
+use crate::redact::Redactor;
 use crate::writer::{RowAppender, WriteError};
 use probes::window::Window;
 use records::files;
@@ -81,10 +82,12 @@ fn domain_columns(window: &Window, t_offset_ns: u64) -> impl Iterator<Item = Dom
 }
 
 impl RecordSink {
-    /// Opens (or creates) the record files in `dir`; `t_offset_ns` is added to window times.
-    pub fn open(dir: &Path, t_offset_ns: u64) -> Result<Self, WriteError> {
+    /// Opens (or creates) the record files in `dir`; `t_offset_ns` is added to window times;
+    /// `redactor` takes the run's secrets out of `requests.csv` (the rows holding server text).
+    pub fn open(dir: &Path, t_offset_ns: u64, redactor: &Redactor) -> Result<Self, WriteError> {
         Ok(Self {
-            requests: RowAppender::open(&dir.join(files::REQUESTS_CSV))?,
+            requests: RowAppender::open(&dir.join(files::REQUESTS_CSV))?
+                .with_redactor(redactor.clone()),
             repetitions: RowAppender::open(&dir.join(files::REPETITIONS_CSV))?,
             baselines: RowAppender::open(&dir.join(files::BASELINES_CSV))?,
             t_offset_ns,
@@ -199,7 +202,7 @@ mod tests {
     #[test]
     fn a_baseline_writes_a_row_per_domain_with_power_and_shifted_times() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut sink = RecordSink::open(dir.path(), 500).expect("open");
+        let mut sink = RecordSink::open(dir.path(), 500, &Redactor::default()).expect("open");
         sink.baseline("m@d", &window()).expect("baseline");
         let rows: Vec<BaselineRecord> = read(&dir.path().join(files::BASELINES_CSV));
         assert_eq!(rows.len(), 2);
@@ -216,7 +219,7 @@ mod tests {
     #[test]
     fn a_baseline_of_no_length_writes_nothing() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut sink = RecordSink::open(dir.path(), 0).expect("open");
+        let mut sink = RecordSink::open(dir.path(), 0, &Redactor::default()).expect("open");
         let mut empty = window();
         empty.t_end_ns = empty.t_start_ns;
         sink.baseline("m@d", &empty).expect("baseline");
@@ -227,7 +230,7 @@ mod tests {
     #[test]
     fn a_repetition_writes_a_row_per_domain_with_its_configuration_and_batch() {
         let dir = tempfile::tempdir().expect("temp dir");
-        let mut sink = RecordSink::open(dir.path(), 7).expect("open");
+        let mut sink = RecordSink::open(dir.path(), 7, &Redactor::default()).expect("open");
         let columns = ConfigColumns {
             config: "m@d".into(),
             model: "m".into(),

@@ -5,6 +5,7 @@ use super::file::SuiteFile;
 use super::keys::{Step, value_span};
 use super::numbers::check_numbers;
 use super::{DatasetFormat, DatasetSource, MissingDataset, ModelClass, SuiteError};
+use crate::dataset::FileProblem;
 use crate::protocol::ProtocolKind;
 use std::collections::BTreeSet;
 use std::ops::Range;
@@ -104,20 +105,25 @@ pub(super) fn check(
             ));
         }
         let file = dir.join(d.path.get_ref());
-        if !file.is_file() && !datasets_must_exist {
-            missing.push(MissingDataset {
-                name: d.name.get_ref().clone(),
-                path: file.clone(),
-            });
-        } else if !file.is_file() {
-            return Err(src.error_at(
-                d.path.span(),
-                Some("datasets.path"),
-                format!(
-                    "dataset file {} not found (paths are relative to the suite file's folder)",
-                    file.display()
-                ),
-            ));
+        match crate::dataset::check_regular(&file) {
+            Ok(()) => {}
+            Err(FileProblem::Missing) if !datasets_must_exist => {
+                missing.push(MissingDataset {
+                    name: d.name.get_ref().clone(),
+                    path: file.clone(),
+                });
+            }
+            Err(problem) => {
+                let hint = match problem {
+                    FileProblem::Missing => " (paths are relative to the suite file's folder)",
+                    _ => "",
+                };
+                return Err(src.error_at(
+                    d.path.span(),
+                    Some("datasets.path"),
+                    format!("dataset file {} {problem}{hint}", file.display()),
+                ));
+            }
         }
         let Some(format) = d.format.or_else(|| dataset_format(d.path.get_ref())) else {
             return Err(src.error_at(

@@ -5,7 +5,7 @@ use super::error::SourceText;
 use super::file::{ModelSpec, ServerSpec, SuiteFile};
 use super::{DatasetSource, Model, ModelClass, Server, ServerAddress, SuiteError};
 use crate::plan::DEFAULT_INPUT_TEMPLATE;
-use crate::protocol::{self, Generation, JsonTemplate, Protocol};
+use crate::protocol::{self, Generation, JsonTemplate, KserveV2, Protocol, ProtocolKind};
 use crate::template::Template;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -97,8 +97,12 @@ fn model(
         ));
     };
     let kind = m.protocol.unwrap_or(server_spec.protocol);
-    let wire: Arc<dyn Protocol> =
-        protocol::of_kind(kind, || json_template(src, server, server_spec, m))?;
+    let wire: Arc<dyn Protocol> = match (kind, &server_spec.kserve_input) {
+        (ProtocolKind::KserveV2, Some(name)) => {
+            Arc::new(KserveV2::with_input(&kserve_input(src, server, name)?))
+        }
+        _ => protocol::of_kind(kind, || json_template(src, server, server_spec, m))?,
+    };
     let generation = wire.generates().then(|| Generation {
         max_tokens: task_spec
             .and_then(|t| t.max_tokens)
@@ -133,6 +137,25 @@ fn model(
         datasets: wanted,
         reference: m.reference.as_ref().map(|r| r.get_ref().clone()),
     })
+}
+
+/// The server's `kserve_input`, checked: a tensor name is not empty and has no spaces.
+fn kserve_input(
+    src: SourceText<'_>,
+    server: &str,
+    name: &toml::Spanned<String>,
+) -> Result<String, SuiteError> {
+    let text = name.get_ref();
+    if text.is_empty() || text.chars().any(char::is_whitespace) {
+        return Err(src.error_at(
+            name.span(),
+            Some(&format!("servers.{server}.kserve_input")),
+            format!(
+                "{text:?} is not a tensor name: give the name of the model's BYTES input, as its config.pbtxt or `GET /v2/models/NAME` lists it (default \"text\")"
+            ),
+        ));
+    }
+    Ok(text.clone())
 }
 
 /// The server's `[servers.NAME.json_template]` table, checked, for a `json-template` model.

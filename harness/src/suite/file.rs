@@ -88,6 +88,9 @@ pub struct ServerSpec {
     pub env: BTreeMap<String, String>,
     /// Request template and answer pointers, for the `json-template` protocol.
     pub json_template: Option<JsonTemplateSpec>,
+    /// Name of the input tensor holding the text, for the `kserve-v2` protocol
+    /// (default `text`; Triton models often name it `INPUT__0` or `text_input`).
+    pub kserve_input: Option<Spanned<String>>,
 }
 
 /// `[servers.NAME.json_template]`: a request body template and where the answer is.

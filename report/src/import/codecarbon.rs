@@ -538,5 +538,6 @@ fn manifest(
             max_failure_share: 0.0,
             idle: records::manifest::IdleSubtraction::LatestBaseline,
         }),
+        datasets: None,
     }
 }
