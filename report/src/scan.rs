@@ -10,9 +10,10 @@ use crate::configs::{Configuration, DomainKey};
 use crate::per_request::{Integrated, Integrator};
 use crate::timeline::Timelines;
 use records::files::{REQUESTS_CSV, SAMPLES_CSV};
+use records::finite::{Bound, check_value};
 use records::labels::FigureLabel;
 use records::raw::{Phase, RequestEnergyRecord, RequestRecord, RequestStatus};
-use records::table_io::open;
+use records::table_io::{open, read_records};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -122,9 +123,7 @@ pub fn scan(
         return Ok(out);
     }
     let requests_path = dir.join(REQUESTS_CSV);
-    let mut requests = open(&requests_path)?
-        .into_deserialize::<RequestRecord>()
-        .peekable();
+    let mut requests = read_records::<RequestRecord>(&requests_path)?.peekable();
     if out.has_samples {
         sink.start()?;
     }
@@ -149,8 +148,8 @@ pub fn scan(
                 match requests.peek() {
                     Some(Ok(r)) if r.t_start_ns <= s.t_ns => {}
                     Some(Err(_)) => {
-                        if let Some(Err(source)) = requests.next() {
-                            return Err(csv_err(&requests_path, source));
+                        if let Some(Err(e)) = requests.next() {
+                            return Err(e.into());
                         }
                     }
                     _ => break,
@@ -172,7 +171,7 @@ pub fn scan(
             .set_domains(domains.into_iter().map(|(k, _)| k).collect());
     }
     for r in requests {
-        let r = r.map_err(|source| csv_err(&requests_path, source))?;
+        let r = r?;
         take_request(r, &mut ctx, &mut out, &mut integrator);
     }
     for done in integrator.finish() {
@@ -401,6 +400,10 @@ impl SampleReader {
             "" => None,
             v => Some(v.parse::<f64>().map_err(|_| bad("power_w", v))?),
         };
+        check_value(&self.path, line, "energy_j", energy_j, Bound::NonNegative)?;
+        if let Some(p) = power_w {
+            check_value(&self.path, line, "power_w", p, Bound::NonNegative)?;
+        }
         Ok(Some(Sample {
             t_ns,
             source: get(1),
