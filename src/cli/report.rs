@@ -89,9 +89,12 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Why the report of `dir` has no figure at all, when no configuration has a valid
-/// repetition: none finished yet (no row in `repetitions.csv`), or none is valid.
+/// repetition: none finished yet (no row in `repetitions.csv`), or none is valid. A shard
+/// given no configuration (`run --shard` with more shards than configurations) has
+/// nothing to measure and is not such a run.
 fn no_valid_repetition(dir: &Path, report: &report::Report) -> Option<String> {
-    if report.configs.iter().any(|c| c.usable().next().is_some()) {
+    let empty_shard = (report.manifest.shard.as_ref()).is_some_and(|s| s.configurations.is_empty());
+    if empty_shard || report.configs.iter().any(|c| c.usable().next().is_some()) {
         return None;
     }
     let repetitions = dir.join(records::files::REPETITIONS_CSV);
