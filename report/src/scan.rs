@@ -10,7 +10,7 @@ use crate::configs::{Configuration, DomainKey};
 use crate::per_request::{Integrated, Integrator};
 use crate::timeline::Timelines;
 use records::files::{REQUESTS_CSV, SAMPLES_CSV};
-use records::finite::{Bound, check_value};
+use records::finite::{check_value, sample_figures};
 use records::labels::FigureLabel;
 use records::raw::{Phase, RequestEnergyRecord, RequestRecord, RequestStatus};
 use records::table_io::{open, read_records};
@@ -400,9 +400,8 @@ impl SampleReader {
             "" => None,
             v => Some(v.parse::<f64>().map_err(|_| bad("power_w", v))?),
         };
-        check_value(&self.path, line, "energy_j", energy_j, Bound::NonNegative)?;
-        if let Some(p) = power_w {
-            check_value(&self.path, line, "power_w", p, Bound::NonNegative)?;
+        for (column, value, bound) in sample_figures(energy_j, power_w) {
+            check_value(&self.path, line, column, value, bound)?;
         }
         Ok(Some(Sample {
             t_ns,
