@@ -79,11 +79,81 @@ fn a_run_with_no_valid_repetition_still_gets_headers() {
     Synthetic::small().write(dir.path()).expect("write run");
     fail_requests(&dir.path().join("repetitions.csv"), |_| true);
     let o = joulebench(&["report", path(dir.path())]);
-    assert!(o.status.success(), "{}", text(&o));
+    // Nothing usable at all: exit 3, as `run` does (README's exit codes).
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(text(&o).contains("no valid repetition: none of the 3 configuration(s)"));
     let csv = std::fs::read_to_string(dir.path().join("summary.csv")).expect("summary");
     // Every configuration keeps its row (with empty figures: see run_failures).
     assert_eq!(csv.lines().count(), 4);
     assert!(csv.starts_with("config,model,task,dataset,class,"));
+}
+
+/// Sets one cell of a CSV file: data row `row` (0-based; file line `row + 2`), `column`.
+fn set_cell(file: &Path, row: usize, column: &str, value: &str) {
+    let mut reader = csv::Reader::from_path(file).expect("open");
+    let header = reader.headers().expect("header").clone();
+    let i = header.iter().position(|h| h == column).expect(column);
+    let mut rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.expect("row").iter().map(str::to_string).collect())
+        .collect();
+    rows[row][i] = value.to_string();
+    let mut w = csv::Writer::from_path(file).expect("rewrite");
+    w.write_record(&header).expect("header");
+    for r in rows {
+        w.write_record(&r).expect("row");
+    }
+    w.flush().expect("flush");
+}
+
+#[test]
+fn report_and_compare_refuse_a_corrupted_energy_naming_file_line_and_column() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (base, bad) = (tmp.path().join("base"), tmp.path().join("bad"));
+    Synthetic::small().write(&base).expect("base");
+    for value in ["NaN", "inf", "-inf", "-3.5"] {
+        Synthetic::small().write(&bad).expect("bad");
+        set_cell(&bad.join("repetitions.csv"), 1, "energy_j", value);
+        let o = joulebench(&["report", path(&bad), "--no-plots"]);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{value}: {out}");
+        assert!(
+            out.contains("repetitions.csv, line 3, field `energy_j`:") && out.contains("corrupted"),
+            "{value}: {out}"
+        );
+        // The gate never passes on such a figure.
+        let o = joulebench(&["compare", path(&base), path(&bad)]);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{value}: {out}");
+        assert!(!out.contains("PASS"), "{value}: {out}");
+        assert!(out.contains("field `energy_j`"), "{value}: {out}");
+    }
+}
+
+#[test]
+fn report_exits_3_before_the_first_repetition_and_2_on_a_zero_byte_repetitions_csv() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    Synthetic::small().write(dir).expect("run");
+    let reps = dir.join("repetitions.csv");
+    let header = std::fs::read_to_string(&reps).expect("read");
+    let header = header.lines().next().expect("header line");
+    std::fs::write(&reps, format!("{header}\n")).expect("header only");
+    let o = joulebench(&["report", path(dir), "--no-plots"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(3), "{out}");
+    assert!(out.contains("no valid repetition yet"), "{out}");
+    assert!(out.contains("--resume"), "{out}");
+
+    std::fs::write(&reps, "").expect("0 bytes");
+    let o = joulebench(&["report", path(dir), "--no-plots"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("repetitions.csv is empty, without even its header line")
+            && out.contains("corrupted"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -62,4 +62,12 @@ pub enum RecordsError {
         /// What is wrong, naming what was expected.
         message: String,
     },
+    /// A file that always starts with its header line is empty (0 bytes).
+    #[error(
+        "{path} is empty, without even its header line: the file is corrupted (joulebench writes the header when it creates the file); resume the run (`joulebench run --resume DIR`), which writes the header and measures the repetitions it lacks"
+    )]
+    Empty {
+        /// The file.
+        path: PathBuf,
+    },
 }

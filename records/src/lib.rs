@@ -5,6 +5,7 @@
 pub mod config_id;
 pub mod error;
 pub mod files;
+pub mod finite;
 pub mod labels;
 pub mod manifest;
 pub mod number;

@@ -1,6 +1,7 @@
 //! Reading and writing CSV tables, naming the file in every error.
 
 use crate::RecordsError;
+use crate::finite::Figures;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,47 @@ pub fn read_csv<T: serde::de::DeserializeOwned>(
     Ok(reader
         .into_deserialize::<T>()
         .map(move |r| r.map_err(|source| csv_error(&owned, &headers, source))))
+}
+
+/// Streams the rows of a CSV file of raw records with a header, checking every figure of
+/// every row ([`crate::finite`]): a NaN, an infinity or a negative counter delta is an error
+/// naming the file, line and column, never a figure.
+pub fn read_records<T: serde::de::DeserializeOwned + Figures>(
+    path: &Path,
+) -> Result<impl Iterator<Item = Result<T, RecordsError>>, RecordsError> {
+    let mut reader = open(path)?;
+    let owned: PathBuf = path.to_path_buf();
+    let headers = reader
+        .headers()
+        .map_err(|source| RecordsError::Csv {
+            path: owned.clone(),
+            cause: source,
+        })?
+        .clone();
+    let mut record = csv::StringRecord::new();
+    let mut done = false;
+    Ok(std::iter::from_fn(move || {
+        if done {
+            return None;
+        }
+        let row = match reader.read_record(&mut record) {
+            Ok(false) => {
+                done = true;
+                return None;
+            }
+            Ok(true) => record
+                .deserialize::<T>(Some(&headers))
+                .map_err(|source| csv_error(&owned, &headers, source))
+                .and_then(|row| {
+                    let line = record.position().map_or(0, csv::Position::line);
+                    crate::finite::check(&row, &owned, line).map(|()| row)
+                }),
+            Err(source) => Err(csv_error(&owned, &headers, source)),
+        };
+        // A broken row ends the stream: what follows it cannot be trusted.
+        done = row.is_err();
+        Some(row)
+    }))
 }
 
 /// A CSV error, naming the line (and the column, where csv knows it) when a row could not be read.
@@ -154,5 +196,30 @@ mod tests {
             text.contains("expected one of measured, estimated"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_non_finite_figure_names_the_file_line_and_column() {
+        use crate::raw::RepetitionRecord;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("repetitions.csv");
+        let row = |energy_j| RepetitionRecord {
+            energy_j,
+            ..RepetitionRecord::default()
+        };
+        write_csv(&path, &[row(1.5), row(2.5), row(3.5)]).expect("write");
+        let text = std::fs::read_to_string(&path).expect("read");
+        for bad in ["NaN", "inf", "-inf", "-2.5"] {
+            std::fs::write(&path, text.replace("2.5", bad)).expect("corrupt");
+            let rows: Vec<_> = read_records::<RepetitionRecord>(&path)
+                .expect("open")
+                .collect();
+            assert_eq!(rows.len(), 2, "the stream ends at the broken row");
+            let e = rows[1].as_ref().expect_err(bad).to_string();
+            assert!(
+                e.contains("repetitions.csv, line 3, field `energy_j`:") && e.contains(bad),
+                "{e}"
+            );
+        }
     }
 }

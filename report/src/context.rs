@@ -5,7 +5,7 @@ use crate::ReportError;
 use crate::configs::Configuration;
 use records::files::CONTEXT_CSV;
 use records::raw::ContextRecord;
-use records::table_io::read_csv;
+use records::table_io::read_records;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -59,7 +59,7 @@ pub fn summarise(dir: &Path, configs: &[Configuration]) -> Result<Vec<ContextRow
     windows.sort();
     let mut acc: BTreeMap<(usize, String, String, String), Acc> = BTreeMap::new();
     let mut cursor = 0;
-    for rec in read_csv::<ContextRecord>(&path)? {
+    for rec in read_records::<ContextRecord>(&path)? {
         let rec = rec?;
         while cursor < windows.len() && windows[cursor].1 < rec.t_ns {
             cursor += 1;

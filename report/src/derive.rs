@@ -6,7 +6,7 @@ use crate::ReportError;
 use records::files::{BASELINES_CSV, REPETITIONS_CSV};
 use records::manifest::{DerivationPolicy, IdleSubtraction, RunManifest};
 use records::raw::{BaselineRecord, RepetitionDerivedV1, RepetitionRecord};
-use records::table_io::read_csv;
+use records::table_io::read_records;
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -56,11 +56,11 @@ pub fn rows(
             )));
         }
     };
-    let raw = read_csv::<RepetitionRecord>(&path)?.map(|record| record.map(underived));
+    let raw = read_records::<RepetitionRecord>(&path)?.map(|record| record.map(underived));
     let mut out = Vec::new();
     match derivation {
         Derivation::Recorded => {
-            for (row, recorded) in raw.zip(read_csv::<RepetitionDerivedV1>(&path)?) {
+            for (row, recorded) in raw.zip(read_records::<RepetitionDerivedV1>(&path)?) {
                 let recorded = recorded?;
                 out.push(DerivedRow {
                     idle_power_w: recorded.idle_power_w,
@@ -117,7 +117,7 @@ fn baselines(dir: &Path) -> Result<Baselines, ReportError> {
     if !path.exists() {
         return Ok(out);
     }
-    for b in read_csv::<BaselineRecord>(&path)? {
+    for b in read_records::<BaselineRecord>(&path)? {
         let b = b?;
         out.entry((b.config, b.source, b.domain))
             .or_default()

@@ -4,6 +4,8 @@
 
 use crate::ReportError;
 use crate::configs::{self, Configuration};
+use records::RecordsError;
+use records::files::REPETITIONS_CSV;
 use records::manifest::{DerivationPolicy, RunManifest};
 use std::path::Path;
 
@@ -18,9 +20,16 @@ pub struct EnergyRun {
 
 impl EnergyRun {
     /// Reads a run folder's energy records, deriving net energy and validity under
-    /// `policy` (else the policy the run recorded).
+    /// `policy` (else the policy the run recorded). A 0-byte `repetitions.csv` is an error
+    /// ([`RecordsError::Empty`]); a header-only one (or none) gives no configuration.
     pub fn load(dir: &Path, policy: Option<&DerivationPolicy>) -> Result<Self, ReportError> {
         let manifest = RunManifest::load(dir)?;
+        // A header-only file is a run that has not finished a repetition; a 0-byte one
+        // lost its header and cannot be told from a damaged file.
+        let repetitions = dir.join(REPETITIONS_CSV);
+        if std::fs::metadata(&repetitions).is_ok_and(|m| m.len() == 0) {
+            return Err(RecordsError::Empty { path: repetitions }.into());
+        }
         let configs = configs::load(dir, &manifest, policy)?;
         Ok(Self { manifest, configs })
     }

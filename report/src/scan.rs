@@ -10,9 +10,10 @@ use crate::configs::{Configuration, DomainKey};
 use crate::per_request::{Integrated, Integrator};
 use crate::timeline::Timelines;
 use records::files::{REQUESTS_CSV, SAMPLES_CSV};
+use records::finite::{check_value, sample_figures};
 use records::labels::FigureLabel;
 use records::raw::{Phase, RequestEnergyRecord, RequestRecord, RequestStatus};
-use records::table_io::open;
+use records::table_io::{open, read_records};
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -124,9 +125,7 @@ pub fn scan(
         return Ok(out);
     }
     let requests_path = dir.join(REQUESTS_CSV);
-    let mut requests = open(&requests_path)?
-        .into_deserialize::<RequestRecord>()
-        .peekable();
+    let mut requests = read_records::<RequestRecord>(&requests_path)?.peekable();
     if out.has_samples {
         sink.start()?;
     }
@@ -151,8 +150,8 @@ pub fn scan(
                 match requests.peek() {
                     Some(Ok(r)) if r.t_start_ns <= s.t_ns => {}
                     Some(Err(_)) => {
-                        if let Some(Err(source)) = requests.next() {
-                            return Err(csv_err(&requests_path, source));
+                        if let Some(Err(e)) = requests.next() {
+                            return Err(e.into());
                         }
                     }
                     _ => break,
@@ -174,7 +173,7 @@ pub fn scan(
             .set_domains(domains.into_iter().map(|(k, _)| k).collect());
     }
     for r in requests {
-        let r = r.map_err(|source| csv_err(&requests_path, source))?;
+        let r = r?;
         take_request(r, &mut ctx, &mut out, &mut integrator);
     }
     for done in integrator.finish() {
@@ -404,6 +403,9 @@ impl SampleReader {
             "" => None,
             v => Some(v.parse::<f64>().map_err(|_| bad("power_w", v))?),
         };
+        for (column, value, bound) in sample_figures(energy_j, power_w) {
+            check_value(&self.path, line, column, value, bound)?;
+        }
         Ok(Some(Sample {
             t_ns,
             source: get(1),

@@ -381,3 +381,88 @@ fn sampler_gaps_are_flagged_and_an_unseen_wrap_excludes_the_repetition() {
         .expect("summarised");
     assert!(!other.flags.contains("sampler-gap"), "{}", other.flags);
 }
+
+/// Sets one cell of a CSV file of a run folder: data row `row` (0-based, file line
+/// `row + 2`), `column`.
+fn set_cell(path: &Path, row: usize, column: &str, value: &str) {
+    let mut i = 0;
+    rewrite(path, |h, r| {
+        let mut v: Vec<String> = r.iter().map(str::to_string).collect();
+        if i == row {
+            v[col(h, column)] = value.to_string();
+        }
+        i += 1;
+        Some(v)
+    });
+}
+
+#[test]
+fn a_corrupted_figure_in_any_raw_file_is_refused_naming_file_line_and_column() {
+    let cases = [
+        ("repetitions.csv", "energy_j", "NaN", "NaN is not a number"),
+        ("repetitions.csv", "duration_s", "-1", "-1 is negative"),
+        ("baselines.csv", "power_w", "inf", "inf is infinite"),
+        ("baselines.csv", "energy_j", "-0.5", "-0.5 is negative"),
+        ("requests.csv", "latency_ms", "-inf", "-inf is infinite"),
+        ("samples.csv", "energy_j", "NaN", "NaN is not a number"),
+        ("samples.csv", "power_w", "-2", "-2 is negative"),
+    ];
+    for (file, column, value, why) in cases {
+        let tmp = tempfile::tempdir().expect("temp dir");
+        let dir = tmp.path();
+        Synthetic::small().write(dir).expect("run");
+        set_cell(&dir.join(file), 3, column, value);
+        let options = report::ReportOptions {
+            plots: false,
+            ..report::ReportOptions::default()
+        };
+        let err = report::render_with(dir, &options).expect_err(file);
+        let text = err.to_string();
+        let place = format!("{file}, line 5, field `{column}`: {why}");
+        assert!(text.contains(&place), "{file} {column} {value}: {text}");
+        assert!(
+            text.contains("corrupted") && text.contains("--resume"),
+            "{text}"
+        );
+    }
+}
+
+#[test]
+fn the_gate_refuses_a_non_finite_energy_instead_of_passing() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let (base, cand, _) = two_runs(tmp.path());
+    set_cell(&cand.join("repetitions.csv"), 0, "energy_j", "inf");
+    let err = compare(&base, &cand, &CompareOptions::default()).expect_err("no verdict");
+    assert!(
+        err.to_string()
+            .contains("repetitions.csv, line 2, field `energy_j`: inf is infinite"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_negative_net_energy_is_a_figure_not_a_corruption() {
+    let tmp = tempfile::tempdir().expect("temp dir");
+    let dir = tmp.path();
+    Synthetic::small().write(dir).expect("run");
+    // An idle baseline above the load makes the net energy negative: kept, not refused.
+    rewrite(&dir.join("baselines.csv"), |h, r| {
+        let mut v: Vec<String> = r.iter().map(str::to_string).collect();
+        v[col(h, "power_w")] = "1000000".to_string();
+        Some(v)
+    });
+    let options = report::ReportOptions {
+        plots: false,
+        ..report::ReportOptions::default()
+    };
+    let report = report::render_with(dir, &options).expect("render");
+    assert!(
+        report
+            .configs
+            .iter()
+            .flat_map(|c| c.repetitions.values())
+            .flat_map(|r| r.domains.values())
+            .any(|w| w.net_energy_j.is_some_and(|n| n < 0.0)),
+        "a negative net energy is kept"
+    );
+}

@@ -59,6 +59,18 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         (None, None) => anyhow::bail!("give a results folder: joulebench report DIR"),
     };
     warn_without_valid_repetition(&report);
+    if options.plots {
+        for note in report::plot::notes(&report) {
+            eprintln!("warning: {note}");
+        }
+    }
+    let code = match no_valid_repetition(&dir, &report) {
+        Some(message) if code == ExitCode::SUCCESS => {
+            eprintln!("{message}");
+            ExitCode::from(super::run::EXIT_NO_VALID_REPETITION)
+        }
+        _ => code,
+    };
     let flagged = report
         .summary
         .iter()
@@ -74,6 +86,31 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         dir.join(records::files::PLOTS_DIR).display(),
     );
     Ok(code)
+}
+
+/// Why the report of `dir` has no figure at all, when no configuration has a valid
+/// repetition: none finished yet (no row in `repetitions.csv`), or none is valid. A shard
+/// given no configuration (`run --shard` with more shards than configurations) has
+/// nothing to measure and is not such a run.
+fn no_valid_repetition(dir: &Path, report: &report::Report) -> Option<String> {
+    let empty_shard = (report.manifest.shard.as_ref()).is_some_and(|s| s.configurations.is_empty());
+    if empty_shard || report.configs.iter().any(|c| c.usable().next().is_some()) {
+        return None;
+    }
+    let repetitions = dir.join(records::files::REPETITIONS_CSV);
+    Some(if report.configs.is_empty() {
+        format!(
+            "no valid repetition yet: {} has no repetition (the run has not finished one); complete it with `joulebench run --resume {}`",
+            repetitions.display(),
+            dir.display()
+        )
+    } else {
+        format!(
+            "no valid repetition: none of the {} configuration(s) in {} has one (named above); the report has no figure",
+            report.configs.len(),
+            repetitions.display()
+        )
+    })
 }
 
 /// Prints one warning per configuration with no valid repetition (empty figures) and the

@@ -17,7 +17,7 @@ const EXIT_FAILED: u8 = 1;
 
 /// Exit code of a run that completed with some configuration lacking any valid repetition
 /// (its figures are empty): the run is not a result for that configuration.
-const EXIT_NO_VALID_REPETITION: u8 = 3;
+pub(super) const EXIT_NO_VALID_REPETITION: u8 = 3;
 
 /// Arguments of `joulebench run`.
 #[derive(Debug, clap::Args)]

@@ -446,10 +446,9 @@ fn manifest(
         .iter()
         .filter_map(|r| r.end_s)
         .fold(f64::NEG_INFINITY, f64::max);
-    let (start_utc, end_utc) = if start.is_finite() && end.is_finite() {
-        (timestamp::format(start), Some(timestamp::format(end)))
-    } else {
-        ("1970-01-01T00:00:00Z".to_string(), None)
+    let (start_utc, end_utc) = match (timestamp::format(start), timestamp::format(end)) {
+        (Some(start), Some(end)) => (start, Some(end)),
+        _ => ("1970-01-01T00:00:00Z".to_string(), None),
     };
     let version = summary.codecarbon_versions.join(", ");
     let mut probes = Vec::new();

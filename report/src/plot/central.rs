@@ -4,8 +4,8 @@
 
 use super::rows::{ROW_PX, Row, draw_labels, grouped, label_width, y_of};
 use super::style::{
-    GENERAL_PURPOSE, REFERENCE_MARKER_PX, TASK_SPECIFIC, class_colour, diamond, log_range,
-    provenance_suffix, text, tick,
+    GENERAL_PURPOSE, REFERENCE_MARKER_PX, TASK_SPECIFIC, class_colour, diamond, log_axis,
+    log_range, provenance_suffix, text, tick,
 };
 use super::{Figure, fail};
 use crate::aggregate::pool;
@@ -94,10 +94,43 @@ impl EnergyPerModel {
         }))
     }
 
+    /// How many rows have a 95% CI whose lower bound is ≤ 0, below the log axis: their bar
+    /// runs to the axis' left edge and ends in an arrow there.
+    pub fn below_axis(&self) -> usize {
+        self.rows
+            .iter()
+            .filter(|r| matches!(r, Row::Item { value: p, .. } if low_below_axis(p)))
+            .count()
+    }
+
+    /// The note the plot carries when [`Self::below_axis`] is not 0.
+    pub fn below_axis_note(&self) -> Option<String> {
+        let n = self.below_axis();
+        (n > 0).then(|| format!("CI lower bound below the axis for {n} configuration(s)"))
+    }
+
     /// The legend's name for the study's markers, when any is drawn.
     pub fn reference_label(&self) -> Option<&str> {
         self.reference_label.as_deref()
     }
+}
+
+/// Whether a point's CI has a lower bound a log axis cannot show (≤ 0).
+fn low_below_axis(p: &ModelPoint) -> bool {
+    p.low.is_finite() && p.high.is_finite() && p.low <= 0.0
+}
+
+/// Length of the arrow head that ends a CI bar at the axis' edge (px).
+const ARROW_PX: i32 = 9;
+
+/// An arrow head pointing left with its tip at `c` (backend pixels): a CI bar that goes
+/// on below the axis.
+fn arrow_left(c: (i32, i32), style: ShapeStyle) -> Polygon<(i32, i32)> {
+    let (x, y) = c;
+    Polygon::new(
+        vec![(x, y), (x + ARROW_PX, y - 5), (x + ARROW_PX, y + 5)],
+        style,
+    )
 }
 
 /// The legend's name for the study's markers: its label, marked when (partly) estimated.
@@ -130,12 +163,13 @@ impl Figure for EnergyPerModel {
         });
         let range = self.x_range();
         let label_px = label_width(root, &self.rows)?;
+        let axis_px = f64::from(root.dim_in_pixel().0) - 32.0 - f64::from(label_px);
         let mut chart = ChartBuilder::on(root)
             .margin(16)
             .caption("Energy per 1,000 inferences (mean, 95% CI)", text(22))
             .x_label_area_size(56)
             .y_label_area_size(label_px)
-            .build_cartesian_2d(range.clone().log_scale(), -0.5..(n as f64 - 0.5))
+            .build_cartesian_2d(log_axis(range.clone(), axis_px), -0.5..(n as f64 - 0.5))
             .map_err(fail)?;
         chart
             .configure_mesh()
@@ -155,12 +189,27 @@ impl Figure for EnergyPerModel {
             };
             let y = y_of(i, n);
             let colour = class_colour(p.class);
-            if p.low.is_finite() && p.high.is_finite() {
-                let low = p.low.max(range.start);
+            if low_below_axis(p) {
+                // The lower bound is off the log axis: the bar runs to its edge and ends
+                // in an arrow, never in a cap that would pass for the bound.
+                let bar = colour.stroke_width(2);
+                chart
+                    .draw_series([
+                        EmptyElement::at((range.start, y)) + arrow_left((0, 0), colour.filled())
+                    ])
+                    .map_err(fail)?;
+                chart
+                    .draw_series([PathElement::new(vec![(range.start, y), (p.high, y)], bar)])
+                    .map_err(fail)?;
+                chart
+                    .draw_series([EmptyElement::at((p.high, y))
+                        + PathElement::new(vec![(0, -5), (0, 5)], bar)])
+                    .map_err(fail)?;
+            } else if p.low.is_finite() && p.high.is_finite() {
                 chart
                     .draw_series(std::iter::once(ErrorBar::new_horizontal(
                         y,
-                        low,
+                        p.low,
                         p.mean,
                         p.high,
                         colour.stroke_width(2),
@@ -190,6 +239,7 @@ impl Figure for EnergyPerModel {
             label_px as i32 + 16,
             points.clone().any(|p| !p.provenance.is_measured()),
             self.reference_label.as_deref().filter(|_| drawn),
+            self.below_axis_note().as_deref(),
         )
     }
 }
@@ -198,12 +248,14 @@ impl Figure for EnergyPerModel {
 const LEGEND_STRIP_PX: u32 = 34;
 
 /// The central plot's legend in one line under the axis: classes, the hollow-marker
-/// meaning, and the study's marker named by its label.
+/// meaning, the study's marker named by its label, and the arrow of CIs that go on below
+/// the axis.
 fn legend_strip<DB: DrawingBackend>(
     strip: &DrawingArea<DB, Shift>,
     left_px: i32,
     any_estimated: bool,
     reference_label: Option<&str>,
+    below_axis: Option<&str>,
 ) -> Result<(), String> {
     let y = (LEGEND_STRIP_PX / 2) as i32;
     let style = text(13).pos(Pos::new(HPos::Left, VPos::Center));
@@ -237,6 +289,14 @@ fn legend_strip<DB: DrawingBackend>(
             strip.draw(&diamond(c, REFERENCE_MARKER_PX)).map_err(fail)
         };
         entry(&marker, label)?;
+    }
+    if let Some(note) = below_axis {
+        let marker = |(x, y): (i32, i32)| -> Result<(), String> {
+            strip
+                .draw(&arrow_left((x - 5, y), BLACK.filled()))
+                .map_err(fail)
+        };
+        entry(&marker, note)?;
     }
     Ok(())
 }

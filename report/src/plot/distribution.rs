@@ -2,7 +2,7 @@
 //! whiskers at the 5th and 95th percentiles), on a log axis, grouped by task.
 
 use super::rows::{ROW_PX, Row, draw_labels, grouped, label_width, y_of};
-use super::style::{class_colour, log_range, provenance_suffix, text, tick};
+use super::style::{class_colour, log_axis, log_range, provenance_suffix, text, tick};
 use super::{Figure, fail};
 use crate::configs::Configuration;
 use crate::scan::RequestFacts;
@@ -73,6 +73,7 @@ impl Figure for RequestEnergy {
             Row::Heading(_) => Vec::new(),
         }));
         let label_px = label_width(root, &self.rows)?;
+        let axis_px = f64::from(root.dim_in_pixel().0) - 32.0 - f64::from(label_px);
         let mut chart = ChartBuilder::on(root)
             .margin(16)
             .caption(
@@ -81,7 +82,7 @@ impl Figure for RequestEnergy {
             )
             .x_label_area_size(56)
             .y_label_area_size(label_px)
-            .build_cartesian_2d(range.clone().log_scale(), -0.5..(n as f64 - 0.5))
+            .build_cartesian_2d(log_axis(range.clone(), axis_px), -0.5..(n as f64 - 0.5))
             .map_err(fail)?;
         chart
             .configure_mesh()

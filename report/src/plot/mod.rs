@@ -52,6 +52,21 @@ pub fn fail<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
 }
 
+/// What the plots of `report` cannot show and say in a note, for the caller to repeat
+/// (the CLI prints each on stderr): e.g. CIs whose lower bound is below a log axis.
+pub fn notes(report: &crate::Report) -> Vec<String> {
+    let central = central::EnergyPerModel::beside(&report.configs, report.beside_study.as_deref());
+    central
+        .below_axis_note()
+        .map(|note| {
+            format!(
+                "energy_per_1000: {note} (a lower bound ≤ 0 cannot be drawn on a log axis: the bar ends in an arrow at the axis' edge)"
+            )
+        })
+        .into_iter()
+        .collect()
+}
+
 /// A file-name-safe version of a configuration id.
 pub fn file_stem(id: &str) -> String {
     id.chars()

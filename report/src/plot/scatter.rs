@@ -3,7 +3,7 @@
 
 use super::central::legend;
 use super::fail;
-use super::style::{class_colour, log_range, text, tick};
+use super::style::{class_colour, log_axis, log_range, text, tick};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use records::labels::{ClassLabel, FigureLabel};
@@ -31,13 +31,17 @@ pub fn draw<DB: DrawingBackend>(
     named: bool,
 ) -> Result<(), String> {
     let xr = log_range(points.iter().map(|p| p.3));
+    // The plotting area: the root less margins (2 × 20), label areas (80 left, 56 below)
+    // and the caption (about 30).
+    let (width, height) = root.dim_in_pixel();
+    let (width, height) = (f64::from(width), f64::from(height));
     let yr = log_range(points.iter().map(|p| p.4));
     let mut chart = ChartBuilder::on(root)
         .margin(20)
         .caption(axes.caption, text(22))
         .x_label_area_size(56)
         .y_label_area_size(80)
-        .build_cartesian_2d(xr.log_scale(), yr.log_scale())
+        .build_cartesian_2d(log_axis(xr, width - 120.0), log_axis(yr, height - 126.0))
         .map_err(fail)?;
     chart
         .configure_mesh()

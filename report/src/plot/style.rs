@@ -94,6 +94,74 @@ pub fn log_range(values: impl IntoIterator<Item = f64>) -> std::ops::Range<f64> 
     lo..hi
 }
 
+/// Least distance between two labelled ticks of a log axis (px): wider than the widest
+/// label [`tick`] writes (`0.00010`, `1.0e-6`) at 13 px, with room between.
+pub const MIN_TICK_PX: f64 = 64.0;
+
+/// The ticks of a log axis over `range` (from [`log_range`]: a power of ten at each end)
+/// drawn over `axis_px` pixels: (labelled, light grid). Labels sit at decades, in 1-2-5
+/// steps where the range spans at most two decades, and at every 2nd, 5th, 10th… decade
+/// where decades would come closer than [`MIN_TICK_PX`]; the light grid has the
+/// unlabelled decades, and 2–9 × each decade where there is room.
+pub fn log_ticks(range: std::ops::Range<f64>, axis_px: f64) -> (Vec<f64>, Vec<f64>) {
+    let (lo, hi) = (range.start.log10(), range.end.log10());
+    if !(lo.is_finite() && hi.is_finite() && hi > lo) {
+        return (Vec::new(), Vec::new());
+    }
+    let decades = hi - lo;
+    let px_per_decade = axis_px.max(1.0) / decades;
+    let (first, last) = (lo.ceil() as i32, hi.floor() as i32);
+    let inside = |v: f64| v >= range.start * (1.0 - 1e-9) && v <= range.end * (1.0 + 1e-9);
+    let all_decades: Vec<f64> = (first..=last).map(|k| 10f64.powi(k)).collect();
+    let minors: Vec<f64> = if px_per_decade >= 4.0 * MIN_TICK_PX / 2.0 {
+        (first - 1..=last)
+            .flat_map(|k| (2..=9).map(move |m| f64::from(m) * 10f64.powi(k)))
+            .filter(|v| inside(*v))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    // 1-2-5 steps: the closest pair (1 to 2, or 5 to 10) is log10(2) of a decade apart.
+    if decades <= 2.0 + 1e-9 && px_per_decade * 2f64.log10() >= MIN_TICK_PX {
+        let labelled: Vec<f64> = (first - 1..=last)
+            .flat_map(|k| [1.0, 2.0, 5.0].map(|m| m * 10f64.powi(k)))
+            .filter(|v| inside(*v))
+            .collect();
+        let light = minors
+            .into_iter()
+            .filter(|v| !labelled.iter().any(|l| (l / v - 1.0).abs() < 1e-9))
+            .collect();
+        return (labelled, light);
+    }
+    let step = [1, 2, 5, 10, 20, 50, 100]
+        .into_iter()
+        .find(|&s| px_per_decade * f64::from(s) >= MIN_TICK_PX)
+        .unwrap_or(100);
+    let labelled: Vec<f64> = (first..=last)
+        .filter(|k| k.rem_euclid(step) == 0)
+        .map(|k| 10f64.powi(k))
+        .collect();
+    let mut light: Vec<f64> = all_decades
+        .into_iter()
+        .filter(|v| !labelled.contains(v))
+        .collect();
+    light.extend(minors);
+    (labelled, light)
+}
+
+/// A log axis over `range` drawn over about `axis_px` pixels, with the ticks of
+/// [`log_ticks`] (plotters' own put up to nine labels in one decade, overlapping).
+pub fn log_axis(
+    range: std::ops::Range<f64>,
+    axis_px: f64,
+) -> plotters::coord::combinators::WithKeyPoints<LogCoord<f64>> {
+    let (labelled, light) = log_ticks(range.clone(), axis_px);
+    range
+        .log_scale()
+        .with_key_points(labelled)
+        .with_light_points(light)
+}
+
 /// A short tick label for a positive number.
 pub fn tick(v: f64) -> String {
     records::number::sig(v, 2)
