@@ -205,6 +205,10 @@ pub const FAKE_MODELS: &[&str] = &[
     "c",
     "m2",
     "m3",
+    "m-small",
+    "m-mid",
+    "m-big",
+    "m-unknown",
 ];
 
 /// A server's ready answer to a protocol's readiness URL (OpenAI `/v1/models` listing
