@@ -184,7 +184,7 @@ fn the_dry_run_shows_the_urls_each_server_is_polled_at() {
     assert_eq!(code, 0, "{stderr}");
     assert!(
         stdout.contains(
-            "GET http://127.0.0.1:9/v2/health/ready, then GET http://127.0.0.1:9/v2/models/served-m1/ready"
+            "GET http://127.0.0.1:9/v2/health/ready answers 2xx, then GET http://127.0.0.1:9/v2/models/served-m1/ready answers 2xx"
         ),
         "{stdout}"
     );
@@ -192,7 +192,7 @@ fn the_dry_run_shows_the_urls_each_server_is_polled_at() {
     let (_dir, path) = suite_dir(&openai, 2);
     let (_, stdout, _) = dry_run_at(&path);
     assert!(
-        stdout.contains("GET http://127.0.0.1:9/v1/models listing \"served-m1\""),
+        stdout.contains("GET http://127.0.0.1:9/v1/models answers 2xx listing \"served-m1\""),
         "{stdout}"
     );
 }

@@ -151,9 +151,8 @@ fn servers(out: &mut String, suite: &Suite, plan: &Plan) {
             .collect();
         let _ = writeln!(
             out,
-            "    ready when {} answer{} 2xx ({whose}, polled for up to {} s)",
+            "    ready when {} ({whose}, polled for up to {} s)",
             probes.join(", then "),
-            if probes.len() == 1 { "s" } else { "" },
             spec.ready_timeout_seconds
         );
     }

@@ -164,7 +164,7 @@ impl RunningServer {
         };
         let argv: Vec<String> = launch.iter().map(|a| fill(a)).collect();
         let base_url = format!("http://127.0.0.1:{port}");
-        let ready = readiness.probes(&base_url, &fill);
+        let ready = readiness.probes(&base_url, fill);
         std::fs::create_dir_all(log_dir).map_err(|e| ServerError::Io {
             path: log_dir.to_path_buf(),
             reason: e.to_string(),

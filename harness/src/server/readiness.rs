@@ -132,12 +132,13 @@ fn add(
 }
 
 impl Probe {
-    /// The probe in words: `GET URL`, and what its answer must list.
+    /// The probe in words: `GET URL answers 2xx`, and what its answer must list.
     pub fn describe(&self) -> String {
-        let mut text = format!("GET {}", self.url);
+        let mut text = format!("GET {} answers 2xx", self.url);
         if !self.lists.is_empty() {
             text.push_str(" listing ");
             text.push_str(&quoted(&self.lists));
+            text.push_str(" in data[].id");
         }
         text
     }
@@ -167,6 +168,59 @@ pub fn quoted(names: &[String]) -> String {
 mod tests {
     use super::*;
 
+    /// The readiness of server `s` of a suite with `models` (TOML `[[models]]` tables).
+    fn readiness_of(server_lines: &str, models: &[(&str, &str)]) -> Readiness {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("d.jsonl"), "{\"text\": \"a\"}\n").expect("data");
+        let mut text = format!(
+            "[suite]\nname = \"n\"\n[servers.s]\nurl = \"http://127.0.0.1:9\"\n{server_lines}\n\
+             [[datasets]]\nname = \"d\"\ntask = \"t\"\npath = \"d.jsonl\"\n"
+        );
+        for (name, protocol) in models {
+            text += &format!(
+                "[[models]]\nname = \"{name}\"\ntask = \"t\"\nclass = \"task-specific\"\nserver = \"s\"\nprotocol = \"{protocol}\"\n"
+            );
+        }
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, text).expect("suite");
+        let suite = crate::suite::load(&path).expect("a valid suite");
+        Readiness::of(&suite.plan, &suite.servers["s"], "s")
+    }
+
+    #[test]
+    fn each_protocol_of_a_servers_models_adds_its_urls_once_server_wide_first() {
+        let r = readiness_of(
+            "protocol = \"tei-predict\"",
+            &[
+                ("a", "openai-completions"),
+                ("k", "kserve-v2"),
+                ("b", "openai-chat"),
+                ("c", "tei-predict"),
+            ],
+        );
+        let probes = r.probes("http://h", str::to_string);
+        let urls: Vec<(&str, &[String])> = probes
+            .iter()
+            .map(|p| (p.url.as_str(), p.lists.as_slice()))
+            .collect();
+        let ab = ["a".to_string(), "b".to_string()];
+        assert_eq!(
+            urls,
+            vec![
+                ("http://h/v1/models", &ab[..]),
+                ("http://h/v2/health/ready", &[][..]),
+                ("http://h/health", &[][..]),
+                ("http://h/v2/models/k/ready", &[][..]),
+            ]
+        );
+        assert_eq!(probes[3].model.as_deref(), Some("k"));
+        let explicit = readiness_of(
+            "protocol = \"kserve-v2\"\nready_url = \"http://h/up\"",
+            &[("k", "kserve-v2")],
+        );
+        assert_eq!(explicit, Readiness::Url("http://h/up".into()));
+    }
+
     #[test]
     fn an_openai_models_answer_gives_its_ids() {
         let body = br#"{"object":"list","data":[{"id":"a"},{"id":"b","object":"model"}]}"#;
@@ -187,7 +241,7 @@ mod tests {
         assert_eq!(probes[0].url, "http://h:1/v1/models");
         assert_eq!(
             probes[0].describe(),
-            "GET http://h:1/v1/models listing \"m\""
+            "GET http://h:1/v1/models answers 2xx listing \"m\" in data[].id"
         );
         let url = Readiness::Url("http://127.0.0.1:{port}/ok".into());
         let probes = url.probes("http://h:1", |s| s.replace("{port}", "7"));
