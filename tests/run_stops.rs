@@ -251,7 +251,7 @@ fn a_wrong_port_at_readiness_keeps_the_cause_and_says_check_the_port() {
     let (output, _dir, _out) = run_suite(&suite, 5);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success(), "{stderr}");
-    assert!(stderr.contains(&format!("{url}/health")), "{stderr}");
+    assert!(stderr.contains(&format!("{url}/v1/models")), "{stderr}");
     assert!(stderr.contains("Connection refused"), "the cause: {stderr}");
     assert!(stderr.contains("check its host and port"), "{stderr}");
 }

@@ -122,11 +122,11 @@ impl HttpClient {
             Ok(()) => {}
             Err(Failure::Transport(e)) => {
                 outcome.status = classify(&e);
-                outcome.error = describe(&e);
+                outcome.error = naming(describe(&e), &url);
             }
             Err(Failure::BadResponse(message)) => {
                 outcome.status = RequestStatus::BadResponse;
-                outcome.error = message;
+                outcome.error = format!("bad answer from POST {url}: {message}");
             }
         }
         outcome
@@ -255,6 +255,16 @@ pub fn describe(e: &reqwest::Error) -> String {
     text.replace('\n', " ")
 }
 
+/// `text`, followed by ` (POST url)` unless it already names `url` (reqwest names it on
+/// sending errors, not on errors reading the body).
+fn naming(text: String, url: &str) -> String {
+    if text.contains(url) {
+        text
+    } else {
+        format!("{text} (POST {url})")
+    }
+}
+
 /// The first 200 characters of a body, on one line.
 fn snippet(body: &[u8]) -> String {
     String::from_utf8_lossy(body)
@@ -267,6 +277,8 @@ fn snippet(body: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::OpenaiCompletions;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// Events split across reads, every line ending, comments, other fields and a last
     /// event without its blank line all decode; events of one read share its arrival time.
@@ -290,5 +302,63 @@ mod tests {
         assert_eq!(data, ["{\"a\":1}", "x\ny", "[DONE]", "tail"]);
         assert_eq!(got[0].1, got[1].1, "one read, one arrival time");
         assert!(got[2].1 >= got[1].1 && got[3].1 >= got[2].1);
+    }
+
+    /// A loopback server answering every connection once with `response`; its base URL.
+    async fn answering(response: &'static str) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buf = vec![0; 65536];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        url
+    }
+
+    fn prepared() -> Prepared {
+        Prepared {
+            path: "/v1/completions".into(),
+            body: serde_json::json!({"prompt": "p"}),
+            pins_output_length: false,
+            stream: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_is_not_json_names_the_url_requested() {
+        let base = answering(
+            "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 6\r\nconnection: close\r\n\r\n<html>",
+        )
+        .await;
+        let client = HttpClient::new(&base, Duration::from_secs(5), None).expect("client");
+        let outcome = client
+            .send(&OpenaiCompletions, &prepared(), &MonotonicClock::new())
+            .await;
+        assert_eq!(outcome.status, RequestStatus::BadResponse);
+        let url = format!("{base}/v1/completions");
+        assert!(outcome.error.contains(&url), "{}", outcome.error);
+        assert!(outcome.error.contains("not JSON"), "{}", outcome.error);
+        assert!(outcome.error.contains("<html>"), "{}", outcome.error);
+    }
+
+    #[tokio::test]
+    async fn a_body_cut_short_names_the_url_requested() {
+        let base = answering(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\nconnection: close\r\n\r\n{\"a\"",
+        )
+        .await;
+        let client = HttpClient::new(&base, Duration::from_secs(5), None).expect("client");
+        let outcome = client
+            .send(&OpenaiCompletions, &prepared(), &MonotonicClock::new())
+            .await;
+        assert_ne!(outcome.status, RequestStatus::Ok);
+        let url = format!("{base}/v1/completions");
+        assert!(outcome.error.contains(&url), "{}", outcome.error);
     }
 }

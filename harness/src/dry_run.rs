@@ -2,7 +2,8 @@
 //! probes, beside which study figures, and which dataset files a run still needs.
 
 use crate::plan::Plan;
-use crate::suite::Suite;
+use crate::server::Readiness;
+use crate::suite::{ServerAddress, Suite};
 use probes::ProbeSet;
 use std::fmt::Write;
 
@@ -46,6 +47,7 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
         );
         let _ = writeln!(out, "  {:<40} input: {:?}", "", c.template_text);
     }
+    servers(&mut out, suite, plan);
     let _ = writeln!(
         out,
         "\nschedule: {} repetitions × {} sequential inferences (concurrency {}), {} warm-up, {} s idle baseline, {} s cool-down, interleaving seed {}, order {}{}",
@@ -114,6 +116,46 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
     study_figures(&mut out, suite, plan);
     missing_datasets(&mut out, suite);
     out
+}
+
+/// Each server of the plan: where it is, and the URLs polled until it is ready.
+fn servers(out: &mut String, suite: &Suite, plan: &Plan) {
+    let mut keys: Vec<&str> = Vec::new();
+    for c in &plan.configurations {
+        if !keys.contains(&c.server.as_str()) {
+            keys.push(&c.server);
+        }
+    }
+    let _ = writeln!(out, "\nservers ({}):", keys.len());
+    for key in keys {
+        let Some(spec) = suite.servers.get(key) else {
+            continue;
+        };
+        let (base, at) = match &spec.address {
+            ServerAddress::Url(url) => (url.trim_end_matches('/').to_string(), String::new()),
+            ServerAddress::Launch(argv) => (
+                "http://127.0.0.1:{port}".to_string(),
+                format!(" (launched: {})", argv.join(" ")),
+            ),
+        };
+        let readiness = Readiness::of(plan, spec, key);
+        let whose = match readiness {
+            Readiness::Url(_) => "its ready_url",
+            Readiness::Protocol(_) => "its protocol's",
+        };
+        let _ = writeln!(out, "  `{key}` at {base}{at}");
+        let probes: Vec<String> = readiness
+            .probes(&base, str::to_string)
+            .iter()
+            .map(|p| p.describe())
+            .collect();
+        let _ = writeln!(
+            out,
+            "    ready when {} ({whose}, polled for up to {} s)",
+            probes.join(", then "),
+            spec.ready_timeout_seconds
+        );
+    }
 }
 
 /// The study figure each configuration will be shown beside, when the suite has a table.

@@ -100,8 +100,22 @@ impl TestServer {
         })
     }
 
-    /// Starts a server with full control over each reply.
+    /// Starts a server with full control over each reply, except that a 404 to a
+    /// protocol's readiness URL (`GET /v1/models`, `/v2/health/ready`,
+    /// `/v2/models/NAME/ready`) becomes the ready answer of [`readiness_answer`].
     pub fn start_replies(reply: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> Self {
+        Self::start_with(true, reply)
+    }
+
+    /// Starts a server answering exactly `reply(request)`, readiness URLs included.
+    pub fn start_exact(reply: impl Fn(&Received) -> Reply + Send + Sync + 'static) -> Self {
+        Self::start_with(false, reply)
+    }
+
+    fn start_with(
+        readiness: bool,
+        reply: impl Fn(&Received) -> Reply + Send + Sync + 'static,
+    ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
         let url = format!("http://{}", listener.local_addr().expect("address"));
         let server = Self {
@@ -117,6 +131,7 @@ impl TestServer {
             gate: Arc::clone(&server.gate),
             dead: Arc::clone(&server.dead),
             reply: Arc::new(reply),
+            readiness,
         };
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
@@ -168,6 +183,56 @@ struct Shared {
     gate: Arc<Gate>,
     dead: Arc<AtomicBool>,
     reply: Arc<Handler>,
+    /// Whether a 404 to a readiness URL becomes [`readiness_answer`].
+    readiness: bool,
+}
+
+/// The served names the tests' suites use, listed by a fake's `GET /v1/models`.
+pub const FAKE_MODELS: &[&str] = &[
+    "served-m1",
+    "m1",
+    "served-good",
+    "served-bad",
+    "good",
+    "bad",
+    "t5",
+    "bloom",
+    "clf",
+    "tiny-gen",
+    "m",
+    "a",
+    "b",
+    "c",
+    "m2",
+    "m3",
+    "m-small",
+    "m-mid",
+    "m-big",
+    "m-unknown",
+];
+
+/// A server's ready answer to a protocol's readiness URL (OpenAI `/v1/models` listing
+/// [`FAKE_MODELS`], KServe's health and model ready URLs); `None` for other requests.
+pub fn readiness_answer(r: &Received) -> Option<Answer> {
+    let kserve_model = r
+        .path
+        .strip_prefix("/v2/models/")
+        .is_some_and(|rest| rest.ends_with("/ready"));
+    match (r.method.as_str(), r.path.as_str()) {
+        ("GET", "/v1/models") => {
+            let data: Vec<serde_json::Value> = FAKE_MODELS
+                .iter()
+                .map(|id| serde_json::json!({"id": id, "object": "model"}))
+                .collect();
+            Some((
+                200,
+                serde_json::json!({"object": "list", "data": data}).to_string(),
+            ))
+        }
+        ("GET", "/v2/health/ready") => Some((200, "{}".into())),
+        ("GET", _) if kserve_model => Some((200, "{}".into())),
+        _ => None,
+    }
 }
 
 /// An OpenAI completions answer with usage.
@@ -253,7 +318,12 @@ fn serve(stream: TcpStream, shared: &Shared) {
         if shared.dead.load(Ordering::SeqCst) {
             return;
         }
-        let reply = (shared.reply)(&received);
+        let mut reply = (shared.reply)(&received);
+        if shared.readiness && matches!(reply, Reply::Json(404, _)) {
+            if let Some((status, body)) = readiness_answer(&received) {
+                reply = Reply::Json(status, body);
+            }
+        }
         shared.log.lock().expect("lock").push(received);
         if !write_reply(&mut writer, reply) {
             return;

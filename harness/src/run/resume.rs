@@ -35,6 +35,8 @@ pub struct Prior {
     pub repaired: Vec<PathBuf>,
     /// Measured rows dropped from `requests.csv` (unfinished repetitions).
     pub dropped_requests: u64,
+    /// Configurations whose server answered at least one request (any row, kept or not).
+    pub answered: BTreeSet<String>,
 }
 
 /// Raw files appended during a run.
@@ -183,6 +185,9 @@ fn filter_requests(path: &Path, prior: &mut Prior) -> Result<(), WriteError> {
     for record in reader.records() {
         let record = record.map_err(|e| error(path, e))?;
         let field = |i: usize| record.get(i).unwrap_or("");
+        if ["ok", "http_error", "bad_response"].contains(&field(status)) {
+            prior.answered.insert(field(config).to_string());
+        }
         let warmup = field(phase) == "warmup";
         let rep: u32 = field(repetition).parse().unwrap_or(0);
         if !warmup && !prior.finished.contains(&(field(config).to_string(), rep)) {

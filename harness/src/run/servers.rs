@@ -3,14 +3,15 @@
 
 use super::RunError;
 use super::requests::{BatchResult, StopCause};
+use super::resume::Prior;
 use crate::client::HttpClient;
 use crate::plan::Plan;
-use crate::server::{Placeholders, RunningServer};
+use crate::server::{Placeholders, Readiness, RunningServer};
 use crate::suite::{RunOrder, Suite};
 use indicatif::ProgressBar;
 use records::files;
-use std::collections::BTreeMap;
 use std::collections::btree_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
@@ -93,13 +94,17 @@ pub enum ServerDeath {
 struct Up {
     server: RunningServer,
     client: HttpClient,
-    /// Whether any request of this session got an HTTP answer from it.
+    /// Whether any request of this session, or of the interrupted run it resumes, got an
+    /// HTTP answer from it.
     answered: bool,
 }
 
 /// The running servers of a run, by server key.
 pub struct ServerPool<'a> {
     suite: &'a Suite,
+    plan: &'a Plan,
+    /// Servers that answered a request of the interrupted run this one resumes.
+    answered_before: BTreeSet<String>,
     joulebench_exe: &'a Path,
     log_dir: PathBuf,
     stop: &'a AtomicBool,
@@ -107,16 +112,21 @@ pub struct ServerPool<'a> {
 }
 
 impl<'a> ServerPool<'a> {
-    /// An empty pool for `suite`'s servers; launched servers log into `dir`, and waiting
-    /// for one to be ready ends when `stop` is set.
+    /// An empty pool for the servers of `plan`; launched servers log into `dir`, waiting
+    /// for one to be ready ends when `stop` is set, and `prior` (what an interrupted run
+    /// did) tells which servers already answered.
     pub fn new(
         suite: &'a Suite,
+        plan: &'a Plan,
+        prior: &Prior,
         joulebench_exe: &'a Path,
         dir: &Path,
         stop: &'a AtomicBool,
     ) -> Self {
         Self {
             suite,
+            plan,
+            answered_before: answered_servers(plan, prior),
             joulebench_exe,
             log_dir: dir.join(files::SERVER_LOGS_DIR),
             stop,
@@ -153,6 +163,7 @@ impl<'a> ServerPool<'a> {
             Entry::Vacant(slot) => {
                 let up = start(
                     self.suite,
+                    self.plan,
                     self.joulebench_exe,
                     &self.log_dir,
                     key,
@@ -193,7 +204,7 @@ impl<'a> ServerPool<'a> {
     /// if it is: its process exited, or the batch stopped early.
     pub fn why_dead(&mut self, key: &str, batch: &BatchResult) -> Option<ServerDeath> {
         let up = self.running.get_mut(key)?;
-        up.answered |= batch.answered > 0;
+        up.answered |= batch.answered > 0 || self.answered_before.contains(key);
         if let Some(status) = up.server.exit_status() {
             let (log, tail) = up.server.log_tail();
             return Some(ServerDeath::Exited {
@@ -234,9 +245,19 @@ impl<'a> ServerPool<'a> {
     }
 }
 
+/// The servers that answered a request of the interrupted run `prior` describes.
+fn answered_servers(plan: &Plan, prior: &Prior) -> BTreeSet<String> {
+    plan.configurations
+        .iter()
+        .filter(|c| prior.answered.contains(&c.id))
+        .map(|c| c.server.clone())
+        .collect()
+}
+
 /// Connects to or launches server `key` and builds its client.
 async fn start(
     suite: &Suite,
+    plan: &Plan,
     joulebench_exe: &Path,
     log_dir: &Path,
     key: &str,
@@ -259,7 +280,8 @@ async fn start(
     if spec.is_launched() {
         progress.set_message(format!("starting server `{key}`"));
     }
-    let server = RunningServer::start(key, spec, &places, log_dir, stop).await?;
+    let readiness = Readiness::of(plan, spec, key);
+    let server = RunningServer::start(key, spec, &readiness, &places, log_dir, stop).await?;
     let client = HttpClient::new(&server.base_url, timeout, api_key)?;
     Ok(Up {
         server,

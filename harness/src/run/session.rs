@@ -127,6 +127,8 @@ impl<'a> Session<'a> {
             stop: setup.stop,
             servers: ServerPool::new(
                 setup.suite,
+                setup.plan,
+                &setup.prior,
                 &setup.opts.joulebench_exe,
                 setup.dir,
                 setup.stop,

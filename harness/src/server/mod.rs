@@ -1,8 +1,10 @@
 //! Model server lifecycle: an address, or a command the runner starts, waits for and stops.
 
 mod launch_record;
+mod readiness;
 
 pub use launch_record::{LaunchRecord, ProcStat};
+pub use readiness::{Probe, Readiness, ReadyCheck};
 
 use crate::suite::{Server, ServerAddress};
 use std::path::{Path, PathBuf};
@@ -38,8 +40,8 @@ pub enum ServerError {
         /// The end of its log.
         tail: String,
     },
-    /// The readiness URL did not answer 2xx in time.
-    #[error("server `{name}` not ready: {url} did not answer 2xx within {timeout_s} s (last: {last}); {}{}", if *answered { "raise ready_timeout_seconds or check the server" } else { "nothing ever answered there: check its host and port (or raise ready_timeout_seconds if the server is slow to start)" }, log.as_ref().map(|l| format!(", whose log is {}", l.display())).unwrap_or_default())]
+    /// A readiness URL did not answer ready (2xx, listing the models where asked) in time.
+    #[error("server `{name}` not ready: GET {url} did not answer ready within {timeout_s} s (last: {last}); {}{}", if *answered { "raise ready_timeout_seconds or check the server" } else { "nothing ever answered there: check its host and port (or raise ready_timeout_seconds if the server is slow to start)" }, log.as_ref().map(|l| format!(", whose log is {}", l.display())).unwrap_or_default())]
     NotReady {
         /// Server key.
         name: String,
@@ -53,6 +55,21 @@ pub enum ServerError {
         answered: bool,
         /// Its log file, for launched servers.
         log: Option<PathBuf>,
+    },
+    /// A readiness URL its protocol defines answered 404, 405 or 501: the server does not
+    /// have it, so waiting longer cannot help.
+    #[error("server `{name}`: GET {url} answered {status}: {}; set ready_url = \"...\" in [servers.{name}] to a URL the server answers 2xx on once it is ready", match model { Some(m) => format!("the server does not serve model {m:?} (the {protocol} readiness URL of each model; check the model's served_name)"), None => format!("the server does not have the readiness URL the {protocol} protocol defines") })]
+    NoReadyUrl {
+        /// Server key.
+        name: String,
+        /// The URL asked.
+        url: String,
+        /// Its HTTP status.
+        status: String,
+        /// The protocol that defines the URL.
+        protocol: &'static str,
+        /// The served model the URL is about (KServe `/v2/models/{name}/ready`).
+        model: Option<String>,
     },
     /// Ctrl-C or SIGTERM came while waiting for the server to be ready.
     #[error(
@@ -98,11 +115,12 @@ pub struct Placeholders<'a> {
 }
 
 impl RunningServer {
-    /// Connects to or launches a server, and waits until it is ready or `stop` is set; a
-    /// launched server that does not get ready is stopped.
+    /// Connects to or launches a server, and waits until it is ready (as `readiness` says)
+    /// or `stop` is set; a launched server that does not get ready is stopped.
     pub async fn start(
         name: &str,
         spec: &Server,
+        readiness: &Readiness,
         places: &Placeholders<'_>,
         log_dir: &Path,
         stop: &AtomicBool,
@@ -112,10 +130,7 @@ impl RunningServer {
             ServerAddress::Launch(argv) => argv,
             ServerAddress::Url(url) => {
                 let base_url = url.trim_end_matches('/').to_string();
-                let ready = spec
-                    .ready_url
-                    .clone()
-                    .unwrap_or_else(|| format!("{base_url}/health"));
+                let ready = readiness.probes(&base_url, str::to_string);
                 let mut server = Self {
                     name: name.to_string(),
                     base_url,
@@ -149,11 +164,7 @@ impl RunningServer {
         };
         let argv: Vec<String> = launch.iter().map(|a| fill(a)).collect();
         let base_url = format!("http://127.0.0.1:{port}");
-        let ready = spec
-            .ready_url
-            .as_deref()
-            .map(fill)
-            .unwrap_or_else(|| format!("{base_url}/health"));
+        let ready = readiness.probes(&base_url, fill);
         std::fs::create_dir_all(log_dir).map_err(|e| ServerError::Io {
             path: log_dir.to_path_buf(),
             reason: e.to_string(),
@@ -211,25 +222,36 @@ impl RunningServer {
         Ok(server)
     }
 
-    /// Polls `url` until it answers 2xx, the launched process exits, time runs out, or
-    /// `stop` is set.
+    /// Polls each probe in turn until it passes, the launched process exits, time runs out
+    /// (one deadline for all), a probe's URL proves missing, or `stop` is set.
     async fn wait_ready(
         &mut self,
-        url: &str,
+        probes: &[Probe],
         timeout: Duration,
         stop: &AtomicBool,
     ) -> Result<(), ServerError> {
-        tokio::select! {
-            ready = self.poll_ready(url, timeout) => ready,
-            () = crate::run::signals::stopped(stop) => Err(ServerError::Interrupted {
-                name: self.name.clone(),
-                url: url.to_string(),
-            }),
+        let deadline = Instant::now() + timeout;
+        for probe in probes {
+            tokio::select! {
+                ready = self.poll_ready(probe, deadline, timeout) => ready?,
+                () = crate::run::signals::stopped(stop) => return Err(ServerError::Interrupted {
+                    name: self.name.clone(),
+                    url: probe.url.clone(),
+                }),
+            }
         }
+        Ok(())
     }
 
-    /// Polls `url` until it answers 2xx, the launched process exits, or time runs out.
-    async fn poll_ready(&mut self, url: &str, timeout: Duration) -> Result<(), ServerError> {
+    /// Polls `probe` until it passes, the launched process exits, its URL proves missing
+    /// (404, 405 or 501 on a protocol-defined URL), or `deadline` passes.
+    async fn poll_ready(
+        &mut self,
+        probe: &Probe,
+        deadline: Instant,
+        timeout: Duration,
+    ) -> Result<(), ServerError> {
+        let url = probe.url.as_str();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(5))
             .build()
@@ -237,7 +259,6 @@ impl RunningServer {
                 path: PathBuf::from(url),
                 reason: e.to_string(),
             })?;
-        let deadline = Instant::now() + timeout;
         let mut last: String;
         let mut answered = false;
         loop {
@@ -245,10 +266,28 @@ impl RunningServer {
                 return Err(self.exited(exit));
             }
             match client.get(url).send().await {
-                Ok(r) if r.status().is_success() => return Ok(()),
+                Ok(r) if r.status().is_success() => {
+                    answered = true;
+                    let code = r.status();
+                    let body = r.bytes().await.unwrap_or_default();
+                    match unlisted(probe, &body) {
+                        None => return Ok(()),
+                        Some(why) => last = format!("HTTP {code} from GET {url}, but {why}"),
+                    }
+                }
                 Ok(r) => {
                     answered = true;
-                    last = format!("HTTP {} from GET {url}", r.status());
+                    let code = r.status();
+                    if let (Some(protocol), 404 | 405 | 501) = (probe.protocol, code.as_u16()) {
+                        return Err(ServerError::NoReadyUrl {
+                            name: self.name.clone(),
+                            url: url.to_string(),
+                            status: code.to_string(),
+                            protocol: protocol.as_str(),
+                            model: probe.model.clone(),
+                        });
+                    }
+                    last = format!("HTTP {code} from GET {url}");
                 }
                 Err(e) => last = crate::client::describe(&e),
             }
@@ -334,6 +373,40 @@ impl Drop for RunningServer {
             self.forget_record();
         }
     }
+}
+
+/// Why a 2xx answer to `probe` does not yet mean ready: a model its `data[].id` does not
+/// list (or no such list at all); `None` when it is ready.
+fn unlisted(probe: &Probe, body: &[u8]) -> Option<String> {
+    if probe.lists.is_empty() {
+        return None;
+    }
+    let Some(ids) = readiness::listed_ids(body) else {
+        return Some(format!(
+            "the answer has no `data` list of models with `id`s (it began: {})",
+            String::from_utf8_lossy(body)
+                .chars()
+                .take(200)
+                .collect::<String>()
+        ));
+    };
+    let missing: Vec<String> = probe
+        .lists
+        .iter()
+        .filter(|m| !ids.contains(m))
+        .cloned()
+        .collect();
+    (!missing.is_empty()).then(|| {
+        format!(
+            "it does not list {} (the models' served_name) in data[].id; it listed: {}",
+            readiness::quoted(&missing),
+            if ids.is_empty() {
+                "none".to_string()
+            } else {
+                readiness::quoted(&ids)
+            }
+        )
+    })
 }
 
 /// Writes `servers/NAME.pid` for the server just started as `pid`.

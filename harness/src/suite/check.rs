@@ -72,14 +72,17 @@ pub(super) fn check(
                         format!("expected an http:// or https:// URL, found {u:?}"),
                     ));
                 }
-                if let Some((root, doubled)) = versioned_base(u, server.protocol) {
-                    return Err(src.error_at(
-                        url.span(),
-                        Some(&format!("servers.{key}.url")),
-                        format!(
-                            "{u:?} ends in an API version, but the protocol adds its own path (requests would go to {root}{doubled}); write the server's root URL: {root}"
-                        ),
-                    ));
+                for (protocol, whose) in spoken(spec, key, server.protocol) {
+                    if let Some((root, doubled)) = versioned_base(u, protocol) {
+                        return Err(src.error_at(
+                            url.span(),
+                            Some(&format!("servers.{key}.url")),
+                            format!(
+                                "{u:?} ends in an API version, but the {} protocol{whose} adds its own path (requests would go to {root}{doubled}); write the server's root URL: {root}",
+                                protocol.as_str()
+                            ),
+                        ));
+                    }
                 }
             }
             (None, Some(launch)) if launch.get_ref().is_empty() => {
@@ -251,6 +254,27 @@ fn find(text: &str, needle: &str) -> Range<usize> {
     text.find(needle).map_or(0..0, |i| i..i + needle.len())
 }
 
+/// The protocols spoken to server `key` (whose own is `default`): each of its models' (a
+/// model's `protocol` overrides the server's), or the server's when no model uses it; with
+/// the words naming whose it is (`` of model `m` ``).
+fn spoken(spec: &SuiteFile, key: &str, default: ProtocolKind) -> Vec<(ProtocolKind, String)> {
+    let mut kinds: Vec<(ProtocolKind, String)> = Vec::new();
+    for m in spec.models.iter().filter(|m| m.server.get_ref() == key) {
+        let kind = m.protocol.unwrap_or(default);
+        if !kinds.iter().any(|(k, _)| *k == kind) {
+            let whose = match m.protocol {
+                Some(_) => format!(" of model `{}`", m.name.get_ref()),
+                None => String::new(),
+            };
+            kinds.push((kind, whose));
+        }
+    }
+    if kinds.is_empty() {
+        kinds.push((default, String::new()));
+    }
+    kinds
+}
+
 /// The root of a base URL whose path ends in the API version that `protocol`'s paths
 /// start with (`/v1` for OpenAI, `/v2` for KServe), and the path such a base would ask
 /// for, doubling the version.
@@ -270,6 +294,45 @@ fn versioned_base(url: &str, protocol: ProtocolKind) -> Option<(&str, &'static s
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Loads a one-model suite: server `protocol` at `url`, the model's `protocol` line.
+    fn load(server_protocol: &str, url: &str, model_line: &str) -> Result<(), String> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("d.jsonl"), "{\"text\": \"a\"}\n").expect("data");
+        let path = dir.path().join("s.toml");
+        let text = format!(
+            "[suite]\nname = \"n\"\n[servers.s]\nprotocol = \"{server_protocol}\"\nurl = \"{url}\"\n\
+             [[models]]\nname = \"m\"\ntask = \"t\"\nclass = \"task-specific\"\nserver = \"s\"\n{model_line}\n\
+             [[datasets]]\nname = \"d\"\ntask = \"t\"\npath = \"d.jsonl\"\n"
+        );
+        std::fs::write(&path, text).expect("suite");
+        crate::suite::load(&path)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_versioned_base_is_judged_by_the_protocol_each_model_speaks() {
+        let err = load(
+            "tei-predict",
+            "http://127.0.0.1:9/v1",
+            "protocol = \"openai-completions\"",
+        )
+        .expect_err("the model speaks OpenAI: /v1/v1/completions");
+        assert!(err.contains("/v1/v1/completions"), "{err}");
+        assert!(err.contains("servers.s.url"), "{err}");
+        assert!(err.contains("model `m`"), "{err}");
+        assert!(
+            load(
+                "openai-completions",
+                "http://127.0.0.1:9/v1",
+                "protocol = \"tei-predict\""
+            )
+            .is_ok(),
+            "no model speaks OpenAI to it"
+        );
+        assert!(load("openai-completions", "http://127.0.0.1:9/v1", "").is_err());
+    }
 
     #[test]
     fn a_base_ending_in_its_protocols_version_gives_the_root() {

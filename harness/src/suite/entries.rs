@@ -21,7 +21,7 @@ pub enum ServerAddress {
 pub struct Server {
     /// Its address or launch command.
     pub address: ServerAddress,
-    /// URL polled until it answers 2xx (default: the base URL + `/health`).
+    /// URL polled until it answers 2xx (default: the readiness URLs of the protocol).
     pub ready_url: Option<String>,
     /// Seconds to wait for readiness.
     pub ready_timeout_seconds: f64,

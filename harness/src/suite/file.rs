@@ -76,7 +76,7 @@ pub struct ServerSpec {
     /// Command that starts the server; `{joulebench}` is this binary, `{port}` a free port,
     /// `{suite_dir}` the suite file's folder.
     pub launch: Option<Spanned<Vec<String>>>,
-    /// URL polled until it answers 2xx (default: the base URL + `/health`).
+    /// URL polled until it answers 2xx (default: the readiness URLs of the protocol).
     pub ready_url: Option<String>,
     /// Seconds to wait for readiness.
     #[serde(default = "default_ready_timeout")]
