@@ -249,7 +249,7 @@ fn parquet_seed(path: &Path) -> Vec<u8> {
     std::fs::read(path).expect("read parquet")
 }
 
-/// A small synthetic run folder: one configuration, 3 repetitions of 4 requests.
+/// A small synthetic run folder: two configurations, 3 repetitions of 4 requests.
 fn synthetic_run(dir: &Path) {
     let mut s = report::synthetic::Synthetic::small();
     s.configs.truncate(2);
@@ -291,7 +291,7 @@ fn mutated_inputs_never_panic_and_every_error_names_its_file() {
         "[generation]\ntemperature = 0.0\n",
     );
     let seeds = vec![common::GOOD_SUITE.as_bytes().to_vec(), rich.into_bytes()];
-    let n = fuzz("suite", &seeds, 3_000, "suite.toml", &mut |data| {
+    let n = fuzz("suite", &seeds, 2_000, "suite.toml", &mut |data| {
         write(&suite_path, data);
         err_text(harness::suite::load(&suite_path))
     }, &mut bad);
@@ -306,9 +306,9 @@ fn mutated_inputs_never_panic_and_every_error_names_its_file() {
         .into_bytes();
     let csv = b"sentence,label\n\"a, quoted\",1\nplain,0\n\"with \"\"quotes\"\"\",1\nfour,0\nfive,1\n".to_vec();
     for (name, file, format, seed, count) in [
-        ("jsonl", "data.jsonl", DatasetFormat::Jsonl, jsonl, 3_000),
-        ("csv", "data.csv", DatasetFormat::Csv, csv, 3_000),
-        ("parquet", "data.parquet", DatasetFormat::Parquet, parquet_seed(&dir.path().join("seed.parquet")), 2_000),
+        ("jsonl", "data.jsonl", DatasetFormat::Jsonl, jsonl, 2_000),
+        ("csv", "data.csv", DatasetFormat::Csv, csv, 2_000),
+        ("parquet", "data.parquet", DatasetFormat::Parquet, parquet_seed(&dir.path().join("seed.parquet")), 1_500),
     ] {
         let path = dir.path().join(file);
         let spec = dataset_spec(&path, format);
@@ -325,8 +325,8 @@ fn mutated_inputs_never_panic_and_every_error_names_its_file() {
     let seed_of = |name: &str| std::fs::read(run.join(name)).expect("synthetic file");
     use records::raw::{BaselineRecord, RepetitionRecord, RequestRecord, SampleRecord};
     let readers: [(&str, fn(&Path) -> Option<String>, usize); 4] = [
-        ("requests.csv", read_all::<RequestRecord>, 2_000),
-        ("repetitions.csv", read_all::<RepetitionRecord>, 2_000),
+        ("requests.csv", read_all::<RequestRecord>, 1_500),
+        ("repetitions.csv", read_all::<RepetitionRecord>, 1_500),
         ("baselines.csv", read_all::<BaselineRecord>, 1_000),
         ("samples.csv", read_all::<SampleRecord>, 500),
     ];
@@ -342,7 +342,7 @@ fn mutated_inputs_never_panic_and_every_error_names_its_file() {
     }
     let manifest_dir = dir.path().join("manifest");
     std::fs::create_dir(&manifest_dir).expect("mkdir");
-    let n = fuzz("run.json", &[seed_of("run.json")], 3_000, "run.json", &mut |data| {
+    let n = fuzz("run.json", &[seed_of("run.json")], 2_000, "run.json", &mut |data| {
         write(&manifest_dir.join("run.json"), data);
         err_text(records::manifest::RunManifest::load(&manifest_dir))
     }, &mut bad);
@@ -351,10 +351,9 @@ fn mutated_inputs_never_panic_and_every_error_names_its_file() {
     // `joulebench compare`'s reader: a run folder with one of its files mutated.
     let candidate = dir.path().join("candidate");
     for (file, count) in [
-        ("run.json", 300),
+        ("run.json", 400),
         ("repetitions.csv", 600),
-        ("baselines.csv", 300),
-        ("requests.csv", 300),
+        ("baselines.csv", 400),
     ] {
         let _ = std::fs::remove_dir_all(&candidate);
         synthetic_run(&candidate);

@@ -30,6 +30,8 @@ const IDLE_S: f64 = 0.4;
 const RUNS: usize = 4;
 const KILLS_PER_RUN: usize = 3;
 const CONFIGS: [&str; 2] = ["clf@d1", "clf@d2"];
+/// Ending kills come within this many milliseconds after the last request's row.
+const ENDING_MS: u64 = 80;
 
 /// Where in a run a kill is aimed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -42,7 +44,13 @@ enum Phase {
     Warmup,
     /// Measured repetitions (and the cool-downs between them).
     Repetitions,
+    /// After the last request: its repetition's row, stopping the server, `run.json`
+    /// marked complete, the report written.
+    Ending,
 }
+
+/// Where a kill landed, as the run folder shows it.
+type Landed = &'static str;
 
 /// A seeded kill point: a phase and where inside it.
 #[derive(Clone, Copy, Debug)]
@@ -77,6 +85,7 @@ fn kill_plan(seed: u64) -> Vec<Vec<KillPoint>> {
                 let phase = later[rng.random_range(0..later.len())];
                 points.push(kill_point(&mut rng, phase));
             }
+            points.push(kill_point(&mut rng, Phase::Ending));
             points
         })
         .collect()
@@ -91,6 +100,7 @@ fn kill_point(rng: &mut Pcg64Mcg, phase: Phase) -> KillPoint {
             Phase::Baseline => rng.random_range(20..(IDLE_S * 750.0) as u64),
             Phase::Warmup => rng.random_range(1..=(WARMUP as u64 - 2)),
             Phase::Repetitions => 0,
+            Phase::Ending => rng.random_range(0..ENDING_MS),
         },
         share: rng.random_range(0.0..1.0),
     }
@@ -305,58 +315,69 @@ impl Folder {
             .unwrap_or_default()
     }
 
-    /// Whether the kill point is reached now.
-    fn reached(&self, kill: &KillPoint) -> bool {
+    /// Whether the event that starts the kill point's delay has happened.
+    fn event(&self, kill: &KillPoint) -> bool {
         let s = self.state.lock().expect("lock");
-        match (kill.phase, s.ready) {
-            (Phase::StartUp, _) => false,
-            (_, None) => false,
-            (Phase::Baseline, Some((t, _))) => t.elapsed() >= Duration::from_millis(kill.at),
-            (Phase::Warmup, Some((_, at_ready))) => {
-                counts(&s.out).warmup >= at_ready.warmup + kill.at as usize
-            }
-            (Phase::Repetitions, Some((_, at_ready))) => {
-                let left = CONFIGS.len() * REPETITIONS * INFERENCES - at_ready.measured;
+        let Some((_, at_ready)) = s.ready else {
+            // Start-up begins with joulebench polling readiness.
+            return kill.phase == Phase::StartUp && s.polls > 0;
+        };
+        let left = CONFIGS.len() * REPETITIONS * INFERENCES - at_ready.measured;
+        match kill.phase {
+            Phase::StartUp => true,
+            Phase::Baseline => true,
+            Phase::Warmup => counts(&s.out).warmup >= at_ready.warmup + kill.at as usize,
+            Phase::Repetitions => {
                 // 1 ..= left - 1 rows into what is left: inside the repetitions.
                 let k = 1 + ((left - 1) as f64 * kill.share) as usize;
                 counts(&s.out).measured >= at_ready.measured + k.min(left - 1)
             }
+            Phase::Ending => counts(&s.out).measured >= at_ready.measured + left,
         }
     }
 
-    /// Runs an invocation and SIGKILLs it at `kill`; returns the phase it was killed in.
-    fn kill_at(&mut self, kill: &KillPoint) -> Phase {
+    /// Milliseconds from the event to the kill.
+    fn delay(kill: &KillPoint) -> Duration {
+        match kill.phase {
+            Phase::StartUp | Phase::Baseline | Phase::Ending => Duration::from_millis(kill.at),
+            Phase::Warmup | Phase::Repetitions => Duration::ZERO,
+        }
+    }
+
+    /// Runs an invocation and SIGKILLs it at `kill`; returns where it was killed, or None
+    /// when an ending kill came after the run had exited (0).
+    fn kill_at(&mut self, kill: &KillPoint) -> Option<Landed> {
         let mut child = self.spawn(kill.phase != Phase::StartUp);
         let deadline = Instant::now() + Duration::from_secs(60);
-        let mut polled_at: Option<Instant> = None;
+        let mut event_at: Option<Instant> = None;
         loop {
             if let Some(status) = child.try_wait().expect("try_wait") {
-                panic!(
+                assert!(
+                    kill.phase == Phase::Ending && status.success(),
                     "invocation {} ended ({status}) before kill point {kill:?}: {}",
                     self.invocations,
                     self.stderr()
                 );
+                return None;
             }
             assert!(
                 Instant::now() < deadline,
                 "kill point {kill:?} never came: {}",
                 self.stderr()
             );
-            if kill.phase == Phase::StartUp {
-                let polled = self.state.lock().expect("lock").polls > 0;
-                if polled && polled_at.is_none() {
-                    polled_at = Some(Instant::now());
-                }
-                if polled_at.is_some_and(|t| t.elapsed() >= Duration::from_millis(kill.at)) {
-                    break;
-                }
-            } else if self.reached(kill) {
+            if event_at.is_none() && self.event(kill) {
+                event_at = Some(Instant::now());
+            }
+            if event_at.is_some_and(|t| t.elapsed() >= Self::delay(kill)) {
                 break;
             }
             std::thread::sleep(Duration::from_millis(1));
         }
         child.kill().expect("SIGKILL joulebench");
         let status = child.wait().expect("reap joulebench");
+        if status.success() && kill.phase == Phase::Ending {
+            return None;
+        }
         assert_eq!(
             std::os::unix::process::ExitStatusExt::signal(&status),
             Some(libc::SIGKILL),
@@ -366,7 +387,7 @@ impl Folder {
         let stderr = self.stderr();
         assert!(!stderr.contains("panicked"), "{stderr}");
         self.assert_no_server_left("after SIGKILL");
-        self.phase_at_kill()
+        Some(self.landed())
     }
 
     /// Waits (bounded) until no launched server of this folder runs.
@@ -382,54 +403,64 @@ impl Folder {
         );
     }
 
-    /// The phase the folder shows the last invocation was in when it was killed.
-    fn phase_at_kill(&self) -> Phase {
+    /// Where the folder shows the last invocation was when it was killed.
+    fn landed(&self) -> Landed {
         let s = self.state.lock().expect("lock");
         let Some((_, at_ready)) = s.ready else {
-            return Phase::StartUp;
+            return "start-up";
         };
         let now = counts(&s.out);
+        let left = CONFIGS.len() * REPETITIONS * INFERENCES - at_ready.measured;
+        if now.measured == at_ready.measured + left {
+            let reps: BTreeSet<(String, String)> = whole_rows(&s.out.join("repetitions.csv"))
+                .into_iter()
+                .map(|r| (r["config"].clone(), r["repetition"].clone()))
+                .collect();
+            return if manifest(&s.out)["status"] == "complete" {
+                "ending: report (run.json complete)"
+            } else if reps.len() == CONFIGS.len() * REPETITIONS {
+                "ending: stopping the server"
+            } else {
+                "ending: last repetition's row"
+            };
+        }
         if now.warmup == at_ready.warmup
             && now.measured == at_ready.measured
             && at_ready.baselines == 0
         {
-            return Phase::Baseline;
+            return "baseline";
         }
         let rows = whole_rows(&s.out.join("requests.csv"));
-        let since: Vec<_> = rows
+        let last = rows.last().map_or("", |l| l["config"].as_str());
+        let warmups_of_last = rows
             .iter()
             .filter(|r| r["phase"] == "warmup")
             .skip(at_ready.warmup)
-            .collect();
+            .filter(|r| r["config"] == last)
+            .count();
         let in_warmup = now.measured == at_ready.measured
-            || rows.last().is_some_and(|r| r["phase"] == "warmup")
-                && since
-                    .iter()
-                    .filter(|r| r["config"] == rows.last().map_or("", |l| l["config"].as_str()))
-                    .count()
-                    < WARMUP;
-        if in_warmup {
-            Phase::Warmup
-        } else {
-            Phase::Repetitions
-        }
+            || rows.last().is_some_and(|r| r["phase"] == "warmup") && warmups_of_last < WARMUP;
+        if in_warmup { "warm-up" } else { "repetitions" }
     }
 
-    /// Resumes to the end and checks the complete folder.
-    fn resume_and_check(&mut self) {
-        let mut child = self.spawn(true);
-        let mut status = None;
-        assert!(
-            wait_until(Duration::from_secs(60), || {
-                status = child.try_wait().expect("try_wait");
-                status.is_some()
-            }),
-            "the resumed run did not end"
-        );
-        let status = status.expect("status");
+    /// Resumes to the end (unless the last invocation finished) and checks the folder.
+    fn resume_and_check(&mut self, finished: bool) {
+        if !finished {
+            let mut child = self.spawn(true);
+            let mut status = None;
+            assert!(
+                wait_until(Duration::from_secs(60), || {
+                    status = child.try_wait().expect("try_wait");
+                    status.is_some()
+                }),
+                "the resumed run did not end"
+            );
+            let status = status.expect("status");
+            let stderr = self.stderr();
+            assert!(status.success(), "--resume exits 0: {status}: {stderr}");
+            assert!(!stderr.contains("panicked"), "{stderr}");
+        }
         let stderr = self.stderr();
-        assert!(status.success(), "--resume exits 0: {status}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{stderr}");
         self.assert_no_server_left("after the resumed run");
         let out = &self.out;
         assert_eq!(manifest(out)["status"], "complete", "{stderr}");
@@ -488,7 +519,7 @@ fn sigkill_at_seeded_points_then_resume_leaves_no_server_and_exact_records() {
     let state = Arc::new(Mutex::new(Readiness::default()));
     let ready = readiness_server(Arc::clone(&state));
     let plan = kill_plan(SEED);
-    let mut hit: BTreeMap<Phase, usize> = BTreeMap::new();
+    let mut hit: BTreeMap<Landed, usize> = BTreeMap::new();
     for (run, points) in plan.iter().enumerate() {
         let (dir, suite_path) = common::suite_dir(&suite(&ready.url), 5);
         let suite_dir = std::fs::canonicalize(dir.path()).expect("canonical");
@@ -500,24 +531,58 @@ fn sigkill_at_seeded_points_then_resume_leaves_no_server_and_exact_records() {
             state: Arc::clone(&state),
             invocations: 0,
         };
+        let mut finished = false;
         for kill in points {
-            let phase = folder.kill_at(kill);
-            eprintln!("run {run}: aimed at {kill:?}, killed in {phase:?}");
-            *hit.entry(phase).or_default() += 1;
+            let landed = folder.kill_at(kill).unwrap_or("none: the run had exited 0");
+            eprintln!("run {run}: aimed at {kill:?}, killed in {landed}");
+            finished = landed == "none: the run had exited 0";
+            *hit.entry(landed).or_default() += 1;
         }
-        folder.resume_and_check();
+        folder.resume_and_check(finished);
     }
     eprintln!(
         "seed {SEED:#x}: {} kills by phase {hit:?} in {:.1} s",
         hit.values().sum::<usize>(),
         started.elapsed().as_secs_f64()
     );
-    for phase in [
-        Phase::StartUp,
-        Phase::Baseline,
-        Phase::Warmup,
-        Phase::Repetitions,
-    ] {
+    for phase in ["start-up", "baseline", "warm-up", "repetitions"] {
         assert!(hit.contains_key(&phase), "no kill landed in {phase:?}: {hit:?}");
     }
+}
+
+#[test]
+fn a_run_killed_while_writing_its_report_resumes_by_rendering_it() {
+    let server = common::openai_server();
+    let suite = common::one_model_suite(
+        "openai-completions",
+        &server.url,
+        "general-purpose",
+        "inferences = 4\nrepetitions = 2\nwarmup = 1",
+        "",
+    );
+    let (_dir, out) = common::run_suite_ok(&suite, 3);
+    // What SIGKILL during the report leaves: run.json complete, the report's files not.
+    for file in ["summary.csv", "summary.json", "summary.md", "domains.csv"] {
+        std::fs::remove_file(out.join(file)).expect("remove a report file");
+    }
+    assert_eq!(manifest(&out)["status"], "complete");
+    let posts = server.posts.load(std::sync::atomic::Ordering::SeqCst);
+    let output = joulebench()
+        .args(["run", "--quiet", "--resume"])
+        .arg(&out)
+        .output()
+        .expect("resume");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "--resume exits 0: {stderr}");
+    assert!(stderr.contains("already complete"), "{stderr}");
+    let summary = csv_rows(&out.join("summary.csv"));
+    assert_eq!(summary.len(), 1);
+    assert_eq!(summary[0]["inferences"], "8");
+    assert!(out.join("summary.json").exists());
+    assert_eq!(
+        server.posts.load(std::sync::atomic::Ordering::SeqCst),
+        posts,
+        "nothing is sent again"
+    );
+    assert_eq!(measured(&out).len(), 8);
 }
