@@ -91,7 +91,11 @@ fn mutate(rng: &mut Pcg64Mcg, seed: &[u8], tokens: &[Vec<u8>]) -> Vec<u8> {
     let mut v = seed.to_vec();
     for _ in 0..rng.random_range(1..=4) {
         let len = v.len();
-        let at = if len == 0 { 0 } else { rng.random_range(0..len) };
+        let at = if len == 0 {
+            0
+        } else {
+            rng.random_range(0..len)
+        };
         match rng.random_range(0..8) {
             // Flip a bit.
             0 if len > 0 => v[at] ^= 1 << rng.random_range(0..8),
@@ -116,8 +120,14 @@ fn mutate(rng: &mut Pcg64Mcg, seed: &[u8], tokens: &[Vec<u8>]) -> Vec<u8> {
             4 => v.truncate(at),
             // Duplicate a whole line.
             5 if len > 0 => {
-                let start = v[..at].iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
-                let end = v[at..].iter().position(|&b| b == b'\n').map_or(len, |p| at + p + 1);
+                let start = v[..at]
+                    .iter()
+                    .rposition(|&b| b == b'\n')
+                    .map_or(0, |p| p + 1);
+                let end = v[at..]
+                    .iter()
+                    .position(|&b| b == b'\n')
+                    .map_or(len, |p| at + p + 1);
                 let line = v[start..end].to_vec();
                 v.splice(start..start, line);
             }
@@ -170,7 +180,9 @@ fn fuzz(
             Ok(Some(e)) => {
                 errors += 1;
                 if e.trim().is_empty() || !e.contains(names) {
-                    bad.push(format!("{name}: error without the file name {names:?}: {e:?}"));
+                    bad.push(format!(
+                        "{name}: error without the file name {names:?}: {e:?}"
+                    ));
                 }
             }
             Ok(None) => {}
@@ -188,12 +200,18 @@ fn err_text<T, E: Display>(r: Result<T, E>) -> Option<String> {
     r.err().map(|e| e.to_string())
 }
 
+/// Writes `data` to a new file at `path` (a new inode: ext4 flushes a file truncated and
+/// rewritten in place on close, which would make each input wait for the disk).
 fn write(path: &Path, data: &[u8]) {
+    let _ = std::fs::remove_file(path);
     std::fs::write(path, data).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
 }
 
 /// A dataset spec for `path` mapping `text` onto `sentence`, shuffled.
-fn dataset_spec(path: &Path, format: harness::suite::DatasetFormat) -> harness::suite::DatasetSource {
+fn dataset_spec(
+    path: &Path,
+    format: harness::suite::DatasetFormat,
+) -> harness::suite::DatasetSource {
     harness::suite::DatasetSource {
         name: "d".into(),
         task: "sentiment".into(),
@@ -263,6 +281,9 @@ fn synthetic_run(dir: &Path) {
     s.write(dir).expect("synthetic run");
 }
 
+/// A reader of one records file: the first error's text.
+type Reader = fn(&Path) -> Option<String>;
+
 /// Every row of a records CSV, read as `T`; the first error's text.
 fn read_all<T: serde::de::DeserializeOwned>(path: &Path) -> Option<String> {
     match records::table_io::read_csv::<T>(path) {
@@ -291,31 +312,58 @@ fn mutated_inputs_never_panic_and_every_error_names_its_file() {
         "[generation]\ntemperature = 0.0\n",
     );
     let seeds = vec![common::GOOD_SUITE.as_bytes().to_vec(), rich.into_bytes()];
-    let n = fuzz("suite", &seeds, 2_000, "suite.toml", &mut |data| {
-        write(&suite_path, data);
-        err_text(harness::suite::load(&suite_path))
-    }, &mut bad);
+    let n = fuzz(
+        "suite",
+        &seeds,
+        4_000,
+        "suite.toml",
+        &mut |data| {
+            write(&suite_path, data);
+            err_text(harness::suite::load(&suite_path))
+        },
+        &mut bad,
+    );
     tried.push(("suite", n));
 
     // The dataset readers.
     use harness::dataset::Dataset;
     use harness::suite::DatasetFormat;
     let jsonl: Vec<u8> = (0..6)
-        .map(|i| format!("{{\"sentence\": \"sentence {i}\", \"label\": {}, \"x\": [1, {{\"y\": null}}]}}\n", i % 2))
+        .map(|i| {
+            format!(
+                "{{\"sentence\": \"sentence {i}\", \"label\": {}, \"x\": [1, {{\"y\": null}}]}}\n",
+                i % 2
+            )
+        })
         .collect::<String>()
         .into_bytes();
-    let csv = b"sentence,label\n\"a, quoted\",1\nplain,0\n\"with \"\"quotes\"\"\",1\nfour,0\nfive,1\n".to_vec();
+    let csv =
+        b"sentence,label\n\"a, quoted\",1\nplain,0\n\"with \"\"quotes\"\"\",1\nfour,0\nfive,1\n"
+            .to_vec();
     for (name, file, format, seed, count) in [
-        ("jsonl", "data.jsonl", DatasetFormat::Jsonl, jsonl, 2_000),
-        ("csv", "data.csv", DatasetFormat::Csv, csv, 2_000),
-        ("parquet", "data.parquet", DatasetFormat::Parquet, parquet_seed(&dir.path().join("seed.parquet")), 1_500),
+        ("jsonl", "data.jsonl", DatasetFormat::Jsonl, jsonl, 3_000),
+        ("csv", "data.csv", DatasetFormat::Csv, csv, 3_000),
+        (
+            "parquet",
+            "data.parquet",
+            DatasetFormat::Parquet,
+            parquet_seed(&dir.path().join("seed.parquet")),
+            3_000,
+        ),
     ] {
         let path = dir.path().join(file);
         let spec = dataset_spec(&path, format);
-        let n = fuzz(name, &[seed], count, file, &mut |data| {
-            write(&path, data);
-            err_text(Dataset::load(&spec))
-        }, &mut bad);
+        let n = fuzz(
+            name,
+            &[seed],
+            count,
+            file,
+            &mut |data| {
+                write(&path, data);
+                err_text(Dataset::load(&spec))
+            },
+            &mut bad,
+        );
         tried.push((name, n));
     }
 
@@ -324,50 +372,71 @@ fn mutated_inputs_never_panic_and_every_error_names_its_file() {
     synthetic_run(&run);
     let seed_of = |name: &str| std::fs::read(run.join(name)).expect("synthetic file");
     use records::raw::{BaselineRecord, RepetitionRecord, RequestRecord, SampleRecord};
-    let readers: [(&str, fn(&Path) -> Option<String>, usize); 4] = [
-        ("requests.csv", read_all::<RequestRecord>, 1_500),
-        ("repetitions.csv", read_all::<RepetitionRecord>, 1_500),
-        ("baselines.csv", read_all::<BaselineRecord>, 1_000),
-        ("samples.csv", read_all::<SampleRecord>, 500),
+    let readers: [(&str, Reader, usize); 4] = [
+        ("requests.csv", read_all::<RequestRecord>, 3_000),
+        ("repetitions.csv", read_all::<RepetitionRecord>, 3_000),
+        ("baselines.csv", read_all::<BaselineRecord>, 2_000),
+        ("samples.csv", read_all::<SampleRecord>, 1_000),
     ];
     let scratch = dir.path().join("scratch");
     std::fs::create_dir(&scratch).expect("mkdir");
     for (file, read, count) in readers {
         let path = scratch.join(file);
-        let n = fuzz(file, &[seed_of(file)], count, file, &mut |data| {
-            write(&path, data);
-            read(&path)
-        }, &mut bad);
+        let n = fuzz(
+            file,
+            &[seed_of(file)],
+            count,
+            file,
+            &mut |data| {
+                write(&path, data);
+                read(&path)
+            },
+            &mut bad,
+        );
         tried.push((file, n));
     }
     let manifest_dir = dir.path().join("manifest");
     std::fs::create_dir(&manifest_dir).expect("mkdir");
-    let n = fuzz("run.json", &[seed_of("run.json")], 2_000, "run.json", &mut |data| {
-        write(&manifest_dir.join("run.json"), data);
-        err_text(records::manifest::RunManifest::load(&manifest_dir))
-    }, &mut bad);
+    let n = fuzz(
+        "run.json",
+        &[seed_of("run.json")],
+        3_000,
+        "run.json",
+        &mut |data| {
+            write(&manifest_dir.join("run.json"), data);
+            err_text(records::manifest::RunManifest::load(&manifest_dir))
+        },
+        &mut bad,
+    );
     tried.push(("run.json", n));
 
     // `joulebench compare`'s reader: a run folder with one of its files mutated.
     let candidate = dir.path().join("candidate");
     for (file, count) in [
-        ("run.json", 400),
-        ("repetitions.csv", 600),
-        ("baselines.csv", 400),
+        ("run.json", 600),
+        ("repetitions.csv", 1_000),
+        ("baselines.csv", 600),
     ] {
         let _ = std::fs::remove_dir_all(&candidate);
         synthetic_run(&candidate);
         let seed = std::fs::read(candidate.join(file)).expect("seed");
         let name = format!("compare {file}");
         let path = candidate.join(file);
-        let n = fuzz(&name, &[seed], count, "candidate", &mut |data| {
-            write(&path, data);
-            err_text(report::compare::compare(
-                &run,
-                &candidate,
-                &report::compare::CompareOptions::default(),
-            ))
-        }, &mut bad);
+        let n = fuzz(
+            &name,
+            &[seed],
+            count,
+            "candidate",
+            &mut |data| {
+                write(&path, data);
+                err_text(report::compare::compare(
+                    &run,
+                    &candidate,
+                    &report::compare::CompareOptions::default(),
+                ))
+            },
+            &mut bad,
+        );
         tried.push(("compare", n));
     }
 
@@ -377,5 +446,10 @@ fn mutated_inputs_never_panic_and_every_error_names_its_file() {
         started.elapsed().as_secs_f64(),
         bad.len()
     );
-    assert!(bad.is_empty(), "{} problems:\n{}", bad.len(), bad[..bad.len().min(30)].join("\n"));
+    assert!(
+        bad.is_empty(),
+        "{} problems:\n{}",
+        bad.len(),
+        bad[..bad.len().min(30)].join("\n")
+    );
 }

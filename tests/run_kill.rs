@@ -1,5 +1,5 @@
 //! `joulebench run` SIGKILLed at seeded random points spread over server start-up, the idle
-//! baseline, the warm-up and the repetitions, then `--resume`d: no launched server is left,
+//! baseline, the warm-up, the repetitions and the end (report), then `--resume`d: no launched server is left,
 //! the resumed run exits 0, every (configuration, repetition) has exactly its requests and
 //! one `repetitions.csv` row, and `run.json` says complete.
 //!
@@ -65,10 +65,11 @@ struct KillPoint {
 
 /// The kill points of every run folder: the first kills of the folders are the four
 /// phases in a seeded order (so all are covered); later ones are seeded among start-up,
-/// warm-up and repetitions (a baseline is only pending in a folder's first invocation).
+/// warm-up and repetitions (a baseline is only pending in a folder's first invocation);
+/// each folder's last kill comes just after its last request (the run's end).
 fn kill_plan(seed: u64) -> Vec<Vec<KillPoint>> {
     let mut rng = Pcg64Mcg::seed_from_u64(seed);
-    let mut firsts = vec![
+    let mut firsts = [
         Phase::StartUp,
         Phase::Baseline,
         Phase::Warmup,
@@ -172,8 +173,7 @@ fn healthy(port: u16) -> bool {
         return false;
     };
     let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s
-        .write_all(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
+    if s.write_all(b"GET /health HTTP/1.1\r\nhost: 127.0.0.1\r\nconnection: close\r\n\r\n")
         .is_err()
     {
         return false;
@@ -302,8 +302,11 @@ impl Folder {
             cmd.args(["run", "--quiet", "--resume"]).arg(&self.out);
         }
         self.invocations += 1;
-        let log = std::fs::File::create(self.suite_dir.join(format!("stderr{}.log", self.invocations)))
-            .expect("log");
+        let log = std::fs::File::create(
+            self.suite_dir
+                .join(format!("stderr{}.log", self.invocations)),
+        )
+        .expect("log");
         cmd.stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -311,8 +314,11 @@ impl Folder {
     }
 
     fn stderr(&self) -> String {
-        std::fs::read_to_string(self.suite_dir.join(format!("stderr{}.log", self.invocations)))
-            .unwrap_or_default()
+        std::fs::read_to_string(
+            self.suite_dir
+                .join(format!("stderr{}.log", self.invocations)),
+        )
+        .unwrap_or_default()
     }
 
     /// Whether the event that starts the kill point's delay has happened.
@@ -495,9 +501,14 @@ impl Folder {
             *seen.entry(key).or_insert(0) += 1;
             assert_eq!(r["requests"], INFERENCES.to_string(), "{r:?}");
         }
-        assert!(seen.values().all(|&n| n == 1), "a repetition twice: {seen:?}");
-        let taken: BTreeSet<(String, String)> =
-            seen.keys().map(|(c, r, _, _)| (c.clone(), r.clone())).collect();
+        assert!(
+            seen.values().all(|&n| n == 1),
+            "a repetition twice: {seen:?}"
+        );
+        let taken: BTreeSet<(String, String)> = seen
+            .keys()
+            .map(|(c, r, _, _)| (c.clone(), r.clone()))
+            .collect();
         assert_eq!(taken, want);
         let baselines: BTreeSet<String> = csv_rows(&out.join("baselines.csv"))
             .into_iter()
@@ -546,7 +557,10 @@ fn sigkill_at_seeded_points_then_resume_leaves_no_server_and_exact_records() {
         started.elapsed().as_secs_f64()
     );
     for phase in ["start-up", "baseline", "warm-up", "repetitions"] {
-        assert!(hit.contains_key(&phase), "no kill landed in {phase:?}: {hit:?}");
+        assert!(
+            hit.contains_key(&phase),
+            "no kill landed in {phase:?}: {hit:?}"
+        );
     }
 }
 
