@@ -234,7 +234,7 @@ fn sigkill_mid_repetition_with_a_torn_row_then_resume_without_the_suite() {
 }
 
 #[test]
-fn resume_refuses_another_suite_and_a_complete_run() {
+fn resume_refuses_another_suite_and_only_renders_a_complete_run() {
     let (server, _dir, suite, out, finished) = kill_mid_repetition(libc::SIGINT);
     let (_other_dir, other) = suite_dir(
         &one_model_suite(
@@ -259,12 +259,18 @@ fn resume_refuses_another_suite_and_a_complete_run() {
         "{stderr}"
     );
     resume_and_check(&server, &out, Some(&suite), &finished);
+    let posts = server.posts.load(std::sync::atomic::Ordering::SeqCst);
     let output = joulebench()
         .args(["run", "--resume"])
         .arg(&out)
         .output()
         .expect("resume");
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("nothing to resume"), "{stderr}");
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("already complete"), "{stderr}");
+    assert_eq!(
+        server.posts.load(std::sync::atomic::Ordering::SeqCst),
+        posts,
+        "a complete run sends nothing again"
+    );
 }

@@ -6,6 +6,7 @@
 mod common;
 mod datasets;
 mod dry_run_missing;
+mod fuzz_inputs;
 mod launched_servers;
 mod php_suites;
 mod probe_cli;
@@ -16,6 +17,7 @@ mod run_cli;
 mod run_failures;
 mod run_faults;
 mod run_files;
+mod run_kill;
 mod run_order;
 mod run_protocols;
 mod run_resume;

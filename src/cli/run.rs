@@ -62,6 +62,12 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             Some(info) => shard_plan(&suite.plan, info, dir)?,
             None => suite.plan.clone(),
         };
+        if manifest.status == RunStatus::Complete {
+            eprintln!(
+                "note: the run in {} is already complete; nothing is sent again, its report is rendered again from its records",
+                dir.display()
+            );
+        }
         let options = options(None, args.quiet, manifest.shard)?;
         let runtime = runtime()?;
         harness::redact::Redactor::for_suite(&suite).install();

@@ -181,7 +181,8 @@ pub async fn run(suite: &Suite, plan: &Plan, opts: &RunOptions) -> Result<RunRes
 }
 
 /// Completes the interrupted run in `dir`: finished repetitions, baselines and warm-ups
-/// are kept, unfinished repetitions are taken again whole, records are appended.
+/// are kept, unfinished repetitions are taken again whole, records are appended. A
+/// complete run is left as it is (its report is then rendered again by the caller).
 pub async fn resume(
     dir: &Path,
     suite: &Suite,
@@ -193,11 +194,6 @@ pub async fn resume(
         path: dir.to_path_buf(),
         reason,
     };
-    if manifest.status == RunStatus::Complete {
-        return Err(refuse(
-            "the run is complete; there is nothing to resume".into(),
-        ));
-    }
     if manifest.format_version != RunManifest::FORMAT_VERSION {
         return Err(refuse(format!(
             "run.json says results format version {}, and this joulebench ({}) writes version {}: its rows would not match the files already there; resume with joulebench {} (the version that started the run), or start a new run (`joulebench report` still renders this one)",
@@ -226,6 +222,17 @@ pub async fn resume(
     // Before touching any file: one process per folder.
     let lock = lock::hold(dir)?;
     let prior = resume::recover(dir)?;
+    if manifest.status == RunStatus::Complete {
+        // Every record is there; only the report can be missing (joulebench was stopped
+        // while writing it, after run.json said complete), and the caller renders it again.
+        return Ok(RunResult {
+            dir: dir.to_path_buf(),
+            status: RunStatus::Complete,
+            reason: None,
+            measured: prior.measured,
+            failures: prior.failures,
+        });
+    }
     let clock = MonotonicClock::new();
     // Continue the interrupted timeline: the new clock's zero is later by the wall-clock
     // gap, and never earlier than the last time already written.
