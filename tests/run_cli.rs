@@ -230,7 +230,7 @@ fn a_missing_suite_exits_2_and_a_run_that_started_and_failed_exits_1() {
 
     // Every warm-up request fails: the run has started (run.json says failed) and exits 1.
     let server = common::TestServer::start(|r| match r.method.as_str() {
-        "GET" => (200, "{}".into()),
+        "GET" => common::readiness_answer(r).unwrap_or((200, "{}".into())),
         _ => (503, r#"{"error":"overloaded"}"#.into()),
     });
     let (o, _dir, out) = common::run_suite(&suite(&server.url, 2, 1, 2), 3);

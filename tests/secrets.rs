@@ -14,7 +14,8 @@ const KEY: &str = "sk-test-0123456789abcdef";
 fn echoing_server(always_fail: bool) -> TestServer {
     TestServer::start_replies(move |r: &Received| {
         if r.method == "GET" {
-            return Reply::Json(200, "{}".into());
+            let (status, body) = common::readiness_answer(r).unwrap_or((200, "{}".into()));
+            return Reply::Json(status, body);
         }
         let auth = r.authorization.clone().unwrap_or_default();
         match (always_fail, r.nth_post % 3) {
