@@ -9,15 +9,8 @@ use std::path::{Path, PathBuf};
 pub fn read_csv<T: serde::de::DeserializeOwned>(
     path: &Path,
 ) -> Result<impl Iterator<Item = Result<T, RecordsError>>, RecordsError> {
-    let mut reader = open(path)?;
+    let (reader, headers) = open_with_headers(path)?;
     let owned: PathBuf = path.to_path_buf();
-    let headers = reader
-        .headers()
-        .map_err(|source| RecordsError::Csv {
-            path: owned.clone(),
-            cause: source,
-        })?
-        .clone();
     Ok(reader
         .into_deserialize::<T>()
         .map(move |r| r.map_err(|source| csv_error(&owned, &headers, source))))
@@ -29,15 +22,8 @@ pub fn read_csv<T: serde::de::DeserializeOwned>(
 pub fn read_records<T: serde::de::DeserializeOwned + Figures>(
     path: &Path,
 ) -> Result<impl Iterator<Item = Result<T, RecordsError>>, RecordsError> {
-    let mut reader = open(path)?;
+    let (mut reader, headers) = open_with_headers(path)?;
     let owned: PathBuf = path.to_path_buf();
-    let headers = reader
-        .headers()
-        .map_err(|source| RecordsError::Csv {
-            path: owned.clone(),
-            cause: source,
-        })?
-        .clone();
     let mut record = csv::StringRecord::new();
     let mut done = false;
     Ok(std::iter::from_fn(move || {
@@ -62,6 +48,21 @@ pub fn read_records<T: serde::de::DeserializeOwned + Figures>(
         done = row.is_err();
         Some(row)
     }))
+}
+
+/// [`open`], with the header row read.
+fn open_with_headers(
+    path: &Path,
+) -> Result<(csv::Reader<std::fs::File>, csv::StringRecord), RecordsError> {
+    let mut reader = open(path)?;
+    let headers = reader
+        .headers()
+        .map_err(|source| RecordsError::Csv {
+            path: path.to_path_buf(),
+            cause: source,
+        })?
+        .clone();
+    Ok((reader, headers))
 }
 
 /// A CSV error, naming the line (and the column, where csv knows it) when a row could not be read.
