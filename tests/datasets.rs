@@ -39,15 +39,8 @@ fn mark_interrupted(out: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
 }
 
 fn resume(out: &Path) -> (Option<i32>, String) {
-    let o = joulebench()
-        .args(["run", "--quiet", "--resume"])
-        .arg(out)
-        .output()
-        .expect("resume");
-    (
-        o.status.code(),
-        String::from_utf8_lossy(&o.stderr).to_string(),
-    )
+    let (o, stderr) = common::resume(out);
+    (o.status.code(), stderr)
 }
 
 #[test]

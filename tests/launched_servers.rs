@@ -221,12 +221,7 @@ fn resume_stops_a_server_the_killed_run_left_running() {
     run.wait().expect("reap joulebench");
     assert!(process_alive(left), "the forked server outlives the shell");
     std::fs::remove_file(sub.join("child.pid")).expect("rm child.pid");
-    let output = joulebench()
-        .args(["run", "--quiet", "--resume"])
-        .arg(&out)
-        .output()
-        .expect("resume");
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (output, stderr) = common::resume(&out);
     assert!(output.status.success(), "{stderr}");
     assert!(stderr.contains("left running"), "{stderr}");
     assert!(!process_alive(left), "server {left} is still there");

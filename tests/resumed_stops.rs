@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::{Reply, TestServer, joulebench, manifest, one_model_suite, openai_answer, run_suite};
+use common::{Reply, TestServer, manifest, one_model_suite, openai_answer, run_suite};
 
 #[test]
 fn a_server_that_answered_before_the_interruption_is_not_called_never_answered() {
@@ -36,12 +36,7 @@ fn a_server_that_answered_before_the_interruption_is_not_called_never_answered()
         "{}",
         reason(&out)
     );
-    let resumed = joulebench()
-        .args(["run", "--quiet", "--resume"])
-        .arg(&out)
-        .output()
-        .expect("resume");
-    let stderr = String::from_utf8_lossy(&resumed.stderr);
+    let (resumed, stderr) = common::resume(&out);
     assert!(!resumed.status.success(), "{stderr}");
     let said = reason(&out);
     assert!(said.contains("stopped answering"), "{said}");

@@ -100,12 +100,7 @@ fn a_run_killed_before_its_first_request_row_resumes() {
     assert_headers(&out);
 
     ready.store(true, Ordering::SeqCst);
-    let output = joulebench()
-        .args(["run", "--quiet", "--resume"])
-        .arg(&out)
-        .output()
-        .expect("resume");
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (output, stderr) = common::resume(&out);
     assert!(output.status.success(), "{stderr}");
     assert_eq!(manifest(&out)["status"], "complete");
     assert_eq!(measured(&out).len(), 8, "inferences × repetitions");
@@ -133,12 +128,7 @@ fn a_folder_left_with_empty_record_files_by_an_older_version_resumes() {
     m["status"] = "running".into();
     m["ended_utc"] = serde_json::Value::Null;
     std::fs::write(out.join("run.json"), m.to_string()).expect("run.json");
-    let output = joulebench()
-        .args(["run", "--quiet", "--resume"])
-        .arg(&out)
-        .output()
-        .expect("resume");
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (output, stderr) = common::resume(&out);
     assert!(output.status.success(), "{stderr}");
     assert_headers(&out);
     assert_eq!(measured(&out).len(), 2);

@@ -581,12 +581,7 @@ fn a_run_killed_while_writing_its_report_resumes_by_rendering_it() {
     }
     assert_eq!(manifest(&out)["status"], "complete");
     let posts = server.posts.load(std::sync::atomic::Ordering::SeqCst);
-    let output = joulebench()
-        .args(["run", "--quiet", "--resume"])
-        .arg(&out)
-        .output()
-        .expect("resume");
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let (output, stderr) = common::resume(&out);
     assert!(output.status.success(), "--resume exits 0: {stderr}");
     assert!(stderr.contains("already complete"), "{stderr}");
     let summary = csv_rows(&out.join("summary.csv"));

@@ -486,15 +486,22 @@ pub fn run_in_ok(dir: &Path, suite_path: &Path) -> PathBuf {
     out
 }
 
-/// Runs `joulebench run --quiet --resume OUT` and asserts it succeeded.
-#[track_caller]
-pub fn resume_ok(out: &Path) {
+/// Runs `joulebench run --quiet --resume OUT` (a panic fails the test); returns the output and its stderr.
+pub fn resume(out: &Path) -> (std::process::Output, String) {
     let output = joulebench()
         .args(["run", "--quiet", "--resume"])
         .arg(out)
         .output()
         .expect("run joulebench");
-    assert_ok(&output);
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (output, stderr)
+}
+
+/// [`resume`] that asserts the run succeeded.
+#[track_caller]
+pub fn resume_ok(out: &Path) {
+    assert_ok(&resume(out).0);
 }
 
 /// `joulebench run --dry-run SUITE` (a panic fails the test): exit code, stdout, stderr.
