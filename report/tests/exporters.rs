@@ -16,11 +16,7 @@ fn exporters_serialise_in_memory_what_render_writes() {
     let mut run = Synthetic::small();
     run.cpu_estimated = true;
     run.write(dir.path()).expect("write run");
-    let options = report::ReportOptions {
-        plots: false,
-        ..report::ReportOptions::default()
-    };
-    let rendered = report::render_with(dir.path(), &options).expect("render");
+    let rendered = crate::render_without_plots(dir.path()).expect("render");
     let exporters: [(&str, &dyn Exporter); 5] = [
         (SUMMARY_CSV, &CsvTable::Summary),
         (TASKS_CSV, &CsvTable::Tasks),

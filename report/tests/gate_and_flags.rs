@@ -181,14 +181,7 @@ fn a_counter_going_back_without_power_makes_request_energy_unknown_and_flagged()
     drop(out);
     std::fs::rename(dir.join("samples.new"), &samples).expect("rename");
 
-    let report = report::render_with(
-        dir,
-        &report::ReportOptions {
-            plots: false,
-            ..report::ReportOptions::default()
-        },
-    )
-    .expect("render");
+    let report = crate::render_without_plots(dir).expect("render");
     let unknown: u64 = report.rows().map(|r| r.requests_energy_unknown).sum();
     assert!(unknown >= 1, "a request spans the reset");
     let flagged: Vec<_> = report
@@ -228,14 +221,7 @@ fn request_energy_csv_says_where_its_figures_come_from() {
         let mut run = Synthetic::small();
         run.cpu_estimated = estimated;
         run.write(&dir).expect("run");
-        report::render_with(
-            &dir,
-            &report::ReportOptions {
-                plots: false,
-                ..report::ReportOptions::default()
-            },
-        )
-        .expect("render");
+        crate::render_without_plots(&dir).expect("render");
         let mut reader = csv::Reader::from_path(dir.join("request_energy.csv")).expect("open");
         let h = reader.headers().expect("header").clone();
         let c = col(&h, "source");
@@ -262,14 +248,7 @@ fn a_repetition_missing_a_counted_domain_is_flagged_and_excluded() {
             && r[col(h, "source")] == *"rapl";
         (!drop).then(|| r.iter().map(str::to_string).collect())
     });
-    let report = report::render_with(
-        dir,
-        &report::ReportOptions {
-            plots: false,
-            ..report::ReportOptions::default()
-        },
-    )
-    .expect("render");
+    let report = crate::render_without_plots(dir).expect("render");
     let row = report.rows().find(|r| r.config == id).expect("summarised");
     assert_eq!(row.repetitions, 4, "repetition 5 is excluded");
     assert!(
@@ -355,14 +334,7 @@ fn sampler_gaps_are_flagged_and_an_unseen_wrap_excludes_the_repetition() {
         .expect("row");
     }
     gaps.flush().expect("flush");
-    let report = report::render_with(
-        dir,
-        &report::ReportOptions {
-            plots: false,
-            ..report::ReportOptions::default()
-        },
-    )
-    .expect("render");
+    let report = crate::render_without_plots(dir).expect("render");
     let row = report.rows().find(|r| r.config == id).expect("summarised");
     assert_eq!(row.repetitions, 4, "repetition 2 is excluded");
     assert!(
@@ -412,11 +384,7 @@ fn a_corrupted_figure_in_any_raw_file_is_refused_naming_file_line_and_column() {
         let dir = tmp.path();
         Synthetic::small().write(dir).expect("run");
         set_cell(&dir.join(file), 3, column, value);
-        let options = report::ReportOptions {
-            plots: false,
-            ..report::ReportOptions::default()
-        };
-        let err = report::render_with(dir, &options).expect_err(file);
+        let err = crate::render_without_plots(dir).expect_err(file);
         let text = err.to_string();
         let place = format!("{file}, line 5, field `{column}`: {why}");
         assert!(text.contains(&place), "{file} {column} {value}: {text}");
@@ -451,11 +419,7 @@ fn a_negative_net_energy_is_a_figure_not_a_corruption() {
         v[col(h, "power_w")] = "1000000".to_string();
         Some(v)
     });
-    let options = report::ReportOptions {
-        plots: false,
-        ..report::ReportOptions::default()
-    };
-    let report = report::render_with(dir, &options).expect("render");
+    let report = crate::render_without_plots(dir).expect("render");
     assert!(
         report
             .configs

@@ -249,11 +249,7 @@ fn php_2023_reference_table_is_what_import_and_report_give() {
         "the query-model runs of the three tasks"
     );
     assert_eq!(summary.rows_unmapped, 0);
-    let options = report::ReportOptions {
-        plots: false,
-        ..report::ReportOptions::default()
-    };
-    let derived = table::from_summary(report::render_with(&out, &options).expect("render").rows());
+    let derived = table::from_summary(crate::render_without_plots(&out).expect("render").rows());
     let committed = StudyTable::load(Path::new(TABLE))
         .unwrap_or_else(|e| panic!("{e}: regenerate it with suites/php/reference/derive.sh"));
     let key = |f: &StudyFigure| (f.model.clone(), f.task.clone(), f.dataset.clone());

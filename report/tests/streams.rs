@@ -69,14 +69,7 @@ fn streamed_configurations_get_their_flags_shares_and_percentiles() {
         c.set("pin_requested", true);
         c.set("output_pinned", i >= 10);
     });
-    let report = report::render_with(
-        dir,
-        &report::ReportOptions {
-            plots: false,
-            ..report::ReportOptions::default()
-        },
-    )
-    .expect("render");
+    let report = crate::render_without_plots(dir).expect("render");
     let s = report.config_summary(&streamed).expect("streamed config");
     let row = &s.row;
     assert_eq!(row.tokens_not_server_counted_share, Some(0.25));

@@ -13,3 +13,16 @@ mod render;
 mod statistics;
 mod streams;
 mod version1;
+
+use joulebench_report as report;
+
+/// Renders the report of a run folder without its plots.
+fn render_without_plots(dir: &std::path::Path) -> Result<report::Report, report::ReportError> {
+    report::render_with(
+        dir,
+        &report::ReportOptions {
+            plots: false,
+            ..report::ReportOptions::default()
+        },
+    )
+}

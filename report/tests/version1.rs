@@ -87,11 +87,7 @@ fn a_version_1_folder_renders_its_own_figures() {
     assert!(manifest.policy.is_none());
     let tmp = tempfile::tempdir().expect("temp dir");
     let dir = copy_raw(tmp.path());
-    let options = report::ReportOptions {
-        plots: false,
-        ..report::ReportOptions::default()
-    };
-    let rendered = report::render_with(&dir, &options).expect("render");
+    let rendered = crate::render_without_plots(&dir).expect("render");
     assert_eq!(rendered.summary.len(), 2, "two configurations");
     assert!(rendered.rows().all(|r| r.net_energy_j_mean.is_some()));
     assert_same_tables(&dir);
