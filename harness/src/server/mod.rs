@@ -270,7 +270,7 @@ impl RunningServer {
                     answered = true;
                     let code = r.status();
                     let body = r.bytes().await.unwrap_or_default();
-                    match unlisted(probe, &body) {
+                    match probe.unready(&body) {
                         None => return Ok(()),
                         Some(why) => last = format!("HTTP {code} from GET {url}, but {why}"),
                     }
@@ -373,40 +373,6 @@ impl Drop for RunningServer {
             self.forget_record();
         }
     }
-}
-
-/// Why a 2xx answer to `probe` does not yet mean ready: a model its `data[].id` does not
-/// list (or no such list at all); `None` when it is ready.
-fn unlisted(probe: &Probe, body: &[u8]) -> Option<String> {
-    if probe.lists.is_empty() {
-        return None;
-    }
-    let Some(ids) = readiness::listed_ids(body) else {
-        return Some(format!(
-            "the answer has no `data` list of models with `id`s (it began: {})",
-            String::from_utf8_lossy(body)
-                .chars()
-                .take(200)
-                .collect::<String>()
-        ));
-    };
-    let missing: Vec<String> = probe
-        .lists
-        .iter()
-        .filter(|m| !ids.contains(m))
-        .cloned()
-        .collect();
-    (!missing.is_empty()).then(|| {
-        format!(
-            "it does not list {} (the models' served_name) in data[].id; it listed: {}",
-            readiness::quoted(&missing),
-            if ids.is_empty() {
-                "none".to_string()
-            } else {
-                readiness::quoted(&ids)
-            }
-        )
-    })
 }
 
 /// Writes `servers/NAME.pid` for the server just started as `pid`.

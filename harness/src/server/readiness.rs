@@ -45,6 +45,42 @@ pub struct Probe {
     pub model: Option<String>,
 }
 
+impl Probe {
+    /// Why a 2xx answer to this probe does not yet mean ready: a model its `data[].id`
+    /// does not list (or no such list at all); `None` when it is ready.
+    pub fn unready(&self, body: &[u8]) -> Option<String> {
+        if self.lists.is_empty() {
+            return None;
+        }
+        let Some(ids) = listed_ids(body) else {
+            return Some(format!(
+                "the answer has no `data` list of models with `id`s (it began: {})",
+                String::from_utf8_lossy(body)
+                    .chars()
+                    .take(200)
+                    .collect::<String>()
+            ));
+        };
+        let missing: Vec<String> = self
+            .lists
+            .iter()
+            .filter(|m| !ids.contains(m))
+            .cloned()
+            .collect();
+        (!missing.is_empty()).then(|| {
+            format!(
+                "it does not list {} (the models' served_name) in data[].id; it listed: {}",
+                quoted(&missing),
+                if ids.is_empty() {
+                    "none".to_string()
+                } else {
+                    quoted(&ids)
+                }
+            )
+        })
+    }
+}
+
 impl Readiness {
     /// The readiness of server `key` (`spec`): its `ready_url`, else what the protocols of
     /// the plan's models on it define (`/health` for a server no configuration uses).
@@ -145,7 +181,7 @@ impl Probe {
 }
 
 /// The model ids of an OpenAI `/v1/models` answer (`data[].id`).
-pub fn listed_ids(body: &[u8]) -> Option<Vec<String>> {
+fn listed_ids(body: &[u8]) -> Option<Vec<String>> {
     let value: serde_json::Value = serde_json::from_slice(body).ok()?;
     let data = value.get("data")?.as_array()?;
     Some(
@@ -156,7 +192,7 @@ pub fn listed_ids(body: &[u8]) -> Option<Vec<String>> {
 }
 
 /// Names as `"a", "b"`.
-pub fn quoted(names: &[String]) -> String {
+fn quoted(names: &[String]) -> String {
     names
         .iter()
         .map(|n| format!("{n:?}"))
