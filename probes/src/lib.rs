@@ -5,6 +5,7 @@
 //! energy domain, timestamped on one monotonic clock shared with the request loop.
 
 pub mod clock;
+pub mod cpu_time;
 pub mod delta;
 pub mod discovery;
 pub mod domain;
@@ -18,6 +19,7 @@ pub mod nvml;
 pub mod rapl;
 pub mod sampler;
 pub mod source;
+pub mod state;
 pub mod sysfs;
 pub mod window;
 
@@ -30,5 +32,6 @@ pub use missing::MissingProbe;
 pub use sampler::{
     ContextSample, Gap, RetryPolicy, Sample, Sampler, SamplerEvent, SamplerReport, SourceStats,
 };
-pub use source::{ContextValue, EnergySource, RawCounter, Reading};
+pub use source::{ContextValue, EnergySource, ProcessShareSample, RawCounter, Reading};
+pub use state::StateValue;
 pub use window::{DomainEnergy, FailedDomain, Window};

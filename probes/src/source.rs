@@ -38,6 +38,19 @@ pub struct ContextValue {
     pub value: f64,
 }
 
+/// One process's utilisation of one domain in one sample of the device.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProcessShareSample {
+    /// Index of the domain.
+    pub domain: usize,
+    /// Process id.
+    pub pid: u32,
+    /// When the device took the sample (µs since the Unix epoch).
+    pub timestamp_us: u64,
+    /// The process's utilisation of the domain (%, SM utilisation for a GPU).
+    pub util_pct: f64,
+}
+
 /// A source of cumulative energy per domain (RAPL, NVML, an estimate, ...).
 pub trait EnergySource: Send {
     /// Short name of the source, e.g. `rapl-powercap`, `nvml`, `cpu-estimate`.
@@ -65,6 +78,20 @@ pub trait EnergySource: Send {
 
     /// Context metrics (not energy) read now; failing metrics are left out.
     fn read_context(&mut self) -> Vec<ContextValue> {
+        Vec::new()
+    }
+
+    /// The state its figures depend on (temperature, clocks, limits), read now; keys a
+    /// device does not support are left out, failing ones say why.
+    fn read_state(&mut self) -> Vec<crate::state::StateValue> {
+        Vec::new()
+    }
+
+    /// Per-process utilisation samples per domain taken after `since_us` (µs since the
+    /// Unix epoch), for apportioning a domain's energy between processes; empty where the
+    /// source cannot tell processes apart.
+    fn process_samples(&mut self, since_us: u64) -> Vec<ProcessShareSample> {
+        let _ = since_us;
         Vec::new()
     }
 

@@ -20,6 +20,17 @@ pub struct PowerSample {
     pub timestamp_us: i64,
 }
 
+/// One process's share of a GPU's streaming multiprocessors in one driver sample.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ProcessSmSample {
+    /// Process id.
+    pub pid: u32,
+    /// When the driver took the sample (µs since the Unix epoch).
+    pub timestamp_us: u64,
+    /// SM utilisation of this process (%).
+    pub sm_util_pct: u32,
+}
+
 /// One physical GPU.
 pub trait GpuDevice: Send {
     /// NVML index (PCI bus order).
@@ -42,6 +53,17 @@ pub trait GpuDevice: Send {
     fn memory_used_mib(&self) -> Result<f64, GpuError>;
     /// Die temperature (°C).
     fn temperature_c(&self) -> Result<f64, GpuError>;
+    /// Memory clock (MHz).
+    fn mem_clock_mhz(&self) -> Result<f64, GpuError>;
+    /// The power limit the driver enforces (W).
+    fn power_limit_w(&self) -> Result<f64, GpuError>;
+    /// Whether driver persistence mode is on.
+    fn persistence_mode(&self) -> Result<bool, GpuError>;
+    /// Why the clocks are held down now, as NVML's `nvmlClocksThrottleReason*` bits.
+    fn throttle_reasons(&self) -> Result<u64, GpuError>;
+    /// Per-process SM utilisation samples the driver took after `since_us` (µs since
+    /// the Unix epoch).
+    fn process_sm_samples(&self, since_us: u64) -> Result<Vec<ProcessSmSample>, GpuError>;
     /// Whether MIG mode is on (energy is then only known for the whole GPU).
     fn mig_enabled(&self) -> Result<bool, GpuError>;
     /// UUIDs of its MIG instances (`MIG-...`), empty when none.

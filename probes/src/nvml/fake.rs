@@ -1,7 +1,48 @@
 //! A scripted GPU and GPU library, for tests of the NVML logic without a driver.
 
-use super::device::{GpuDevice, GpuError, GpuLibrary, PowerSample};
+use super::device::{GpuDevice, GpuError, GpuLibrary, PowerSample, ProcessSmSample};
 use std::sync::{Arc, Mutex};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// A fake GPU under a steady load: what it answers follows the time since `started`, as
+/// a real GPU's counter, power field, temperature and clocks do.
+#[derive(Clone, Debug)]
+pub struct FakeDrive {
+    /// When the load began.
+    pub started: Instant,
+    /// Power the energy counter accrues at (W).
+    pub counter_w: f64,
+    /// Power the instant power field reports (W); unlike `counter_w` in a test of the
+    /// cross-check.
+    pub field_w: f64,
+    /// Temperature rise (°C per second).
+    pub temperature_c_per_s: f64,
+    /// When set, the SM clock halves in every other period of this length (s).
+    pub sm_clock_period_s: Option<f64>,
+}
+
+impl FakeDrive {
+    /// A steady load of `watts` on counter and power field alike, cool and clocks fixed.
+    pub fn steady(watts: f64) -> Self {
+        Self {
+            started: Instant::now(),
+            counter_w: watts,
+            field_w: watts,
+            temperature_c_per_s: 0.0,
+            sm_clock_period_s: None,
+        }
+    }
+
+    fn elapsed_s(&self) -> f64 {
+        self.started.elapsed().as_secs_f64()
+    }
+}
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as i64)
+}
 
 /// What a fake GPU answers; shared so a test can change it after handing the GPU over.
 #[derive(Clone, Debug)]
@@ -22,6 +63,22 @@ pub struct FakeGpuState {
     pub mig: bool,
     /// MIG instance UUIDs.
     pub mig_uuids: Vec<String>,
+    /// Die temperature (°C), at the drive's start when driven.
+    pub temperature_c: f64,
+    /// SM clock (MHz).
+    pub sm_clock_mhz: f64,
+    /// Memory clock (MHz).
+    pub mem_clock_mhz: f64,
+    /// Enforced power limit (W), or the error it gives.
+    pub power_limit_w: Result<f64, GpuError>,
+    /// Persistence mode.
+    pub persistence: bool,
+    /// Throttle-reason bits.
+    pub throttle: u64,
+    /// Per-process SM utilisation samples the driver holds.
+    pub processes: Result<Vec<ProcessSmSample>, GpuError>,
+    /// A load that moves the counter, power, temperature and clocks with time.
+    pub drive: Option<FakeDrive>,
 }
 
 impl FakeGpuState {
@@ -39,6 +96,14 @@ impl FakeGpuState {
             utilization_pct: Ok(50.0),
             mig: false,
             mig_uuids: Vec::new(),
+            temperature_c: 45.0,
+            sm_clock_mhz: 1410.0,
+            mem_clock_mhz: 1593.0,
+            power_limit_w: Ok(400.0),
+            persistence: true,
+            throttle: 0,
+            processes: Ok(Vec::new()),
+            drive: None,
         }
     }
 }
@@ -70,10 +135,23 @@ impl GpuDevice for FakeGpu {
         Ok(self.state().uuid)
     }
     fn total_energy_mj(&self) -> Result<u64, GpuError> {
-        self.state().energy_mj
+        let s = self.state();
+        let base = s.energy_mj?;
+        Ok(match &s.drive {
+            Some(d) => base + (d.counter_w * d.elapsed_s() * 1000.0) as u64,
+            None => base,
+        })
     }
     fn power_instant(&self) -> Result<PowerSample, GpuError> {
-        self.state().instant
+        let s = self.state();
+        let sample = s.instant?;
+        Ok(match &s.drive {
+            Some(d) => PowerSample {
+                watts: d.field_w,
+                timestamp_us: now_us(),
+            },
+            None => sample,
+        })
     }
     fn power_usage_w(&self) -> Result<f64, GpuError> {
         self.state().power_usage_w
@@ -82,13 +160,48 @@ impl GpuDevice for FakeGpu {
         self.state().utilization_pct
     }
     fn sm_clock_mhz(&self) -> Result<f64, GpuError> {
-        Ok(1410.0)
+        let s = self.state();
+        let halved = s
+            .drive
+            .as_ref()
+            .and_then(|d| d.sm_clock_period_s.map(|p| (d.elapsed_s() / p) as u64 % 2 == 1))
+            .unwrap_or(false);
+        Ok(if halved {
+            s.sm_clock_mhz / 2.0
+        } else {
+            s.sm_clock_mhz
+        })
     }
     fn memory_used_mib(&self) -> Result<f64, GpuError> {
         Ok(1024.0)
     }
     fn temperature_c(&self) -> Result<f64, GpuError> {
-        Ok(45.0)
+        let s = self.state();
+        let rise = s
+            .drive
+            .as_ref()
+            .map_or(0.0, |d| d.temperature_c_per_s * d.elapsed_s());
+        Ok(s.temperature_c + rise)
+    }
+    fn mem_clock_mhz(&self) -> Result<f64, GpuError> {
+        Ok(self.state().mem_clock_mhz)
+    }
+    fn power_limit_w(&self) -> Result<f64, GpuError> {
+        self.state().power_limit_w
+    }
+    fn persistence_mode(&self) -> Result<bool, GpuError> {
+        Ok(self.state().persistence)
+    }
+    fn throttle_reasons(&self) -> Result<u64, GpuError> {
+        Ok(self.state().throttle)
+    }
+    fn process_sm_samples(&self, since_us: u64) -> Result<Vec<ProcessSmSample>, GpuError> {
+        Ok(self
+            .state()
+            .processes?
+            .into_iter()
+            .filter(|p| p.timestamp_us > since_us)
+            .collect())
     }
     fn mig_enabled(&self) -> Result<bool, GpuError> {
         Ok(self.state().mig)

@@ -9,7 +9,7 @@ pub mod real;
 pub mod selection;
 pub mod source;
 
-pub use device::{GpuDevice, GpuError, GpuLibrary, PowerSample};
+pub use device::{GpuDevice, GpuError, GpuLibrary, PowerSample, ProcessSmSample};
 pub use inventory::{GpuInfo, GpuInventory};
 pub use selection::{GpuSelection, GpuSelector};
 pub use source::{GpuOpening, NvmlSource, open_gpus};

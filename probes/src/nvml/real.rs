@@ -1,6 +1,6 @@
 //! `GpuLibrary` and `GpuDevice` over the real NVML (nvml-wrapper, loaded at run time).
 
-use super::device::{GpuDevice, GpuError, GpuLibrary, PowerSample};
+use super::device::{GpuDevice, GpuError, GpuLibrary, PowerSample, ProcessSmSample};
 use nvml_wrapper::enum_wrappers::device::{Clock, TemperatureSensor};
 use nvml_wrapper::enums::device::SampleValue;
 use nvml_wrapper::error::NvmlError;
@@ -132,6 +132,36 @@ impl GpuDevice for NvmlGpu {
     fn temperature_c(&self) -> Result<f64, GpuError> {
         self.with(|d| d.temperature(TemperatureSensor::Gpu))
             .map(f64::from)
+    }
+
+    fn mem_clock_mhz(&self) -> Result<f64, GpuError> {
+        self.with(|d| d.clock_info(Clock::Memory)).map(f64::from)
+    }
+
+    fn power_limit_w(&self) -> Result<f64, GpuError> {
+        self.with(|d| d.enforced_power_limit())
+            .map(|mw| f64::from(mw) / 1000.0)
+    }
+
+    fn persistence_mode(&self) -> Result<bool, GpuError> {
+        self.with(|d| d.is_in_persistent_mode())
+    }
+
+    fn throttle_reasons(&self) -> Result<u64, GpuError> {
+        self.with(|d| d.current_throttle_reasons())
+            .map(|r| r.bits())
+    }
+
+    fn process_sm_samples(&self, since_us: u64) -> Result<Vec<ProcessSmSample>, GpuError> {
+        let samples = self.with(|d| d.process_utilization_stats(since_us))?;
+        Ok(samples
+            .into_iter()
+            .map(|s| ProcessSmSample {
+                pid: s.pid,
+                timestamp_us: s.timestamp,
+                sm_util_pct: s.sm_util,
+            })
+            .collect())
     }
 
     fn mig_enabled(&self) -> Result<bool, GpuError> {

@@ -5,7 +5,8 @@ use super::integrator::PowerIntegrator;
 use super::inventory::{GpuInfo, GpuInventory};
 use super::selection::{GpuSelection, select};
 use crate::missing::MissingProbe;
-use crate::source::{ContextValue, RawCounter};
+use crate::source::{ContextValue, ProcessShareSample, RawCounter};
+use crate::state::{StateValue, on_off, throttle_names};
 use crate::{Domain, DomainKind, EnergySource, MonotonicClock, ProbeError, Provenance, Reading};
 use std::time::Duration;
 
@@ -306,6 +307,54 @@ impl EnergySource for NvmlSource {
                         value,
                     });
                 }
+            }
+        }
+        out
+    }
+
+    fn read_state(&mut self) -> Vec<StateValue> {
+        let mut out = Vec::new();
+        for (gpu, domain) in self.gpus.iter().zip(&self.domains) {
+            let d = gpu.device.as_ref();
+            let number = |r: Result<f64, GpuError>| r.map(|v| format!("{v}"));
+            let reads: [(&'static str, Result<String, GpuError>); 6] = [
+                ("temperature_c", number(d.temperature_c())),
+                ("sm_clock_mhz", number(d.sm_clock_mhz())),
+                ("mem_clock_mhz", number(d.mem_clock_mhz())),
+                ("power_limit_w", number(d.power_limit_w())),
+                (
+                    "persistence_mode",
+                    d.persistence_mode().map(|p| on_off(p).to_string()),
+                ),
+                ("throttle_reasons", d.throttle_reasons().map(throttle_names)),
+            ];
+            for (key, value) in reads {
+                let value = match value {
+                    Ok(v) => v,
+                    Err(GpuError::NotSupported) => continue,
+                    Err(GpuError::Failed(e)) => format!("unreadable: {e}"),
+                };
+                out.push(StateValue {
+                    domain: domain.name.clone(),
+                    key,
+                    value,
+                });
+            }
+        }
+        out
+    }
+
+    fn process_samples(&mut self, since_us: u64) -> Vec<ProcessShareSample> {
+        let mut out = Vec::new();
+        for (domain, gpu) in self.gpus.iter().enumerate() {
+            match gpu.device.process_sm_samples(since_us) {
+                Ok(samples) => out.extend(samples.into_iter().map(|s| ProcessShareSample {
+                    domain,
+                    pid: s.pid,
+                    timestamp_us: s.timestamp_us,
+                    util_pct: f64::from(s.sm_util_pct),
+                })),
+                Err(e) => tracing::debug!("per-process utilisation of gpu {domain}: {e}"),
             }
         }
         out

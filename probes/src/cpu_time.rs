@@ -1,0 +1,266 @@
+//! CPU time from `/proc`: the machine's busy time, a process tree's and one process's,
+//! for attributing a CPU package's energy to the processes that used it.
+
+use crate::ProbeError;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+
+/// Which processes are the served model's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProcessScope {
+    /// A launched server's process group (its leader's pid), and every descendant.
+    Group(u32),
+    /// A process given by pid, and every descendant.
+    Pid(u32),
+    /// Every process whose command name (`/proc/PID/comm`) is this, and descendants.
+    Name(String),
+}
+
+impl std::fmt::Display for ProcessScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Group(g) => write!(f, "process group {g} and descendants"),
+            Self::Pid(p) => write!(f, "pid {p} and descendants"),
+            Self::Name(n) => write!(f, "processes named {n} and descendants"),
+        }
+    }
+}
+
+/// The machine's CPU time over all CPUs since boot (s), from `/proc/stat`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MachineCpu {
+    /// Time not idle and not waiting on I/O.
+    pub busy_s: f64,
+    /// All time, idle included.
+    pub total_s: f64,
+}
+
+/// A process tree's CPU time (s) and how many live processes it had.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TreeCpu {
+    /// User and system time of the live processes, with their reaped children's.
+    pub cpu_s: f64,
+    /// Live processes in the tree.
+    pub processes: usize,
+}
+
+/// Reads CPU times under a proc root (`/proc`, or a fake tree in tests).
+#[derive(Clone, Debug)]
+pub struct ProcReader {
+    root: PathBuf,
+    ticks_per_s: f64,
+}
+
+/// One process's line of `/proc/PID/stat`, the fields used.
+struct ProcStat {
+    ppid: u32,
+    pgrp: u32,
+    /// utime + stime (ticks).
+    own: u64,
+    /// cutime + cstime (ticks).
+    reaped_children: u64,
+}
+
+impl ProcReader {
+    /// A reader of `root` with the kernel's clock ticks per second (`_SC_CLK_TCK`).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        // SAFETY: sysconf has no preconditions; it returns -1 on error.
+        let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+        Self::with_ticks(root, if ticks > 0 { ticks as f64 } else { 100.0 })
+    }
+
+    /// A reader of `root` counting `ticks_per_s` ticks per second.
+    pub fn with_ticks(root: impl Into<PathBuf>, ticks_per_s: f64) -> Self {
+        Self {
+            root: root.into(),
+            ticks_per_s,
+        }
+    }
+
+    /// The machine's busy and total CPU time, from the first line of `stat`.
+    pub fn machine(&self) -> Result<MachineCpu, ProbeError> {
+        let path = self.root.join("stat");
+        let text = read(&path)?;
+        let line = text.lines().next().unwrap_or_default();
+        let fields: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .map(str::parse)
+            .collect::<Result<_, _>>()
+            .map_err(|e| bad(&path, format!("first line {line:?}: {e}")))?;
+        if !line.starts_with("cpu ") || fields.len() < 4 {
+            return Err(bad(&path, format!("first line {line:?} is not the cpu total")));
+        }
+        // user nice system idle iowait irq softirq steal (guest time is inside user).
+        let total: u64 = fields.iter().take(8).sum();
+        let idle = fields[3] + fields.get(4).copied().unwrap_or(0);
+        Ok(MachineCpu {
+            busy_s: (total - idle) as f64 / self.ticks_per_s,
+            total_s: total as f64 / self.ticks_per_s,
+        })
+    }
+
+    /// One process's own user and system time (all its threads; not its children).
+    pub fn process_s(&self, pid: u32) -> Result<f64, ProbeError> {
+        let path = self.root.join(pid.to_string()).join("stat");
+        Ok(parse_stat(&path, &read(&path)?)?.own as f64 / self.ticks_per_s)
+    }
+
+    /// The CPU time of every live process in `scope`, with their reaped children's (so a
+    /// worker that exits inside a window is still counted once its parent waits for it).
+    pub fn tree(&self, scope: &ProcessScope) -> Result<TreeCpu, ProbeError> {
+        let entries = std::fs::read_dir(&self.root).map_err(|e| ProbeError::Read {
+            path: self.root.clone(),
+            reason: e.to_string(),
+        })?;
+        let mut stats: HashMap<u32, ProcStat> = HashMap::new();
+        let mut named = BTreeSet::new();
+        for entry in entries.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok())
+            else {
+                continue;
+            };
+            // A process may exit between the listing and the read: it is then not live.
+            let Ok(text) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            let Ok(stat) = parse_stat(&entry.path().join("stat"), &text) else {
+                continue;
+            };
+            if let ProcessScope::Name(name) = scope {
+                let comm = std::fs::read_to_string(entry.path().join("comm")).unwrap_or_default();
+                if comm.trim_end() == name {
+                    named.insert(pid);
+                }
+            }
+            stats.insert(pid, stat);
+        }
+        let mut inside: BTreeSet<u32> = match scope {
+            ProcessScope::Group(g) => stats
+                .iter()
+                .filter(|(pid, s)| s.pgrp == *g || **pid == *g)
+                .map(|(pid, _)| *pid)
+                .collect(),
+            ProcessScope::Pid(p) => stats.contains_key(p).then_some(*p).into_iter().collect(),
+            ProcessScope::Name(_) => named,
+        };
+        // Descendants: repeat until no process's parent is newly inside.
+        loop {
+            let more: Vec<u32> = stats
+                .iter()
+                .filter(|(pid, s)| !inside.contains(pid) && inside.contains(&s.ppid))
+                .map(|(pid, _)| *pid)
+                .collect();
+            if more.is_empty() {
+                break;
+            }
+            inside.extend(more);
+        }
+        let ticks: u64 = inside
+            .iter()
+            .filter_map(|pid| stats.get(pid))
+            .map(|s| s.own + s.reaped_children)
+            .sum();
+        Ok(TreeCpu {
+            cpu_s: ticks as f64 / self.ticks_per_s,
+            processes: inside.len(),
+        })
+    }
+
+    /// The root read.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+}
+
+fn read(path: &Path) -> Result<String, ProbeError> {
+    std::fs::read_to_string(path).map_err(|e| ProbeError::Read {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
+}
+
+fn bad(path: &Path, reason: String) -> ProbeError {
+    ProbeError::Read {
+        path: path.to_path_buf(),
+        reason,
+    }
+}
+
+/// Parses `/proc/PID/stat`: the command may hold spaces and parentheses, so the fields
+/// are counted after the last `)`.
+fn parse_stat(path: &Path, text: &str) -> Result<ProcStat, ProbeError> {
+    let after = text
+        .rfind(')')
+        .map(|i| &text[i + 1..])
+        .ok_or_else(|| bad(path, "no `)` closing the command name".into()))?;
+    // After the name: state(3) ppid(4) pgrp(5) ... utime(14) stime(15) cutime(16) cstime(17).
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let num = |i: usize| -> Result<u64, ProbeError> {
+        let field = f
+            .get(i - 3)
+            .ok_or_else(|| bad(path, format!("field {i} missing")))?;
+        // cutime and cstime are signed in the kernel's format; they are never negative.
+        field
+            .parse::<i64>()
+            .map(|v| v.max(0) as u64)
+            .map_err(|e| bad(path, format!("field {i} {field:?}: {e}")))
+    };
+    Ok(ProcStat {
+        ppid: num(4)? as u32,
+        pgrp: num(5)? as u32,
+        own: num(14)? + num(15)?,
+        reaped_children: num(16)? + num(17)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn proc_entry(root: &Path, pid: u32, comm: &str, ppid: u32, pgrp: u32, ticks: [u64; 4]) {
+        let d = root.join(pid.to_string());
+        std::fs::create_dir_all(&d).expect("mkdir");
+        let [u, s, cu, cs] = ticks;
+        std::fs::write(
+            d.join("stat"),
+            format!("{pid} ({comm}) S {ppid} {pgrp} {pgrp} 0 -1 4194304 1 0 0 0 {u} {s} {cu} {cs} 20 0 1 0 100 0 0\n"),
+        )
+        .expect("write stat");
+        std::fs::write(d.join("comm"), format!("{comm}\n")).expect("write comm");
+    }
+
+    #[test]
+    fn machine_busy_leaves_out_idle_and_iowait() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("stat"), "cpu  100 0 50 800 40 5 5 0 0 0\ncpu0 1 2 3 4\n")
+            .expect("write");
+        let m = ProcReader::with_ticks(dir.path(), 100.0).machine().expect("reads");
+        assert_eq!(m, MachineCpu { busy_s: 1.6, total_s: 10.0 });
+    }
+
+    #[test]
+    fn a_tree_is_the_group_or_pid_or_name_and_every_descendant() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let root = dir.path();
+        proc_entry(root, 1, "init", 0, 1, [1000, 0, 0, 0]);
+        proc_entry(root, 100, "joulebench", 1, 100, [10, 10, 0, 0]);
+        proc_entry(root, 200, "server (main)", 100, 200, [100, 50, 30, 20]);
+        proc_entry(root, 201, "worker", 200, 200, [40, 10, 0, 0]);
+        proc_entry(root, 300, "grandchild", 201, 300, [5, 5, 0, 0]);
+        proc_entry(root, 400, "other", 1, 400, [7, 0, 0, 0]);
+        let r = ProcReader::with_ticks(root, 100.0);
+        let group = r.tree(&ProcessScope::Group(200)).expect("reads");
+        assert_eq!(group.processes, 3, "200, 201 and 201's child 300");
+        assert!((group.cpu_s - 2.6).abs() < 1e-9, "{group:?}");
+        let pid = r.tree(&ProcessScope::Pid(201)).expect("reads");
+        assert_eq!(pid.processes, 2);
+        assert!((pid.cpu_s - 0.6).abs() < 1e-9);
+        let named = r.tree(&ProcessScope::Name("server (main)".into())).expect("reads");
+        assert_eq!(named.processes, 3);
+        assert_eq!(r.tree(&ProcessScope::Pid(999)).expect("reads").processes, 0);
+        assert!((r.process_s(100).expect("reads") - 0.2).abs() < 1e-9);
+        let e = r.process_s(999).expect_err("no such process");
+        assert!(e.to_string().contains("999/stat"), "{e}");
+    }
+}
