@@ -35,13 +35,15 @@ pub struct MachineCpu {
     pub total_s: f64,
 }
 
-/// A process tree's CPU time (s) and how many live processes it had.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// A process tree's CPU time (s) and its live processes.
+#[derive(Clone, Debug, PartialEq)]
 pub struct TreeCpu {
     /// User and system time of the live processes, with their reaped children's.
     pub cpu_s: f64,
     /// Live processes in the tree.
     pub processes: usize,
+    /// Their pids.
+    pub pids: Vec<u32>,
 }
 
 /// Reads CPU times under a proc root (`/proc`, or a fake tree in tests).
@@ -51,14 +53,51 @@ pub struct ProcReader {
     ticks_per_s: f64,
 }
 
-/// One process's line of `/proc/PID/stat`, the fields used.
-struct ProcStat {
-    ppid: u32,
-    pgrp: u32,
-    /// utime + stime (ticks).
-    own: u64,
-    /// cutime + cstime (ticks).
-    reaped_children: u64,
+/// What `/proc/PID/stat` says about a process.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ProcStat {
+    /// One-letter state (`R`, `S`, `Z`, ...).
+    pub state: char,
+    /// Parent's pid.
+    pub ppid: u32,
+    /// Process group id.
+    pub pgrp: u32,
+    /// User plus system time of all its threads (ticks).
+    pub own: u64,
+    /// User plus system time of its children it has waited for (ticks).
+    pub reaped_children: u64,
+    /// Start time in clock ticks after boot.
+    pub start_ticks: u64,
+}
+
+impl ProcStat {
+    /// The stat of live or zombie process `pid` in `/proc`; `None` when there is none.
+    pub fn of(pid: u32) -> Option<Self> {
+        Self::parse(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+    }
+
+    /// Parses a `/proc/PID/stat` line: the command name, in parentheses, may hold spaces
+    /// and parentheses, so fields are counted after the last `)`.
+    pub fn parse(line: &str) -> Option<Self> {
+        let (_, rest) = line.rsplit_once(')')?;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        // After the name, field N of proc(5) is f[N - 3]. cutime and cstime are signed
+        // in the kernel's format; they are never negative.
+        let num = |n: usize| f.get(n - 3)?.parse::<i64>().ok().map(|v| v.max(0) as u64);
+        Some(Self {
+            state: f.first()?.chars().next()?,
+            ppid: u32::try_from(num(4)?).ok()?,
+            pgrp: u32::try_from(num(5)?).ok()?,
+            own: num(14)? + num(15)?,
+            reaped_children: num(16)? + num(17)?,
+            start_ticks: num(22)?,
+        })
+    }
+
+    /// Whether the process runs (is not a zombie waiting to be reaped).
+    pub fn is_live(&self) -> bool {
+        !matches!(self.state, 'Z' | 'X')
+    }
 }
 
 impl ProcReader {
@@ -164,6 +203,7 @@ impl ProcReader {
         Ok(TreeCpu {
             cpu_s: ticks as f64 / self.ticks_per_s,
             processes: inside.len(),
+            pids: inside.into_iter().collect(),
         })
     }
 
@@ -187,31 +227,8 @@ fn bad(path: &Path, reason: String) -> ProbeError {
     }
 }
 
-/// Parses `/proc/PID/stat`: the command may hold spaces and parentheses, so the fields
-/// are counted after the last `)`.
 fn parse_stat(path: &Path, text: &str) -> Result<ProcStat, ProbeError> {
-    let after = text
-        .rfind(')')
-        .map(|i| &text[i + 1..])
-        .ok_or_else(|| bad(path, "no `)` closing the command name".into()))?;
-    // After the name: state(3) ppid(4) pgrp(5) ... utime(14) stime(15) cutime(16) cstime(17).
-    let f: Vec<&str> = after.split_whitespace().collect();
-    let num = |i: usize| -> Result<u64, ProbeError> {
-        let field = f
-            .get(i - 3)
-            .ok_or_else(|| bad(path, format!("field {i} missing")))?;
-        // cutime and cstime are signed in the kernel's format; they are never negative.
-        field
-            .parse::<i64>()
-            .map(|v| v.max(0) as u64)
-            .map_err(|e| bad(path, format!("field {i} {field:?}: {e}")))
-    };
-    Ok(ProcStat {
-        ppid: num(4)? as u32,
-        pgrp: num(5)? as u32,
-        own: num(14)? + num(15)?,
-        reaped_children: num(16)? + num(17)?,
-    })
+    ProcStat::parse(text).ok_or_else(|| bad(path, format!("not a proc stat line: {text:?}")))
 }
 
 #[cfg(test)]
@@ -228,6 +245,23 @@ mod tests {
         )
         .expect("write stat");
         std::fs::write(d.join("comm"), format!("{comm}\n")).expect("write comm");
+    }
+
+    #[test]
+    fn a_stat_line_with_spaces_and_parentheses_in_the_name_parses() {
+        let line = "4242 (my (odd) server) S 1 4242 4242 0 -1 4194560 100 0 0 0 5 3 2 1 20 0 3 0 987654 1000 10 0";
+        assert_eq!(
+            ProcStat::parse(line),
+            Some(ProcStat {
+                state: 'S',
+                ppid: 1,
+                pgrp: 4242,
+                own: 8,
+                reaped_children: 3,
+                start_ticks: 987654
+            })
+        );
+        assert_eq!(ProcStat::parse("4242 (truncated"), None);
     }
 
     #[test]

@@ -103,6 +103,34 @@ impl ProbeSet {
     pub fn read_all(&self, clock: &MonotonicClock) -> Result<Vec<Reading>, ProbeError> {
         self.sources.iter().map(|s| lock(s).read(clock)).collect()
     }
+
+    /// Every source's state now (GPU temperature, clocks, limits), with its source name.
+    pub fn read_states(&self) -> Vec<(String, crate::StateValue)> {
+        self.sources
+            .iter()
+            .zip(&self.descriptions)
+            .flat_map(|(s, d)| {
+                let states = lock(s).read_state();
+                states.into_iter().map(|v| (d.name.clone(), v))
+            })
+            .collect()
+    }
+
+    /// Per-process utilisation samples taken after `since_us` (µs since the Unix epoch),
+    /// with the source and domain names they belong to.
+    pub fn process_samples(&self, since_us: u64) -> Vec<(String, String, crate::ProcessShareSample)> {
+        self.sources
+            .iter()
+            .zip(&self.descriptions)
+            .flat_map(|(s, d)| {
+                let samples = lock(s).process_samples(since_us);
+                samples.into_iter().filter_map(|p| {
+                    let domain = d.domains.get(p.domain)?.name.clone();
+                    Some((d.name.clone(), domain, p))
+                })
+            })
+            .collect()
+    }
 }
 
 /// Locks a shared source, recovering it if a thread panicked while holding it.

@@ -49,3 +49,7 @@ pub const HOSTS_CSV: &str = "hosts.csv";
 pub const REFERENCE_CSV: &str = "reference.csv";
 /// Each model and task beside the study's figure (written by the report with `reference.csv`).
 pub const REFERENCE_COMPARISON_CSV: &str = "reference_comparison.csv";
+/// States read at the edges of each window (GPU temperature, clocks, limits; CPU governor).
+pub const WINDOW_STATE_CSV: &str = "window_state.csv";
+/// Who used the CPU and GPUs over each window (server, client, whole machine).
+pub const ATTRIBUTION_CSV: &str = "attribution.csv";

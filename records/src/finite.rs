@@ -8,7 +8,7 @@
 
 use crate::RecordsError;
 use crate::raw::{
-    BaselineRecord, ContextRecord, RepetitionDerivedV1, RepetitionRecord, RequestRecord,
+    AttributionRecord, BaselineRecord, ContextRecord, RepetitionDerivedV1, RepetitionRecord, RequestRecord,
     SampleRecord,
 };
 use std::path::Path;
@@ -144,6 +144,26 @@ pub fn sample_figures(energy_j: f64, power_w: Option<f64>) -> Vec<(&'static str,
 impl Figures for ContextRecord {
     fn figures(&self) -> Vec<(&'static str, f64, Bound)> {
         vec![("value", self.value, Bound::Finite)]
+    }
+}
+
+impl Figures for AttributionRecord {
+    fn figures(&self) -> Vec<(&'static str, f64, Bound)> {
+        [
+            ("server", self.server),
+            ("client", self.client),
+            ("busy", self.busy),
+            ("total", self.total),
+        ]
+        .into_iter()
+        .filter_map(|(c, v)| v.map(|v| (c, v, Bound::NonNegative)))
+        .collect()
+    }
+}
+
+impl Figures for crate::raw::WindowStateRecord {
+    fn figures(&self) -> Vec<(&'static str, f64, Bound)> {
+        Vec::new()
     }
 }
 

@@ -246,3 +246,86 @@ pub struct ContextRecord {
     /// The value.
     pub value: f64,
 }
+
+/// Which kind of energy window a per-window record belongs to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WindowKind {
+    /// The idle baseline before a configuration.
+    Baseline,
+    /// A measured repetition.
+    #[default]
+    Repetition,
+}
+
+/// Which edge of a window a state was read at.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Edge {
+    /// Just before the window's first energy read.
+    #[default]
+    Start,
+    /// Just after its last.
+    End,
+}
+
+/// One row of `window_state.csv`: a state the figures depend on (GPU temperature, clocks,
+/// power limit, persistence, throttle reasons; the CPU governor and boost), read at one
+/// edge of one window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct WindowStateRecord {
+    /// Configuration id.
+    pub config: String,
+    /// Baseline or repetition.
+    pub window: WindowKind,
+    /// Repetition number (0 for a baseline).
+    pub repetition: u32,
+    /// Start or end of the window.
+    pub edge: Edge,
+    /// Clock time of the read (ns).
+    pub t_ns: u64,
+    /// Source name (`nvml`, or `host` for the CPU settings).
+    pub source: String,
+    /// Domain name (`gpu-0`, or `host`).
+    pub domain: String,
+    /// What was read, its unit ending the name where it has one (`temperature_c`).
+    pub key: String,
+    /// The value as read: a number, `on`/`off`, names, or `unreadable: <why>`.
+    pub value: String,
+}
+
+/// One row of `attribution.csv`: who used a resource over one window, as measured there:
+/// CPU seconds from `/proc` (resource `cpu`), or the sum of a GPU's per-process SM
+/// utilisation samples (resource `gpu-N`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct AttributionRecord {
+    /// Configuration id.
+    pub config: String,
+    /// Baseline or repetition.
+    pub window: WindowKind,
+    /// Repetition number (0 for a baseline).
+    pub repetition: u32,
+    /// Window start (ns).
+    pub t_start_ns: u64,
+    /// Window end (ns).
+    pub t_end_ns: u64,
+    /// `cpu`, or a GPU domain (`gpu-0`).
+    pub resource: String,
+    /// What the figures count: `cpu_s` (CPU seconds) or `sm_pct_samples` (per-process SM
+    /// utilisation summed over the driver's samples).
+    pub unit: String,
+    /// The served model's processes' use; empty when they are not known.
+    pub server: Option<f64>,
+    /// joulebench's own use (the client, its sampler threads included); empty for GPUs.
+    pub client: Option<f64>,
+    /// Every process's use: busy CPU time of the whole machine, or all processes' samples.
+    pub busy: Option<f64>,
+    /// All CPU time, idle included (for `cpu`); empty for GPUs.
+    pub total: Option<f64>,
+    /// Which processes were the server's (e.g. `process group 4242 and descendants`).
+    pub server_scope: String,
+    /// Live processes in that scope at the window's end.
+    pub server_processes: Option<u64>,
+    /// Why a figure is empty, when one is.
+    pub error: String,
+}

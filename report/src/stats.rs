@@ -5,6 +5,7 @@
 
 pub mod bootstrap;
 pub mod mad;
+pub mod power;
 pub mod welch;
 
 use statrs::distribution::{ContinuousCDF, StudentsT};

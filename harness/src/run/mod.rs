@@ -1,6 +1,7 @@
 //! The run: baselines, warm-up, interleaved repetitions with energy windows, records;
 //! and `--resume`, which completes an interrupted run without redoing finished work.
 
+mod edges;
 pub mod host;
 mod inputs;
 mod lock;

@@ -40,8 +40,10 @@ pub struct Prior {
 }
 
 /// Raw files appended during a run.
-const RAW: [&str; 5] = [
+const RAW: [&str; 7] = [
     files::REQUESTS_CSV,
+    files::WINDOW_STATE_CSV,
+    files::ATTRIBUTION_CSV,
     files::SAMPLES_CSV,
     files::CONTEXT_CSV,
     files::BASELINES_CSV,

@@ -7,8 +7,9 @@ use super::resume::Prior;
 use crate::client::HttpClient;
 use crate::plan::Plan;
 use crate::server::{Placeholders, Readiness, RunningServer};
-use crate::suite::{RunOrder, Suite};
+use crate::suite::{RunOrder, ServerProcesses, Suite};
 use indicatif::ProgressBar;
+use probes::cpu_time::ProcessScope;
 use records::files;
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
@@ -191,6 +192,36 @@ impl<'a> ServerPool<'a> {
             tracing::info!("stopping server `{key}`: its configurations are done");
             up.server.stop().await;
         }
+    }
+
+    /// The processes of server `key` whose CPU time is the server's: a launched server's
+    /// process group, or what its suite entry names; `Ok(None)` when nothing names them,
+    /// an error when the suite's pid file cannot be read.
+    pub fn process_scope(&self, key: &str) -> Result<Option<ProcessScope>, String> {
+        if let Some(pid) = self.running.get(key).and_then(|up| up.server.pid()) {
+            return Ok(Some(ProcessScope::Group(pid)));
+        }
+        let Some(named) = self.suite.servers.get(key).and_then(|s| s.processes.as_ref()) else {
+            return Ok(None);
+        };
+        Ok(Some(match named {
+            ServerProcesses::Pid(pid) => ProcessScope::Pid(*pid),
+            ServerProcesses::Name(name) => ProcessScope::Name(name.clone()),
+            ServerProcesses::PidFile(file) => {
+                let path = self.suite.dir.join(file);
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    format!("pid_file {}: {e}", path.display())
+                })?;
+                let pid = text.trim().parse::<u32>().map_err(|e| {
+                    format!(
+                        "pid_file {} holds {:?}, not a pid ({e})",
+                        path.display(),
+                        text.trim()
+                    )
+                })?;
+                ProcessScope::Pid(pid)
+            }
+        }))
     }
 
     /// Stops every server still up.

@@ -1,6 +1,7 @@
 //! The run loop: each step (baseline, warm-up, repetition) either lets the run go on or
 //! says why it stops.
 
+use super::edges::{EdgeRead, EdgeReader, WindowId};
 use super::requests::{BatchResult, BatchSpec, PreparedInputs, send_batch};
 use super::resume::Prior;
 use super::servers::ServerPool;
@@ -16,7 +17,7 @@ use crate::writer::WriteError;
 use indicatif::ProgressBar;
 use probes::window::Window;
 use probes::{MonotonicClock, ProbeSet, Reading};
-use records::raw::Phase;
+use records::raw::{Phase, WindowKind};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -111,6 +112,7 @@ pub struct Session<'a> {
     resumed: bool,
     progress: ProgressBar,
     tally: Tally,
+    edges: EdgeReader,
 }
 
 impl<'a> Session<'a> {
@@ -139,6 +141,7 @@ impl<'a> Session<'a> {
             resumed: setup.resumed,
             progress: ProgressBar::hidden(),
             tally,
+            edges: EdgeReader::default(),
         };
         session.progress = super::progress_bar(
             setup.opts.quiet,
@@ -242,14 +245,36 @@ impl<'a> Session<'a> {
         }
         self.progress
             .set_message(format!("{}: idle baseline", config.id));
+        let start_edge = self.read_edge(config);
         let start = self.meter.read()?;
         pause(seconds, self.stop).await;
         let end = self.meter.read()?;
+        let end_edge = self.read_edge(config);
         if self.stop.load(Ordering::SeqCst) {
             return Ok(());
         }
         let window = self.meter.window(&start, &end);
-        Ok(self.sink.baseline(&config.id, &window)?)
+        self.sink.baseline(&config.id, &window)?;
+        let id = WindowId {
+            config: &config.id,
+            kind: WindowKind::Baseline,
+            repetition: 0,
+        };
+        self.write_edges(&id, &start_edge, &end_edge)
+    }
+
+    /// The states and CPU times at a window's edge of a configuration.
+    fn read_edge(&self, config: &Configuration) -> EdgeRead {
+        let scope = self.servers.process_scope(&config.server);
+        self.edges.read(self.meter.probes, self.meter.clock, scope)
+    }
+
+    /// Writes what the edges of a window read.
+    fn write_edges(&mut self, id: &WindowId<'_>, start: &EdgeRead, end: &EdgeRead) -> Step {
+        let (states, attribution) =
+            self.edges
+                .records(self.meter.probes, id, start, end, self.sink.t_offset_ns());
+        Ok(self.sink.edges(&states, &attribution)?)
     }
 
     /// Warm-up requests not yet sent; on resume a launched server is new (cold), so its
@@ -301,9 +326,11 @@ impl<'a> Session<'a> {
             concurrency: schedule.concurrency,
             t_offset_ns: self.sink.t_offset_ns(),
         };
+        let start_edge = self.read_edge(config);
         let start = self.meter.read()?;
         let batch = self.send(ci, &spec).await?;
         let end = self.meter.read()?;
+        let end_edge = self.read_edge(config);
         if batch.server_gone() {
             // Cut short inside the window: no repetitions.csv row; resume takes it again.
             let reason = self
@@ -319,6 +346,12 @@ impl<'a> Session<'a> {
         let window = self.meter.window(&start, &end);
         self.sink
             .repetition(&ConfigColumns::of(config), repetition, &window, &batch)?;
+        let id = WindowId {
+            config: &config.id,
+            kind: WindowKind::Repetition,
+            repetition,
+        };
+        self.write_edges(&id, &start_edge, &end_edge)?;
         // Counted once kept: a repetition cut short is dropped on resume and taken again.
         self.tally.measured += u64::from(batch.sent);
         self.tally.failures += u64::from(batch.failures);

@@ -1,5 +1,5 @@
-//! Where a run's records go: `requests.csv`, `repetitions.csv` and `baselines.csv`, each
-//! row written whole as it is taken.
+//! Where a run's records go: `requests.csv`, `repetitions.csv`, `baselines.csv`,
+//! `window_state.csv` and `attribution.csv`, each row written whole as it is taken.
 
 use super::requests::BatchResult;
 use crate::plan::Configuration;
@@ -8,7 +8,9 @@ use crate::writer::{RowAppender, WriteError};
 use probes::window::Window;
 use records::files;
 use records::labels::{ClassLabel, Provenance};
-use records::raw::{BaselineRecord, RepetitionRecord, RequestRecord};
+use records::raw::{
+    AttributionRecord, BaselineRecord, RepetitionRecord, RequestRecord, WindowStateRecord,
+};
 use std::path::Path;
 
 /// What the rows of `repetitions.csv` say about their configuration.
@@ -47,6 +49,8 @@ pub struct RecordSink {
     requests: RowAppender<RequestRecord>,
     repetitions: RowAppender<RepetitionRecord>,
     baselines: RowAppender<BaselineRecord>,
+    window_states: RowAppender<WindowStateRecord>,
+    attribution: RowAppender<AttributionRecord>,
     /// Added to every window time written (a resumed run continues its timeline).
     t_offset_ns: u64,
 }
@@ -90,6 +94,8 @@ impl RecordSink {
                 .with_redactor(redactor.clone()),
             repetitions: RowAppender::open(&dir.join(files::REPETITIONS_CSV))?,
             baselines: RowAppender::open(&dir.join(files::BASELINES_CSV))?,
+            window_states: RowAppender::open(&dir.join(files::WINDOW_STATE_CSV))?,
+            attribution: RowAppender::open(&dir.join(files::ATTRIBUTION_CSV))?,
             t_offset_ns,
         })
     }
@@ -125,6 +131,24 @@ impl RecordSink {
             })?;
         }
         Ok(())
+    }
+
+    /// Writes what a window's edges read: its states and who used the CPU and GPUs
+    /// (written after the window's energy rows, so a stop between leaves no row for a
+    /// window that `--resume` takes again).
+    pub fn edges(
+        &mut self,
+        states: &[WindowStateRecord],
+        attribution: &[AttributionRecord],
+    ) -> Result<(), WriteError> {
+        for s in states {
+            self.window_states.push(s)?;
+        }
+        self.window_states.flush()?;
+        for a in attribution {
+            self.attribution.push(a)?;
+        }
+        self.attribution.flush()
     }
 
     /// Writes repetition `repetition` of a configuration, a row per domain, with what

@@ -2,6 +2,7 @@
 //! start time), and what `/proc` says about a process, so a resumed run can tell a server
 //! its interrupted predecessor left running from an unrelated process that reused the pid.
 
+pub use probes::cpu_time::ProcStat;
 use std::path::{Path, PathBuf};
 
 /// A launched server as recorded when it started: the leader of its own process group.
@@ -11,41 +12,6 @@ pub struct LaunchRecord {
     pub pid: u32,
     /// Its start time in clock ticks after boot (`/proc/PID/stat` field 22).
     pub start_ticks: u64,
-}
-
-/// What `/proc/PID/stat` says about a process.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProcStat {
-    /// One-letter state (`R`, `S`, `Z`, ...).
-    pub state: char,
-    /// Process group id.
-    pub pgrp: u32,
-    /// Start time in clock ticks after boot.
-    pub start_ticks: u64,
-}
-
-impl ProcStat {
-    /// The stat of live or zombie process `pid`; `None` when there is none.
-    pub fn of(pid: u32) -> Option<Self> {
-        Self::parse(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
-    }
-
-    /// Parses a `/proc/PID/stat` line (the command name, in parentheses, may hold spaces).
-    pub fn parse(line: &str) -> Option<Self> {
-        let (_, rest) = line.rsplit_once(')')?;
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // After the name: state is field 3, pgrp field 5, starttime field 22.
-        Some(Self {
-            state: fields.first()?.chars().next()?,
-            pgrp: fields.get(2)?.parse().ok()?,
-            start_ticks: fields.get(19)?.parse().ok()?,
-        })
-    }
-
-    /// Whether the process runs (is not a zombie waiting to be reaped).
-    pub fn is_live(&self) -> bool {
-        !matches!(self.state, 'Z' | 'X')
-    }
 }
 
 impl LaunchRecord {
@@ -105,20 +71,6 @@ impl LaunchRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_stat_line_with_spaces_and_parentheses_in_the_name_parses() {
-        let line = "4242 (my (odd) server) S 1 4242 4242 0 -1 4194560 100 0 0 0 5 3 0 0 20 0 3 0 987654 1000 10 0";
-        assert_eq!(
-            ProcStat::parse(line),
-            Some(ProcStat {
-                state: 'S',
-                pgrp: 4242,
-                start_ticks: 987654
-            })
-        );
-        assert_eq!(ProcStat::parse("4242 (truncated"), None);
-    }
 
     #[test]
     fn a_record_reads_back_and_this_process_is_found_by_it() {

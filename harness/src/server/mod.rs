@@ -305,6 +305,11 @@ impl RunningServer {
         }
     }
 
+    /// The pid of a launched server (the leader of its process group); `None` otherwise.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().and_then(tokio::process::Child::id)
+    }
+
     /// The exit status of a launched server that has stopped; `None` while it runs.
     pub fn exit_status(&mut self) -> Option<String> {
         let child = self.child.as_mut()?;

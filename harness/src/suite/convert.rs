@@ -3,7 +3,7 @@
 
 use super::error::SourceText;
 use super::file::{ModelSpec, ServerSpec, SuiteFile};
-use super::{DatasetSource, Model, ModelClass, Server, ServerAddress, SuiteError};
+use super::{DatasetSource, Model, ModelClass, Server, ServerAddress, ServerProcesses, SuiteError};
 use crate::plan::DEFAULT_INPUT_TEMPLATE;
 use crate::protocol::{self, Generation, JsonTemplate, KserveV2, Protocol, ProtocolKind};
 use crate::template::Template;
@@ -34,13 +34,89 @@ fn server(src: SourceText<'_>, key: &str, s: &ServerSpec) -> Result<Server, Suit
             ));
         }
     };
+    let processes = processes(src, key, s, matches!(address, ServerAddress::Launch(_)))?;
     Ok(Server {
         address,
         ready_url: s.ready_url.clone(),
         ready_timeout_seconds: s.ready_timeout_seconds,
         api_key_env: s.api_key_env.clone(),
         env: s.env.clone(),
+        processes,
     })
+}
+
+/// Linux's largest possible pid (`/proc/sys/kernel/pid_max` is at most 2^22).
+const PID_MAX: i64 = 4_194_304;
+
+/// The server's `pid`, `pid_file` or `process_name` (at most one, and only with `url`).
+fn processes(
+    src: SourceText<'_>,
+    key: &str,
+    s: &ServerSpec,
+    launched: bool,
+) -> Result<Option<ServerProcesses>, SuiteError> {
+    let given: Vec<(&str, std::ops::Range<usize>)> = [
+        ("pid", s.pid.as_ref().map(|v| v.span())),
+        ("pid_file", s.pid_file.as_ref().map(|v| v.span())),
+        ("process_name", s.process_name.as_ref().map(|v| v.span())),
+    ]
+    .into_iter()
+    .filter_map(|(k, span)| span.map(|sp| (k, sp)))
+    .collect();
+    let Some((first, span)) = given.first().cloned() else {
+        return Ok(None);
+    };
+    let at = |k: &str| format!("servers.{key}.{k}");
+    if launched {
+        return Err(src.error_at(
+            span,
+            Some(&at(first)),
+            format!(
+                "`{first}` names the processes of a server given by `url`; a launched server is attributed by its own process group: remove `{first}`"
+            ),
+        ));
+    }
+    if let Some((second, span)) = given.get(1).cloned() {
+        return Err(src.error_at(
+            span,
+            Some(&at(second)),
+            format!("give one of `pid`, `pid_file` and `process_name`, not both `{first}` and `{second}`"),
+        ));
+    }
+    if let Some(pid) = &s.pid {
+        let v = *pid.get_ref();
+        if !(1..=PID_MAX).contains(&v) {
+            return Err(src.error_at(
+                pid.span(),
+                Some(&at("pid")),
+                format!("{v} is not a process id: expected 1 to {PID_MAX} (the server's pid, e.g. from `pgrep -f vllm`)"),
+            ));
+        }
+        return Ok(Some(ServerProcesses::Pid(v as u32)));
+    }
+    if let Some(file) = &s.pid_file {
+        if file.get_ref().trim().is_empty() {
+            return Err(src.error_at(
+                file.span(),
+                Some(&at("pid_file")),
+                "an empty path: give the file the server writes its pid to".into(),
+            ));
+        }
+        return Ok(Some(ServerProcesses::PidFile(file.get_ref().into())));
+    }
+    if let Some(name) = &s.process_name {
+        let n = name.get_ref();
+        // The kernel keeps 15 bytes of a command name in /proc/PID/comm.
+        if n.is_empty() || n.len() > 15 || n.contains('/') {
+            return Err(src.error_at(
+                name.span(),
+                Some(&at("process_name")),
+                format!("{n:?} cannot be a command name: expected 1 to 15 bytes without `/`, as `/proc/PID/comm` (or `ps -o comm`) shows it"),
+            ));
+        }
+        return Ok(Some(ServerProcesses::Name(n.clone())));
+    }
+    Ok(None)
 }
 
 /// Every model of a checked suite file, in suite order, with its template, protocol,

@@ -29,6 +29,20 @@ pub struct Server {
     pub api_key_env: Option<String>,
     /// Extra environment variables for a launched server.
     pub env: BTreeMap<String, String>,
+    /// How a server given by URL names its processes (`pid`, `pid_file`, `process_name`);
+    /// `None` for a launched server (its process group) or when not given.
+    pub processes: Option<ServerProcesses>,
+}
+
+/// How the suite names the processes of a server it does not launch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerProcesses {
+    /// `pid = N`.
+    Pid(u32),
+    /// `pid_file = "path"`, relative to the suite's folder unless absolute.
+    PidFile(std::path::PathBuf),
+    /// `process_name = "name"`, as `/proc/PID/comm` shows it.
+    Name(String),
 }
 
 impl Server {

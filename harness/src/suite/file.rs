@@ -88,6 +88,12 @@ pub struct ServerSpec {
     pub env: BTreeMap<String, String>,
     /// Request template and answer pointers, for the `json-template` protocol.
     pub json_template: Option<JsonTemplateSpec>,
+    /// For a server given by `url`: the pid of its process, for attributing CPU energy.
+    pub pid: Option<Spanned<i64>>,
+    /// For a server given by `url`: a file holding its pid (read at every window).
+    pub pid_file: Option<Spanned<String>>,
+    /// For a server given by `url`: its processes' command name (`/proc/PID/comm`).
+    pub process_name: Option<Spanned<String>>,
     /// Name of the input tensor holding the text, for the `kserve-v2` protocol
     /// (default `text`; Triton models often name it `INPUT__0` or `text_input`).
     pub kserve_input: Option<Spanned<String>>,

@@ -19,7 +19,7 @@ mod settings;
 pub use crate::dataset::{DatasetFormat, DatasetSource};
 pub use crate::protocol::ProtocolKind;
 pub use check::{NO_SOURCE_FIX, dataset_format};
-pub use entries::{Model, Server, ServerAddress};
+pub use entries::{Model, Server, ServerAddress, ServerProcesses};
 pub use error::SuiteError;
 pub use load::{MissingDataset, load, load_in, load_plan_only};
 pub use reference::StudyReference;
