@@ -26,20 +26,20 @@ impl std::fmt::Display for ProcessScope {
     }
 }
 
-/// The machine's CPU time over all CPUs since boot (s), from `/proc/stat`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// The machine's CPU time over all CPUs since boot (clock ticks), from `/proc/stat`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MachineCpu {
     /// Time not idle and not waiting on I/O.
-    pub busy_s: f64,
+    pub busy_ticks: u64,
     /// All time, idle included.
-    pub total_s: f64,
+    pub total_ticks: u64,
 }
 
-/// A process tree's CPU time (s) and its live processes.
-#[derive(Clone, Debug, PartialEq)]
+/// A process tree's CPU time (clock ticks) and its live processes.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TreeCpu {
     /// User and system time of the live processes, with their reaped children's.
-    pub cpu_s: f64,
+    pub ticks: u64,
     /// Live processes in the tree.
     pub processes: usize,
     /// Their pids.
@@ -128,21 +128,29 @@ impl ProcReader {
             .collect::<Result<_, _>>()
             .map_err(|e| bad(&path, format!("first line {line:?}: {e}")))?;
         if !line.starts_with("cpu ") || fields.len() < 4 {
-            return Err(bad(&path, format!("first line {line:?} is not the cpu total")));
+            return Err(bad(
+                &path,
+                format!("first line {line:?} is not the cpu total"),
+            ));
         }
         // user nice system idle iowait irq softirq steal (guest time is inside user).
         let total: u64 = fields.iter().take(8).sum();
         let idle = fields[3] + fields.get(4).copied().unwrap_or(0);
         Ok(MachineCpu {
-            busy_s: (total - idle) as f64 / self.ticks_per_s,
-            total_s: total as f64 / self.ticks_per_s,
+            busy_ticks: total - idle,
+            total_ticks: total,
         })
     }
 
-    /// One process's own user and system time (all its threads; not its children).
-    pub fn process_s(&self, pid: u32) -> Result<f64, ProbeError> {
+    /// One process's own user and system time in ticks (all its threads; not its children).
+    pub fn process_ticks(&self, pid: u32) -> Result<u64, ProbeError> {
         let path = self.root.join(pid.to_string()).join("stat");
-        Ok(parse_stat(&path, &read(&path)?)?.own as f64 / self.ticks_per_s)
+        Ok(parse_stat(&path, &read(&path)?)?.own)
+    }
+
+    /// Seconds in `ticks` clock ticks.
+    pub fn seconds(&self, ticks: u64) -> f64 {
+        ticks as f64 / self.ticks_per_s
     }
 
     /// The CPU time of every live process in `scope`, with their reaped children's (so a
@@ -155,7 +163,10 @@ impl ProcReader {
         let mut stats: HashMap<u32, ProcStat> = HashMap::new();
         let mut named = BTreeSet::new();
         for entry in entries.flatten() {
-            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<u32>().ok())
+            let Some(pid) = entry
+                .file_name()
+                .to_str()
+                .and_then(|n| n.parse::<u32>().ok())
             else {
                 continue;
             };
@@ -201,7 +212,7 @@ impl ProcReader {
             .map(|s| s.own + s.reaped_children)
             .sum();
         Ok(TreeCpu {
-            cpu_s: ticks as f64 / self.ticks_per_s,
+            ticks,
             processes: inside.len(),
             pids: inside.into_iter().collect(),
         })
@@ -267,10 +278,21 @@ mod tests {
     #[test]
     fn machine_busy_leaves_out_idle_and_iowait() {
         let dir = tempfile::tempdir().expect("temp dir");
-        std::fs::write(dir.path().join("stat"), "cpu  100 0 50 800 40 5 5 0 0 0\ncpu0 1 2 3 4\n")
-            .expect("write");
-        let m = ProcReader::with_ticks(dir.path(), 100.0).machine().expect("reads");
-        assert_eq!(m, MachineCpu { busy_s: 1.6, total_s: 10.0 });
+        std::fs::write(
+            dir.path().join("stat"),
+            "cpu  100 0 50 800 40 5 5 0 0 0\ncpu0 1 2 3 4\n",
+        )
+        .expect("write");
+        let m = ProcReader::with_ticks(dir.path(), 100.0)
+            .machine()
+            .expect("reads");
+        assert_eq!(
+            m,
+            MachineCpu {
+                busy_ticks: 160,
+                total_ticks: 1000
+            }
+        );
     }
 
     #[test]
@@ -286,15 +308,18 @@ mod tests {
         let r = ProcReader::with_ticks(root, 100.0);
         let group = r.tree(&ProcessScope::Group(200)).expect("reads");
         assert_eq!(group.processes, 3, "200, 201 and 201's child 300");
-        assert!((group.cpu_s - 2.6).abs() < 1e-9, "{group:?}");
+        assert_eq!(group.ticks, 260, "{group:?}");
         let pid = r.tree(&ProcessScope::Pid(201)).expect("reads");
         assert_eq!(pid.processes, 2);
-        assert!((pid.cpu_s - 0.6).abs() < 1e-9);
-        let named = r.tree(&ProcessScope::Name("server (main)".into())).expect("reads");
+        assert_eq!(pid.ticks, 60);
+        let named = r
+            .tree(&ProcessScope::Name("server (main)".into()))
+            .expect("reads");
         assert_eq!(named.processes, 3);
         assert_eq!(r.tree(&ProcessScope::Pid(999)).expect("reads").processes, 0);
-        assert!((r.process_s(100).expect("reads") - 0.2).abs() < 1e-9);
-        let e = r.process_s(999).expect_err("no such process");
+        assert_eq!(r.process_ticks(100).expect("reads"), 20);
+        assert_eq!(r.seconds(20), 0.2);
+        let e = r.process_ticks(999).expect_err("no such process");
         assert!(e.to_string().contains("999/stat"), "{e}");
     }
 }

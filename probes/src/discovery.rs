@@ -4,7 +4,7 @@ use crate::dram_estimate::DramEstimate;
 use crate::estimate::{CpuEstimate, EstimateModel};
 use crate::missing::MissingProbe;
 use crate::nvml::real::NvmlLibrary;
-use crate::nvml::{GpuInventory, GpuSelection, open_gpus};
+use crate::nvml::{GpuError, GpuInventory, GpuLibrary, GpuSelection, open_gpus};
 use crate::rapl::{PerfRaplSource, PowercapSource};
 use crate::{Domain, DomainKind, EnergySource, MonotonicClock, ProbeError, Provenance, Reading};
 use std::path::{Path, PathBuf};
@@ -118,7 +118,10 @@ impl ProbeSet {
 
     /// Per-process utilisation samples taken after `since_us` (µs since the Unix epoch),
     /// with the source and domain names they belong to.
-    pub fn process_samples(&self, since_us: u64) -> Vec<(String, String, crate::ProcessShareSample)> {
+    pub fn process_samples(
+        &self,
+        since_us: u64,
+    ) -> Vec<(String, String, crate::ProcessShareSample)> {
         self.sources
             .iter()
             .zip(&self.descriptions)
@@ -174,6 +177,16 @@ pub fn open_rapl(
 
 /// Opens every wanted source that this machine offers.
 pub fn discover(config: &ProbeConfig, clock: &MonotonicClock) -> ProbeSet {
+    discover_with(config, clock, None)
+}
+
+/// [`discover`], with the GPUs of `gpus` instead of the driver's NVML when given (a fake
+/// GPU library in tests of everything above the probes).
+pub fn discover_with(
+    config: &ProbeConfig,
+    clock: &MonotonicClock,
+    gpus: Option<Box<dyn GpuLibrary>>,
+) -> ProbeSet {
     let mut opened: Vec<(Box<dyn EnergySource>, String)> = Vec::new();
     let mut missing = Vec::new();
     let mut gpu_inventory = GpuInventory::default();
@@ -187,9 +200,13 @@ pub fn discover(config: &ProbeConfig, clock: &MonotonicClock) -> ProbeSet {
         }
     }
     if config.nvml {
-        match NvmlLibrary::init() {
+        let library: Result<Box<dyn GpuLibrary>, GpuError> = match gpus {
+            Some(library) => Ok(library),
+            None => NvmlLibrary::init().map(|l| Box::new(l) as Box<dyn GpuLibrary>),
+        };
+        match library {
             Ok(library) => {
-                let opening = open_gpus(&library, &GpuSelection::from_env(&config.gpus));
+                let opening = open_gpus(library.as_ref(), &GpuSelection::from_env(&config.gpus));
                 missing.extend(opening.missing);
                 gpu_inventory = opening.inventory;
                 if let Some(source) = opening.source {

@@ -25,7 +25,7 @@ pub mod window;
 
 pub use clock::MonotonicClock;
 pub use delta::{CounterDelta, DeltaError};
-pub use discovery::{ProbeConfig, ProbeSet, SourceDescription, discover};
+pub use discovery::{ProbeConfig, ProbeSet, SourceDescription, discover, discover_with};
 pub use domain::{Domain, DomainKind, Provenance};
 pub use error::ProbeError;
 pub use missing::MissingProbe;

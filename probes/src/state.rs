@@ -14,14 +14,6 @@ pub struct StateValue {
     pub value: String,
 }
 
-/// The keys whose change across windows of one configuration invalidates comparing them.
-pub const SETTING_KEYS: [&str; 4] = [
-    "power_limit_w",
-    "persistence_mode",
-    "cpu_governor",
-    "cpu_boost",
-];
-
 /// NVML's clock-throttle reasons (`nvmlClocksThrottleReason*`), bit and name.
 const THROTTLE_REASONS: [(u64, &str); 9] = [
     (1, "gpu_idle"),
@@ -33,16 +25,6 @@ const THROTTLE_REASONS: [(u64, &str); 9] = [
     (64, "hw_thermal_slowdown"),
     (128, "hw_power_brake_slowdown"),
     (256, "display_clock_setting"),
-];
-
-/// The reasons that slow a GPU against its settings (all but idle and set clocks).
-pub const SLOWDOWN_REASONS: [&str; 6] = [
-    "sw_power_cap",
-    "hw_slowdown",
-    "sync_boost",
-    "sw_thermal_slowdown",
-    "hw_thermal_slowdown",
-    "hw_power_brake_slowdown",
 ];
 
 /// Names NVML's throttle-reason bits, `+`-joined; `none` for 0, unknown bits in hex.
@@ -101,10 +83,7 @@ pub fn cpu_state(cpu_root: &Path) -> Vec<StateValue> {
             cpu_root.display()
         )
     };
-    let mut out = vec![
-        host("cpu_governor", governor),
-        host("cpu_boost", boost),
-    ];
+    let mut out = vec![host("cpu_governor", governor), host("cpu_boost", boost)];
     if !freqs_khz.is_empty() {
         let mean = freqs_khz.iter().sum::<f64>() / freqs_khz.len() as f64;
         out.push(host("cpu_freq_mhz", format!("{:.0}", mean / 1000.0)));
@@ -146,8 +125,14 @@ mod tests {
         let root = dir.path();
         let none = cpu_state(root);
         assert!(none[0].value.starts_with("unreadable: no "), "{none:?}");
-        assert!(none[1].value.starts_with("unreadable: neither "), "{none:?}");
-        for (p, g, f) in [("policy0", "performance", "3000000"), ("policy1", "powersave", "1000000")] {
+        assert!(
+            none[1].value.starts_with("unreadable: neither "),
+            "{none:?}"
+        );
+        for (p, g, f) in [
+            ("policy0", "performance", "3000000"),
+            ("policy1", "powersave", "1000000"),
+        ] {
             let d = root.join("cpufreq").join(p);
             std::fs::create_dir_all(&d).expect("mkdir");
             std::fs::write(d.join("scaling_governor"), format!("{g}\n")).expect("write");

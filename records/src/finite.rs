@@ -8,8 +8,8 @@
 
 use crate::RecordsError;
 use crate::raw::{
-    AttributionRecord, BaselineRecord, ContextRecord, RepetitionDerivedV1, RepetitionRecord, RequestRecord,
-    SampleRecord,
+    AttributionRecord, BaselineRecord, ContextRecord, RepetitionDerivedV1, RepetitionRecord,
+    RequestRecord, SampleRecord,
 };
 use std::path::Path;
 

@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod number;
 pub mod raw;
 pub mod reference;
+pub mod state_keys;
 pub mod study;
 pub mod table_io;
 pub mod tokens;

@@ -7,7 +7,7 @@ use crate::energy::EnergyRun;
 use crate::model::Report;
 use crate::options::ReportOptions;
 use crate::scan::{self, RequestEnergySink, ScanOptions};
-use crate::{aggregate, context, domains, merge, reference, summary};
+use crate::{aggregate, context, domains, fidelity, merge, reference, summary};
 use std::path::Path;
 
 /// Computes the report of a run folder without writing anything; each request's energy
@@ -39,7 +39,9 @@ pub fn analyse(
         .map(|(config, facts)| summary::summarise(config, facts, &manifest, options))
         .collect();
     merge::label_hosts(dir, summaries.iter_mut().map(|s| &mut s.row))?;
+    let fidelity = fidelity::assess(dir, &manifest, &configs, &mut summaries, options)?;
     Ok(Report {
+        fidelity,
         beside_study: reference::beside(dir, &configs)?,
         domains: configs.iter().flat_map(domains::rows).collect(),
         tasks: aggregate::tasks(&configs),

@@ -127,6 +127,21 @@ pub enum Flag {
         /// Streamed requests.
         streamed: u64,
     },
+    /// A state read at the windows' edges drifted or changed across repetitions
+    /// (temperature, clocks, a setting) or the GPU slowed itself.
+    State(crate::fidelity::StateFinding),
+    /// A cross-check between two readings of the same energy disagreed past its bound
+    /// (a GPU counter against its power integral, RAPL sub-zones against their package).
+    CrossCheck {
+        /// `gpu-counter-vs-power` or `rapl-subzones-vs-package`.
+        check: String,
+        /// The domain (`nvml/gpu-0`).
+        domain: String,
+        /// The repetitions where it disagreed.
+        repetitions: Vec<u32>,
+        /// The largest relative difference.
+        worst: f64,
+    },
 }
 
 impl fmt::Display for Flag {
@@ -205,6 +220,18 @@ impl fmt::Display for Flag {
                 f,
                 "bursty-stream({bursty} of {streamed} streamed requests, {})",
                 percent(*bursty, *streamed)
+            ),
+            Self::State(finding) => write!(f, "{finding}"),
+            Self::CrossCheck {
+                check,
+                domain,
+                repetitions,
+                worst,
+            } => write!(
+                f,
+                "cross-check({check} {domain}: rep {}, worst {:+.1}%)",
+                list(repetitions),
+                worst * 100.0
             ),
         }
     }

@@ -15,6 +15,7 @@ pub mod domains;
 pub mod energy;
 pub mod error;
 pub mod export;
+pub mod fidelity;
 pub mod flags;
 pub mod import;
 pub mod merge;

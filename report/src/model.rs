@@ -35,6 +35,9 @@ pub struct Report {
     pub context: Vec<ContextRow>,
     /// What the pass over requests and samples found.
     pub scan: RunScan,
+    /// Per configuration (in `summary` order): states, cross-checks, attribution,
+    /// repetitions needed and the validity checklist.
+    pub fidelity: Vec<crate::fidelity::ConfigFidelity>,
     /// Each model and task beside the study's figure; `None` without `reference.csv`.
     pub beside_study: Option<Vec<ComparisonRow>>,
     /// Plot files written (empty until a render draws them).
@@ -201,4 +204,26 @@ pub struct SummaryRow {
     /// half); `None` without streamed requests.
     #[serde(default)]
     pub bursty_stream_share: Option<f64>,
+    /// The validity checks the configuration failed, `;`-separated (empty when none).
+    #[serde(default)]
+    pub checks_failed: String,
+    /// Repetitions a 95% CI of ±1% of the mean needs at the observed spread.
+    #[serde(default)]
+    pub repetitions_for_ci_1pct: Option<u64>,
+    /// Repetitions a 95% CI of ±2% of the mean needs.
+    #[serde(default)]
+    pub repetitions_for_ci_2pct: Option<u64>,
+    /// Repetitions a 95% CI of ±5% of the mean needs.
+    #[serde(default)]
+    pub repetitions_for_ci_5pct: Option<u64>,
+    /// The server's share of the machine's busy CPU time over the windows (0–1).
+    #[serde(default)]
+    pub server_cpu_share: Option<f64>,
+    /// CPU package energy per inference attributed to the server by that share (J),
+    /// labelled like the package energy (`source`).
+    #[serde(default)]
+    pub server_cpu_energy_j_mean: Option<f64>,
+    /// joulebench's own share of the machine's busy CPU time (0–1).
+    #[serde(default)]
+    pub client_cpu_share: Option<f64>,
 }

@@ -18,6 +18,10 @@ pub struct ReportOptions {
     /// How to derive net energy and validity, instead of the policy the run recorded
     /// (also for a version-1 folder, whose runner recorded its derived figures).
     pub policy: Option<records::manifest::DerivationPolicy>,
+    /// Bounds past which window states are flagged (temperature rise, clock spread).
+    pub state_bounds: crate::fidelity::StateBounds,
+    /// Bounds of the cross-checks between counters.
+    pub cross_check_bounds: crate::fidelity::CrossCheckBounds,
 }
 
 impl Default for ReportOptions {
@@ -30,6 +34,8 @@ impl Default for ReportOptions {
             timeline_points: 600,
             plots: true,
             policy: None,
+            state_bounds: crate::fidelity::StateBounds::default(),
+            cross_check_bounds: crate::fidelity::CrossCheckBounds::default(),
         }
     }
 }

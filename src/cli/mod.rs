@@ -1,12 +1,14 @@
 //! Command-line interface: argument parsing and dispatch to one module per subcommand.
 
 mod compare;
+mod dry_run_power;
 mod import;
 mod probe;
 mod report;
 mod run;
 mod serve;
 mod slurm;
+mod strict;
 mod trend;
 
 use clap::{Parser, Subcommand};

@@ -32,6 +32,9 @@ pub struct ReportArgs {
     /// Write tables only, no plots.
     #[arg(long)]
     pub no_plots: bool,
+    /// Exit 4 when any configuration fails a check of the validity checklist (summary.md).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Runs `joulebench report`.
@@ -71,6 +74,7 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
         _ => code,
     };
+    let code = super::strict::verdict(args.strict, &report, code);
     let flagged = report
         .summary
         .iter()

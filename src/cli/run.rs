@@ -45,6 +45,11 @@ pub struct RunArgs {
     /// Recorded in run.json; merge shards with `joulebench report --merge`.
     #[arg(long, value_name = "I/N", conflicts_with = "resume")]
     pub shard: Option<ShardSpec>,
+    /// Exit 4 when the run completes but a configuration fails a check of the validity
+    /// checklist (window length, counters moved, no estimates, CV, drift, cross-checks,
+    /// sampler gaps, failures; see summary.md).
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// Runs `joulebench run`.
@@ -71,7 +76,8 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let options = options(None, args.quiet, manifest.shard)?;
         let runtime = runtime()?;
         harness::redact::Redactor::for_suite(&suite).install();
-        return ended(runtime.block_on(harness::run::resume(dir, &suite, &plan, &options)));
+        let result = runtime.block_on(harness::run::resume(dir, &suite, &plan, &options));
+        return ended(result, args.strict);
     }
     let Some(suite_path) = &args.suite else {
         anyhow::bail!("give a suite file: joulebench run SUITE.toml");
@@ -103,6 +109,19 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let probe_set =
             probes::discover(&harness::probe_setup::probe_config(&suite.probes), &clock);
         print!("{}", harness::dry_run::describe(&suite, &plan, &probe_set));
+        let root = match &args.out {
+            Some(out) => out.parent().map(Path::to_path_buf).unwrap_or_default(),
+            None => harness::run::default_out_dir(&suite)
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+        };
+        if let Some(earlier) = super::dry_run_power::latest_run(&root, suite.name()) {
+            print!(
+                "{}",
+                super::dry_run_power::describe(&earlier, suite.schedule.repetitions)
+            );
+        }
         return Ok(ExitCode::SUCCESS);
     }
     let plan = match &info {
@@ -124,15 +143,18 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let options = options(out, args.quiet, info)?;
     let runtime = runtime()?;
     harness::redact::Redactor::for_suite(&suite).install();
-    ended(runtime.block_on(harness::run::run(&suite, &plan, &options)))
+    ended(
+        runtime.block_on(harness::run::run(&suite, &plan, &options)),
+        args.strict,
+    )
 }
 
 /// The exit code of a run that returned `result`: a run stopped by an error after it
 /// started prints the error and exits [`EXIT_FAILED`] (or [`EXIT_INTERRUPTED`] when a
 /// signal had asked it to stop); an error before it started goes up (exit 2).
-fn ended(result: Result<RunResult, RunError>) -> anyhow::Result<ExitCode> {
+fn ended(result: Result<RunResult, RunError>, strict: bool) -> anyhow::Result<ExitCode> {
     match result {
-        Ok(result) => finish(&result),
+        Ok(result) => finish(&result, strict),
         Err(RunError::Stopped { status, error }) => {
             let message = format!("{:#}", anyhow::Error::from(*error));
             eprintln!("error: {}", harness::redact::redact_global(&message));
@@ -272,8 +294,8 @@ fn resume_suite(dir: &Path, given: Option<&Path>) -> anyhow::Result<harness::sui
 }
 
 /// Renders the summary of the run's records, prints where the results are and how the run
-/// ended; returns the exit code.
-fn finish(result: &RunResult) -> anyhow::Result<ExitCode> {
+/// ended; returns the exit code (with `strict`, 4 when a complete run fails a check).
+fn finish(result: &RunResult, strict: bool) -> anyhow::Result<ExitCode> {
     let report = report::render_with(&result.dir, &report::ReportOptions::default())?;
     let dir = result.dir.display();
     let empty = super::report::warn_without_valid_repetition(&report);
@@ -290,7 +312,7 @@ fn finish(result: &RunResult) -> anyhow::Result<ExitCode> {
                 "run complete: {} measured requests ({} failed); results in {dir}",
                 result.measured, result.failures
             );
-            Ok(ExitCode::SUCCESS)
+            Ok(super::strict::verdict(strict, &report, ExitCode::SUCCESS))
         }
         status => {
             let reason = result.reason.as_deref().unwrap_or("no reason recorded");

@@ -24,7 +24,7 @@ pub struct EdgeRead {
     wall_us: u64,
     states: Vec<(String, StateValue)>,
     machine: Result<MachineCpu, String>,
-    client_s: Result<f64, String>,
+    client_ticks: Result<u64, String>,
     server: Result<Option<(ProcessScope, TreeCpu)>, String>,
 }
 
@@ -77,7 +77,10 @@ impl EdgeReader {
                 .map_or(0, |d| d.as_micros() as u64),
             states,
             machine: self.proc.machine().map_err(|e| e.to_string()),
-            client_s: self.proc.process_s(self.own_pid).map_err(|e| e.to_string()),
+            client_ticks: self
+                .proc
+                .process_ticks(self.own_pid)
+                .map_err(|e| e.to_string()),
             server,
         }
     }
@@ -120,15 +123,16 @@ impl EdgeReader {
         };
         let mut cpu = row("cpu".into(), "cpu_s");
         let mut errors = Vec::new();
+        let seconds = |a: u64, b: u64| self.proc.seconds(b.saturating_sub(a));
         match (&start.machine, &end.machine) {
             (Ok(a), Ok(b)) => {
-                cpu.busy = Some((b.busy_s - a.busy_s).max(0.0));
-                cpu.total = Some((b.total_s - a.total_s).max(0.0));
+                cpu.busy = Some(seconds(a.busy_ticks, b.busy_ticks));
+                cpu.total = Some(seconds(a.total_ticks, b.total_ticks));
             }
             (Err(e), _) | (_, Err(e)) => errors.push(format!("machine: {e}")),
         }
-        match (&start.client_s, &end.client_s) {
-            (Ok(a), Ok(b)) => cpu.client = Some((b - a).max(0.0)),
+        match (&start.client_ticks, &end.client_ticks) {
+            (Ok(a), Ok(b)) => cpu.client = Some(seconds(*a, *b)),
             (Err(e), _) | (_, Err(e)) => errors.push(format!("client: {e}")),
         }
         let mut server_pids = Vec::new();
@@ -141,7 +145,7 @@ impl EdgeReader {
                 } else {
                     // A worker that exits unreaped inside the window takes its time with
                     // it: the tree's time can only be counted from zero upwards.
-                    cpu.server = Some((b.cpu_s - a.cpu_s).max(0.0));
+                    cpu.server = Some(seconds(a.ticks, b.ticks));
                     server_pids = b.pids.clone();
                 }
             }

@@ -153,14 +153,25 @@ pub fn default_out_dir(suite: &Suite) -> PathBuf {
 
 /// Runs a suite's plan, writing records into a new results folder as they are taken.
 pub async fn run(suite: &Suite, plan: &Plan, opts: &RunOptions) -> Result<RunResult, RunError> {
+    let clock = MonotonicClock::new();
+    let probes = probes::discover(&probe_config(&suite.probes), &clock);
+    run_on(suite, plan, opts, clock, &probes).await
+}
+
+/// [`run`] on probes already opened on `clock` (e.g. over fake devices in tests).
+pub async fn run_on(
+    suite: &Suite,
+    plan: &Plan,
+    opts: &RunOptions,
+    clock: MonotonicClock,
+    probes: &ProbeSet,
+) -> Result<RunResult, RunError> {
     let dir = opts.out.clone().unwrap_or_else(|| default_out_dir(suite));
     let redactor = secrets(suite);
     // Datasets are read (and hashed) before the folder is made: a bad row is an input
     // error, and run.json records each file's SHA-256 from the start.
     let inputs = inputs::prepare_inputs(suite, plan)?;
-    let clock = MonotonicClock::new();
-    let probes = probes::discover(&probe_config(&suite.probes), &clock);
-    let mut manifest = manifest::new_manifest(suite, opts, &probes, &clock);
+    let mut manifest = manifest::new_manifest(suite, opts, probes, &clock);
     manifest.datasets = Some(inputs.datasets.clone());
     // The folder is locked before anything is written into it, and its manifest follows
     // the suite copy at once (`drive`), so a stop leaves a folder `--resume` takes.
@@ -178,7 +189,7 @@ pub async fn run(suite: &Suite, plan: &Plan, opts: &RunOptions) -> Result<RunRes
         inputs: inputs.prepared,
         redactor,
     };
-    drive(suite, plan, opts, &probes, manifest, start, lock).await
+    drive(suite, plan, opts, probes, manifest, start, lock).await
 }
 
 /// Completes the interrupted run in `dir`: finished repetitions, baselines and warm-ups

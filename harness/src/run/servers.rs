@@ -201,7 +201,12 @@ impl<'a> ServerPool<'a> {
         if let Some(pid) = self.running.get(key).and_then(|up| up.server.pid()) {
             return Ok(Some(ProcessScope::Group(pid)));
         }
-        let Some(named) = self.suite.servers.get(key).and_then(|s| s.processes.as_ref()) else {
+        let Some(named) = self
+            .suite
+            .servers
+            .get(key)
+            .and_then(|s| s.processes.as_ref())
+        else {
             return Ok(None);
         };
         Ok(Some(match named {
@@ -209,9 +214,8 @@ impl<'a> ServerPool<'a> {
             ServerProcesses::Name(name) => ProcessScope::Name(name.clone()),
             ServerProcesses::PidFile(file) => {
                 let path = self.suite.dir.join(file);
-                let text = std::fs::read_to_string(&path).map_err(|e| {
-                    format!("pid_file {}: {e}", path.display())
-                })?;
+                let text = std::fs::read_to_string(&path)
+                    .map_err(|e| format!("pid_file {}: {e}", path.display()))?;
                 let pid = text.trim().parse::<u32>().map_err(|e| {
                     format!(
                         "pid_file {} holds {:?}, not a pid ({e})",

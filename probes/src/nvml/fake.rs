@@ -164,7 +164,10 @@ impl GpuDevice for FakeGpu {
         let halved = s
             .drive
             .as_ref()
-            .and_then(|d| d.sm_clock_period_s.map(|p| (d.elapsed_s() / p) as u64 % 2 == 1))
+            .and_then(|d| {
+                d.sm_clock_period_s
+                    .map(|p| (d.elapsed_s() / p) as u64 % 2 == 1)
+            })
             .unwrap_or(false);
         Ok(if halved {
             s.sm_clock_mhz / 2.0

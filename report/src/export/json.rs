@@ -31,6 +31,7 @@ struct Config<'a> {
     quality: &'a [crate::flags::Flag],
     repetitions: Vec<Rep>,
     domains: Vec<&'a crate::domains::DomainRow>,
+    fidelity: Option<&'a crate::fidelity::ConfigFidelity>,
 }
 
 #[derive(Serialize)]
@@ -94,6 +95,7 @@ fn document(report: &Report) -> Document<'_> {
                     .iter()
                     .filter(|d| d.config == row.config)
                     .collect(),
+                fidelity: report.fidelity.iter().find(|f| f.config == row.config),
             }
         })
         .collect();

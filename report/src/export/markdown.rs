@@ -157,6 +157,7 @@ pub fn render(report: &Report) -> String {
         "\nUnit of replication: one repetition. CI: Student's t, n − 1 degrees of freedom. \
          *estimated* marks figures that come wholly or partly from an estimate, not a measurement.\n",
     );
+    super::markdown_fidelity::render(&mut out, report);
     hosts(&mut out, report);
     tasks(&mut out, report);
     models(&mut out, report);

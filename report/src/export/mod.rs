@@ -7,6 +7,7 @@ pub mod format;
 pub mod json;
 pub mod latex;
 pub mod markdown;
+mod markdown_fidelity;
 mod markdown_streams;
 pub mod study_table;
 

@@ -13,6 +13,15 @@ pub const MAX_REPETITIONS: u64 = 100_000;
 /// CI half-widths (share of the mean) and detectable differences reported by default.
 pub const HALF_WIDTHS: [f64; 3] = [0.01, 0.02, 0.05];
 
+/// Repetitions needed for one target.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Needed {
+    /// The target, as a share of the mean (0.01 = 1%).
+    pub share: f64,
+    /// Repetitions needed; `None` beyond [`MAX_REPETITIONS`].
+    pub repetitions: Option<u64>,
+}
+
 /// Repetitions needed per target, from one configuration's observed spread.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RepetitionsNeeded {
@@ -22,10 +31,10 @@ pub struct RepetitionsNeeded {
     pub cv: f64,
     /// For a 95% CI half-width of ±1%, ±2% and ±5% of the mean: repetitions needed
     /// (`None` beyond [`MAX_REPETITIONS`]).
-    pub ci_half_width: Vec<(f64, Option<u64>)>,
+    pub ci_half_width: Vec<Needed>,
     /// For `compare` (Welch, two-sided α = 0.05, power 0.8) to detect a relative
     /// difference of 1%, 2%, 5% between two runs of this spread: repetitions per run.
-    pub detect_difference: Vec<(f64, Option<u64>)>,
+    pub detect_difference: Vec<Needed>,
 }
 
 impl RepetitionsNeeded {
@@ -40,11 +49,17 @@ impl RepetitionsNeeded {
             cv: d.cv,
             ci_half_width: HALF_WIDTHS
                 .iter()
-                .map(|&r| (r, for_half_width(d.mean, d.std, r)))
+                .map(|&share| Needed {
+                    share,
+                    repetitions: for_half_width(d.mean, d.std, share),
+                })
                 .collect(),
             detect_difference: HALF_WIDTHS
                 .iter()
-                .map(|&r| (r, to_detect(d.std, d.std, d.mean, r)))
+                .map(|&share| Needed {
+                    share,
+                    repetitions: to_detect(d.std, d.std, d.mean, share),
+                })
                 .collect(),
         })
     }
