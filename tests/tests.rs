@@ -6,6 +6,7 @@
 mod common;
 mod datasets;
 mod dry_run_missing;
+mod fidelity;
 mod fuzz_inputs;
 mod launched_servers;
 mod php_suites;

@@ -45,12 +45,20 @@ impl FakePowercap {
         Ok(())
     }
 
-    /// Rewrites a zone's counter in place (same file, as the kernel updates it).
+    /// Rewrites a zone's counter in place (same file, as the kernel updates it). A value
+    /// at least as long as the old one is written over it in one call with no truncation,
+    /// so a reader racing a simulated load never sees an empty file; a shorter one (a
+    /// wrap) truncates after.
     pub fn set_energy(&self, dir: &str, energy_uj: u64) -> io::Result<()> {
-        std::fs::write(
-            self.root.join(dir).join("energy_uj"),
-            format!("{energy_uj}\n"),
-        )
+        use std::os::unix::fs::FileExt;
+        let path = self.root.join(dir).join("energy_uj");
+        let text = format!("{energy_uj}\n");
+        let file = std::fs::OpenOptions::new().write(true).open(&path)?;
+        file.write_all_at(text.as_bytes(), 0)?;
+        if file.metadata()?.len() > text.len() as u64 {
+            file.set_len(text.len() as u64)?;
+        }
+        Ok(())
     }
 
     /// An Intel server: per socket a package, its core sub-zone and, if `dram`, a dram sub-zone.
