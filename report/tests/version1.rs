@@ -38,7 +38,7 @@ fn copy_raw(to: &Path) -> PathBuf {
 }
 
 /// Columns appended to `summary.csv` after version 1's report (numbers, never quoted).
-const SUMMARY_COLUMNS_SINCE: [&str; 10] = [
+const SUMMARY_COLUMNS_SINCE: [&str; 17] = [
     "failures",
     "failure_share",
     "ttft_ms_p90",
@@ -49,6 +49,13 @@ const SUMMARY_COLUMNS_SINCE: [&str; 10] = [
     "tokens_not_server_counted_share",
     "output_unpinned_share",
     "bursty_stream_share",
+    "checks_failed",
+    "repetitions_for_ci_1pct",
+    "repetitions_for_ci_2pct",
+    "repetitions_for_ci_5pct",
+    "server_cpu_share",
+    "server_cpu_energy_j_mean",
+    "client_cpu_share",
 ];
 
 fn assert_same_tables(dir: &Path) {

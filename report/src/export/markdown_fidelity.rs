@@ -211,9 +211,18 @@ fn states(out: &mut String, report: &Report) {
     if rows.is_empty() {
         return;
     }
+    let host = &report.manifest.host;
+    let versions = match (&host.nvidia_driver, &host.nvml_version) {
+        (None, None) => String::new(),
+        (driver, nvml) => format!(
+            " NVIDIA driver {}, NVML {}.",
+            driver.as_deref().unwrap_or("unknown"),
+            nvml.as_deref().unwrap_or("unknown")
+        ),
+    };
     let _ = writeln!(
         out,
-        "\n## Window state\n\nRead at each repetition window's start and end (`window_state.csv`).\n\n| Configuration | domain | state | first (rep start) | last (rep end) | distinct values |\n|---|---|---|---|---|--:|\n{}",
+        "\n## Window state\n\nRead at each repetition window's start and end (`window_state.csv`).{versions}\n\n| Configuration | domain | state | first (rep start) | last (rep end) | distinct values |\n|---|---|---|---|---|--:|\n{}",
         rows.join("\n")
     );
 }
