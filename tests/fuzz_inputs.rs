@@ -1,6 +1,7 @@
 //! Seeded mutation fuzzing of every reader of user-influenced files: the suite loader, the
 //! dataset readers (JSONL, CSV, Parquet), the records readers (`requests.csv`,
-//! `repetitions.csv`, `baselines.csv`, `samples.csv`, `run.json`) and the run reader of
+//! `repetitions.csv`, `baselines.csv`, `samples.csv`, `window_state.csv`, `attribution.csv`,
+//! `run.json`) and the run reader of
 //! `joulebench compare`. Valid seeds are mutated (byte flips, deletions, duplications,
 //! interesting tokens) and fed in-process under `catch_unwind`: no input may panic, and
 //! every error names the file it is about.
@@ -292,6 +293,17 @@ fn read_all<T: serde::de::DeserializeOwned>(path: &Path) -> Option<String> {
     }
 }
 
+/// Every row of a raw records CSV read as the report reads it (every figure checked); the
+/// first error's text.
+fn read_records_all<T: serde::de::DeserializeOwned + records::finite::Figures>(
+    path: &Path,
+) -> Option<String> {
+    match records::table_io::read_records::<T>(path) {
+        Err(e) => Some(e.to_string()),
+        Ok(rows) => rows.filter_map(Result::err).map(|e| e.to_string()).next(),
+    }
+}
+
 #[test]
 fn mutated_inputs_never_panic_and_every_error_names_its_file() {
     let started = Instant::now();
@@ -371,12 +383,33 @@ fn mutated_inputs_never_panic_and_every_error_names_its_file() {
     let run = dir.path().join("run");
     synthetic_run(&run);
     let seed_of = |name: &str| std::fs::read(run.join(name)).expect("synthetic file");
-    use records::raw::{BaselineRecord, RepetitionRecord, RequestRecord, SampleRecord};
-    let readers: [(&str, Reader, usize); 4] = [
+    use records::raw::{
+        AttributionRecord, BaselineRecord, RepetitionRecord, RequestRecord, SampleRecord,
+        WindowStateRecord,
+    };
+    // The synthetic run has no GPU and no /proc: these two are written as a run writes them.
+    std::fs::write(
+        run.join("window_state.csv"),
+        "config,window,repetition,edge,t_ns,source,domain,key,value\n\
+         a@d,repetition,1,start,100,nvml,gpu-0,temperature_c,45\n\
+         a@d,repetition,1,end,900,nvml,gpu-0,throttle_reasons,gpu_idle+sw_power_cap\n\
+         a@d,baseline,0,start,50,host,host,cpu_governor,\"unreadable: no cpufreq, as in VMs\"\n",
+    )
+    .expect("write window_state.csv");
+    std::fs::write(
+        run.join("attribution.csv"),
+        "config,window,repetition,t_start_ns,t_end_ns,resource,unit,server,client,busy,total,server_scope,server_processes,error\n\
+         a@d,repetition,1,100,900,cpu,cpu_s,0.63,0.01,0.68,0.78,process group 42 and descendants,3,\n\
+         a@d,repetition,1,100,900,gpu-0,sm_pct_samples,60.0,,80.0,,pid 42 and descendants,1,\n",
+    )
+    .expect("write attribution.csv");
+    let readers: [(&str, Reader, usize); 6] = [
         ("requests.csv", read_all::<RequestRecord>, 3_000),
         ("repetitions.csv", read_all::<RepetitionRecord>, 3_000),
         ("baselines.csv", read_all::<BaselineRecord>, 2_000),
         ("samples.csv", read_all::<SampleRecord>, 1_000),
+        ("window_state.csv", read_records_all::<WindowStateRecord>, 1_000),
+        ("attribution.csv", read_records_all::<AttributionRecord>, 1_000),
     ];
     let scratch = dir.path().join("scratch");
     std::fs::create_dir(&scratch).expect("mkdir");

@@ -249,6 +249,24 @@ fn three_shards_merged_match_the_unsharded_run() {
         assert!(span[s].0 > span[s - 1].1, "{span:?}");
         assert!(offsets[s] > span[s - 1].1, "{offsets:?} {span:?}");
     }
+    // The per-window records (states, attribution) are merged too, on the same timeline:
+    // every shard's rows, each window within its shard's span.
+    for file in ["window_state.csv", "attribution.csv"] {
+        let merged_rows = csv_rows(&merged.join(file));
+        let shard_rows: usize = shards.iter().map(|d| csv_rows(&d.join(file)).len()).sum();
+        assert_eq!(merged_rows.len(), shard_rows, "{file}");
+        assert!(!merged_rows.is_empty(), "{file}");
+        for r in merged_rows.iter().filter(|r| r["window"] == "repetition") {
+            let s = shard_of[&r["config"]];
+            let t: u64 = r
+                .get("t_ns")
+                .or_else(|| r.get("t_end_ns"))
+                .expect("a time")
+                .parse()
+                .expect("t");
+            assert!(t >= offsets[s], "{file} {r:?} before its shard's offset {offsets:?}");
+        }
+    }
     // Each configuration's figures are its shard's own: repetition energies as recorded,
     // and per-request energies integrated over that shard's samples only.
     let by_config = |dir: &Path| -> BTreeMap<String, (f64, f64)> {

@@ -133,3 +133,39 @@ fn parquet_is_a_known_extension() {
         }
     }
 }
+
+#[test]
+fn server_process_keys_are_checked_with_their_range_and_fix() {
+    let url = "url = \"http://127.0.0.1:9\"";
+    let cases = [
+        (
+            format!("{url}\npid = 0"),
+            "key `servers.local.pid`",
+            "expected 1 to 4194304",
+        ),
+        (
+            format!("{url}\npid = 4242\nprocess_name = \"vllm\""),
+            "key `servers.local.process_name`",
+            "not both `pid` and `process_name`",
+        ),
+        (
+            format!("{url}\nprocess_name = \"a-very-long-command-name\""),
+            "key `servers.local.process_name`",
+            "1 to 15 bytes",
+        ),
+        (
+            "launch = [\"server\"]\npid_file = \"server.pid\"".to_string(),
+            "key `servers.local.pid_file`",
+            "launched server is attributed by its own process group",
+        ),
+    ];
+    for (server, key, why) in cases {
+        let (code, err) = fails_with(&GOOD.replace(url, &server));
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(key) && err.contains(why), "{server}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    let (_dir, path) = suite_dir(&GOOD.replace(url, &format!("{url}\npid_file = \"server.pid\"")), 3);
+    let (code, _, stderr) = dry_run_at(&path);
+    assert_eq!(code, 0, "a pid file is read at each window, not at load: {stderr}");
+}

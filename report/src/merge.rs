@@ -34,13 +34,15 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The raw record files a merge concatenates (derived files are rebuilt by the report).
-pub const RAW_FILES: [&str; 6] = [
+pub const RAW_FILES: [&str; 8] = [
     files::REQUESTS_CSV,
     files::SAMPLES_CSV,
     files::CONTEXT_CSV,
     files::BASELINES_CSV,
     files::REPETITIONS_CSV,
     files::SAMPLER_GAPS_CSV,
+    files::WINDOW_STATE_CSV,
+    files::ATTRIBUTION_CSV,
 ];
 
 /// Files every shard of one suite holds identically, copied from the first that has one.
