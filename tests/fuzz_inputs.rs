@@ -408,8 +408,16 @@ fn mutated_inputs_never_panic_and_every_error_names_its_file() {
         ("repetitions.csv", read_all::<RepetitionRecord>, 3_000),
         ("baselines.csv", read_all::<BaselineRecord>, 2_000),
         ("samples.csv", read_all::<SampleRecord>, 1_000),
-        ("window_state.csv", read_records_all::<WindowStateRecord>, 1_000),
-        ("attribution.csv", read_records_all::<AttributionRecord>, 1_000),
+        (
+            "window_state.csv",
+            read_records_all::<WindowStateRecord>,
+            1_000,
+        ),
+        (
+            "attribution.csv",
+            read_records_all::<AttributionRecord>,
+            1_000,
+        ),
     ];
     let scratch = dir.path().join("scratch");
     std::fs::create_dir(&scratch).expect("mkdir");

@@ -264,7 +264,10 @@ fn three_shards_merged_match_the_unsharded_run() {
                 .expect("a time")
                 .parse()
                 .expect("t");
-            assert!(t >= offsets[s], "{file} {r:?} before its shard's offset {offsets:?}");
+            assert!(
+                t >= offsets[s],
+                "{file} {r:?} before its shard's offset {offsets:?}"
+            );
         }
     }
     // Each configuration's figures are its shard's own: repetition energies as recorded,

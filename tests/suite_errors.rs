@@ -165,7 +165,13 @@ fn server_process_keys_are_checked_with_their_range_and_fix() {
         assert!(err.contains(key) && err.contains(why), "{server}: {err}");
         assert_eq!(err.trim().lines().count(), 1, "{err}");
     }
-    let (_dir, path) = suite_dir(&GOOD.replace(url, &format!("{url}\npid_file = \"server.pid\"")), 3);
+    let (_dir, path) = suite_dir(
+        &GOOD.replace(url, &format!("{url}\npid_file = \"server.pid\"")),
+        3,
+    );
     let (code, _, stderr) = dry_run_at(&path);
-    assert_eq!(code, 0, "a pid file is read at each window, not at load: {stderr}");
+    assert_eq!(
+        code, 0,
+        "a pid file is read at each window, not at load: {stderr}"
+    );
 }

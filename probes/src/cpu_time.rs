@@ -29,21 +29,81 @@ impl std::fmt::Display for ProcessScope {
 /// The machine's CPU time over all CPUs since boot (clock ticks), from `/proc/stat`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MachineCpu {
-    /// Time not idle and not waiting on I/O.
+    /// Time not idle, not waiting on I/O and not stolen by the hypervisor.
     pub busy_ticks: u64,
     /// All time, idle included.
     pub total_ticks: u64,
 }
 
-/// A process tree's CPU time (clock ticks) and its live processes.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TreeCpu {
-    /// User and system time of the live processes, with their reaped children's.
+/// One process of a tree as read: who it is and its CPU time so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// Process id.
+    pub pid: u32,
+    /// Its parent.
+    pub ppid: u32,
+    /// Start time in clock ticks after boot (tells a reused pid from the process).
+    pub start_ticks: u64,
+    /// User and system time of its threads and of the children it reaped (ticks).
     pub ticks: u64,
-    /// Live processes in the tree.
-    pub processes: usize,
-    /// Their pids.
-    pub pids: Vec<u32>,
+    /// Whether it runs (a zombie does not, though its time is still its own).
+    pub live: bool,
+}
+
+/// A process tree as read at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TreeCpu {
+    /// Its processes, zombies included, by pid.
+    pub members: Vec<Member>,
+}
+
+/// The CPU time a tree used between two reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TreeDelta {
+    /// Ticks used between the reads (a lower bound when `lost` > 0).
+    pub ticks: u64,
+    /// Processes that ended between the reads with no parent in the tree to reap them:
+    /// their time after the first read is not counted.
+    pub lost: usize,
+}
+
+impl TreeCpu {
+    /// Processes that run (not zombies).
+    pub fn live(&self) -> usize {
+        self.members.iter().filter(|m| m.live).count()
+    }
+
+    /// The pids of its processes.
+    pub fn pids(&self) -> Vec<u32> {
+        self.members.iter().map(|m| m.pid).collect()
+    }
+
+    /// Its ticks since `earlier` (a read of the same scope). A process present at both
+    /// reads counts its growth; one new since counts all its time; one that ended counts
+    /// through its parent's reaped-children time when that parent is in the tree (so its
+    /// time at the first read is subtracted), and is `lost` otherwise.
+    pub fn since(&self, earlier: &TreeCpu) -> TreeDelta {
+        let now: HashMap<(u32, u64), &Member> = self
+            .members
+            .iter()
+            .map(|m| ((m.pid, m.start_ticks), m))
+            .collect();
+        let parents: BTreeSet<u32> = self.members.iter().map(|m| m.pid).collect();
+        let total_now: u64 = self.members.iter().map(|m| m.ticks).sum();
+        let mut before = 0u64;
+        let mut lost = 0;
+        for m in &earlier.members {
+            if now.contains_key(&(m.pid, m.start_ticks)) || parents.contains(&m.ppid) {
+                before += m.ticks;
+            } else {
+                lost += 1;
+            }
+        }
+        TreeDelta {
+            ticks: total_now.saturating_sub(before),
+            lost,
+        }
+    }
 }
 
 /// Reads CPU times under a proc root (`/proc`, or a fake tree in tests).
@@ -135,7 +195,9 @@ impl ProcReader {
         }
         // user nice system idle iowait irq softirq steal (guest time is inside user).
         let total: u64 = fields.iter().take(8).sum();
-        let idle = fields[3] + fields.get(4).copied().unwrap_or(0);
+        // Not busy: idle, iowait, and steal (time the hypervisor gave another guest).
+        let idle =
+            fields[3] + fields.get(4).copied().unwrap_or(0) + fields.get(7).copied().unwrap_or(0);
         Ok(MachineCpu {
             busy_ticks: total - idle,
             total_ticks: total,
@@ -153,9 +215,9 @@ impl ProcReader {
         ticks as f64 / self.ticks_per_s
     }
 
-    /// The CPU time of every live process in `scope`, with their reaped children's (so a
-    /// worker that exits inside a window is still counted once its parent waits for it).
-    pub fn tree(&self, scope: &ProcessScope) -> Result<TreeCpu, ProbeError> {
+    /// Every process in `scope` and its descendants, but `exclude` (joulebench itself,
+    /// whose time is the client's even where the scope would take it in) and its children.
+    pub fn tree(&self, scope: &ProcessScope, exclude: Option<u32>) -> Result<TreeCpu, ProbeError> {
         let entries = std::fs::read_dir(&self.root).map_err(|e| ProbeError::Read {
             path: self.root.clone(),
             reason: e.to_string(),
@@ -183,8 +245,11 @@ impl ProcReader {
                     named.insert(pid);
                 }
             }
-            stats.insert(pid, stat);
+            if Some(pid) != exclude {
+                stats.insert(pid, stat);
+            }
         }
+        named.retain(|pid| stats.contains_key(pid));
         let mut inside: BTreeSet<u32> = match scope {
             ProcessScope::Group(g) => stats
                 .iter()
@@ -206,15 +271,20 @@ impl ProcReader {
             }
             inside.extend(more);
         }
-        let ticks: u64 = inside
-            .iter()
-            .filter_map(|pid| stats.get(pid))
-            .map(|s| s.own + s.reaped_children)
-            .sum();
         Ok(TreeCpu {
-            ticks,
-            processes: inside.len(),
-            pids: inside.into_iter().collect(),
+            members: inside
+                .into_iter()
+                .filter_map(|pid| {
+                    let s = stats.get(&pid)?;
+                    Some(Member {
+                        pid,
+                        ppid: s.ppid,
+                        start_ticks: s.start_ticks,
+                        ticks: s.own + s.reaped_children,
+                        live: s.is_live(),
+                    })
+                })
+                .collect(),
         })
     }
 
@@ -276,11 +346,51 @@ mod tests {
     }
 
     #[test]
-    fn machine_busy_leaves_out_idle_and_iowait() {
+    fn a_tree_counts_growth_new_processes_and_reaped_children_once_and_says_what_it_lost() {
+        let m = |pid, ppid, start_ticks, ticks| Member {
+            pid,
+            ppid,
+            start_ticks,
+            ticks,
+            live: true,
+        };
+        let before = TreeCpu {
+            members: vec![m(10, 1, 5, 100), m(11, 10, 6, 40), m(12, 10, 7, 30)],
+        };
+        // 11 exited and was reaped by 10 (its 40 + 5 more moved into 10's time); 12 grew
+        // by 20; 13 is new with 8; 10 itself used 15.
+        let after = TreeCpu {
+            members: vec![
+                m(10, 1, 5, 100 + 45 + 15),
+                m(12, 10, 7, 50),
+                m(13, 10, 9, 8),
+            ],
+        };
+        assert_eq!(
+            after.since(&before),
+            TreeDelta {
+                ticks: 5 + 15 + 20 + 8,
+                lost: 0
+            }
+        );
+        // A pid reused by another process is new, and the old one's parent is gone: lost.
+        let reused = TreeCpu {
+            members: vec![m(10, 1, 99, 3)],
+        };
+        assert_eq!(
+            reused.since(&TreeCpu {
+                members: vec![m(10, 1, 5, 100)]
+            }),
+            TreeDelta { ticks: 3, lost: 1 }
+        );
+    }
+
+    #[test]
+    fn machine_busy_leaves_out_idle_iowait_and_steal() {
         let dir = tempfile::tempdir().expect("temp dir");
         std::fs::write(
             dir.path().join("stat"),
-            "cpu  100 0 50 800 40 5 5 0 0 0\ncpu0 1 2 3 4\n",
+            "cpu  100 0 50 800 40 5 5 30 0 0\ncpu0 1 2 3 4\n",
         )
         .expect("write");
         let m = ProcReader::with_ticks(dir.path(), 100.0)
@@ -290,7 +400,7 @@ mod tests {
             m,
             MachineCpu {
                 busy_ticks: 160,
-                total_ticks: 1000
+                total_ticks: 1030
             }
         );
     }

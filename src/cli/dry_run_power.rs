@@ -5,24 +5,20 @@ use records::manifest::{RunManifest, RunStatus};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-/// The latest complete run of suite `name` among the folders in `root`
-/// (`<name>-<UTC time>`, as `run` names them), if any.
+/// The latest complete run of suite `name` among the folders in `root`, by the start
+/// time its `run.json` records (folders of other suites are passed over, whatever their
+/// names).
 pub(super) fn latest_run(root: &Path, name: &str) -> Option<PathBuf> {
-    let prefix = format!("{name}-");
-    let mut runs: Vec<PathBuf> = std::fs::read_dir(root)
+    std::fs::read_dir(root)
         .ok()?
         .flatten()
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .and_then(|n| n.strip_prefix(&prefix))
-                .is_some_and(|stamp| stamp.chars().next().is_some_and(|c| c.is_ascii_digit()))
+        .filter_map(|e| {
+            let m = RunManifest::load(&e.path()).ok()?;
+            let started = chrono::DateTime::parse_from_rfc3339(&m.started_utc).ok()?;
+            (m.suite.name == name && m.status == RunStatus::Complete).then(|| (started, e.path()))
         })
-        .map(|e| e.path())
-        .filter(|p| RunManifest::load(p).is_ok_and(|m| m.status == RunStatus::Complete))
-        .collect();
-    runs.sort();
-    runs.pop()
+        .max()
+        .map(|(_, path)| path)
 }
 
 /// The table for a dry run of a suite planning `planned` repetitions, from `dir`.

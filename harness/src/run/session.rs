@@ -245,16 +245,18 @@ impl<'a> Session<'a> {
         }
         self.progress
             .set_message(format!("{}: idle baseline", config.id));
-        let start_edge = self.read_edge(config);
+        let start_edge = self.start_edge(config);
         let start = self.meter.read()?;
         pause(seconds, self.stop).await;
         let end = self.meter.read()?;
-        let end_edge = self.read_edge(config);
+        let end_edge = self.end_edge(config, &start_edge);
         if self.stop.load(Ordering::SeqCst) {
             return Ok(());
         }
         let window = self.meter.window(&start, &end);
-        self.sink.baseline(&config.id, &window)?;
+        if !self.sink.baseline(&config.id, &window)? {
+            return Ok(()); // no energy row: no edge rows either
+        }
         let id = WindowId {
             config: &config.id,
             kind: WindowKind::Baseline,
@@ -263,10 +265,17 @@ impl<'a> Session<'a> {
         self.write_edges(&id, &start_edge, &end_edge)
     }
 
-    /// The states and CPU times at a window's edge of a configuration.
-    fn read_edge(&self, config: &Configuration) -> EdgeRead {
+    /// The states and CPU times at the start edge of a configuration's window.
+    fn start_edge(&self, config: &Configuration) -> EdgeRead {
         let scope = self.servers.process_scope(&config.server);
-        self.edges.read(self.meter.probes, self.meter.clock, scope)
+        self.edges.start(self.meter.probes, self.meter.clock, scope)
+    }
+
+    /// The CPU times, states and GPU samples at the end edge of the window `start` began.
+    fn end_edge(&self, config: &Configuration, start: &EdgeRead) -> EdgeRead {
+        let scope = self.servers.process_scope(&config.server);
+        self.edges
+            .end(self.meter.probes, self.meter.clock, scope, start)
     }
 
     /// Writes what the edges of a window read.
@@ -326,11 +335,11 @@ impl<'a> Session<'a> {
             concurrency: schedule.concurrency,
             t_offset_ns: self.sink.t_offset_ns(),
         };
-        let start_edge = self.read_edge(config);
+        let start_edge = self.start_edge(config);
         let start = self.meter.read()?;
         let batch = self.send(ci, &spec).await?;
         let end = self.meter.read()?;
-        let end_edge = self.read_edge(config);
+        let end_edge = self.end_edge(config, &start_edge);
         if batch.server_gone() {
             // Cut short inside the window: no repetitions.csv row; resume takes it again.
             let reason = self
@@ -344,14 +353,19 @@ impl<'a> Session<'a> {
             return Err(Halt::Stop(StopReason::Interrupted));
         }
         let window = self.meter.window(&start, &end);
-        self.sink
-            .repetition(&ConfigColumns::of(config), repetition, &window, &batch)?;
-        let id = WindowId {
-            config: &config.id,
-            kind: WindowKind::Repetition,
-            repetition,
-        };
-        self.write_edges(&id, &start_edge, &end_edge)?;
+        let wrote =
+            self.sink
+                .repetition(&ConfigColumns::of(config), repetition, &window, &batch)?;
+        if wrote {
+            // Only after the window's energy rows: a stop between them leaves no edge row
+            // for a window that `--resume` takes again.
+            let id = WindowId {
+                config: &config.id,
+                kind: WindowKind::Repetition,
+                repetition,
+            };
+            self.write_edges(&id, &start_edge, &end_edge)?;
+        }
         // Counted once kept: a repetition cut short is dropped on resume and taken again.
         self.tally.measured += u64::from(batch.sent);
         self.tally.failures += u64::from(batch.failures);

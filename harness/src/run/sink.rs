@@ -111,10 +111,10 @@ impl RecordSink {
     }
 
     /// Writes the idle baseline of configuration `config`, a row per domain; a window of
-    /// no length has no power and writes nothing.
-    pub fn baseline(&mut self, config: &str, window: &Window) -> Result<(), WriteError> {
+    /// no length has no power and writes nothing. Returns whether it wrote a row.
+    pub fn baseline(&mut self, config: &str, window: &Window) -> Result<bool, WriteError> {
         if window.duration_s() <= 0.0 {
-            return Ok(());
+            return Ok(false);
         }
         for d in domain_columns(window, self.t_offset_ns) {
             self.baselines.append(&BaselineRecord {
@@ -130,7 +130,7 @@ impl RecordSink {
                 power_w: d.energy_j / d.duration_s,
             })?;
         }
-        Ok(())
+        Ok(!window.domains.is_empty())
     }
 
     /// Writes what a window's edges read: its states and who used the CPU and GPUs
@@ -152,14 +152,14 @@ impl RecordSink {
     }
 
     /// Writes repetition `repetition` of a configuration, a row per domain, with what
-    /// its batch sent.
+    /// its batch sent. Returns whether it wrote a row.
     pub fn repetition(
         &mut self,
         columns: &ConfigColumns,
         repetition: u32,
         window: &Window,
         batch: &BatchResult,
-    ) -> Result<(), WriteError> {
+    ) -> Result<bool, WriteError> {
         for d in domain_columns(window, self.t_offset_ns) {
             self.repetitions.append(&RepetitionRecord {
                 config: columns.config.clone(),
@@ -181,7 +181,7 @@ impl RecordSink {
                 failures: batch.failures,
             })?;
         }
-        Ok(())
+        Ok(!window.domains.is_empty())
     }
 }
 

@@ -4,6 +4,15 @@ use super::device::{GpuDevice, GpuError, GpuLibrary, PowerSample, ProcessSmSampl
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+/// A change an operator makes to a GPU (a clock locked, a power limit set).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct FakeChange {
+    /// A new SM clock (MHz).
+    pub sm_clock_mhz: Option<f64>,
+    /// A new power limit (W).
+    pub power_limit_w: Option<f64>,
+}
+
 /// A fake GPU under a steady load: what it answers follows the time since `started`, as
 /// a real GPU's counter, power field, temperature and clocks do.
 #[derive(Clone, Debug)]
@@ -17,8 +26,6 @@ pub struct FakeDrive {
     pub field_w: f64,
     /// Temperature rise (°C per second).
     pub temperature_c_per_s: f64,
-    /// When set, the SM clock halves in every other period of this length (s).
-    pub sm_clock_period_s: Option<f64>,
 }
 
 impl FakeDrive {
@@ -29,7 +36,6 @@ impl FakeDrive {
             counter_w: watts,
             field_w: watts,
             temperature_c_per_s: 0.0,
-            sm_clock_period_s: None,
         }
     }
 
@@ -75,8 +81,14 @@ pub struct FakeGpuState {
     pub persistence: bool,
     /// Throttle-reason bits.
     pub throttle: u64,
-    /// Per-process SM utilisation samples the driver holds.
-    pub processes: Result<Vec<ProcessSmSample>, GpuError>,
+    /// Processes with kernels resident and their SM utilisation (%): each query for
+    /// per-process samples answers one sample per process, taken at the query.
+    pub processes: Result<Vec<(u32, u32)>, GpuError>,
+    /// Changes applied when a state read (as at a window edge: the only caller of
+    /// `persistence_mode`) is the given one, counted from 1.
+    pub changes: Vec<(u32, FakeChange)>,
+    /// State reads so far.
+    pub state_reads: u32,
     /// A load that moves the counter, power, temperature and clocks with time.
     pub drive: Option<FakeDrive>,
 }
@@ -103,6 +115,8 @@ impl FakeGpuState {
             persistence: true,
             throttle: 0,
             processes: Ok(Vec::new()),
+            changes: Vec::new(),
+            state_reads: 0,
             drive: None,
         }
     }
@@ -160,20 +174,7 @@ impl GpuDevice for FakeGpu {
         self.state().utilization_pct
     }
     fn sm_clock_mhz(&self) -> Result<f64, GpuError> {
-        let s = self.state();
-        let halved = s
-            .drive
-            .as_ref()
-            .and_then(|d| {
-                d.sm_clock_period_s
-                    .map(|p| (d.elapsed_s() / p) as u64 % 2 == 1)
-            })
-            .unwrap_or(false);
-        Ok(if halved {
-            s.sm_clock_mhz / 2.0
-        } else {
-            s.sm_clock_mhz
-        })
+        Ok(self.state().sm_clock_mhz)
     }
     fn memory_used_mib(&self) -> Result<f64, GpuError> {
         Ok(1024.0)
@@ -193,17 +194,39 @@ impl GpuDevice for FakeGpu {
         self.state().power_limit_w
     }
     fn persistence_mode(&self) -> Result<bool, GpuError> {
-        Ok(self.state().persistence)
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        s.state_reads += 1;
+        let due: Vec<FakeChange> = s
+            .changes
+            .iter()
+            .filter(|(at, _)| *at == s.state_reads)
+            .map(|(_, c)| *c)
+            .collect();
+        for c in due {
+            if let Some(mhz) = c.sm_clock_mhz {
+                s.sm_clock_mhz = mhz;
+            }
+            if let Some(w) = c.power_limit_w {
+                s.power_limit_w = Ok(w);
+            }
+        }
+        Ok(s.persistence)
     }
     fn throttle_reasons(&self) -> Result<u64, GpuError> {
         Ok(self.state().throttle)
     }
     fn process_sm_samples(&self, since_us: u64) -> Result<Vec<ProcessSmSample>, GpuError> {
+        let now = now_us() as u64;
         Ok(self
             .state()
             .processes?
             .into_iter()
-            .filter(|p| p.timestamp_us > since_us)
+            .filter(|_| now > since_us)
+            .map(|(pid, sm_util_pct)| ProcessSmSample {
+                pid,
+                timestamp_us: now,
+                sm_util_pct,
+            })
             .collect())
     }
     fn mig_enabled(&self) -> Result<bool, GpuError> {

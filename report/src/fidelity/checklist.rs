@@ -110,7 +110,11 @@ pub fn checklist(flags: &[Flag], state: &ConfigState, cross: &ConfigCrossChecks)
                         };
                         (Status::NotApplicable, why)
                     } else {
-                        outcome(found, &format!("{} checks within their bounds", cross.checks.len()))
+                        let mut passed = format!("{} checks within their bounds", cross.checks.len());
+                        if !cross.skipped.is_empty() {
+                            passed.push_str(&format!("; not checked: {}", cross.skipped.join("; ")));
+                        }
+                        outcome(found, &passed)
                     }
                 }
                 "sampler-gaps" => outcome(

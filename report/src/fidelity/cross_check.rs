@@ -77,14 +77,20 @@ pub fn check(
 ) -> Result<Vec<ConfigCrossChecks>, ReportError> {
     let mut out = vec![ConfigCrossChecks::default(); configs.len()];
     for (config, o) in configs.iter().zip(out.iter_mut()) {
-        o.checks.extend(subzones(config, bounds));
+        let checks = subzones(config, bounds, &mut o.skipped);
+        o.checks.extend(checks);
     }
     gpu_counters(dir, manifest, configs, bounds, &mut out)?;
     Ok(out)
 }
 
-/// RAPL: per package N, `cpu-core-N` + `cpu-uncore-N` must not exceed `cpu-package-N`.
-fn subzones(config: &Configuration, bounds: &CrossCheckBounds) -> Vec<CrossCheck> {
+/// RAPL: per package N, `cpu-core-N` + `cpu-uncore-N` must not exceed `cpu-package-N`; a
+/// package that did not move is skipped with why (the counter-moved check fails it).
+fn subzones(
+    config: &Configuration,
+    bounds: &CrossCheckBounds,
+    skipped: &mut Vec<String>,
+) -> Vec<CrossCheck> {
     let mut out = Vec::new();
     for rep in config.usable() {
         for (key, w) in &rep.domains {
@@ -103,7 +109,14 @@ fn subzones(config: &Configuration, bounds: &CrossCheckBounds) -> Vec<CrossCheck
                 .into_iter()
                 .filter_map(part)
                 .collect();
-            if parts.is_empty() || w.energy_j <= 0.0 {
+            if parts.is_empty() {
+                continue;
+            }
+            if w.energy_j <= 0.0 {
+                skipped.push(format!(
+                    "{}/{} rep {}: the package counter did not move (see counter-moved)",
+                    key.source, key.domain, rep.number
+                ));
                 continue;
             }
             let sum: f64 = parts.iter().sum();
@@ -241,9 +254,15 @@ fn gpu_counters(
                 continue;
             }
             let Some(integral) = integral else { continue };
+            if window.energy_j <= 0.0 {
+                out[ci].skipped.push(format!(
+                    "{name} rep {number}: the energy counter did not move (see counter-moved)"
+                ));
+                continue;
+            }
             // Scale the integral over the samples' span to the whole window.
             let other_j = integral.joules * duration_s / span;
-            let difference = (other_j - window.energy_j) / window.energy_j.max(f64::MIN_POSITIVE);
+            let difference = (other_j - window.energy_j) / window.energy_j;
             out[ci].checks.push(CrossCheck {
                 repetition: number,
                 check: "gpu-counter-vs-power",

@@ -85,15 +85,11 @@ pub fn assess(
         let row = &mut summary.row;
         row.checks_failed = checklist::failed_names(&checks);
         if let Some(r) = &repetitions_needed {
-            let at = |rel: f64| {
-                r.ci_half_width
-                    .iter()
-                    .find(|c| c.share == rel)
-                    .and_then(|c| c.repetitions)
-            };
-            row.repetitions_for_ci_1pct = at(0.01);
-            row.repetitions_for_ci_2pct = at(0.02);
-            row.repetitions_for_ci_5pct = at(0.05);
+            // In the order of `HALF_WIDTHS`: ±1%, ±2%, ±5%.
+            let at = |i: usize| r.ci_half_width.get(i).and_then(|c| c.repetitions);
+            row.repetitions_for_ci_1pct = at(0);
+            row.repetitions_for_ci_2pct = at(1);
+            row.repetitions_for_ci_5pct = at(2);
         }
         row.server_cpu_share = attribution.server_cpu.as_ref().map(|a| a.share);
         row.server_cpu_energy_j_mean = attribution.server_cpu.as_ref().map(|a| a.energy_j);

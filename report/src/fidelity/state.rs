@@ -77,7 +77,7 @@ pub enum StateFinding {
         domain: String,
         /// Which setting.
         key: String,
-        /// The values seen.
+        /// The values seen, in order.
         values: Vec<String>,
     },
     /// The GPU slowed itself (power cap, thermal or power-brake slowdown) at an edge.
@@ -215,16 +215,18 @@ fn judge(domain: &str, key: &str, values: &Values, bounds: &StateBounds) -> Vec<
             }
         }
         k if SETTING_KEYS.contains(&k) => {
-            let distinct: BTreeSet<&str> = values
-                .iter()
-                .map(|v| v.2.as_str())
-                .filter(|v| !v.starts_with("unreadable"))
-                .collect();
-            if distinct.len() > 1 {
+            // In the order they were seen, each once.
+            let mut seen: Vec<String> = Vec::new();
+            for v in values.iter().map(|v| &v.2) {
+                if !v.starts_with("unreadable") && !seen.contains(v) {
+                    seen.push(v.clone());
+                }
+            }
+            if seen.len() > 1 {
                 out.push(StateFinding::SettingChanged {
                     domain: domain.into(),
                     key: key.into(),
-                    values: distinct.into_iter().map(str::to_string).collect(),
+                    values: seen,
                 });
             }
         }
