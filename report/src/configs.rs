@@ -53,6 +53,30 @@ pub struct DomainWindow {
     pub net_energy_j: Option<f64>,
 }
 
+/// The usable repetitions' windows of `configs` in time order: (start ns, end ns, index of
+/// the configuration in `configs`, repetition number), for matching timed records to them.
+pub fn usable_windows(configs: &[Configuration]) -> Vec<(u64, u64, usize, u32)> {
+    let mut windows: Vec<(u64, u64, usize, u32)> = configs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            c.usable()
+                .map(move |r| (r.t_start_ns, r.t_end_ns, i, r.number))
+        })
+        .collect();
+    windows.sort();
+    windows
+}
+
+/// The position of each configuration in `configs`, by id.
+pub fn positions(configs: &[Configuration]) -> BTreeMap<&str, usize> {
+    configs
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.info.id.as_str(), i))
+        .collect()
+}
+
 /// One repetition of a configuration with its domains.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Repetition {

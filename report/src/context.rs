@@ -48,15 +48,7 @@ pub fn summarise(dir: &Path, configs: &[Configuration]) -> Result<Vec<ContextRow
     if !path.exists() {
         return Ok(Vec::new());
     }
-    let mut windows: Vec<(u64, u64, usize, u32)> = configs
-        .iter()
-        .enumerate()
-        .flat_map(|(i, c)| {
-            c.usable()
-                .map(move |r| (r.t_start_ns, r.t_end_ns, i, r.number))
-        })
-        .collect();
-    windows.sort();
+    let windows = crate::configs::usable_windows(configs);
     let mut acc: BTreeMap<(usize, String, String, String), Acc> = BTreeMap::new();
     let mut cursor = 0;
     for rec in read_records::<ContextRecord>(&path)? {

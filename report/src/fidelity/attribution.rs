@@ -68,11 +68,7 @@ pub fn summarise(
     if !path.exists() {
         return Ok(out);
     }
-    let index: BTreeMap<&str, usize> = configs
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.info.id.as_str(), i))
-        .collect();
+    let index = crate::configs::positions(configs);
     let mut server: Vec<Parts> = vec![Vec::new(); configs.len()];
     let mut client: Vec<Parts> = vec![Vec::new(); configs.len()];
     let mut busy: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];

@@ -195,16 +195,7 @@ fn gpu_counters(
         return Ok(());
     }
     let path = dir.join(CONTEXT_CSV);
-    // Windows in time order: (start, end, config, repetition).
-    let mut windows: Vec<(u64, u64, usize, u32)> = configs
-        .iter()
-        .enumerate()
-        .flat_map(|(i, c)| {
-            c.usable()
-                .map(move |r| (r.t_start_ns, r.t_end_ns, i, r.number))
-        })
-        .collect();
-    windows.sort();
+    let windows = crate::configs::usable_windows(configs);
     let mut integrals: BTreeMap<(usize, DomainKey), Integral> = BTreeMap::new();
     if path.exists() {
         let mut cursor = 0;

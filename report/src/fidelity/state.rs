@@ -121,11 +121,7 @@ pub fn summarise(
     if !path.exists() {
         return Ok(out);
     }
-    let index: BTreeMap<&str, usize> = configs
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (c.info.id.as_str(), i))
-        .collect();
+    let index = crate::configs::positions(configs);
     let mut seen: Vec<BTreeMap<(String, String, String), Values>> =
         vec![BTreeMap::new(); configs.len()];
     for rec in read_records::<WindowStateRecord>(&path)? {
@@ -147,7 +143,7 @@ pub fn summarise(
     }
     for (state, keys) in out.iter_mut().zip(seen) {
         for ((source, domain, key), mut values) in keys {
-            values.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+            values.sort_by_key(|v| (v.0, v.1));
             state.findings.extend(judge(&domain, &key, &values, bounds));
             let distinct: BTreeSet<String> = values.iter().map(|v| v.2.clone()).collect();
             state.rows.push(StateRow {
