@@ -416,17 +416,26 @@ mod tests {
         proc_entry(root, 300, "grandchild", 201, 300, [5, 5, 0, 0]);
         proc_entry(root, 400, "other", 1, 400, [7, 0, 0, 0]);
         let r = ProcReader::with_ticks(root, 100.0);
-        let group = r.tree(&ProcessScope::Group(200)).expect("reads");
-        assert_eq!(group.processes, 3, "200, 201 and 201's child 300");
-        assert_eq!(group.ticks, 260, "{group:?}");
-        let pid = r.tree(&ProcessScope::Pid(201)).expect("reads");
-        assert_eq!(pid.processes, 2);
-        assert_eq!(pid.ticks, 60);
+        let ticks = |t: &TreeCpu| t.members.iter().map(|m| m.ticks).sum::<u64>();
+        let group = r.tree(&ProcessScope::Group(200), None).expect("reads");
+        assert_eq!(
+            group.pids(),
+            [200, 201, 300],
+            "200, 201 and 201's child 300"
+        );
+        assert_eq!(ticks(&group), 260, "{group:?}");
+        let pid = r.tree(&ProcessScope::Pid(201), None).expect("reads");
+        assert_eq!(pid.pids(), [201, 300]);
+        assert_eq!(ticks(&pid), 60);
         let named = r
-            .tree(&ProcessScope::Name("server (main)".into()))
+            .tree(&ProcessScope::Name("server (main)".into()), None)
             .expect("reads");
-        assert_eq!(named.processes, 3);
-        assert_eq!(r.tree(&ProcessScope::Pid(999)).expect("reads").processes, 0);
+        assert_eq!(named.live(), 3);
+        let none = r.tree(&ProcessScope::Pid(999), None).expect("reads");
+        assert!(none.members.is_empty());
+        // joulebench itself is never the server's, nor are its children through it.
+        let all = r.tree(&ProcessScope::Pid(1), Some(100)).expect("reads");
+        assert_eq!(all.pids(), [1, 400]);
         assert_eq!(r.process_ticks(100).expect("reads"), 20);
         assert_eq!(r.seconds(20), 0.2);
         let e = r.process_ticks(999).expect_err("no such process");

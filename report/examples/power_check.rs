@@ -6,6 +6,7 @@
 //!
 //! `cargo run --release -p joulebench-report --example power_check -- DIR [TRIALS]`
 
+use joulebench_report as report;
 use report::stats::Describe;
 use report::stats::power::{RepetitionsNeeded, simulate};
 use std::process::ExitCode;
