@@ -405,3 +405,50 @@ fn rapl_sub_zones_above_their_package_fail_the_cross_check_and_strict_exits_4() 
         }
     }
 }
+
+#[test]
+fn a_dry_run_after_a_run_says_how_many_repetitions_each_target_needs() {
+    let server = crate::common::openai_server();
+    let text = crate::common::one_model_suite(
+        "openai-completions",
+        &server.url,
+        "general-purpose",
+        "inferences = 4\nrepetitions = 3\nwarmup = 0",
+        "",
+    );
+    let (dir, _out) = crate::common::run_suite_ok(&text, 5);
+    let dry_run = |out: &str| {
+        let o = crate::common::joulebench()
+            .args(["run", "--dry-run", "--out"])
+            .arg(dir.path().join(out))
+            .arg(dir.path().join("suite.toml"))
+            .output()
+            .expect("dry run");
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).to_string()
+    };
+    let text = dry_run("next");
+    let earlier = dir.path().join("results");
+    assert!(
+        text.contains(&format!(
+            "repetitions needed, from the spread of the earlier run {} (95% CI half-width as a share of the mean; this plan has 3):",
+            earlier.display()
+        )),
+        "{text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("m1@sample: CV "))
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(line.contains("over 3 repetitions; CI ±1%: "), "{line}");
+    assert!(line.contains("compare detects 1%: "), "{line}");
+    // Next to a folder with no run of this suite, the dry run has nothing to say about it.
+    let elsewhere = tempfile::tempdir().expect("temp dir");
+    let o = crate::common::joulebench()
+        .args(["run", "--dry-run", "--out"])
+        .arg(elsewhere.path().join("next"))
+        .arg(dir.path().join("suite.toml"))
+        .output()
+        .expect("dry run");
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("repetitions needed"));
+}
