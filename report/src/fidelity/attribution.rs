@@ -38,6 +38,10 @@ pub struct Attributed {
 /// Whose energy one configuration's figures are.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct ConfigAttribution {
+    /// How the CPU figures are attributed ([`CPU_METHOD`]).
+    pub cpu_method: &'static str,
+    /// How the GPU figures are apportioned ([`GPU_METHOD`]): an apportionment.
+    pub gpu_method: &'static str,
     /// Which processes were the server's.
     pub server_scope: String,
     /// Whole CPU package energy per inference (J), mean over repetitions.
@@ -64,7 +68,12 @@ pub fn summarise(
     configs: &[Configuration],
 ) -> Result<Vec<ConfigAttribution>, ReportError> {
     let path = dir.join(ATTRIBUTION_CSV);
-    let mut out = vec![ConfigAttribution::default(); configs.len()];
+    let blank = ConfigAttribution {
+        cpu_method: CPU_METHOD,
+        gpu_method: GPU_METHOD,
+        ..ConfigAttribution::default()
+    };
+    let mut out = vec![blank; configs.len()];
     if !path.exists() {
         return Ok(out);
     }
