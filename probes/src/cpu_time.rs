@@ -2,7 +2,7 @@
 //! for attributing a CPU package's energy to the processes that used it.
 
 use crate::ProbeError;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 /// Which processes are the served model's.
@@ -83,17 +83,17 @@ impl TreeCpu {
     /// through its parent's reaped-children time when that parent is in the tree (so its
     /// time at the first read is subtracted), and is `lost` otherwise.
     pub fn since(&self, earlier: &TreeCpu) -> TreeDelta {
-        let now: HashMap<(u32, u64), &Member> = self
+        let now: HashSet<(u32, u64)> = self
             .members
             .iter()
-            .map(|m| ((m.pid, m.start_ticks), m))
+            .map(|m| (m.pid, m.start_ticks))
             .collect();
-        let parents: BTreeSet<u32> = self.members.iter().map(|m| m.pid).collect();
+        let parents: HashSet<u32> = self.members.iter().map(|m| m.pid).collect();
         let total_now: u64 = self.members.iter().map(|m| m.ticks).sum();
         let mut before = 0u64;
         let mut lost = 0;
         for m in &earlier.members {
-            if now.contains_key(&(m.pid, m.start_ticks)) || parents.contains(&m.ppid) {
+            if now.contains(&(m.pid, m.start_ticks)) || parents.contains(&m.ppid) {
                 before += m.ticks;
             } else {
                 lost += 1;
@@ -233,10 +233,10 @@ impl ProcReader {
                 continue;
             };
             // A process may exit between the listing and the read: it is then not live.
-            let Ok(text) = std::fs::read_to_string(entry.path().join("stat")) else {
-                continue;
-            };
-            let Ok(stat) = parse_stat(&entry.path().join("stat"), &text) else {
+            let Some(stat) = std::fs::read_to_string(entry.path().join("stat"))
+                .ok()
+                .and_then(|text| ProcStat::parse(&text))
+            else {
                 continue;
             };
             if let ProcessScope::Name(name) = scope {
@@ -286,11 +286,6 @@ impl ProcReader {
                 })
                 .collect(),
         })
-    }
-
-    /// The root read.
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 }
 

@@ -117,20 +117,16 @@ impl ProbeSet {
     }
 
     /// Per-process utilisation samples taken after `since_us` (µs since the Unix epoch),
-    /// with the source and domain names they belong to.
-    pub fn process_samples(
-        &self,
-        since_us: u64,
-    ) -> Vec<(String, String, crate::ProcessShareSample)> {
+    /// with the name of the domain they belong to.
+    pub fn process_samples(&self, since_us: u64) -> Vec<(String, crate::ProcessShareSample)> {
         self.sources
             .iter()
             .zip(&self.descriptions)
             .flat_map(|(s, d)| {
                 let samples = lock(s).process_samples(since_us);
-                samples.into_iter().filter_map(|p| {
-                    let domain = d.domains.get(p.domain)?.name.clone();
-                    Some((d.name.clone(), domain, p))
-                })
+                samples
+                    .into_iter()
+                    .filter_map(|p| Some((d.domains.get(p.domain)?.name.clone(), p)))
             })
             .collect()
     }

@@ -1,6 +1,7 @@
 //! The state a measurement depends on (clocks, temperature, limits, governors), read at
 //! the edges of each energy window so drift and changes between windows can be shown.
 
+use crate::sysfs::{read_trimmed, read_u64};
 use std::path::Path;
 
 /// One state value of one domain (or of the host), as read.
@@ -56,11 +57,11 @@ pub fn cpu_state(cpu_root: &Path) -> Vec<StateValue> {
             if !name.to_string_lossy().starts_with("policy") {
                 continue;
             }
-            if let Ok(g) = std::fs::read_to_string(entry.path().join("scaling_governor")) {
-                governors.insert(g.trim().to_string());
+            if let Ok(g) = read_trimmed(&entry.path().join("scaling_governor")) {
+                governors.insert(g);
             }
-            if let Some(khz) = read_number(&entry.path().join("scaling_cur_freq")) {
-                freqs_khz.push(khz);
+            if let Ok(khz) = read_u64(&entry.path().join("scaling_cur_freq")) {
+                freqs_khz.push(khz as f64);
             }
         }
     }
@@ -72,10 +73,10 @@ pub fn cpu_state(cpu_root: &Path) -> Vec<StateValue> {
     } else {
         governors.into_iter().collect::<Vec<_>>().join("+")
     };
-    let boost = if let Some(b) = read_number(&cpufreq.join("boost")) {
-        on_off(b != 0.0).to_string()
-    } else if let Some(no_turbo) = read_number(&cpu_root.join("intel_pstate/no_turbo")) {
-        on_off(no_turbo == 0.0).to_string()
+    let boost = if let Ok(b) = read_u64(&cpufreq.join("boost")) {
+        on_off(b != 0).to_string()
+    } else if let Ok(no_turbo) = read_u64(&cpu_root.join("intel_pstate/no_turbo")) {
+        on_off(no_turbo == 0).to_string()
     } else {
         format!(
             "unreadable: neither {}/boost nor {}/intel_pstate/no_turbo",
@@ -102,10 +103,6 @@ fn host(key: &'static str, value: String) -> StateValue {
 /// `on` or `off`.
 pub fn on_off(on: bool) -> &'static str {
     if on { "on" } else { "off" }
-}
-
-fn read_number(path: &Path) -> Option<f64> {
-    std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
 
 #[cfg(test)]

@@ -45,9 +45,7 @@ pub(super) fn describe(dir: &Path, planned: u32) -> String {
             .ci_half_width
             .iter()
             .map(|c| {
-                let reps = c
-                    .repetitions
-                    .map_or_else(|| "> 100000".into(), |r| r.to_string());
+                let reps = c.count();
                 let enough = c.repetitions.is_some_and(|r| r <= u64::from(planned));
                 format!(
                     "±{:.0}%: {reps}{}",
@@ -59,14 +57,7 @@ pub(super) fn describe(dir: &Path, planned: u32) -> String {
         let detect: Vec<String> = n
             .detect_difference
             .iter()
-            .map(|c| {
-                format!(
-                    "{:.0}%: {}",
-                    c.share * 100.0,
-                    c.repetitions
-                        .map_or_else(|| "> 100000".into(), |r| r.to_string())
-                )
-            })
+            .map(|c| format!("{:.0}%: {}", c.share * 100.0, c.count()))
             .collect();
         let _ = writeln!(
             out,

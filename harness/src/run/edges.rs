@@ -99,8 +99,8 @@ impl EdgeReader {
         let wall = wall_us();
         let gpu_samples = samples
             .into_iter()
-            .filter(|(_, _, s)| s.timestamp_us <= wall)
-            .map(|(_, domain, s)| (domain, s.pid, s.util_pct))
+            .filter(|(_, s)| s.timestamp_us <= wall)
+            .map(|(domain, s)| (domain, s.pid, s.util_pct))
             .collect();
         EdgeRead {
             t_ns,
@@ -250,11 +250,10 @@ fn gpu_rows(
     cpu: &AttributionRecord,
     row: impl Fn(String, &str) -> AttributionRecord,
 ) -> Vec<AttributionRecord> {
-    let mut per_domain: BTreeMap<&str, (f64, f64, usize)> = BTreeMap::new();
+    let mut per_domain: BTreeMap<&str, (f64, f64)> = BTreeMap::new();
     for (domain, pid, util) in samples {
-        let (server, all, n) = per_domain.entry(domain).or_default();
+        let (server, all) = per_domain.entry(domain).or_default();
         *all += util;
-        *n += 1;
         if server_pids.contains(pid) {
             *server += util;
         }
@@ -269,7 +268,7 @@ fn gpu_rows(
                 None => {
                     r.error = "no per-process samples in the window (no process had kernels resident, or the driver does not sample processes)".into();
                 }
-                Some(&(server, all, _)) => {
+                Some(&(server, all)) => {
                     r.busy = Some(all);
                     if server_pids.is_empty() {
                         r.error = "server: its processes are not known".into();

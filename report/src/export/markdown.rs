@@ -18,7 +18,7 @@ impl Exporter for Markdown {
 }
 
 /// A figure's label note in italics after a space; empty when measured.
-fn tag(label: FigureLabel) -> String {
+pub(super) fn tag(label: FigureLabel) -> String {
     label
         .note()
         .map_or_else(String::new, |note| format!(" *{note}*"))

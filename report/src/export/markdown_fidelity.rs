@@ -2,7 +2,7 @@
 //! repetitions a claim needs, whose energy the figures are, and the window states.
 
 use super::format::{sig, sig_opt};
-use super::markdown::cell;
+use super::markdown::{cell, tag};
 use crate::fidelity::attribution::{CPU_METHOD, GPU_METHOD};
 use crate::fidelity::checklist::CHECKS;
 use crate::fidelity::{Attributed, Status};
@@ -87,10 +87,7 @@ fn repetitions_needed(out: &mut String, report: &Report) {
             let r = f.repetitions_needed.as_ref()?;
             let n = |v: &[crate::stats::power::Needed]| {
                 v.iter()
-                    .map(|c| {
-                        c.repetitions
-                            .map_or_else(|| "> 100000".to_string(), |n| n.to_string())
-                    })
+                    .map(crate::stats::power::Needed::count)
                     .collect::<Vec<_>>()
                     .join(" | ")
             };
@@ -122,11 +119,12 @@ fn part(a: Option<&Attributed>) -> String {
     a.map_or_else(
         || "–".to_string(),
         |a| {
-            let note = a
-                .label
-                .note()
-                .map_or_else(String::new, |n| format!(" *{n}*"));
-            format!("{:.1}% · {} J{note}", a.share * 100.0, sig(a.energy_j, 4))
+            format!(
+                "{:.1}% · {} J{}",
+                a.share * 100.0,
+                sig(a.energy_j, 4),
+                tag(a.label)
+            )
         },
     )
 }

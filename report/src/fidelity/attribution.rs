@@ -4,12 +4,11 @@
 //! GPU's energy is apportioned by the per-process SM utilisation samples of its driver.
 
 use crate::ReportError;
-use crate::configs::Configuration;
+use crate::configs::{Configuration, Repetition};
 use crate::stats::Describe;
 use records::files::ATTRIBUTION_CSV;
 use records::labels::{FigureLabel, Provenance};
-use records::raw::{AttributionRecord, WindowKind};
-use records::table_io::read_records;
+use records::raw::AttributionRecord;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -61,47 +60,31 @@ pub struct ConfigAttribution {
 /// Per repetition: (share, energy per inference) for one part.
 type Parts = Vec<(f64, f64)>;
 
-/// The attribution of each configuration (in `configs` order); empty when the run wrote
-/// no `attribution.csv`.
-pub fn summarise(
-    dir: &Path,
-    configs: &[Configuration],
-) -> Result<Vec<ConfigAttribution>, ReportError> {
-    let path = dir.join(ATTRIBUTION_CSV);
-    let blank = ConfigAttribution {
-        cpu_method: CPU_METHOD,
-        gpu_method: GPU_METHOD,
-        ..ConfigAttribution::default()
-    };
-    let mut out = vec![blank; configs.len()];
-    if !path.exists() {
-        return Ok(out);
-    }
-    let index = crate::configs::positions(configs);
-    let mut server: Vec<Parts> = vec![Vec::new(); configs.len()];
-    let mut client: Vec<Parts> = vec![Vec::new(); configs.len()];
-    let mut busy: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
-    let mut package: Vec<Vec<f64>> = vec![Vec::new(); configs.len()];
-    let mut gpus: Vec<BTreeMap<String, Parts>> = vec![BTreeMap::new(); configs.len()];
-    let mut missing: Vec<BTreeSet<String>> = vec![BTreeSet::new(); configs.len()];
-    let mut cpu_labels: Vec<BTreeSet<FigureLabel>> = vec![BTreeSet::new(); configs.len()];
-    let mut gpu_labels: Vec<BTreeMap<String, FigureLabel>> = vec![BTreeMap::new(); configs.len()];
-    for rec in read_records::<AttributionRecord>(&path)? {
-        let rec = rec?;
-        let Some(&i) = index.get(rec.config.as_str()) else {
-            continue;
-        };
-        let Some(rep) = configs[i].repetitions.get(&rec.repetition) else {
-            continue;
-        };
-        if rec.window != WindowKind::Repetition || !rep.usable() {
-            continue;
-        }
+/// What one configuration's repetitions gave, before it is summarised.
+#[derive(Default)]
+struct Acc {
+    /// CPU package energy per inference.
+    package: Vec<f64>,
+    /// Busy share of the machine's CPU time.
+    busy: Vec<f64>,
+    server: Parts,
+    client: Parts,
+    /// Labels of the CPU package domains the shares divide.
+    cpu_labels: BTreeSet<FigureLabel>,
+    /// Per GPU domain: its label and parts.
+    gpus: BTreeMap<String, (FigureLabel, Parts)>,
+    scope: String,
+    missing: BTreeSet<String>,
+}
+
+impl Acc {
+    /// Adds one repetition's row.
+    fn add(&mut self, rep: &Repetition, rec: AttributionRecord) {
         if !rec.error.is_empty() {
-            missing[i].insert(rec.error.clone());
+            self.missing.insert(rec.error.clone());
         }
         if !rec.server_scope.is_empty() {
-            out[i].server_scope = rec.server_scope.clone();
+            self.scope = rec.server_scope.clone();
         }
         let requests = f64::from(rep.requests.max(1));
         let share = |part: Option<f64>| match (part, rec.busy) {
@@ -109,59 +92,78 @@ pub fn summarise(
             _ => None,
         };
         if rec.resource == "cpu" {
-            let cpu: Vec<(&String, f64, Provenance)> = rep
+            let cpu: Vec<(f64, Provenance)> = rep
                 .domains
                 .iter()
                 .filter(|(k, w)| w.counts_in_total && is_cpu_package(&k.domain))
-                .map(|(k, w)| (&k.domain, w.energy_j, w.provenance))
+                .map(|(_, w)| (w.energy_j, w.provenance))
                 .collect();
             if cpu.is_empty() {
-                missing[i].insert("no CPU package domain in the energy windows".into());
-                continue;
+                self.missing
+                    .insert("no CPU package domain in the energy windows".into());
+                return;
             }
-            let pkg: f64 = cpu.iter().map(|c| c.1).sum();
-            cpu_labels[i].extend(cpu.iter().map(|c| FigureLabel::from(c.2)));
-            package[i].push(pkg / requests);
+            let pkg: f64 = cpu.iter().map(|c| c.0).sum();
+            self.cpu_labels
+                .extend(cpu.iter().map(|c| FigureLabel::from(c.1)));
+            self.package.push(pkg / requests);
             if let (Some(b), Some(t)) = (rec.busy, rec.total)
                 && t > 0.0
             {
-                busy[i].push(b / t);
+                self.busy.push(b / t);
             }
             if let Some(s) = share(rec.server) {
-                server[i].push((s, pkg * s / requests));
+                self.server.push((s, pkg * s / requests));
             }
             if let Some(s) = share(rec.client) {
-                client[i].push((s, pkg * s / requests));
+                self.client.push((s, pkg * s / requests));
             }
         } else if let Some(s) = share(rec.server) {
             let Some((_, w)) = rep.domains.iter().find(|(k, _)| k.domain == rec.resource) else {
-                continue;
+                return;
             };
-            gpu_labels[i].insert(rec.resource.clone(), FigureLabel::from(w.provenance));
-            gpus[i]
+            self.gpus
                 .entry(rec.resource.clone())
-                .or_default()
+                .or_insert_with(|| (FigureLabel::from(w.provenance), Vec::new()))
+                .1
                 .push((s, w.energy_j * s / requests));
         }
     }
-    for (i, o) in out.iter_mut().enumerate() {
-        o.package_energy_j = Describe::of(&package[i]).map(|d| d.mean);
-        o.machine_busy_share = Describe::of(&busy[i]).map(|d| d.mean);
-        let cpu_label = FigureLabel::combine(cpu_labels[i].iter().copied());
-        o.server_cpu = attributed(&server[i], cpu_label);
-        o.client_cpu = attributed(&client[i], cpu_label);
-        for (domain, parts) in std::mem::take(&mut gpus[i]) {
-            let label = gpu_labels[i]
-                .get(&domain)
-                .copied()
-                .unwrap_or(FigureLabel::Measured);
-            if let Some(a) = attributed(&parts, label) {
-                o.gpu.insert(domain, a);
-            }
+
+    /// The configuration's attribution.
+    fn finish(self) -> ConfigAttribution {
+        let cpu_label = FigureLabel::combine(self.cpu_labels.iter().copied());
+        ConfigAttribution {
+            cpu_method: CPU_METHOD,
+            gpu_method: GPU_METHOD,
+            server_scope: self.scope,
+            package_energy_j: Describe::of(&self.package).map(|d| d.mean),
+            server_cpu: attributed(&self.server, cpu_label),
+            client_cpu: attributed(&self.client, cpu_label),
+            machine_busy_share: Describe::of(&self.busy).map(|d| d.mean),
+            gpu: self
+                .gpus
+                .into_iter()
+                .filter_map(|(domain, (label, parts))| Some((domain, attributed(&parts, label)?)))
+                .collect(),
+            missing: self.missing.into_iter().collect(),
         }
-        o.missing = std::mem::take(&mut missing[i]).into_iter().collect();
     }
-    Ok(out)
+}
+
+/// The attribution of each configuration (in `configs` order); empty figures when the run
+/// wrote no `attribution.csv`.
+pub fn summarise(
+    dir: &Path,
+    configs: &[Configuration],
+) -> Result<Vec<ConfigAttribution>, ReportError> {
+    let mut acc: Vec<Acc> = configs.iter().map(|_| Acc::default()).collect();
+    super::for_usable_repetitions(
+        &dir.join(ATTRIBUTION_CSV),
+        configs,
+        |i, rep, rec: AttributionRecord| acc[i].add(rep, rec),
+    )?;
+    Ok(acc.into_iter().map(Acc::finish).collect())
 }
 
 /// Whether a domain is a CPU package (RAPL `cpu-package-N`, or the estimate's `cpu`).

@@ -106,6 +106,56 @@ pub fn assess(
     Ok(out)
 }
 
+/// A row of a per-window raw file (`window_state.csv`, `attribution.csv`): which window
+/// of which configuration it belongs to.
+trait WindowRow {
+    /// Configuration id, window kind and repetition number.
+    fn window(&self) -> (&str, records::raw::WindowKind, u32);
+}
+
+impl WindowRow for records::raw::WindowStateRecord {
+    fn window(&self) -> (&str, records::raw::WindowKind, u32) {
+        (&self.config, self.window, self.repetition)
+    }
+}
+
+impl WindowRow for records::raw::AttributionRecord {
+    fn window(&self) -> (&str, records::raw::WindowKind, u32) {
+        (&self.config, self.window, self.repetition)
+    }
+}
+
+/// Streams the rows of per-window raw file `path` that belong to a usable repetition of
+/// `configs`, each with its configuration's position and the repetition; nothing when the
+/// run wrote no such file (older runs).
+fn for_usable_repetitions<T>(
+    path: &Path,
+    configs: &[Configuration],
+    mut each: impl FnMut(usize, &crate::configs::Repetition, T),
+) -> Result<(), ReportError>
+where
+    T: WindowRow + serde::de::DeserializeOwned + records::finite::Figures,
+{
+    if !path.exists() {
+        return Ok(());
+    }
+    let index = crate::configs::positions(configs);
+    for rec in records::table_io::read_records::<T>(path)? {
+        let rec = rec?;
+        let (config, kind, number) = rec.window();
+        let Some(&i) = index.get(config) else {
+            continue;
+        };
+        let Some(rep) = configs[i].repetitions.get(&number) else {
+            continue;
+        };
+        if kind == records::raw::WindowKind::Repetition && rep.usable() {
+            each(i, rep, rec);
+        }
+    }
+    Ok(())
+}
+
 /// The repetitions each configuration of an earlier run would have needed, from its
 /// energy records alone (for a dry run planning the next one).
 pub fn repetitions_needed(dir: &Path) -> Result<Vec<(String, RepetitionsNeeded)>, ReportError> {

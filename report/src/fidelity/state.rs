@@ -4,9 +4,8 @@
 use crate::ReportError;
 use crate::configs::Configuration;
 use records::files::WINDOW_STATE_CSV;
-use records::raw::{Edge, WindowKind, WindowStateRecord};
+use records::raw::{Edge, WindowStateRecord};
 use records::state_keys::{SETTING_KEYS, SLOWDOWN_REASONS};
-use records::table_io::read_records;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -116,31 +115,19 @@ pub fn summarise(
     configs: &[Configuration],
     bounds: &StateBounds,
 ) -> Result<Vec<ConfigState>, ReportError> {
-    let path = dir.join(WINDOW_STATE_CSV);
     let mut out = vec![ConfigState::default(); configs.len()];
-    if !path.exists() {
-        return Ok(out);
-    }
-    let index = crate::configs::positions(configs);
     let mut seen: Vec<BTreeMap<(String, String, String), Values>> =
         vec![BTreeMap::new(); configs.len()];
-    for rec in read_records::<WindowStateRecord>(&path)? {
-        let rec = rec?;
-        let Some(&i) = index.get(rec.config.as_str()) else {
-            continue;
-        };
-        let usable = configs[i]
-            .repetitions
-            .get(&rec.repetition)
-            .is_some_and(|r| r.usable());
-        if rec.window != WindowKind::Repetition || !usable {
-            continue;
-        }
-        seen[i]
-            .entry((rec.source, rec.domain, rec.key))
-            .or_default()
-            .push((rec.repetition, rec.edge, rec.value));
-    }
+    super::for_usable_repetitions(
+        &dir.join(WINDOW_STATE_CSV),
+        configs,
+        |i, _, rec: WindowStateRecord| {
+            seen[i]
+                .entry((rec.source, rec.domain, rec.key))
+                .or_default()
+                .push((rec.repetition, rec.edge, rec.value));
+        },
+    )?;
     for (state, keys) in out.iter_mut().zip(seen) {
         for ((source, domain, key), mut values) in keys {
             values.sort_by_key(|v| (v.0, v.1));

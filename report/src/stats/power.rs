@@ -22,6 +22,14 @@ pub struct Needed {
     pub repetitions: Option<u64>,
 }
 
+impl Needed {
+    /// The count as text: the number, or `> 100000` beyond [`MAX_REPETITIONS`].
+    pub fn count(&self) -> String {
+        self.repetitions
+            .map_or_else(|| format!("> {MAX_REPETITIONS}"), |n| n.to_string())
+    }
+}
+
 /// Repetitions needed per target, from one configuration's observed spread.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct RepetitionsNeeded {
