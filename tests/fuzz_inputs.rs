@@ -223,6 +223,10 @@ fn dataset_spec(
         offset: 1,
         seed: Some(7),
         reference: None,
+        expected: Some("label".into()),
+        scorer: Some(records::scoring::Scorer::Accuracy {
+            labels: Default::default(),
+        }),
     }
 }
 

@@ -1,4 +1,5 @@
-//! Appending CSV rows so that a crash never leaves half a row behind.
+//! Appending CSV rows (or JSON Lines records) so that a crash never leaves half a row
+//! behind.
 //!
 //! Each batch of rows is serialised in memory and handed to the kernel in one `write`,
 //! so a killed process leaves whole rows; the header is written when the file is created
@@ -22,10 +23,20 @@ pub struct WriteError {
     pub reason: String,
 }
 
-/// An append-only CSV file of rows of type `T`.
+/// How rows are written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// CSV, with a header line.
+    Csv,
+    /// One JSON object per line, no header.
+    JsonLines,
+}
+
+/// An append-only CSV (or JSON Lines) file of rows of type `T`.
 pub struct RowAppender<T> {
     file: File,
     path: PathBuf,
+    format: Format,
     buffer: Vec<u8>,
     /// Applied to every row before it is written (the run's secrets).
     redactor: Redactor,
@@ -33,8 +44,17 @@ pub struct RowAppender<T> {
 }
 
 impl<T: Serialize + Default> RowAppender<T> {
-    /// Opens `path` for appending; a new or empty file gets the header at once.
+    /// Opens the CSV file `path` for appending; a new or empty file gets the header at once.
     pub fn open(path: &Path) -> Result<Self, WriteError> {
+        Self::open_as(path, Format::Csv)
+    }
+
+    /// Opens the JSON Lines file `path` for appending (created when missing).
+    pub fn open_json_lines(path: &Path) -> Result<Self, WriteError> {
+        Self::open_as(path, Format::JsonLines)
+    }
+
+    fn open_as(path: &Path, format: Format) -> Result<Self, WriteError> {
         let err = |e: std::io::Error| WriteError {
             path: path.to_path_buf(),
             reason: e.to_string(),
@@ -47,11 +67,12 @@ impl<T: Serialize + Default> RowAppender<T> {
         let mut appender = Self {
             file,
             path: path.to_path_buf(),
+            format,
             buffer: Vec::new(),
             redactor: Redactor::default(),
             _rows: PhantomData,
         };
-        if appender.file.metadata().map_err(err)?.len() == 0 {
+        if format == Format::Csv && appender.file.metadata().map_err(err)?.len() == 0 {
             let header = records::table_io::header_of::<T>().map_err(|e| WriteError {
                 path: path.to_path_buf(),
                 reason: format!("cannot write the header: {e}"),
@@ -70,6 +91,24 @@ impl<T: Serialize + Default> RowAppender<T> {
 
     /// Serialises a row into the pending batch, its secrets redacted.
     pub fn push(&mut self, row: &T) -> Result<(), WriteError> {
+        let line = match self.format {
+            Format::Csv => self.csv_line(row)?,
+            Format::JsonLines => {
+                let mut line = serde_json::to_vec(row).map_err(|e| WriteError {
+                    path: self.path.clone(),
+                    reason: e.to_string(),
+                })?;
+                line.push(b'\n');
+                line
+            }
+        };
+        self.buffer
+            .extend_from_slice(&self.redactor.redact_bytes(&line));
+        Ok(())
+    }
+
+    /// A row as one CSV record.
+    fn csv_line(&self, row: &T) -> Result<Vec<u8>, WriteError> {
         let mut line = Vec::new();
         let mut w = csv::WriterBuilder::new()
             .has_headers(false)
@@ -83,9 +122,7 @@ impl<T: Serialize + Default> RowAppender<T> {
             reason: e.to_string(),
         })?;
         drop(w);
-        self.buffer
-            .extend_from_slice(&self.redactor.redact_bytes(&line));
-        Ok(())
+        Ok(line)
     }
 
     /// Writes the pending batch in one call.

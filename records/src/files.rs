@@ -53,3 +53,7 @@ pub const REFERENCE_COMPARISON_CSV: &str = "reference_comparison.csv";
 pub const WINDOW_STATE_CSV: &str = "window_state.csv";
 /// Who used the CPU and GPUs over each window (server, client, whole machine).
 pub const ATTRIBUTION_CSV: &str = "attribution.csv";
+/// Each measured request's answer beside its reference answers (JSON Lines).
+pub const ANSWERS_JSONL: &str = "answers.jsonl";
+/// Each scored answer's scores (written by the report).
+pub const REQUEST_SCORES_CSV: &str = "request_scores.csv";

@@ -2,6 +2,7 @@
 //! the reporter reads back, with the manifest (`run.json`), the folder's file names, and
 //! the study tables a suite may name. Serde and CSV only: no statistics, no plots.
 
+pub mod answers;
 pub mod config_id;
 pub mod error;
 pub mod files;
@@ -11,6 +12,7 @@ pub mod manifest;
 pub mod number;
 pub mod raw;
 pub mod reference;
+pub mod scoring;
 pub mod state_keys;
 pub mod study;
 pub mod table_io;

@@ -79,6 +79,12 @@ pub struct DatasetInfo {
     pub path: String,
     /// SHA-256 of the file's bytes (hex).
     pub sha256: String,
+    /// The field holding each row's reference answers (`fields.expected`), when mapped.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected: Option<String>,
+    /// How its answers are scored; absent when the dataset maps no reference answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scorer: Option<crate::scoring::Scorer>,
 }
 
 /// How the report turns raw records into net energy and valid repetitions.

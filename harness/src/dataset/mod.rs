@@ -1,5 +1,6 @@
 //! Local dataset files (JSONL, CSV, Parquet) turned into rows of named text fields.
 
+mod expected;
 mod file_kind;
 mod hashing;
 mod parquet_file;
@@ -26,6 +27,9 @@ pub struct Dataset {
     pub rows: Vec<(u64, Row)>,
     /// SHA-256 (hex) of the file's bytes, as read.
     pub sha256: String,
+    /// Each row's reference answers, in the order of `rows` (empty lists when the suite
+    /// maps no `fields.expected`).
+    pub expected: Vec<Vec<String>>,
 }
 
 /// Why a dataset could not be read.
@@ -97,6 +101,21 @@ impl Dataset {
         if let Some(limit) = spec.limit {
             rows.truncate(limit.max(1));
         }
+        let expected = match &spec.expected {
+            Some(field) => rows
+                .iter()
+                .map(|(n, row)| {
+                    expected::expected_of(row, field).map_err(|why| DatasetError::Malformed {
+                        path: path.to_path_buf(),
+                        line: *n,
+                        message: format!(
+                            "the reference answers (fields.expected = {field:?}): the row {why}; map `expected` to the column (or dotted path, e.g. \"answers.text\") that holds them"
+                        ),
+                    })
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            None => vec![Vec::new(); rows.len()],
+        };
         // Map placeholder names onto columns: `fields = { text = "sentence" }`.
         let rows = rows
             .into_iter()
@@ -113,6 +132,7 @@ impl Dataset {
             name: spec.name.clone(),
             rows,
             sha256,
+            expected,
         })
     }
 
@@ -250,6 +270,8 @@ mod tests {
             offset,
             seed,
             reference: None,
+            expected: None,
+            scorer: None,
         }
     }
 

@@ -42,7 +42,52 @@ fn text(field: &Field) -> Option<String> {
     match field {
         Field::Null => None,
         Field::Str(s) => Some(s.clone()),
+        Field::Group(_) | Field::ListInternal(_) | Field::MapInternal(_) => {
+            Some(json(field).to_string())
+        }
         other => Some(other.to_string()),
+    }
+}
+
+/// A nested value as JSON (as JSON Lines would hold it), so `fields` can reach inside it
+/// with a dotted path (`answers.text`).
+fn json(field: &Field) -> serde_json::Value {
+    use serde_json::Value;
+    match field {
+        Field::Null => Value::Null,
+        Field::Bool(b) => Value::Bool(*b),
+        Field::Str(s) => Value::String(s.clone()),
+        Field::Byte(v) => Value::from(*v),
+        Field::Short(v) => Value::from(*v),
+        Field::Int(v) => Value::from(*v),
+        Field::Long(v) => Value::from(*v),
+        Field::UByte(v) => Value::from(*v),
+        Field::UShort(v) => Value::from(*v),
+        Field::UInt(v) => Value::from(*v),
+        Field::ULong(v) => Value::from(*v),
+        Field::Float(v) => Value::from(*v),
+        Field::Double(v) => Value::from(*v),
+        Field::Group(row) => Value::Object(
+            row.get_column_iter()
+                .map(|(name, f)| (name.clone(), json(f)))
+                .collect(),
+        ),
+        Field::ListInternal(list) => Value::Array(list.elements().iter().map(json).collect()),
+        Field::MapInternal(map) => Value::Object(
+            map.entries()
+                .iter()
+                .map(|(k, v)| (json_key(k), json(v)))
+                .collect(),
+        ),
+        other => Value::String(other.to_string()),
+    }
+}
+
+/// A map key as an object key: strings as they are, anything else as written.
+fn json_key(field: &Field) -> String {
+    match field {
+        Field::Str(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

@@ -37,4 +37,8 @@ pub struct DatasetSource {
     pub seed: Option<u64>,
     /// The study dataset it stands for (a `dataset` of the `[reference]` table).
     pub reference: Option<String>,
+    /// The field holding each row's reference answers (`fields.expected`), when mapped.
+    pub expected: Option<String>,
+    /// How answers are scored against them; set exactly when `expected` is.
+    pub scorer: Option<records::scoring::Scorer>,
 }

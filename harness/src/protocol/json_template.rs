@@ -110,8 +110,17 @@ impl Protocol for JsonTemplate {
             Value::Null => return Err(ProtocolError::NullAt(self.output.clone())),
             _ => 1,
         };
+        // The answer: the string, or an array's first string item.
+        let answer = match output {
+            Value::String(s) => Some(s.clone()),
+            Value::Array(items) => items.iter().find_map(Value::as_str).map(str::to_string),
+            Value::Number(n) => Some(n.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => None,
+        };
         Ok(Parsed {
             output_chars,
+            answer,
             prompt_tokens: self.prompt_tokens.as_deref().and_then(|p| u64_at(v, p)),
             completion_tokens: self.completion_tokens.as_deref().and_then(|p| u64_at(v, p)),
         })

@@ -66,6 +66,12 @@ fn parse(v: &Value) -> Result<Parsed, ProtocolError> {
         .filter(|o| !o.is_empty())
         .ok_or(ProtocolError::Shape("answer has no `outputs` tensors"))?;
     let mut count = 0;
+    // The first string item of the first tensor that holds strings (a label tensor).
+    let answer = outputs
+        .iter()
+        .filter_map(|o| o.get("data").and_then(Value::as_array))
+        .find_map(|data| data.iter().find_map(Value::as_str))
+        .map(str::to_string);
     for o in outputs {
         let data = o
             .get("data")
@@ -78,6 +84,7 @@ fn parse(v: &Value) -> Result<Parsed, ProtocolError> {
     }
     Ok(Parsed {
         output_chars: count,
+        answer,
         ..Parsed::default()
     })
 }

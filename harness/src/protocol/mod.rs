@@ -74,6 +74,9 @@ pub struct Parsed {
     pub prompt_tokens: Option<u64>,
     /// Completion tokens, when reported.
     pub completion_tokens: Option<u64>,
+    /// The answer as text, for scoring: generated text, or a classifier's top label;
+    /// `None` for answers that are not text (embeddings, numeric tensors).
+    pub answer: Option<String>,
 }
 
 /// One wire format: how a configuration's requests are built and its answers read.
@@ -173,6 +176,51 @@ fn chars(s: &str) -> u64 {
 mod tests {
     use super::*;
     use records::labels::ModelClass;
+
+    #[test]
+    fn every_text_answer_is_kept_for_scoring() {
+        use serde_json::json;
+        let builtin = |kind| of_kind(kind, || Err(())).expect("a built-in protocol");
+        for (kind, answer, want) in [
+            (
+                ProtocolKind::OpenaiCompletions,
+                json!({"choices": [{"text": " Positive."}]}),
+                Some(" Positive."),
+            ),
+            (
+                ProtocolKind::OpenaiChat,
+                json!({"choices": [{"message": {"content": "two\nlines"}}]}),
+                Some("two\nlines"),
+            ),
+            (
+                ProtocolKind::TgiGenerate,
+                json!({"generated_text": "Denver"}),
+                Some("Denver"),
+            ),
+            (
+                ProtocolKind::TeiPredict,
+                json!([{"label": "NEGATIVE", "score": 0.2}, {"label": "POSITIVE", "score": 0.8}]),
+                Some("POSITIVE"),
+            ),
+            (
+                ProtocolKind::KserveV2,
+                json!({"outputs": [{"name": "logits", "data": [0.1, 0.9]}, {"name": "label", "data": ["POSITIVE"]}]}),
+                Some("POSITIVE"),
+            ),
+            (ProtocolKind::TeiEmbed, json!([[0.1, 0.2]]), None),
+        ] {
+            let parsed = builtin(kind).parse(&answer).expect("parses");
+            assert_eq!(parsed.answer.as_deref(), want, "{}", kind.as_str());
+        }
+        let mut stream = OpenaiStream::new(false);
+        for (t, text) in [(1, "Pos"), (2, "itive")] {
+            let chunk = json!({"choices": [{"text": text, "finish_reason": null}]});
+            stream.event(&chunk.to_string(), t).expect("chunk");
+        }
+        stream.event("[DONE]", 3).expect("done");
+        let (parsed, _) = Box::new(stream).finish().expect("whole");
+        assert_eq!(parsed.answer.as_deref(), Some("Positive"));
+    }
 
     #[test]
     fn every_protocol_knows_its_name_and_abilities() {

@@ -108,20 +108,21 @@ fn add_generation(body: &mut Value, input: &Input<'_>, max_key: &str) -> bool {
 /// `{choices:[{text}], usage:{prompt_tokens, completion_tokens}}`.
 fn parse_completions(v: &Value) -> Result<Parsed, ProtocolError> {
     let text = str_at(v, "/choices/0/text")?;
-    Ok(with_usage(v, chars(text)))
+    Ok(with_usage(v, text))
 }
 
 /// `{choices:[{message:{content}}], usage:{...}}`.
 fn parse_chat(v: &Value) -> Result<Parsed, ProtocolError> {
     let text = str_at(v, "/choices/0/message/content")?;
-    Ok(with_usage(v, chars(text)))
+    Ok(with_usage(v, text))
 }
 
-fn with_usage(v: &Value, output_chars: u64) -> Parsed {
+fn with_usage(v: &Value, text: &str) -> Parsed {
     Parsed {
-        output_chars,
+        output_chars: chars(text),
         prompt_tokens: u64_at(v, "/usage/prompt_tokens"),
         completion_tokens: u64_at(v, "/usage/completion_tokens"),
+        answer: Some(text.to_string()),
     }
 }
 

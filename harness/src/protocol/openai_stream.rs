@@ -57,6 +57,8 @@ impl StreamTiming {
 pub struct OpenaiStream {
     chat: bool,
     output_chars: u64,
+    /// The text of the chunks, joined.
+    text: String,
     /// Arrival times of the chunks with text.
     text_ns: Vec<u64>,
     /// Chunks that stand for one generated token, with text or empty.
@@ -73,6 +75,7 @@ impl OpenaiStream {
         Self {
             chat,
             output_chars: 0,
+            text: String::new(),
             text_ns: Vec::new(),
             content_events: 0,
             prompt_tokens: None,
@@ -130,6 +133,7 @@ impl StreamDecoder for OpenaiStream {
         match choice.pointer(pointer).and_then(Value::as_str) {
             Some(text) if !text.is_empty() => {
                 self.output_chars += text.chars().count() as u64;
+                self.text.push_str(text);
                 self.content_events += 1;
                 self.text_ns.push(t_ns);
             }
@@ -164,6 +168,7 @@ impl StreamDecoder for OpenaiStream {
             output_chars: self.output_chars,
             prompt_tokens: self.prompt_tokens,
             completion_tokens: Some(completion_tokens),
+            answer: Some(self.text),
         };
         Ok((parsed, timing))
     }

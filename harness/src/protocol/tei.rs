@@ -73,21 +73,27 @@ fn parse_predict(v: &Value) -> Result<Parsed, ProtocolError> {
         "expected a JSON array of {label, score}",
     ))?;
     let mut chars = 0;
+    let mut top: Option<(&str, f64)> = None;
     for item in list {
         let label = item
             .get("label")
             .and_then(Value::as_str)
             .ok_or(ProtocolError::Shape("prediction without a string `label`"))?;
-        item.get("score")
+        let score = item
+            .get("score")
             .and_then(Value::as_f64)
             .ok_or(ProtocolError::Shape("prediction without a numeric `score`"))?;
         chars += label.chars().count() as u64;
+        if top.is_none_or(|(_, best)| score > best) {
+            top = Some((label, score));
+        }
     }
     if list.is_empty() {
         return Err(ProtocolError::Shape("empty list of predictions"));
     }
     Ok(Parsed {
         output_chars: chars,
+        answer: top.map(|(label, _)| label.to_string()),
         ..Parsed::default()
     })
 }

@@ -69,6 +69,7 @@ fn parse(v: &Value) -> Result<Parsed, ProtocolError> {
         output_chars: chars(text),
         prompt_tokens,
         completion_tokens: u64_at(v, "/details/generated_tokens"),
+        answer: Some(text.to_string()),
     })
 }
 

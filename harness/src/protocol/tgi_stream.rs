@@ -16,7 +16,8 @@ pub struct TgiStream {
     token_events: u64,
     /// Arrival times of the token events with text.
     text_ns: Vec<u64>,
-    generated_chars: Option<u64>,
+    /// The last event's `generated_text`.
+    generated: Option<String>,
     generated_tokens: Option<u64>,
     input_length: Option<u64>,
 }
@@ -24,7 +25,7 @@ pub struct TgiStream {
 impl StreamDecoder for TgiStream {
     /// Whether the event with `generated_text` was read.
     fn done(&self) -> bool {
-        self.generated_chars.is_some()
+        self.generated.is_some()
     }
 
     /// Reads one event's data, received at `t_ns`.
@@ -69,7 +70,7 @@ impl StreamDecoder for TgiStream {
             self.text_ns.push(t_ns);
         }
         if let Some(generated) = v.get("generated_text").and_then(Value::as_str) {
-            self.generated_chars = Some(chars(generated));
+            self.generated = Some(generated.to_string());
             self.generated_tokens = v
                 .pointer("/details/generated_tokens")
                 .and_then(Value::as_u64);
@@ -80,7 +81,7 @@ impl StreamDecoder for TgiStream {
 
     /// What the whole stream said; an error if it ended before the event with `generated_text`.
     fn finish(self: Box<Self>) -> Result<(Parsed, StreamTiming), ProtocolError> {
-        let Some(output_chars) = self.generated_chars else {
+        let Some(generated) = self.generated else {
             return Err(ProtocolError::StreamCut(format!(
                 "the event with `generated_text`, after {} token events",
                 self.token_events
@@ -93,9 +94,10 @@ impl StreamDecoder for TgiStream {
             None => (self.token_events, TokenSource::Events),
         };
         let parsed = Parsed {
-            output_chars,
+            output_chars: chars(&generated),
             prompt_tokens: self.input_length,
             completion_tokens: Some(completion_tokens),
+            answer: Some(generated),
         };
         let timing = StreamTiming::of_tokens(&self.text_ns, source);
         Ok((parsed, timing))

@@ -61,7 +61,10 @@ pub fn prepare_inputs(suite: &Suite, plan: &Plan) -> Result<Inputs, RunError> {
             })?;
             requests.push((*row_number, prepared));
         }
-        all.push(PreparedInputs { requests });
+        all.push(PreparedInputs {
+            requests,
+            expected: dataset.expected.clone(),
+        });
     }
     let datasets = datasets
         .into_iter()
@@ -72,6 +75,8 @@ pub fn prepare_inputs(suite: &Suite, plan: &Plan) -> Result<Inputs, RunError> {
                 .display()
                 .to_string(),
             sha256: d.sha256,
+            expected: suite.datasets[di].expected.clone(),
+            scorer: suite.datasets[di].scorer.clone(),
         })
         .collect();
     Ok(Inputs {

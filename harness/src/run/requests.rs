@@ -1,13 +1,15 @@
 //! Sending a batch of requests for one configuration and recording each as it ends.
 
+use super::sink::RecordSink;
 use crate::client::HttpClient;
 use crate::plan::Configuration;
 use crate::protocol::Prepared;
-use crate::writer::{RowAppender, WriteError};
+use crate::writer::WriteError;
 use futures_util::StreamExt;
 use futures_util::stream;
 use indicatif::ProgressBar;
 use probes::MonotonicClock;
+use records::answers::AnswerRecord;
 use records::raw::{Phase, RequestRecord, RequestStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -15,6 +17,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 pub struct PreparedInputs {
     /// (dataset row number, request) in sending order; repeats past the end.
     pub requests: Vec<(u64, Prepared)>,
+    /// Each request's reference answers, in the same order (empty lists without any).
+    pub expected: Vec<Vec<String>>,
 }
 
 /// What a batch did.
@@ -95,7 +99,7 @@ pub async fn send_batch(
     inputs: &PreparedInputs,
     clock: &MonotonicClock,
     stop: &AtomicBool,
-    out: &mut RowAppender<RequestRecord>,
+    out: &mut RecordSink,
     progress: &ProgressBar,
 ) -> Result<BatchResult, WriteError> {
     let n = inputs.requests.len().max(1);
@@ -124,7 +128,7 @@ pub async fn send_batch(
             && parsed
                 .completion_tokens
                 .is_none_or(|c| Some(c) == max_tokens);
-        out.append(&RequestRecord {
+        out.request(&RequestRecord {
             config: config.id.clone(),
             model: config.model.clone(),
             dataset: config.dataset.clone(),
@@ -150,6 +154,24 @@ pub async fn send_batch(
             pin_requested: config.generation.map(|g| g.pin_output_length),
             itl_p50_ms: outcome.itl_p50_ms,
         })?;
+        if spec.phase == Phase::Measured {
+            out.answer(&AnswerRecord {
+                config: config.id.clone(),
+                repetition: spec.repetition,
+                index,
+                row,
+                answer: outcome
+                    .parsed
+                    .as_ref()
+                    .filter(|_| outcome.status == RequestStatus::Ok)
+                    .and_then(|p| p.answer.clone()),
+                expected: inputs
+                    .expected
+                    .get(index as usize % n)
+                    .cloned()
+                    .unwrap_or_default(),
+            })?;
+        }
         result.sent += 1;
         if outcome.http_status.is_some() {
             result.answered += 1;

@@ -1,8 +1,9 @@
 //! Reading what an interrupted run left behind, so `--resume` redoes nothing finished.
 //!
 //! Raw CSVs get a trailing partial line cut (defensive: rows are written whole);
-//! `requests.csv` loses the measured rows of repetitions that have no `repetitions.csv`
-//! row (interrupted inside their energy window), so the repetition is taken again whole.
+//! `requests.csv` and `answers.jsonl` lose the measured rows of repetitions that have no
+//! `repetitions.csv` row (interrupted inside their energy window), so the repetition is
+//! taken again whole.
 //! A missing, 0-byte (older versions, stopped before the first row) or header-only file
 //! holds no rows: every folder a run created can be resumed.
 
@@ -40,8 +41,9 @@ pub struct Prior {
 }
 
 /// Raw files appended during a run.
-const RAW: [&str; 7] = [
+const RAW: [&str; 8] = [
     files::REQUESTS_CSV,
+    files::ANSWERS_JSONL,
     files::WINDOW_STATE_CSV,
     files::ATTRIBUTION_CSV,
     files::SAMPLES_CSV,
@@ -69,6 +71,7 @@ pub fn recover(dir: &Path) -> Result<Prior, WriteError> {
         prior.baselines.insert(b.config);
     }
     filter_requests(&dir.join(files::REQUESTS_CSV), &mut prior)?;
+    filter_answers(&dir.join(files::ANSWERS_JSONL), &prior)?;
     read_samples(&dir.join(files::SAMPLES_CSV), &mut prior)?;
     Ok(prior)
 }
@@ -226,6 +229,56 @@ fn filter_requests(path: &Path, prior: &mut Prior) -> Result<(), WriteError> {
     Ok(())
 }
 
+/// Drops the answers of unfinished repetitions from `answers.jsonl`.
+fn filter_answers(path: &Path, prior: &Prior) -> Result<(), WriteError> {
+    /// The part of an answer record that says which repetition it belongs to.
+    #[derive(serde::Deserialize)]
+    struct Key {
+        config: String,
+        repetition: u32,
+    }
+    if !has_content(path)? {
+        return Ok(());
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| error(path, e))?;
+    let mut kept = String::with_capacity(text.len());
+    let mut dropped = 0u64;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let key: Key = serde_json::from_str(line).map_err(|e| {
+            error(
+                path,
+                format!(
+                    "line {}: not an answer record ({e}); is this a joulebench answers.jsonl?",
+                    i + 1
+                ),
+            )
+        })?;
+        if prior.finished.contains(&(key.config, key.repetition)) {
+            kept.push_str(line);
+            kept.push('\n');
+        } else {
+            dropped += 1;
+        }
+    }
+    if dropped == 0 {
+        return Ok(());
+    }
+    // Rewrite beside the file, then rename over it: a crash here leaves one or the other.
+    let tmp = path.with_extension("jsonl.tmp");
+    std::fs::write(&tmp, kept)
+        .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+        .map_err(|e| error(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| error(path, e))?;
+    tracing::warn!(
+        "{}: dropped {dropped} answers of repetitions interrupted inside their window",
+        path.display()
+    );
+    Ok(())
+}
+
 /// The last cumulative energy and time per domain in `samples.csv`.
 fn read_samples(path: &Path, prior: &mut Prior) -> Result<(), WriteError> {
     if !has_content(path)? {
@@ -344,11 +397,44 @@ mod tests {
         assert!(!text.contains("measured,2,"), "{text}");
     }
 
+    #[test]
+    fn answers_of_unfinished_repetitions_are_dropped_and_a_torn_line_cut() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let d = dir.path();
+        let answer = |rep: u32, index: u32| {
+            format!(
+                "{{\"config\":\"a@d\",\"repetition\":{rep},\"index\":{index},\"row\":1,\"answer\":\"x\\ny\",\"expected\":[\"1\"]}}\n"
+            )
+        };
+        let text = answer(1, 0) + &answer(1, 1) + &answer(2, 0) + "{\"config\":\"a@d\",\"rep";
+        std::fs::write(d.join(files::ANSWERS_JSONL), text).expect("write");
+        let mut w = csv::Writer::from_path(d.join(files::REPETITIONS_CSV)).expect("open");
+        w.serialize(RepetitionRecord {
+            config: "a@d".into(),
+            repetition: 1,
+            requests: 2,
+            ..RepetitionRecord::default()
+        })
+        .expect("row");
+        w.flush().expect("flush");
+        drop(w);
+        let prior = recover(d).expect("recovers");
+        assert_eq!(prior.repaired, vec![d.join(files::ANSWERS_JSONL)]);
+        let kept = std::fs::read_to_string(d.join(files::ANSWERS_JSONL)).expect("read");
+        assert_eq!(
+            kept,
+            answer(1, 0) + &answer(1, 1),
+            "repetition 2 was not finished"
+        );
+    }
+
     fn info(name: &str, sha256: &str) -> DatasetInfo {
         DatasetInfo {
             name: name.into(),
             path: format!("/data/{name}.jsonl"),
             sha256: sha256.into(),
+            expected: None,
+            scorer: None,
         }
     }
 

@@ -423,7 +423,7 @@ impl<'a> Session<'a> {
             &self.inputs[ci],
             self.meter.clock,
             self.stop,
-            self.sink.requests(),
+            &mut self.sink,
             &self.progress,
         )
         .await?)

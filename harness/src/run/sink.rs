@@ -1,11 +1,13 @@
-//! Where a run's records go: `requests.csv`, `repetitions.csv`, `baselines.csv`,
-//! `window_state.csv` and `attribution.csv`, each row written whole as it is taken.
+//! Where a run's records go: `requests.csv`, `answers.jsonl`, `repetitions.csv`,
+//! `baselines.csv`, `window_state.csv` and `attribution.csv`, each row written whole as it
+//! is taken.
 
 use super::requests::BatchResult;
 use crate::plan::Configuration;
 use crate::redact::Redactor;
 use crate::writer::{RowAppender, WriteError};
 use probes::window::Window;
+use records::answers::AnswerRecord;
 use records::files;
 use records::labels::{ClassLabel, Provenance};
 use records::raw::{
@@ -47,6 +49,7 @@ impl ConfigColumns {
 /// The record files of a run folder, opened for appending.
 pub struct RecordSink {
     requests: RowAppender<RequestRecord>,
+    answers: RowAppender<AnswerRecord>,
     repetitions: RowAppender<RepetitionRecord>,
     baselines: RowAppender<BaselineRecord>,
     window_states: RowAppender<WindowStateRecord>,
@@ -92,6 +95,8 @@ impl RecordSink {
         Ok(Self {
             requests: RowAppender::open(&dir.join(files::REQUESTS_CSV))?
                 .with_redactor(redactor.clone()),
+            answers: RowAppender::open_json_lines(&dir.join(files::ANSWERS_JSONL))?
+                .with_redactor(redactor.clone()),
             repetitions: RowAppender::open(&dir.join(files::REPETITIONS_CSV))?,
             baselines: RowAppender::open(&dir.join(files::BASELINES_CSV))?,
             window_states: RowAppender::open(&dir.join(files::WINDOW_STATE_CSV))?,
@@ -105,9 +110,14 @@ impl RecordSink {
         self.t_offset_ns
     }
 
-    /// `requests.csv`, which batches append to request by request.
-    pub fn requests(&mut self) -> &mut RowAppender<RequestRecord> {
-        &mut self.requests
+    /// Appends one request to `requests.csv`, at once.
+    pub fn request(&mut self, record: &RequestRecord) -> Result<(), WriteError> {
+        self.requests.append(record)
+    }
+
+    /// Appends one measured request's answer to `answers.jsonl`, at once.
+    pub fn answer(&mut self, record: &AnswerRecord) -> Result<(), WriteError> {
+        self.answers.append(record)
     }
 
     /// Writes the idle baseline of configuration `config`, a row per domain; a window of

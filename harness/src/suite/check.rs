@@ -136,16 +136,21 @@ pub(super) fn check(
                     .into(),
             ));
         };
+        let (expected, scorer) = super::scoring::scoring_of(src, d)?;
+        let mut fields = d.fields.clone();
+        fields.remove(super::scoring::EXPECTED_FIELD);
         sources.push(DatasetSource {
             name: d.name.get_ref().clone(),
             task: d.task.get_ref().clone(),
             path: file,
             format,
-            fields: d.fields.clone(),
+            fields,
             limit: d.limit,
             offset: d.offset,
             seed: d.seed,
             reference: d.reference.as_ref().map(|r| r.get_ref().clone()),
+            expected,
+            scorer,
         });
     }
     if spec.models.is_empty() {

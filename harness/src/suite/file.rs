@@ -169,6 +169,14 @@ pub struct DatasetSpec {
     /// The study dataset this one stands for (a `dataset` of the `[reference]` table);
     /// without it, the study's figure is the mean over its datasets of the task.
     pub reference: Option<Spanned<String>>,
+    /// How answers are scored against `fields.expected` (default: from the task).
+    pub scorer: Option<Spanned<String>>,
+    /// For `scorer = "accuracy"`: reference label → words naming it in an answer.
+    pub labels: Option<Spanned<BTreeMap<String, Vec<String>>>>,
+    /// For `scorer = "regex"`: the pattern whose first group (or match) is the answer.
+    pub pattern: Option<Spanned<String>>,
+    /// For `scorer = "exact"`: whether case matters.
+    pub case_sensitive: Option<Spanned<bool>>,
 }
 
 /// `[tasks.NAME]`: how a task's inputs become requests.

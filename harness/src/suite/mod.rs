@@ -14,6 +14,7 @@ mod load;
 mod numbers;
 pub mod plan;
 mod reference;
+mod scoring;
 mod settings;
 
 pub use crate::dataset::{DatasetFormat, DatasetSource};
@@ -23,6 +24,7 @@ pub use entries::{Model, Server, ServerAddress, ServerProcesses};
 pub use error::SuiteError;
 pub use load::{MissingDataset, load, load_in, load_plan_only};
 pub use reference::StudyReference;
+pub use scoring::default_scorer;
 pub use settings::{CarbonSettings, ProbeKind, ProbeSettings, RunOrder, Schedule};
 
 pub use records::labels::ModelClass;

@@ -70,6 +70,7 @@ pub fn concatenate(dirs: &[&Path], out: &Path) -> Result<Shifts, ReportError> {
             }
         }
         offset = last.saturating_add(SHARD_GAP_NS);
+        append_answers(dir, out)?;
     }
     for (name, mut w) in writers {
         w.flush().map_err(|source| records::RecordsError::Io {
@@ -81,6 +82,29 @@ pub fn concatenate(dirs: &[&Path], out: &Path) -> Result<Shifts, ReportError> {
         t_offset_ns,
         energy_offset_j,
     })
+}
+
+/// Appends a shard's `answers.jsonl` (no times or energies in it) to the merged one.
+fn append_answers(dir: &Path, out: &Path) -> Result<(), ReportError> {
+    let path = dir.join(files::ANSWERS_JSONL);
+    if !super::is_nonempty(&path) {
+        return Ok(());
+    }
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |cause| ReportError::from(records::RecordsError::Io { path, cause })
+    };
+    let mut bytes = std::fs::read(&path).map_err(io(&path))?;
+    if !bytes.ends_with(b"\n") {
+        bytes.push(b'\n');
+    }
+    let target = out.join(files::ANSWERS_JSONL);
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&target)
+        .map_err(io(&target))?;
+    std::io::Write::write_all(&mut file, &bytes).map_err(io(&target))
 }
 
 fn csv_err(path: &Path) -> impl Fn(csv::Error) -> ReportError + use<> {

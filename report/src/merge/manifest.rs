@@ -27,6 +27,14 @@ pub(super) fn merged_manifest(
                 m.probes.push(p.clone());
             }
         }
+        // Each shard records the datasets its configurations read (and how they are
+        // scored): the merged folder needs every shard's.
+        for d in s.manifest.datasets.iter().flatten() {
+            let datasets = m.datasets.get_or_insert_with(Vec::new);
+            if !datasets.iter().any(|e| e.name == d.name) {
+                datasets.push(d.clone());
+            }
+        }
     }
     m.missing_probes = missing_probes(shards);
     m.host = merged_host(shards);
