@@ -27,10 +27,10 @@ pub struct AnswerRecord {
 
 /// Reads `answers.jsonl` line by line, handing each record to `each`; a missing file has
 /// none. Errors name the file and line.
-pub fn for_each(
+pub fn for_each<E: From<RecordsError>>(
     path: &Path,
-    mut each: impl FnMut(AnswerRecord) -> Result<(), RecordsError>,
-) -> Result<(), RecordsError> {
+    mut each: impl FnMut(AnswerRecord) -> Result<(), E>,
+) -> Result<(), E> {
     let file = match std::fs::File::open(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
@@ -38,7 +38,8 @@ pub fn for_each(
             return Err(RecordsError::Io {
                 path: path.to_path_buf(),
                 cause: e,
-            });
+            }
+            .into());
         }
     };
     for (i, line) in std::io::BufReader::new(file).lines().enumerate() {
@@ -81,7 +82,7 @@ mod tests {
         assert!(!line.contains('\n'), "one record, one line");
         std::fs::write(&path, format!("{line}\n{{\"config\": 1}}\n")).expect("write");
         let mut seen = Vec::new();
-        let e = for_each(&path, |r| {
+        let e = for_each(&path, |r| -> Result<(), RecordsError> {
             seen.push(r);
             Ok(())
         })

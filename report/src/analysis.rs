@@ -6,16 +6,18 @@ use crate::ReportError;
 use crate::energy::EnergyRun;
 use crate::model::Report;
 use crate::options::ReportOptions;
+use crate::quality::ScoreSink;
 use crate::scan::{self, RequestEnergySink, ScanOptions};
-use crate::{aggregate, context, domains, fidelity, merge, reference, summary};
+use crate::{aggregate, context, domains, fidelity, merge, quality, reference, summary};
 use std::path::Path;
 
 /// Computes the report of a run folder without writing anything; each request's energy
-/// goes to `sink`.
+/// goes to `sink`, each answer's score to `scores`.
 pub fn analyse(
     dir: &Path,
     options: &ReportOptions,
     sink: &mut dyn RequestEnergySink,
+    scores: &mut dyn ScoreSink,
 ) -> Result<Report, ReportError> {
     let EnergyRun { manifest, configs } = EnergyRun::load(dir, options.policy.as_ref())?;
     let scan_options = ScanOptions {
@@ -40,8 +42,11 @@ pub fn analyse(
         .collect();
     merge::label_hosts(dir, summaries.iter_mut().map(|s| &mut s.row))?;
     let fidelity = fidelity::assess(dir, &manifest, &configs, &mut summaries, options)?;
+    let quality = quality::assess(dir, &manifest, &configs, scores)?;
+    quality::annotate(&mut summaries, &quality);
     Ok(Report {
         fidelity,
+        quality,
         beside_study: reference::beside(dir, &configs)?,
         domains: configs.iter().flat_map(domains::rows).collect(),
         tasks: aggregate::tasks(&configs),

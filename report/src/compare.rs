@@ -1,8 +1,12 @@
 //! The regression gate: per configuration, the change in energy per inference between a
-//! baseline run and a candidate run, with its CI and Welch's t-test.
+//! baseline run and a candidate run, with its CI and Welch's t-test; and, where both runs
+//! scored its answers, the change in quality ([`quality`]).
+
+pub mod quality;
 
 use crate::ReportError;
 use crate::energy::EnergyRun;
+use crate::quality::Discard;
 use crate::stats::Describe;
 use crate::stats::welch::Welch;
 use crate::summary::per_inference;
@@ -19,6 +23,9 @@ pub struct CompareOptions {
     pub threshold_pct: f64,
     /// Significance level of the two-sided Welch test.
     pub alpha: f64,
+    /// Drop in quality (absolute points of the headline metric) that fails the gate when
+    /// significant.
+    pub quality_threshold_points: f64,
 }
 
 impl Default for CompareOptions {
@@ -26,6 +33,7 @@ impl Default for CompareOptions {
         Self {
             threshold_pct: 5.0,
             alpha: 0.05,
+            quality_threshold_points: 1.0,
         }
     }
 }
@@ -97,8 +105,12 @@ pub struct CompareResult {
     pub rows: Vec<Comparison>,
     /// Configurations only the candidate has (not gated).
     pub added: Vec<String>,
+    /// Quality of the configurations scored in either run.
+    pub quality: Vec<quality::QualityComparison>,
     /// The threshold used (%).
     pub threshold_pct: f64,
+    /// The quality threshold used (points).
+    pub quality_threshold_points: f64,
     /// The significance level used.
     pub alpha: f64,
 }
@@ -120,13 +132,30 @@ impl CompareResult {
             .collect()
     }
 
-    /// The gate's exit code: 1 when a configuration regressed (untested ones are still
-    /// listed), otherwise 2 when one could not be tested (missing from the candidate, or
-    /// fewer than 2 valid repetitions on a side), otherwise 0.
+    /// The configurations whose quality fails the gate.
+    pub fn quality_regressions(&self) -> Vec<&quality::QualityComparison> {
+        self.quality
+            .iter()
+            .filter(|r| r.verdict == Verdict::Regression)
+            .collect()
+    }
+
+    /// The configurations whose quality could not be tested (scored on one side only).
+    pub fn quality_untested(&self) -> Vec<&quality::QualityComparison> {
+        self.quality
+            .iter()
+            .filter(|r| r.verdict == Verdict::NotTested)
+            .collect()
+    }
+
+    /// The gate's exit code: 1 when a configuration regressed in energy or quality
+    /// (untested ones are still listed), otherwise 2 when one could not be tested (missing
+    /// from the candidate, fewer than 2 valid repetitions on a side, or quality scored on
+    /// one side only), otherwise 0.
     pub fn exit_code(&self) -> u8 {
-        if !self.regressions().is_empty() {
+        if !self.regressions().is_empty() || !self.quality_regressions().is_empty() {
             1
-        } else if !self.untested().is_empty() {
+        } else if !self.untested().is_empty() || !self.quality_untested().is_empty() {
             2
         } else {
             0
@@ -149,8 +178,8 @@ pub fn compare(
     compare_runs(&base, &cand, options, baseline, candidate)
 }
 
-/// Compares two runs read by the energy pass (see [`compare`]); the paths only name them
-/// in errors.
+/// Compares two runs read by the energy pass (see [`compare`]); their answers are read
+/// from `baseline` and `candidate`, which also name them in errors.
 pub fn compare_runs(
     base: &EnergyRun,
     cand: &EnergyRun,
@@ -219,10 +248,23 @@ pub fn compare_runs(
         .filter(|c| !base.configs.iter().any(|b| b.info.id == c.info.id))
         .map(|c| c.info.id.clone())
         .collect();
+    let base_quality =
+        crate::quality::assess(baseline, &base.manifest, &base.configs, &mut Discard)?;
+    let cand_quality =
+        crate::quality::assess(candidate, &cand.manifest, &cand.configs, &mut Discard)?;
+    let quality = base_quality
+        .iter()
+        .filter_map(|b| {
+            let c = cand_quality.iter().find(|c| c.config == b.config);
+            quality::judge(b, c, options)
+        })
+        .collect();
     Ok(CompareResult {
         rows,
         added,
+        quality,
         threshold_pct: options.threshold_pct,
+        quality_threshold_points: options.quality_threshold_points,
         alpha: options.alpha,
     })
 }
@@ -345,52 +387,131 @@ pub fn table(result: &CompareResult) -> String {
     for a in &result.added {
         let _ = writeln!(out, "| {a} | – | new | | | | not gated (new) |");
     }
+    quality_table(&mut out, result);
     let regressions = result.regressions();
     let untested = result.untested();
+    let q_regressions = result.quality_regressions();
+    let q_untested = result.quality_untested();
     let names = |rows: &[&Comparison]| {
         rows.iter()
             .map(|r| r.config.as_str())
             .collect::<Vec<_>>()
             .join(", ")
     };
+    let q_names = |rows: &[&quality::QualityComparison]| {
+        rows.iter()
+            .map(|r| format!("{} ({})", r.config, r.metric))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let energy_rule = format!(
+        "significantly worse (p < {}) by more than {}%",
+        result.alpha, result.threshold_pct
+    );
+    let quality_rule = format!(
+        "quality significantly lower (p < {}) by more than {} points",
+        result.alpha, result.quality_threshold_points
+    );
+    let mut failed = Vec::new();
+    if !regressions.is_empty() {
+        failed.push(format!(
+            "{} {energy_rule}: {}",
+            regressions.len(),
+            names(&regressions)
+        ));
+    }
+    if !q_regressions.is_empty() {
+        failed.push(format!(
+            "{} with {quality_rule}: {}",
+            q_regressions.len(),
+            q_names(&q_regressions)
+        ));
+    }
+    let mut not_tested = Vec::new();
+    if !untested.is_empty() {
+        not_tested.push(format!(
+            "{} of {} configurations ({})",
+            untested.len(),
+            result.rows.len(),
+            names(&untested)
+        ));
+    }
+    if !q_untested.is_empty() {
+        not_tested.push(format!("the quality of {}", q_names(&q_untested)));
+    }
     let _ = writeln!(
         out,
         "\n{}",
-        if !regressions.is_empty() {
+        if !failed.is_empty() {
+            format!("FAIL: {}", failed.join("; "))
+        } else if !not_tested.is_empty() {
             format!(
-                "FAIL: {} significantly worse (p < {}) by more than {}%: {}",
-                regressions.len(),
-                result.alpha,
-                result.threshold_pct,
-                names(&regressions)
-            )
-        } else if !untested.is_empty() {
-            format!(
-                "NOT TESTED: {} of {} configurations could not be tested ({}); the gate cannot pass. \
-                 No tested configuration is significantly worse (p < {}) by more than {}%.",
-                untested.len(),
-                result.rows.len(),
-                names(&untested),
-                result.alpha,
-                result.threshold_pct
+                "NOT TESTED: {} could not be tested; the gate cannot pass. \
+                 No tested configuration is {energy_rule}, and none has {quality_rule}.",
+                not_tested.join(", and ")
             )
         } else {
-            format!(
-                "PASS: no configuration is significantly worse (p < {}) by more than {}%.",
-                result.alpha, result.threshold_pct
-            )
+            format!("PASS: no configuration is {energy_rule}, and none has {quality_rule}.")
         }
     );
-    if !regressions.is_empty() && !untested.is_empty() {
-        let _ = writeln!(
-            out,
-            "Also not tested: {} ({} of {}).",
-            names(&untested),
-            untested.len(),
-            result.rows.len()
-        );
+    if !failed.is_empty() && !not_tested.is_empty() {
+        let _ = writeln!(out, "Also not tested: {}.", not_tested.join(", and "));
     }
     out
+}
+
+/// The quality comparisons as a Markdown table, when any configuration was scored.
+fn quality_table(out: &mut String, result: &CompareResult) {
+    if result.quality.is_empty() {
+        return;
+    }
+    out.push_str(
+        "\n| configuration | metric | baseline % (rows) | candidate % (rows) | change (points) | 95% CI of change | p (Welch) | verdict |\n",
+    );
+    out.push_str("|---|---|--:|--:|--:|--:|--:|---|\n");
+    let pct = |v: f64| {
+        if v.is_finite() {
+            format!("{:.1}", v * 100.0)
+        } else {
+            "–".to_string()
+        }
+    };
+    let points = |v: f64| {
+        if v.is_finite() {
+            format!("{v:+.2}")
+        } else {
+            "–".to_string()
+        }
+    };
+    for r in &result.quality {
+        let ci = if r.change_ci95_low_points.is_finite() && r.change_ci95_high_points.is_finite() {
+            format!(
+                "[{}, {}]",
+                points(r.change_ci95_low_points),
+                points(r.change_ci95_high_points)
+            )
+        } else {
+            "–".to_string()
+        };
+        let verdict = match (&r.reason, r.verdict) {
+            (Some(why), v) => format!("{}: {why}", v.label()),
+            (None, Verdict::Regression) => "QUALITY REGRESSION".to_string(),
+            (None, v) => v.label().to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} ({}) | {} ({}) | {} | {ci} | {} | {verdict} |",
+            r.config,
+            r.metric,
+            pct(r.baseline),
+            r.baseline_items,
+            pct(r.candidate),
+            r.candidate_items,
+            points(r.change_points),
+            r.p_value
+                .map_or_else(|| "–".to_string(), |p| format!("{p:.3}")),
+        );
+    }
 }
 
 #[cfg(test)]

@@ -142,6 +142,12 @@ pub enum Flag {
         /// The largest relative difference.
         worst: f64,
     },
+    /// The configuration's answers are not scored: no quality figure stands beside its
+    /// energy (never a 0 for "not scored").
+    QualityUnscored {
+        /// Why.
+        reason: String,
+    },
 }
 
 impl fmt::Display for Flag {
@@ -233,6 +239,7 @@ impl fmt::Display for Flag {
                 list(repetitions),
                 worst * 100.0
             ),
+            Self::QualityUnscored { reason } => write!(f, "quality-unscored({reason})"),
         }
     }
 }

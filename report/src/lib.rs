@@ -23,6 +23,7 @@ pub mod model;
 pub mod options;
 pub mod per_request;
 pub mod plot;
+pub mod quality;
 pub mod reference;
 pub mod render;
 pub mod scan;

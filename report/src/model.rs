@@ -38,6 +38,8 @@ pub struct Report {
     /// Per configuration (in `summary` order): states, cross-checks, attribution,
     /// repetitions needed and the validity checklist.
     pub fidelity: Vec<crate::fidelity::ConfigFidelity>,
+    /// Per configuration (in `summary` order): its answers' scores.
+    pub quality: Vec<crate::quality::ConfigQuality>,
     /// Each model and task beside the study's figure; `None` without `reference.csv`.
     pub beside_study: Option<Vec<ComparisonRow>>,
     /// Plot files written (empty until a render draws them).
@@ -226,4 +228,26 @@ pub struct SummaryRow {
     /// joulebench's own share of the machine's busy CPU time (0–1).
     #[serde(default)]
     pub client_cpu_share: Option<f64>,
+    /// The headline quality metric (`accuracy`, `f1`, `rouge_l`, `exact`, `match`); empty
+    /// when the answers are not scored (flagged `quality-unscored`).
+    #[serde(default)]
+    pub quality_metric: String,
+    /// Mean quality over the dataset rows sent (0–1).
+    #[serde(default)]
+    pub quality_mean: Option<f64>,
+    /// Lower bound of its 95% CI over rows (Student's t).
+    #[serde(default)]
+    pub quality_ci95_low: Option<f64>,
+    /// Upper bound of its 95% CI.
+    #[serde(default)]
+    pub quality_ci95_high: Option<f64>,
+    /// Distinct dataset rows scored.
+    #[serde(default)]
+    pub quality_items: Option<u64>,
+    /// Standard deviation of the repetitions' mean quality (the server's nondeterminism).
+    #[serde(default)]
+    pub quality_repetition_std: Option<f64>,
+    /// Share of scored answers no label could be read from (counted wrong).
+    #[serde(default)]
+    pub quality_unparsed_share: Option<f64>,
 }

@@ -12,12 +12,14 @@ use crate::export::markdown::Markdown;
 use crate::model::{Report, SummaryRow};
 use crate::options::ReportOptions;
 use crate::plot::{self, Figure};
+use crate::quality::{RequestScore, ScoreSink};
 use crate::scan::RequestEnergySink;
 use crate::trend::{History, TrendRow};
 use plotters::prelude::*;
 use records::files::{
     CONTEXT_SUMMARY_CSV, DOMAINS_CSV, MODELS_CSV, PLOTS_DIR, REFERENCE_COMPARISON_CSV,
-    REQUEST_ENERGY_CSV, SUMMARY_CSV, SUMMARY_JSON, SUMMARY_MD, SUMMARY_TEX, TASKS_CSV,
+    REQUEST_ENERGY_CSV, REQUEST_SCORES_CSV, SUMMARY_CSV, SUMMARY_JSON, SUMMARY_MD, SUMMARY_TEX,
+    TASKS_CSV,
 };
 use records::raw::RequestEnergyRecord;
 use std::path::{Path, PathBuf};
@@ -35,9 +37,11 @@ pub fn render(dir: &Path) -> Result<Vec<SummaryRow>, ReportError> {
 /// Rebuilds every result file: the CSV, Markdown, LaTeX and JSON tables,
 /// `request_energy.csv` and the plots.
 pub fn render_with(dir: &Path, options: &ReportOptions) -> Result<Report, ReportError> {
-    let mut energy = RequestEnergyFile::new(dir.join(REQUEST_ENERGY_CSV));
-    let mut report = analyse(dir, options, &mut energy)?;
+    let mut energy = RowFile::<RequestEnergyRecord>::new(dir.join(REQUEST_ENERGY_CSV));
+    let mut scores = RowFile::<RequestScore>::new(dir.join(REQUEST_SCORES_CSV));
+    let mut report = analyse(dir, options, &mut energy, &mut scores)?;
     energy.close()?;
+    scores.close()?;
     for (name, exporter) in exports(&report) {
         write(&dir.join(name), &exporter.serialize(&report)?)?;
     }
@@ -93,6 +97,10 @@ pub fn draw(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, ReportError> {
     let latency = plot::latency::LatencyEnergy::new(&rows);
     if !latency.is_empty() {
         files.extend(save_plot(&latency, dir, "latency_vs_energy")?);
+    }
+    for frontier in plot::frontier::EnergyQuality::per_task(&rows) {
+        let stem = format!("quality_vs_energy_{}", plot::file_stem(frontier.task()));
+        files.extend(save_plot(&frontier, dir, &stem)?);
     }
     let spread = plot::distribution::RequestEnergy::new(&report.configs, &report.scan.requests);
     if !spread.is_empty() {
@@ -174,16 +182,23 @@ fn save_plot(figure: &impl Figure, dir: &Path, stem: &str) -> Result<Vec<PathBuf
     Ok(vec![png, svg])
 }
 
-/// `request_energy.csv`, written row by row as the analysis finds each request's energy;
-/// created only when the run has requests and samples.
-struct RequestEnergyFile {
+/// A CSV file of derived rows (`request_energy.csv`, `request_scores.csv`), written row by
+/// row as the analysis finds them; created at the first row (or at `start`).
+struct RowFile<T> {
     path: PathBuf,
     writer: Option<csv::Writer<std::fs::File>>,
+    _rows: std::marker::PhantomData<fn(T)>,
 }
 
-impl RequestEnergyFile {
+impl<T: serde::Serialize + Default> RowFile<T> {
     fn new(path: PathBuf) -> Self {
-        Self { path, writer: None }
+        // A stale file from an earlier report must not outlive this one.
+        let _ = std::fs::remove_file(&path);
+        Self {
+            path,
+            writer: None,
+            _rows: std::marker::PhantomData,
+        }
     }
 
     fn csv_err(&self, source: csv::Error) -> ReportError {
@@ -200,24 +215,9 @@ impl RequestEnergyFile {
         })
     }
 
-    /// Flushes the rows written.
-    fn close(self) -> Result<(), ReportError> {
-        match self.writer {
-            Some(mut w) => w.flush().map_err(|source| {
-                ReportError::from(records::RecordsError::Io {
-                    path: self.path,
-                    cause: source,
-                })
-            }),
-            None => Ok(()),
-        }
-    }
-}
-
-impl RequestEnergySink for RequestEnergyFile {
-    fn start(&mut self) -> Result<(), ReportError> {
-        let header =
-            records::table_io::header_of::<RequestEnergyRecord>().map_err(|e| self.csv_err(e))?;
+    /// Creates the file with its header.
+    fn create(&mut self) -> Result<(), ReportError> {
+        let header = records::table_io::header_of::<T>().map_err(|e| self.csv_err(e))?;
         std::fs::write(&self.path, header).map_err(|e| self.io_err(e))?;
         let file = std::fs::OpenOptions::new()
             .append(true)
@@ -232,11 +232,46 @@ impl RequestEnergySink for RequestEnergyFile {
         Ok(())
     }
 
-    fn take(&mut self, record: &RequestEnergyRecord) -> Result<(), ReportError> {
+    /// Writes one row, creating the file first when `create_first` and it is not yet.
+    fn push(&mut self, row: &T, create_first: bool) -> Result<(), ReportError> {
+        if self.writer.is_none() && create_first {
+            self.create()?;
+        }
         let result = match &mut self.writer {
-            Some(w) => w.serialize(record),
+            Some(w) => w.serialize(row),
             None => return Ok(()),
         };
         result.map_err(|e| self.csv_err(e))
+    }
+
+    /// Flushes the rows written.
+    fn close(self) -> Result<(), ReportError> {
+        match self.writer {
+            Some(mut w) => w.flush().map_err(|source| {
+                ReportError::from(records::RecordsError::Io {
+                    path: self.path,
+                    cause: source,
+                })
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// `request_energy.csv`: created when the run has requests and samples.
+impl RequestEnergySink for RowFile<RequestEnergyRecord> {
+    fn start(&mut self) -> Result<(), ReportError> {
+        self.create()
+    }
+
+    fn take(&mut self, record: &RequestEnergyRecord) -> Result<(), ReportError> {
+        self.push(record, false)
+    }
+}
+
+/// `request_scores.csv`: created at the first scored answer.
+impl ScoreSink for RowFile<RequestScore> {
+    fn take(&mut self, score: &RequestScore) -> Result<(), ReportError> {
+        self.push(score, true)
     }
 }

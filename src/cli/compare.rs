@@ -16,19 +16,29 @@ pub struct CompareArgs {
     /// Significance level of the two-sided Welch t-test.
     #[arg(long, default_value_t = 0.05)]
     pub alpha: f64,
+    /// Drop in quality (absolute points of the headline metric: accuracy, SQuAD F1,
+    /// ROUGE-L) that fails the gate when significant; gated where both runs scored answers.
+    #[arg(long, default_value_t = 1.0, value_name = "POINTS")]
+    pub quality_threshold: f64,
     /// Also write the comparison as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
 }
 
 /// Runs `joulebench compare`: exit 0 when every configuration of the baseline was tested
-/// and none got significantly worse by more than the threshold, 1 when one did (any
-/// untested ones are still listed), 2 on error (missing or mismatched runs, or a
-/// configuration absent from the candidate or with fewer than 2 valid repetitions on a
-/// side: not tested).
+/// and none got significantly worse by more than the threshold (in energy, or in quality
+/// where both runs scored answers), 1 when one did (any untested ones are still listed),
+/// 2 on error (missing or mismatched runs, or a configuration absent from the candidate,
+/// with fewer than 2 valid repetitions on a side, or scored on one side only: not
+/// tested).
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     if !(args.threshold.is_finite() && args.threshold >= 0.0) {
         anyhow::bail!("--threshold must be a percentage of 0 or more, e.g. --threshold 5");
+    }
+    if !(args.quality_threshold.is_finite() && (0.0..=100.0).contains(&args.quality_threshold)) {
+        anyhow::bail!(
+            "--quality-threshold must be a number of points from 0 to 100, e.g. --quality-threshold 1"
+        );
     }
     if !(args.alpha > 0.0 && args.alpha < 1.0) {
         anyhow::bail!("--alpha must be between 0 and 1, e.g. --alpha 0.05");
@@ -36,6 +46,7 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     let options = report::compare::CompareOptions {
         threshold_pct: args.threshold,
         alpha: args.alpha,
+        quality_threshold_points: args.quality_threshold,
     };
     let result =
         report::compare::compare(&args.baseline, &args.candidate, &options).map_err(|e| {

@@ -149,12 +149,12 @@ fn labels(
         }
         for w in words {
             let key = w.trim().to_lowercase();
-            if let Some(other) = owner.insert(key, label) {
-                if other != label {
-                    return Err(bad(format!(
-                        "the word {w:?} names both label {other:?} and label {label:?}: an answer containing it could not be read; give each word to one label"
-                    )));
-                }
+            if let Some(other) = owner.insert(key, label)
+                && other != label
+            {
+                return Err(bad(format!(
+                    "the word {w:?} names both label {other:?} and label {label:?}: an answer containing it could not be read; give each word to one label"
+                )));
             }
         }
     }

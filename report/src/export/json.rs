@@ -32,6 +32,7 @@ struct Config<'a> {
     repetitions: Vec<Rep>,
     domains: Vec<&'a crate::domains::DomainRow>,
     fidelity: Option<&'a crate::fidelity::ConfigFidelity>,
+    answer_quality: Option<&'a crate::quality::ConfigQuality>,
 }
 
 #[derive(Serialize)]
@@ -96,6 +97,7 @@ fn document(report: &Report) -> Document<'_> {
                     .filter(|d| d.config == row.config)
                     .collect(),
                 fidelity: report.fidelity.iter().find(|f| f.config == row.config),
+                answer_quality: report.quality.iter().find(|q| q.config == row.config),
             }
         })
         .collect();

@@ -153,6 +153,7 @@ pub fn render(report: &Report) -> String {
     without_valid_repetition(&mut out, report);
     failures(&mut out, report);
     super::markdown_streams::render(&mut out, report);
+    super::markdown_quality::render(&mut out, report);
     out.push_str(
         "\nUnit of replication: one repetition. CI: Student's t, n − 1 degrees of freedom. \
          *estimated* marks figures that come wholly or partly from an estimate, not a measurement.\n",

@@ -8,6 +8,7 @@ pub mod json;
 pub mod latex;
 pub mod markdown;
 mod markdown_fidelity;
+mod markdown_quality;
 mod markdown_streams;
 pub mod study_table;
 

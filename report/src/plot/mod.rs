@@ -3,6 +3,7 @@
 
 pub mod central;
 pub mod distribution;
+pub mod frontier;
 pub mod latency;
 pub mod rows;
 pub mod scatter;
