@@ -175,3 +175,79 @@ fn server_process_keys_are_checked_with_their_range_and_fix() {
         "a pid file is read at each window, not at load: {stderr}"
     );
 }
+
+/// GOOD with `keys` added to its dataset.
+fn with_dataset_keys(keys: &str) -> String {
+    GOOD.replace(
+        "path = \"data.jsonl\"\n",
+        &format!("path = \"data.jsonl\"\n{keys}\n"),
+    )
+}
+
+#[test]
+fn scoring_keys_are_checked_with_the_fix_named() {
+    for (keys, want) in [
+        (
+            "scorer = \"squad\"",
+            "key `datasets.scorer`: `scorer` scores answers against reference answers, but dataset \"d\" maps none: add `expected = \"COLUMN\"`",
+        ),
+        (
+            "fields = { expected = \"label\" }\nscorer = \"bleu\"",
+            "key `datasets.scorer`: unknown scorer \"bleu\": expected \"accuracy\", \"squad\", \"rouge\", \"exact\" or \"regex\"",
+        ),
+        (
+            "fields = { expected = \"label\" }\nscorer = \"squad\"\nlabels = { \"1\" = [\"positive\"] }",
+            "key `datasets.labels`: `labels` is a setting of scorer = \"accuracy\", but this dataset's scorer is \"squad\"",
+        ),
+        (
+            "fields = { expected = \"label\" }\nscorer = \"regex\"\npattern = \"(unclosed\"",
+            "key `datasets.pattern`: not a regular expression",
+        ),
+        (
+            "fields = { expected = \"label\" }\nscorer = \"regex\"",
+            "key `datasets.pattern`: scorer = \"regex\" needs `pattern`",
+        ),
+        (
+            "fields = { expected = \"label\" }\nlabels = { \"1\" = [\"good\"], \"0\" = [\"Good\"] }",
+            "the word \"good\" names both label \"0\" and label \"1\"",
+        ),
+        (
+            "fields = { expected = \"label\" }\nlabels = { \"1\" = [] }",
+            "label \"1\" needs one or more non-empty words",
+        ),
+    ] {
+        let (code, err) = fails_with(&with_dataset_keys(keys));
+        assert_ne!(code, 0, "{keys}");
+        assert!(err.contains("suite.toml:"), "{err}");
+        assert!(err.contains(want), "{keys}\n{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+    }
+    // A task with no default scorer must name one.
+    let (code, err) = fails_with(
+        &with_dataset_keys("fields = { expected = \"label\" }")
+            .replace("task = \"sentiment\"", "task = \"translation\""),
+    );
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("task \"translation\" has no default scorer: set `scorer`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_missing_reference_field_names_the_file_line_and_the_fix() {
+    let (dir, path) = suite_dir(
+        &with_dataset_keys("fields = { expected = \"answers.text\" }"),
+        3,
+    );
+    let output = joulebench()
+        .args(["run", "--quiet", "--out"])
+        .arg(dir.path().join("results"))
+        .arg(&path)
+        .output()
+        .expect("run joulebench");
+    let err = String::from_utf8_lossy(&output.stderr).to_string();
+    assert_ne!(output.status.code(), Some(0));
+    assert!(err.contains("data.jsonl:1: the reference answers (fields.expected = \"answers.text\"): the row has no field `answers`"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}

@@ -11,6 +11,7 @@ mod fuzz_inputs;
 mod launched_servers;
 mod php_suites;
 mod probe_cli;
+mod quality;
 mod readiness;
 mod report_cli;
 mod resumed_stops;

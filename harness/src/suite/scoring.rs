@@ -100,10 +100,16 @@ pub(super) fn scoring_of(
                 ));
             };
             if let Err(e) = regex::Regex::new(p.get_ref()) {
+                // The regex crate's message spans lines (the pattern, a caret, the error).
+                let text = e.to_string();
+                let why = text.lines().last().unwrap_or(&text).trim_start_matches("error: ");
                 return Err(src.error_at(
                     p.span(),
                     Some("datasets.pattern"),
-                    format!("not a regular expression: {e}"),
+                    format!(
+                        "not a regular expression ({why}): fix {:?} (Rust regex syntax: https://docs.rs/regex)",
+                        p.get_ref()
+                    ),
                 ));
             }
             Scorer::Regex {

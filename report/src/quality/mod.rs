@@ -3,8 +3,9 @@
 //! configuration, over the same usable repetitions as the energy figures.
 //!
 //! A configuration's quality is the mean over the dataset rows it sent of each row's mean
-//! score, with a 95% Student's t interval over those rows: the uncertainty of estimating
-//! the model's quality from this sample of the dataset. The spread between repetitions
+//! score, with a 95% Student's t interval over those rows (clamped to the scores' range,
+//! 0 to 1): the uncertainty of estimating the model's quality from this sample of the
+//! dataset. The spread between repetitions
 //! (the server's nondeterminism) is reported beside it.
 
 pub mod label;
@@ -68,7 +69,8 @@ pub struct MetricSummary {
     pub metric: Metric,
     /// Mean over the dataset rows of each row's mean score (0–1).
     pub mean: f64,
-    /// Lower bound of the 95% CI over rows (Student's t); `None` with one row.
+    /// Lower bound of the 95% CI over rows (Student's t, clamped to 0–1); `None` with one
+    /// row.
     pub ci95_low: Option<f64>,
     /// Upper bound of the 95% CI.
     pub ci95_high: Option<f64>,
@@ -273,8 +275,8 @@ fn finish(t: Tally) -> ConfigQuality {
         q.metrics.push(MetricSummary {
             metric,
             mean: d.mean,
-            ci95_low: finite(d.ci95_low),
-            ci95_high: finite(d.ci95_high),
+            ci95_low: finite(d.ci95_low).map(|v| v.clamp(0.0, 1.0)),
+            ci95_high: finite(d.ci95_high).map(|v| v.clamp(0.0, 1.0)),
             items: per_item.len() as u64,
             repetitions,
             repetition_std: spread.and_then(|s| finite(s.std)),
