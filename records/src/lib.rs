@@ -15,6 +15,7 @@ pub mod reference;
 pub mod scoring;
 pub mod state_keys;
 pub mod study;
+pub mod study_quality;
 pub mod table_io;
 pub mod tokens;
 

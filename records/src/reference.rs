@@ -38,6 +38,16 @@ pub struct ReferenceRow {
     /// without one, and in a `reference.csv` written before the column existed.
     #[serde(default)]
     pub note: String,
+    /// The study's quality metric for the figure (`accuracy`, `f1`, `rouge`); empty without
+    /// a study quality figure.
+    #[serde(default)]
+    pub reference_quality_metric: String,
+    /// The study's score (0–1), when it has one.
+    #[serde(default)]
+    pub reference_quality: Option<f64>,
+    /// Where the study's score comes from (its file and column).
+    #[serde(default)]
+    pub reference_quality_source: String,
 }
 
 /// The rows of `reference.csv` in `dir`; `None` when the run has none.

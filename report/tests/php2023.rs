@@ -462,3 +462,42 @@ fn php_2023_untouched_base_files_import_as_the_extract_holds_them() {
         assert!(same(r.energy_j, kwh * 3.6e6), "{r:?} against {kwh} kWh");
     }
 }
+
+/// The study quality table kept in `suites/php/reference/` is the extract's
+/// `eval/performance.csv` as `records::study_quality` converts it, and loads as a suite
+/// loads it (every score from 0 to 1).
+#[test]
+fn php_2023_quality_table_is_what_the_performance_file_gives() {
+    let committed = Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../suites/php/reference/php2023-quality.csv"
+    ));
+    let derived =
+        records::study_quality::from_php_performance(&Path::new(PHP).join("eval/performance.csv"))
+            .expect("converts");
+    let loaded = records::study_quality::load(committed).expect("loads");
+    assert_eq!(
+        loaded, derived,
+        "regenerate with suites/php/reference/derive.sh"
+    );
+    // Spot checks against the study's file as printed.
+    let find = |model: &str, dataset: &str| {
+        loaded
+            .iter()
+            .find(|r| r.model == model && r.dataset == dataset)
+            .map(|r| (r.metric.as_str(), r.value))
+    };
+    assert_eq!(
+        find("bigscience/bloomz-560m", "sst2"),
+        Some(("accuracy", 0.9243))
+    );
+    assert_eq!(
+        find("google/flan-t5-xxl", "cnn_dailymail").map(|f| f.0),
+        Some("rouge")
+    );
+    assert!(
+        loaded
+            .iter()
+            .all(|r| r.task != "sentiment" && r.task != "qa")
+    );
+}

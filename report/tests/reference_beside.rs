@@ -31,6 +31,7 @@ fn reference_row(config: &str, model: &str, task: &str, dataset: &str) -> Refere
         provenance: FigureLabel::Mixed,
         label: LABEL.into(),
         note: String::new(),
+        ..ReferenceRow::default()
     }
 }
 

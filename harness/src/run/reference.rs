@@ -19,6 +19,7 @@ pub fn rows(suite: &Suite) -> Vec<ReferenceRow> {
         .iter()
         .filter_map(|c| {
             let f = suite.study_figure(c.model_index, c.dataset_index)?;
+            let q = suite.study_quality(c.model_index, c.dataset_index);
             Some(ReferenceRow {
                 config: c.id.clone(),
                 model: c.model.clone(),
@@ -32,6 +33,9 @@ pub fn rows(suite: &Suite) -> Vec<ReferenceRow> {
                 provenance: f.provenance,
                 label: reference.label.clone(),
                 note: reference.note.clone(),
+                reference_quality_metric: q.as_ref().map(|q| q.metric.clone()).unwrap_or_default(),
+                reference_quality: q.as_ref().map(|q| q.value),
+                reference_quality_source: q.map(|q| q.source).unwrap_or_default(),
             })
         })
         .collect()

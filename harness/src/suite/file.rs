@@ -52,6 +52,9 @@ pub struct ReferenceSpec {
     pub label: Option<String>,
     /// What to know about the study's setup, printed under the comparison table.
     pub note: Option<Spanned<String>>,
+    /// The study's quality figures (CSV: model, task, dataset, metric, value, source),
+    /// relative to the suite file.
+    pub quality: Option<Spanned<PathBuf>>,
 }
 
 /// `[suite]`: the suite's name and description.

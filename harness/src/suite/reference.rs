@@ -6,6 +6,7 @@ use super::file::SuiteFile;
 use super::{Suite, SuiteError};
 use records::study::closest;
 use records::study::{Matched, StudyTable};
+use records::study_quality::{MatchedQuality, StudyQuality};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,8 @@ pub struct StudyReference {
     pub note: String,
     /// Its rows.
     pub table: StudyTable,
+    /// The study's quality figures (`[reference] quality`), when given.
+    pub quality: Vec<StudyQuality>,
 }
 
 impl Suite {
@@ -33,6 +36,20 @@ impl Suite {
         reference
             .table
             .figure(m.reference.as_deref()?, &m.task, d.reference.as_deref())
+    }
+
+    /// The study's quality figure a configuration stands beside, matched like its energy
+    /// figure ([`Suite::study_figure`]).
+    pub fn study_quality(&self, model: usize, dataset: usize) -> Option<MatchedQuality> {
+        let reference = self.reference.as_ref()?;
+        let m = self.models.get(model)?;
+        let d = self.datasets.get(dataset)?;
+        records::study_quality::matched(
+            &reference.quality,
+            m.reference.as_deref()?,
+            &m.task,
+            d.reference.as_deref(),
+        )
     }
 }
 
@@ -99,6 +116,24 @@ pub(super) fn load(
             .file_stem()
             .map_or_else(|| "study".to_string(), |s| s.to_string_lossy().into_owned()),
     };
+    let quality = match &r.quality {
+        None => Vec::new(),
+        Some(q) => {
+            let at = |message: String| src.error_at(q.span(), Some("reference.quality"), message);
+            let qpath = dir.join(q.get_ref());
+            if !qpath.is_file() {
+                return Err(at(format!(
+                    "study quality table {} not found (paths are relative to the suite file's folder)",
+                    qpath.display()
+                )));
+            }
+            records::study_quality::load(&qpath).map_err(|e| {
+                at(format!(
+                    "the study quality table cannot be used: {e}; fix that row (columns: model, task, dataset, metric, value, source)"
+                ))
+            })?
+        }
+    };
     let note = match &r.note {
         Some(n) if n.get_ref().trim().is_empty() => {
             return Err(src.error_at(
@@ -143,6 +178,7 @@ pub(super) fn load(
         label,
         note,
         table,
+        quality,
     }))
 }
 

@@ -102,7 +102,11 @@ pub(super) fn scoring_of(
             if let Err(e) = regex::Regex::new(p.get_ref()) {
                 // The regex crate's message spans lines (the pattern, a caret, the error).
                 let text = e.to_string();
-                let why = text.lines().last().unwrap_or(&text).trim_start_matches("error: ");
+                let why = text
+                    .lines()
+                    .last()
+                    .unwrap_or(&text)
+                    .trim_start_matches("error: ");
                 return Err(src.error_at(
                     p.span(),
                     Some("datasets.pattern"),

@@ -10,6 +10,48 @@ pub(super) fn pct(v: Option<f64>) -> String {
     v.map_or_else(|| "–".to_string(), |v| format!("{:.1}", v * 100.0))
 }
 
+/// The measured quality beside the study's own score, for configurations that have one.
+fn beside_study(out: &mut String, report: &Report) {
+    let rows: Vec<_> = report
+        .quality
+        .iter()
+        .filter_map(|q| q.study.as_ref().map(|s| (q, s)))
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    out.push_str(
+        "\n| Configuration | measured (%) [95% CI] | study model | study dataset | study (%) | study source |\n",
+    );
+    out.push_str("|---|--:|---|---|--:|---|\n");
+    for (q, s) in rows {
+        let measured = match q.headline() {
+            Some(h) => format!(
+                "{} {} [{} – {}]",
+                h.metric.as_str(),
+                pct(Some(h.mean)),
+                pct(h.ci95_low),
+                pct(h.ci95_high)
+            ),
+            None => "not scored".to_string(),
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {measured} | {} | {} | {} {} | {} ({}) |",
+            cell(&q.config),
+            cell(&s.model),
+            cell(&s.dataset),
+            cell(&s.metric),
+            pct(Some(s.value)),
+            cell(&s.source),
+            cell(&s.label),
+        );
+    }
+    out.push_str(
+        "\nThe study's scores are its own (its prompts, decoding and scoring script), shown as published;          a metric of another name (e.g. its `rouge`, variant not stated, against ROUGE-L) is not the same measure.\n",
+    );
+}
+
 /// Writes the quality section of `report` (nothing when no configuration was assessed).
 pub(super) fn render(out: &mut String, report: &Report) {
     if report.quality.is_empty() {
@@ -56,9 +98,11 @@ pub(super) fn render(out: &mut String, report: &Report) {
              95% CI from Student's t over those rows (the uncertainty of the dataset sample). \
              SQuAD: the official v1.1 normalisation, best over the reference answers. \
              ROUGE: F-measure, rouge-score's tokenisation, no stemming (ROUGE-L at sentence level). \
-             Unparsed answers (no label word) count as wrong. A server with seeded weights answers at chance.\n",
+             Unparsed answers (no label word) count as wrong. Seeded weights (the reference server's default) know nothing: \
+             a classifier scores about chance, and a generator's text names no label (unparsed).\n",
         );
     }
+    beside_study(out, report);
     let unscored: Vec<String> = report
         .quality
         .iter()

@@ -301,10 +301,25 @@ fn legend_strip<DB: DrawingBackend>(
     Ok(())
 }
 
-/// Class legend (and the hollow-marker meaning when something is estimated).
+/// Class legend (and the hollow-marker meaning when something is estimated), in the
+/// lower right corner.
 pub fn legend<'a, DB, X, Y>(
     chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
     any_estimated: bool,
+) -> Result<(), String>
+where
+    DB: DrawingBackend + 'a,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    legend_at(chart, any_estimated, SeriesLabelPosition::LowerRight)
+}
+
+/// Class legend at `position`.
+pub fn legend_at<'a, DB, X, Y>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
+    any_estimated: bool,
+    position: SeriesLabelPosition,
 ) -> Result<(), String>
 where
     DB: DrawingBackend + 'a,
@@ -330,7 +345,7 @@ where
     }
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
+        .position(position)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.5))
         .label_font(text(13))

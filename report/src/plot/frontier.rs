@@ -3,12 +3,13 @@
 //! other uses less energy and scores higher) ringed and joined by the frontier line.
 
 use super::Figure;
-use super::central::legend;
+use super::central::legend_at;
 use super::fail;
 use super::style::{class_colour, log_axis, log_range, provenance_suffix, text, tick};
 use crate::model::SummaryRow;
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use records::labels::{ClassLabel, FigureLabel};
 
 /// One configuration on the frontier plot.
@@ -151,7 +152,7 @@ impl Figure for EnergyQuality {
             .y_label_area_size(80)
             .build_cartesian_2d(
                 log_axis(xr.clone(), f64::from(width) - 120.0),
-                0.0f64..100.0f64,
+                -4.0f64..104.0f64,
             )
             .map_err(fail)?;
         chart
@@ -160,7 +161,13 @@ impl Figure for EnergyQuality {
             .x_desc("energy per inference (J, log scale, 95% CI over repetitions)")
             .y_desc(y_desc)
             .x_label_formatter(&|v| tick(*v))
-            .y_label_formatter(&|v| format!("{v:.0}"))
+            .y_label_formatter(&|v| {
+                if (0.0..=100.0).contains(v) {
+                    format!("{v:.0}")
+                } else {
+                    String::new()
+                }
+            })
             .label_style(text(13))
             .axis_desc_style(text(16))
             .draw()
@@ -179,6 +186,8 @@ impl Figure for EnergyQuality {
             .label("Pareto frontier (ringed)")
             .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], BLACK.mix(0.4)));
         let clamp_x = |v: f64| v.clamp(xr.start, xr.end);
+        // Names go left of points in the right third of the (log) axis, so they stay inside.
+        let right_third = xr.start * (xr.end / xr.start).powf(2.0 / 3.0);
         for p in &self.points {
             let colour = class_colour(p.class);
             let (x, y) = (p.energy.0, p.quality.0 * 100.0);
@@ -207,19 +216,36 @@ impl Figure for EnergyQuality {
             } else {
                 colour.stroke_width(2)
             };
-            let ring = if p.optimal { 9 } else { 0 };
+            if p.optimal {
+                chart
+                    .draw_series(std::iter::once(Circle::new(
+                        (x, y),
+                        9,
+                        BLACK.stroke_width(2),
+                    )))
+                    .map_err(fail)?;
+            }
             chart
                 .draw_series(std::iter::once(
                     EmptyElement::at((x, y))
                         + Circle::new((0, 0), 5, style)
-                        + Circle::new((0, 0), ring, BLACK.stroke_width(2))
-                        + Text::new(p.name.clone(), (10, -8), text(11)),
+                        + Text::new(
+                            p.name.clone(),
+                            (if x > right_third { -10 } else { 10 }, -8),
+                            if x > right_third {
+                                text(11).pos(Pos::new(HPos::Right, VPos::Bottom))
+                            } else {
+                                text(11)
+                            },
+                        ),
                 ))
                 .map_err(fail)?;
         }
-        legend(
+        // Upper left: cheap and good, the corner every frontier aims at and few points reach.
+        legend_at(
             &mut chart,
             self.points.iter().any(|p| !p.provenance.is_measured()),
+            SeriesLabelPosition::UpperLeft,
         )
     }
 }

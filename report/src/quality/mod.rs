@@ -105,6 +105,26 @@ pub struct ConfigQuality {
     pub unparsed: Option<u64>,
     /// Why the configuration has no quality figure, when it has none.
     pub unscored: Option<String>,
+    /// The study's own score for the model it stands for (from `reference.csv`), when the
+    /// suite's `[reference]` has a quality table with one.
+    pub study: Option<StudyScore>,
+}
+
+/// A study's score beside a measured one, with its provenance.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+pub struct StudyScore {
+    /// How the study is named (the suite's `[reference] label`).
+    pub label: String,
+    /// The study's model.
+    pub model: String,
+    /// The study's dataset, or `mean of ...` over the task's datasets.
+    pub dataset: String,
+    /// The study's metric, as it names it (`accuracy`, `f1`, `rouge`).
+    pub metric: String,
+    /// The study's score (0–1).
+    pub value: f64,
+    /// Where it comes from (the study's file and column).
+    pub source: String,
 }
 
 impl ConfigQuality {
@@ -154,6 +174,22 @@ pub fn assess(
         .iter()
         .map(|c| tally_for(c, manifest, has_answers))
         .collect();
+    let study = records::reference::load(dir)?.unwrap_or_default();
+    for t in &mut tallies {
+        t.quality.study = study
+            .iter()
+            .find(|r| r.config == t.quality.config)
+            .and_then(|r| {
+                Some(StudyScore {
+                    label: r.label.clone(),
+                    model: r.reference_model.clone(),
+                    dataset: r.reference_dataset.clone(),
+                    metric: r.reference_quality_metric.clone(),
+                    value: r.reference_quality?,
+                    source: r.reference_quality_source.clone(),
+                })
+            });
+    }
     let index = crate::configs::positions(configs);
     records::answers::for_each(&path, |a| -> Result<(), ReportError> {
         let Some(&i) = index.get(a.config.as_str()) else {
