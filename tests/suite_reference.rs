@@ -317,3 +317,47 @@ fn a_resumed_run_resolves_its_table_and_keeps_the_figures_it_started_with() {
         "{md}"
     );
 }
+
+#[test]
+fn the_study_quality_stands_beside_the_measured_quality_with_its_source() {
+    const QUALITY: &str = "model,task,dataset,metric,value,source\n\
+        google/flan-t5-base,sentiment,sst2,accuracy,0.9232,eval/performance.csv: sst2 (acc)\n\
+        google/flan-t5-base,sentiment,imdb,accuracy,0.9,eval/performance.csv: imdb (acc)\n";
+    let server = openai_server();
+    let text = suite(&server.url, Some("sst2"))
+        .replacen(
+            &format!("label = \"{LABEL}\"\n"),
+            &format!("label = \"{LABEL}\"\nquality = \"reference/quality.csv\"\n"),
+            1,
+        )
+        .replacen(
+            "fields = { text = \"sentence\" }",
+            "fields = { text = \"sentence\", expected = \"label\" }\nlabels = { \"0\" = [\"negative\"], \"1\" = [\"positive\"] }",
+            1,
+        );
+    let (dir, path) = suite_dir(&text, 3);
+    with_table(dir.path(), TABLE);
+    std::fs::write(dir.path().join("reference/quality.csv"), QUALITY).expect("write");
+    let out = run_in_ok(dir.path(), &path);
+    let row = &csv_rows(&out.join("reference.csv"))[0];
+    assert_eq!(row["reference_quality_metric"], "accuracy");
+    assert_eq!(row["reference_quality"], "0.9232");
+    assert_eq!(
+        row["reference_quality_source"],
+        "eval/performance.csv: sst2 (acc)"
+    );
+    let md = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
+    // The test server answers "word word word": no label, so 0% measured, beside 92.3%.
+    assert!(
+        md.contains("| m1@sample | accuracy 0.0 [0.0 – 0.0] | google/flan-t5-base | sst2 | accuracy 92.3 | eval/performance.csv: sst2 (acc) (PHP 2023"),
+        "{md}"
+    );
+    // A missing quality table is a load error that names the key.
+    std::fs::remove_file(dir.path().join("reference/quality.csv")).expect("remove");
+    let (code, _, err) = dry_run_at(&path);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("key `reference.quality`: study quality table") && err.contains("not found"),
+        "{err}"
+    );
+}
