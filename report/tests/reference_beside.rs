@@ -396,13 +396,19 @@ fn both_sides_cover_the_same_datasets_and_an_estimated_ratio_says_so() {
 fn without_a_note_a_generic_sentence_and_an_old_reference_csv_still_reads() {
     let tmp = tempfile::tempdir().expect("temp dir");
     run_with_reference(tmp.path());
-    // A reference.csv written before the `note` column existed: drop its last column.
+    // A reference.csv written before the `note` column existed: drop it and the study
+    // quality columns after it.
     let path = tmp.path().join("reference.csv");
     let text = std::fs::read_to_string(&path).expect("read");
-    assert!(text.starts_with("config,") && text.lines().next().expect("header").ends_with(",note"));
+    assert!(
+        text.starts_with("config,")
+            && text.lines().next().expect("header").ends_with(
+                ",note,reference_quality_metric,reference_quality,reference_quality_source"
+            )
+    );
     let old: String = text
         .lines()
-        .map(|l| format!("{}\n", l.rsplit_once(',').expect("columns").0))
+        .map(|l| format!("{}\n", l.rsplitn(5, ',').last().expect("columns")))
         .collect();
     std::fs::write(&path, old).expect("write");
     let report =
