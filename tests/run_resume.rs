@@ -171,6 +171,17 @@ fn resume_and_check(server: &TestServer, out: &Path, suite: Option<&Path>, finis
         .collect();
     assert_eq!(keys.len(), rows.len(), "no (repetition, index) twice");
     assert!(rows.iter().all(|r| r["status"] == "ok"));
+    // answers.jsonl matches requests.csv: one answer per measured request, none twice.
+    let answers = std::fs::read_to_string(out.join("answers.jsonl")).expect("answers.jsonl");
+    let answered: BTreeSet<(String, String)> = answers
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("one record per line");
+            (v["repetition"].to_string(), v["index"].to_string())
+        })
+        .collect();
+    assert_eq!(answers.lines().count(), rows.len(), "{answers}");
+    assert_eq!(answered, keys, "the answers of the requests kept");
     let warmups = csv_rows(&out.join("requests.csv"))
         .iter()
         .filter(|r| r["phase"] == "warmup")

@@ -249,6 +249,26 @@ fn three_shards_merged_match_the_unsharded_run() {
         assert!(span[s].0 > span[s - 1].1, "{span:?}");
         assert!(offsets[s] > span[s - 1].1, "{offsets:?} {span:?}");
     }
+    // Every shard's answers, none twice; the merged manifest knows every shard's datasets.
+    let lines = |d: &Path| {
+        std::fs::read_to_string(d.join("answers.jsonl"))
+            .map(|t| t.lines().map(str::to_string).collect::<Vec<_>>())
+            .unwrap_or_default()
+    };
+    let mut from_shards: Vec<String> = shards.iter().flat_map(|d| lines(d)).collect();
+    let mut in_merge = lines(&merged);
+    from_shards.sort();
+    in_merge.sort();
+    assert!(!in_merge.is_empty());
+    assert_eq!(
+        in_merge, from_shards,
+        "answers.jsonl is the shards' answers"
+    );
+    let datasets = manifest(&merged)["datasets"].as_array().map_or(0, Vec::len);
+    assert_eq!(
+        datasets,
+        manifest(&whole)["datasets"].as_array().map_or(0, Vec::len)
+    );
     // The per-window records (states, attribution) are merged too, on the same timeline:
     // every shard's rows, each window within its shard's span.
     for file in ["window_state.csv", "attribution.csv"] {

@@ -146,6 +146,50 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn a_nested_group_reads_as_json_that_a_dotted_path_reaches() {
+        // SQuAD's layout: `answers` a group holding a repeated `text`.
+        let schema = Arc::new(
+            parse_message_type(
+                "message schema { REQUIRED BYTE_ARRAY question (UTF8); \
+                 REQUIRED group answers { REPEATED BYTE_ARRAY text (UTF8); } }",
+            )
+            .expect("schema"),
+        );
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("squad.parquet");
+        let file = std::fs::File::create(&path).expect("create");
+        let props = Arc::new(WriterProperties::builder().build());
+        let mut writer = SerializedFileWriter::new(file, schema, props).expect("writer");
+        let mut group = writer.next_row_group().expect("row group");
+        let mut col = group.next_column().expect("column").expect("question");
+        col.typed::<ByteArrayType>()
+            .write_batch(&[ByteArray::from("q1"), ByteArray::from("q2")], None, None)
+            .expect("write");
+        col.close().expect("close");
+        // Row 1 has two answers, row 2 one: repetition levels start a row at 0.
+        let texts = ["Denver Broncos", "Broncos", "Paris"].map(ByteArray::from);
+        let mut col = group.next_column().expect("column").expect("answers.text");
+        col.typed::<ByteArrayType>()
+            .write_batch(&texts, Some(&[1, 1, 1]), Some(&[0, 1, 0]))
+            .expect("write");
+        col.close().expect("close");
+        group.close().expect("close group");
+        writer.close().expect("close file");
+        let rows = read_parquet(&path).expect("reads");
+        assert_eq!(rows.len(), 2);
+        let answers: serde_json::Value =
+            serde_json::from_str(&rows[0].1["answers"]).expect("JSON text");
+        assert_eq!(
+            answers,
+            serde_json::json!({"text": ["Denver Broncos", "Broncos"]})
+        );
+        assert_eq!(
+            super::super::expected::expected_of(&rows[1].1, "answers.text").expect("reached"),
+            vec!["Paris"]
+        );
+    }
+
+    #[test]
     fn a_file_that_is_not_parquet_is_named_with_a_fix() {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("d.parquet");
