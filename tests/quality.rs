@@ -67,18 +67,7 @@ fn run(suite: &str, data: &str) -> (tempfile::TempDir, std::path::PathBuf) {
     std::fs::write(dir.path().join("data.jsonl"), data).expect("data");
     let path = dir.path().join("suite.toml");
     std::fs::write(&path, suite).expect("suite");
-    let out = dir.path().join("results");
-    let output = joulebench()
-        .args(["run", "--quiet", "--out"])
-        .arg(&out)
-        .arg(&path)
-        .output()
-        .expect("run joulebench");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let out = common::run_in_ok(dir.path(), &path);
     (dir, out)
 }
 
@@ -125,9 +114,16 @@ fn classification_answers_right_wrong_and_unparsed_score_exactly() {
     });
     let dataset = "fields = { text = \"sentence\", expected = \"label\" }\n\
                    labels = { \"0\" = [\"negative\"], \"1\" = [\"positive\"] }";
-    let (_dir, out) = run(
-        &suite(&server.url, "sentiment", dataset, "sentiment? {text}", 4, 2),
-        data,
+    let text = suite(&server.url, "sentiment", dataset, "sentiment? {text}", 4, 2);
+    let (dir, out) = run(&text, data);
+    // The dry run says how the answers will be scored.
+    let (code, plan, _) = common::dry_run_at(&dir.path().join("suite.toml"));
+    assert_eq!(code, 0);
+    assert!(
+        plan.contains(
+            "answers scored:\n  d                        accuracy against `label` (accuracy)"
+        ),
+        "{plan}"
     );
     // Every measured answer is kept beside its reference.
     let answers = std::fs::read_to_string(out.join("answers.jsonl")).expect("answers");

@@ -240,12 +240,7 @@ fn a_missing_reference_field_names_the_file_line_and_the_fix() {
         &with_dataset_keys("fields = { expected = \"answers.text\" }"),
         3,
     );
-    let output = joulebench()
-        .args(["run", "--quiet", "--out"])
-        .arg(dir.path().join("results"))
-        .arg(&path)
-        .output()
-        .expect("run joulebench");
+    let (output, _) = common::run_in(dir.path(), &path);
     let err = String::from_utf8_lossy(&output.stderr).to_string();
     assert_ne!(output.status.code(), Some(0));
     assert!(err.contains("data.jsonl:1: the reference answers (fields.expected = \"answers.text\"): the row has no field `answers`"), "{err}");

@@ -113,9 +113,40 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
         "carbon: {} gCO2eq/kWh, PUE {}",
         suite.carbon.intensity_g_per_kwh, suite.carbon.pue
     );
+    scoring(&mut out, suite, plan);
     study_figures(&mut out, suite, plan);
     missing_datasets(&mut out, suite);
     out
+}
+
+/// How each dataset of the plan has its answers scored, or that it has none.
+fn scoring(out: &mut String, suite: &Suite, plan: &Plan) {
+    let mut seen: Vec<usize> = Vec::new();
+    for c in &plan.configurations {
+        if !seen.contains(&c.dataset_index) {
+            seen.push(c.dataset_index);
+        }
+    }
+    let _ = writeln!(
+        out,
+        "
+answers scored:"
+    );
+    for di in seen {
+        let d = &suite.datasets[di];
+        let line = match (&d.expected, &d.scorer) {
+            (Some(field), Some(scorer)) => {
+                let metrics: Vec<&str> = scorer.metrics().iter().map(|m| m.as_str()).collect();
+                format!(
+                    "{} against `{field}` ({})",
+                    scorer.name(),
+                    metrics.join(", ")
+                )
+            }
+            _ => "not scored: no `expected` in its `fields` (flagged quality-unscored)".to_string(),
+        };
+        let _ = writeln!(out, "  {:<24} {line}", d.name);
+    }
 }
 
 /// Each server of the plan: where it is, and the URLs polled until it is ready.
