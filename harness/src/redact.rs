@@ -59,6 +59,25 @@ impl Redactor {
         self.secrets.is_empty()
     }
 
+    /// Replaces every secret in the strings of a JSON value (keys are field names, kept), so
+    /// the value serialises to valid JSON whatever the secrets are.
+    pub fn redact_json(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        if self.secrets.is_empty() {
+            return;
+        }
+        match value {
+            Value::String(s) => {
+                if let Cow::Owned(r) = self.redact(s) {
+                    *s = r;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_json(v)),
+            Value::Object(map) => map.values_mut().for_each(|v| self.redact_json(v)),
+            _ => {}
+        }
+    }
+
     /// `text` with every secret replaced by [`REDACTED`].
     pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
         if !self.secrets.iter().any(|s| text.contains(s.as_str())) {

@@ -91,19 +91,25 @@ impl<T: Serialize + Default> RowAppender<T> {
 
     /// Serialises a row into the pending batch, its secrets redacted.
     pub fn push(&mut self, row: &T) -> Result<(), WriteError> {
-        let line = match self.format {
-            Format::Csv => self.csv_line(row)?,
-            Format::JsonLines => {
-                let mut line = serde_json::to_vec(row).map_err(|e| WriteError {
-                    path: self.path.clone(),
-                    reason: e.to_string(),
-                })?;
-                line.push(b'\n');
-                line
-            }
+        let json_err = |e: serde_json::Error| WriteError {
+            path: self.path.clone(),
+            reason: e.to_string(),
         };
-        self.buffer
-            .extend_from_slice(&self.redactor.redact_bytes(&line));
+        match self.format {
+            Format::Csv => {
+                let line = self.csv_line(row)?;
+                self.buffer
+                    .extend_from_slice(&self.redactor.redact_bytes(&line));
+            }
+            Format::JsonLines => {
+                // Redacted value by value: replacing bytes of serialised JSON could cut an
+                // escape (`\n` before a secret starting with `n`) and break the line.
+                let mut value = serde_json::to_value(row).map_err(json_err)?;
+                self.redactor.redact_json(&mut value);
+                serde_json::to_writer(&mut self.buffer, &value).map_err(json_err)?;
+                self.buffer.push(b'\n');
+            }
+        }
         Ok(())
     }
 
@@ -215,6 +221,27 @@ mod tests {
         .expect("append");
         let text = std::fs::read_to_string(&path).expect("read");
         assert_eq!(text, "a,b\n1,HTTP 500: Authorization: Bearer [redacted]\n");
+    }
+
+    #[test]
+    fn json_lines_stay_json_when_a_secret_follows_an_escape() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("x.jsonl");
+        // The serialised string is `x\nabcdefgh`: replacing bytes would eat the `n` of `\n`.
+        let mut w = RowAppender::open_json_lines(&path)
+            .expect("open")
+            .with_redactor(Redactor::new(["nabcdefgh"]));
+        for b in ["x\nabcdefgh", "key nabcdefgh"] {
+            w.append(&Row { a: 1, b: b.into() }).expect("append");
+        }
+        let text = std::fs::read_to_string(&path).expect("read");
+        assert_eq!(text.lines().count(), 2, "no header, a line each: {text}");
+        let back: Vec<Row> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("still JSON"))
+            .collect();
+        assert_eq!(back[0].b, "x\nabcdefgh", "the text holds no secret");
+        assert_eq!(back[1].b, "key [redacted]");
     }
 
     #[test]

@@ -86,6 +86,30 @@ impl Metric {
     }
 }
 
+/// The label a reference value stands for under `labels`: a key of the map, or
+/// (case-insensitive) one of a label's words; without a map the value itself. `None` when
+/// the map has no such label.
+pub fn reference_label(value: &str, labels: &BTreeMap<String, Vec<String>>) -> Option<String> {
+    let value = value.trim();
+    if labels.is_empty() || labels.contains_key(value) {
+        return Some(value.to_string());
+    }
+    let lower = value.to_lowercase();
+    labels
+        .iter()
+        .find(|(_, words)| words.iter().any(|w| w.trim().to_lowercase() == lower))
+        .map(|(label, _)| label.clone())
+}
+
+/// The labels of a map, quoted and comma-separated (for messages).
+pub fn label_list(labels: &BTreeMap<String, Vec<String>>) -> String {
+    labels
+        .keys()
+        .map(|k| format!("{k:?}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl Scorer {
     /// The scorer's name in a suite (`accuracy`, `squad`, `rouge`, `exact`, `regex`).
     pub fn name(&self) -> &'static str {
@@ -142,6 +166,23 @@ mod tests {
             let back: Scorer = serde_json::from_str(&text).expect("parses");
             assert_eq!(back, scorer);
         }
+    }
+
+    #[test]
+    fn a_reference_is_a_key_or_one_of_its_words() {
+        let m: BTreeMap<String, Vec<String>> = [
+            ("0".to_string(), vec!["negative".to_string()]),
+            ("1".to_string(), vec!["positive".to_string()]),
+        ]
+        .into();
+        assert_eq!(reference_label("1", &m).as_deref(), Some("1"));
+        assert_eq!(reference_label(" Negative ", &m).as_deref(), Some("0"));
+        assert_eq!(reference_label("2", &m), None);
+        assert_eq!(
+            reference_label("anything", &BTreeMap::new()).as_deref(),
+            Some("anything")
+        );
+        assert_eq!(label_list(&m), "\"0\", \"1\"");
     }
 
     #[test]

@@ -11,7 +11,8 @@ pub use source::{DatasetFormat, DatasetSource};
 
 use crate::shuffle::shuffle;
 use hashing::HashingReader;
-use std::collections::BTreeMap;
+use records::scoring::{Scorer, label_list, reference_label};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
@@ -88,6 +89,9 @@ impl Dataset {
                 (rows, hashing::hash_file(path).map_err(io(path))?)
             }
         };
+        // Columns some row has: a row without one holds a null there (Parquet leaves nulls
+        // out of a row, JSONL rows may omit a key).
+        let known: BTreeSet<String> = raw.iter().flat_map(|(_, r)| r.keys().cloned()).collect();
         let mut rows: Vec<(u64, Row)> = raw.into_iter().skip(spec.offset).collect();
         if rows.is_empty() {
             return Err(DatasetError::Empty {
@@ -105,13 +109,19 @@ impl Dataset {
             Some(field) => rows
                 .iter()
                 .map(|(n, row)| {
-                    expected::expected_of(row, field).map_err(|why| DatasetError::Malformed {
+                    let bad = |message: String| DatasetError::Malformed {
                         path: path.to_path_buf(),
                         line: *n,
-                        message: format!(
-                            "the reference answers (fields.expected = {field:?}): the row {why}; map `expected` to the column (or dotted path, e.g. \"answers.text\") that holds them"
-                        ),
-                    })
+                        message,
+                    };
+                    let answers = expected::expected_of(row, field, &|c| known.contains(c))
+                        .map_err(|why| {
+                            bad(format!(
+                                "the reference answers (fields.expected = {field:?}): the row {why}; map `expected` to the column (or dotted path, e.g. \"answers.text\") that holds them"
+                            ))
+                        })?;
+                    check_label(spec, &answers).map_err(bad)?;
+                    Ok(answers)
                 })
                 .collect::<Result<Vec<_>, _>>()?,
             None => vec![Vec::new(); rows.len()],
@@ -139,6 +149,22 @@ impl Dataset {
     /// The row sent as request `index` of a repetition (rows repeat when fewer than requests).
     pub fn row(&self, index: u32) -> &(u64, Row) {
         &self.rows[index as usize % self.rows.len()]
+    }
+}
+
+/// For a classification scorer with a label map: the row's reference must be one of its
+/// labels (or a label's word), or the whole configuration could not be scored.
+fn check_label(spec: &DatasetSource, answers: &[String]) -> Result<(), String> {
+    let Some(Scorer::Accuracy { labels }) = &spec.scorer else {
+        return Ok(());
+    };
+    match answers.first() {
+        Some(value) if reference_label(value, labels).is_none() => Err(format!(
+            "the reference label {value:?} (fields.expected = {:?}) is not a label of `labels` ({}): add it to `labels` with the words that name it in an answer",
+            spec.expected.as_deref().unwrap_or(""),
+            label_list(labels)
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -301,6 +327,45 @@ mod tests {
         assert_eq!(d.rows[0].1["text"], "s2");
         assert_eq!(d.rows[0].1["label"], "0");
         assert_eq!(d.row(4).1["text"], "s3", "rows repeat past the end");
+    }
+
+    #[test]
+    fn references_are_read_null_is_none_and_an_unknown_label_names_its_line() {
+        let mut f = tempfile::NamedTempFile::new().expect("temp file");
+        writeln!(f, "{{\"sentence\": \"a\", \"label\": 1}}").expect("write");
+        writeln!(f, "{{\"sentence\": \"b\", \"label\": null}}").expect("write");
+        writeln!(f, "{{\"sentence\": \"c\"}}").expect("write");
+        let labels: BTreeMap<String, Vec<String>> = [
+            ("0".to_string(), vec!["negative".to_string()]),
+            ("1".to_string(), vec!["positive".to_string()]),
+        ]
+        .into();
+        let scored = |spec: DatasetSource| DatasetSource {
+            expected: Some("label".into()),
+            scorer: Some(Scorer::Accuracy {
+                labels: labels.clone(),
+            }),
+            ..spec
+        };
+        let d = Dataset::load(&scored(at(
+            spec(&[], 0, None, None),
+            f.path(),
+            DatasetFormat::Jsonl,
+        )))
+        .expect("loads");
+        assert_eq!(d.expected, vec![vec!["1".to_string()], vec![], vec![]]);
+        writeln!(f, "{{\"sentence\": \"d\", \"label\": -1}}").expect("write");
+        let e = Dataset::load(&scored(at(
+            spec(&[], 0, None, None),
+            f.path(),
+            DatasetFormat::Jsonl,
+        )))
+        .expect_err("-1 is not a label");
+        let text = e.to_string();
+        assert!(
+            text.contains(":4: the reference label \"-1\" (fields.expected = \"label\") is not a label of `labels` (\"0\", \"1\")"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -184,7 +184,8 @@ pub(crate) mod tests {
             serde_json::json!({"text": ["Denver Broncos", "Broncos"]})
         );
         assert_eq!(
-            super::super::expected::expected_of(&rows[1].1, "answers.text").expect("reached"),
+            super::super::expected::expected_of(&rows[1].1, "answers.text", &|_| false)
+                .expect("reached"),
             vec!["Paris"]
         );
     }

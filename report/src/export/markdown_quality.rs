@@ -48,7 +48,8 @@ fn beside_study(out: &mut String, report: &Report) {
         );
     }
     out.push_str(
-        "\nThe study's scores are its own (its prompts, decoding and scoring script), shown as published;          a metric of another name (e.g. its `rouge`, variant not stated, against ROUGE-L) is not the same measure.\n",
+        "\nThe study's scores are its own (its prompts, decoding and scoring script), shown as published; \
+         a metric of another name (e.g. its `rouge`, variant not stated, against ROUGE-L) is not the same measure.\n",
     );
 }
 

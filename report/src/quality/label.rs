@@ -44,20 +44,7 @@ pub fn read(answer: &str, labels: &BTreeMap<String, Vec<String>>) -> Read {
     })
 }
 
-/// The label a reference value stands for: a key of the map, or (case-insensitive) one
-/// of a label's words; without a map the value itself. `None` when the map has no such
-/// label.
-pub fn reference_label(value: &str, labels: &BTreeMap<String, Vec<String>>) -> Option<String> {
-    let value = value.trim();
-    if labels.is_empty() || labels.contains_key(value) {
-        return Some(value.to_string());
-    }
-    let lower = value.to_lowercase();
-    labels
-        .iter()
-        .find(|(_, words)| words.iter().any(|w| w.trim().to_lowercase() == lower))
-        .map(|(label, _)| label.clone())
-}
+pub use records::scoring::reference_label;
 
 /// Whether two labels are the same (case-insensitive, as answers are read).
 pub fn same(a: &str, b: &str) -> bool {
@@ -113,6 +100,11 @@ mod tests {
             "whole words only"
         );
         assert_eq!(read("the the the", &m), Read::Unparsed);
+        // Multi-byte letters around a word: no split inside a character, and a letter
+        // that is not ASCII still joins a word ("énegative" is not "negative").
+        assert_eq!(read("ééé negative ü", &m), Read::Label("0".into()));
+        assert_eq!(read("énegative, ßpositive", &m), Read::Unparsed);
+        assert_eq!(read("→positive←", &m), Read::Label("1".into()));
         assert_eq!(read("", &m), Read::Unparsed);
     }
 
@@ -122,13 +114,5 @@ mod tests {
         assert_eq!(read("  POSITIVE \n", &none), Read::Label("POSITIVE".into()));
         assert_eq!(read("  ", &none), Read::Unparsed);
         assert!(same("POSITIVE", "positive"));
-    }
-
-    #[test]
-    fn a_reference_is_a_key_or_one_of_its_words() {
-        let m = sentiment();
-        assert_eq!(reference_label("1", &m).as_deref(), Some("1"));
-        assert_eq!(reference_label("Negative", &m).as_deref(), Some("0"));
-        assert_eq!(reference_label("2", &m), None);
     }
 }

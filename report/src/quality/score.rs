@@ -57,11 +57,7 @@ impl Compiled {
                     return Outcome::BadReference(format!(
                         "reference label {:?} is not a label of `labels` ({}): add it, or map `expected` to the column of labels",
                         expected[0],
-                        labels
-                            .keys()
-                            .map(|k| format!("{k:?}"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        records::scoring::label_list(labels)
                     ));
                 };
                 match label::read(answer, labels) {
