@@ -159,13 +159,17 @@ fn classification_answers_right_wrong_and_unparsed_score_exactly() {
         row["quality_repetition_std"], "0.0",
         "the same answers twice"
     );
-    // A t interval over 4 rows of 0/1 scores reaches past [0, 1]: it is clamped.
-    assert_eq!(
-        (
-            row["quality_ci95_low"].as_str(),
-            row["quality_ci95_high"].as_str()
-        ),
-        ("0.0", "1.0")
+    // 0/1 scores: Wilson's interval for 2 of 4 rows right.
+    let z = 1.959_963_984_540_054_f64;
+    let half = z / (1.0 + z * z / 4.0) * (0.0625 + z * z / 64.0).sqrt();
+    let ci = |c: &str| row[c].parse::<f64>().expect("a bound");
+    assert!(
+        (ci("quality_ci95_low") - (0.5 - half)).abs() < 1e-12,
+        "{row:?}"
+    );
+    assert!(
+        (ci("quality_ci95_high") - (0.5 + half)).abs() < 1e-12,
+        "{row:?}"
     );
     assert!(
         !row["flags"].contains("quality-unscored"),
@@ -183,9 +187,21 @@ fn classification_answers_right_wrong_and_unparsed_score_exactly() {
     assert!(md.contains("## Quality beside energy"), "{md}");
     assert!(md.contains("| m1@d | accuracy | accuracy | 50.0 |"), "{md}");
     assert!(
-        out.join("plots/quality_vs_energy_sentiment.svg").is_file(),
-        "the frontier plot"
+        out.join("plots/quality_vs_energy_sentiment_d.svg")
+            .is_file(),
+        "the frontier plot of the task on its dataset"
     );
+    // Answers lost for two requests: the quality covers the rest and says so.
+    let kept: Vec<&str> = answers.lines().skip(2).collect();
+    std::fs::write(out.join("answers.jsonl"), kept.join("\n") + "\n").expect("write");
+    let o = common::joulebench()
+        .arg("report")
+        .arg(&out)
+        .output()
+        .expect("report");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let flags = summary(&out)["flags"].clone();
+    assert!(flags.contains("answers-missing(2 of 8 requests"), "{flags}");
 }
 
 #[test]
@@ -272,14 +288,22 @@ fn compare_fails_on_a_quality_drop_names_it_and_passes_on_itself() {
         &suite(&good.url, "sentiment", dataset, "{text}", 20, 2),
         &data,
     );
+    assert_eq!(
+        summary(&base)["quality_unparsed_share"],
+        "0.0",
+        "none, not blank"
+    );
     let (_b, cand) = run(
         &suite(&bad.url, "sentiment", dataset, "{text}", 20, 2),
         &data,
     );
+    // Two runs' estimated energies may differ by chance: an energy threshold no run can
+    // pass keeps these checks on quality alone.
     let compare = |a: &Path, b: &Path| {
         let o = joulebench()
             .arg("compare")
             .args([a, b])
+            .args(["--threshold", "1000000"])
             .output()
             .expect("compare");
         (
@@ -307,4 +331,31 @@ fn compare_fails_on_a_quality_drop_names_it_and_passes_on_itself() {
         "{out}"
     );
     assert!(out.contains("PASS"), "{out}");
+    // A baseline that did not score (taken before answers were recorded, or without
+    // references) has nothing to regress from: listed, not gated.
+    let unscored_dataset = "fields = { text = \"sentence\" }";
+    let (_c, old) = run(
+        &suite(&good.url, "sentiment", unscored_dataset, "{text}", 20, 2),
+        &data,
+    );
+    let (code, out) = compare(&old, &base);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("| m1@d | – | – | scored | | | | not gated (scored in the candidate only) |"),
+        "{out}"
+    );
+    // Scored with other label words: not comparable, not tested (exit 2).
+    let relabelled = dataset.replace("[\"positive\"]", "[\"positive\", \"good\"]");
+    let (_d, other) = run(
+        &suite(&good.url, "sentiment", &relabelled, "{text}", 20, 2),
+        &data,
+    );
+    let (code, out) = compare(&base, &other);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(
+            "NOT TESTED: scored differently: the scorer or its settings (labels, pattern) differ"
+        ),
+        "{out}"
+    );
 }

@@ -104,9 +104,13 @@ impl<T: Serialize + Default> RowAppender<T> {
             Format::JsonLines => {
                 // Redacted value by value: replacing bytes of serialised JSON could cut an
                 // escape (`\n` before a secret starting with `n`) and break the line.
-                let mut value = serde_json::to_value(row).map_err(json_err)?;
-                self.redactor.redact_json(&mut value);
-                serde_json::to_writer(&mut self.buffer, &value).map_err(json_err)?;
+                if self.redactor.is_empty() {
+                    serde_json::to_writer(&mut self.buffer, row).map_err(json_err)?;
+                } else {
+                    let mut value = serde_json::to_value(row).map_err(json_err)?;
+                    self.redactor.redact_json(&mut value);
+                    serde_json::to_writer(&mut self.buffer, &value).map_err(json_err)?;
+                }
                 self.buffer.push(b'\n');
             }
         }

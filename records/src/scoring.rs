@@ -71,6 +71,14 @@ impl Metric {
         }
     }
 
+    /// Whether each answer scores 0 or 1 (a proportion, whose interval is Wilson's).
+    pub fn is_binary(self) -> bool {
+        matches!(
+            self,
+            Self::Accuracy | Self::ExactMatch | Self::Exact | Self::Match
+        )
+    }
+
     /// A name for a reader (`SQuAD F1`, `ROUGE-L F`).
     pub fn title(self) -> &'static str {
         match self {

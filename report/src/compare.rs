@@ -105,8 +105,11 @@ pub struct CompareResult {
     pub rows: Vec<Comparison>,
     /// Configurations only the candidate has (not gated).
     pub added: Vec<String>,
-    /// Quality of the configurations scored in either run.
+    /// Quality of the configurations the baseline scored.
     pub quality: Vec<quality::QualityComparison>,
+    /// Configurations scored only in the candidate (listed, not gated: nothing to regress
+    /// from, e.g. a baseline taken before answers were recorded).
+    pub quality_added: Vec<String>,
     /// The threshold used (%).
     pub threshold_pct: f64,
     /// The quality threshold used (points).
@@ -252,17 +255,47 @@ pub fn compare_runs(
         crate::quality::assess(baseline, &base.manifest, &base.configs, &mut Discard)?;
     let cand_quality =
         crate::quality::assess(candidate, &cand.manifest, &cand.configs, &mut Discard)?;
+    let dataset_of = |run: &EnergyRun, config: &str| {
+        let name = &run
+            .configs
+            .iter()
+            .find(|c| c.info.id == config)?
+            .info
+            .dataset;
+        run.manifest
+            .datasets
+            .as_ref()?
+            .iter()
+            .find(|d| &d.name == name)
+            .cloned()
+    };
     let quality = base_quality
         .iter()
         .filter_map(|b| {
             let c = cand_quality.iter().find(|c| c.config == b.config);
-            quality::judge(b, c, options)
+            let differs = match (dataset_of(base, &b.config), dataset_of(cand, &b.config)) {
+                (Some(x), Some(y)) => quality::scoring_difference(&x, &y),
+                _ => None,
+            };
+            quality::judge(b, c, differs, options)
         })
+        .collect();
+    let quality_added = cand_quality
+        .iter()
+        .filter(|c| c.headline().is_some())
+        .filter(|c| {
+            base_quality
+                .iter()
+                .find(|b| b.config == c.config)
+                .is_none_or(|b| b.headline().is_none())
+        })
+        .map(|c| c.config.clone())
         .collect();
     Ok(CompareResult {
         rows,
         added,
         quality,
+        quality_added,
         threshold_pct: options.threshold_pct,
         quality_threshold_points: options.quality_threshold_points,
         alpha: options.alpha,
@@ -462,11 +495,11 @@ pub fn table(result: &CompareResult) -> String {
 
 /// The quality comparisons as a Markdown table, when any configuration was scored.
 fn quality_table(out: &mut String, result: &CompareResult) {
-    if result.quality.is_empty() {
+    if result.quality.is_empty() && result.quality_added.is_empty() {
         return;
     }
     out.push_str(
-        "\n| configuration | metric | baseline % (rows) | candidate % (rows) | change (points) | 95% CI of change | p (Welch) | verdict |\n",
+        "\n| configuration | metric | baseline % (rows compared) | candidate % (rows compared) | change (points) | 95% CI of change | p (Welch) | verdict |\n",
     );
     out.push_str("|---|---|--:|--:|--:|--:|--:|---|\n");
     let pct = |v: f64| {
@@ -483,6 +516,12 @@ fn quality_table(out: &mut String, result: &CompareResult) {
             "–".to_string()
         }
     };
+    for a in &result.quality_added {
+        let _ = writeln!(
+            out,
+            "| {a} | – | – | scored | | | | not gated (scored in the candidate only) |"
+        );
+    }
     for r in &result.quality {
         let ci = if r.change_ci95_low_points.is_finite() && r.change_ci95_high_points.is_finite() {
             format!(
@@ -504,9 +543,9 @@ fn quality_table(out: &mut String, result: &CompareResult) {
             r.config,
             r.metric,
             pct(r.baseline),
-            r.baseline_items,
+            r.rows_compared,
             pct(r.candidate),
-            r.candidate_items,
+            r.rows_compared,
             points(r.change_points),
             r.p_value
                 .map_or_else(|| "–".to_string(), |p| format!("{p:.3}")),

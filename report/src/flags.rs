@@ -148,6 +148,14 @@ pub enum Flag {
         /// Why.
         reason: String,
     },
+    /// Measured requests of usable repetitions without a record in `answers.jsonl`: the
+    /// quality covers the others only.
+    AnswersMissing {
+        /// Requests without an answer record.
+        missing: u64,
+        /// Measured requests of the usable repetitions.
+        requests: u64,
+    },
 }
 
 impl fmt::Display for Flag {
@@ -240,6 +248,10 @@ impl fmt::Display for Flag {
                 worst * 100.0
             ),
             Self::QualityUnscored { reason } => write!(f, "quality-unscored({reason})"),
+            Self::AnswersMissing { missing, requests } => write!(
+                f,
+                "answers-missing({missing} of {requests} requests have no answer record; quality covers the rest)"
+            ),
         }
     }
 }

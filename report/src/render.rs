@@ -98,8 +98,11 @@ pub fn draw(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, ReportError> {
     if !latency.is_empty() {
         files.extend(save_plot(&latency, dir, "latency_vs_energy")?);
     }
-    for frontier in plot::frontier::EnergyQuality::per_task(&rows) {
-        let stem = format!("quality_vs_energy_{}", plot::file_stem(frontier.task()));
+    for frontier in plot::frontier::EnergyQuality::per_dataset(&rows) {
+        let stem = format!(
+            "quality_vs_energy_{}",
+            plot::file_stem(&format!("{}@{}", frontier.task(), frontier.dataset()))
+        );
         files.extend(save_plot(&frontier, dir, &stem)?);
     }
     let spread = plot::distribution::RequestEnergy::new(&report.configs, &report.scan.requests);

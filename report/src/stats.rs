@@ -8,7 +8,7 @@ pub mod mad;
 pub mod power;
 pub mod welch;
 
-use statrs::distribution::{ContinuousCDF, StudentsT};
+use statrs::distribution::{ContinuousCDF, Normal, StudentsT};
 
 /// Mean, spread and 95% confidence interval of a sample.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -57,6 +57,20 @@ impl Describe {
             ci95_high: mean + half,
         })
     }
+}
+
+/// The 95% Wilson score interval of a proportion `p` observed over `n` trials: inside
+/// 0–1, and of non-zero width at 0 and 1 (where a normal or t interval collapses).
+pub fn wilson_ci95(p: f64, n: usize) -> (f64, f64) {
+    if n == 0 || !p.is_finite() {
+        return (f64::NAN, f64::NAN);
+    }
+    let z = Normal::new(0.0, 1.0).map_or(f64::NAN, |d| d.inverse_cdf(0.975));
+    let n = n as f64;
+    let z2n = z * z / n;
+    let centre = (p + z2n / 2.0) / (1.0 + z2n);
+    let half = z / (1.0 + z2n) * (p * (1.0 - p) / n + z2n / (4.0 * n)).sqrt();
+    ((centre - half).max(0.0), (centre + half).min(1.0))
 }
 
 /// The 97.5% quantile of Student's t with `df` degrees of freedom.
@@ -126,6 +140,26 @@ mod tests {
         let half = 2.364_624 * d.std / 8f64.sqrt();
         assert!((d.ci95_low - (5.0 - half)).abs() < 1e-4);
         assert!((d.ci95_high - (5.0 + half)).abs() < 1e-4);
+    }
+
+    #[test]
+    fn wilson_matches_its_formula_and_keeps_width_at_the_edges() {
+        // p = 0.5, n = 4, z = 1.959964: centre 0.5, half-width
+        // z / (1 + z²/4) × sqrt(0.25/4 + z²/64).
+        let z = 1.959_963_984_540_054_f64;
+        let half = z / (1.0 + z * z / 4.0) * (0.0625 + z * z / 64.0).sqrt();
+        let (lo, hi) = super::wilson_ci95(0.5, 4);
+        assert!((lo - (0.5 - half)).abs() < 1e-12 && (hi - (0.5 + half)).abs() < 1e-12);
+        // All wrong over 40 rows: not [0, 0] but [0, z²/(n + z²)].
+        let (lo, hi) = super::wilson_ci95(0.0, 40);
+        assert_eq!(lo, 0.0);
+        assert!((hi - z * z / (40.0 + z * z)).abs() < 1e-12, "{hi}");
+        let (lo, hi) = super::wilson_ci95(1.0, 40);
+        assert!(
+            (lo - 40.0 / (40.0 + z * z)).abs() < 1e-12 && hi == 1.0,
+            "{lo}"
+        );
+        assert!(super::wilson_ci95(0.5, 0).0.is_nan());
     }
 
     #[test]

@@ -96,7 +96,8 @@ pub(super) fn render(out: &mut String, report: &Report) {
         }
         out.push_str(
             "\nQuality: mean over the dataset rows sent of each row's mean score over the usable repetitions; \
-             95% CI from Student's t over those rows (the uncertainty of the dataset sample). \
+             95% CI over those rows (the uncertainty of the dataset sample): Wilson's for 0/1 scores (accuracy, exact match), \
+             Student's t for graded ones (F1, ROUGE), clamped to 0–100. \
              SQuAD: the official v1.1 normalisation, best over the reference answers. \
              ROUGE: F-measure, rouge-score's tokenisation, no stemming (ROUGE-L at sentence level). \
              Unparsed answers (no label word) count as wrong. Seeded weights (the reference server's default) know nothing: \

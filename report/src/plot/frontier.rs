@@ -1,6 +1,8 @@
-//! The energy–quality frontier of one task: each configuration at its energy per inference
-//! (log scale) and its quality, with 95% CIs on both axes, the Pareto-optimal ones (no
-//! other uses less energy and scores higher) ringed and joined by the frontier line.
+//! The energy–quality frontier of one task on one dataset: each configuration at its energy
+//! per inference (log scale) and its quality, with 95% CIs on both axes, the
+//! Pareto-optimal ones (no other uses less energy and scores higher) ringed and joined by
+//! the frontier line. One dataset per plot: a score on an easier dataset must not dominate
+//! one on a harder.
 
 use super::Figure;
 use super::central::legend_at;
@@ -29,9 +31,10 @@ pub struct FrontierPoint {
     pub optimal: bool,
 }
 
-/// The frontier plot of one task.
+/// The frontier plot of one task on one dataset.
 pub struct EnergyQuality {
     task: String,
+    dataset: String,
     metric: String,
     points: Vec<FrontierPoint>,
 }
@@ -50,18 +53,21 @@ pub fn pareto(points: &[(f64, f64)]) -> Vec<bool> {
 }
 
 impl EnergyQuality {
-    /// One frontier per task whose configurations have both an energy and a quality
-    /// figure under the same metric (the task's most common, when they differ).
-    pub fn per_task(rows: &[SummaryRow]) -> Vec<Self> {
-        let mut tasks: Vec<&str> = rows.iter().map(|r| r.task.as_str()).collect();
-        tasks.sort_unstable();
-        tasks.dedup();
-        tasks
-            .into_iter()
-            .filter_map(|task| {
+    /// One frontier per task and dataset whose configurations have both an energy and a
+    /// quality figure under the same metric (the most common, when they differ).
+    pub fn per_dataset(rows: &[SummaryRow]) -> Vec<Self> {
+        let mut keys: Vec<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r.task.as_str(), r.dataset.as_str()))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        keys.into_iter()
+            .filter_map(|(task, dataset)| {
                 let scored: Vec<&SummaryRow> = rows
                     .iter()
-                    .filter(|r| r.task == task && r.quality_mean.is_some())
+                    .filter(|r| r.task == task && r.dataset == dataset)
+                    .filter(|r| r.quality_mean.is_some())
                     .filter(|r| r.energy_j_mean.is_some_and(|e| e > 0.0))
                     .collect();
                 let metric = most_common(scored.iter().map(|r| r.quality_metric.as_str()))?;
@@ -102,6 +108,7 @@ impl EnergyQuality {
                     .collect();
                 Some(Self {
                     task: task.to_string(),
+                    dataset: dataset.to_string(),
                     metric: metric.to_string(),
                     points,
                 })
@@ -112,6 +119,11 @@ impl EnergyQuality {
     /// The task it shows.
     pub fn task(&self) -> &str {
         &self.task
+    }
+
+    /// The dataset it shows.
+    pub fn dataset(&self) -> &str {
+        &self.dataset
     }
 
     /// Its points.
@@ -143,7 +155,7 @@ impl Figure for EnergyQuality {
                 .into_iter()
                 .flatten()
         }));
-        let caption = format!("Energy and quality: {}", self.task);
+        let caption = format!("Energy and quality: {} on {}", self.task, self.dataset);
         let y_desc = format!("{} (%, 95% CI over rows)", self.metric);
         let mut chart = ChartBuilder::on(root)
             .margin(20)
@@ -268,26 +280,36 @@ mod tests {
     }
 
     #[test]
-    fn a_frontier_per_task_with_its_most_common_metric() {
-        let row = |model: &str, task: &str, e: f64, q: Option<f64>, metric: &str| SummaryRow {
+    fn a_frontier_per_task_and_dataset_with_its_most_common_metric() {
+        let row = |model: &str, dataset: &str, e: f64, q: Option<f64>, metric: &str| SummaryRow {
             model: model.into(),
-            task: task.into(),
+            task: "qa".into(),
+            dataset: dataset.into(),
             energy_j_mean: Some(e),
             quality_mean: q,
             quality_metric: metric.into(),
             ..SummaryRow::default()
         };
         let rows = [
-            row("a", "qa", 1.0, Some(0.5), "f1"),
-            row("b", "qa", 2.0, Some(0.7), "f1"),
-            row("c", "qa", 3.0, Some(0.6), "f1"),
-            row("d", "qa", 0.5, Some(0.9), "exact"),
-            row("e", "cls", 1.0, None, ""),
+            row("a", "squad", 1.0, Some(0.5), "f1"),
+            row("b", "squad", 2.0, Some(0.7), "f1"),
+            row("c", "squad", 3.0, Some(0.6), "f1"),
+            row("d", "squad", 0.5, Some(0.9), "exact"),
+            // On an easier dataset c scores higher than anything on squad: it must not
+            // push a or b off the squad frontier.
+            row("c", "sciq", 3.0, Some(0.95), "f1"),
+            row("e", "unscored", 1.0, None, ""),
         ];
-        let f = EnergyQuality::per_task(&rows);
-        assert_eq!(f.len(), 1, "the unscored task has no frontier");
-        assert_eq!(f[0].task(), "qa");
-        let optimal: Vec<(&str, bool)> = f[0]
+        let f = EnergyQuality::per_dataset(&rows);
+        let datasets: Vec<&str> = f.iter().map(EnergyQuality::dataset).collect();
+        assert_eq!(
+            datasets,
+            vec!["sciq", "squad"],
+            "the unscored dataset has no frontier"
+        );
+        let squad = &f[1];
+        assert_eq!(squad.task(), "qa");
+        let optimal: Vec<(&str, bool)> = squad
             .points()
             .iter()
             .map(|p| (p.name.as_str(), p.optimal))

@@ -3,10 +3,11 @@
 //! configuration, over the same usable repetitions as the energy figures.
 //!
 //! A configuration's quality is the mean over the dataset rows it sent of each row's mean
-//! score, with a 95% Student's t interval over those rows (clamped to the scores' range,
-//! 0 to 1): the uncertainty of estimating the model's quality from this sample of the
-//! dataset. The spread between repetitions
-//! (the server's nondeterminism) is reported beside it.
+//! score, with a 95% interval over those rows: the uncertainty of estimating the model's
+//! quality from this sample of the dataset. Scores of 0 or 1 (accuracy, exact match) make a
+//! proportion, whose interval is Wilson's (inside 0–1, never of zero width); graded scores
+//! (F1, ROUGE) get Student's t, clamped to 0–1. The spread between repetitions (the
+//! server's nondeterminism) is reported beside it.
 
 pub mod label;
 pub mod matching;
@@ -21,10 +22,10 @@ use crate::model::ConfigSummary;
 use crate::stats::Describe;
 use records::files::ANSWERS_JSONL;
 use records::manifest::RunManifest;
-use records::scoring::Metric;
+use records::scoring::{Metric, Scorer};
 use score::{Compiled, Outcome};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// One row of `request_scores.csv`: one metric of one scored answer.
@@ -69,20 +70,22 @@ pub struct MetricSummary {
     pub metric: Metric,
     /// Mean over the dataset rows of each row's mean score (0–1).
     pub mean: f64,
-    /// Lower bound of the 95% CI over rows (Student's t, clamped to 0–1); `None` with one
-    /// row.
+    /// Lower bound of the 95% CI over rows; `None` when it cannot be computed (one row of
+    /// a graded score).
     pub ci95_low: Option<f64>,
     /// Upper bound of the 95% CI.
     pub ci95_high: Option<f64>,
+    /// How the CI was computed: `wilson` (0/1 scores) or `student-t` (graded scores).
+    pub ci_method: &'static str,
     /// Distinct dataset rows scored.
     pub items: u64,
     /// Mean score of each usable repetition: (number, mean).
     pub repetitions: Vec<(u32, f64)>,
     /// Standard deviation of the repetitions' means; `None` with fewer than two.
     pub repetition_std: Option<f64>,
-    /// Each row's mean score, in row order (what the quality gate tests).
+    /// Each row's mean score: (row, mean), in row order (what the quality gate tests).
     #[serde(skip)]
-    pub per_item: Vec<f64>,
+    pub per_item: Vec<(u64, f64)>,
 }
 
 /// The quality of one configuration.
@@ -103,6 +106,12 @@ pub struct ConfigQuality {
     /// Of the answers scored, those from which no label could be read (classification and
     /// pattern scorers; counted wrong); `None` for other scorers.
     pub unparsed: Option<u64>,
+    /// Measured requests of usable repetitions with no record in `answers.jsonl` (a run
+    /// begun by a joulebench that did not record answers, then resumed): the figures cover
+    /// the others only.
+    pub answers_missing: u64,
+    /// Measured requests of the usable repetitions.
+    pub requests: u64,
     /// Why the configuration has no quality figure, when it has none.
     pub unscored: Option<String>,
     /// The study's own score for the model it stands for (from `reference.csv`), when the
@@ -153,7 +162,9 @@ struct Sums {
 /// What is accumulated for one configuration while reading the answers.
 struct Tally {
     scorer: Result<Compiled, String>,
-    usable: BTreeSet<u32>,
+    usable: BTreeMap<u32, u32>,
+    /// Answer records read per usable repetition.
+    recorded: BTreeMap<u32, u64>,
     metrics: BTreeMap<Metric, Sums>,
     quality: ConfigQuality,
     bad_reference: Option<String>,
@@ -196,9 +207,10 @@ pub fn assess(
             return Ok(());
         };
         let t = &mut tallies[i];
-        if !t.usable.contains(&a.repetition) {
+        if !t.usable.contains_key(&a.repetition) {
             return Ok(());
         }
+        *t.recorded.entry(a.repetition).or_default() += 1;
         let Ok(scorer) = &t.scorer else {
             return Ok(());
         };
@@ -266,14 +278,20 @@ fn tally_for(config: &Configuration, manifest: &RunManifest, has_answers: bool) 
             )),
         }
     };
+    // Scorers that read a label count unparsed answers: none is 0, not "not applicable".
+    let reads_labels = scorer
+        .as_ref()
+        .is_ok_and(|s| matches!(s.scorer, Scorer::Accuracy { .. } | Scorer::Regex { .. }));
     Tally {
         quality: ConfigQuality {
             config: config.info.id.clone(),
             scorer: scorer.as_ref().ok().map(|s| s.scorer.name().to_string()),
+            unparsed: reads_labels.then_some(0),
             ..ConfigQuality::default()
         },
         scorer,
-        usable: config.usable().map(|r| r.number).collect(),
+        usable: config.usable().map(|r| (r.number, r.requests)).collect(),
+        recorded: BTreeMap::new(),
         metrics: BTreeMap::new(),
         bad_reference: None,
     }
@@ -282,6 +300,14 @@ fn tally_for(config: &Configuration, manifest: &RunManifest, has_answers: bool) 
 /// The summaries of a finished tally, in the scorer's metric order.
 fn finish(t: Tally) -> ConfigQuality {
     let mut q = t.quality;
+    q.requests = t.usable.values().map(|r| u64::from(*r)).sum();
+    q.answers_missing = t
+        .usable
+        .iter()
+        .map(|(rep, requests)| {
+            u64::from(*requests).saturating_sub(t.recorded.get(rep).copied().unwrap_or(0))
+        })
+        .sum();
     let order: Vec<Metric> = match &t.scorer {
         Ok(s) => s.scorer.metrics().to_vec(),
         Err(why) => {
@@ -298,9 +324,24 @@ fn finish(t: Tally) -> ConfigQuality {
         let Some(sums) = metrics.remove(&metric) else {
             continue;
         };
-        let per_item: Vec<f64> = sums.rows.values().map(|(s, n)| s / *n as f64).collect();
-        let Some(d) = Describe::of(&per_item) else {
+        let per_item: Vec<(u64, f64)> = sums
+            .rows
+            .iter()
+            .map(|(row, (s, n))| (*row, s / *n as f64))
+            .collect();
+        let values: Vec<f64> = per_item.iter().map(|(_, v)| *v).collect();
+        let Some(d) = Describe::of(&values) else {
             continue;
+        };
+        let (ci95_low, ci95_high, ci_method) = if metric.is_binary() {
+            let (lo, hi) = crate::stats::wilson_ci95(d.mean, d.n);
+            (finite(lo), finite(hi), "wilson")
+        } else {
+            (
+                finite(d.ci95_low).map(|v| v.clamp(0.0, 1.0)),
+                finite(d.ci95_high).map(|v| v.clamp(0.0, 1.0)),
+                "student-t",
+            )
         };
         let repetitions: Vec<(u32, f64)> = sums
             .repetitions
@@ -311,8 +352,9 @@ fn finish(t: Tally) -> ConfigQuality {
         q.metrics.push(MetricSummary {
             metric,
             mean: d.mean,
-            ci95_low: finite(d.ci95_low).map(|v| v.clamp(0.0, 1.0)),
-            ci95_high: finite(d.ci95_high).map(|v| v.clamp(0.0, 1.0)),
+            ci95_low,
+            ci95_high,
+            ci_method,
             items: per_item.len() as u64,
             repetitions,
             repetition_std: spread.and_then(|s| finite(s.std)),
@@ -358,8 +400,14 @@ pub fn annotate(summaries: &mut [ConfigSummary], quality: &[ConfigQuality]) {
                 s.flags.push(Flag::QualityUnscored {
                     reason: q.unscored.clone().unwrap_or_default(),
                 });
-                s.row.flags = flags::join(&s.flags);
             }
         }
+        if q.scorer.is_some() && q.answers_missing > 0 {
+            s.flags.push(Flag::AnswersMissing {
+                missing: q.answers_missing,
+                requests: q.requests,
+            });
+        }
+        s.row.flags = flags::join(&s.flags);
     }
 }
