@@ -349,7 +349,7 @@ fn the_study_quality_stands_beside_the_measured_quality_with_its_source() {
     let md = std::fs::read_to_string(out.join("summary.md")).expect("summary.md");
     // The test server answers "word word word": no label, so 0% measured, beside 92.3%.
     assert!(
-        md.contains("| m1@sample | accuracy 0.0 [0.0 – 0.0] | google/flan-t5-base | sst2 | accuracy 92.3 | eval/performance.csv: sst2 (acc) (PHP 2023"),
+        md.contains("| m1@sample | accuracy 0.0 [0.0 – 56.1] | google/flan-t5-base | sst2 | accuracy 92.3 | eval/performance.csv: sst2 (acc) (PHP 2023"),
         "{md}"
     );
     // A missing quality table is a load error that names the key.
