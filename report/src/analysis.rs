@@ -42,12 +42,17 @@ pub fn analyse(
         .collect();
     merge::label_hosts(dir, summaries.iter_mut().map(|s| &mut s.row))?;
     let fidelity = fidelity::assess(dir, &manifest, &configs, &mut summaries, options)?;
-    let quality = quality::assess(dir, &manifest, &configs, scores)?;
+    let mut quality = quality::assess(dir, &manifest, &configs, scores)?;
     quality::annotate(&mut summaries, &quality);
+    // `reference.csv`, read once: the study's energy figures and its quality scores.
+    let study = reference::load(dir)?;
+    if let Some(rows) = &study {
+        quality::attach_study(&mut quality, rows);
+    }
     Ok(Report {
         fidelity,
         quality,
-        beside_study: reference::beside(dir, &configs)?,
+        beside_study: study.map(|rows| reference::compare(&configs, &rows)),
         domains: configs.iter().flat_map(domains::rows).collect(),
         tasks: aggregate::tasks(&configs),
         models: aggregate::models(&configs),

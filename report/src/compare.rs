@@ -56,6 +56,24 @@ pub enum Verdict {
 }
 
 impl Verdict {
+    /// The verdict of a tested change: `worse` is the candidate − baseline difference
+    /// oriented so that positive is worse (more energy, less quality), `past_threshold`
+    /// whether the change exceeds the gate's threshold.
+    pub fn of(p_value: f64, alpha: f64, worse: f64, past_threshold: bool) -> Self {
+        let significant = p_value < alpha;
+        if significant && worse > 0.0 {
+            if past_threshold {
+                Self::Regression
+            } else {
+                Self::WorseWithinThreshold
+            }
+        } else if significant && worse < 0.0 {
+            Self::Improvement
+        } else {
+            Self::NoChange
+        }
+    }
+
     /// A short word for tables.
     pub fn label(self) -> &'static str {
         match self {
@@ -339,18 +357,14 @@ pub fn judge(
     let pct = |v: f64| v / base.mean * 100.0;
     let welch = Welch::test(base, cand);
     let change_pct = pct(cand.mean - base.mean);
-    let verdict = match welch {
-        None => Verdict::NotTested,
-        Some(w) if w.p_value < options.alpha && w.difference > 0.0 => {
-            if change_pct > options.threshold_pct {
-                Verdict::Regression
-            } else {
-                Verdict::WorseWithinThreshold
-            }
-        }
-        Some(w) if w.p_value < options.alpha && w.difference < 0.0 => Verdict::Improvement,
-        Some(_) => Verdict::NoChange,
-    };
+    let verdict = welch.map_or(Verdict::NotTested, |w| {
+        Verdict::of(
+            w.p_value,
+            options.alpha,
+            w.difference,
+            change_pct > options.threshold_pct,
+        )
+    });
     Comparison {
         config: config.to_string(),
         baseline_n: base.n,

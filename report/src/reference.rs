@@ -8,15 +8,3 @@ pub mod comparison;
 pub use comparison::{ComparisonRow, compare};
 pub use records::reference::{ReferenceRow, load, write};
 pub use records::study::{Matched, StudyFigure, StudyTable};
-
-use crate::ReportError;
-use crate::configs::Configuration;
-use std::path::Path;
-
-/// The comparison of a run with the study's figures; `None` without `reference.csv`.
-pub fn beside(
-    dir: &Path,
-    configs: &[Configuration],
-) -> Result<Option<Vec<ComparisonRow>>, ReportError> {
-    Ok(load(dir)?.map(|rows| compare(configs, &rows)))
-}

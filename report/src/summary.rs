@@ -163,7 +163,8 @@ fn figures(
     }
 }
 
-fn finite(v: f64) -> Option<f64> {
+/// `v` when it is a number, `None` for NaN and infinities.
+pub(crate) fn finite(v: f64) -> Option<f64> {
     v.is_finite().then_some(v)
 }
 

@@ -9,6 +9,7 @@ use records::study::{Matched, StudyTable};
 use records::study_quality::{MatchedQuality, StudyQuality};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
+use toml::Spanned;
 
 /// A suite's study table, loaded and checked against the suite's `reference` keys.
 #[derive(Clone, Debug)]
@@ -30,26 +31,34 @@ impl Suite {
     /// model's `reference` on the dataset's `reference`, or on the mean over the study's
     /// datasets of the task when the dataset names none.
     pub fn study_figure(&self, model: usize, dataset: usize) -> Option<Matched> {
-        let reference = self.reference.as_ref()?;
-        let m = self.models.get(model)?;
-        let d = self.datasets.get(dataset)?;
-        reference
-            .table
-            .figure(m.reference.as_deref()?, &m.task, d.reference.as_deref())
+        let (reference, study_model, task, study_dataset) = self.study_keys(model, dataset)?;
+        reference.table.figure(study_model, task, study_dataset)
     }
 
     /// The study's quality figure a configuration stands beside, matched like its energy
     /// figure ([`Suite::study_figure`]).
     pub fn study_quality(&self, model: usize, dataset: usize) -> Option<MatchedQuality> {
+        let (reference, study_model, task, study_dataset) = self.study_keys(model, dataset)?;
+        records::study_quality::matched(&reference.quality, study_model, task, study_dataset)
+    }
+
+    /// What a configuration is matched to the study by: the suite's `[reference]`, the
+    /// model's study model, its task and the dataset's study dataset (when it names one);
+    /// `None` without a table or a model `reference`.
+    fn study_keys(
+        &self,
+        model: usize,
+        dataset: usize,
+    ) -> Option<(&StudyReference, &str, &str, Option<&str>)> {
         let reference = self.reference.as_ref()?;
         let m = self.models.get(model)?;
         let d = self.datasets.get(dataset)?;
-        records::study_quality::matched(
-            &reference.quality,
+        Some((
+            reference,
             m.reference.as_deref()?,
             &m.task,
             d.reference.as_deref(),
-        )
+        ))
     }
 }
 
@@ -84,13 +93,7 @@ pub(super) fn load(
         return Ok(None);
     };
     let at_file = |message: String| src.error_at(r.file.span(), Some("reference.file"), message);
-    let path = dir.join(r.file.get_ref());
-    if !path.is_file() {
-        return Err(at_file(format!(
-            "study table {} not found (paths are relative to the suite file's folder)",
-            path.display()
-        )));
-    }
+    let path = existing(src, dir, &r.file, "reference.file", "study table")?;
     let table = StudyTable::load(&path)
         .map_err(|e| {
         at_file(format!(
@@ -120,13 +123,7 @@ pub(super) fn load(
         None => Vec::new(),
         Some(q) => {
             let at = |message: String| src.error_at(q.span(), Some("reference.quality"), message);
-            let qpath = dir.join(q.get_ref());
-            if !qpath.is_file() {
-                return Err(at(format!(
-                    "study quality table {} not found (paths are relative to the suite file's folder)",
-                    qpath.display()
-                )));
-            }
+            let qpath = existing(src, dir, q, "reference.quality", "study quality table")?;
             records::study_quality::load(&qpath).map_err(|e| {
                 at(format!(
                     "the study quality table cannot be used: {e}; fix that row (columns: model, task, dataset, metric, value, source)"
@@ -180,6 +177,29 @@ pub(super) fn load(
         table,
         quality,
     }))
+}
+
+/// The file a `[reference]` key names, resolved against the suite's folder; the error (at
+/// `key`) says that `what` is not there.
+fn existing(
+    src: SourceText<'_>,
+    dir: &Path,
+    file: &Spanned<PathBuf>,
+    key: &str,
+    what: &str,
+) -> Result<PathBuf, SuiteError> {
+    let path = dir.join(file.get_ref());
+    if path.is_file() {
+        return Ok(path);
+    }
+    Err(src.error_at(
+        file.span(),
+        Some(key),
+        format!(
+            "{what} {} not found (paths are relative to the suite file's folder)",
+            path.display()
+        ),
+    ))
 }
 
 /// Why `given` is not a study `what` (model or dataset) of `task`, with the closest name.

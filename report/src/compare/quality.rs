@@ -102,18 +102,13 @@ pub fn judge(
         )));
     };
     let change_points = w.difference * 100.0;
-    let significant = w.p_value < options.alpha;
-    let verdict = if significant && w.difference < 0.0 {
-        if -change_points > options.quality_threshold_points {
-            Verdict::Regression
-        } else {
-            Verdict::WorseWithinThreshold
-        }
-    } else if significant && w.difference > 0.0 {
-        Verdict::Improvement
-    } else {
-        Verdict::NoChange
-    };
+    // Less quality is worse.
+    let verdict = Verdict::of(
+        w.p_value,
+        options.alpha,
+        -w.difference,
+        -change_points > options.quality_threshold_points,
+    );
     Some(QualityComparison {
         config: base.config.clone(),
         metric: b.metric.as_str().to_string(),

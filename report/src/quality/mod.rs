@@ -20,8 +20,10 @@ use crate::configs::Configuration;
 use crate::flags::{self, Flag};
 use crate::model::ConfigSummary;
 use crate::stats::Describe;
+use crate::summary::finite;
 use records::files::ANSWERS_JSONL;
 use records::manifest::RunManifest;
+use records::reference::ReferenceRow;
 use records::scoring::{Metric, Scorer};
 use score::{Compiled, Outcome};
 use serde::{Deserialize, Serialize};
@@ -114,8 +116,8 @@ pub struct ConfigQuality {
     pub requests: u64,
     /// Why the configuration has no quality figure, when it has none.
     pub unscored: Option<String>,
-    /// The study's own score for the model it stands for (from `reference.csv`), when the
-    /// suite's `[reference]` has a quality table with one.
+    /// The study's own score for the model it stands for (from `reference.csv`, by
+    /// [`attach_study`]), when the suite's `[reference]` has a quality table with one.
     pub study: Option<StudyScore>,
 }
 
@@ -185,22 +187,6 @@ pub fn assess(
         .iter()
         .map(|c| tally_for(c, manifest, has_answers))
         .collect();
-    let study = records::reference::load(dir)?.unwrap_or_default();
-    for t in &mut tallies {
-        t.quality.study = study
-            .iter()
-            .find(|r| r.config == t.quality.config)
-            .and_then(|r| {
-                Some(StudyScore {
-                    label: r.label.clone(),
-                    model: r.reference_model.clone(),
-                    dataset: r.reference_dataset.clone(),
-                    metric: r.reference_quality_metric.clone(),
-                    value: r.reference_quality?,
-                    source: r.reference_quality_source.clone(),
-                })
-            });
-    }
     let index = crate::configs::positions(configs);
     records::answers::for_each(&path, |a| -> Result<(), ReportError> {
         let Some(&i) = index.get(a.config.as_str()) else {
@@ -256,6 +242,25 @@ pub fn assess(
         Ok(())
     })?;
     Ok(tallies.into_iter().map(finish).collect())
+}
+
+/// Sets each configuration's study score from the rows of `reference.csv`.
+pub fn attach_study(quality: &mut [ConfigQuality], reference: &[ReferenceRow]) {
+    for q in quality {
+        q.study = reference
+            .iter()
+            .find(|r| r.config == q.config)
+            .and_then(|r| {
+                Some(StudyScore {
+                    label: r.label.clone(),
+                    model: r.reference_model.clone(),
+                    dataset: r.reference_dataset.clone(),
+                    metric: r.reference_quality_metric.clone(),
+                    value: r.reference_quality?,
+                    source: r.reference_quality_source.clone(),
+                })
+            });
+    }
 }
 
 /// The empty tally of a configuration: its scorer, or why it has none.
@@ -377,10 +382,6 @@ fn finish(t: Tally) -> ConfigQuality {
         });
     }
     q
-}
-
-fn finite(v: f64) -> Option<f64> {
-    v.is_finite().then_some(v)
 }
 
 /// Adds each configuration's quality to its summary row and flags (`quality-unscored`).
