@@ -14,6 +14,7 @@ mod probe_cli;
 mod quality;
 mod readiness;
 mod report_cli;
+mod report_html;
 mod resumed_stops;
 mod run_cli;
 mod run_failures;

@@ -33,6 +33,9 @@ pub const MODELS_CSV: &str = "models.csv";
 pub const REQUEST_ENERGY_CSV: &str = "request_energy.csv";
 /// Markdown tables (written by the report).
 pub const SUMMARY_MD: &str = "summary.md";
+/// The whole report in one self-contained page: tables, flags, plots, manifest (written
+/// by the report).
+pub const REPORT_HTML: &str = "report.html";
 /// LaTeX booktabs table (written by the report).
 pub const SUMMARY_TEX: &str = "summary.tex";
 /// Everything the report computed, as JSON (written by the report).

@@ -44,6 +44,7 @@ pub fn analyse(
     let fidelity = fidelity::assess(dir, &manifest, &configs, &mut summaries, options)?;
     let mut quality = quality::assess(dir, &manifest, &configs, scores)?;
     quality::annotate(&mut summaries, &quality);
+    crate::rating::annotate(summaries.iter_mut().map(|s| &mut s.row));
     // `reference.csv`, read once: the study's energy figures and its quality scores.
     let study = reference::load(dir)?;
     if let Some(rows) = &study {

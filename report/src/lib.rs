@@ -24,6 +24,7 @@ pub mod options;
 pub mod per_request;
 pub mod plot;
 pub mod quality;
+pub mod rating;
 pub mod reference;
 pub mod render;
 pub mod scan;

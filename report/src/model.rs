@@ -250,4 +250,11 @@ pub struct SummaryRow {
     /// Share of scored answers no label could be read from (counted wrong).
     #[serde(default)]
     pub quality_unparsed_share: Option<f64>,
+    /// Stars, 1–5, against the run's other configurations of the same task and label
+    /// (AI Energy Score bands: `rating`); empty when not rated.
+    #[serde(default)]
+    pub rating_stars: Option<u8>,
+    /// The pool the stars were given in, or why there are none.
+    #[serde(default)]
+    pub rating_basis: String,
 }

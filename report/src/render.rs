@@ -4,20 +4,22 @@
 
 use crate::ReportError;
 use crate::analysis::analyse;
+use crate::compare::CompareOptions;
 use crate::export::Exporter;
 use crate::export::csv::{CsvTable, table};
+use crate::export::html::{Html, trend_page};
 use crate::export::json::Json;
 use crate::export::latex::Latex;
 use crate::export::markdown::Markdown;
 use crate::model::{Report, SummaryRow};
 use crate::options::ReportOptions;
-use crate::plot::{self, Figure};
+use crate::plot::{self, DrawnPlot, Figure};
 use crate::quality::{RequestScore, ScoreSink};
 use crate::scan::RequestEnergySink;
 use crate::trend::{History, TrendRow};
 use plotters::prelude::*;
 use records::files::{
-    CONTEXT_SUMMARY_CSV, DOMAINS_CSV, MODELS_CSV, PLOTS_DIR, REFERENCE_COMPARISON_CSV,
+    CONTEXT_SUMMARY_CSV, DOMAINS_CSV, MODELS_CSV, PLOTS_DIR, REFERENCE_COMPARISON_CSV, REPORT_HTML,
     REQUEST_ENERGY_CSV, REQUEST_SCORES_CSV, SUMMARY_CSV, SUMMARY_JSON, SUMMARY_MD, SUMMARY_TEX,
     TASKS_CSV,
 };
@@ -35,7 +37,7 @@ pub fn render(dir: &Path) -> Result<Vec<SummaryRow>, ReportError> {
 }
 
 /// Rebuilds every result file: the CSV, Markdown, LaTeX and JSON tables,
-/// `request_energy.csv` and the plots.
+/// `request_energy.csv`, the plots and `report.html`.
 pub fn render_with(dir: &Path, options: &ReportOptions) -> Result<Report, ReportError> {
     let mut energy = RowFile::<RequestEnergyRecord>::new(dir.join(REQUEST_ENERGY_CSV));
     let mut scores = RowFile::<RequestScore>::new(dir.join(REQUEST_SCORES_CSV));
@@ -45,9 +47,17 @@ pub fn render_with(dir: &Path, options: &ReportOptions) -> Result<Report, Report
     for (name, exporter) in exports(&report) {
         write(&dir.join(name), &exporter.serialize(&report)?)?;
     }
-    if options.plots {
-        report.plots = draw(&dir.join(PLOTS_DIR), &report)?;
-    }
+    let drawn = if options.plots {
+        draw(&dir.join(PLOTS_DIR), &report)?
+    } else {
+        Vec::new()
+    };
+    report.plots = drawn.iter().flat_map(|d| d.files.clone()).collect();
+    let html = Html {
+        plots: &drawn,
+        plots_drawn: options.plots,
+    };
+    write(&dir.join(REPORT_HTML), &html.serialize(&report)?)?;
     Ok(report)
 }
 
@@ -82,32 +92,32 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), ReportError> {
 }
 
 /// Draws every plot of a report into `dir`.
-pub fn draw(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, ReportError> {
+pub fn draw(dir: &Path, report: &Report) -> Result<Vec<DrawnPlot>, ReportError> {
     let mut files = Vec::new();
     let central =
         plot::central::EnergyPerModel::beside(&report.configs, report.beside_study.as_deref());
     if !central.is_empty() {
-        files.extend(save_plot(&central, dir, "energy_per_1000")?);
+        files.push(save_plot(&central, dir, "energy_per_1000")?);
     }
     let size = plot::size::SizeEnergy::new(&report.models);
     if !size.is_empty() {
-        files.extend(save_plot(&size, dir, "size_vs_energy")?);
+        files.push(save_plot(&size, dir, "size_vs_energy")?);
     }
     let rows: Vec<SummaryRow> = report.rows().cloned().collect();
     let latency = plot::latency::LatencyEnergy::new(&rows);
     if !latency.is_empty() {
-        files.extend(save_plot(&latency, dir, "latency_vs_energy")?);
+        files.push(save_plot(&latency, dir, "latency_vs_energy")?);
     }
     for frontier in plot::frontier::EnergyQuality::per_dataset(&rows) {
         let stem = format!(
             "quality_vs_energy_{}",
             plot::file_stem(&format!("{}@{}", frontier.task(), frontier.dataset()))
         );
-        files.extend(save_plot(&frontier, dir, &stem)?);
+        files.push(save_plot(&frontier, dir, &stem)?);
     }
     let spread = plot::distribution::RequestEnergy::new(&report.configs, &report.scan.requests);
     if !spread.is_empty() {
-        files.extend(save_plot(&spread, dir, "request_energy")?);
+        files.push(save_plot(&spread, dir, "request_energy")?);
     }
     let timelines = &report.scan.timelines;
     let names: Vec<String> = timelines
@@ -130,15 +140,20 @@ pub fn draw(dir: &Path, report: &Report) -> Result<Vec<PathBuf>, ReportError> {
         );
         if !figure.is_empty() {
             let stem = format!("timeline_{}", plot::file_stem(&config.info.id));
-            files.extend(save_plot(&figure, dir, &stem)?);
+            files.push(save_plot(&figure, dir, &stem)?);
         }
     }
     Ok(files)
 }
 
 /// Reads runs (oldest first) and writes `trend.csv`, `trend.md` and the trend plot into
-/// `out`; returns the rows.
-pub fn trend(runs: &[PathBuf], out: &Path) -> Result<Vec<TrendRow>, ReportError> {
+/// `out`, and with `html` a page with the plot and each run's verdict against the run
+/// before (the gate's `options`); returns the rows.
+pub fn trend(
+    runs: &[PathBuf],
+    out: &Path,
+    html: Option<(&Path, &CompareOptions)>,
+) -> Result<Vec<TrendRow>, ReportError> {
     let history = History::of(runs)?;
     std::fs::create_dir_all(out).map_err(|source| records::RecordsError::Io {
         path: out.to_path_buf(),
@@ -147,14 +162,20 @@ pub fn trend(runs: &[PathBuf], out: &Path) -> Result<Vec<TrendRow>, ReportError>
     write(&out.join("trend.csv"), &table(&history.rows)?)?;
     write(&out.join("trend.md"), history.markdown().as_bytes())?;
     let figure = history.figure();
-    if !figure.series.is_empty() {
-        save_plot(&figure, out, "trend")?;
+    let plot = if figure.series.is_empty() {
+        None
+    } else {
+        Some(save_plot(&figure, out, "trend")?)
+    };
+    if let Some((path, options)) = html {
+        let steps = crate::trend::steps(runs, options);
+        write(path, trend_page(&history, &steps, plot.as_ref()).as_bytes())?;
     }
     Ok(history.rows)
 }
 
-/// Writes `stem.png` and `stem.svg` into `dir`; returns their paths.
-fn save_plot(figure: &impl Figure, dir: &Path, stem: &str) -> Result<Vec<PathBuf>, ReportError> {
+/// Writes `stem.png` and `stem.svg` into `dir`; returns their paths and the SVG text.
+fn save_plot(figure: &impl Figure, dir: &Path, stem: &str) -> Result<DrawnPlot, ReportError> {
     plot::register_font()?;
     std::fs::create_dir_all(dir).map_err(|source| records::RecordsError::Io {
         path: dir.to_path_buf(),
@@ -174,15 +195,21 @@ fn save_plot(figure: &impl Figure, dir: &Path, stem: &str) -> Result<Vec<PathBuf
         figure.draw(&root).map_err(plot_err(&png))?;
         root.present().map_err(plot::fail).map_err(plot_err(&png))?;
     }
+    let mut text = String::new();
     {
-        let root = SVGBackend::new(&svg, figure.size()).into_drawing_area();
+        let root = SVGBackend::with_string(&mut text, figure.size()).into_drawing_area();
         root.fill(&WHITE)
             .map_err(plot::fail)
             .map_err(plot_err(&svg))?;
         figure.draw(&root).map_err(plot_err(&svg))?;
         root.present().map_err(plot::fail).map_err(plot_err(&svg))?;
     }
-    Ok(vec![png, svg])
+    write(&svg, text.as_bytes())?;
+    Ok(DrawnPlot {
+        stem: stem.to_string(),
+        files: vec![png, svg],
+        svg: text,
+    })
 }
 
 /// A CSV file of derived rows (`request_energy.csv`, `request_scores.csv`), written row by

@@ -1,9 +1,11 @@
 //! A history of runs: per configuration, energy per inference run after run.
 
 use crate::ReportError;
+use crate::compare::{CompareOptions, CompareResult, compare, table};
 use crate::energy::EnergyRun;
 use crate::plot::style::provenance_suffix;
 use crate::plot::trend::{Series, Trend};
+use crate::rating::{Candidate, Rating, glyphs, rate};
 use crate::stats::Describe;
 use crate::summary::per_inference;
 use records::labels::FigureLabel;
@@ -50,6 +52,8 @@ pub struct History {
     pub rows: Vec<TrendRow>,
     /// Each run's label (`#1 2026-01-02 03:04`), oldest first.
     pub labels: Vec<String>,
+    /// Each configuration's task.
+    pub tasks: BTreeMap<String, String>,
 }
 
 impl History {
@@ -60,6 +64,7 @@ impl History {
         let mut first: BTreeMap<String, (f64, FigureLabel, usize)> = BTreeMap::new();
         let mut previous: BTreeMap<String, FigureLabel> = BTreeMap::new();
         let mut labels = Vec::new();
+        let mut tasks = BTreeMap::new();
         for (i, dir) in runs.iter().enumerate() {
             let report = EnergyRun::load(dir, None)?;
             let date = report
@@ -75,6 +80,7 @@ impl History {
                     continue;
                 };
                 let provenance = c.label();
+                tasks.insert(c.info.id.clone(), c.info.task.clone());
                 let (base, base_provenance, base_run) = *first
                     .entry(c.info.id.clone())
                     .or_insert((d.mean, provenance, i));
@@ -108,12 +114,65 @@ impl History {
                 });
             }
         }
-        Ok(Self { rows, labels })
+        Ok(Self {
+            rows,
+            labels,
+            tasks,
+        })
     }
 
     /// The text of `trend.md`.
     pub fn markdown(&self) -> String {
-        markdown(&self.rows, &self.labels)
+        let mut out = markdown(&self.rows, &self.labels);
+        self.ratings_markdown(&mut out);
+        out
+    }
+
+    /// Each configuration's latest row, rated against the latest rows of the other
+    /// configurations of its task (so runs that measured different models share one scale).
+    pub fn ratings(&self) -> Vec<(&TrendRow, Rating)> {
+        let mut latest: BTreeMap<&str, &TrendRow> = BTreeMap::new();
+        for r in &self.rows {
+            latest.insert(r.config.as_str(), r);
+        }
+        let rows: Vec<&TrendRow> = latest.into_values().collect();
+        let candidates: Vec<Candidate> = rows
+            .iter()
+            .map(|r| Candidate {
+                task: self.tasks.get(&r.config).cloned().unwrap_or_default(),
+                energy_j: Some(r.energy_j_mean),
+                provenance: r.provenance,
+            })
+            .collect();
+        rows.into_iter().zip(rate(&candidates)).collect()
+    }
+
+    /// The ratings section of `trend.md`.
+    fn ratings_markdown(&self, out: &mut String) {
+        let ratings = self.ratings();
+        if ratings.iter().all(|(_, r)| r.stars.is_none()) {
+            return;
+        }
+        out.push_str(
+            "\n## Ratings over these runs\n\nAI Energy Score–style stars per task, over each \
+             configuration's latest run: the range of energy per inference (same label only) cut \
+             into five equal bands; ★★★★★ is the lowest band.\n\n\
+             | configuration | task | latest run | J / inference | rating | rated among |\n\
+             |---|---|---|--:|---|---|\n",
+        );
+        for (row, rating) in ratings {
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} | {}{} | {} | {} |",
+                row.config,
+                self.tasks.get(&row.config).map_or("", String::as_str),
+                self.labels.get(row.run).map_or("", String::as_str),
+                sig(row.energy_j_mean, 4),
+                provenance_suffix(row.provenance),
+                glyphs(rating.stars),
+                rating.basis
+            );
+        }
     }
 
     /// The trend figure: one series per configuration, named with its provenance (or
@@ -159,6 +218,57 @@ impl History {
             series: series.into_values().collect(),
         }
     }
+}
+
+/// One run judged against the run before it by the regression gate, or why it could not
+/// be.
+#[derive(Clone, Debug)]
+pub struct Step {
+    /// Position of the baseline run.
+    pub from: usize,
+    /// Position of the candidate run.
+    pub to: usize,
+    /// The comparison, or the error that stopped it.
+    pub outcome: Result<CompareResult, String>,
+}
+
+/// Each run against the one before it, with the gate's settings.
+pub fn steps(runs: &[PathBuf], options: &CompareOptions) -> Vec<Step> {
+    runs.windows(2)
+        .enumerate()
+        .map(|(i, pair)| Step {
+            from: i,
+            to: i + 1,
+            outcome: compare(&pair[0], &pair[1], options).map_err(|e| e.to_string()),
+        })
+        .collect()
+}
+
+/// The verdicts of `steps` as Markdown, newest first.
+pub fn steps_markdown(steps: &[Step], labels: &[String]) -> String {
+    let mut out = String::from("# Verdicts: each run against the one before\n");
+    let label = |i: usize| labels.get(i).map_or("?", String::as_str);
+    for step in steps.iter().rev() {
+        let _ = write!(out, "\n## {} → {}: ", label(step.from), label(step.to));
+        match &step.outcome {
+            Ok(result) => {
+                let _ = writeln!(
+                    out,
+                    "{}\n",
+                    match result.exit_code() {
+                        0 => "**pass**",
+                        1 => "**FAIL** (regression)",
+                        _ => "**FAIL** (not every configuration tested)",
+                    }
+                );
+                out.push_str(&table(result));
+            }
+            Err(e) => {
+                let _ = writeln!(out, "**not compared**\n\n{e}");
+            }
+        }
+    }
+    out
 }
 
 fn markdown(rows: &[TrendRow], labels: &[String]) -> String {

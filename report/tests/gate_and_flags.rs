@@ -270,7 +270,7 @@ fn a_trend_across_a_change_of_source_computes_no_change_and_says_so() {
     est.seed = 2;
     est.write(&b).expect("b");
     let out = tmp.path().join("trend");
-    let rows = report::render::trend(&[a, b], &out).expect("trend");
+    let rows = report::render::trend(&[a, b], &out, None).expect("trend");
     let second: Vec<_> = rows.iter().filter(|r| r.run == 1).collect();
     assert!(!second.is_empty());
     for r in second {

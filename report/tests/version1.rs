@@ -38,7 +38,7 @@ fn copy_raw(to: &Path) -> PathBuf {
 }
 
 /// Columns appended to `summary.csv` after version 1's report (numbers, never quoted).
-const SUMMARY_COLUMNS_SINCE: [&str; 24] = [
+const SUMMARY_COLUMNS_SINCE: [&str; 26] = [
     "failures",
     "failure_share",
     "ttft_ms_p90",
@@ -63,6 +63,8 @@ const SUMMARY_COLUMNS_SINCE: [&str; 24] = [
     "quality_items",
     "quality_repetition_std",
     "quality_unparsed_share",
+    "rating_stars",
+    "rating_basis",
 ];
 
 /// `csv` without the flag that version 1 could not raise: `quality-unscored`, which every

@@ -32,22 +32,7 @@ pub struct CompareArgs {
 /// with fewer than 2 valid repetitions on a side, or scored on one side only: not
 /// tested).
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    if !(args.threshold.is_finite() && args.threshold >= 0.0) {
-        anyhow::bail!("--threshold must be a percentage of 0 or more, e.g. --threshold 5");
-    }
-    if !(args.quality_threshold.is_finite() && (0.0..=100.0).contains(&args.quality_threshold)) {
-        anyhow::bail!(
-            "--quality-threshold must be a number of points from 0 to 100, e.g. --quality-threshold 1"
-        );
-    }
-    if !(args.alpha > 0.0 && args.alpha < 1.0) {
-        anyhow::bail!("--alpha must be between 0 and 1, e.g. --alpha 0.05");
-    }
-    let options = report::compare::CompareOptions {
-        threshold_pct: args.threshold,
-        alpha: args.alpha,
-        quality_threshold_points: args.quality_threshold,
-    };
+    let options = gate_options(args.threshold, args.alpha, Some(args.quality_threshold))?;
     let result =
         report::compare::compare(&args.baseline, &args.candidate, &options).map_err(|e| {
             anyhow::anyhow!(
@@ -63,4 +48,31 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }
     Ok(ExitCode::from(result.exit_code()))
+}
+
+/// The gate's settings, checked: `--threshold`, `--alpha` and `--quality-threshold` (its
+/// default when `None`).
+pub fn gate_options(
+    threshold: f64,
+    alpha: f64,
+    quality_threshold: Option<f64>,
+) -> anyhow::Result<report::compare::CompareOptions> {
+    let defaults = report::compare::CompareOptions::default();
+    let quality_threshold = quality_threshold.unwrap_or(defaults.quality_threshold_points);
+    if !(threshold.is_finite() && threshold >= 0.0) {
+        anyhow::bail!("--threshold must be a percentage of 0 or more, e.g. --threshold 5");
+    }
+    if !(quality_threshold.is_finite() && (0.0..=100.0).contains(&quality_threshold)) {
+        anyhow::bail!(
+            "--quality-threshold must be a number of points from 0 to 100, e.g. --quality-threshold 1"
+        );
+    }
+    if !(alpha > 0.0 && alpha < 1.0) {
+        anyhow::bail!("--alpha must be between 0 and 1, e.g. --alpha 0.05");
+    }
+    Ok(report::compare::CompareOptions {
+        threshold_pct: threshold,
+        alpha,
+        quality_threshold_points: quality_threshold,
+    })
 }

@@ -161,6 +161,7 @@ pub fn render(report: &Report) -> String {
     super::markdown_fidelity::render(&mut out, report);
     hosts(&mut out, report);
     tasks(&mut out, report);
+    ratings(&mut out, report);
     models(&mut out, report);
     beside_study(&mut out, report);
     out
@@ -233,6 +234,34 @@ fn hosts(out: &mut String, report: &Report) {
             cell(&row.model),
             cell(&row.dataset),
             cell(row.host.as_deref().unwrap_or("–"))
+        );
+    }
+}
+
+/// The stars of each configuration within its task, with the method.
+fn ratings(out: &mut String, report: &Report) {
+    if report.rows().all(|r| r.rating_stars.is_none()) {
+        return;
+    }
+    out.push_str(
+        "\n## Ratings\n\nAI Energy Score–style: per task, the range of energy per inference over \
+         this run's configurations with the same label (measured with measured, estimated with \
+         estimated) is cut into five equal bands; ★★★★★ is the lowest-energy band, ★☆☆☆☆ the \
+         highest. Stars rank within this run only.\n\n",
+    );
+    out.push_str("| Task | Model | Dataset | Rating | J / inference | Rated among |\n");
+    out.push_str("|---|---|---|---|--:|---|\n");
+    for row in report.rows() {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {}{} | {} |",
+            cell(&row.task),
+            cell(&row.model),
+            cell(&row.dataset),
+            crate::rating::glyphs(row.rating_stars),
+            sig_opt(row.energy_j_mean, 3),
+            tag(row.provenance),
+            cell(&row.rating_basis)
         );
     }
 }

@@ -1,9 +1,10 @@
 //! Serialising a [`Report`]: one [`Exporter`] per format (CSV tables, Markdown, LaTeX,
-//! JSON), each turning the report into the bytes of one file. Writing them is
+//! JSON, HTML), each turning the report into the bytes of one file. Writing them is
 //! `render`'s job.
 
 pub mod csv;
 pub mod format;
+pub mod html;
 pub mod json;
 pub mod latex;
 pub mod markdown;

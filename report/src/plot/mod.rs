@@ -48,6 +48,17 @@ pub trait Figure {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
 }
 
+/// A plot drawn for a report: the files written and its SVG text.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DrawnPlot {
+    /// File stem (`energy_per_1000`).
+    pub stem: String,
+    /// The PNG and SVG files.
+    pub files: Vec<std::path::PathBuf>,
+    /// The SVG document, as written to the `.svg` file.
+    pub svg: String,
+}
+
 /// Turns any drawing error into a message.
 pub fn fail<E: std::fmt::Display>(e: E) -> String {
     e.to_string()
