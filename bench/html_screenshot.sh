@@ -18,5 +18,5 @@ chromium --headless --no-sandbox --disable-gpu --disable-quic --no-first-run \
     --host-resolver-rules="MAP * ~NOTFOUND" --user-data-dir="$profile" \
     --enable-logging=stderr --v=0 --hide-scrollbars \
     --window-size=1400,"$height" --screenshot="$(realpath -m "$out")" "file://$page" 2>&1 |
-    grep -E "CONSOLE|ERROR:.*(net|file)|Failed to load" || echo "no console message, no failed load"
+    grep -E "CONSOLE|net::ERR|Failed to load" || echo "no console message, no failed load"
 echo "screenshot: $out"

@@ -163,13 +163,16 @@ impl History {
         for (row, rating) in ratings {
             let _ = writeln!(
                 out,
-                "| {} | {} | {} | {}{} | {} | {} |",
+                "| {} | {} | {} | {}{} | {}{} | {} |",
                 row.config,
                 self.tasks.get(&row.config).map_or("", String::as_str),
                 self.labels.get(row.run).map_or("", String::as_str),
                 sig(row.energy_j_mean, 4),
                 provenance_suffix(row.provenance),
                 glyphs(rating.stars),
+                rating
+                    .stars
+                    .map_or_else(String::new, |_| provenance_suffix(row.provenance)),
                 rating.basis
             );
         }

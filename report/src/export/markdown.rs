@@ -254,11 +254,14 @@ fn ratings(out: &mut String, report: &Report) {
     for row in report.rows() {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {}{} | {} |",
+            "| {} | {} | {} | {}{} | {}{} | {} |",
             cell(&row.task),
             cell(&row.model),
             cell(&row.dataset),
             crate::rating::glyphs(row.rating_stars),
+            // Stars given on estimates are estimated too.
+            row.rating_stars
+                .map_or_else(String::new, |_| tag(row.provenance)),
             sig_opt(row.energy_j_mean, 3),
             tag(row.provenance),
             cell(&row.rating_basis)
