@@ -7,11 +7,10 @@
 use super::Figure;
 use super::central::legend_at;
 use super::fail;
-use super::style::{class_colour, log_axis, log_range, provenance_suffix, text, tick};
+use super::style::{class_colour, log_axis, log_range, name_beside, provenance_suffix, text, tick};
 use crate::model::SummaryRow;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::text_anchor::{HPos, Pos, VPos};
 use records::labels::{ClassLabel, FigureLabel};
 
 /// One configuration on the frontier plot.
@@ -198,8 +197,6 @@ impl Figure for EnergyQuality {
             .label("Pareto frontier (ringed)")
             .legend(|(x, y)| PathElement::new(vec![(x - 8, y), (x + 8, y)], BLACK.mix(0.4)));
         let clamp_x = |v: f64| v.clamp(xr.start, xr.end);
-        // Names go left of points in the right third of the (log) axis, so they stay inside.
-        let right_third = xr.start * (xr.end / xr.start).powf(2.0 / 3.0);
         for p in &self.points {
             let colour = class_colour(p.class);
             let (x, y) = (p.energy.0, p.quality.0 * 100.0);
@@ -237,19 +234,12 @@ impl Figure for EnergyQuality {
                     )))
                     .map_err(fail)?;
             }
+            let (offset, name_style) = name_beside(x, &xr);
             chart
                 .draw_series(std::iter::once(
                     EmptyElement::at((x, y))
                         + Circle::new((0, 0), 5, style)
-                        + Text::new(
-                            p.name.clone(),
-                            (if x > right_third { -10 } else { 10 }, -8),
-                            if x > right_third {
-                                text(11).pos(Pos::new(HPos::Right, VPos::Bottom))
-                            } else {
-                                text(11)
-                            },
-                        ),
+                        + Text::new(p.name.clone(), offset, name_style),
                 ))
                 .map_err(fail)?;
         }

@@ -3,7 +3,7 @@
 
 use super::central::legend;
 use super::fail;
-use super::style::{class_colour, log_axis, log_range, text, tick};
+use super::style::{class_colour, log_axis, log_range, name_beside, text, tick};
 use plotters::coord::Shift;
 use plotters::prelude::*;
 use records::labels::{ClassLabel, FigureLabel};
@@ -41,7 +41,10 @@ pub fn draw<DB: DrawingBackend>(
         .caption(axes.caption, text(22))
         .x_label_area_size(56)
         .y_label_area_size(80)
-        .build_cartesian_2d(log_axis(xr, width - 120.0), log_axis(yr, height - 126.0))
+        .build_cartesian_2d(
+            log_axis(xr.clone(), width - 120.0),
+            log_axis(yr, height - 126.0),
+        )
         .map_err(fail)?;
     chart
         .configure_mesh()
@@ -62,11 +65,12 @@ pub fn draw<DB: DrawingBackend>(
             colour.stroke_width(2)
         };
         let label = if named { name.clone() } else { String::new() };
+        let (offset, label_style) = name_beside(*x, &xr);
         chart
             .draw_series(std::iter::once(
                 EmptyElement::at((*x, *y))
                     + Circle::new((0, 0), 5, style)
-                    + Text::new(label, (8, -6), text(11)),
+                    + Text::new(label, offset, label_style),
             ))
             .map_err(fail)?;
     }

@@ -62,6 +62,17 @@ pub fn right_aligned(size: u32) -> TextStyle<'static> {
     text(size).pos(Pos::new(HPos::Right, VPos::Center))
 }
 
+/// Where a point's name goes on a log x axis `xr`: right of the point, or left of it in
+/// the axis' right third so that it stays inside the plot; its offset and style.
+pub fn name_beside(x: f64, xr: &std::ops::Range<f64>) -> ((i32, i32), TextStyle<'static>) {
+    let right_third = xr.start * (xr.end / xr.start).powf(2.0 / 3.0);
+    if x > right_third {
+        ((-10, -8), text(11).pos(Pos::new(HPos::Right, VPos::Top)))
+    } else {
+        ((10, -8), text(11))
+    }
+}
+
 /// Bold text anchored at its left end, vertically centred.
 pub fn heading(size: u32) -> TextStyle<'static> {
     TextStyle::from((FONT, size).into_font().style(FontStyle::Bold))
@@ -181,5 +192,22 @@ pub fn count_tick(v: f64) -> String {
         format!("{x:.0}{unit}")
     } else {
         format!("{x:.1}{unit}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_in_the_right_third_of_a_log_axis_go_left_of_their_point() {
+        // 1e7..1e8: the right third starts at 10^(7 + 2/3) ≈ 4.6e7.
+        let xr = 1e7..1e8;
+        let (offset, style) = name_beside(8.2e7, &xr);
+        assert!(offset.0 < 0, "left of a point near the right edge");
+        assert!(matches!(style.pos.h_pos, HPos::Right));
+        let (offset, style) = name_beside(3e7, &xr);
+        assert!(offset.0 > 0, "right of a point in the left two thirds");
+        assert!(matches!(style.pos.h_pos, HPos::Left));
     }
 }
