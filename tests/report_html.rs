@@ -337,6 +337,28 @@ fn report_html_renders_in_headless_chromium_with_no_error_and_no_request() {
     );
     assert!(!errors.is_empty(), "the control's console error is seen");
 
+    // The trend page of `trend --html` (the same run twice) is held to the same rules.
+    let history = dir.path().join("history.html");
+    let run = dir.path().to_str().expect("utf-8");
+    let o = Command::new(env!("CARGO_BIN_EXE_joulebench"))
+        .args(["trend", run, run, "--out"])
+        .arg(dir.path().join("trend"))
+        .arg("--html")
+        .arg(&history)
+        .output()
+        .expect("run joulebench trend");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let (requests, errors) = page.visit(&url(&history));
+    assert!(requests.is_empty(), "the trend page fetched {requests:?}");
+    assert!(
+        errors.is_empty(),
+        "the trend page logged errors: {errors:#?}"
+    );
+    assert_eq!(
+        page.eval("document.querySelectorAll('svg').length"),
+        json!(1)
+    );
+
     let (requests, errors) = page.visit(&url(&dir.path().join("report.html")));
     assert!(requests.is_empty(), "report.html fetched {requests:?}");
     assert!(errors.is_empty(), "report.html logged errors: {errors:#?}");
