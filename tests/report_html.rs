@@ -7,8 +7,10 @@ use report::synthetic::Synthetic;
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 use tungstenite::{Message, WebSocket};
 
@@ -62,7 +64,11 @@ fn report_html_holds_every_table_and_plot_and_refers_to_nothing_outside() {
         );
     }
     assert!(!html.contains("<script"), "no script is needed");
-    assert!(!html.contains("<link"), "no stylesheet or icon is fetched");
+    assert_eq!(
+        html.matches("<link").count(),
+        html.matches("<link rel=\"icon\" href=\"data:,\">").count(),
+        "no stylesheet is linked; the only icon is an empty data: one (no favicon fetch)"
+    );
     let svgs = svg_files(dir.path());
     assert!(svgs >= 3, "the synthetic run draws several plots ({svgs})");
     assert_eq!(
@@ -82,8 +88,25 @@ fn report_html_holds_every_table_and_plot_and_refers_to_nothing_outside() {
     ] {
         assert!(html.contains(config), "{config} is in the tables");
     }
-    for section in ["Energy per inference", "Ratings", "Probes", "Manifest"] {
-        assert!(html.contains(section), "section {section}");
+    for section in [
+        "Energy per inference",
+        "Ratings",
+        "Plots",
+        "Probes",
+        "Manifest",
+    ] {
+        assert!(
+            html.contains(&format!("<h2>{section}</h2>")),
+            "section {section}"
+        );
+    }
+    let manifest = records::manifest::RunManifest::load(dir.path()).expect("run.json");
+    for probe in &manifest.probes {
+        assert!(
+            html.contains(&format!("<tr><td><code>{}</code></td>", probe.name)),
+            "probe {} in the table",
+            probe.name
+        );
     }
     assert!(
         html.contains("<table>"),
@@ -118,7 +141,8 @@ fn chromium() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// A headless Chromium, killed when dropped.
+/// A headless Chromium in its own process group, killed with every helper process it
+/// started when dropped.
 struct Browser {
     child: Child,
     _profile: tempfile::TempDir,
@@ -126,6 +150,12 @@ struct Browser {
 
 impl Drop for Browser {
     fn drop(&mut self) {
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // SAFETY: kill(2) with a negative pid signals the process group we made.
+            unsafe {
+                libc::kill(-pid, libc::SIGKILL);
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -133,7 +163,7 @@ impl Drop for Browser {
 
 impl Browser {
     /// Starts Chromium with an empty profile and no background traffic; returns it and the
-    /// browser's DevTools WebSocket address (read from its stderr).
+    /// browser's DevTools WebSocket address (read from its stderr within 60 s).
     fn start(binary: &Path) -> (Self, String) {
         let profile = tempfile::tempdir().expect("profile dir");
         let mut child = Command::new(binary)
@@ -150,6 +180,7 @@ impl Browser {
             ])
             .arg(format!("--user-data-dir={}", profile.path().display()))
             .arg("about:blank")
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -160,18 +191,31 @@ impl Browser {
             child,
             _profile: profile,
         };
-        let mut seen = Vec::new();
-        for line in BufReader::new(stderr).lines() {
-            let line = line.expect("chromium stderr");
-            if let Some(at) = line.find("ws://") {
-                return (browser, line[at..].trim().to_string());
+        // Chromium's stderr is read (and drained to its end) on a thread, so a browser that
+        // never prints its address fails the test at the deadline instead of hanging it.
+        let (lines, received) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = lines.send(line);
             }
-            seen.push(line);
+        });
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut seen = Vec::new();
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match received.recv_timeout(left) {
+                Ok(line) => {
+                    if let Some(at) = line.find("ws://") {
+                        return (browser, line[at..].trim().to_string());
+                    }
+                    seen.push(line);
+                }
+                Err(_) => panic!(
+                    "Chromium gave no DevTools address within 60 s:\n{}",
+                    seen.join("\n")
+                ),
+            }
         }
-        panic!(
-            "Chromium ended without a DevTools address:\n{}",
-            seen.join("\n")
-        );
     }
 }
 
@@ -336,6 +380,23 @@ fn report_html_renders_in_headless_chromium_with_no_error_and_no_request() {
         "the control's fetch is seen"
     );
     assert!(!errors.is_empty(), "the control's console error is seen");
+    // And a fetch that report.html's own policy blocks is seen as an error.
+    let html = std::fs::read_to_string(dir.path().join("report.html")).expect("report.html");
+    let head_end = html.find("</head>").expect("head");
+    let blocked = dir.path().join("blocked.html");
+    std::fs::write(
+        &blocked,
+        format!(
+            "{}<body><img src=\"http://127.0.0.1:9/y.png\"></body></html>",
+            &html[..head_end + "</head>".len()]
+        ),
+    )
+    .expect("blocked page");
+    let (_, errors) = page.visit(&url(&blocked));
+    assert!(
+        errors.iter().any(|e| e.contains("Content Security Policy")),
+        "the policy's refusal is seen: {errors:#?}"
+    );
 
     // The trend page of `trend --html` (the same run twice) is held to the same rules.
     let history = dir.path().join("history.html");

@@ -1,6 +1,7 @@
-//! Star ratings in the manner of the AI Energy Score: per task, the range of energy per
-//! inference over the rated configurations is cut into five equal bands (20% of the range
-//! each); the lowest band gets five stars, the highest one star.
+//! Star ratings in the manner of the AI Energy Score: per task and dataset (the AI Energy
+//! Score has one dataset per task), the range of energy per inference over the rated
+//! configurations is cut into five equal bands (20% of the range each); the lowest band
+//! gets five stars, the highest one star.
 //!
 //! Figures are rated only against figures with the same label: a measured figure against
 //! measured ones, an estimated one against estimated ones (a rating is never earned by an
@@ -14,8 +15,10 @@ use std::collections::BTreeMap;
 /// One configuration to rate.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Candidate {
-    /// Task the configuration performs (ratings are per task).
+    /// Task the configuration performs (ratings are per task and dataset).
     pub task: String,
+    /// Dataset it was measured on.
+    pub dataset: String,
     /// Mean energy per inference (J); `None` when unknown (not rated).
     pub energy_j: Option<f64>,
     /// The label of that figure.
@@ -27,18 +30,25 @@ pub struct Candidate {
 pub struct Rating {
     /// Stars, 1 (highest-energy band) to 5 (lowest); `None` when not rated.
     pub stars: Option<u8>,
-    /// The pool it was rated in (`3 measured text-classification configurations
+    /// The pool it was rated in (`3 measured text-classification configurations on sst2
     /// (0.12–0.8 J)`), or why it was not rated (no commas: a plain CSV cell).
     pub basis: String,
 }
 
-/// Rates every candidate within its task and label; one rating per candidate, in order.
+/// How the stars are given, for the tables that show them.
+pub const METHOD: &str = "AI Energy Score–style: per task and dataset, the range of energy per \
+     inference over the rated configurations with the same label (measured with measured, \
+     estimated with estimated) is cut into five equal bands; ★★★★★ is the lowest-energy \
+     band, ★☆☆☆☆ the highest.";
+
+/// Rates every candidate within its task, dataset and label; one rating per candidate, in
+/// order.
 pub fn rate(candidates: &[Candidate]) -> Vec<Rating> {
-    let mut pools: BTreeMap<(&str, FigureLabel), Vec<f64>> = BTreeMap::new();
+    let mut pools: BTreeMap<(&str, &str, FigureLabel), Vec<f64>> = BTreeMap::new();
     for c in candidates {
         if let Some(e) = c.energy_j.filter(|e| e.is_finite()) {
             pools
-                .entry((c.task.as_str(), c.provenance))
+                .entry((c.task.as_str(), c.dataset.as_str(), c.provenance))
                 .or_default()
                 .push(e);
         }
@@ -53,28 +63,29 @@ pub fn rate(candidates: &[Candidate]) -> Vec<Rating> {
                 };
             };
             let pool = pools
-                .get(&(c.task.as_str(), c.provenance))
+                .get(&(c.task.as_str(), c.dataset.as_str(), c.provenance))
                 .map(Vec::as_slice)
                 .unwrap_or(&[]);
             let low = pool.iter().copied().fold(f64::INFINITY, f64::min);
             let high = pool.iter().copied().fold(f64::NEG_INFINITY, f64::max);
             let what = format!("{} {} configuration", c.provenance, c.task);
+            let on = format!(" on {}", c.dataset);
             if pool.len() < 2 {
                 return Rating {
                     stars: None,
-                    basis: format!("the only {what}: no range to rate against"),
+                    basis: format!("the only {what}{on}: no range to rate against"),
                 };
             }
             if high <= low {
                 return Rating {
                     stars: None,
-                    basis: format!("all {} {what}s use the same energy", pool.len()),
+                    basis: format!("all {} {what}s{on} use the same energy", pool.len()),
                 };
             }
             Rating {
                 stars: Some(stars(energy, low, high)),
                 basis: format!(
-                    "{} {what}s ({}–{} J)",
+                    "{} {what}s{on} ({}–{} J)",
                     pool.len(),
                     records::number::sig(low, 3),
                     records::number::sig(high, 3)
@@ -91,6 +102,7 @@ pub fn annotate<'a>(rows: impl IntoIterator<Item = &'a mut crate::model::Summary
         .iter()
         .map(|r| Candidate {
             task: r.task.clone(),
+            dataset: r.dataset.clone(),
             energy_j: r.energy_j_mean,
             provenance: r.provenance,
         })
@@ -103,7 +115,9 @@ pub fn annotate<'a>(rows: impl IntoIterator<Item = &'a mut crate::model::Summary
 
 /// The stars of `energy` in the range `low..=high` (`low < high`).
 pub fn stars(energy: f64, low: f64, high: f64) -> u8 {
-    let band = ((energy - low) / (high - low) * 5.0).floor();
+    // A hair above the quotient, so that a figure on a band's boundary is not rounded
+    // into the band below it (0.3 in 0.1..1.1 is 2.0 bands, not 1.999…).
+    let band = ((energy - low) / (high - low) * 5.0 * (1.0 + 1e-12)).floor();
     // The top of the range belongs to the highest band.
     let band = band.clamp(0.0, 4.0) as u8;
     5 - band
@@ -127,6 +141,7 @@ mod tests {
     fn c(task: &str, energy: Option<f64>, provenance: FigureLabel) -> Candidate {
         Candidate {
             task: task.to_string(),
+            dataset: "d".to_string(),
             energy_j: energy,
             provenance,
         }
@@ -141,6 +156,7 @@ mod tests {
         assert_eq!(stars(7.99, 0.0, 10.0), 2);
         assert_eq!(stars(8.0, 0.0, 10.0), 1);
         assert_eq!(stars(10.0, 0.0, 10.0), 1);
+        assert_eq!(stars(0.3, 0.1, 1.1), 4, "on a boundary: the higher band");
     }
 
     #[test]
@@ -159,7 +175,7 @@ mod tests {
         ]);
         let s: Vec<_> = r.iter().map(|r| r.stars).collect();
         assert_eq!(s, [Some(5), Some(1), Some(3), None, None, None, None, None]);
-        assert_eq!(r[0].basis, "3 measured a configurations (1.00–11.0 J)");
+        assert_eq!(r[0].basis, "3 measured a configurations on d (1.00–11.0 J)");
         assert!(r[3].basis.contains("only measured b"), "{}", r[3].basis);
         // The estimate is not rated against the measurements, though it is the lowest.
         assert!(r[4].basis.contains("only estimated a"), "{}", r[4].basis);

@@ -154,7 +154,8 @@ pub fn trend(
     out: &Path,
     html: Option<(&Path, &CompareOptions)>,
 ) -> Result<Vec<TrendRow>, ReportError> {
-    let history = History::of(runs)?;
+    let loaded = crate::trend::load(runs)?;
+    let history = History::from_runs(runs, &loaded);
     std::fs::create_dir_all(out).map_err(|source| records::RecordsError::Io {
         path: out.to_path_buf(),
         cause: source,
@@ -168,7 +169,7 @@ pub fn trend(
         Some(save_plot(&figure, out, "trend")?)
     };
     if let Some((path, options)) = html {
-        let steps = crate::trend::steps(runs, options);
+        let steps = crate::trend::steps(runs, &loaded, options);
         write(path, trend_page(&history, &steps, plot.as_ref()).as_bytes())?;
     }
     Ok(history.rows)

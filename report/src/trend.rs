@@ -1,11 +1,12 @@
 //! A history of runs: per configuration, energy per inference run after run.
 
 use crate::ReportError;
-use crate::compare::{CompareOptions, CompareResult, compare, table};
+use crate::compare::{CompareOptions, CompareResult, compare_runs, table};
 use crate::energy::EnergyRun;
+use crate::export::markdown::cell;
 use crate::plot::style::provenance_suffix;
 use crate::plot::trend::{Series, Trend};
-use crate::rating::{Candidate, Rating, glyphs, rate};
+use crate::rating::{Candidate, METHOD, Rating, glyphs, rate};
 use crate::stats::Describe;
 use crate::summary::per_inference;
 use records::labels::FigureLabel;
@@ -52,21 +53,20 @@ pub struct History {
     pub rows: Vec<TrendRow>,
     /// Each run's label (`#1 2026-01-02 03:04`), oldest first.
     pub labels: Vec<String>,
-    /// Each configuration's task.
-    pub tasks: BTreeMap<String, String>,
+    /// Each configuration's task and dataset.
+    pub workloads: BTreeMap<String, (String, String)>,
 }
 
 impl History {
-    /// Reads runs (oldest first) through the energy pass.
-    pub fn of(runs: &[PathBuf]) -> Result<Self, ReportError> {
+    /// The history of runs already read (`loaded[i]` from `runs[i]`, oldest first).
+    pub fn from_runs(runs: &[PathBuf], loaded: &[EnergyRun]) -> Self {
         let mut rows = Vec::new();
         // Per configuration: the first run's mean, provenance and position.
         let mut first: BTreeMap<String, (f64, FigureLabel, usize)> = BTreeMap::new();
         let mut previous: BTreeMap<String, FigureLabel> = BTreeMap::new();
         let mut labels = Vec::new();
-        let mut tasks = BTreeMap::new();
-        for (i, dir) in runs.iter().enumerate() {
-            let report = EnergyRun::load(dir, None)?;
+        let mut workloads = BTreeMap::new();
+        for (i, (dir, report)) in runs.iter().zip(loaded).enumerate() {
             let date = report
                 .manifest
                 .started_utc
@@ -80,7 +80,10 @@ impl History {
                     continue;
                 };
                 let provenance = c.label();
-                tasks.insert(c.info.id.clone(), c.info.task.clone());
+                workloads.insert(
+                    c.info.id.clone(),
+                    (c.info.task.clone(), c.info.dataset.clone()),
+                );
                 let (base, base_provenance, base_run) = *first
                     .entry(c.info.id.clone())
                     .or_insert((d.mean, provenance, i));
@@ -114,11 +117,11 @@ impl History {
                 });
             }
         }
-        Ok(Self {
+        Self {
             rows,
             labels,
-            tasks,
-        })
+            workloads,
+        }
     }
 
     /// The text of `trend.md`.
@@ -129,7 +132,8 @@ impl History {
     }
 
     /// Each configuration's latest row, rated against the latest rows of the other
-    /// configurations of its task (so runs that measured different models share one scale).
+    /// configurations of its task and dataset (so runs that measured different models share
+    /// one scale).
     pub fn ratings(&self) -> Vec<(&TrendRow, Rating)> {
         let mut latest: BTreeMap<&str, &TrendRow> = BTreeMap::new();
         for r in &self.rows {
@@ -138,10 +142,14 @@ impl History {
         let rows: Vec<&TrendRow> = latest.into_values().collect();
         let candidates: Vec<Candidate> = rows
             .iter()
-            .map(|r| Candidate {
-                task: self.tasks.get(&r.config).cloned().unwrap_or_default(),
-                energy_j: Some(r.energy_j_mean),
-                provenance: r.provenance,
+            .map(|r| {
+                let (task, dataset) = self.workloads.get(&r.config).cloned().unwrap_or_default();
+                Candidate {
+                    task,
+                    dataset,
+                    energy_j: Some(r.energy_j_mean),
+                    provenance: r.provenance,
+                }
             })
             .collect();
         rows.into_iter().zip(rate(&candidates)).collect()
@@ -153,10 +161,10 @@ impl History {
         if ratings.iter().all(|(_, r)| r.stars.is_none()) {
             return;
         }
-        out.push_str(
-            "\n## Ratings over these runs\n\nAI Energy Score–style stars per task, over each \
-             configuration's latest run: the range of energy per inference (same label only) cut \
-             into five equal bands; ★★★★★ is the lowest band.\n\n\
+        let _ = write!(
+            out,
+            "\n## Ratings over these runs\n\n{METHOD} Rated over each configuration's latest \
+             run among these.\n\n\
              | configuration | task | latest run | J / inference | rating | rated among |\n\
              |---|---|---|--:|---|---|\n",
         );
@@ -164,8 +172,8 @@ impl History {
             let _ = writeln!(
                 out,
                 "| {} | {} | {} | {}{} | {}{} | {} |",
-                row.config,
-                self.tasks.get(&row.config).map_or("", String::as_str),
+                cell(&row.config),
+                cell(self.workloads.get(&row.config).map_or("", |w| w.0.as_str())),
                 self.labels.get(row.run).map_or("", String::as_str),
                 sig(row.energy_j_mean, 4),
                 provenance_suffix(row.provenance),
@@ -173,7 +181,7 @@ impl History {
                 rating
                     .stars
                     .map_or_else(String::new, |_| provenance_suffix(row.provenance)),
-                rating.basis
+                cell(&rating.basis)
             );
         }
     }
@@ -235,14 +243,20 @@ pub struct Step {
     pub outcome: Result<CompareResult, String>,
 }
 
-/// Each run against the one before it, with the gate's settings.
-pub fn steps(runs: &[PathBuf], options: &CompareOptions) -> Vec<Step> {
-    runs.windows(2)
-        .enumerate()
-        .map(|(i, pair)| Step {
-            from: i,
-            to: i + 1,
-            outcome: compare(&pair[0], &pair[1], options).map_err(|e| e.to_string()),
+/// Reads runs (oldest first) through the energy pass.
+pub fn load(runs: &[PathBuf]) -> Result<Vec<EnergyRun>, ReportError> {
+    runs.iter().map(|dir| EnergyRun::load(dir, None)).collect()
+}
+
+/// Each run against the one before it, with the gate's settings (`loaded[i]` read from
+/// `runs[i]`).
+pub fn steps(runs: &[PathBuf], loaded: &[EnergyRun], options: &CompareOptions) -> Vec<Step> {
+    (1..runs.len().min(loaded.len()))
+        .map(|i| Step {
+            from: i - 1,
+            to: i,
+            outcome: compare_runs(&loaded[i - 1], &loaded[i], options, &runs[i - 1], &runs[i])
+                .map_err(|e| e.to_string()),
         })
         .collect()
 }
@@ -250,6 +264,9 @@ pub fn steps(runs: &[PathBuf], options: &CompareOptions) -> Vec<Step> {
 /// The verdicts of `steps` as Markdown, newest first.
 pub fn steps_markdown(steps: &[Step], labels: &[String]) -> String {
     let mut out = String::from("# Verdicts: each run against the one before\n");
+    if steps.is_empty() {
+        out.push_str("\nOne run: nothing to compare it with.\n");
+    }
     let label = |i: usize| labels.get(i).map_or("?", String::as_str);
     for step in steps.iter().rev() {
         let _ = write!(out, "\n## {} → {}: ", label(step.from), label(step.to));

@@ -1,5 +1,6 @@
 //! `joulebench compare`: the regression gate between two runs.
 
+use report::compare::CompareOptions;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -10,16 +11,9 @@ pub struct CompareArgs {
     pub baseline: PathBuf,
     /// Results folder of the candidate run.
     pub candidate: PathBuf,
-    /// Relative worsening (percent) that fails the gate when significant.
-    #[arg(long, default_value_t = 5.0, value_name = "PCT")]
-    pub threshold: f64,
-    /// Significance level of the two-sided Welch t-test.
-    #[arg(long, default_value_t = 0.05)]
-    pub alpha: f64,
-    /// Drop in quality (absolute points of the headline metric: accuracy, SQuAD F1,
-    /// ROUGE-L) that fails the gate when significant; gated where both runs scored answers.
-    #[arg(long, default_value_t = 1.0, value_name = "POINTS")]
-    pub quality_threshold: f64,
+    /// The gate's settings.
+    #[command(flatten)]
+    pub gate: GateArgs,
     /// Also write the comparison as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -32,7 +26,7 @@ pub struct CompareArgs {
 /// with fewer than 2 valid repetitions on a side, or scored on one side only: not
 /// tested).
 pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
-    let options = gate_options(args.threshold, args.alpha, Some(args.quality_threshold))?;
+    let options = args.gate.options()?;
     let result =
         report::compare::compare(&args.baseline, &args.candidate, &options).map_err(|e| {
             anyhow::anyhow!(
@@ -50,29 +44,44 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(result.exit_code()))
 }
 
-/// The gate's settings, checked: `--threshold`, `--alpha` and `--quality-threshold` (its
-/// default when `None`).
-pub fn gate_options(
-    threshold: f64,
-    alpha: f64,
-    quality_threshold: Option<f64>,
-) -> anyhow::Result<report::compare::CompareOptions> {
-    let defaults = report::compare::CompareOptions::default();
-    let quality_threshold = quality_threshold.unwrap_or(defaults.quality_threshold_points);
-    if !(threshold.is_finite() && threshold >= 0.0) {
-        anyhow::bail!("--threshold must be a percentage of 0 or more, e.g. --threshold 5");
+/// The regression gate's settings (`compare`, and `trend --html`'s verdicts).
+#[derive(Debug, clap::Args)]
+pub struct GateArgs {
+    /// Relative worsening (percent) that fails the gate when significant.
+    #[arg(long, default_value_t = CompareOptions::default().threshold_pct, value_name = "PCT")]
+    pub threshold: f64,
+    /// Significance level of the two-sided Welch t-test.
+    #[arg(long, default_value_t = CompareOptions::default().alpha)]
+    pub alpha: f64,
+    /// Drop in quality (absolute points of the headline metric: accuracy, SQuAD F1,
+    /// ROUGE-L) that fails the gate when significant; gated where both runs scored answers.
+    #[arg(
+        long,
+        default_value_t = CompareOptions::default().quality_threshold_points,
+        value_name = "POINTS"
+    )]
+    pub quality_threshold: f64,
+}
+
+impl GateArgs {
+    /// The settings, checked.
+    pub fn options(&self) -> anyhow::Result<CompareOptions> {
+        if !(self.threshold.is_finite() && self.threshold >= 0.0) {
+            anyhow::bail!("--threshold must be a percentage of 0 or more, e.g. --threshold 5");
+        }
+        if !(self.quality_threshold.is_finite() && (0.0..=100.0).contains(&self.quality_threshold))
+        {
+            anyhow::bail!(
+                "--quality-threshold must be a number of points from 0 to 100, e.g. --quality-threshold 1"
+            );
+        }
+        if !(self.alpha > 0.0 && self.alpha < 1.0) {
+            anyhow::bail!("--alpha must be between 0 and 1, e.g. --alpha 0.05");
+        }
+        Ok(CompareOptions {
+            threshold_pct: self.threshold,
+            alpha: self.alpha,
+            quality_threshold_points: self.quality_threshold,
+        })
     }
-    if !(quality_threshold.is_finite() && (0.0..=100.0).contains(&quality_threshold)) {
-        anyhow::bail!(
-            "--quality-threshold must be a number of points from 0 to 100, e.g. --quality-threshold 1"
-        );
-    }
-    if !(alpha > 0.0 && alpha < 1.0) {
-        anyhow::bail!("--alpha must be between 0 and 1, e.g. --alpha 0.05");
-    }
-    Ok(report::compare::CompareOptions {
-        threshold_pct: threshold,
-        alpha,
-        quality_threshold_points: quality_threshold,
-    })
 }

@@ -17,17 +17,14 @@ pub struct TrendArgs {
     /// run before (as `compare` gives it), every run's figures and the ratings.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
-    /// The gate's threshold for the verdicts of `--html` (as `compare --threshold`).
-    #[arg(long, default_value_t = 5.0, value_name = "PCT")]
-    pub threshold: f64,
-    /// The gate's significance level for the verdicts of `--html` (as `compare --alpha`).
-    #[arg(long, default_value_t = 0.05)]
-    pub alpha: f64,
+    /// The gate's settings for the verdicts of `--html`, as for `compare`.
+    #[command(flatten)]
+    pub gate: super::compare::GateArgs,
 }
 
 /// Runs `joulebench trend`.
 pub fn run(args: TrendArgs) -> anyhow::Result<ExitCode> {
-    let options = super::compare::gate_options(args.threshold, args.alpha, None)?;
+    let options = args.gate.options()?;
     let html = args.html.as_deref().map(|p| (p, &options));
     let rows = report::render::trend(&args.runs, &args.out, html)
         .with_context(|| format!("writing the trend of {} runs", args.runs.len()))?;

@@ -8,7 +8,7 @@ use crate::ReportError;
 use crate::model::Report;
 use crate::plot::DrawnPlot;
 use crate::trend::{History, Step, steps_markdown};
-use pulldown_cmark::{Event, Options, Parser};
+use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use pulldown_cmark_escape::escape_html;
 use std::fmt::Write as _;
 
@@ -38,9 +38,9 @@ impl Exporter for Html<'_> {
         body.push_str("</section>\n<section id=\"manifest\">\n<h2>Manifest</h2>\n");
         let manifest = serde_json::to_string_pretty(m)
             .map_err(|e| ReportError::Invalid(format!("run.json could not be serialised: {e}")))?;
-        let _ = write!(
+        let _ = writeln!(
             body,
-            "<details><summary><code>run.json</code>: joulebench {}, {}</summary><pre>{}</pre></details>\n",
+            "<details><summary><code>run.json</code>: joulebench {}, {}</summary><pre>{}</pre></details>",
             text(&m.joulebench_version),
             text(m.git_revision.as_deref().unwrap_or("revision unknown")),
             text(&manifest)
@@ -56,6 +56,7 @@ pub fn page(title: &str, body: &str) -> String {
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <link rel=\"icon\" href=\"data:,\">\n\
          <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n{body}</body>\n</html>\n",
         text(title)
     )
@@ -95,12 +96,22 @@ pub fn text(s: &str) -> String {
     out
 }
 
-/// `summary.md` as HTML (GitHub tables); any raw HTML in it (from a model or dataset name)
-/// is shown as text, never interpreted.
+/// `summary.md` as HTML (GitHub tables). Names from a suite land in it as written, so what
+/// they could make of it is defused: raw HTML is shown as text, an image as its alt text,
+/// and a link as its text unless it points inside the page (`#...`).
 pub fn markdown(md: &str) -> String {
-    let parser = Parser::new_ext(md, Options::ENABLE_TABLES).map(|event| match event {
-        Event::Html(raw) | Event::InlineHtml(raw) => Event::Text(raw),
-        other => other,
+    // Whether each open link is kept (links do not nest, images hold only text).
+    let mut links: Vec<bool> = Vec::new();
+    let parser = Parser::new_ext(md, Options::ENABLE_TABLES).filter_map(|event| match event {
+        Event::Html(raw) | Event::InlineHtml(raw) => Some(Event::Text(raw)),
+        Event::Start(Tag::Image { .. }) | Event::End(TagEnd::Image) => None,
+        Event::Start(Tag::Link { ref dest_url, .. }) => {
+            let keep = dest_url.starts_with('#');
+            links.push(keep);
+            keep.then_some(event)
+        }
+        Event::End(TagEnd::Link) => links.pop().unwrap_or(false).then_some(event),
+        other => Some(other),
     });
     let mut out = String::new();
     pulldown_cmark::html::push_html(&mut out, parser);
@@ -183,6 +194,17 @@ mod tests {
         assert!(html.contains("<table>"), "{html}");
         assert!(!html.contains("<script>"), "{html}");
         assert!(html.contains("&lt;script&gt;"), "{html}");
+    }
+
+    #[test]
+    fn names_cannot_bring_images_or_outside_links_into_the_page() {
+        let html = markdown(
+            "| ![x](http://e/x.png) | [docs](https://e/) | <https://e/a> | [here](#plots) |\n|---|---|---|---|\n",
+        );
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("href=\"http"), "{html}");
+        assert!(html.contains(">x<") && html.contains("docs"), "{html}");
+        assert!(html.contains("<a href=\"#plots\">here</a>"), "{html}");
     }
 
     #[test]

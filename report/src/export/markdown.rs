@@ -25,7 +25,7 @@ pub(super) fn tag(label: FigureLabel) -> String {
 }
 
 /// Escapes a table cell.
-pub(super) fn cell(s: &str) -> String {
+pub fn cell(s: &str) -> String {
     s.replace('|', "\\|").replace('\n', " ")
 }
 
@@ -243,11 +243,10 @@ fn ratings(out: &mut String, report: &Report) {
     if report.rows().all(|r| r.rating_stars.is_none()) {
         return;
     }
-    out.push_str(
-        "\n## Ratings\n\nAI Energy Score–style: per task, the range of energy per inference over \
-         this run's configurations with the same label (measured with measured, estimated with \
-         estimated) is cut into five equal bands; ★★★★★ is the lowest-energy band, ★☆☆☆☆ the \
-         highest. Stars rank within this run only.\n\n",
+    let _ = writeln!(
+        out,
+        "\n## Ratings\n\n{} Stars rank within this run only.\n",
+        crate::rating::METHOD
     );
     out.push_str("| Task | Model | Dataset | Rating | J / inference | Rated among |\n");
     out.push_str("|---|---|---|---|--:|---|\n");
