@@ -32,6 +32,14 @@ pub struct ServeArgs {
     /// Requests computed at the same time; others wait in line.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub concurrency: u32,
+    /// Batch encoder requests (classification, QA, embeddings over TEI routes): up to this
+    /// many run in one padded forward pass. 1 (the default) runs each request alone.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_batch: u32,
+    /// With --max-batch above 1: the longest a request waits for others to join its batch
+    /// (milliseconds).
+    #[arg(long, default_value_t = 5, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=10_000))]
+    pub batch_wait_ms: u64,
     /// Seed of the parameters of preset models.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -111,6 +119,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let addr = format!("{}:{}", args.host, args.port);
         let server = RunningServer::bind(&addr, args.concurrency as usize).await?;
+        if args.max_batch > 1 {
+            server.batch(reference::batch::BatchSettings {
+                max_batch: args.max_batch as usize,
+                wait: std::time::Duration::from_millis(args.batch_wait_ms),
+            })?;
+        }
         eprintln!(
             "joulebench serve: listening on http://{} (loading {} model(s); /health is 503 until ready)",
             server.addr(),
@@ -138,8 +152,16 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 m.tokenizer.describe()
             );
         }
+        let batching = if args.max_batch > 1 {
+            format!(
+                "; encoder batches of up to {} within {} ms",
+                args.max_batch, args.batch_wait_ms
+            )
+        } else {
+            String::new()
+        };
         eprintln!(
-            "joulebench serve: ready on http://{} (concurrency {})",
+            "joulebench serve: ready on http://{} (concurrency {}{batching})",
             server.addr(),
             args.concurrency
         );

@@ -4,6 +4,7 @@ use crate::error::{ModelError, Result};
 use crate::generate::{Generation, GenerationParams, generate};
 use crate::models::encoder::EncoderModel;
 use crate::registry::{Network, ServedModel};
+use crate::tokenizer::Encoded;
 
 /// Class scores of one text.
 #[derive(Debug, Clone, PartialEq)]
@@ -49,7 +50,8 @@ fn check_len(model: &ServedModel, ids: &mut Vec<u32>, truncate: bool) -> Result<
     Ok(())
 }
 
-fn encoder(model: &ServedModel) -> Result<&EncoderModel> {
+/// The encoder of a served model; an error for a generator.
+pub fn encoder(model: &ServedModel) -> Result<&EncoderModel> {
     match &model.network {
         Network::Encoder(m) => Ok(m.as_ref()),
         Network::Generator(_) => Err(ModelError::BadParameter(format!(
@@ -67,36 +69,58 @@ pub fn softmax(v: &[f32]) -> Vec<f32> {
     exps.iter().map(|e| e / total).collect()
 }
 
-/// Classifies one text.
-pub fn classify(model: &ServedModel, text: &str, truncate: bool) -> Result<Classification> {
-    let m = encoder(model)?;
+/// A text tokenised for an encoder and checked against its input limit (cut to it with
+/// `truncate`, an error otherwise).
+pub fn encode_text(model: &ServedModel, text: &str, truncate: bool) -> Result<Encoded> {
+    encoder(model)?;
     let mut enc = model.tokenizer.encode(text)?;
     check_len(model, &mut enc.ids, truncate)?;
-    let logits = m.classify(&enc.ids, &enc.type_ids)?;
-    Ok(Classification {
+    enc.type_ids.truncate(enc.ids.len());
+    Ok(enc)
+}
+
+/// A question and its context tokenised as a pair and checked against the input limit.
+pub fn encode_question(model: &ServedModel, question: &str, context: &str) -> Result<Encoded> {
+    encoder(model)?;
+    let mut enc = model.tokenizer.encode_pair(question, context)?;
+    check_len(model, &mut enc.ids, false)?;
+    Ok(enc)
+}
+
+/// The classification of a text from its logits.
+pub fn classification(model: &ServedModel, logits: Vec<f32>, tokens: usize) -> Classification {
+    Classification {
         labels: model.labels().to_vec(),
         probabilities: softmax(&logits),
         logits,
-        tokens: enc.ids.len(),
-    })
+        tokens,
+    }
+}
+
+/// Classifies one text.
+pub fn classify(model: &ServedModel, text: &str, truncate: bool) -> Result<Classification> {
+    let enc = encode_text(model, text, truncate)?;
+    let logits = encoder(model)?.classify(&enc.ids, &enc.type_ids)?;
+    Ok(classification(model, logits, enc.ids.len()))
 }
 
 /// Embeds one text (mean pooling of the encoder's final hidden states).
 pub fn embed(model: &ServedModel, text: &str, normalize: bool, truncate: bool) -> Result<Vec<f32>> {
-    let m = encoder(model)?;
-    let mut enc = model.tokenizer.encode(text)?;
-    check_len(model, &mut enc.ids, truncate)?;
-    Ok(m.embed(&enc.ids, &enc.type_ids, normalize)?)
+    let enc = encode_text(model, text, truncate)?;
+    Ok(encoder(model)?.embed(&enc.ids, &enc.type_ids, normalize)?)
 }
 
 /// Finds the best answer span of `question` in `context`.
 pub fn answer(model: &ServedModel, question: &str, context: &str) -> Result<Answer> {
-    let m = encoder(model)?;
-    let enc = model.tokenizer.encode_pair(question, context)?;
-    let mut ids = enc.ids.clone();
-    check_len(model, &mut ids, false)?;
-    let (start_logits, end_logits) = m.span_logits(&enc.ids, &enc.type_ids)?;
-    let (ps, pe) = (softmax(&start_logits), softmax(&end_logits));
+    let enc = encode_question(model, question, context)?;
+    let (start, end) = encoder(model)?.span_logits(&enc.ids, &enc.type_ids)?;
+    Ok(best_span(&enc, context, &start, &end))
+}
+
+/// The best answer span of a tokenised question-and-context pair, from its start and end
+/// logits.
+pub fn best_span(enc: &Encoded, context: &str, start_logits: &[f32], end_logits: &[f32]) -> Answer {
+    let (ps, pe) = (softmax(start_logits), softmax(end_logits));
     let spans = &enc.second_spans;
     let candidates: Vec<(usize, f32, f32)> = spans
         .iter()
@@ -116,14 +140,15 @@ pub fn answer(model: &ServedModel, question: &str, context: &str) -> Result<Answ
             }
         }
     }
+    let tokens = enc.ids.len();
     let Some((score, s, e)) = best else {
-        return Ok(Answer {
+        return Answer {
             answer: String::new(),
             score: 0.0,
             start: 0,
             end: 0,
-            tokens: ids.len(),
-        });
+            tokens,
+        };
     };
     let start_byte = spans.get(s).copied().flatten().map_or(0, |x| x.0);
     let end_byte = spans.get(e).copied().flatten().map_or(start_byte, |x| x.1);
@@ -132,13 +157,13 @@ pub fn answer(model: &ServedModel, question: &str, context: &str) -> Result<Answ
         .unwrap_or_default()
         .to_string();
     let chars = |b: usize| context.get(..b).map_or(0, |p| p.chars().count());
-    Ok(Answer {
+    Answer {
         answer,
         score,
         start: chars(start_byte),
         end: chars(end_byte),
-        tokens: ids.len(),
-    })
+        tokens,
+    }
 }
 
 /// Tokenizes a prompt for a generator and checks it fits with `max_new_tokens` more.

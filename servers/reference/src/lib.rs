@@ -4,6 +4,7 @@
 
 #![warn(missing_docs)]
 
+pub mod batch;
 pub mod builtin_tokenizer;
 pub mod error;
 pub mod generate;

@@ -91,6 +91,15 @@ impl RunningServer {
         Ok(server)
     }
 
+    /// Batches encoder requests (call before loading); an error if the batching thread
+    /// cannot start.
+    pub fn batch(&self, settings: crate::batch::BatchSettings) -> Result<(), ServeError> {
+        self.state
+            .batch(settings)
+            .map(|_| ())
+            .map_err(|e| ServeError::Serve(format!("cannot start the batching thread: {e}")))
+    }
+
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr

@@ -187,3 +187,68 @@ fn t5_generation_honours_length_rules() {
         reference::generate::generate(&*model, &[5, 6, 7], &params, Some(1), |_| true).unwrap();
     assert_eq!(again.tokens, g.tokens);
 }
+
+#[test]
+fn a_padded_batch_gives_each_sequence_its_own_results() {
+    let inputs: [(Vec<u32>, Vec<u32>); 3] = [
+        (vec![1, 5, 9, 2], vec![0, 0, 1, 1]),
+        (vec![1, 7, 3, 11, 13, 17, 2], vec![0, 0, 0, 1, 1, 1, 1]),
+        (vec![1, 2], vec![0, 0]),
+    ];
+    let batch: Vec<(&[u32], &[u32])> = inputs
+        .iter()
+        .map(|(i, t)| (i.as_slice(), t.as_slice()))
+        .collect();
+    let close = |a: &[f32], b: &[f32], what: &str| {
+        assert_eq!(a.len(), b.len(), "{what}");
+        for (x, y) in a.iter().zip(b) {
+            assert!(
+                (x - y).abs() <= 1e-4 * (1.0 + y.abs()),
+                "{what}: {x} vs {y}"
+            );
+        }
+    };
+    for layout in ["tiny", "distilbert"] {
+        let mut c = presets::encoder(layout).unwrap();
+        c.num_hidden_layers = 2;
+        c.vocab_size = 100;
+        c.max_position_embeddings = 64;
+        let classifier = reference::EncoderModel::load(
+            &c,
+            EncoderTask::Classification(vec!["a".into(), "b".into(), "c".into()]),
+            SeededInit::new(3).var_builder(),
+        )
+        .unwrap();
+        let logits = classifier.classify_batch(&batch).unwrap();
+        let vectors = classifier.embed_batch(&batch, true).unwrap();
+        let qa = reference::EncoderModel::load(
+            &c,
+            EncoderTask::QuestionAnswering,
+            SeededInit::new(4).var_builder(),
+        )
+        .unwrap();
+        let spans = qa.span_logits_batch(&batch).unwrap();
+        for (n, (ids, types)) in batch.iter().enumerate() {
+            let what = format!("{layout} sequence {n}");
+            close(&logits[n], &classifier.classify(ids, types).unwrap(), &what);
+            close(
+                &vectors[n],
+                &classifier.embed(ids, types, true).unwrap(),
+                &what,
+            );
+            let (start, end) = qa.span_logits(ids, types).unwrap();
+            assert_eq!(
+                spans[n].0.len(),
+                ids.len(),
+                "{what}: one logit per own token"
+            );
+            close(&spans[n].0, &start, &what);
+            close(&spans[n].1, &end, &what);
+        }
+        // Without the mask the padding would leak into the shorter sequences.
+        assert!(
+            logits[0] != logits[1],
+            "{layout}: distinct inputs, distinct logits"
+        );
+    }
+}

@@ -5,14 +5,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::{ApiError, Style};
+use crate::batch::{BatchSettings, Batcher, Done, EncoderWork, compute};
 use crate::error::ModelError;
 use crate::registry::{ModelRegistry, ServedModel, Task};
+use crate::tokenizer::Encoded;
 
 /// State shared by every route.
 #[derive(Debug)]
 pub struct AppState {
     registry: OnceLock<Arc<ModelRegistry>>,
     permits: Arc<Semaphore>,
+    batcher: OnceLock<Batcher>,
     /// Unix time the server started (the `created` field of model lists).
     pub created: u64,
 }
@@ -23,8 +26,58 @@ impl AppState {
         Self {
             registry: OnceLock::new(),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            batcher: OnceLock::new(),
             created: unix_now(),
         }
+    }
+
+    /// Batches encoder requests from now on (before models are installed); false if
+    /// batching was already on.
+    pub fn batch(&self, settings: BatchSettings) -> std::io::Result<bool> {
+        if self.batcher.get().is_some() {
+            return Ok(false);
+        }
+        Ok(self.batcher.set(Batcher::start(settings)?).is_ok())
+    }
+
+    /// How encoder requests are batched, when they are.
+    pub fn batching(&self) -> Option<BatchSettings> {
+        self.batcher.get().map(Batcher::settings)
+    }
+
+    /// Runs encoder work on tokenised inputs of one request: through the batcher when
+    /// batching is on (no permit: the batcher's thread is the compute; the inputs may share
+    /// a batch with each other and with other requests), otherwise one after the other
+    /// under one permit, each alone.
+    pub async fn encoder_pass(
+        &self,
+        style: Style,
+        model: Arc<ServedModel>,
+        work: EncoderWork,
+        inputs: Vec<Encoded>,
+    ) -> Result<Vec<Done>, ApiError> {
+        if let Some(batcher) = self.batcher.get() {
+            return batcher
+                .submit(&model, work, &inputs)
+                .await
+                .map_err(|e| ApiError::from_model(style, e));
+        }
+        self.run(style, move || {
+            let mut out = Vec::with_capacity(inputs.len());
+            for input in &inputs {
+                let one = compute(&model, work, &[(&input.ids, &input.type_ids)])?;
+                let output = one
+                    .into_iter()
+                    .next()
+                    .ok_or_else(|| ModelError::BadParameter("no result".into()))?;
+                out.push(Done {
+                    output,
+                    batch_size: 1,
+                });
+            }
+            Ok(out)
+        })
+        .await
     }
 
     /// Installs the loaded models; the server is ready from then on. False if already set.

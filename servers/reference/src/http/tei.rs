@@ -13,8 +13,11 @@ use std::time::Instant;
 
 use super::error::{ApiError, Style, parse_body};
 use super::state::AppState;
-use crate::inference::{Classification, answer, classify, embed};
+use crate::batch::{Done, EncoderOutput, EncoderWork};
+use crate::error::ModelError;
+use crate::inference::{Classification, best_span, classification, encode_question, encode_text};
 use crate::registry::{ServedModel, Task};
+use crate::tokenizer::Encoded;
 
 const STYLE: Style = Style::Tei;
 
@@ -49,7 +52,9 @@ fn scores(c: &Classification, raw: bool) -> Value {
     )
 }
 
-fn with_timing(body: Value, started: Instant, tokens: usize) -> Response {
+/// The answer with TEI's timing headers, the tokens computed and the largest batch any of
+/// its inputs ran in (`x-batch-size`, 1 without batching).
+fn with_timing(body: Value, started: Instant, tokens: usize, done: &[Done]) -> Response {
     let mut resp = Json(body).into_response();
     let ms = started.elapsed().as_secs_f64() * 1e3;
     let h = resp.headers_mut();
@@ -58,7 +63,26 @@ fn with_timing(body: Value, started: Instant, tokens: usize) -> Response {
         h.insert("x-total-time", v);
     }
     h.insert("x-compute-tokens", HeaderValue::from(tokens));
+    let batch = done.iter().map(|d| d.batch_size).max().unwrap_or(1);
+    h.insert("x-batch-size", HeaderValue::from(batch));
     resp
+}
+
+/// Tokenises every input (an error names the first that fails).
+fn encode_all<T>(
+    items: &[T],
+    encode: impl Fn(&T) -> Result<Encoded, ModelError>,
+) -> Result<Vec<Encoded>, ApiError> {
+    items
+        .iter()
+        .map(encode)
+        .collect::<Result<_, _>>()
+        .map_err(|e| ApiError::from_model(STYLE, e))
+}
+
+/// The output a pass of `work` gives, or a server error if another kind came back.
+fn unexpected(what: &str) -> ApiError {
+    ApiError::internal(STYLE, format!("the encoder gave no {what}"))
 }
 
 /// `POST /predict`.
@@ -83,46 +107,52 @@ async fn predict_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, Ap
             ),
             _ => (true, Vec::new()),
         };
-        let (answers, tokens) = state
-            .run(STYLE, move || {
-                let mut tokens = 0;
-                let mut out = Vec::new();
-                for q in &items {
-                    let a = answer(&model, &q.question, &q.context)?;
-                    tokens += a.tokens;
-                    out.push(json!({"answer": a.answer, "score": a.score, "start": a.start, "end": a.end}));
-                }
-                Ok((out, tokens))
-            })
+        let encoded = encode_all(&items, |q| encode_question(&model, &q.question, &q.context))?;
+        let done = state
+            .encoder_pass(STYLE, model, EncoderWork::Span, encoded.clone())
             .await?;
+        let mut tokens = 0;
+        let mut answers = Vec::with_capacity(items.len());
+        for ((q, enc), d) in items.iter().zip(&encoded).zip(&done) {
+            let EncoderOutput::Span(start, end) = &d.output else {
+                return Err(unexpected("span logits"));
+            };
+            let a = best_span(enc, &q.context, start, end);
+            tokens += a.tokens;
+            answers.push(
+                json!({"answer": a.answer, "score": a.score, "start": a.start, "end": a.end}),
+            );
+        }
         let body = if single {
             answers.into_iter().next().unwrap_or(Value::Null)
         } else {
             Value::Array(answers)
         };
-        return Ok(with_timing(body, started, tokens));
+        return Ok(with_timing(body, started, tokens, &done));
     }
     let model = state.pick(STYLE, req.model.as_deref(), Task::Classification)?;
     let (single, texts) = texts_of(req.inputs)?;
     let (raw, truncate) = (req.raw_scores, req.truncate);
-    let (results, tokens) = state
-        .run(STYLE, move || {
-            let mut tokens = 0;
-            let mut out = Vec::new();
-            for t in &texts {
-                let c = classify(&model, t, truncate)?;
-                tokens += c.tokens;
-                out.push(scores(&c, raw));
-            }
-            Ok((out, tokens))
-        })
+    let encoded = encode_all(&texts, |t| encode_text(&model, t, truncate))?;
+    let done = state
+        .encoder_pass(STYLE, model.clone(), EncoderWork::Classify, encoded.clone())
         .await?;
+    let mut tokens = 0;
+    let mut results = Vec::with_capacity(texts.len());
+    for (enc, d) in encoded.iter().zip(&done) {
+        let EncoderOutput::Logits(logits) = &d.output else {
+            return Err(unexpected("class logits"));
+        };
+        let c = classification(&model, logits.clone(), enc.ids.len());
+        tokens += c.tokens;
+        results.push(scores(&c, raw));
+    }
     let body = if single {
         results.into_iter().next().unwrap_or(Value::Null)
     } else {
         Value::Array(results)
     };
-    Ok(with_timing(body, started, tokens))
+    Ok(with_timing(body, started, tokens, &done))
 }
 
 fn qa_input(v: Value) -> Result<QaInput, ApiError> {
@@ -207,13 +237,16 @@ async fn embed_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiE
     let model = any_encoder(&state, req.model.as_deref())?;
     let (_, texts) = texts_of(req.inputs)?;
     let (normalize, truncate) = (req.normalize, req.truncate);
-    let vectors = state
-        .run(STYLE, move || {
-            texts
-                .iter()
-                .map(|t| embed(&model, t, normalize, truncate))
-                .collect::<Result<Vec<_>, _>>()
-        })
+    let encoded = encode_all(&texts, |t| encode_text(&model, t, truncate))?;
+    let done = state
+        .encoder_pass(STYLE, model, EncoderWork::Embed { normalize }, encoded)
         .await?;
-    Ok(with_timing(json!(vectors), started, 0))
+    let vectors = done
+        .iter()
+        .map(|d| match &d.output {
+            EncoderOutput::Vector(v) => Ok(v),
+            _ => Err(unexpected("embedding")),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(with_timing(json!(vectors), started, 0, &done))
 }

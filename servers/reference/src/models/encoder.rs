@@ -150,11 +150,13 @@ impl EncoderLayer {
         })
     }
 
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+    /// One layer over `[batch, seq, hidden]`; `mask` (`[batch, 1, 1, seq]`, 0 or -inf) hides
+    /// padding from every query.
+    fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
         let q = split_heads(&self.query.forward(x)?, self.heads)?;
         let k = split_heads(&self.key.forward(x)?, self.heads)?;
         let v = split_heads(&self.value.forward(x)?, self.heads)?;
-        let ctx = merge_heads(&attend(&q, &k, &v, None)?)?;
+        let ctx = merge_heads(&attend(&q, &k, &v, mask)?)?;
         let a = self
             .attn_norm
             .forward(&(self.attn_out.forward(&ctx)? + x)?)?;
@@ -172,7 +174,10 @@ enum Head {
     Span { qa: Linear },
 }
 
-/// An encoder with its task head, ready to run on one sequence at a time.
+/// One tokenised input of an encoder: token ids and segment ids.
+pub type EncoderInput<'a> = (&'a [u32], &'a [u32]);
+
+/// An encoder with its task head, run on one sequence or on a batch padded to its longest.
 pub struct EncoderModel {
     config: EncoderConfig,
     task: EncoderTask,
@@ -251,67 +256,158 @@ impl EncoderModel {
 
     /// Final hidden states `[1, seq, hidden]` of one sequence.
     pub fn hidden_states(&self, ids: &[u32], type_ids: &[u32]) -> Result<Tensor> {
+        self.hidden_states_batch(&[(ids, type_ids)])
+    }
+
+    /// Final hidden states `[batch, longest, hidden]` of sequences padded at the end to the
+    /// longest; a padded position is hidden from every query, so each sequence's states
+    /// are its own (rows past its length are padding, to be ignored).
+    pub fn hidden_states_batch(&self, inputs: &[EncoderInput<'_>]) -> Result<Tensor> {
         let dev = &Device::Cpu;
-        let seq = ids.len();
-        let input = Tensor::new(ids, dev)?.unsqueeze(0)?;
-        let positions = Tensor::arange(0u32, seq as u32, dev)?.unsqueeze(0)?;
-        let mut x = (self.word.forward(&input)? + self.position.forward(&positions)?)?;
-        if let Some(tt) = &self.token_type {
-            let types: Vec<u32> = (0..seq)
-                .map(|n| type_ids.get(n).copied().unwrap_or(0))
-                .collect();
-            x = (x + tt.forward(&Tensor::new(types.as_slice(), dev)?.unsqueeze(0)?)?)?;
+        let batch = inputs.len();
+        let seq = inputs.iter().map(|(ids, _)| ids.len()).max().unwrap_or(0);
+        if batch == 0 || seq == 0 {
+            return Err(candle_core::Error::Msg(
+                "an encoder needs at least one token".into(),
+            ));
         }
+        let ids: Vec<u32> = inputs
+            .iter()
+            .flat_map(|(ids, _)| padded(ids, ids.len(), seq))
+            .collect();
+        let input = Tensor::from_vec(ids, (batch, seq), dev)?;
+        let positions = Tensor::arange(0u32, seq as u32, dev)?.unsqueeze(0)?;
+        let mut x = self
+            .word
+            .forward(&input)?
+            .broadcast_add(&self.position.forward(&positions)?)?;
+        if let Some(tt) = &self.token_type {
+            let types: Vec<u32> = inputs
+                .iter()
+                .flat_map(|(ids, types)| padded(types, ids.len(), seq))
+                .collect();
+            x = (x + tt.forward(&Tensor::from_vec(types, (batch, seq), dev)?)?)?;
+        }
+        let mask = if inputs.iter().all(|(ids, _)| ids.len() == seq) {
+            None
+        } else {
+            let values: Vec<f32> = inputs
+                .iter()
+                .flat_map(|(ids, _)| {
+                    (0..seq).map(move |i| {
+                        if i < ids.len() {
+                            0.0
+                        } else {
+                            f32::NEG_INFINITY
+                        }
+                    })
+                })
+                .collect();
+            Some(Tensor::from_vec(values, (batch, 1, 1, seq), dev)?)
+        };
         let mut x = self.embed_norm.forward(&x)?;
         for layer in &self.layers {
-            x = layer.forward(&x)?;
+            x = layer.forward(&x, mask.as_ref())?;
         }
         Ok(x)
     }
 
-    /// Class logits of one sequence (one per label); an error for a QA model.
-    pub fn classify(&self, ids: &[u32], type_ids: &[u32]) -> Result<Vec<f32>> {
+    /// Class logits of each sequence of a batch; an error for a QA model.
+    pub fn classify_batch(&self, inputs: &[EncoderInput<'_>]) -> Result<Vec<Vec<f32>>> {
         let Head::Classifier { pre, out } = &self.head else {
             return Err(candle_core::Error::Msg("not a classification model".into()));
         };
-        let cls = self.hidden_states(ids, type_ids)?.i((.., 0, ..))?;
+        let cls = self.hidden_states_batch(inputs)?.i((.., 0, ..))?;
         let pooled = pre.forward(&cls)?;
         let pooled = match self.config.layout {
             EncoderLayout::Bert => pooled.tanh()?,
             EncoderLayout::DistilBert => pooled.relu()?,
         };
-        out.forward(&pooled)?.squeeze(0)?.to_vec1()
+        out.forward(&pooled)?.to_vec2()
     }
 
-    /// Start and end logits per token; an error for a classification model.
-    pub fn span_logits(&self, ids: &[u32], type_ids: &[u32]) -> Result<(Vec<f32>, Vec<f32>)> {
+    /// Start and end logits per token of each sequence of a batch; an error for a
+    /// classification model.
+    pub fn span_logits_batch(
+        &self,
+        inputs: &[EncoderInput<'_>],
+    ) -> Result<Vec<(Vec<f32>, Vec<f32>)>> {
         let Head::Span { qa } = &self.head else {
             return Err(candle_core::Error::Msg(
                 "not a question-answering model".into(),
             ));
         };
-        let logits = qa
-            .forward(&self.hidden_states(ids, type_ids)?)?
-            .squeeze(0)?;
-        let start = logits.i((.., 0))?.to_vec1()?;
-        let end = logits.i((.., 1))?.to_vec1()?;
-        Ok((start, end))
+        let logits = qa.forward(&self.hidden_states_batch(inputs)?)?;
+        inputs
+            .iter()
+            .enumerate()
+            .map(|(b, (ids, _))| {
+                let one = logits.i(b)?.narrow(0, 0, ids.len())?;
+                Ok((one.i((.., 0))?.to_vec1()?, one.i((.., 1))?.to_vec1()?))
+            })
+            .collect()
+    }
+
+    /// Sentence embeddings of a batch: each the mean of its own final hidden states,
+    /// L2-normalised if asked.
+    pub fn embed_batch(
+        &self,
+        inputs: &[EncoderInput<'_>],
+        normalize: bool,
+    ) -> Result<Vec<Vec<f32>>> {
+        let hidden = self.hidden_states_batch(inputs)?;
+        inputs
+            .iter()
+            .enumerate()
+            .map(|(b, (ids, _))| {
+                let mean = hidden.i(b)?.narrow(0, 0, ids.len())?.mean(0)?;
+                let mean = if normalize {
+                    let norm = mean
+                        .sqr()?
+                        .sum_all()?
+                        .sqrt()?
+                        .to_scalar::<f32>()?
+                        .max(1e-12);
+                    (mean / f64::from(norm))?
+                } else {
+                    mean
+                };
+                mean.to_vec1()
+            })
+            .collect()
+    }
+
+    /// Class logits of one sequence (one per label); an error for a QA model.
+    pub fn classify(&self, ids: &[u32], type_ids: &[u32]) -> Result<Vec<f32>> {
+        first(self.classify_batch(&[(ids, type_ids)])?)
+    }
+
+    /// Start and end logits per token; an error for a classification model.
+    pub fn span_logits(&self, ids: &[u32], type_ids: &[u32]) -> Result<(Vec<f32>, Vec<f32>)> {
+        first(self.span_logits_batch(&[(ids, type_ids)])?)
     }
 
     /// A sentence embedding: the mean of the final hidden states, L2-normalised if asked.
     pub fn embed(&self, ids: &[u32], type_ids: &[u32], normalize: bool) -> Result<Vec<f32>> {
-        let mean = self.hidden_states(ids, type_ids)?.mean(1)?.squeeze(0)?;
-        let mean = if normalize {
-            let norm = mean
-                .sqr()?
-                .sum_all()?
-                .sqrt()?
-                .to_scalar::<f32>()?
-                .max(1e-12);
-            (mean / f64::from(norm))?
-        } else {
-            mean
-        };
-        mean.to_vec1()
+        first(self.embed_batch(&[(ids, type_ids)], normalize)?)
     }
+}
+
+/// `values` (the first `n` of them, 0 where missing) padded with 0 to `seq`.
+fn padded(values: &[u32], n: usize, seq: usize) -> impl Iterator<Item = u32> + '_ {
+    (0..seq).map(move |i| {
+        if i < n {
+            values.get(i).copied().unwrap_or(0)
+        } else {
+            0
+        }
+    })
+}
+
+/// The one result of a batch of one.
+fn first<T>(results: Vec<T>) -> Result<T> {
+    results
+        .into_iter()
+        .next()
+        .ok_or_else(|| candle_core::Error::Msg("a batch of one gave no result".into()))
 }

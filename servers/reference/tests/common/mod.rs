@@ -16,6 +16,11 @@ pub struct TestServer {
 }
 
 impl TestServer {
+    /// A server already listening at `addr`.
+    pub fn at(addr: SocketAddr) -> Self {
+        Self { addr }
+    }
+
     /// The bound address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
