@@ -5,6 +5,7 @@
 use crate::ReportError;
 use crate::analysis::analyse;
 use crate::export::Exporter;
+use crate::export::codecarbon::CodeCarbonCsv;
 use crate::export::csv::{CsvTable, table};
 use crate::export::json::Json;
 use crate::export::latex::Latex;
@@ -17,7 +18,7 @@ use crate::scan::RequestEnergySink;
 use crate::trend::{History, TrendRow};
 use plotters::prelude::*;
 use records::files::{
-    CONTEXT_SUMMARY_CSV, DOMAINS_CSV, MODELS_CSV, PLOTS_DIR, REFERENCE_COMPARISON_CSV,
+    CONTEXT_SUMMARY_CSV, DOMAINS_CSV, EMISSIONS_CSV, MODELS_CSV, PLOTS_DIR, REFERENCE_COMPARISON_CSV,
     REQUEST_ENERGY_CSV, REQUEST_SCORES_CSV, SUMMARY_CSV, SUMMARY_JSON, SUMMARY_MD, SUMMARY_TEX,
     TASKS_CSV,
 };
@@ -34,8 +35,8 @@ pub fn render(dir: &Path) -> Result<Vec<SummaryRow>, ReportError> {
         .collect())
 }
 
-/// Rebuilds every result file: the CSV, Markdown, LaTeX and JSON tables,
-/// `request_energy.csv` and the plots.
+/// Rebuilds every result file: the CSV, Markdown, LaTeX and JSON tables, CodeCarbon's
+/// `emissions.csv`, `request_energy.csv` and the plots.
 pub fn render_with(dir: &Path, options: &ReportOptions) -> Result<Report, ReportError> {
     let mut energy = RowFile::<RequestEnergyRecord>::new(dir.join(REQUEST_ENERGY_CSV));
     let mut scores = RowFile::<RequestScore>::new(dir.join(REQUEST_SCORES_CSV));
@@ -65,6 +66,7 @@ fn exports(report: &Report) -> Vec<(&'static str, &'static dyn Exporter)> {
     out.push((SUMMARY_MD, &Markdown));
     out.push((SUMMARY_TEX, &Latex));
     out.push((SUMMARY_JSON, &Json));
+    out.push((EMISSIONS_CSV, &CodeCarbonCsv));
     if report.beside_study.is_some() {
         out.push((REFERENCE_COMPARISON_CSV, &CsvTable::ReferenceComparison));
     }

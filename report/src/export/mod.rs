@@ -1,12 +1,14 @@
 //! Serialising a [`Report`]: one [`Exporter`] per format (CSV tables, Markdown, LaTeX,
-//! JSON), each turning the report into the bytes of one file. Writing them is
+//! JSON, OpenMetrics, CodeCarbon CSV), each turning the report into the bytes of one file. Writing them is
 //! `render`'s job.
 
+pub mod codecarbon;
 pub mod csv;
 pub mod format;
 pub mod json;
 pub mod latex;
 pub mod markdown;
+pub mod openmetrics;
 mod markdown_fidelity;
 mod markdown_quality;
 mod markdown_streams;
