@@ -192,13 +192,19 @@ fn compare_writes_a_junit_case_per_configuration() {
     };
     // The regression: one failure with the numbers and the verdict.
     let regressed = case(&run.id(1));
-    assert_eq!(attr(&all[regressed], "classname"), "joulebench.text-classification");
+    assert_eq!(
+        attr(&all[regressed], "classname"),
+        "joulebench.text-classification"
+    );
     let failures = children(&all, regressed, "failure");
     assert_eq!(failures.len(), 1, "{xml}");
     assert_eq!(attr(failures[0], "type"), "energy-regression");
     let message = attr(failures[0], "message");
     assert!(message.contains("REGRESSION"), "{message}");
-    assert!(message.contains("J/inference") && message.contains("+"), "{message}");
+    assert!(
+        message.contains("J/inference") && message.contains("+"),
+        "{message}"
+    );
     // Unchanged: no failure, error or skip.
     let same = case(&run.id(0));
     for kind in ["failure", "error", "skipped"] {
@@ -293,7 +299,9 @@ fn junit_has_a_failure_per_regression_energy_and_quality() {
     assert_eq!(attr(&all[suite], "timestamp"), "2026-01-31T02:00:00");
     let case = |id: &str| {
         all.iter()
-            .position(|e| e.name == "testcase" && e.attrs.get("name").map(String::as_str) == Some(id))
+            .position(|e| {
+                e.name == "testcase" && e.attrs.get("name").map(String::as_str) == Some(id)
+            })
             .unwrap_or_else(|| panic!("no {id} in\n{xml}"))
     };
     let both = children(&all, case("both@d"), "failure");

@@ -52,7 +52,11 @@ fn the_header_is_codecarbons_task_mode_header_and_unknowns_are_empty() {
         assert_eq!(row["project_name"], summary.model);
         assert_eq!(row["task_name"], summary.task);
         // The whole energy is the sum of the parts, as in CodeCarbon's files.
-        let num = |c: &str| row[c].parse::<f64>().unwrap_or_else(|_| panic!("{c}: {row:?}"));
+        let num = |c: &str| {
+            row[c]
+                .parse::<f64>()
+                .unwrap_or_else(|_| panic!("{c}: {row:?}"))
+        };
         let parts = num("cpu_energy") + num("gpu_energy") + num("ram_energy");
         assert!(close(parts, num("energy_consumed")), "{row:?}");
         assert_eq!(num("ram_energy"), 0.0, "no memory domain in this run");
@@ -62,11 +66,18 @@ fn the_header_is_codecarbons_task_mode_header_and_unknowns_are_empty() {
         // gCO2eq per 1000 = kWh per 1000 × PUE × intensity, as summary.csv.
         let g_per_1000 = num("emissions") * 1000.0 * 1000.0 / summary.inferences as f64;
         let want = summary.gco2e_per_1000.expect("gCO2eq known");
-        assert!((g_per_1000 - want).abs() <= 1e-9 * want, "{g_per_1000} vs {want}");
+        assert!(
+            (g_per_1000 - want).abs() <= 1e-9 * want,
+            "{g_per_1000} vs {want}"
+        );
         for unknown in ["water_consumed", "region", "longitude", "python_version"] {
             assert_eq!(row[unknown], "", "{unknown} is unknown: an empty cell");
         }
-        assert_eq!(row["timestamp"].len(), "2025-01-01T00:00:00".len(), "{row:?}");
+        assert_eq!(
+            row["timestamp"].len(),
+            "2025-01-01T00:00:00".len(),
+            "{row:?}"
+        );
     }
 
     // An unknown grid intensity: no emissions, never a 0.
@@ -138,7 +149,13 @@ fn a_run_round_trips_through_import_codecarbon() {
                 .clone();
             seen += 1;
             assert_eq!(
-                (&back.model, &back.task, &back.dataset, back.class, back.parameters),
+                (
+                    &back.model,
+                    &back.task,
+                    &back.dataset,
+                    back.class,
+                    back.parameters
+                ),
                 (&r.model, &r.task, &r.dataset, r.class, r.parameters)
             );
             assert_eq!(back.inferences, r.inferences);
@@ -160,7 +177,10 @@ fn a_run_round_trips_through_import_codecarbon() {
                     .map(|d| d.energy_j_mean)
                     .unwrap_or_else(|| panic!("{}: no domain {name}", r.config))
             };
-            assert!(close(domain(&imported, "cpu"), domain(&original, "package-0")));
+            assert!(close(
+                domain(&imported, "cpu"),
+                domain(&original, "package-0")
+            ));
             assert!(close(domain(&imported, "gpu"), domain(&original, "gpu0")));
         }
     }

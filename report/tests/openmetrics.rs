@@ -137,7 +137,10 @@ fn the_summary_reads_back_with_its_labels_units_and_provenance() {
     assert!(started[0].1 > 0.0, "{text}");
     assert_eq!(label(&started[0].0, "suite"), rendered.manifest.suite.name);
     // Unscored answers: no quality family at all (no sample standing for unknown).
-    assert!(!exp.families.contains_key("joulebench_quality_ratio"), "{text}");
+    assert!(
+        !exp.families.contains_key("joulebench_quality_ratio"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -169,7 +172,10 @@ fn unknown_figures_have_no_sample_and_label_values_are_escaped() {
     assert_eq!(label(&quality[0].0, "metric"), "accuracy");
     assert_eq!(quality[0].1, 0.875);
     // A quality CI that is unknown leaves its families out, metadata included.
-    assert!(!text.contains("joulebench_quality_ci95_low_ratio"), "{text}");
+    assert!(
+        !text.contains("joulebench_quality_ci95_low_ratio"),
+        "{text}"
+    );
 
     // No configuration at all: only the run's own families.
     rendered.summary.clear();
@@ -179,7 +185,9 @@ fn unknown_figures_have_no_sample_and_label_values_are_escaped() {
     assert_eq!(configurations.len(), 1);
     assert_eq!(configurations[0].1, 0.0);
     assert!(
-        exp.families.keys().all(|k| !k.starts_with("joulebench_energy")),
+        exp.families
+            .keys()
+            .all(|k| !k.starts_with("joulebench_energy")),
         "{text}"
     );
 }

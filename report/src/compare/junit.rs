@@ -170,7 +170,8 @@ fn cases(result: &CompareResult) -> Vec<Case> {
             _ => {}
         }
         for q in result.quality.iter().filter(|q| q.config == r.config) {
-            case.out.push(format!("quality: {}", quality_line(q, result)));
+            case.out
+                .push(format!("quality: {}", quality_line(q, result)));
             match q.verdict {
                 Verdict::Regression => case.outcomes.push(Outcome {
                     element: "failure",
@@ -244,7 +245,8 @@ fn energy_line(r: &Comparison, result: &CompareResult) -> String {
         signed(r.change_pct, "%"),
         signed(r.change_ci95_low_pct, "%"),
         signed(r.change_ci95_high_pct, "%"),
-        r.p_value.map_or_else(|| "–".to_string(), |p| format!("{p:.3}")),
+        r.p_value
+            .map_or_else(|| "–".to_string(), |p| format!("{p:.3}")),
         result.alpha,
         result.threshold_pct,
     )

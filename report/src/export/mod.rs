@@ -1,6 +1,6 @@
 //! Serialising a [`Report`]: one [`Exporter`] per format (CSV tables, Markdown, LaTeX,
-//! JSON, OpenMetrics, CodeCarbon CSV), each turning the report into the bytes of one file. Writing them is
-//! `render`'s job.
+//! JSON, OpenMetrics, CodeCarbon's CSV), each turning the report into the bytes of one
+//! file. Writing them is `render`'s job.
 
 pub mod codecarbon;
 pub mod csv;
@@ -8,10 +8,10 @@ pub mod format;
 pub mod json;
 pub mod latex;
 pub mod markdown;
-pub mod openmetrics;
 mod markdown_fidelity;
 mod markdown_quality;
 mod markdown_streams;
+pub mod openmetrics;
 pub mod study_table;
 
 use crate::ReportError;
