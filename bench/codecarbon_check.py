@@ -3,13 +3,13 @@
     python codecarbon_check.py JOULEBENCH_EMISSIONS_CSV SCRATCH_DIR
 
 Runs an OfflineEmissionsTracker in task mode (two tasks, a few seconds of busy loop) into
-SCRATCH_DIR, then checks that:
+SCRATCH_DIR, twice, then checks that:
   1. joulebench's header is CodeCarbon's task-mode header, column for column: the fields of
-     its TaskEmissionsData, in order (what CodeCarbon's task writer writes when every column
-     has a value);
-  2. the header of the file CodeCarbon just wrote is joulebench's, in the same order, less
-     only the columns CodeCarbon dropped because all their values were missing (its task
-     writer drops all-NA columns: offline, region, longitude and latitude);
+     its TaskEmissionsData, in order;
+  2. the header of the file CodeCarbon wrote with a region and coordinates given (so that no
+     column is empty) is joulebench's, column for column; and the one it wrote with only a
+     country is joulebench's less the columns its task writer dropped because all their
+     values were missing (offline: region, longitude, latitude);
   3. pandas (CodeCarbon's own reader) reads joulebench's file: one row per configuration,
      numeric energy columns, cpu + gpu + ram = energy_consumed, and the two files
      concatenate column for column.
@@ -28,9 +28,29 @@ from codecarbon import OfflineEmissionsTracker
 from codecarbon.output_methods.emissions_data import TaskEmissionsData
 
 
-def real_task_file(scratch: str) -> str:
-    tracker = OfflineEmissionsTracker(
-        country_iso_code="FRA",
+class LocatedTracker(OfflineEmissionsTracker):
+    """An offline tracker that also knows its coordinates (as the online one looks up), so
+    CodeCarbon's task writer has a value for every column."""
+
+    def _get_geo_metadata(self):
+        from codecarbon.external.geography import GeoMetadata
+
+        geo = super()._get_geo_metadata()
+        return GeoMetadata(
+            country_iso_code=geo.country_iso_code,
+            country_name=geo.country_name,
+            region=geo.region,
+            latitude=47.6,
+            longitude=-122.3,
+        )
+
+
+def real_task_file(scratch: str, located: bool) -> str:
+    os.makedirs(scratch, exist_ok=True)
+    kind = LocatedTracker if located else OfflineEmissionsTracker
+    where = {"country_iso_code": "USA", "region": "washington"} if located else {"country_iso_code": "FRA"}
+    tracker = kind(
+        **where,
         output_dir=scratch,
         project_name="joulebench-check",
         measure_power_secs=1,
@@ -70,18 +90,27 @@ def main() -> int:
                 print(f"   column {i}: joulebench {a!r}, CodeCarbon {b!r}")
         print(f"   only joulebench: {set(header) - set(fields)}; only CodeCarbon: {set(fields) - set(header)}")
 
-    real_path = real_task_file(scratch)
+    located_path = real_task_file(os.path.join(scratch, "located"), located=True)
+    located = list(pd.read_csv(located_path).columns)
+    print(f"CodeCarbon's task file, region and coordinates given: {located_path} ({len(located)} columns)")
+    if located == header:
+        print("2a. CodeCarbon's header == joulebench's, column for column: PASS")
+    else:
+        ok = False
+        print(f"2a. FAIL: CodeCarbon wrote {located}")
+
+    real_path = real_task_file(os.path.join(scratch, "country"), located=False)
     real = pd.read_csv(real_path)
     real_header = list(real.columns)
     dropped = [c for c in header if c not in real_header]
     expected = [c for c in header if c not in dropped]
-    print(f"CodeCarbon's own task file: {real_path} ({len(real)} rows, {len(real_header)} columns)")
+    print(f"CodeCarbon's task file, country only: {real_path} ({len(real)} rows, {len(real_header)} columns)")
     print(f"   columns CodeCarbon dropped as all-NA: {dropped}")
     if real_header == expected and set(dropped) <= {"region", "longitude", "latitude", "cloud_provider", "cloud_region"}:
-        print("2. CodeCarbon's header == joulebench's less its all-NA columns, same order: PASS")
+        print("2b. CodeCarbon's header == joulebench's less its all-NA columns, same order: PASS")
     else:
         ok = False
-        print(f"2. FAIL: CodeCarbon wrote {real_header}")
+        print(f"2b. FAIL: CodeCarbon wrote {real_header}")
 
     numeric = ["duration", "cpu_energy", "gpu_energy", "ram_energy", "energy_consumed", "cpu_power", "gpu_power", "ram_power"]
     bad = [c for c in numeric if not pd.api.types.is_numeric_dtype(ours[c])]

@@ -63,7 +63,9 @@ fn elements(xml: &str) -> Vec<Element> {
                 let a = a.expect("attribute");
                 (
                     String::from_utf8(a.key.as_ref().to_vec()).expect("utf-8 name"),
-                    a.unescape_value().expect("value").into_owned(),
+                    a.normalized_value(quick_xml::XmlVersion::Explicit1_0)
+                        .expect("value")
+                        .into_owned(),
                 )
             })
             .collect();

@@ -159,9 +159,11 @@ impl Host {
         }
         Self {
             os: m.host.os.clone(),
-            cpu_count: (m.host.cpu_logical > 0)
-                .then(|| m.host.cpu_logical.to_string())
-                .unwrap_or_default(),
+            cpu_count: if m.host.cpu_logical > 0 {
+                m.host.cpu_logical.to_string()
+            } else {
+                String::new()
+            },
             cpu_model: m.host.cpu_model.clone(),
             gpu_count: m.host.gpus.len().to_string(),
             // CodeCarbon's form: "2 x NVIDIA A100-SXM4-80GB".

@@ -30,6 +30,10 @@ enum Extra {
     Metric,
 }
 
+/// A row's samples of one family: each with its extra label's value, and the figure when
+/// known.
+type Samples = Vec<(String, Option<f64>)>;
+
 /// One gauge family: its name (ending in the unit), unit, help and how to read each
 /// row's value(s), with the extra label value of each.
 struct Family {
@@ -37,10 +41,10 @@ struct Family {
     unit: Option<&'static str>,
     help: &'static str,
     extra: Extra,
-    values: fn(&SummaryRow) -> Vec<(String, Option<f64>)>,
+    values: fn(&SummaryRow) -> Samples,
 }
 
-fn one(v: Option<f64>) -> Vec<(String, Option<f64>)> {
+fn one(v: Option<f64>) -> Samples {
     vec![(String::new(), v)]
 }
 
