@@ -61,6 +61,7 @@ fn report_rebuilds_every_file_from_raw_records() {
         "summary.md",
         "summary.tex",
         "summary.json",
+        "emissions.csv",
         "plots/energy_per_1000.svg",
     ] {
         assert!(dir.path().join(f).is_file(), "{f} missing");

@@ -7,6 +7,7 @@ mod common;
 mod datasets;
 mod dry_run_missing;
 mod fidelity;
+mod formats_cli;
 mod fuzz_inputs;
 mod launched_servers;
 mod php_suites;

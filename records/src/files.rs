@@ -31,6 +31,9 @@ pub const TASKS_CSV: &str = "tasks.csv";
 pub const MODELS_CSV: &str = "models.csv";
 /// One row per measured request with its integrated energy (written by the report).
 pub const REQUEST_ENERGY_CSV: &str = "request_energy.csv";
+/// The run in CodeCarbon 3.x's task-mode emissions format, one row per configuration
+/// (written by the report).
+pub const EMISSIONS_CSV: &str = "emissions.csv";
 /// Markdown tables (written by the report).
 pub const SUMMARY_MD: &str = "summary.md";
 /// The whole report in one self-contained page: tables, flags, plots, manifest (written

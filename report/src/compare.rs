@@ -2,6 +2,7 @@
 //! baseline run and a candidate run, with its CI and Welch's t-test; and, where both runs
 //! scored its answers, the change in quality ([`quality`]).
 
+pub mod junit;
 pub mod quality;
 
 use crate::ReportError;
@@ -134,6 +135,9 @@ pub struct CompareResult {
     pub quality_threshold_points: f64,
     /// The significance level used.
     pub alpha: f64,
+    /// Each configuration's task, from either run (for reports that group by task).
+    #[serde(skip)]
+    pub tasks: std::collections::BTreeMap<String, String>,
 }
 
 impl CompareResult {
@@ -309,6 +313,10 @@ pub fn compare_runs(
         })
         .map(|c| c.config.clone())
         .collect();
+    let tasks = (cand.configs.iter())
+        .chain(&base.configs)
+        .map(|c| (c.info.id.clone(), c.info.task.clone()))
+        .collect();
     Ok(CompareResult {
         rows,
         added,
@@ -317,6 +325,7 @@ pub fn compare_runs(
         threshold_pct: options.threshold_pct,
         quality_threshold_points: options.quality_threshold_points,
         alpha: options.alpha,
+        tasks,
     })
 }
 

@@ -6,6 +6,7 @@ use crate::ReportError;
 use crate::analysis::analyse;
 use crate::compare::CompareOptions;
 use crate::export::Exporter;
+use crate::export::codecarbon::CodeCarbonCsv;
 use crate::export::csv::{CsvTable, table};
 use crate::export::html::{Html, trend_page};
 use crate::export::json::Json;
@@ -19,9 +20,9 @@ use crate::scan::RequestEnergySink;
 use crate::trend::{History, TrendRow};
 use plotters::prelude::*;
 use records::files::{
-    CONTEXT_SUMMARY_CSV, DOMAINS_CSV, MODELS_CSV, PLOTS_DIR, REFERENCE_COMPARISON_CSV, REPORT_HTML,
-    REQUEST_ENERGY_CSV, REQUEST_SCORES_CSV, SUMMARY_CSV, SUMMARY_JSON, SUMMARY_MD, SUMMARY_TEX,
-    TASKS_CSV,
+    CONTEXT_SUMMARY_CSV, DOMAINS_CSV, EMISSIONS_CSV, MODELS_CSV, PLOTS_DIR,
+    REFERENCE_COMPARISON_CSV, REPORT_HTML, REQUEST_ENERGY_CSV, REQUEST_SCORES_CSV, SUMMARY_CSV,
+    SUMMARY_JSON, SUMMARY_MD, SUMMARY_TEX, TASKS_CSV,
 };
 use records::raw::RequestEnergyRecord;
 use std::path::{Path, PathBuf};
@@ -36,8 +37,8 @@ pub fn render(dir: &Path) -> Result<Vec<SummaryRow>, ReportError> {
         .collect())
 }
 
-/// Rebuilds every result file: the CSV, Markdown, LaTeX and JSON tables,
-/// `request_energy.csv`, the plots and `report.html`.
+/// Rebuilds every result file: the CSV, Markdown, LaTeX and JSON tables, CodeCarbon's
+/// `emissions.csv`, `request_energy.csv`, the plots and `report.html`.
 pub fn render_with(dir: &Path, options: &ReportOptions) -> Result<Report, ReportError> {
     let mut energy = RowFile::<RequestEnergyRecord>::new(dir.join(REQUEST_ENERGY_CSV));
     let mut scores = RowFile::<RequestScore>::new(dir.join(REQUEST_SCORES_CSV));
@@ -75,6 +76,7 @@ fn exports(report: &Report) -> Vec<(&'static str, &'static dyn Exporter)> {
     out.push((SUMMARY_MD, &Markdown));
     out.push((SUMMARY_TEX, &Latex));
     out.push((SUMMARY_JSON, &Json));
+    out.push((EMISSIONS_CSV, &CodeCarbonCsv));
     if report.beside_study.is_some() {
         out.push((REFERENCE_COMPARISON_CSV, &CsvTable::ReferenceComparison));
     }

@@ -3,9 +3,11 @@
 //! One test binary with a module per area (as ripgrep does), so the workspace is linked
 //! once for these tests rather than once per file.
 
+mod codecarbon_export;
 mod exporters;
 mod gate_and_flags;
 mod labels;
+mod openmetrics;
 mod php2023;
 mod plots;
 mod reference_beside;

@@ -17,6 +17,10 @@ pub struct CompareArgs {
     /// Also write the comparison as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
+    /// Also write the gate as JUnit XML to this file: a test case per configuration, a
+    /// failure per regression, an error for what could not be tested.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
 }
 
 /// Runs `joulebench compare`: exit 0 when every configuration of the baseline was tested
@@ -39,6 +43,17 @@ pub fn run(args: CompareArgs) -> anyhow::Result<ExitCode> {
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&result)?;
         std::fs::write(path, text + "\n")
+            .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
+    }
+    if let Some(path) = &args.junit {
+        let run = report::compare::junit::JunitRun {
+            timestamp: chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S").to_string(),
+            baseline: args.baseline.display().to_string(),
+            candidate: args.candidate.display().to_string(),
+        };
+        let bytes = report::compare::junit::junit(&result, &run)
+            .map_err(|e| anyhow::anyhow!("writing the gate as JUnit XML: {e}"))?;
+        std::fs::write(path, bytes)
             .map_err(|e| anyhow::anyhow!("writing {}: {e}", path.display()))?;
     }
     Ok(ExitCode::from(result.exit_code()))

@@ -35,6 +35,10 @@ pub struct ReportArgs {
     /// Exit 4 when any configuration fails a check of the validity checklist (summary.md).
     #[arg(long)]
     pub strict: bool,
+    /// Also write the summary's figures as OpenMetrics text to this file (for a Prometheus
+    /// textfile collector or a pushgateway).
+    #[arg(long, value_name = "FILE")]
+    pub openmetrics: Option<PathBuf>,
 }
 
 /// Runs `joulebench report`.
@@ -61,6 +65,9 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         }
         (None, None) => anyhow::bail!("give a results folder: joulebench report DIR"),
     };
+    if let Some(path) = &args.openmetrics {
+        write_openmetrics(path, &report)?;
+    }
     warn_without_valid_repetition(&report);
     if options.plots {
         for note in report::plot::notes(&report) {
@@ -90,6 +97,16 @@ pub fn run(args: ReportArgs) -> anyhow::Result<ExitCode> {
         dir.join(records::files::PLOTS_DIR).display(),
     );
     Ok(code)
+}
+
+/// Writes the report's OpenMetrics exposition to `path`.
+fn write_openmetrics(path: &Path, report: &report::Report) -> anyhow::Result<()> {
+    use report::export::Exporter;
+    let bytes = report::export::openmetrics::OpenMetrics
+        .serialize(report)
+        .context("serialising the summary as OpenMetrics")?;
+    std::fs::write(path, bytes)
+        .with_context(|| format!("writing the OpenMetrics file {}", path.display()))
 }
 
 /// Why the report of `dir` has no figure at all, when no configuration has a valid

@@ -1,7 +1,8 @@
 //! Serialising a [`Report`]: one [`Exporter`] per format (CSV tables, Markdown, LaTeX,
-//! JSON, HTML), each turning the report into the bytes of one file. Writing them is
-//! `render`'s job.
+//! JSON, HTML, OpenMetrics, CodeCarbon's CSV), each turning the report into the bytes of one
+//! file. Writing them is `render`'s job.
 
+pub mod codecarbon;
 pub mod csv;
 pub mod format;
 pub mod html;
@@ -11,6 +12,7 @@ pub mod markdown;
 mod markdown_fidelity;
 mod markdown_quality;
 mod markdown_streams;
+pub mod openmetrics;
 pub mod study_table;
 
 use crate::ReportError;
