@@ -38,7 +38,7 @@ fn copy_raw(to: &Path) -> PathBuf {
 }
 
 /// Columns appended to `summary.csv` after version 1's report (numbers, never quoted).
-const SUMMARY_COLUMNS_SINCE: [&str; 24] = [
+const SUMMARY_COLUMNS_SINCE: [&str; 28] = [
     "failures",
     "failure_share",
     "ttft_ms_p90",
@@ -63,6 +63,10 @@ const SUMMARY_COLUMNS_SINCE: [&str; 24] = [
     "quality_items",
     "quality_repetition_std",
     "quality_unparsed_share",
+    "whatif_cleanest_start_utc",
+    "whatif_cleanest_gco2e_per_1000",
+    "whatif_cleanest_saving_pct",
+    "whatif_other_zones_gco2e_per_1000",
 ];
 
 /// `csv` without the flag that version 1 could not raise: `quality-unscored`, which every

@@ -7,6 +7,7 @@ pub mod format;
 pub mod json;
 pub mod latex;
 pub mod markdown;
+mod markdown_carbon;
 mod markdown_fidelity;
 mod markdown_quality;
 mod markdown_streams;
