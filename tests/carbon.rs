@@ -29,7 +29,10 @@ fn series(zones: &[(&str, DateTime<Utc>, Vec<f64>)]) -> String {
     let mut out = String::from("datetime,zone,intensity\n");
     for (zone, start, values) in zones {
         for (i, v) in values.iter().enumerate() {
-            out.push_str(&format!("{},{zone},{v}\n", hour(*start + Duration::hours(i as i64))));
+            out.push_str(&format!(
+                "{},{zone},{v}\n",
+                hour(*start + Duration::hours(i as i64))
+            ));
         }
     }
     out
@@ -96,14 +99,18 @@ fn number(row: &BTreeMap<String, String>, key: &str) -> f64 {
 }
 
 fn t0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single().expect("time")
+    Utc.with_ymd_and_hms(2030, 1, 1, 0, 0, 0)
+        .single()
+        .expect("time")
 }
 
 #[test]
 fn the_cleanest_window_is_the_known_valley_and_other_zones_scale() {
     // Zone A: 100 g/kWh for 48 h but hours 30 and 31 at 50; zone B: 200 throughout. The
     // run (minutes long) starts in hour 5.
-    let a: Vec<f64> = (0..48).map(|h| if h == 30 || h == 31 { 50.0 } else { 100.0 }).collect();
+    let a: Vec<f64> = (0..48)
+        .map(|h| if h == 30 || h == 31 { 50.0 } else { 100.0 })
+        .collect();
     let csv = series(&[("A", t0(), a), ("B", t0(), vec![200.0; 48])]);
     let dir = tempfile::tempdir().expect("temp dir");
     run_with_series(dir.path(), t0() + Duration::hours(5), &csv, "A", None);
@@ -111,7 +118,10 @@ fn the_cleanest_window_is_the_known_valley_and_other_zones_scale() {
     assert_eq!(rows.len(), 3);
     for row in &rows {
         let actual = number(row, "gco2e_per_1000");
-        assert_eq!(row["whatif_cleanest_start_utc"], "2030-01-02T06:00:00Z", "{row:?}");
+        assert_eq!(
+            row["whatif_cleanest_start_utc"], "2030-01-02T06:00:00Z",
+            "{row:?}"
+        );
         let whatif = number(row, "whatif_cleanest_gco2e_per_1000");
         assert!((whatif / actual - 0.5).abs() < 1e-9, "{whatif} vs {actual}");
         assert!((number(row, "whatif_cleanest_saving_pct") - 50.0).abs() < 1e-6);
@@ -120,7 +130,11 @@ fn the_cleanest_window_is_the_known_valley_and_other_zones_scale() {
             .and_then(|v| v.parse().ok())
             .expect("B=value");
         assert!((b / actual - 2.0).abs() < 1e-9, "{b} vs {actual}");
-        assert!(!row["flags"].contains("carbon-outside-series"), "{}", row["flags"]);
+        assert!(
+            !row["flags"].contains("carbon-outside-series"),
+            "{}",
+            row["flags"]
+        );
         assert!(!row["flags"].contains("gco2-unknown"), "{}", row["flags"]);
     }
     let json: serde_json::Value = serde_json::from_str(
@@ -136,7 +150,8 @@ fn the_cleanest_window_is_the_known_valley_and_other_zones_scale() {
     assert!((b / run_g - 2.0).abs() < 1e-9);
     let md = std::fs::read_to_string(dir.path().join("summary.md")).expect("md");
     assert!(md.contains("## Carbon over time (what-if)"), "{md}");
-    assert!(md.contains("what-if, cleanest window of A"), "{md}");
+    assert!(md.contains("what-if, the cleanest"), "{md}");
+    assert!(md.contains("| B "), "other zone B in the table: {md}");
     assert!(md.contains("saving 50.0%"), "{md}");
 }
 
@@ -150,9 +165,17 @@ fn a_repetition_across_an_hour_boundary_takes_each_hour_by_its_time() {
     // The clock zero puts the hour boundary in the middle of this repetition.
     let mid = (first.start + first.end) / 2;
     let epoch = boundary - Duration::nanoseconds(mid as i64);
-    let values: Vec<f64> = (0..20).map(|h| if h < 10 { 100.0 } else { 300.0 }).collect();
+    let values: Vec<f64> = (0..20)
+        .map(|h| if h < 10 { 100.0 } else { 300.0 })
+        .collect();
     let dir = tempfile::tempdir().expect("temp dir");
-    run_with_series(dir.path(), epoch, &series(&[("A", t0(), values)]), "A", None);
+    run_with_series(
+        dir.path(),
+        epoch,
+        &series(&[("A", t0(), values)]),
+        "A",
+        None,
+    );
     let pue = 1.2;
     let mid_ns = mid as f64;
     let intensity = |r: &Rep| {
@@ -168,7 +191,11 @@ fn a_repetition_across_an_hour_boundary_takes_each_hour_by_its_time() {
     assert!((intensity(first) - 200.0).abs() < 1e-6, "half in each hour");
     let rows = csv_rows(&dir.path().join("summary.csv"));
     let row = rows.iter().find(|r| r["config"] == key.0).expect("row");
-    let mine: Vec<&Rep> = all.iter().filter(|(k, _)| k.0 == key.0).map(|(_, r)| r).collect();
+    let mine: Vec<&Rep> = all
+        .iter()
+        .filter(|(k, _)| k.0 == key.0)
+        .map(|(_, r)| r)
+        .collect();
     let expected = mine
         .iter()
         .map(|r| r.energy_j / r.requests * 1000.0 / 3.6e6 * pue * intensity(r))
@@ -192,9 +219,19 @@ fn a_repetition_outside_the_series_is_flagged_with_the_figure_used() {
         .collect();
     assert!(!flagged.is_empty(), "{rows:?}");
     for r in &flagged {
-        assert!(r["flags"].contains("outside the A series; no intensity: gCO2eq not computed"), "{}", r["flags"]);
-        assert_eq!(r["gco2e_per_1000"], "NaN", "not computed, as for gco2-unknown; no silent fallback");
-        assert_eq!(r["whatif_cleanest_saving_pct"], "", "no saving against a figure not from the series");
+        assert!(
+            r["flags"].contains("outside the A series; no intensity: gCO2eq not computed"),
+            "{}",
+            r["flags"]
+        );
+        assert_eq!(
+            r["gco2e_per_1000"], "NaN",
+            "not computed, as for gco2-unknown; no silent fallback"
+        );
+        assert_eq!(
+            r["whatif_cleanest_saving_pct"], "",
+            "no saving against a figure not from the series"
+        );
     }
     let with = tempfile::tempdir().expect("temp dir");
     run_with_series(with.path(), epoch, &csv, "A", Some(400.0));
@@ -205,18 +242,26 @@ fn a_repetition_outside_the_series_is_flagged_with_the_figure_used() {
         .collect();
     assert!(!flagged.is_empty());
     for r in &flagged {
-        assert!(r["flags"].contains("constant 400 g/kWh used"), "{}", r["flags"]);
+        assert!(
+            r["flags"].contains("constant 400 g/kWh used"),
+            "{}",
+            r["flags"]
+        );
         assert!(number(r, "gco2e_per_1000") > 0.0);
     }
 }
 
 #[test]
 fn the_bundled_sample_gives_a_what_if() {
-    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("suites/carbon/us-eia930-2022-06-week.csv");
+    let sample =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("suites/carbon/us-eia930-2022-06-week.csv");
     let csv = std::fs::read_to_string(&sample).expect("bundled sample");
     let dir = tempfile::tempdir().expect("temp dir");
     // As if the run had started 2022-06-03 18:00 UTC in Texas.
-    let epoch = Utc.with_ymd_and_hms(2022, 6, 3, 18, 0, 0).single().expect("time");
+    let epoch = Utc
+        .with_ymd_and_hms(2022, 6, 3, 18, 0, 0)
+        .single()
+        .expect("time");
     run_with_series(dir.path(), epoch, &csv, "US-TEX-ERCO", None);
     let md = std::fs::read_to_string(dir.path().join("summary.md")).expect("md");
     let section = &md[md.find("## Carbon over time").expect("section")..];
@@ -261,24 +306,37 @@ fn slurm(args: &[&str], forecast: &str) -> (tempfile::TempDir, std::process::Out
 #[test]
 fn slurm_begins_at_the_cleanest_window_of_the_forecast() {
     let now = Utc::now();
-    let first = now - Duration::nanoseconds(now.timestamp_subsec_nanos().into())
+    let first = now
+        - Duration::nanoseconds(now.timestamp_subsec_nanos().into())
         - Duration::seconds(now.timestamp() % 3600)
         + Duration::hours(1);
-    let values: Vec<f64> = (0..48).map(|h| if h == 20 || h == 21 { 50.0 } else { 300.0 }).collect();
+    let values: Vec<f64> = (0..48)
+        .map(|h| if h == 20 || h == 21 { 50.0 } else { 300.0 })
+        .collect();
     let forecast = series(&[("Z", first, values)]);
-    let want = (first + Duration::hours(20)).format("%Y-%m-%dT%H:%M:%S").to_string();
+    let want = (first + Duration::hours(20))
+        .format("%Y-%m-%dT%H:%M:%S")
+        .to_string();
     for args in [&["--window-hours", "2"][..], &[][..]] {
         let (dir, o) = slurm(args, &forecast);
         assert!(o.status.success(), "{}", text(&o));
-        let script = std::fs::read_to_string(dir.path().join("results/shards.sbatch")).expect("script");
-        assert!(script.contains(&format!("#SBATCH --begin={want}\n")), "{script}");
+        let script =
+            std::fs::read_to_string(dir.path().join("results/shards.sbatch")).expect("script");
+        assert!(
+            script.contains(&format!("#SBATCH --begin={want}\n")),
+            "{script}"
+        );
         assert!(text(&o).contains("cleanest"), "{}", text(&o));
         let submit = std::fs::read_to_string(dir.path().join("results/submit.sh")).expect("submit");
         assert!(submit.contains("TZ=UTC sbatch"), "{submit}");
     }
     let (_dir, o) = slurm(&["--window-hours", "100"], &forecast);
     assert!(!o.status.success());
-    assert!(text(&o).contains("holds no 100-hour window"), "{}", text(&o));
+    assert!(
+        text(&o).contains("holds no 100-hour window"),
+        "{}",
+        text(&o)
+    );
 }
 
 /// `GOOD_SUITE` with a `[carbon]` table and `ci.csv` beside it; the dry run's result.
@@ -297,18 +355,40 @@ fn bad_series_are_refused_naming_suite_key_file_line_and_fix() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("carbon: hourly series"), "{out}");
     assert!(out.contains("run in A"), "{out}");
-    assert!(out.contains("a repetition outside the series: no intensity"), "{out}");
+    assert!(
+        out.contains("a repetition outside the series: no intensity"),
+        "{out}"
+    );
     let cases = [
-        (ok.replace("A,90", "A,-5"), "ci.csv:3:3: field `intensity`: expected a number of gCO2eq/kWh from 0 to 5000"),
-        (ok.replace("A,90", "A,n/a"), "ci.csv:3:3: field `intensity`: expected a number"),
-        (ok.replace("01T01:00:00Z,A", "01T02:00:00Z,A"), "gap in zone A: 1 hour(s) missing"),
-        (ok.replace("01T01:00:00Z,A", "01T00:00:00Z,A"), "duplicate hour 2030-01-01T00:00:00Z of zone A"),
         (
-            "datetime,zone,intensity\n2030-01-01T01:00:00Z,A,1\n2030-01-01T00:00:00Z,A,2\n".to_string(),
+            ok.replace("A,90", "A,-5"),
+            "ci.csv:3:3: field `intensity`: expected a number of gCO2eq/kWh from 0 to 5000",
+        ),
+        (
+            ok.replace("A,90", "A,n/a"),
+            "ci.csv:3:3: field `intensity`: expected a number",
+        ),
+        (
+            ok.replace("01T01:00:00Z,A", "01T02:00:00Z,A"),
+            "gap in zone A: 1 hour(s) missing",
+        ),
+        (
+            ok.replace("01T01:00:00Z,A", "01T00:00:00Z,A"),
+            "duplicate hour 2030-01-01T00:00:00Z of zone A",
+        ),
+        (
+            "datetime,zone,intensity\n2030-01-01T01:00:00Z,A,1\n2030-01-01T00:00:00Z,A,2\n"
+                .to_string(),
             "are not in time order",
         ),
-        (ok.replace("01T01:00:00Z,A", "01T01:30:00Z,A"), "expected the start of an hour"),
-        ("when,where,what\n".to_string(), "neither an Electricity Maps hourly export"),
+        (
+            ok.replace("01T01:00:00Z,A", "01T01:30:00Z,A"),
+            "expected the start of an hour",
+        ),
+        (
+            "when,where,what\n".to_string(),
+            "neither an Electricity Maps hourly export",
+        ),
     ];
     for (csv, want) in cases {
         let (code, _, err) = with_series("series = \"ci.csv\"\nzone = \"A\"", &csv);
@@ -320,7 +400,10 @@ fn bad_series_are_refused_naming_suite_key_file_line_and_fix() {
     let (code, _, err) = with_series("series = \"ci.csv\"\nzone = \"a\"", ok);
     assert_ne!(code, 0);
     assert!(err.contains("key `carbon.zone`"), "{err}");
-    assert!(err.contains("unknown zone \"a\": the series has A, B; did you mean \"A\"?"), "{err}");
+    assert!(
+        err.contains("unknown zone \"a\": the series has A, B; did you mean \"A\"?"),
+        "{err}"
+    );
     let (code, _, err) = with_series("series = \"ci.csv\"", ok);
     assert_ne!(code, 0);
     assert!(err.contains("several zones (A, B)"), "{err}");

@@ -119,8 +119,8 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
 pub fn estimated_seconds(suite: &Suite, plan: &Plan, latency_s: f64) -> f64 {
     let s = &suite.schedule;
     let configs = plan.configurations.len() as f64;
-    let requests =
-        plan.measured_requests(s.inferences) + plan.configurations.len() as u64 * u64::from(s.warmup);
+    let requests = plan.measured_requests(s.inferences)
+        + plan.configurations.len() as u64 * u64::from(s.warmup);
     configs * s.idle_seconds
         + (configs * f64::from(s.repetitions) - 1.0).max(0.0) * s.cooldown_seconds
         + requests as f64 * latency_s / f64::from(s.concurrency)
@@ -139,13 +139,26 @@ fn carbon(out: &mut String, suite: &Suite) {
         );
         return;
     };
-    let files: Vec<String> = series.paths.iter().map(|p| p.display().to_string()).collect();
-    let _ = writeln!(out, "carbon: hourly series {} (PUE {})", files.join(", "), c.pue);
+    let files: Vec<String> = series
+        .paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let _ = writeln!(
+        out,
+        "carbon: hourly series {} (PUE {})",
+        files.join(", "),
+        c.pue
+    );
     for (zone, z) in &series.series.zones {
         let _ = writeln!(
             out,
             "  {} {zone:<16} {} hours, {} to {} UTC",
-            if *zone == series.zone { "run in" } else { "what-if" },
+            if *zone == series.zone {
+                "run in"
+            } else {
+                "what-if"
+            },
             z.values.len(),
             records::carbon::format_hour(z.start),
             records::carbon::format_hour(z.end())

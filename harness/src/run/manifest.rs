@@ -4,8 +4,8 @@ use super::{RunOptions, host};
 use crate::suite::Suite;
 use probes::{MonotonicClock, ProbeSet, Provenance};
 use records::manifest::{
-    CarbonSeriesInfo, DerivationPolicy, IdleSubtraction, MissingProbeInfo, ProbeInfo, RunManifest, RunStatus,
-    SuiteInfo,
+    CarbonSeriesInfo, DerivationPolicy, IdleSubtraction, MissingProbeInfo, ProbeInfo, RunManifest,
+    RunStatus, SuiteInfo,
 };
 
 /// Now, in RFC 3339 UTC with milliseconds.

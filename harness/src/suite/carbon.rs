@@ -59,8 +59,12 @@ pub(super) fn load(
             ));
         }
     }
-    let series = records::carbon::read_files(&paths, c.series_basis)
-        .map_err(|e| at("series", format!("the intensity series cannot be used: {e}")))?;
+    let series = records::carbon::read_files(&paths, c.series_basis).map_err(|e| {
+        at(
+            "series",
+            format!("the intensity series cannot be used: {e}"),
+        )
+    })?;
     let zone = match &c.zone {
         Some(z) if series.zone(z).is_some() => z.clone(),
         Some(z) => {

@@ -278,14 +278,29 @@ mod tests {
              2024-01-01 01:00:00,France,France,FR,36.53,58.17,92.56\n",
         );
         let s = read(em.path(), Basis::Lca).expect("reads");
-        assert_eq!(s.zone("FR").map(|z| z.values.clone()), Some(vec![56.64, 58.17]));
+        assert_eq!(
+            s.zone("FR").map(|z| z.values.clone()),
+            Some(vec![56.64, 58.17])
+        );
         let s = read(em.path(), Basis::Direct).expect("reads");
-        assert_eq!(s.zone("FR").map(|z| z.values.clone()), Some(vec![35.34, 36.53]));
-        let plain = file("datetime,zone,intensity\n2024-01-01T00:00:00Z,A,1\n2024-01-01T02:00:00Z,A,2\n");
+        assert_eq!(
+            s.zone("FR").map(|z| z.values.clone()),
+            Some(vec![35.34, 36.53])
+        );
+        let plain =
+            file("datetime,zone,intensity\n2024-01-01T00:00:00Z,A,1\n2024-01-01T02:00:00Z,A,2\n");
         let e = read(plain.path(), Basis::Lca).expect_err("gap").to_string();
-        assert!(e.contains(":3:1: field `datetime`: gap in zone A: 1 hour(s) missing"), "{e}");
+        assert!(
+            e.contains(":3:1: field `datetime`: gap in zone A: 1 hour(s) missing"),
+            "{e}"
+        );
         let bad = file("datetime,zone,intensity\n2024-01-01T00:00:00Z,A,-3\n");
-        let e = read(bad.path(), Basis::Lca).expect_err("negative").to_string();
-        assert!(e.contains(":2:3: field `intensity`: expected a number of gCO2eq/kWh from 0 to 5000"), "{e}");
+        let e = read(bad.path(), Basis::Lca)
+            .expect_err("negative")
+            .to_string();
+        assert!(
+            e.contains(":2:3: field `intensity`: expected a number of gCO2eq/kWh from 0 to 5000"),
+            "{e}"
+        );
     }
 }

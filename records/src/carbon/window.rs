@@ -1,8 +1,8 @@
 //! The cleanest window of a series: where the same work, placed the same way, would have
 //! met the lowest intensity.
 
-use super::apportion::{Coverage, mean_intensity};
 use super::ZoneSeries;
+use super::apportion::{Coverage, mean_intensity};
 use chrono::{DateTime, Duration, DurationRound, Utc};
 
 /// A piece of work to place: its start after the work's start, its length and its energy
@@ -89,9 +89,13 @@ mod tests {
             Some((t(10), 40.0))
         );
         // From hour 11 on, the best 3 h starts at 11 and half of... two hours of valley.
-        let (start, mean) =
-            cleanest_start(&zone, &work, Duration::hours(3), Some(t(10) + Duration::minutes(1)))
-                .expect("room");
+        let (start, mean) = cleanest_start(
+            &zone,
+            &work,
+            Duration::hours(3),
+            Some(t(10) + Duration::minutes(1)),
+        )
+        .expect("room");
         assert_eq!(start, t(11));
         assert!((mean - 60.0).abs() < 1e-9, "{mean}");
         // 45 minutes in hour 9 (100) and 15 in hour 10 (40): 85.
@@ -104,6 +108,9 @@ mod tests {
             mean_intensity(&zone, t(23), t(25)),
             Coverage::Outside(t(24))
         );
-        assert_eq!(cleanest_start(&zone, &work, Duration::hours(25), None), None);
+        assert_eq!(
+            cleanest_start(&zone, &work, Duration::hours(25), None),
+            None
+        );
     }
 }

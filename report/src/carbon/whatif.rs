@@ -80,12 +80,7 @@ pub(super) fn cleanest(
 }
 
 /// The run's repetitions at the same hours in every zone but the run's.
-pub(super) fn zones(
-    reps: &[RepWindow],
-    series: &Series,
-    own: &str,
-    pue: f64,
-) -> Vec<ZoneWhatIf> {
+pub(super) fn zones(reps: &[RepWindow], series: &Series, own: &str, pue: f64) -> Vec<ZoneWhatIf> {
     series
         .zones
         .iter()

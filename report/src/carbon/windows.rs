@@ -37,11 +37,11 @@ pub(super) fn usable(
 /// The UTC clock zero of the run (or of the shard that ran `config`) and the offset its
 /// times were shifted by in the merged records (ns).
 fn clock_of(manifest: &RunManifest, config: &str) -> Result<(DateTime<Utc>, u64), ReportError> {
-    let (text, offset) = match manifest
-        .merged
-        .as_ref()
-        .and_then(|m| m.shards.iter().find(|s| s.configurations.iter().any(|c| c == config)))
-    {
+    let (text, offset) = match manifest.merged.as_ref().and_then(|m| {
+        m.shards
+            .iter()
+            .find(|s| s.configurations.iter().any(|c| c == config))
+    }) {
         Some(shard) => (shard.clock_epoch_utc.as_str(), shard.t_offset_ns),
         None => (manifest.clock_epoch_utc.as_str(), 0),
     };

@@ -43,15 +43,16 @@ pub(super) fn render(out: &mut String, report: &Report) {
         Ok(w) => {
             let _ = writeln!(
                 out,
-                "- what-if, cleanest window of {} ({} s) in {}: start {}, {} gCO2eq at {} gCO2eq/kWh, saving {}",
-                cell(&c.zone),
+                "- what-if, the cleanest {} s window of {}: start {}, {} gCO2eq at {} gCO2eq/kWh, saving {}",
                 sig(w.span_s, 4),
                 cell(&c.zone),
                 w.start_utc,
                 sig(w.run_gco2e, 4),
                 sig(w.intensity_g_per_kwh, 4),
-                w.saving_pct
-                    .map_or_else(|| "– (a repetition was outside the series)".to_string(), |p| format!("{p:.1}%"))
+                w.saving_pct.map_or_else(
+                    || "– (a repetition was outside the series)".to_string(),
+                    |p| format!("{p:.1}%")
+                )
             );
         }
         Err(why) => {
@@ -81,7 +82,23 @@ pub(super) fn render(out: &mut String, report: &Report) {
             sig_opt(r.whatif_cleanest_gco2e_per_1000, 4),
             r.whatif_cleanest_saving_pct
                 .map_or_else(|| "–".to_string(), |p| format!("{p:.1}%")),
-            cell(&r.whatif_other_zones_gco2e_per_1000.replace(';', "; "))
+            cell(&zones(&r.whatif_other_zones_gco2e_per_1000))
         );
     }
+}
+
+/// `ZONE=value;…` with each value to 4 significant figures, `; `-joined.
+fn zones(joined: &str) -> String {
+    joined
+        .split(';')
+        .filter(|z| !z.is_empty())
+        .map(|z| match z.split_once('=') {
+            Some((zone, v)) => match v.parse::<f64>() {
+                Ok(g) => format!("{zone} {}", sig(g, 4)),
+                Err(_) => format!("{zone} {v}"),
+            },
+            None => z.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }

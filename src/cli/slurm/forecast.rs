@@ -14,8 +14,6 @@ pub const ASSUMED_LATENCY_S: f64 = 0.1;
 /// The chosen start and what it rests on.
 #[derive(Debug)]
 pub struct Begin {
-    /// The start (UTC, a whole hour).
-    pub start: DateTime<Utc>,
     /// The `#SBATCH --begin=` value (UTC, `YYYY-MM-DDTHH:MM:SS`).
     pub sbatch: String,
     /// One line for the user: window, zone, mean intensity, assumption.
@@ -88,7 +86,6 @@ pub fn begin(
         );
     };
     Ok(Begin {
-        start,
         sbatch: start.format("%Y-%m-%dT%H:%M:%S").to_string(),
         note: format!(
             "begin: {} UTC, the cleanest {hours}-hour window of {} (zone {zone_id}, mean {mean:.1} gCO2eq/kWh, forecast); window length {why}",
