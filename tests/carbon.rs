@@ -5,7 +5,10 @@
 use crate::common;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use common::{GOOD_SUITE, csv_rows, dry_run_at, joulebench, suite_dir};
+use common::{
+    GOOD_SUITE, csv_rows, dry_run_at, joulebench, manifest, one_model_suite, openai_server,
+    run_in_ok, suite_dir,
+};
 use records::carbon::Basis;
 use records::manifest::{CarbonSeriesInfo, RunManifest};
 use report::synthetic::Synthetic;
@@ -410,4 +413,87 @@ fn bad_series_are_refused_naming_suite_key_file_line_and_fix() {
     let (code, _, err) = with_series("zone = \"A\"", ok);
     assert_ne!(code, 0);
     assert!(err.contains("[carbon] has no `series`"), "{err}");
+}
+
+/// `joulebench run --quiet --shard I/2 --out OUT SUITE`, asserting success.
+fn run_shard(suite: &Path, out: &Path, shard: &str) {
+    let o = joulebench()
+        .args(["run", "--quiet", "--shard", shard, "--out"])
+        .arg(out)
+        .arg(suite)
+        .output()
+        .expect("joulebench run");
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn a_run_keeps_its_series_and_merged_shards_must_agree_on_it() {
+    let server = openai_server();
+    let now = Utc::now();
+    let start = now - Duration::seconds(now.timestamp() % 3600) - Duration::hours(2);
+    let csv = series(&[("A", start, vec![100.0; 6]), ("B", start, vec![200.0; 6])]);
+    let suite = one_model_suite(
+        "openai-completions",
+        &server.url,
+        "general-purpose",
+        "inferences = 3\nrepetitions = 2\nwarmup = 1",
+        "[carbon]\nseries = \"ci.csv\"\nzone = \"A\"\n",
+    );
+    let (dir, path) = suite_dir(&suite, 5);
+    std::fs::write(dir.path().join("ci.csv"), &csv).expect("series");
+    let out = run_in_ok(dir.path(), &path);
+    // The folder alone re-renders: the series is there, run.json names the zone.
+    let copy = records::carbon::read(&out.join("carbon_intensity.csv"), Basis::Lca).expect("copy");
+    assert_eq!(copy.zone("B").map(|z| z.values.len()), Some(6));
+    let m = manifest(&out);
+    assert_eq!(m["carbon_series"]["zone"], "A");
+    assert!(
+        m["carbon_intensity_g_per_kwh"].is_null(),
+        "no constant written: none"
+    );
+    let rows = csv_rows(&out.join("summary.csv"));
+    let actual = number(&rows[0], "gco2e_per_1000");
+    let b: f64 = rows[0]["whatif_other_zones_gco2e_per_1000"]
+        .strip_prefix("B=")
+        .and_then(|v| v.parse().ok())
+        .expect("B=value");
+    assert!(
+        actual > 0.0 && (b / actual - 2.0).abs() < 1e-9,
+        "{actual} {b}"
+    );
+    assert!(
+        !rows[0]["flags"].contains("carbon-outside-series"),
+        "{}",
+        rows[0]["flags"]
+    );
+
+    let (s0, s1) = (dir.path().join("s0"), dir.path().join("s1"));
+    run_shard(&path, &s0, "0/2");
+    run_shard(&path, &s1, "1/2");
+    let merge = |out: &str| {
+        joulebench()
+            .args(["report", "--merge"])
+            .arg(&s0)
+            .arg(&s1)
+            .arg("--out")
+            .arg(dir.path().join(out))
+            .output()
+            .expect("merge")
+    };
+    let o = merge("merged");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(dir.path().join("merged/carbon_intensity.csv").is_file());
+    let merged = csv_rows(&dir.path().join("merged/summary.csv"));
+    assert!(number(&merged[0], "gco2e_per_1000") > 0.0);
+    let changed = std::fs::read_to_string(s1.join("carbon_intensity.csv"))
+        .expect("shard copy")
+        .replacen(",B,200", ",B,201", 1);
+    std::fs::write(s1.join("carbon_intensity.csv"), changed).expect("rewrite");
+    let o = merge("merged-bad");
+    assert!(!o.status.success());
+    assert!(
+        text(&o).contains("the [carbon] series changed between shards"),
+        "{}",
+        text(&o)
+    );
 }
