@@ -11,6 +11,9 @@ use std::path::Path;
 /// three estimates.
 pub const ASSUMED_LATENCY_S: f64 = 0.1;
 
+/// The longest window sought (h): ten years, longer than any forecast.
+pub const MAX_WINDOW_HOURS: u32 = 87_840;
+
 /// The chosen start and what it rests on.
 #[derive(Debug)]
 pub struct Begin {
@@ -54,13 +57,21 @@ pub fn begin(
         },
     };
     let (hours, why) = match hours {
-        Some(0) => anyhow::bail!("--window-hours must be at least 1"),
+        Some(h) if h == 0 || h > MAX_WINDOW_HOURS => {
+            anyhow::bail!("--window-hours {h}: give 1 to {MAX_WINDOW_HOURS} hours")
+        }
         Some(h) => (h, "--window-hours".to_string()),
         None => {
             let s = harness::dry_run::estimated_seconds(suite, &suite.plan, ASSUMED_LATENCY_S);
             let h = (s / 3600.0).ceil().max(1.0);
+            if !h.is_finite() || h > f64::from(MAX_WINDOW_HOURS) {
+                anyhow::bail!(
+                    "the suite's estimated duration ({s:.0} s at {} ms/request) is longer than {MAX_WINDOW_HOURS} hours: no forecast covers it; give --window-hours H",
+                    ASSUMED_LATENCY_S * 1000.0
+                );
+            }
             (
-                h.min(f64::from(u32::MAX)) as u32,
+                h as u32,
                 format!(
                     "estimated: the dry run's {:.0} s for the whole suite at {} ms/request, rounded up to whole hours (an upper bound when the shards run at once; set --window-hours to override)",
                     s,
