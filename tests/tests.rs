@@ -3,6 +3,7 @@
 //! One test binary with a module per area (as ripgrep does), so the workspace is linked
 //! once for these tests rather than once per file.
 
+mod carbon;
 mod common;
 mod datasets;
 mod dry_run_missing;

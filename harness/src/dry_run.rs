@@ -69,14 +69,13 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
         "requests: {measured} measured + {warmup} warm-up = {}",
         measured + warmup
     );
-    let fixed_s = configs as f64 * s.idle_seconds
-        + (configs as f64 * f64::from(s.repetitions) - 1.0).max(0.0) * s.cooldown_seconds;
+    let fixed_s = estimated_seconds(suite, plan, 0.0);
     let per_request: Vec<String> = LATENCIES_S
         .iter()
         .map(|l| {
             format!(
                 "{} at {} ms/request",
-                duration(fixed_s + (measured + warmup) as f64 * l / f64::from(s.concurrency)),
+                duration(estimated_seconds(suite, plan, *l)),
                 l * 1000.0
             )
         })
@@ -108,15 +107,71 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
             crate::suite::NO_SOURCE_FIX
         );
     }
-    let _ = writeln!(
-        out,
-        "carbon: {} gCO2eq/kWh, PUE {}",
-        suite.carbon.intensity_g_per_kwh, suite.carbon.pue
-    );
+    carbon(&mut out, suite);
     scoring(&mut out, suite, plan);
     study_figures(&mut out, suite, plan);
     missing_datasets(&mut out, suite);
     out
+}
+
+/// The estimated length of a run of `plan` (s): its idle baselines and cool-downs, plus
+/// every measured and warm-up request at `latency_s` each, `concurrency` at a time.
+pub fn estimated_seconds(suite: &Suite, plan: &Plan, latency_s: f64) -> f64 {
+    let s = &suite.schedule;
+    let configs = plan.configurations.len() as f64;
+    let requests = plan.measured_requests(s.inferences)
+        + plan.configurations.len() as u64 * u64::from(s.warmup);
+    configs * s.idle_seconds
+        + (configs * f64::from(s.repetitions) - 1.0).max(0.0) * s.cooldown_seconds
+        + requests as f64 * latency_s / f64::from(s.concurrency)
+}
+
+/// The grid intensity: the constant, or the hourly series with its zone and coverage.
+fn carbon(out: &mut String, suite: &Suite) {
+    let c = &suite.carbon;
+    let constant = c.constant_intensity();
+    let Some(series) = &suite.carbon_series else {
+        let _ = writeln!(
+            out,
+            "carbon: {} gCO2eq/kWh, PUE {}",
+            constant.unwrap_or(f64::NAN),
+            c.pue
+        );
+        return;
+    };
+    let files: Vec<String> = series
+        .paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect();
+    let _ = writeln!(
+        out,
+        "carbon: hourly series {} (PUE {})",
+        files.join(", "),
+        c.pue
+    );
+    for (zone, z) in &series.series.zones {
+        let _ = writeln!(
+            out,
+            "  {} {zone:<16} {} hours, {} to {} UTC",
+            if *zone == series.zone {
+                "run in"
+            } else {
+                "what-if"
+            },
+            z.values.len(),
+            records::carbon::format_hour(z.start),
+            records::carbon::format_hour(z.end())
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  a repetition outside the series: {}",
+        match constant {
+            Some(v) => format!("{v} gCO2eq/kWh (intensity_g_per_kwh), flagged"),
+            None => "no intensity (its gCO2eq is not computed), flagged".to_string(),
+        }
+    );
 }
 
 /// How each dataset of the plan has its answers scored, or that it has none.

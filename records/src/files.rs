@@ -63,3 +63,6 @@ pub const ATTRIBUTION_CSV: &str = "attribution.csv";
 pub const ANSWERS_JSONL: &str = "answers.jsonl";
 /// Each scored answer's scores (written by the report).
 pub const REQUEST_SCORES_CSV: &str = "request_scores.csv";
+/// The hourly grid carbon intensity series of `[carbon] series`, copied at the run's start
+/// (plain form: `datetime,zone,intensity`).
+pub const CARBON_INTENSITY_CSV: &str = "carbon_intensity.csv";

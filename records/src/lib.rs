@@ -3,6 +3,7 @@
 //! the study tables a suite may name. Serde and CSV only: no statistics, no plots.
 
 pub mod answers;
+pub mod carbon;
 pub mod config_id;
 pub mod error;
 pub mod files;

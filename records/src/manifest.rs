@@ -68,6 +68,23 @@ pub struct RunManifest {
     /// absent in runs taken before joulebench recorded them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub datasets: Option<Vec<DatasetInfo>>,
+    /// The hourly intensity series of `[carbon] series`, copied into the folder as
+    /// `carbon_intensity.csv`; absent when the suite gives a constant intensity only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carbon_series: Option<CarbonSeriesInfo>,
+}
+
+/// The hourly intensity series a run's repetitions take their intensity from.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CarbonSeriesInfo {
+    /// The zone the run happens in (`[carbon] zone`).
+    pub zone: String,
+    /// The Electricity Maps column read (`lca` or `direct`; a plain CSV has one column).
+    pub basis: crate::carbon::Basis,
+    /// The files the series was read from, as the suite resolved them.
+    pub sources: Vec<String>,
+    /// Every zone of the series, sorted.
+    pub zones: Vec<String>,
 }
 
 /// A dataset file a run read.

@@ -8,7 +8,7 @@ use crate::model::Report;
 use crate::options::ReportOptions;
 use crate::quality::ScoreSink;
 use crate::scan::{self, RequestEnergySink, ScanOptions};
-use crate::{aggregate, context, domains, fidelity, merge, quality, reference, summary};
+use crate::{aggregate, carbon, context, domains, fidelity, merge, quality, reference, summary};
 use std::path::Path;
 
 /// Computes the report of a run folder without writing anything; each request's energy
@@ -41,6 +41,7 @@ pub fn analyse(
         .map(|(config, facts)| summary::summarise(config, facts, &manifest, options))
         .collect();
     merge::label_hosts(dir, summaries.iter_mut().map(|s| &mut s.row))?;
+    let carbon = carbon::assess(dir, &manifest, &configs, &mut summaries)?;
     let fidelity = fidelity::assess(dir, &manifest, &configs, &mut summaries, options)?;
     let mut quality = quality::assess(dir, &manifest, &configs, scores)?;
     quality::annotate(&mut summaries, &quality);
@@ -51,6 +52,7 @@ pub fn analyse(
         quality::attach_study(&mut quality, rows);
     }
     Ok(Report {
+        carbon,
         fidelity,
         quality,
         beside_study: study.map(|rows| reference::compare(&configs, &rows)),

@@ -84,6 +84,17 @@ pub enum Flag {
     },
     /// The run states no grid carbon intensity: gCO2eq is not computed.
     Gco2Unknown,
+    /// Repetitions whose window lies (partly) outside the run's hourly intensity series:
+    /// they take the constant intensity when the suite gave one, and have none otherwise
+    /// (the gCO2eq per 1,000 is then not computed).
+    CarbonOutsideSeries {
+        /// Their numbers.
+        repetitions: Vec<u32>,
+        /// The run's zone.
+        zone: String,
+        /// The constant intensity used for them (gCO2eq/kWh), when the suite gave one.
+        fallback: Option<f64>,
+    },
     /// A probe's sampler could not read its source during these repetitions: samples
     /// (and per-request energies) are missing there; window energies are exact reads.
     SamplerGap {
@@ -202,6 +213,19 @@ impl fmt::Display for Flag {
                 write!(f, "request-energy-unknown({unknown} of {requests})")
             }
             Self::Gco2Unknown => write!(f, "gco2-unknown(no grid intensity)"),
+            Self::CarbonOutsideSeries {
+                repetitions,
+                zone,
+                fallback,
+            } => write!(
+                f,
+                "carbon-outside-series(rep {} outside the {zone} series; {})",
+                list(repetitions),
+                match fallback {
+                    Some(v) => format!("constant {v} g/kWh used"),
+                    None => "no intensity: gCO2eq not computed".to_string(),
+                }
+            ),
             Self::SamplerGap {
                 repetitions,
                 sources,
@@ -417,7 +441,8 @@ pub fn assess(
             sources,
         });
     }
-    if !manifest.carbon_intensity_g_per_kwh.is_finite() {
+    // With an hourly series the intensity is each repetition's (`carbon::assess`).
+    if !manifest.carbon_intensity_g_per_kwh.is_finite() && manifest.carbon_series.is_none() {
         flags.push(Flag::Gco2Unknown);
     }
     flags

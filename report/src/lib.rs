@@ -7,6 +7,7 @@
 
 pub mod aggregate;
 pub mod analysis;
+pub mod carbon;
 pub mod compare;
 pub mod configs;
 pub mod context;

@@ -46,7 +46,11 @@ pub const RAW_FILES: [&str; 8] = [
 ];
 
 /// Files every shard of one suite holds identically, copied from the first that has one.
-pub const COPIED_FILES: [&str; 2] = [files::SUITE_COPY, files::REFERENCE_CSV];
+pub const COPIED_FILES: [&str; 3] = [
+    files::SUITE_COPY,
+    files::REFERENCE_CSV,
+    files::CARBON_INTENSITY_CSV,
+];
 
 pub use records::MAX_SHARDS;
 
@@ -77,6 +81,7 @@ pub fn merge_with<T, E: From<MergeError>>(
     let shards = check::load_shards(dirs)?;
     check::check_headers(&shards)?;
     check::check_reference(&shards)?;
+    check::check_carbon_series(&shards)?;
     let staging = staging::Staging::new(out, &shards)?;
     let merged = write(&shards, staging.path())?;
     let done = finish(staging.path(), &merged)?;

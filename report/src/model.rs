@@ -40,6 +40,8 @@ pub struct Report {
     pub fidelity: Vec<crate::fidelity::ConfigFidelity>,
     /// Per configuration (in `summary` order): its answers' scores.
     pub quality: Vec<crate::quality::ConfigQuality>,
+    /// The hourly intensity series and its what-ifs; `None` for a constant intensity.
+    pub carbon: Option<crate::carbon::RunCarbon>,
     /// Each model and task beside the study's figure; `None` without `reference.csv`.
     pub beside_study: Option<Vec<ComparisonRow>>,
     /// Plot files written (empty until a render draws them).
@@ -250,11 +252,26 @@ pub struct SummaryRow {
     /// Share of scored answers no label could be read from (counted wrong).
     #[serde(default)]
     pub quality_unparsed_share: Option<f64>,
-    /// Stars, 1–5, against the run's other configurations of the same task and label
+    /// Stars, 1–5, against the run's other configurations of the same task, dataset and label
     /// (AI Energy Score bands: `rating`); empty when not rated.
     #[serde(default)]
     pub rating_stars: Option<u8>,
     /// The pool the stars were given in, or why there are none.
     #[serde(default)]
     pub rating_basis: String,
+    /// What-if (from the run's hourly intensity series): start (UTC) of the cleanest window
+    /// of the run's zone for the run's repetitions as laid out; empty without a series.
+    #[serde(default)]
+    pub whatif_cleanest_start_utc: String,
+    /// What-if: gCO2eq per 1,000 inferences with the same energy in that window.
+    #[serde(default)]
+    pub whatif_cleanest_gco2e_per_1000: Option<f64>,
+    /// What-if: saving of that window against `gco2e_per_1000` (%); empty when a
+    /// repetition was outside the series.
+    #[serde(default)]
+    pub whatif_cleanest_saving_pct: Option<f64>,
+    /// What-if: gCO2eq per 1,000 inferences at the same hours in each other zone of the
+    /// series, `ZONE=value` joined by `;` (`ZONE=outside-series` where it has no hours).
+    #[serde(default)]
+    pub whatif_other_zones_gco2e_per_1000: String,
 }

@@ -332,6 +332,7 @@ impl Synthetic {
                 idle: records::manifest::IdleSubtraction::LatestBaseline,
             }),
             datasets: None,
+            carbon_series: None,
         }
     }
 }

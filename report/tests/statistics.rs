@@ -76,6 +76,7 @@ fn manifest() -> RunManifest {
         merged: None,
         policy: None,
         datasets: None,
+        carbon_series: None,
     }
 }
 

@@ -38,7 +38,7 @@ fn copy_raw(to: &Path) -> PathBuf {
 }
 
 /// Columns appended to `summary.csv` after version 1's report (numbers, never quoted).
-const SUMMARY_COLUMNS_SINCE: [&str; 26] = [
+const SUMMARY_COLUMNS_SINCE: [&str; 30] = [
     "failures",
     "failure_share",
     "ttft_ms_p90",
@@ -65,6 +65,10 @@ const SUMMARY_COLUMNS_SINCE: [&str; 26] = [
     "quality_unparsed_share",
     "rating_stars",
     "rating_basis",
+    "whatif_cleanest_start_utc",
+    "whatif_cleanest_gco2e_per_1000",
+    "whatif_cleanest_saving_pct",
+    "whatif_other_zones_gco2e_per_1000",
 ];
 
 /// `csv` without the flag that version 1 could not raise: `quality-unscored`, which every

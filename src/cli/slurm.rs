@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod forecast;
 mod scripts;
 
 use scripts::Scripts;
@@ -56,6 +57,17 @@ pub struct SlurmArgs {
     /// joulebench binary the jobs run, as the nodes see it (default: this binary).
     #[arg(long, value_name = "PATH")]
     pub joulebench: Option<PathBuf>,
+    /// Hourly intensity forecast (CSV, as `[carbon] series`): the array begins
+    /// (`#SBATCH --begin`, UTC) at the start of its cleanest window from now on.
+    #[arg(long, value_name = "FILE")]
+    pub forecast: Option<PathBuf>,
+    /// Zone of the forecast (default: the suite's `[carbon] zone`, or its only zone).
+    #[arg(long, value_name = "ZONE", requires = "forecast")]
+    pub forecast_zone: Option<String>,
+    /// Length of the window sought in the forecast (h; default: the suite's estimated
+    /// duration, rounded up).
+    #[arg(long, value_name = "H", requires = "forecast")]
+    pub window_hours: Option<u32>,
 }
 
 /// When the merge job may start.
@@ -136,6 +148,16 @@ pub fn run(args: SlurmArgs) -> anyhow::Result<ExitCode> {
             );
         }
     }
+    let begin = match &args.forecast {
+        Some(file) => Some(forecast::begin(
+            file,
+            args.forecast_zone.as_deref(),
+            args.window_hours,
+            &suite,
+            chrono::Utc::now(),
+        )?),
+        None => None,
+    };
     let out = args.out.clone().unwrap_or_else(|| results.clone());
     std::fs::create_dir_all(&results)
         .with_context(|| format!("cannot create the results folder {}", results.display()))?;
@@ -145,6 +167,7 @@ pub fn run(args: SlurmArgs) -> anyhow::Result<ExitCode> {
         suite_path: &suite_path,
         results: &results,
         joulebench: &joulebench,
+        begin: begin.as_ref().map(|b| b.sbatch.as_str()),
     };
     std::fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
     let files = [
@@ -156,6 +179,9 @@ pub fn run(args: SlurmArgs) -> anyhow::Result<ExitCode> {
         write_executable(&out.join(name), text)?;
     }
     print!("{}", shard_table(&suite.plan, &suite.schedule, args.shards));
+    if let Some(b) = &begin {
+        println!("{}", b.note);
+    }
     for d in &suite.missing_datasets {
         eprintln!(
             "note: dataset {} is not at {} on this host; every node must see it there",

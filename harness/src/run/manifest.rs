@@ -4,8 +4,8 @@ use super::{RunOptions, host};
 use crate::suite::Suite;
 use probes::{MonotonicClock, ProbeSet, Provenance};
 use records::manifest::{
-    DerivationPolicy, IdleSubtraction, MissingProbeInfo, ProbeInfo, RunManifest, RunStatus,
-    SuiteInfo,
+    CarbonSeriesInfo, DerivationPolicy, IdleSubtraction, MissingProbeInfo, ProbeInfo, RunManifest,
+    RunStatus, SuiteInfo,
 };
 
 /// Now, in RFC 3339 UTC with milliseconds.
@@ -63,7 +63,7 @@ pub fn new_manifest(
                 reason: m.reason.clone(),
             })
             .collect(),
-        carbon_intensity_g_per_kwh: suite.carbon.intensity_g_per_kwh,
+        carbon_intensity_g_per_kwh: suite.carbon.constant_intensity().unwrap_or(f64::NAN),
         pue: suite.carbon.pue,
         sample_hz: suite.probes.sample_hz,
         clock_epoch_utc: epoch.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
@@ -76,6 +76,12 @@ pub fn new_manifest(
         policy: Some(policy(suite)),
         // Filled once the datasets are read (`run::run`), before run.json is first written.
         datasets: None,
+        carbon_series: suite.carbon_series.as_ref().map(|c| CarbonSeriesInfo {
+            zone: c.zone.clone(),
+            basis: c.basis,
+            sources: c.paths.iter().map(|p| p.display().to_string()).collect(),
+            zones: c.series.zones.keys().cloned().collect(),
+        }),
     }
 }
 

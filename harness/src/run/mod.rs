@@ -1,6 +1,7 @@
 //! The run: baselines, warm-up, interleaved repetitions with energy windows, records;
 //! and `--resume`, which completes an interrupted run without redoing finished work.
 
+mod carbon;
 mod edges;
 pub mod host;
 mod inputs;
@@ -309,6 +310,7 @@ async fn drive(
     let redactor = start.redactor.clone();
     manifest.save(&dir)?;
     reference::keep(&dir, suite)?;
+    carbon::keep(&dir, suite)?;
     let stop = Arc::new(AtomicBool::new(false));
     signals::watch_signals(Arc::clone(&stop));
     let outcome = execute(suite, plan, opts, probes, &stop, start).await;

@@ -82,6 +82,7 @@ fn load_checked(path: &Path, dir: &Path, datasets_must_exist: bool) -> Result<Su
     let src = SourceText { path, text: &text };
     let datasets = super::check::check(src, &spec, &dir, datasets_must_exist)?;
     let reference = super::reference::load(src, &spec, &dir)?;
+    let carbon_series = super::carbon::load(src, &spec, &dir)?;
     let servers = super::convert::servers(src, &spec)?;
     let models = super::convert::models(src, &spec, &datasets.sources)?;
     let configurations = models.iter().map(|m| m.datasets.len()).sum();
@@ -108,6 +109,7 @@ fn load_checked(path: &Path, dir: &Path, datasets_must_exist: bool) -> Result<Su
         schedule,
         probes,
         carbon,
+        carbon_series,
         reference,
         missing_datasets: datasets.missing,
         plan,

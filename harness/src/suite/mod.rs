@@ -4,6 +4,7 @@
 //! the file as written (with the spans error messages point at), checks it, and converts
 //! it once into the plain values of [`Suite`], its plan included.
 
+mod carbon;
 mod check;
 mod convert;
 mod entries;
@@ -19,13 +20,14 @@ mod settings;
 
 pub use crate::dataset::{DatasetFormat, DatasetSource};
 pub use crate::protocol::ProtocolKind;
+pub use carbon::CarbonSeries;
 pub use check::{NO_SOURCE_FIX, dataset_format};
 pub use entries::{Model, Server, ServerAddress, ServerProcesses};
 pub use error::SuiteError;
 pub use load::{MissingDataset, load, load_in, load_plan_only};
 pub use reference::StudyReference;
 pub use scoring::default_scorer;
-pub use settings::{CarbonSettings, ProbeKind, ProbeSettings, RunOrder, Schedule};
+pub use settings::{CarbonSettings, ProbeKind, ProbeSettings, RunOrder, Schedule, SeriesFiles};
 
 pub use records::labels::ModelClass;
 
@@ -61,6 +63,8 @@ pub struct Suite {
     pub probes: ProbeSettings,
     /// `[carbon]`.
     pub carbon: CarbonSettings,
+    /// The `[carbon] series`, read and checked, with the run's zone.
+    pub carbon_series: Option<CarbonSeries>,
     /// The `[reference]` study table, loaded and checked.
     pub reference: Option<StudyReference>,
     /// Dataset files that are not there (only from [`load_plan_only`]; [`load`] refuses them).

@@ -247,12 +247,14 @@ fn numbers<'a>(spec: &'a SuiteFile) -> Vec<Number<'a>> {
     }
     let c = &spec.carbon;
     let carbon = |key| vec![Step::Key("carbon"), Step::Key(key)];
-    push(
-        carbon("intensity_g_per_kwh"),
-        c.intensity_g_per_kwh,
-        Allowed::real(0.0, false, Some(5000.0), "gCO2eq/kWh"),
-        "grids range from about 10 to 1100",
-    );
+    if let Some(i) = c.intensity_g_per_kwh {
+        push(
+            carbon("intensity_g_per_kwh"),
+            i,
+            Allowed::real(0.0, false, Some(5000.0), "gCO2eq/kWh"),
+            "grids range from about 10 to 1100",
+        );
+    }
     push(
         carbon("pue"),
         c.pue,

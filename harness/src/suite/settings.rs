@@ -161,19 +161,64 @@ fn default_sample_hz() -> f64 {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CarbonSettings {
-    /// Grid carbon intensity (gCO2eq/kWh).
-    #[serde(default = "default_intensity")]
-    pub intensity_g_per_kwh: f64,
+    /// Grid carbon intensity (gCO2eq/kWh), as written; see [`Self::constant_intensity`].
+    #[serde(default)]
+    pub intensity_g_per_kwh: Option<f64>,
     /// Power usage effectiveness of the facility (≥ 1).
     #[serde(default = "default_pue")]
     pub pue: f64,
+    /// Hourly intensity series: one CSV or a list of them, relative to the suite file.
+    #[serde(default)]
+    pub series: Option<SeriesFiles>,
+    /// The zone of the series the run happens in (a `Zone Id` or `zone` of the series).
+    #[serde(default)]
+    pub zone: Option<String>,
+    /// Which Electricity Maps column the series is read from (`lca` or `direct`).
+    #[serde(default)]
+    pub series_basis: records::carbon::Basis,
+}
+
+/// `[carbon] series`: one file or several.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(untagged)]
+pub enum SeriesFiles {
+    /// One file.
+    One(PathBuf),
+    /// Several files, read in order.
+    Many(Vec<PathBuf>),
+}
+
+impl SeriesFiles {
+    /// The files, in order.
+    pub fn paths(&self) -> Vec<PathBuf> {
+        match self {
+            SeriesFiles::One(p) => vec![p.clone()],
+            SeriesFiles::Many(v) => v.clone(),
+        }
+    }
 }
 
 impl Default for CarbonSettings {
     fn default() -> Self {
         Self {
-            intensity_g_per_kwh: default_intensity(),
+            intensity_g_per_kwh: None,
             pue: default_pue(),
+            series: None,
+            zone: None,
+            series_basis: records::carbon::Basis::default(),
+        }
+    }
+}
+
+impl CarbonSettings {
+    /// The constant intensity (gCO2eq/kWh): the one written; without one, the world
+    /// average when there is no series, and none with a series (a repetition outside the
+    /// series then has no intensity).
+    pub fn constant_intensity(&self) -> Option<f64> {
+        match (self.intensity_g_per_kwh, &self.series) {
+            (Some(v), _) => Some(v),
+            (None, None) => Some(default_intensity()),
+            (None, Some(_)) => None,
         }
     }
 }

@@ -17,6 +17,9 @@ struct Document<'a> {
     carbon_intensity_g_per_kwh: f64,
     pue: f64,
     cv_bound: f64,
+    /// The hourly intensity series and its what-ifs (absent for a constant intensity).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    carbon_over_time: Option<CarbonDoc<'a>>,
     configurations: Vec<Config<'a>>,
     tasks: &'a [crate::aggregate::TaskRow],
     models: &'a [crate::aggregate::ModelRow],
@@ -33,6 +36,49 @@ struct Config<'a> {
     domains: Vec<&'a crate::domains::DomainRow>,
     fidelity: Option<&'a crate::fidelity::ConfigFidelity>,
     answer_quality: Option<&'a crate::quality::ConfigQuality>,
+}
+
+#[derive(Serialize)]
+struct CarbonDoc<'a> {
+    method: &'static str,
+    zone: &'a str,
+    basis: records::carbon::Basis,
+    sources: &'a [String],
+    coverage: &'a [crate::carbon::ZoneCoverage],
+    run_gco2e: Option<f64>,
+    whatif_cleanest: Option<&'a crate::carbon::Cleanest>,
+    whatif_cleanest_unavailable: Option<&'a str>,
+    whatif_zones: Vec<ZoneDoc<'a>>,
+}
+
+#[derive(Serialize)]
+struct ZoneDoc<'a> {
+    zone: &'a str,
+    run_gco2e: Option<f64>,
+    unavailable: Option<&'a str>,
+}
+
+/// The JSON form of the run's series and what-ifs.
+fn carbon_doc(c: &crate::carbon::RunCarbon) -> CarbonDoc<'_> {
+    CarbonDoc {
+        method: crate::carbon::METHOD,
+        zone: &c.zone,
+        basis: c.basis,
+        sources: &c.sources,
+        coverage: &c.coverage,
+        run_gco2e: c.run_gco2e,
+        whatif_cleanest: c.cleanest.as_ref().ok(),
+        whatif_cleanest_unavailable: c.cleanest.as_ref().err().map(String::as_str),
+        whatif_zones: c
+            .zones
+            .iter()
+            .map(|z| ZoneDoc {
+                zone: &z.zone,
+                run_gco2e: z.run_gco2e.as_ref().ok().copied(),
+                unavailable: z.run_gco2e.as_ref().err().map(String::as_str),
+            })
+            .collect(),
+    }
 }
 
 #[derive(Serialize)]
@@ -112,6 +158,7 @@ fn document(report: &Report) -> Document<'_> {
         carbon_intensity_g_per_kwh: m.carbon_intensity_g_per_kwh,
         pue: m.pue,
         cv_bound: report.options.cv_bound,
+        carbon_over_time: report.carbon.as_ref().map(carbon_doc),
         configurations,
         tasks: &report.tasks,
         models: &report.models,

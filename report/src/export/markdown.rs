@@ -41,7 +41,21 @@ pub fn render(report: &Report) -> String {
         .filter(|s| !s.is_empty())
         .collect::<Vec<_>>()
         .join("; ");
-    let grid = if m.carbon_intensity_g_per_kwh.is_finite() {
+    let grid = if let Some(c) = &m.carbon_series {
+        format!(
+            "Grid intensity hour by hour from the series of zone {} (see *Carbon over time*){} × PUE {}.",
+            cell(&c.zone),
+            if m.carbon_intensity_g_per_kwh.is_finite() {
+                format!(
+                    "; outside it {} gCO2eq/kWh",
+                    sig(m.carbon_intensity_g_per_kwh, 4)
+                )
+            } else {
+                "; outside it none".to_string()
+            },
+            m.pue
+        )
+    } else if m.carbon_intensity_g_per_kwh.is_finite() {
         format!(
             "Grid {} gCO2eq/kWh × PUE {}.",
             sig(m.carbon_intensity_g_per_kwh, 4),
@@ -164,6 +178,7 @@ pub fn render(report: &Report) -> String {
     ratings(&mut out, report);
     models(&mut out, report);
     beside_study(&mut out, report);
+    super::markdown_carbon::render(&mut out, report);
     out
 }
 

@@ -9,6 +9,7 @@ pub mod html;
 pub mod json;
 pub mod latex;
 pub mod markdown;
+mod markdown_carbon;
 mod markdown_fidelity;
 mod markdown_quality;
 mod markdown_streams;

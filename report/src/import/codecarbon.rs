@@ -538,5 +538,6 @@ fn manifest(
             idle: records::manifest::IdleSubtraction::LatestBaseline,
         }),
         datasets: None,
+        carbon_series: None,
     }
 }

@@ -208,8 +208,28 @@ pub(super) fn check_headers(shards: &[Shard]) -> Result<(), MergeError> {
 /// Refuses shards whose `reference.csv` (the study table, which the suite's SHA-256 does
 /// not cover) differ, or that one shard has and another lacks.
 pub(super) fn check_reference(shards: &[Shard]) -> Result<(), MergeError> {
+    check_same(
+        shards,
+        files::REFERENCE_CSV,
+        "the study table changed between shards; run (or resume) every shard with the same [reference] file",
+    )
+}
+
+/// Refuses shards whose `carbon_intensity.csv` (the `[carbon] series` copied at each
+/// shard's start, which the suite's SHA-256 does not cover) differ, or that one shard has
+/// and another lacks: the merged report gives every repetition its hour from one series.
+pub(super) fn check_carbon_series(shards: &[Shard]) -> Result<(), MergeError> {
+    check_same(
+        shards,
+        files::CARBON_INTENSITY_CSV,
+        "the [carbon] series changed between shards; run every shard with the same series files (copy one shard's carbon_intensity.csv over the others' if their runs overlap the same hours)",
+    )
+}
+
+/// Refuses shards whose copies of `name` differ, or that one shard has and another lacks.
+fn check_same(shards: &[Shard], name: &'static str, fix: &'static str) -> Result<(), MergeError> {
     let read = |s: &Shard| -> Result<Option<String>, ReportError> {
-        let path = s.dir.join(files::REFERENCE_CSV);
+        let path = s.dir.join(name);
         match std::fs::read_to_string(&path) {
             Ok(text) => Ok(Some(text)),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
@@ -227,9 +247,9 @@ pub(super) fn check_reference(shards: &[Shard]) -> Result<(), MergeError> {
             return Err(MergeError::mismatch(
                 &first.dir,
                 &other.dir,
-                files::REFERENCE_CSV,
+                name,
                 first_difference(want.as_deref(), got.as_deref()),
-                "the study table changed between shards; run (or resume) every shard with the same [reference] file",
+                fix,
             ));
         }
     }

@@ -17,6 +17,8 @@ pub(super) struct Scripts<'a> {
     pub results: &'a Path,
     /// The joulebench binary the jobs run, absolute.
     pub joulebench: &'a Path,
+    /// `#SBATCH --begin` of the array (UTC, from `--forecast`).
+    pub begin: Option<&'a str>,
 }
 
 impl Scripts<'_> {
@@ -65,6 +67,10 @@ impl Scripts<'_> {
         }
         if a.exclusive {
             let _ = writeln!(s, "#SBATCH --exclusive");
+        }
+        if let Some(b) = self.begin {
+            // sbatch reads the time in its TZ: submit.sh runs it with TZ=UTC.
+            let _ = writeln!(s, "#SBATCH --begin={b}");
         }
         let _ = writeln!(
             s,
@@ -164,7 +170,7 @@ exit $status
 SCRIPTS={scripts}
 RESULTS={results}
 mkdir -p "$RESULTS"
-ARRAY=$(sbatch --parsable "$SCRIPTS/{shards}")
+ARRAY=$(TZ=UTC sbatch --parsable "$SCRIPTS/{shards}")
 ARRAY=${{ARRAY%%;*}}
 MERGE=$(sbatch --parsable --dependency={dependency}:"$ARRAY" "$SCRIPTS/{merge}")
 MERGE=${{MERGE%%;*}}
