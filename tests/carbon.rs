@@ -156,6 +156,17 @@ fn the_cleanest_window_is_the_known_valley_and_other_zones_scale() {
     assert!(md.contains("what-if, the cleanest"), "{md}");
     assert!(md.contains("| B "), "other zone B in the table: {md}");
     assert!(md.contains("saving 50.0%"), "{md}");
+    // emissions.csv prices each configuration's energy with the series, as summary.csv.
+    let emissions = csv_rows(&dir.path().join("emissions.csv"));
+    for (e, row) in emissions.iter().zip(&rows) {
+        let inferences = number(row, "inferences");
+        let g_per_1000 = number(e, "emissions") * 1e6 / inferences;
+        let want = number(row, "gco2e_per_1000");
+        assert!(
+            (g_per_1000 / want - 1.0).abs() < 1e-9,
+            "{g_per_1000} vs {want}"
+        );
+    }
 }
 
 #[test]
@@ -252,6 +263,16 @@ fn a_repetition_outside_the_series_is_flagged_with_the_figure_used() {
         );
         assert!(number(r, "gco2e_per_1000") > 0.0);
     }
+    // The run's total took the constant for some repetitions: no run-level saving either.
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(with.path().join("summary.json")).expect("json"),
+    )
+    .expect("JSON");
+    let cleanest = &json["carbon_over_time"]["whatif_cleanest"];
+    assert!(
+        cleanest["saving_pct"].is_null(),
+        "no saving against a total partly from the constant: {cleanest}"
+    );
 }
 
 #[test]

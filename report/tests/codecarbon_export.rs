@@ -80,8 +80,12 @@ fn the_header_is_codecarbons_task_mode_header_and_unknowns_are_empty() {
         );
     }
 
-    // An unknown grid intensity: no emissions, never a 0.
+    // An unknown grid intensity (the summary's gCO2eq unknown, as the report leaves it):
+    // no emissions, never a 0.
     rendered.manifest.carbon_intensity_g_per_kwh = f64::NAN;
+    for s in &mut rendered.summary {
+        s.row.gco2e_per_1000 = Some(f64::NAN);
+    }
     let bytes = CodeCarbonCsv.serialize(&rendered).expect("serialise");
     std::fs::write(&path, bytes).expect("rewrite");
     for row in rows(&path) {

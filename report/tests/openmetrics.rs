@@ -114,6 +114,23 @@ fn the_summary_reads_back_with_its_labels_units_and_provenance() {
             assert_eq!(Some(*v), pick(row), "{family} {}", row.config);
         }
     }
+    // Stars where the run rates (the two sst2 classifiers), none for the lone summariser,
+    // labelled with the source of the energy they rank.
+    let stars = samples(&exp, "joulebench_rating_stars");
+    let rated: Vec<_> = rendered
+        .rows()
+        .filter(|r| r.rating_stars.is_some())
+        .collect();
+    assert_eq!(rated.len(), 2);
+    assert_eq!(stars.len(), rated.len());
+    for row in rated {
+        let (labels, v) = stars
+            .iter()
+            .find(|(l, _)| label(l, "config") == row.config)
+            .unwrap_or_else(|| panic!("no stars for {}", row.config));
+        assert_eq!(Some(*v), row.rating_stars.map(f64::from));
+        assert_eq!(label(labels, "source"), "mixed");
+    }
     // Latency in seconds, one sample per percentile, no `quantile` label on a gauge.
     let latency = samples(&exp, "joulebench_latency_seconds");
     assert_eq!(latency.len(), 4 * rendered.summary.len());

@@ -8,7 +8,7 @@
 //! one, and none otherwise; either way it is flagged `carbon-outside-series`.
 
 mod whatif;
-mod windows;
+pub(crate) mod windows;
 
 pub use whatif::{Cleanest, ZoneWhatIf};
 
@@ -118,6 +118,9 @@ pub fn assess(
         .then_some(manifest.carbon_intensity_g_per_kwh);
     let pue = manifest.pue;
     let mut run_g = Some(0.0);
+    // Whether every usable repetition took its intensity from the series (a saving is
+    // stated only against such a figure, never against the constant fallback).
+    let mut wholly_series = true;
     let mut actuals = Vec::with_capacity(summaries.len());
     for (i, summary) in summaries.iter_mut().enumerate() {
         let mine: Vec<&RepWindow> = reps.iter().filter(|r| r.config == i).collect();
@@ -132,6 +135,7 @@ pub fn assess(
                 Coverage::Covered(v) => Some(v),
                 Coverage::Outside(_) => {
                     outside.push(r.number);
+                    wholly_series = false;
                     constant
                 }
             };
@@ -157,7 +161,7 @@ pub fn assess(
     for s in summaries.iter_mut() {
         s.row.flags = crate::flags::join(&s.flags);
     }
-    let cleanest = whatif::cleanest(&reps, zone, pue, run_g);
+    let cleanest = whatif::cleanest(&reps, zone, pue, run_g.filter(|_| wholly_series));
     let zones = whatif::zones(&reps, &series, &info.zone, pue);
     let first = reps.iter().map(|r| r.start).min();
     for (i, s) in summaries.iter_mut().enumerate() {

@@ -36,7 +36,7 @@ pub struct ZoneWhatIf {
 }
 
 /// The cleanest window of the run's zone for the run's repetitions as laid out, with its
-/// start instant.
+/// start instant; `run_g` is the run's emissions as measured, when wholly from the series.
 pub(super) fn cleanest(
     reps: &[RepWindow],
     zone: &ZoneSeries,
@@ -66,6 +66,14 @@ pub(super) fn cleanest(
         )
     })?;
     let energy_kwh: f64 = reps.iter().map(|r| r.energy_j).sum::<f64>() / J_PER_KWH;
+    // Candidate starts are whole hours (where a scheduler would start a job) and the run's
+    // own start, so the what-if is never worse than what happened.
+    let (start, intensity) = match run_g {
+        Some(g) if energy_kwh * pue > 0.0 && g / (energy_kwh * pue) < intensity => {
+            (first, g / (energy_kwh * pue))
+        }
+        _ => (start, intensity),
+    };
     let run_gco2e = energy_kwh * pue * intensity;
     Ok((
         start,
@@ -163,4 +171,45 @@ pub(super) fn per_1000(
 /// `(actual − what-if) / actual` in %; `None` when the actual is not above 0.
 fn saving(actual: f64, whatif: f64) -> Option<f64> {
     (actual > 0.0).then(|| 100.0 * (actual - whatif) / actual)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{Duration, TimeZone};
+
+    #[test]
+    fn a_run_no_whole_hour_beats_is_its_own_cleanest_window() {
+        // Hours at 50, 0 and 100. A 1.5 h run from 00:30 meets 50 for half an hour and 0
+        // for an hour: 16.7 g/kWh. Whole-hour starts: 00:00 meets 50 for an hour and 0 for
+        // half an hour (33.3); 01:00 would run past the series' end.
+        let t0 = Utc
+            .with_ymd_and_hms(2030, 1, 1, 0, 0, 0)
+            .single()
+            .expect("time");
+        let zone = ZoneSeries {
+            start: t0,
+            values: vec![50.0, 0.0, 100.0],
+        };
+        let start = t0 + Duration::minutes(30);
+        let reps = [RepWindow {
+            config: 0,
+            number: 1,
+            start,
+            end: start + Duration::minutes(90),
+            energy_j: 3.6e6,
+            requests: 1000,
+        }];
+        let own = (50.0 * 0.5 + 0.0 * 1.0) / 1.5;
+        // The run as measured, wholly from the series: 1 kWh × PUE 1 × its intensity.
+        let (at, c) = cleanest(&reps, &zone, 1.0, Some(own)).expect("a window");
+        assert_eq!(at, start, "no whole hour beats the run's own start");
+        assert!((c.intensity_g_per_kwh - own).abs() < 1e-9);
+        assert_eq!(c.saving_pct, Some(0.0), "never a negative saving");
+        // Without the run's own figure (partly outside the series), whole hours only.
+        let (at, c) = cleanest(&reps, &zone, 1.0, None).expect("a window");
+        assert_eq!(at, t0);
+        assert!((c.intensity_g_per_kwh - 50.0 / 1.5).abs() < 1e-9);
+        assert_eq!(c.saving_pct, None);
+    }
 }

@@ -36,7 +36,10 @@ pub(super) fn usable(
 
 /// The UTC clock zero of the run (or of the shard that ran `config`) and the offset its
 /// times were shifted by in the merged records (ns).
-fn clock_of(manifest: &RunManifest, config: &str) -> Result<(DateTime<Utc>, u64), ReportError> {
+pub(crate) fn clock_of(
+    manifest: &RunManifest,
+    config: &str,
+) -> Result<(DateTime<Utc>, u64), ReportError> {
     let (text, offset) = match manifest.merged.as_ref().and_then(|m| {
         m.shards
             .iter()

@@ -93,6 +93,8 @@ struct Totals {
     parts: Option<BTreeMap<Part, f64>>,
     /// End of the last window (ns on the run's clock).
     end_ns: u64,
+    /// Requests sent in those windows (the inferences the energy stands for).
+    requests: u64,
 }
 
 fn totals(config: &Configuration) -> Option<Totals> {
@@ -101,12 +103,14 @@ fn totals(config: &Configuration) -> Option<Totals> {
         energy_j: 0.0,
         parts: Some(BTreeMap::new()),
         end_ns: 0,
+        requests: 0,
     };
     let mut any = false;
     for rep in config.usable() {
         any = true;
         out.duration_s += rep.duration_s;
         out.end_ns = out.end_ns.max(rep.t_end_ns);
+        out.requests += u64::from(rep.requests);
         for (key, window) in rep.domains.iter().filter(|(_, w)| w.counts_in_total) {
             out.energy_j += window.energy_j;
             match (Part::of(&key.domain), out.parts.as_mut()) {
@@ -131,7 +135,10 @@ impl Exporter for CodeCarbonCsv {
             let Some(t) = totals(config) else {
                 continue;
             };
-            w.write_record(row(config, &t, &report.manifest, &host))
+            let gco2e_per_1000 = report
+                .config_summary(&config.info.id)
+                .and_then(|s| s.row.gco2e_per_1000);
+            w.write_record(row(config, &t, &report.manifest, &host, gco2e_per_1000))
                 .map_err(fail)?;
         }
         w.into_inner().map_err(|e| ReportError::Serialize {
@@ -183,15 +190,14 @@ fn row(
     t: &Totals,
     m: &RunManifest,
     host: &Host,
+    gco2e_per_1000: Option<f64>,
 ) -> [String; COLUMNS.len()] {
     let kwh = |j: f64| j / J_PER_KWH;
-    let intensity = Some(m.carbon_intensity_g_per_kwh).filter(|i| i.is_finite() && *i >= 0.0);
-    let pue = Some(m.pue).filter(|p| p.is_finite() && *p > 0.0);
-    // gCO2eq = kWh × PUE × g/kWh, as summary.csv; CodeCarbon writes kg.
-    let emissions_kg = match (intensity, pue) {
-        (Some(i), Some(p)) => Some(kwh(t.energy_j) * p * i / 1000.0),
-        _ => None,
-    };
+    // summary.csv's gCO2eq per 1,000 inferences (kWh × PUE × the intensity of each
+    // repetition's hours, or the constant) for the inferences the row stands for; kg.
+    let emissions_kg = gco2e_per_1000
+        .filter(|g| g.is_finite())
+        .map(|g| g * t.requests as f64 / 1000.0 / 1000.0);
     let rate = emissions_kg
         .filter(|_| t.duration_s > 0.0)
         .map(|kg| kg / t.duration_s);
@@ -208,10 +214,15 @@ fn row(
     let (cpu_w, cpu_kwh) = part(Part::Cpu);
     let (gpu_w, gpu_kwh) = part(Part::Gpu);
     let (ram_w, ram_kwh) = part(Part::Ram);
-    let timestamp = crate::import::timestamp::parse(&m.clock_epoch_utc)
-        .map(|epoch| epoch + t.end_ns as f64 * 1e-9)
-        .and_then(crate::import::timestamp::format)
-        .map(|s| s.trim_end_matches('Z').to_string())
+    // The end of the last window in UTC, on the clock of the shard that measured it.
+    let timestamp = crate::carbon::windows::clock_of(m, &config.info.id)
+        .ok()
+        .map(|(epoch, offset)| {
+            let since = i64::try_from(t.end_ns.saturating_sub(offset)).unwrap_or(i64::MAX);
+            (epoch + chrono::Duration::nanoseconds(since))
+                .format("%Y-%m-%dT%H:%M:%S")
+                .to_string()
+        })
         .unwrap_or_default();
     let s = String::new;
     [

@@ -139,6 +139,20 @@ const FAMILIES: &[Family] = &[
         values: |r| vec![(String::new(), Some(r.inferences as f64))],
     },
     Family {
+        name: "joulebench_emissions_per_1000_inferences_cleanest_window_grams",
+        unit: Some("grams"),
+        help: "What-if: gCO2eq per 1,000 inferences of the same energy in the cleanest window of the run's intensity series",
+        extra: Extra::Source,
+        values: |r| one(r.whatif_cleanest_gco2e_per_1000),
+    },
+    Family {
+        name: "joulebench_rating_stars",
+        unit: None,
+        help: "AI Energy Score-style stars (1-5) among the run's configurations of the same task, dataset and label",
+        extra: Extra::Source,
+        values: |r| one(r.rating_stars.map(f64::from)),
+    },
+    Family {
         name: "joulebench_quality_ratio",
         unit: Some("ratio"),
         help: "Mean of the headline quality metric over the dataset rows sent (0-1), where answers were scored",

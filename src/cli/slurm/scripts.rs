@@ -69,7 +69,12 @@ impl Scripts<'_> {
             let _ = writeln!(s, "#SBATCH --exclusive");
         }
         if let Some(b) = self.begin {
-            // sbatch reads the time in its TZ: submit.sh runs it with TZ=UTC.
+            // sbatch reads the time in its TZ: submit.sh runs it with TZ=UTC, and the script
+            // says so to whoever submits it by hand.
+            let _ = writeln!(
+                s,
+                "# --begin is UTC (the cleanest window of the forecast): submit with TZ=UTC sbatch, as submit.sh does"
+            );
             let _ = writeln!(s, "#SBATCH --begin={b}");
         }
         let _ = writeln!(
