@@ -1,32 +1,12 @@
 //! The formats for other tools: `report --openmetrics`, `compare --junit` and the
 //! CodeCarbon `emissions.csv` every report writes, read back by real parsers.
 
+use crate::report_cli::{joulebench, path, text};
 use report::compare::junit::{JunitRun, junit};
 use report::compare::quality::QualityComparison;
 use report::compare::{CompareResult, Comparison, Verdict};
 use report::synthetic::Synthetic;
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn joulebench(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_joulebench"))
-        .args(args)
-        .output()
-        .expect("run joulebench")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn path(p: &Path) -> &str {
-    p.to_str().expect("utf-8 temp path")
-}
 
 /// One element of an XML document: its name, attributes (unescaped) and its parent's
 /// index.

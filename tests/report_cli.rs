@@ -9,7 +9,8 @@ use report::synthetic::Synthetic;
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn joulebench(args: &[&str]) -> Output {
+/// Runs the built binary with `args`.
+pub(crate) fn joulebench(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_joulebench"))
         .args(args)
         .output()
@@ -34,7 +35,8 @@ fn fail_requests(reps: &Path, which: impl Fn(&RepetitionRecord) -> bool) {
     w.flush().expect("flush");
 }
 
-fn text(o: &Output) -> String {
+/// Its stdout and stderr together.
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -42,7 +44,8 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn path(p: &Path) -> &str {
+/// A temporary path as an argument.
+pub(crate) fn path(p: &Path) -> &str {
     p.to_str().expect("utf-8 temp path")
 }
 

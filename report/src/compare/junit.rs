@@ -30,6 +30,40 @@ struct Outcome {
     message: String,
 }
 
+/// What the gate judged.
+#[derive(Clone, Copy)]
+enum Gated {
+    Energy,
+    Quality,
+}
+
+impl Outcome {
+    /// The failure (a regression) or error (not tested) of a verdict on `gated`, with the
+    /// comparison's line; none when the gate passes it.
+    fn of(verdict: Verdict, gated: Gated, line: impl FnOnce() -> String) -> Option<Self> {
+        let (element, kind, label) = match (verdict, gated) {
+            (Verdict::Regression, Gated::Energy) => {
+                ("failure", "energy-regression", "energy REGRESSION")
+            }
+            (Verdict::Regression, Gated::Quality) => {
+                ("failure", "quality-regression", "QUALITY REGRESSION")
+            }
+            (Verdict::NotTested, Gated::Energy) => {
+                ("error", "energy-not-tested", "energy NOT TESTED")
+            }
+            (Verdict::NotTested, Gated::Quality) => {
+                ("error", "quality-not-tested", "quality NOT TESTED")
+            }
+            _ => return None,
+        };
+        Some(Self {
+            element,
+            kind,
+            message: format!("{label}: {}", line()),
+        })
+    }
+}
+
 /// One test case: a configuration and what the gate found.
 struct Case {
     name: String,
@@ -156,35 +190,17 @@ fn cases(result: &CompareResult) -> Vec<Case> {
             outcomes: Vec::new(),
             out: vec![format!("energy: {}", energy_line(r, result))],
         };
-        match r.verdict {
-            Verdict::Regression => case.outcomes.push(Outcome {
-                element: "failure",
-                kind: "energy-regression",
-                message: format!("energy REGRESSION: {}", energy_line(r, result)),
-            }),
-            Verdict::NotTested => case.outcomes.push(Outcome {
-                element: "error",
-                kind: "energy-not-tested",
-                message: format!("energy NOT TESTED: {}", energy_line(r, result)),
-            }),
-            _ => {}
-        }
+        case.outcomes
+            .extend(Outcome::of(r.verdict, Gated::Energy, || {
+                energy_line(r, result)
+            }));
         for q in result.quality.iter().filter(|q| q.config == r.config) {
             case.out
                 .push(format!("quality: {}", quality_line(q, result)));
-            match q.verdict {
-                Verdict::Regression => case.outcomes.push(Outcome {
-                    element: "failure",
-                    kind: "quality-regression",
-                    message: format!("QUALITY REGRESSION: {}", quality_line(q, result)),
-                }),
-                Verdict::NotTested => case.outcomes.push(Outcome {
-                    element: "error",
-                    kind: "quality-not-tested",
-                    message: format!("quality NOT TESTED: {}", quality_line(q, result)),
-                }),
-                _ => {}
-            }
+            case.outcomes
+                .extend(Outcome::of(q.verdict, Gated::Quality, || {
+                    quality_line(q, result)
+                }));
         }
         if result.quality_added.contains(&r.config) {
             case.out
