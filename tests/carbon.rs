@@ -278,15 +278,15 @@ fn a_repetition_outside_the_series_is_flagged_with_the_figure_used() {
 #[test]
 fn the_bundled_sample_gives_a_what_if() {
     let sample =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("suites/carbon/us-eia930-2022-06-week.csv");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("suites/carbon/synthetic-week.csv");
     let csv = std::fs::read_to_string(&sample).expect("bundled sample");
     let dir = tempfile::tempdir().expect("temp dir");
-    // As if the run had started 2022-06-03 18:00 UTC in Texas.
+    // As if the run had started 2030-01-09 19:00 UTC (evening, no sun) in the solar zone.
     let epoch = Utc
-        .with_ymd_and_hms(2022, 6, 3, 18, 0, 0)
+        .with_ymd_and_hms(2030, 1, 9, 19, 0, 0)
         .single()
         .expect("time");
-    run_with_series(dir.path(), epoch, &csv, "US-TEX-ERCO", None);
+    run_with_series(dir.path(), epoch, &csv, "SYN-SOLAR", None);
     let md = std::fs::read_to_string(dir.path().join("summary.md")).expect("md");
     let section = &md[md.find("## Carbon over time").expect("section")..];
     println!("{section}");
@@ -296,7 +296,12 @@ fn the_bundled_sample_gives_a_what_if() {
     .expect("JSON");
     let c = &json["carbon_over_time"];
     let start = c["whatif_cleanest"]["start_utc"].as_str().expect("start");
-    assert!(start.starts_with("2022-06-0"), "{start}");
+    // The cleanest hour of a solar grid is around midday.
+    let hour: u32 = start
+        .get(11..13)
+        .and_then(|h| h.parse().ok())
+        .expect("an hour");
+    assert!(start.starts_with("2030-01-") && (10..=16).contains(&hour), "{start}");
     let saving = c["whatif_cleanest"]["saving_pct"].as_f64().expect("saving");
     assert!(saving > 0.0 && saving < 100.0, "{saving}");
     let zones: Vec<&str> = c["whatif_zones"]
@@ -305,7 +310,7 @@ fn the_bundled_sample_gives_a_what_if() {
         .iter()
         .filter_map(|z| z["zone"].as_str())
         .collect();
-    assert_eq!(zones, ["US-CAL-CISO", "US-NY-NYIS"]);
+    assert_eq!(zones, ["SYN-FOSSIL", "SYN-WIND"]);
 }
 
 /// `joulebench slurm` on a small loopback-free suite with `args`, in a temp folder.
