@@ -277,8 +277,7 @@ fn a_repetition_outside_the_series_is_flagged_with_the_figure_used() {
 
 #[test]
 fn the_bundled_sample_gives_a_what_if() {
-    let sample =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("suites/carbon/synthetic-week.csv");
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("suites/carbon/synthetic-week.csv");
     let csv = std::fs::read_to_string(&sample).expect("bundled sample");
     let dir = tempfile::tempdir().expect("temp dir");
     // As if the run had started 2030-01-09 19:00 UTC (evening, no sun) in the solar zone.
@@ -301,7 +300,10 @@ fn the_bundled_sample_gives_a_what_if() {
         .get(11..13)
         .and_then(|h| h.parse().ok())
         .expect("an hour");
-    assert!(start.starts_with("2030-01-") && (10..=16).contains(&hour), "{start}");
+    assert!(
+        start.starts_with("2030-01-") && (10..=16).contains(&hour),
+        "{start}"
+    );
     let saving = c["whatif_cleanest"]["saving_pct"].as_f64().expect("saving");
     assert!(saving > 0.0 && saving < 100.0, "{saving}");
     let zones: Vec<&str> = c["whatif_zones"]
