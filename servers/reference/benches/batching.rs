@@ -9,7 +9,7 @@
 //! (defaults: `small`, 5 s per point).
 
 use joulebench_reference::batch::BatchSettings;
-use joulebench_reference::{LoadOptions, ModelSpec, RunningServer, Task};
+use joulebench_reference::{LoadOptions, ModelRegistry, ModelSpec, RunningServer, Task};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -116,6 +116,34 @@ fn load(addr: SocketAddr, clients: usize, secs: f64, texts: &[String]) -> Point 
     })
 }
 
+/// The forward pass alone, no HTTP: milliseconds per sentence when `batch` sentences run
+/// together (best of `runs`), the ceiling batching can reach on this CPU.
+fn forward_ms_per_sentence(preset: &str, texts: &[String], batch: usize, runs: usize) -> f64 {
+    use joulebench_reference::batch::{EncoderWork, compute};
+    use joulebench_reference::inference::encode_text;
+    let spec = ModelSpec::parse(Task::Classification, preset).expect("preset");
+    let registry = ModelRegistry::load(&[spec], &LoadOptions::default()).expect("load");
+    let model = registry.first(Task::Classification).expect("a classifier");
+    let encoded: Vec<_> = texts
+        .iter()
+        .take(batch.max(1) * 4)
+        .map(|t| encode_text(&model, t, true).expect("tokenise"))
+        .collect();
+    let mut best = f64::INFINITY;
+    for _ in 0..runs {
+        let started = Instant::now();
+        for chunk in encoded.chunks(batch.max(1)) {
+            let inputs: Vec<(&[u32], &[u32])> = chunk
+                .iter()
+                .map(|e| (e.ids.as_slice(), e.type_ids.as_slice()))
+                .collect();
+            compute(&model, EncoderWork::Classify, &inputs).expect("forward");
+        }
+        best = best.min(started.elapsed().as_secs_f64() * 1e3 / encoded.len() as f64);
+    }
+    best
+}
+
 fn main() {
     let args: Vec<String> = std::env::args()
         .skip(1)
@@ -129,6 +157,19 @@ fn main() {
         texts.len(),
         std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into())
     );
+    println!("\nforward pass alone (no HTTP), best of 5:");
+    println!("| batch | ms / sentence | × batch 1 |");
+    println!("|--:|--:|--:|");
+    let one = forward_ms_per_sentence(preset, &texts, 1, 5);
+    for b in [1, 2, 4, 8, 16] {
+        let ms = if b == 1 {
+            one
+        } else {
+            forward_ms_per_sentence(preset, &texts, b, 5)
+        };
+        println!("| {b} | {ms:.2} | {:.2} |", one / ms);
+    }
+    println!("\nover HTTP on loopback, closed-loop clients:");
     let alone = server(preset, None);
     let floor = load(alone, 1, secs, &texts);
     println!("| concurrency | batching | req/s | × c=1 | p50 ms | p99 ms | mean batch |");
