@@ -75,6 +75,14 @@ impl Verdict {
         }
     }
 
+    /// The label, followed by the reason when there is one (`NOT TESTED: …`).
+    pub fn with_reason(self, reason: Option<&str>) -> String {
+        match reason {
+            Some(why) => format!("{}: {why}", self.label()),
+            None => self.label().to_string(),
+        }
+    }
+
     /// A short word for tables.
     pub fn label(self) -> &'static str {
         match self {
@@ -423,10 +431,7 @@ pub fn table(result: &CompareResult) -> String {
         } else {
             "–".to_string()
         };
-        let verdict = match &r.reason {
-            Some(why) => format!("{}: {why}", r.verdict.label()),
-            None => r.verdict.label().to_string(),
-        };
+        let verdict = r.verdict.with_reason(r.reason.as_deref());
         let _ = writeln!(
             out,
             "| {}{note} | {} ({}) | {} ({}) | {} | {ci} | {} | {verdict} |",

@@ -248,10 +248,7 @@ fn energy_line(r: &Comparison, result: &CompareResult) -> String {
         .provenance
         .note()
         .map_or_else(String::new, |n| format!(" ({n})"));
-    let verdict = match &r.reason {
-        Some(why) => format!("{}: {why}", r.verdict.label()),
-        None => r.verdict.label().to_string(),
-    };
+    let verdict = r.verdict.with_reason(r.reason.as_deref());
     format!(
         "{} J/inference{note} (n={}) in the baseline, {} J/inference (n={}) in the candidate: change {} (95% CI [{}, {}]), p = {} (Welch); fails when significantly worse (p < {}) by more than {}%; verdict: {verdict}",
         num(r.baseline_j, 4),
@@ -270,10 +267,7 @@ fn energy_line(r: &Comparison, result: &CompareResult) -> String {
 
 /// The quality comparison in words, with the verdict.
 fn quality_line(q: &QualityComparison, result: &CompareResult) -> String {
-    let verdict = match &q.reason {
-        Some(why) => format!("{}: {why}", q.verdict.label()),
-        None => q.verdict.label().to_string(),
-    };
+    let verdict = q.verdict.with_reason(q.reason.as_deref());
     let pct = |v: f64| {
         if v.is_finite() {
             format!("{:.1}%", v * 100.0)
