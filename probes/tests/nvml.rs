@@ -263,3 +263,26 @@ fn a_nan_context_metric_is_left_out() {
     assert!(!metrics.contains(&"power_w"), "{context:?}");
     assert!(metrics.contains(&"temperature_c"), "{context:?}");
 }
+
+#[test]
+fn a_power_limit_off_its_default_is_noted_with_the_command_that_restores_it() {
+    let mut lowered = FakeGpuState::with_counter(1, 0);
+    lowered.power_limit_w = Ok(250.0);
+    let mut unknown = FakeGpuState::with_counter(2, 0);
+    unknown.power_limit_default_w = Err(GpuError::NotSupported);
+    unknown.power_limit_w = Ok(300.0);
+    let (lib, _) = library(vec![FakeGpuState::with_counter(0, 0), lowered, unknown]);
+    let inv = open_gpus(&lib, &all()).inventory;
+    assert_eq!(inv.gpus[0].power_limit_w, Some(400.0));
+    assert_eq!(inv.gpus[0].power_limit_default_w, Some(400.0));
+    assert_eq!(inv.gpus[0].power_limit_note(), None, "at its default");
+    let note = inv.gpus[1].power_limit_note().expect("a note");
+    assert!(
+        note.contains("250 W") && note.contains("default 400 W"),
+        "{note}"
+    );
+    assert!(note.contains("sudo nvidia-smi -i 1 -pl 400"), "{note}");
+    // Without a readable default nothing can be said: no note, never a guess.
+    assert_eq!(inv.gpus[2].power_limit_default_w, None);
+    assert_eq!(inv.gpus[2].power_limit_note(), None);
+}

@@ -135,6 +135,9 @@ fn list(set: &ProbeSet, as_json: bool) -> anyhow::Result<ExitCode> {
         );
         for g in &inv.gpus {
             println!("  GPU {} {} {}", g.index, g.name, g.uuid);
+            if let Some(note) = g.power_limit_note() {
+                println!("    warning: {note}");
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

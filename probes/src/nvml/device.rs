@@ -57,6 +57,10 @@ pub trait GpuDevice: Send {
     fn mem_clock_mhz(&self) -> Result<f64, GpuError>;
     /// The power limit the driver enforces (W).
     fn power_limit_w(&self) -> Result<f64, GpuError>;
+    /// The board's default power limit (W): what the limit returns to on a reset.
+    fn power_limit_default_w(&self) -> Result<f64, GpuError> {
+        Err(GpuError::NotSupported)
+    }
     /// Whether driver persistence mode is on.
     fn persistence_mode(&self) -> Result<bool, GpuError>;
     /// Why the clocks are held down now, as NVML's `nvmlClocksThrottleReason*` bits.

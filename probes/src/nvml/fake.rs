@@ -77,6 +77,8 @@ pub struct FakeGpuState {
     pub mem_clock_mhz: f64,
     /// Enforced power limit (W), or the error it gives.
     pub power_limit_w: Result<f64, GpuError>,
+    /// Default power limit (W), or the error it gives.
+    pub power_limit_default_w: Result<f64, GpuError>,
     /// Persistence mode.
     pub persistence: bool,
     /// Throttle-reason bits.
@@ -112,6 +114,7 @@ impl FakeGpuState {
             sm_clock_mhz: 1410.0,
             mem_clock_mhz: 1593.0,
             power_limit_w: Ok(400.0),
+            power_limit_default_w: Ok(400.0),
             persistence: true,
             throttle: 0,
             processes: Ok(Vec::new()),
@@ -192,6 +195,9 @@ impl GpuDevice for FakeGpu {
     }
     fn power_limit_w(&self) -> Result<f64, GpuError> {
         self.state().power_limit_w
+    }
+    fn power_limit_default_w(&self) -> Result<f64, GpuError> {
+        self.state().power_limit_default_w
     }
     fn persistence_mode(&self) -> Result<bool, GpuError> {
         let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());

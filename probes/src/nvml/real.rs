@@ -143,6 +143,11 @@ impl GpuDevice for NvmlGpu {
             .map(|mw| f64::from(mw) / 1000.0)
     }
 
+    fn power_limit_default_w(&self) -> Result<f64, GpuError> {
+        self.with(|d| d.power_management_limit_default())
+            .map(|mw| f64::from(mw) / 1000.0)
+    }
+
     fn persistence_mode(&self) -> Result<bool, GpuError> {
         self.with(|d| d.is_in_persistent_mode())
     }

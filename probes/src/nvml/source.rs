@@ -108,6 +108,11 @@ pub fn open_gpus(library: &dyn GpuLibrary, selection: &GpuSelection) -> GpuOpeni
             name: device.name().unwrap_or_default(),
             uuid: device.uuid().unwrap_or_default(),
             mig_enabled: device.mig_enabled().unwrap_or(false),
+            power_limit_w: device.power_limit_w().ok().filter(|w| w.is_finite()),
+            power_limit_default_w: device
+                .power_limit_default_w()
+                .ok()
+                .filter(|w| w.is_finite()),
             ..GpuInfo::default()
         };
         match choose_method(device.as_ref()) {
