@@ -108,7 +108,6 @@ impl Job {
 #[derive(Debug)]
 pub struct Batcher {
     jobs: mpsc::Sender<Job>,
-    settings: BatchSettings,
 }
 
 impl Batcher {
@@ -118,12 +117,7 @@ impl Batcher {
         std::thread::Builder::new()
             .name("encoder-batcher".into())
             .spawn(move || serve(&queue, settings))?;
-        Ok(Self { jobs, settings })
-    }
-
-    /// The settings.
-    pub fn settings(&self) -> BatchSettings {
-        self.settings
+        Ok(Self { jobs })
     }
 
     /// Queues tokenised inputs of one model and work (they may share a batch) and waits

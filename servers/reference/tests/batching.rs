@@ -3,7 +3,7 @@
 
 use crate::common;
 
-use common::{TestServer, tiny_server, url};
+use common::{TestServer, tiny_server};
 use futures_util::future::join_all;
 use joulebench_reference as reference;
 use reference::batch::BatchSettings;
@@ -33,12 +33,7 @@ fn batching_server(max_batch: usize, wait: Duration) -> TestServer {
 
 /// POSTs JSON; returns the body and the `x-batch-size` header.
 async fn post_batched(server: &TestServer, path: &str, body: Value) -> (Value, usize) {
-    let resp = reqwest::Client::new()
-        .post(url(server, path))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
+    let resp = common::post_response(server, path, body).await;
     assert_eq!(resp.status().as_u16(), 200);
     let batch = resp.headers()["x-batch-size"]
         .to_str()

@@ -40,11 +40,6 @@ impl AppState {
         Ok(self.batcher.set(Batcher::start(settings)?).is_ok())
     }
 
-    /// How encoder requests are batched, when they are.
-    pub fn batching(&self) -> Option<BatchSettings> {
-        self.batcher.get().map(Batcher::settings)
-    }
-
     /// Runs encoder work on tokenised inputs of one request: through the batcher when
     /// batching is on (no permit: the batcher's thread is the compute; the inputs may share
     /// a batch with each other and with other requests), otherwise one after the other

@@ -63,14 +63,19 @@ pub fn url(server: &TestServer, path: &str) -> String {
     format!("http://{}{path}", server.addr())
 }
 
-/// POSTs JSON and returns (status, JSON body).
-pub async fn post(server: &TestServer, path: &str, body: Value) -> (u16, Value) {
-    let resp = reqwest::Client::new()
+/// POSTs JSON and returns the whole response.
+pub async fn post_response(server: &TestServer, path: &str, body: Value) -> reqwest::Response {
+    reqwest::Client::new()
         .post(url(server, path))
         .json(&body)
         .send()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// POSTs JSON and returns (status, JSON body).
+pub async fn post(server: &TestServer, path: &str, body: Value) -> (u16, Value) {
+    let resp = post_response(server, path, body).await;
     let status = resp.status().as_u16();
     (status, resp.json().await.unwrap())
 }
