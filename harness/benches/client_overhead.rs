@@ -244,6 +244,7 @@ fn record(i: usize) -> RequestRecord {
         completion_tokens_source: Some(records::tokens::TokenSource::Usage),
         pin_requested: None,
         itl_p50_ms: None,
+        t_scheduled_ns: None,
     }
 }
 

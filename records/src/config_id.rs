@@ -14,6 +14,15 @@ impl ConfigId {
         Self(format!("{model}@{dataset}"))
     }
 
+    /// The id of `model` on `dataset` at one operating point of a sweep,
+    /// `model@dataset~c8` (`model@dataset` when `point` is `None`).
+    pub fn at(model: &str, dataset: &str, point: Option<&crate::load::OperatingPoint>) -> Self {
+        match point {
+            Some(p) => Self(format!("{model}@{dataset}~{p}")),
+            None => Self::new(model, dataset),
+        }
+    }
+
     /// The id as text.
     pub fn as_str(&self) -> &str {
         &self.0

@@ -9,6 +9,7 @@ pub mod error;
 pub mod files;
 pub mod finite;
 pub mod labels;
+pub mod load;
 pub mod manifest;
 pub mod number;
 pub mod raw;

@@ -72,6 +72,10 @@ pub struct RunManifest {
     /// `carbon_intensity.csv`; absent when the suite gives a constant intensity only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carbon_series: Option<CarbonSeriesInfo>,
+    /// What the suite asked of load levels (absent when it swept none, and in runs before
+    /// the field).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub load: Option<crate::load::LoadInfo>,
 }
 
 /// The hourly intensity series a run's repetitions take their intensity from.

@@ -85,7 +85,11 @@ pub struct RequestRecord {
     /// Median gap between successive text-carrying events of a streamed answer (ms), with
     /// two or more: a burst (events read together) shows as gaps far below any decode step.
     #[serde(default)]
-    pub itl_p50_ms: Option<f64>,
+    pub itl_p50_ms: Option<f64>,    /// When an open-loop arrival was due on the run's clock (ns): the request was sent at
+    /// `t_start_ns`, so the difference is the client's own lag; empty in closed loops and
+    /// in files before the column.
+    #[serde(default)]
+    pub t_scheduled_ns: Option<u64>,
 }
 
 /// One row of `samples.csv`: one sampled read of one domain.
@@ -167,6 +171,11 @@ pub struct RepetitionRecord {
     pub requests: u32,
     /// Requests that failed.
     pub failures: u32,
+    /// The load level and power limit the repetition ran at (`c8`, `p2.5`, `c4-300w`);
+    /// empty when the suite swept none (one request at a time, the limit as found) and in
+    /// files before the column.
+    #[serde(default)]
+    pub load: Option<crate::load::OperatingPoint>,
 }
 
 /// What a version-1 `repetitions.csv` row held beyond the measurement: figures the runner

@@ -132,6 +132,7 @@ mod tests {
             latency_ms: latency,
             itl_ms: Some(itl_p50),
             itl_p50_ms: Some(itl_p50),
+            t_scheduled_ns: None,
             completion_tokens: Some(tokens),
             completion_tokens_source: Some(TokenSource::Usage),
             ..RequestRecord::default()

@@ -247,6 +247,7 @@ impl Synthetic {
                                 .map(|_| records::tokens::TokenSource::Usage),
                             pin_requested: None,
                             itl_p50_ms: None,
+                            t_scheduled_ns: None,
                         })
                         .map_err(|e| w.err(REQUESTS_CSV, e))?;
                 }
@@ -274,6 +275,7 @@ impl Synthetic {
                             energy_j: watts * seconds,
                             requests: self.requests,
                             failures: 0,
+                    load: None,
                         })
                         .map_err(|e| w.err(REPETITIONS_CSV, e))?;
                 }
@@ -333,6 +335,7 @@ impl Synthetic {
             }),
             datasets: None,
             carbon_series: None,
+            load: None,
         }
     }
 }

@@ -82,6 +82,7 @@ pub fn new_manifest(
             sources: c.paths.iter().map(|p| p.display().to_string()).collect(),
             zones: c.series.zones.keys().cloned().collect(),
         }),
+        load: None,
     }
 }
 

@@ -153,6 +153,7 @@ pub async fn send_batch(
                 .filter(|_| parsed.completion_tokens.is_some()),
             pin_requested: config.generation.map(|g| g.pin_output_length),
             itl_p50_ms: outcome.itl_p50_ms,
+            t_scheduled_ns: None,
         })?;
         if spec.phase == Phase::Measured {
             out.answer(&AnswerRecord {

@@ -30,6 +30,8 @@ pub struct ConfigColumns {
     pub class: ClassLabel,
     /// Model parameters, when known.
     pub parameters: Option<u64>,
+    /// The operating point of a load or power-limit sweep.
+    pub load: Option<records::load::OperatingPoint>,
 }
 
 impl ConfigColumns {
@@ -42,6 +44,7 @@ impl ConfigColumns {
             dataset: config.dataset.clone(),
             class: config.class.into(),
             parameters: config.parameters,
+            load: config.point,
         }
     }
 }
@@ -189,6 +192,7 @@ impl RecordSink {
                 energy_j: d.energy_j,
                 requests: batch.sent,
                 failures: batch.failures,
+                load: columns.load,
             })?;
         }
         Ok(!window.domains.is_empty())
@@ -272,6 +276,7 @@ mod tests {
             dataset: "d".into(),
             class: ClassLabel::TaskSpecific,
             parameters: Some(110),
+            load: None,
         };
         let batch = BatchResult {
             sent: 10,

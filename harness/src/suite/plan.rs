@@ -40,6 +40,9 @@ pub struct Configuration {
     pub template_text: String,
     /// Generation settings, for generating protocols.
     pub generation: Option<Generation>,
+    /// The load level and power limit of a sweep; `None` when the suite sweeps neither
+    /// (then `schedule.concurrency` clients at the limit found).
+    pub point: Option<records::load::OperatingPoint>,
 }
 
 /// Every configuration and the order they are visited in each repetition round.
@@ -79,6 +82,7 @@ impl Plan {
                     template: m.template.clone(),
                     template_text: m.template_text.clone(),
                     generation: m.generation,
+                    point: None,
                 });
             }
         }

@@ -424,6 +424,7 @@ fn repetitions(
                     energy_j: r.energy_kwh[d] * J_PER_KWH,
                     requests: settings.inferences,
                     failures: 0,
+                    load: None,
                 });
             }
         }
@@ -539,5 +540,6 @@ fn manifest(
         }),
         datasets: None,
         carbon_series: None,
+            load: None,
     }
 }
