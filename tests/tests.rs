@@ -11,6 +11,7 @@ mod fidelity;
 mod formats_cli;
 mod fuzz_inputs;
 mod launched_servers;
+mod load_levels;
 mod php_suites;
 mod probe_cli;
 mod quality;

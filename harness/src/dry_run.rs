@@ -5,6 +5,7 @@ use crate::plan::Plan;
 use crate::server::Readiness;
 use crate::suite::{ServerAddress, Suite};
 use probes::ProbeSet;
+use records::load::LoadLevel;
 use std::fmt::Write;
 
 /// Assumed per-request latencies for the time estimate (s), fast to slow.
@@ -50,10 +51,10 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
     servers(&mut out, suite, plan);
     let _ = writeln!(
         out,
-        "\nschedule: {} repetitions × {} sequential inferences (concurrency {}), {} warm-up, {} s idle baseline, {} s cool-down, interleaving seed {}, order {}{}",
+        "\nschedule: {} repetitions × {} inferences ({}), {} warm-up, {} s idle baseline, {} s cool-down, interleaving seed {}, order {}{}",
         s.repetitions,
         s.inferences,
-        s.concurrency,
+        offered(suite),
         s.warmup,
         s.idle_seconds,
         s.cooldown_seconds,
@@ -114,16 +115,65 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
     out
 }
 
+/// How requests are offered: one level, or the levels and power limits swept.
+fn offered(suite: &Suite) -> String {
+    let s = &suite.schedule;
+    if s.load.is_empty()
+        && s.gpu_power_limits_w.is_empty()
+        && suite.models.iter().all(|m| m.points.is_empty())
+    {
+        return if s.concurrency == 1 {
+            "sequential".into()
+        } else {
+            format!("{} in flight", s.concurrency)
+        };
+    }
+    let mut levels: Vec<String> = Vec::new();
+    for m in &suite.models {
+        for p in &m.points {
+            let text = p.load.to_string();
+            if !levels.contains(&text) {
+                levels.push(text);
+            }
+        }
+    }
+    let limits = if s.gpu_power_limits_w.is_empty() {
+        String::new()
+    } else {
+        let w: Vec<String> = s
+            .gpu_power_limits_w
+            .iter()
+            .map(|w| format!("{w} W"))
+            .collect();
+        format!(", each at GPU power limits {}", w.join(", "))
+    };
+    format!(
+        "load levels {} (cN: N closed-loop clients, pR: Poisson arrivals at R/s), each its own configuration{limits}",
+        levels.join(", ")
+    )
+}
+
 /// The estimated length of a run of `plan` (s): its idle baselines and cool-downs, plus
-/// every measured and warm-up request at `latency_s` each, `concurrency` at a time.
+/// every measured and warm-up request at `latency_s` each: N at a time in a closed loop,
+/// and at the arrival rate (plus one request's drain per batch) in an open loop.
 pub fn estimated_seconds(suite: &Suite, plan: &Plan, latency_s: f64) -> f64 {
     let s = &suite.schedule;
     let configs = plan.configurations.len() as f64;
-    let requests = plan.measured_requests(s.inferences)
-        + plan.configurations.len() as u64 * u64::from(s.warmup);
+    let requests: f64 = plan
+        .configurations
+        .iter()
+        .map(|c| {
+            let batches = f64::from(s.repetitions) + f64::from(u32::from(s.warmup > 0));
+            let count = f64::from(s.repetitions) * f64::from(s.inferences) + f64::from(s.warmup);
+            match c.load(s.concurrency) {
+                LoadLevel::Closed(n) => count * latency_s / f64::from(n.max(1)),
+                LoadLevel::Open(rate) => count / rate + batches * latency_s,
+            }
+        })
+        .sum();
     configs * s.idle_seconds
         + (configs * f64::from(s.repetitions) - 1.0).max(0.0) * s.cooldown_seconds
-        + requests as f64 * latency_s / f64::from(s.concurrency)
+        + requests
 }
 
 /// The grid intensity: the constant, or the hourly series with its zone and coverage.

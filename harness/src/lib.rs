@@ -1,6 +1,7 @@
 //! The harness: suite loading, the plan and schedule, protocol clients, server lifecycle,
 //! and the run loop that writes raw records as they are taken.
 
+pub mod arrivals;
 pub mod client;
 pub mod dataset;
 pub mod dry_run;

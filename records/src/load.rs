@@ -237,7 +237,9 @@ mod tests {
 
     #[test]
     fn bad_points_are_refused_with_the_forms_allowed() {
-        for text in ["", "c0", "p0", "p-1", "pinf", "x3", "c4-300", "c4-0w", "c", "c4-w"] {
+        for text in [
+            "", "c0", "p0", "p-1", "pinf", "x3", "c4-300", "c4-0w", "c", "c4-w",
+        ] {
             let e = text.parse::<OperatingPoint>().expect_err(text);
             assert!(e.to_string().contains("`cN`"), "{e}");
         }

@@ -85,7 +85,8 @@ pub struct RequestRecord {
     /// Median gap between successive text-carrying events of a streamed answer (ms), with
     /// two or more: a burst (events read together) shows as gaps far below any decode step.
     #[serde(default)]
-    pub itl_p50_ms: Option<f64>,    /// When an open-loop arrival was due on the run's clock (ns): the request was sent at
+    pub itl_p50_ms: Option<f64>,
+    /// When an open-loop arrival was due on the run's clock (ns): the request was sent at
     /// `t_start_ns`, so the difference is the client's own lag; empty in closed loops and
     /// in files before the column.
     #[serde(default)]

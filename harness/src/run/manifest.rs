@@ -82,8 +82,18 @@ pub fn new_manifest(
             sources: c.paths.iter().map(|p| p.display().to_string()).collect(),
             zones: c.series.zones.keys().cloned().collect(),
         }),
-        load: None,
+        load: load_info(suite),
     }
+}
+
+/// What the report needs of the suite's load levels, when it sweeps any or sets targets.
+fn load_info(suite: &Suite) -> Option<records::load::LoadInfo> {
+    let s = &suite.schedule;
+    let sweeps = suite.models.iter().any(|m| !m.points.is_empty());
+    (sweeps || !s.latency_targets.is_empty()).then(|| records::load::LoadInfo {
+        latency_targets: s.latency_targets.clone(),
+        open_loop_ramp_share: s.open_loop_ramp_share,
+    })
 }
 
 /// How the report derives net energy and validity for runs of `suite`.

@@ -10,6 +10,7 @@ use futures_util::stream;
 use indicatif::ProgressBar;
 use probes::MonotonicClock;
 use records::answers::AnswerRecord;
+use records::load::LoadLevel;
 use records::raw::{Phase, RequestRecord, RequestStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -84,11 +85,20 @@ pub struct BatchSpec<'a> {
     pub t_offset_ns: u64,
     /// Requests to send.
     pub count: u32,
-    /// Requests in flight at once.
-    pub concurrency: u32,
+    /// How they are offered: closed-loop clients or open-loop arrivals.
+    pub load: LoadLevel,
+    /// Seed of open-loop arrival times ([`crate::arrivals::batch_seed`]).
+    pub arrival_seed: u64,
 }
 
-/// Sends `spec.count` requests, at most `spec.concurrency` at a time, stopping early when
+/// Most open-loop requests in flight at once: arrivals due beyond it wait for a slot, and
+/// the wait shows as `t_start_ns − t_scheduled_ns` (each needs a socket, and the usual
+/// open-file limit is 1,024).
+pub const OPEN_LOOP_MAX_IN_FLIGHT: usize = 768;
+
+/// Sends `spec.count` requests, as `spec.load` offers them (closed loop: at most N at a
+/// time, each sent when one ends; open loop: each at its seeded Poisson arrival time,
+/// whatever is in flight, up to [`OPEN_LOOP_MAX_IN_FLIGHT`]), stopping early when
 /// `stop` is set (requests in flight finish and are recorded), after
 /// [`SERVER_GONE_FAILURES`] consecutive connection failures, after
 /// [`SERVER_HUNG_TIMEOUTS`] consecutive timeouts, or after [`SERVER_ERROR_STREAK`]
@@ -111,17 +121,43 @@ pub async fn send_batch(
     let mut streak = ((RequestStatus::Ok, None), 0u32);
     let gone = AtomicBool::new(false);
     let go_on = || !stop.load(Ordering::SeqCst) && !gone.load(Ordering::SeqCst);
+    let (in_flight, arrivals) = match spec.load {
+        LoadLevel::Closed(clients) => (clients.max(1) as usize, None),
+        LoadLevel::Open(rate) => (
+            OPEN_LOOP_MAX_IN_FLIGHT,
+            Some(crate::arrivals::poisson_offsets_ns(
+                rate,
+                spec.count,
+                spec.arrival_seed,
+            )),
+        ),
+    };
+    let (t0, t0_ns) = (tokio::time::Instant::now(), clock.now_ns());
+    let arrivals = arrivals.as_deref();
     let mut outcomes = stream::iter(spec.first_index..spec.first_index.saturating_add(spec.count))
         .take_while(|_| std::future::ready(go_on()))
         .map(|index| {
             let (row, prepared) = &inputs.requests[index as usize % n];
+            let due = arrivals
+                .and_then(|a| a.get((index - spec.first_index) as usize))
+                .copied();
             async move {
+                if let Some(offset) = due {
+                    tokio::time::sleep_until(t0 + std::time::Duration::from_nanos(offset)).await;
+                    if !go_on() {
+                        return None; // stopped while waiting for its arrival: never sent
+                    }
+                }
                 let outcome = client.send(config.wire.as_ref(), prepared, clock).await;
-                (index, *row, prepared.pins_output_length, outcome)
+                let scheduled = due.map(|offset| t0_ns + offset);
+                Some((index, *row, prepared.pins_output_length, scheduled, outcome))
             }
         })
-        .buffer_unordered(spec.concurrency.max(1) as usize);
-    while let Some((index, row, pins, outcome)) = outcomes.next().await {
+        .buffer_unordered(in_flight);
+    while let Some(next) = outcomes.next().await {
+        let Some((index, row, pins, scheduled, outcome)) = next else {
+            continue;
+        };
         let parsed = outcome.parsed.clone().unwrap_or_default();
         let pinned = pins
             && outcome.status == RequestStatus::Ok
@@ -153,7 +189,7 @@ pub async fn send_batch(
                 .filter(|_| parsed.completion_tokens.is_some()),
             pin_requested: config.generation.map(|g| g.pin_output_length),
             itl_p50_ms: outcome.itl_p50_ms,
-            t_scheduled_ns: None,
+            t_scheduled_ns: scheduled.map(|t| t + spec.t_offset_ns),
         })?;
         if spec.phase == Phase::Measured {
             out.answer(&AnswerRecord {

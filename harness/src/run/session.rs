@@ -308,7 +308,8 @@ impl<'a> Session<'a> {
             repetition: 0,
             first_index: done,
             count,
-            concurrency: schedule.concurrency,
+            load: config.load(schedule.concurrency),
+            arrival_seed: crate::arrivals::batch_seed(schedule.seed, &config.id, 0),
             t_offset_ns: self.sink.t_offset_ns(),
         };
         let batch = self.send(ci, &spec).await?;
@@ -332,7 +333,8 @@ impl<'a> Session<'a> {
             repetition,
             first_index: 0,
             count: schedule.inferences,
-            concurrency: schedule.concurrency,
+            load: config.load(schedule.concurrency),
+            arrival_seed: crate::arrivals::batch_seed(schedule.seed, &config.id, repetition),
             t_offset_ns: self.sink.t_offset_ns(),
         };
         let start_edge = self.start_edge(config);

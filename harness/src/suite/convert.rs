@@ -128,13 +128,15 @@ pub(super) fn models(
 ) -> Result<Vec<Model>, SuiteError> {
     spec.models
         .iter()
-        .map(|m| model(src, spec, m, datasets))
+        .enumerate()
+        .map(|(i, m)| model(src, spec, i, m, datasets))
         .collect()
 }
 
 fn model(
     src: SourceText<'_>,
     spec: &SuiteFile,
+    index: usize,
     m: &ModelSpec,
     datasets: &[DatasetSource],
 ) -> Result<Model, SuiteError> {
@@ -212,6 +214,7 @@ fn model(
         generation,
         datasets: wanted,
         reference: m.reference.as_ref().map(|r| r.get_ref().clone()),
+        points: super::levels::points(src, spec, index, m)?,
     })
 }
 

@@ -79,4 +79,7 @@ pub struct Model {
     pub datasets: Vec<usize>,
     /// The study model it stands for (a `model` of the `[reference]` table).
     pub reference: Option<String>,
+    /// The operating points it is measured at, each its own configuration; empty when the
+    /// suite sweeps neither load nor power limits.
+    pub points: Vec<records::load::OperatingPoint>,
 }

@@ -145,6 +145,8 @@ pub struct ModelSpec {
     pub datasets: Option<Vec<Spanned<String>>>,
     /// The study model this one stands for (a `model` of the `[reference]` table).
     pub reference: Option<Spanned<String>>,
+    /// Load levels for this model, replacing `[schedule] load` (`cN`, `pR`).
+    pub load: Option<Vec<Spanned<String>>>,
 }
 
 /// `[[datasets]]`: a local file of inputs.

@@ -83,9 +83,13 @@ fn load_checked(path: &Path, dir: &Path, datasets_must_exist: bool) -> Result<Su
     let datasets = super::check::check(src, &spec, &dir, datasets_must_exist)?;
     let reference = super::reference::load(src, &spec, &dir)?;
     let carbon_series = super::carbon::load(src, &spec, &dir)?;
+    super::levels::check_schedule(src, &spec)?;
     let servers = super::convert::servers(src, &spec)?;
     let models = super::convert::models(src, &spec, &datasets.sources)?;
-    let configurations = models.iter().map(|m| m.datasets.len()).sum();
+    let configurations = models
+        .iter()
+        .map(|m| m.datasets.len() * m.points.len().max(1))
+        .sum();
     super::numbers::check_plan_size(src, &spec, configurations)?;
     let plan = Plan::of(&models, &datasets.sources, &spec.schedule);
     let SuiteFile {

@@ -11,6 +11,7 @@ mod entries;
 mod error;
 mod file;
 mod keys;
+mod levels;
 mod load;
 mod numbers;
 pub mod plan;

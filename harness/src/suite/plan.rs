@@ -4,6 +4,7 @@ use super::{DatasetSource, Model, ModelClass, RunOrder, Schedule};
 use crate::protocol::{Generation, Protocol};
 use crate::shuffle::shuffle;
 use crate::template::Template;
+use records::load::{LoadLevel, OperatingPoint};
 use std::sync::Arc;
 
 /// Template used for task-specific models when the task gives none.
@@ -45,6 +46,15 @@ pub struct Configuration {
     pub point: Option<records::load::OperatingPoint>,
 }
 
+impl Configuration {
+    /// How its requests are offered: its sweep's level, else `concurrency` clients.
+    pub fn load(&self, concurrency: u32) -> LoadLevel {
+        self.point
+            .map(|p| p.load)
+            .unwrap_or(LoadLevel::Closed(concurrency.max(1)))
+    }
+}
+
 /// Every configuration and the order they are visited in each repetition round.
 #[derive(Clone, Debug)]
 pub struct Plan {
@@ -66,9 +76,15 @@ impl Plan {
                 .iter()
                 .enumerate()
                 .filter(|(di, _)| m.datasets.contains(di));
-            for (di, d) in of_model {
+            let points: Vec<Option<OperatingPoint>> = if m.points.is_empty() {
+                vec![None]
+            } else {
+                m.points.iter().copied().map(Some).collect()
+            };
+            let of_model = of_model.flat_map(|d| points.iter().map(move |p| (d, *p)));
+            for ((di, d), point) in of_model {
                 configurations.push(Configuration {
-                    id: records::ConfigId::new(&m.name, &d.name).into_string(),
+                    id: records::ConfigId::at(&m.name, &d.name, point.as_ref()).into_string(),
                     model_index: mi,
                     dataset_index: di,
                     model: m.name.clone(),
@@ -82,7 +98,7 @@ impl Plan {
                     template: m.template.clone(),
                     template_text: m.template_text.clone(),
                     generation: m.generation,
-                    point: None,
+                    point,
                 });
             }
         }

@@ -29,9 +29,26 @@ pub struct Schedule {
     /// Whether configurations interleave across all servers or run server by server.
     #[serde(default)]
     pub order: RunOrder,
-    /// Requests in flight at once (1 = the study's unbatched protocol).
+    /// Requests in flight at once (1 = the study's unbatched protocol) when `load` sweeps
+    /// no levels.
     #[serde(default = "default_concurrency")]
     pub concurrency: u32,
+    /// Load levels every model is measured at (`cN`: N closed-loop clients; `pR`: Poisson
+    /// arrivals at R requests/s), each its own configuration `model@dataset~level`; a
+    /// model's own `load` replaces them. Empty: no sweep.
+    #[serde(default)]
+    pub load: Vec<String>,
+    /// GPU power limits (W) each level is measured at, set through NVML and restored;
+    /// empty: the limit as found.
+    #[serde(default)]
+    pub gpu_power_limits_w: Vec<u32>,
+    /// Latency bounds the report picks the lowest-energy level under.
+    #[serde(default)]
+    pub latency_targets: Vec<records::load::LatencyTarget>,
+    /// Share of an open-loop repetition's first arrivals counted as ramp-up, outside the
+    /// steady-state window.
+    #[serde(default = "default_open_loop_ramp_share")]
+    pub open_loop_ramp_share: f64,
     /// Per-request timeout (s).
     #[serde(default = "default_request_timeout")]
     pub request_timeout_seconds: f64,
@@ -51,6 +68,10 @@ impl Default for Schedule {
             seed: 0,
             order: RunOrder::default(),
             concurrency: default_concurrency(),
+            load: Vec::new(),
+            gpu_power_limits_w: Vec::new(),
+            latency_targets: Vec::new(),
+            open_loop_ramp_share: default_open_loop_ramp_share(),
             request_timeout_seconds: default_request_timeout(),
             max_failure_share: default_max_failure_share(),
         }
@@ -96,6 +117,9 @@ fn default_cooldown() -> f64 {
 }
 fn default_concurrency() -> u32 {
     1
+}
+fn default_open_loop_ramp_share() -> f64 {
+    0.1
 }
 fn default_request_timeout() -> f64 {
     60.0
