@@ -207,3 +207,33 @@ fn the_dry_run_names_the_levels_and_bad_levels_are_refused_where_written() {
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("add \"nvml\""), "{stderr}");
 }
+
+#[test]
+fn every_load_suite_dry_runs_with_its_levels() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("suites/load");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).expect("suites/load") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        seen += 1;
+        let (code, stdout, stderr) = dry_run_at(&path);
+        assert_eq!(code, 0, "{}: {stdout}{stderr}", path.display());
+        assert!(stdout.contains("load levels c1, "), "{stdout}");
+        assert!(
+            stdout.contains("~c8"),
+            "a configuration per level: {stdout}"
+        );
+    }
+    assert!(seen >= 2, "the CPU and the GPU load suites");
+    // The GPU suite sweeps power limits: every level at each limit.
+    let (_, stdout, _) = dry_run_at(&dir.join("vllm-gpu.toml"));
+    for id in ["~c1-300w", "~c256-500w", "~c64-700w"] {
+        assert!(stdout.contains(id), "{id}: {stdout}");
+    }
+    assert!(
+        stdout.contains("configurations (18)"),
+        "6 levels × 3 limits: {stdout}"
+    );
+}
