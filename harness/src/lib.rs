@@ -4,6 +4,7 @@
 pub mod client;
 pub mod dataset;
 pub mod dry_run;
+pub mod power_limit;
 pub mod probe_setup;
 pub mod protocol;
 pub mod redact;
