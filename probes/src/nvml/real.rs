@@ -169,7 +169,12 @@ impl GpuDevice for NvmlGpu {
 
     fn power_limit_constraints_w(&self) -> Result<(f64, f64), GpuError> {
         self.with(|d| d.power_management_limit_constraints())
-            .map(|c| (f64::from(c.min_limit) / 1000.0, f64::from(c.max_limit) / 1000.0))
+            .map(|c| {
+                (
+                    f64::from(c.min_limit) / 1000.0,
+                    f64::from(c.max_limit) / 1000.0,
+                )
+            })
     }
 
     fn set_power_limit_w(&self, watts: f64) -> Result<(), GpuError> {
