@@ -12,6 +12,7 @@ mod formats_cli;
 mod fuzz_inputs;
 mod launched_servers;
 mod php_suites;
+mod power_limits;
 mod probe_cli;
 mod quality;
 mod readiness;
