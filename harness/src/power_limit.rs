@@ -107,7 +107,10 @@ pub enum PowerLimitError {
         journal: PathBuf,
     },
     /// The journal could not be written or removed.
-    #[error("power-limit journal {}: {source}", .path.display())]
+    #[error(
+        "power-limit journal {}: {source} (set {JOURNAL_ENV} to keep it elsewhere)",
+        .path.display()
+    )]
     Journal {
         /// The journal.
         path: PathBuf,
