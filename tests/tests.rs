@@ -13,6 +13,7 @@ mod fuzz_inputs;
 mod launched_servers;
 mod load_levels;
 mod php_suites;
+mod power_limits;
 mod probe_cli;
 mod quality;
 mod readiness;

@@ -5,6 +5,7 @@ pub mod arrivals;
 pub mod client;
 pub mod dataset;
 pub mod dry_run;
+pub mod power_limit;
 pub mod probe_setup;
 pub mod protocol;
 pub mod redact;

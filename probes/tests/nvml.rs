@@ -1,7 +1,7 @@
 //! NVML logic through fake GPUs: counter, power integration, failures, selection.
 
 use probes::nvml::fake::{FakeGpu, FakeGpuState, FakeLibrary};
-use probes::nvml::{GpuError, GpuSelection, PowerSample, open_gpus};
+use probes::nvml::{GpuDevice, GpuError, GpuLibrary, GpuSelection, PowerSample, open_gpus};
 use probes::{EnergySource, MonotonicClock, ProbeError};
 use std::sync::{Arc, Mutex};
 
@@ -285,4 +285,55 @@ fn a_power_limit_off_its_default_is_noted_with_the_command_that_restores_it() {
     // Without a readable default nothing can be said: no note, never a guess.
     assert_eq!(inv.gpus[2].power_limit_default_w, None);
     assert_eq!(inv.gpus[2].power_limit_note(), None);
+}
+
+#[test]
+fn the_fake_records_every_power_limit_set_and_refuses_as_the_driver_does() {
+    let (lib, h) = library(vec![FakeGpuState::with_counter(0, 0)]);
+    let gpu = &lib.devices().expect("devices")[0];
+    assert_eq!(gpu.power_limit_constraints_w(), Ok((100.0, 400.0)));
+    assert_eq!(gpu.power_management_limit_w(), Ok(400.0));
+    gpu.set_power_limit_w(250.0).expect("in range");
+    assert_eq!(gpu.power_limit_w(), Ok(250.0));
+    // Out of the constraints: an invalid argument, the limit unchanged.
+    assert!(matches!(
+        gpu.set_power_limit_w(500.0),
+        Err(GpuError::Failed(_))
+    ));
+    // Without root: its own error, so the caller can say what to do.
+    set(&h[0], |g| {
+        g.set_power_limit_error = Some(GpuError::NoPermission)
+    });
+    assert_eq!(gpu.set_power_limit_w(300.0), Err(GpuError::NoPermission));
+    assert!(GpuError::NoPermission.to_string().contains("root"));
+    assert_eq!(gpu.power_limit_w(), Ok(250.0));
+    assert_eq!(
+        h[0].lock().expect("state").power_limit_sets,
+        [250.0, 500.0, 300.0]
+    );
+}
+
+#[test]
+fn a_fake_power_limit_kept_in_a_file_outlives_the_gpu_that_set_it() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("gpu0.limit");
+    let mut state = FakeGpuState::with_counter(0, 0);
+    state.power_limit_file = Some(file.clone());
+    let (first, _) = FakeGpu::new(state.clone());
+    assert_eq!(
+        first.power_limit_w(),
+        Ok(400.0),
+        "no file yet: the state's limit"
+    );
+    first.set_power_limit_w(275.0).expect("set");
+    drop(first);
+    // Another process's view of the same GPU: the limit it left.
+    let (second, _) = FakeGpu::new(state);
+    assert_eq!(second.power_limit_w(), Ok(275.0));
+    let inv = open_gpus(&FakeLibrary { gpus: vec![second] }, &all()).inventory;
+    assert!(
+        inv.gpus[0]
+            .power_limit_note()
+            .is_some_and(|n| n.contains("275 W"))
+    );
 }

@@ -8,7 +8,9 @@
 //! is known, and flagged when more time passed than the shortest possible wrap period.
 
 use anyhow::Context;
+use harness::power_limit;
 use probes::delta::{counter_delta, cumulative_delta};
+use probes::nvml::GpuInventory;
 use probes::rapl::powercap::ASSUMED_MAX_ZONE_POWER_W;
 use probes::{MonotonicClock, ProbeConfig, ProbeSet};
 use serde_json::{Value, json};
@@ -40,7 +42,8 @@ pub struct ProbeArgs {
 /// Probe actions.
 #[derive(Debug, clap::Subcommand)]
 pub enum ProbeAction {
-    /// Each source: available or not, why, domains, resolution.
+    /// Each source: available or not, why, domains, resolution; GPU power limits left
+    /// changed by a run that ended without restoring them, with the commands that do.
     List,
     /// One reading of every domain's raw cumulative counter (J).
     Read {
@@ -77,6 +80,7 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn list(set: &ProbeSet, as_json: bool) -> anyhow::Result<ExitCode> {
+    let journals = power_limit::find_journals();
     if as_json {
         let sources: Vec<Value> = set
             .descriptions
@@ -98,7 +102,11 @@ fn list(set: &ProbeSet, as_json: bool) -> anyhow::Result<ExitCode> {
                     .map(|m| json!({"name": m.probe, "available": false, "reason": m.reason})),
             )
             .collect();
-        let out = json!({"sources": sources, "gpu_inventory": set.gpu_inventory});
+        let out = json!({
+            "sources": sources,
+            "gpu_inventory": set.gpu_inventory,
+            "power_limit_journals": journals_json(&journals, &set.gpu_inventory),
+        });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(ExitCode::SUCCESS);
     }
@@ -140,7 +148,76 @@ fn list(set: &ProbeSet, as_json: bool) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    for found in &journals {
+        match found {
+            Ok(f) => {
+                let lines =
+                    f.describe(|index, uuid| current_limit_w(&set.gpu_inventory, index, uuid));
+                for (i, line) in lines.iter().enumerate() {
+                    let warn = if i == 0 && !f.owner_alive {
+                        "warning: "
+                    } else {
+                        ""
+                    };
+                    println!("{warn}{line}");
+                }
+            }
+            Err(e) => println!("warning: {e}"),
+        }
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The enforced limit NVML reports now for a GPU a journal names (by UUID, else index).
+fn current_limit_w(inv: &GpuInventory, index: u32, uuid: &str) -> Option<f64> {
+    inv.gpus
+        .iter()
+        .find(|g| {
+            if uuid.is_empty() {
+                g.index == index
+            } else {
+                g.uuid == uuid
+            }
+        })
+        .and_then(|g| g.power_limit_w)
+}
+
+/// Power-limit journals for `probe list --json`: who changed which GPU, its original limit,
+/// its limit now and the command that restores it; unreadable ones with why.
+fn journals_json(
+    journals: &[Result<power_limit::JournalFinding, power_limit::PowerLimitError>],
+    inv: &GpuInventory,
+) -> Vec<Value> {
+    journals
+        .iter()
+        .map(|found| match found {
+            Ok(f) => {
+                let gpus: Vec<Value> = f
+                    .journal
+                    .gpus
+                    .iter()
+                    .map(|g| {
+                        json!({
+                            "index": g.index,
+                            "uuid": g.uuid,
+                            "original_w": g.original_w,
+                            "current_w": current_limit_w(inv, g.index, &g.uuid),
+                            "restore_command": g.restore_command(),
+                        })
+                    })
+                    .collect();
+                json!({
+                    "path": f.path,
+                    "left_behind": !f.owner_alive,
+                    "pid": f.journal.pid,
+                    "program": f.journal.program,
+                    "since": f.journal.since,
+                    "gpus": gpus,
+                })
+            }
+            Err(e) => json!({"error": e.to_string()}),
+        })
+        .collect()
 }
 
 fn kind_name(kind: probes::DomainKind) -> String {

@@ -6,6 +6,9 @@ pub enum GpuError {
     /// The device or driver does not offer this call (treated as "absent").
     #[error("not supported by this GPU or driver")]
     NotSupported,
+    /// The driver refused the call for lack of privilege (setting a power limit needs root).
+    #[error("no permission (NVML_ERROR_NO_PERMISSION): this call needs root")]
+    NoPermission,
     /// The call failed (GPU lost, driver error, ...).
     #[error("{0}")]
     Failed(String),
@@ -59,6 +62,21 @@ pub trait GpuDevice: Send {
     fn power_limit_w(&self) -> Result<f64, GpuError>;
     /// The board's default power limit (W): what the limit returns to on a reset.
     fn power_limit_default_w(&self) -> Result<f64, GpuError> {
+        Err(GpuError::NotSupported)
+    }
+    /// The power-management limit an operator sets (`nvidia-smi -pl`, W): what a run that
+    /// changes the limit restores; the enforced limit may be lower under other caps.
+    fn power_management_limit_w(&self) -> Result<f64, GpuError> {
+        self.power_limit_w()
+    }
+    /// The range a power limit may be set in (min, max W;
+    /// `nvmlDeviceGetPowerManagementLimitConstraints`).
+    fn power_limit_constraints_w(&self) -> Result<(f64, f64), GpuError> {
+        Err(GpuError::NotSupported)
+    }
+    /// Sets the power-management limit (W, sent as mW; `nvmlDeviceSetPowerManagementLimit`);
+    /// [`GpuError::NoPermission`] without root.
+    fn set_power_limit_w(&self, _watts: f64) -> Result<(), GpuError> {
         Err(GpuError::NotSupported)
     }
     /// Whether driver persistence mode is on.

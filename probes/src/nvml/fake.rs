@@ -1,6 +1,7 @@
 //! A scripted GPU and GPU library, for tests of the NVML logic without a driver.
 
 use super::device::{GpuDevice, GpuError, GpuLibrary, PowerSample, ProcessSmSample};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -79,6 +80,16 @@ pub struct FakeGpuState {
     pub power_limit_w: Result<f64, GpuError>,
     /// Default power limit (W), or the error it gives.
     pub power_limit_default_w: Result<f64, GpuError>,
+    /// The range a power limit may be set in (min, max W), or the error it gives.
+    pub power_limit_constraints_w: Result<(f64, f64), GpuError>,
+    /// What every power-limit set answers instead of setting (e.g. `NoPermission`, as
+    /// without root), `None` to set.
+    pub set_power_limit_error: Option<GpuError>,
+    /// Every power-limit set called (W), in order, refused ones included.
+    pub power_limit_sets: Vec<f64>,
+    /// A file holding the power limit (W, as text) across processes, as a real GPU keeps
+    /// it after the process that set it is gone: a set writes it, a read prefers it.
+    pub power_limit_file: Option<PathBuf>,
     /// Persistence mode.
     pub persistence: bool,
     /// Throttle-reason bits.
@@ -115,6 +126,10 @@ impl FakeGpuState {
             mem_clock_mhz: 1593.0,
             power_limit_w: Ok(400.0),
             power_limit_default_w: Ok(400.0),
+            power_limit_constraints_w: Ok((100.0, 400.0)),
+            set_power_limit_error: None,
+            power_limit_sets: Vec::new(),
+            power_limit_file: None,
             persistence: true,
             throttle: 0,
             processes: Ok(Vec::new()),
@@ -194,10 +209,47 @@ impl GpuDevice for FakeGpu {
         Ok(self.state().mem_clock_mhz)
     }
     fn power_limit_w(&self) -> Result<f64, GpuError> {
-        self.state().power_limit_w
+        let s = self.state();
+        match &s.power_limit_file {
+            Some(path) => match std::fs::read_to_string(path) {
+                Ok(text) => text.trim().parse().map_err(|e| {
+                    GpuError::Failed(format!("fake power limit file {}: {e}", path.display()))
+                }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => s.power_limit_w,
+                Err(e) => Err(GpuError::Failed(format!(
+                    "fake power limit file {}: {e}",
+                    path.display()
+                ))),
+            },
+            None => s.power_limit_w,
+        }
     }
     fn power_limit_default_w(&self) -> Result<f64, GpuError> {
         self.state().power_limit_default_w
+    }
+    fn power_limit_constraints_w(&self) -> Result<(f64, f64), GpuError> {
+        self.state().power_limit_constraints_w
+    }
+    fn set_power_limit_w(&self, watts: f64) -> Result<(), GpuError> {
+        let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        s.power_limit_sets.push(watts);
+        if let Some(e) = &s.set_power_limit_error {
+            return Err(e.clone());
+        }
+        // As the driver: a limit outside the constraints is an invalid argument.
+        let (min, max) = s.power_limit_constraints_w.clone()?;
+        if !(watts.is_finite() && watts >= min && watts <= max) {
+            return Err(GpuError::Failed(format!(
+                "Invalid Argument: {watts} W is outside {min}-{max} W"
+            )));
+        }
+        if let Some(path) = &s.power_limit_file {
+            std::fs::write(path, format!("{watts}\n")).map_err(|e| {
+                GpuError::Failed(format!("fake power limit file {}: {e}", path.display()))
+            })?;
+        }
+        s.power_limit_w = Ok(watts);
+        Ok(())
     }
     fn persistence_mode(&self) -> Result<bool, GpuError> {
         let mut s = self.0.lock().unwrap_or_else(|p| p.into_inner());

@@ -29,6 +29,7 @@ impl NvmlLibrary {
 fn gpu_error(e: NvmlError) -> GpuError {
     match e {
         NvmlError::NotSupported | NvmlError::FunctionNotFound => GpuError::NotSupported,
+        NvmlError::NoPermission => GpuError::NoPermission,
         other => GpuError::Failed(other.to_string()),
     }
 }
@@ -65,6 +66,19 @@ impl NvmlGpu {
     fn with<T>(&self, f: impl FnOnce(&Device<'_>) -> Result<T, NvmlError>) -> Result<T, GpuError> {
         let device = self.nvml.device_by_index(self.index).map_err(gpu_error)?;
         f(&device).map_err(gpu_error)
+    }
+}
+
+/// A limit in watts as NVML's milliwatts; an error, never a wrapped or saturated value,
+/// for what no `u32` of milliwatts holds.
+fn watts_to_mw(watts: f64) -> Result<u32, GpuError> {
+    let mw = (watts * 1000.0).round();
+    if mw.is_finite() && mw >= 0.0 && mw <= f64::from(u32::MAX) {
+        Ok(mw as u32)
+    } else {
+        Err(GpuError::Failed(format!(
+            "{watts} W is not a power limit NVML can take"
+        )))
     }
 }
 
@@ -146,6 +160,29 @@ impl GpuDevice for NvmlGpu {
     fn power_limit_default_w(&self) -> Result<f64, GpuError> {
         self.with(|d| d.power_management_limit_default())
             .map(|mw| f64::from(mw) / 1000.0)
+    }
+
+    fn power_management_limit_w(&self) -> Result<f64, GpuError> {
+        self.with(|d| d.power_management_limit())
+            .map(|mw| f64::from(mw) / 1000.0)
+    }
+
+    fn power_limit_constraints_w(&self) -> Result<(f64, f64), GpuError> {
+        self.with(|d| d.power_management_limit_constraints())
+            .map(|c| {
+                (
+                    f64::from(c.min_limit) / 1000.0,
+                    f64::from(c.max_limit) / 1000.0,
+                )
+            })
+    }
+
+    fn set_power_limit_w(&self, watts: f64) -> Result<(), GpuError> {
+        let milliwatts = watts_to_mw(watts)?;
+        let mut device = self.nvml.device_by_index(self.index).map_err(gpu_error)?;
+        device
+            .set_power_management_limit(milliwatts)
+            .map_err(gpu_error)
     }
 
     fn persistence_mode(&self) -> Result<bool, GpuError> {

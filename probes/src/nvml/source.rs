@@ -176,19 +176,19 @@ fn choose_method(device: &dyn GpuDevice) -> Result<EnergyMethod, String> {
             });
         }
         Err(GpuError::NotSupported) => {}
-        Err(GpuError::Failed(e)) => return Err(format!("reading its energy counter failed: {e}")),
+        Err(e) => return Err(format!("reading its energy counter failed: {e}")),
     }
     match device.power_instant() {
         Ok(_) => return Ok(EnergyMethod::InstantPower(PowerIntegrator::default())),
         Err(GpuError::NotSupported) => {}
-        Err(GpuError::Failed(e)) => return Err(format!("reading its instant power failed: {e}")),
+        Err(e) => return Err(format!("reading its instant power failed: {e}")),
     }
     match device.power_usage_w() {
         Ok(_) => Ok(EnergyMethod::PowerUsage(PowerIntegrator::default())),
         Err(GpuError::NotSupported) => {
             Err("this GPU offers no energy counter and no power reading".into())
         }
-        Err(GpuError::Failed(e)) => Err(format!("reading its power failed: {e}")),
+        Err(e) => Err(format!("reading its power failed: {e}")),
     }
 }
 
@@ -337,7 +337,7 @@ impl EnergySource for NvmlSource {
                 let value = match value {
                     Ok(v) => v,
                     Err(GpuError::NotSupported) => continue,
-                    Err(GpuError::Failed(e)) => format!("unreadable: {e}"),
+                    Err(e) => format!("unreadable: {e}"),
                 };
                 out.push(StateValue {
                     domain: domain.name.clone(),
