@@ -78,6 +78,10 @@ fn run_on_devices(
             &opts,
             clock,
             &probe_set,
+            &harness::run::PowerControl {
+                open: &|| Ok(Vec::new()),
+                journal: PathBuf::from("unused: the suite sets no power limit"),
+            },
         ))
         .expect("the run completes");
     assert_eq!(result.status, records::manifest::RunStatus::Complete);

@@ -7,6 +7,7 @@ pub mod host;
 mod inputs;
 mod lock;
 mod manifest;
+mod power;
 mod reference;
 mod requests;
 pub mod resume;
@@ -18,6 +19,7 @@ mod sink;
 mod stop;
 
 pub use probes::window::Window;
+pub use power::{GpuOpener, PowerControl, nvml_gpus};
 pub use requests::{BatchResult, PreparedInputs};
 
 use crate::client::ClientError;
@@ -71,6 +73,9 @@ pub enum RunError {
     /// A record or the manifest could not be read or written.
     #[error(transparent)]
     Records(#[from] records::RecordsError),
+    /// A GPU power limit could not be read, set or restored.
+    #[error(transparent)]
+    PowerLimit(#[from] crate::power_limit::PowerLimitError),
     /// A server could not be started or reached.
     #[error(transparent)]
     Server(#[from] ServerError),
@@ -156,16 +161,22 @@ pub fn default_out_dir(suite: &Suite) -> PathBuf {
 pub async fn run(suite: &Suite, plan: &Plan, opts: &RunOptions) -> Result<RunResult, RunError> {
     let clock = MonotonicClock::new();
     let probes = probes::discover(&probe_config(&suite.probes), &clock);
-    run_on(suite, plan, opts, clock, &probes).await
+    let power = PowerControl {
+        open: &|| nvml_gpus(&suite.probes.gpus),
+        journal: crate::power_limit::default_journal_path(),
+    };
+    run_on(suite, plan, opts, clock, &probes, &power).await
 }
 
-/// [`run`] on probes already opened on `clock` (e.g. over fake devices in tests).
+/// [`run`] on probes already opened on `clock`, setting a sweep's power limits through
+/// `power` (e.g. over fake devices in tests).
 pub async fn run_on(
     suite: &Suite,
     plan: &Plan,
     opts: &RunOptions,
     clock: MonotonicClock,
     probes: &ProbeSet,
+    power: &PowerControl<'_>,
 ) -> Result<RunResult, RunError> {
     let dir = opts.out.clone().unwrap_or_else(|| default_out_dir(suite));
     let redactor = secrets(suite);
@@ -190,7 +201,7 @@ pub async fn run_on(
         inputs: inputs.prepared,
         redactor,
     };
-    drive(suite, plan, opts, probes, manifest, start, lock).await
+    drive(suite, plan, opts, probes, power, manifest, start, lock).await
 }
 
 /// Completes the interrupted run in `dir`: finished repetitions, baselines and warm-ups
@@ -271,7 +282,11 @@ pub async fn resume(
         inputs: inputs.prepared,
         redactor,
     };
-    drive(suite, plan, opts, &probes, manifest, start, lock).await
+    let power = PowerControl {
+        open: &|| nvml_gpus(&suite.probes.gpus),
+        journal: crate::power_limit::default_journal_path(),
+    };
+    drive(suite, plan, opts, &probes, &power, manifest, start, lock).await
 }
 
 /// Where and from what state a run (new or resumed) starts.
@@ -302,6 +317,7 @@ async fn drive(
     plan: &Plan,
     opts: &RunOptions,
     probes: &ProbeSet,
+    power: &PowerControl<'_>,
     mut manifest: RunManifest,
     start: Start,
     _lock: lock::FolderLock,
@@ -313,7 +329,7 @@ async fn drive(
     carbon::keep(&dir, suite)?;
     let stop = Arc::new(AtomicBool::new(false));
     signals::watch_signals(Arc::clone(&stop));
-    let outcome = execute(suite, plan, opts, probes, &stop, start).await;
+    let outcome = execute(suite, plan, opts, probes, power, &stop, start).await;
     let ending = Ending::of(
         outcome.as_ref().map(|(reason, _)| reason),
         stop.load(Ordering::SeqCst),
@@ -364,9 +380,13 @@ async fn execute(
     plan: &Plan,
     opts: &RunOptions,
     probes: &ProbeSet,
+    power: &PowerControl<'_>,
     stop: &AtomicBool,
     start: Start,
 ) -> Result<(StopReason, Tally), RunError> {
+    // Before anything is measured: a limit left by a killed run is restored here, and a
+    // GPU that cannot be set stops the run before its first window.
+    let power = power::open_for(plan, power)?;
     let dir = start.dir.as_path();
     let clock = &start.clock;
     let (tx, rx) = std::sync::mpsc::sync_channel(8192);
@@ -388,6 +408,7 @@ async fn execute(
         prior: start.prior,
         resumed: start.resumed,
         redactor: &start.redactor,
+        power,
     };
     let outcome = match Session::open(setup) {
         Ok(mut session) => session.run().await.map(|reason| (reason, session.tally())),

@@ -10,6 +10,7 @@ use super::sink::{ConfigColumns, RecordSink};
 use super::stop::StopReason;
 use super::{RunError, RunOptions};
 use crate::plan::{Configuration, Plan};
+use crate::power_limit::PowerLimits;
 use crate::redact::Redactor;
 use crate::server::ServerError;
 use crate::suite::Suite;
@@ -97,6 +98,8 @@ pub struct Setup<'a> {
     pub resumed: bool,
     /// Takes the run's secrets out of the records.
     pub redactor: &'a Redactor,
+    /// The GPU power limits of a sweep, when it sets any.
+    pub power: Option<PowerLimits>,
 }
 
 /// Everything open while a run goes on.
@@ -113,6 +116,8 @@ pub struct Session<'a> {
     progress: ProgressBar,
     tally: Tally,
     edges: EdgeReader,
+    /// Restored when the loop ends, and on drop (a panic unwinding).
+    power: Option<PowerLimits>,
 }
 
 impl<'a> Session<'a> {
@@ -142,6 +147,7 @@ impl<'a> Session<'a> {
             progress: ProgressBar::hidden(),
             tally,
             edges: EdgeReader::default(),
+            power: setup.power,
         };
         session.progress = super::progress_bar(
             setup.opts.quiet,
@@ -169,7 +175,25 @@ impl<'a> Session<'a> {
         };
         self.progress.finish_and_clear();
         self.servers.stop_all().await;
-        outcome
+        let restored = self.power.as_mut().map_or(Ok(()), PowerLimits::restore);
+        match (outcome, restored) {
+            (Ok(reason), Ok(())) => Ok(reason),
+            (Ok(_), Err(e)) => Err(e.into()),
+            (Err(e), Ok(())) => Err(e),
+            (Err(e), Err(restore)) => {
+                // The first error stops the run; this one must still reach the operator.
+                tracing::error!("{restore}");
+                Err(e)
+            }
+        }
+    }
+
+    /// Puts the GPUs at configuration `ci`'s power limit, when the run sets any.
+    fn power_limit_for(&mut self, ci: usize) -> Result<(), RunError> {
+        match self.power.as_mut() {
+            Some(guard) => Ok(super::power::apply(guard, &self.plan.configurations[ci])?),
+            None => Ok(()),
+        }
     }
 
     /// (repetition, configuration index) still to take, in visiting order.
@@ -190,6 +214,9 @@ impl<'a> Session<'a> {
         let cooldown = self.suite.schedule.cooldown_seconds;
         let mut started = vec![false; plan.configurations.len()];
         let todo = self.todo();
+        if let Some(&(_, first)) = todo.first() {
+            self.power_limit_for(first)?;
+        }
         for (k, &(repetition, ci)) in todo.iter().enumerate() {
             match self.visit(ci, repetition, &mut started).await {
                 Ok(()) => {}
@@ -202,7 +229,9 @@ impl<'a> Session<'a> {
             self.servers
                 .visited(&plan.configurations[ci].server, next_server)
                 .await;
-            if k + 1 < todo.len() {
+            if let Some(&(_, next)) = todo.get(k + 1) {
+                // Before the cool-down, so the board settles at the next visit's limit.
+                self.power_limit_for(next)?;
                 pause(cooldown, self.stop).await;
             }
         }
