@@ -80,6 +80,10 @@ fn exports(report: &Report) -> Vec<(&'static str, &'static dyn Exporter)> {
     if report.beside_study.is_some() {
         out.push((REFERENCE_COMPARISON_CSV, &CsvTable::ReferenceComparison));
     }
+    if report.load.is_some() {
+        out.push((crate::load::LOAD_CSV, &CsvTable::Load));
+        out.push((crate::load::LATENCY_TARGETS_CSV, &CsvTable::LatencyTargets));
+    }
     out
 }
 

@@ -275,7 +275,7 @@ impl Synthetic {
                             energy_j: watts * seconds,
                             requests: self.requests,
                             failures: 0,
-                    load: None,
+                            load: None,
                         })
                         .map_err(|e| w.err(REPETITIONS_CSV, e))?;
                 }

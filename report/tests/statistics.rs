@@ -77,7 +77,7 @@ fn manifest() -> RunManifest {
         policy: None,
         datasets: None,
         carbon_series: None,
-            load: None,
+        load: None,
     }
 }
 

@@ -540,6 +540,6 @@ fn manifest(
         }),
         datasets: None,
         carbon_series: None,
-            load: None,
+        load: None,
     }
 }
