@@ -109,12 +109,33 @@ pub fn assess(
             .collect();
         levels.push(level::row(config, point, &reps, interval_s));
     }
+    levels.sort_by(|a, b| {
+        order(a)
+            .partial_cmp(&order(b))
+            .unwrap_or(std::cmp::Ordering::Equal)
+    });
     level::queueing_delays(&mut levels);
     Ok(Some(LoadReport {
         latency_targets: targets::pick(&info.latency_targets, &levels),
         levels,
         open_loop_ramp_share: info.open_loop_ramp_share,
     }))
+}
+
+/// Where a level goes in tables: by model, dataset and power limit, closed loops by
+/// clients before open loops by rate.
+fn order(row: &LoadRow) -> (String, String, Option<u32>, u8, f64) {
+    let (kind, value) = match row.point.load {
+        records::load::LoadLevel::Closed(n) => (0, f64::from(n)),
+        records::load::LoadLevel::Open(r) => (1, r),
+    };
+    (
+        row.model.clone(),
+        row.dataset.clone(),
+        row.point.power_limit_w,
+        kind,
+        value,
+    )
 }
 
 /// The coarsest of the sampling period and the counted probes' resolutions (s).

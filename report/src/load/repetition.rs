@@ -170,7 +170,8 @@ pub fn figures(level: LoadLevel, requests: &[LoadRequest], input: &RepInputs<'_>
         Ok(mean(&e2e_values))
     };
     let (offered, achieved, lag) = open_loop(level, requests);
-    let (prefill, decode_per_token) = prefill_decode(requests, win, input.segments, &why_window);
+    let (prefill, decode_per_token) =
+        prefill_decode(level, requests, win, input.segments, &why_window);
     RepFigures {
         short: win.is_some_and(|w| w.duration_s() < input.short_s),
         energy_per_request: per(&energy),
@@ -240,8 +241,10 @@ fn open_loop(level: LoadLevel, requests: &[LoadRequest]) -> (Known, Known, [Know
 }
 
 /// Mean apportioned energy to the first token and decode energy per output token of the
-/// successful streamed requests wholly inside the steady window.
+/// successful streamed requests of the steady state: wholly inside the window in a closed
+/// loop, arrived inside it in an open loop (where the window bounds arrivals).
 fn prefill_decode(
+    level: LoadLevel,
     requests: &[LoadRequest],
     window: Option<&Window>,
     segments: Option<(&[u64], &[Option<f64>])>,
@@ -265,10 +268,21 @@ fn prefill_decode(
         .iter()
         .zip(&shares)
         .filter(|(r, _)| r.ok && r.t_first_token_ns().is_some())
-        .filter(|(r, _)| r.t_start_ns >= w.start_ns && r.t_end_ns <= w.end_ns)
+        .filter(|(r, _)| {
+            r.t_start_ns >= w.start_ns
+                && if level.is_open() {
+                    r.t_start_ns <= w.end_ns
+                } else {
+                    r.t_end_ns <= w.end_ns
+                }
+        })
         .collect();
     if inside.is_empty() {
-        return fail("no streamed request lies wholly inside the steady window");
+        return fail(if level.is_open() {
+            "no streamed request arrived inside the steady window"
+        } else {
+            "no streamed request lies wholly inside the steady window"
+        });
     }
     let known: Result<Vec<(&LoadRequest, Shares)>, String> = inside
         .into_iter()
