@@ -121,6 +121,15 @@ pub fn draw(dir: &Path, report: &Report) -> Result<Vec<DrawnPlot>, ReportError> 
         );
         files.push(save_plot(&frontier, dir, &stem)?);
     }
+    if let Some(load) = &report.load {
+        for frontier in plot::load_frontier::LoadFrontier::per_dataset(&load.levels) {
+            let stem = format!(
+                "load_frontier_{}",
+                plot::file_stem(&format!("{}@{}", frontier.task(), frontier.dataset()))
+            );
+            files.push(save_plot(&frontier, dir, &stem)?);
+        }
+    }
     let spread = plot::distribution::RequestEnergy::new(&report.configs, &report.scan.requests);
     if !spread.is_empty() {
         files.push(save_plot(&spread, dir, "request_energy")?);
