@@ -276,7 +276,7 @@ fn the_frontier_plot_is_written_and_parses() {
         .path()
         .join("plots/load_frontier_text-generation_prompts.svg");
     let svg = std::fs::read_to_string(&path).expect("frontier svg");
-    assert!(report.plots.iter().any(|p| *p == path));
+    assert!(report.plots.contains(&path));
     let mut reader = quick_xml::Reader::from_str(&svg);
     let mut elements = 0;
     loop {
