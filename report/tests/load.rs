@@ -362,3 +362,34 @@ fn compare_judges_each_level_separately() {
     }
     assert_eq!(result.rows.len(), 10);
 }
+
+#[test]
+fn estimates_are_labelled_and_short_windows_flagged() {
+    let mut sweep = LoadSweep::small();
+    sweep.models.truncate(1);
+    sweep.cpu_estimated = true;
+    sweep.requests = 5;
+    sweep.levels = ["c1", "c4"].iter().filter_map(|t| t.parse().ok()).collect();
+    let (dir, report) = rendered(&sweep, true);
+    let load = report.load.as_ref().expect("load levels");
+    let c4 = level(load, "tiny-gen", "c4");
+    assert_eq!(c4.provenance, records::labels::FigureLabel::Mixed);
+    // Clients send 2, 1, 1, 1 requests of 26 ticks: all four in flight from tick 3 until
+    // client 1's answer at 27, 0.24 s, under 4 × the GPU probe's 0.1 s resolution.
+    close(mean(c4, |r| &r.steady_duration_s), 0.24, "short window");
+    assert_eq!(c4.short_windows, 3);
+    let md = std::fs::read_to_string(dir.path().join("summary.md")).expect("summary.md");
+    assert!(md.contains("*partly estimated*"));
+    assert!(
+        md.contains("3 of 3 windows shorter than 4 sample intervals"),
+        "{md}"
+    );
+    let csv = std::fs::read_to_string(dir.path().join("load.csv")).expect("load.csv");
+    assert!(csv.lines().skip(1).all(|l| l.contains(",mixed,")), "{csv}");
+    let svg = std::fs::read_to_string(
+        dir.path()
+            .join("plots/load_frontier_text-generation_prompts.svg"),
+    )
+    .expect("svg");
+    assert!(svg.contains("[partly estimated]"));
+}
