@@ -393,3 +393,12 @@ fn estimates_are_labelled_and_short_windows_flagged() {
     .expect("svg");
     assert!(svg.contains("[partly estimated]"));
 }
+
+#[test]
+#[ignore = "prints the small sweep's load outputs"]
+fn print_small_sweep() {
+    let (dir, _) = rendered(&LoadSweep::small(), false);
+    for f in ["load.csv", "latency_targets.csv", "summary.md"] {
+        println!("{}", std::fs::read_to_string(dir.path().join(f)).expect(f));
+    }
+}
