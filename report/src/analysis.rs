@@ -51,7 +51,9 @@ pub fn analyse(
     if let Some(rows) = &study {
         quality::attach_study(&mut quality, rows);
     }
+    let load = crate::load::assess(dir, &manifest, &configs)?;
     Ok(Report {
+        load,
         carbon,
         fidelity,
         quality,

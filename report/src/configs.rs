@@ -160,6 +160,9 @@ pub struct Configuration {
     pub info: ConfigInfo,
     /// Repetitions by number.
     pub repetitions: BTreeMap<u32, Repetition>,
+    /// The load level and power limit its repetitions ran at (`repetitions.csv`'s `load`);
+    /// `None` outside a sweep.
+    pub load: Option<records::load::OperatingPoint>,
 }
 
 impl Configuration {
@@ -287,7 +290,11 @@ pub fn add(configs: &mut BTreeMap<String, Configuration>, row: DerivedRow) {
                 parameters: rec.parameters,
             },
             repetitions: BTreeMap::new(),
+            load: rec.load,
         });
+    if config.load.is_none() {
+        config.load = rec.load;
+    }
     if config.info.parameters.is_none() {
         config.info.parameters = rec.parameters;
     }

@@ -19,6 +19,7 @@ pub mod export;
 pub mod fidelity;
 pub mod flags;
 pub mod import;
+pub mod load;
 pub mod merge;
 pub mod model;
 pub mod options;

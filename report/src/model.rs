@@ -44,6 +44,9 @@ pub struct Report {
     pub carbon: Option<crate::carbon::RunCarbon>,
     /// Each model and task beside the study's figure; `None` without `reference.csv`.
     pub beside_study: Option<Vec<ComparisonRow>>,
+    /// Load levels: their steady-state figures and latency-target picks; `None` when no
+    /// repetition ran at a load level.
+    pub load: Option<crate::load::LoadReport>,
     /// Plot files written (empty until a render draws them).
     pub plots: Vec<PathBuf>,
 }

@@ -80,6 +80,10 @@ fn exports(report: &Report) -> Vec<(&'static str, &'static dyn Exporter)> {
     if report.beside_study.is_some() {
         out.push((REFERENCE_COMPARISON_CSV, &CsvTable::ReferenceComparison));
     }
+    if report.load.is_some() {
+        out.push((crate::load::LOAD_CSV, &CsvTable::Load));
+        out.push((crate::load::LATENCY_TARGETS_CSV, &CsvTable::LatencyTargets));
+    }
     out
 }
 
@@ -116,6 +120,15 @@ pub fn draw(dir: &Path, report: &Report) -> Result<Vec<DrawnPlot>, ReportError> 
             plot::file_stem(&format!("{}@{}", frontier.task(), frontier.dataset()))
         );
         files.push(save_plot(&frontier, dir, &stem)?);
+    }
+    if let Some(load) = &report.load {
+        for frontier in plot::load_frontier::LoadFrontier::per_dataset(&load.levels) {
+            let stem = format!(
+                "load_frontier_{}",
+                plot::file_stem(&format!("{}@{}", frontier.task(), frontier.dataset()))
+            );
+            files.push(save_plot(&frontier, dir, &stem)?);
+        }
     }
     let spread = plot::distribution::RequestEnergy::new(&report.configs, &report.scan.requests);
     if !spread.is_empty() {

@@ -276,7 +276,7 @@ fn finish(
 }
 
 /// The domains that count in the machine total, in a fixed order.
-fn counted_domains(configs: &[Configuration]) -> Vec<DomainKey> {
+pub(crate) fn counted_domains(configs: &[Configuration]) -> Vec<DomainKey> {
     let mut keys: Vec<DomainKey> = configs
         .iter()
         .flat_map(|c| c.domains())
@@ -309,7 +309,7 @@ fn idle_power(configs: &[Configuration]) -> Vec<BTreeMap<u32, Option<f64>>> {
         .collect()
 }
 
-fn domain_index(
+pub(crate) fn domain_index(
     domains: &mut Vec<(DomainKey, Option<usize>)>,
     counted: &[DomainKey],
     source: &str,
@@ -338,16 +338,16 @@ fn csv_err(path: &Path, source: csv::Error) -> ReportError {
 }
 
 /// One sample, borrowed from the reader's buffer.
-struct Sample<'a> {
-    t_ns: u64,
-    source: &'a str,
-    domain: &'a str,
-    energy_j: f64,
-    power_w: Option<f64>,
+pub(crate) struct Sample<'a> {
+    pub(crate) t_ns: u64,
+    pub(crate) source: &'a str,
+    pub(crate) domain: &'a str,
+    pub(crate) energy_j: f64,
+    pub(crate) power_w: Option<f64>,
 }
 
 /// A fast reader of `samples.csv` that reuses one record buffer.
-struct SampleReader {
+pub(crate) struct SampleReader {
     path: std::path::PathBuf,
     reader: csv::Reader<std::fs::File>,
     record: csv::StringRecord,
@@ -355,7 +355,7 @@ struct SampleReader {
 }
 
 impl SampleReader {
-    fn open(path: &Path) -> Result<Self, ReportError> {
+    pub(crate) fn open(path: &Path) -> Result<Self, ReportError> {
         let mut reader = open(path)?;
         let header = reader.headers().map_err(|e| csv_err(path, e))?.clone();
         // `power_w` is optional (only used where a counter went back).
@@ -381,7 +381,7 @@ impl SampleReader {
         })
     }
 
-    fn next(&mut self) -> Result<Option<Sample<'_>>, ReportError> {
+    pub(crate) fn next(&mut self) -> Result<Option<Sample<'_>>, ReportError> {
         let more = self
             .reader
             .read_record(&mut self.record)

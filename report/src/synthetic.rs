@@ -15,6 +15,8 @@ use records::raw::{BaselineRecord, Phase, RepetitionRecord, RequestRecord, Reque
 use std::io::Write;
 use std::path::Path;
 
+pub mod load;
+
 /// One synthetic configuration.
 #[derive(Clone, Debug)]
 pub struct SynthConfig {

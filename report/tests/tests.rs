@@ -7,6 +7,7 @@ mod codecarbon_export;
 mod exporters;
 mod gate_and_flags;
 mod labels;
+mod load;
 mod openmetrics;
 mod php2023;
 mod plots;

@@ -21,6 +21,10 @@ pub enum CsvTable {
     /// `reference_comparison.csv`: each model and task beside the study's figure (no rows
     /// without `reference.csv`).
     ReferenceComparison,
+    /// `load.csv`: one row per configuration with a load level (header only without).
+    Load,
+    /// `latency_targets.csv`: the lowest-energy level under each latency target.
+    LatencyTargets,
 }
 
 impl Exporter for CsvTable {
@@ -34,6 +38,18 @@ impl Exporter for CsvTable {
             CsvTable::ReferenceComparison => {
                 table(report.beside_study.as_deref().unwrap_or_default())
             }
+            CsvTable::Load => crate::load::csv::table(
+                report
+                    .load
+                    .as_ref()
+                    .map_or(&[][..], |l| l.levels.as_slice()),
+            ),
+            CsvTable::LatencyTargets => table(
+                report
+                    .load
+                    .as_ref()
+                    .map_or(&[][..], |l| l.latency_targets.as_slice()),
+            ),
         }
     }
 }

@@ -24,6 +24,9 @@ struct Document<'a> {
     tasks: &'a [crate::aggregate::TaskRow],
     models: &'a [crate::aggregate::ModelRow],
     context: &'a [crate::context::ContextRow],
+    /// Load levels and latency-target picks (absent when no repetition ran at a level).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    load: Option<&'a crate::load::LoadReport>,
 }
 
 #[derive(Serialize)]
@@ -163,5 +166,6 @@ fn document(report: &Report) -> Document<'_> {
         tasks: &report.tasks,
         models: &report.models,
         context: &report.context,
+        load: report.load.as_ref(),
     }
 }

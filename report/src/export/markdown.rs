@@ -168,6 +168,9 @@ pub fn render(report: &Report) -> String {
     failures(&mut out, report);
     super::markdown_streams::render(&mut out, report);
     super::markdown_quality::render(&mut out, report);
+    if let Some(load) = &report.load {
+        crate::load::markdown::render(&mut out, load);
+    }
     out.push_str(
         "\nUnit of replication: one repetition. CI: Student's t, n − 1 degrees of freedom. \
          *estimated* marks figures that come wholly or partly from an estimate, not a measurement.\n",

@@ -5,6 +5,7 @@ pub mod central;
 pub mod distribution;
 pub mod frontier;
 pub mod latency;
+pub mod load_frontier;
 pub mod rows;
 pub mod scatter;
 pub mod size;
