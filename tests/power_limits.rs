@@ -155,3 +155,181 @@ fn a_run_killed_mid_level_leaves_a_journal_that_probe_list_reports_and_the_next_
     assert!(!text.contains("power limits left changed"), "{text}");
     assert_eq!(json["power_limit_journals"], Value::Array(Vec::new()));
 }
+
+/// A suite of one model on `url` swept at `c1` and `c2` × 250 and 300 W over NVML.
+fn sweep_suite(url: &str) -> String {
+    format!(
+        r#"[suite]
+name = "limits"
+
+[servers.local]
+protocol = "openai-completions"
+url = "{url}"
+
+[[models]]
+name = "m1"
+served_name = "served-m1"
+task = "sentiment"
+class = "general-purpose"
+server = "local"
+
+{sample}
+[schedule]
+inferences = 4
+repetitions = 2
+warmup = 1
+idle_seconds = 0
+cooldown_seconds = 0
+load = ["c1", "c2"]
+gpu_power_limits_w = [250, 300]
+
+[probes]
+sources = ["nvml"]
+sample_hz = 50
+"#,
+        sample = crate::common::sample_sentiment_toml("sentiment? {text}", 3)
+    )
+}
+
+/// Runs `suite_text` through the harness on a fake GPU (400 W, allowed 100–400 W) that
+/// both the probes and the power limits reach, journaling in the temp folder.
+fn run_sweep(
+    suite_text: &str,
+    state: FakeGpuState,
+) -> (
+    Result<harness::run::RunResult, harness::run::RunError>,
+    Arc<Mutex<FakeGpuState>>,
+    tempfile::TempDir,
+) {
+    let (dir, path) = crate::common::suite_dir(suite_text, 8);
+    let suite = harness::suite::load(&path).expect("suite loads");
+    let (gpu, handle) = FakeGpu::new(state);
+    let opts = harness::run::RunOptions {
+        out: Some(dir.path().join("results")),
+        quiet: true,
+        version: "test".into(),
+        git_revision: None,
+        joulebench_exe: std::path::PathBuf::from(env!("CARGO_BIN_EXE_joulebench")),
+        shard: None,
+    };
+    let clock = probes::MonotonicClock::new();
+    let config = harness::probe_setup::probe_config(&suite.probes);
+    let library = probes::nvml::fake::FakeLibrary {
+        gpus: vec![gpu.clone()],
+    };
+    let probe_set = probes::discover_with(&config, &clock, Some(Box::new(library)));
+    let power = harness::run::PowerControl {
+        open: &|| Ok(vec![Box::new(gpu.clone()) as Box<dyn GpuDevice>]),
+        journal: dir.path().join("power-limits.json"),
+    };
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let result = runtime.block_on(harness::run::run_on(
+        &suite,
+        &suite.plan,
+        &opts,
+        clock,
+        &probe_set,
+        &power,
+    ));
+    (result, handle, dir)
+}
+
+fn steady_gpu() -> FakeGpuState {
+    let mut state = FakeGpuState::with_counter(0, 1_000_000);
+    state.drive = Some(probes::nvml::fake::FakeDrive::steady(100.0));
+    state
+}
+
+#[test]
+fn a_sweep_measures_each_level_at_its_limit_and_ends_at_the_limit_found() {
+    let server = crate::common::slow_openai_server(std::time::Duration::from_millis(5));
+    let (result, handle, dir) = run_sweep(&sweep_suite(&server.url), steady_gpu());
+    let result = result.expect("the run completes");
+    assert_eq!(result.status, records::manifest::RunStatus::Complete);
+    let state = handle.lock().expect("fake state").clone();
+    assert_eq!(state.power_limit_w.clone().ok(), Some(400.0), "restored");
+    let sets = &state.power_limit_sets;
+    assert_eq!(sets.last(), Some(&400.0), "the last set restores: {sets:?}");
+    assert!(sets.contains(&250.0) && sets.contains(&300.0), "{sets:?}");
+    assert!(
+        !dir.path().join("power-limits.json").exists(),
+        "journal removed"
+    );
+    // The limit read at every repetition's edges is the configuration's own: it was in
+    // force while the configuration was measured.
+    let states = crate::common::csv_rows(&result.dir.join("window_state.csv"));
+    let mut seen = std::collections::BTreeSet::new();
+    for r in states
+        .iter()
+        .filter(|r| r["window"] == "repetition" && r["key"] == "power_limit_w")
+    {
+        let wanted: f64 = r["config"]
+            .rsplit_once('-')
+            .and_then(|(_, w)| w.strip_suffix('w'))
+            .and_then(|w| w.parse().ok())
+            .unwrap_or_else(|| panic!("a limit in {}", r["config"]));
+        let read: f64 = r["value"].parse().expect("watts");
+        assert_eq!(read, wanted, "{r:?}");
+        seen.insert(r["config"].clone());
+    }
+    assert_eq!(seen.len(), 4, "c1 and c2 at 250 and 300 W: {seen:?}");
+}
+
+#[test]
+fn a_run_that_fails_mid_sweep_still_restores_the_limit_found() {
+    // Every request is refused: the warm-up of the first configuration fails the run
+    // after its limit was set.
+    let server = crate::common::TestServer::start_replies(|r| {
+        if r.method == "POST" {
+            crate::common::Reply::Close
+        } else {
+            crate::common::Reply::Json(404, String::new())
+        }
+    });
+    let (result, handle, dir) = run_sweep(&sweep_suite(&server.url), steady_gpu());
+    let err = result.expect_err("the run fails");
+    assert!(!err.to_string().is_empty());
+    let state = handle.lock().expect("fake state").clone();
+    assert!(
+        state.power_limit_sets.iter().any(|&w| w < 400.0),
+        "a limit was set before the failure: {:?}",
+        state.power_limit_sets
+    );
+    assert_eq!(state.power_limit_w.ok(), Some(400.0), "restored");
+    assert!(!dir.path().join("power-limits.json").exists());
+}
+
+#[test]
+fn without_root_the_sweep_stops_before_any_window_and_says_how_to_fix_it() {
+    let server = crate::common::slow_openai_server(std::time::Duration::from_millis(5));
+    let mut state = steady_gpu();
+    state.set_power_limit_error = Some(probes::nvml::GpuError::NoPermission);
+    let (result, handle, _dir) = run_sweep(&sweep_suite(&server.url), state);
+    let err = anyhow_like(result.expect_err("refused"));
+    assert!(err.contains("root"), "{err}");
+    assert_eq!(
+        server.count("POST", "/v1/completions"),
+        0,
+        "nothing measured at the wrong limit"
+    );
+    assert_eq!(
+        handle
+            .lock()
+            .expect("fake state")
+            .power_limit_w
+            .clone()
+            .ok(),
+        Some(400.0)
+    );
+}
+
+/// The error and its causes, one per line.
+fn anyhow_like(e: harness::run::RunError) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text.push_str(&format!("\n{s}"));
+        source = s.source();
+    }
+    text
+}

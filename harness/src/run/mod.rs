@@ -18,8 +18,8 @@ pub(crate) mod signals;
 mod sink;
 mod stop;
 
-pub use probes::window::Window;
 pub use power::{GpuOpener, PowerControl, nvml_gpus};
+pub use probes::window::Window;
 pub use requests::{BatchResult, PreparedInputs};
 
 use crate::client::ClientError;

@@ -7,8 +7,7 @@ use crate::power_limit::{self, PowerLimitError, PowerLimits};
 use probes::nvml::GpuDevice;
 
 /// Opens the GPUs whose limits a sweep sets (NVML in a real run, fakes in tests).
-pub type GpuOpener<'a> =
-    &'a (dyn Fn() -> Result<Vec<Box<dyn GpuDevice>>, PowerLimitError> + Sync);
+pub type GpuOpener<'a> = &'a (dyn Fn() -> Result<Vec<Box<dyn GpuDevice>>, PowerLimitError> + Sync);
 
 /// How a run reaches the GPUs whose power limits it sets, and where it journals a change.
 pub struct PowerControl<'a> {
@@ -21,8 +20,7 @@ pub struct PowerControl<'a> {
 /// The GPUs of `gpus` (indexes or UUIDs, else `CUDA_VISIBLE_DEVICES`, else all) through
 /// the NVIDIA driver.
 pub fn nvml_gpus(gpus: &[String]) -> Result<Vec<Box<dyn GpuDevice>>, PowerLimitError> {
-    let library =
-        probes::nvml::real::NvmlLibrary::init().map_err(PowerLimitError::Devices)?;
+    let library = probes::nvml::real::NvmlLibrary::init().map_err(PowerLimitError::Devices)?;
     power_limit::gpu_devices(&library, gpus)
 }
 
@@ -32,10 +30,7 @@ pub fn open_for(
     plan: &Plan,
     control: &PowerControl<'_>,
 ) -> Result<Option<PowerLimits>, PowerLimitError> {
-    let sweeps = plan
-        .configurations
-        .iter()
-        .any(|c| limit_of(c).is_some());
+    let sweeps = plan.configurations.iter().any(|c| limit_of(c).is_some());
     if !sweeps {
         return Ok(None);
     }
