@@ -201,7 +201,16 @@ pub async fn run_on(
         inputs: inputs.prepared,
         redactor,
     };
-    drive(suite, plan, opts, probes, power, manifest, start, lock).await
+    drive(
+        suite,
+        plan,
+        opts,
+        Devices { probes, power },
+        manifest,
+        start,
+        lock,
+    )
+    .await
 }
 
 /// Completes the interrupted run in `dir`: finished repetitions, baselines and warm-ups
@@ -286,7 +295,18 @@ pub async fn resume(
         open: &|| nvml_gpus(&suite.probes.gpus),
         journal: crate::power_limit::default_journal_path(),
     };
-    drive(suite, plan, opts, &probes, &power, manifest, start, lock).await
+    let devices = Devices {
+        probes: &probes,
+        power: &power,
+    };
+    drive(suite, plan, opts, devices, manifest, start, lock).await
+}
+
+/// What a run measures with and sets: its energy probes and the GPUs' power limits.
+#[derive(Clone, Copy)]
+struct Devices<'a> {
+    probes: &'a ProbeSet,
+    power: &'a PowerControl<'a>,
 }
 
 /// Where and from what state a run (new or resumed) starts.
@@ -316,8 +336,7 @@ async fn drive(
     suite: &Suite,
     plan: &Plan,
     opts: &RunOptions,
-    probes: &ProbeSet,
-    power: &PowerControl<'_>,
+    devices: Devices<'_>,
     mut manifest: RunManifest,
     start: Start,
     _lock: lock::FolderLock,
@@ -329,7 +348,7 @@ async fn drive(
     carbon::keep(&dir, suite)?;
     let stop = Arc::new(AtomicBool::new(false));
     signals::watch_signals(Arc::clone(&stop));
-    let outcome = execute(suite, plan, opts, probes, power, &stop, start).await;
+    let outcome = execute(suite, plan, opts, devices, &stop, start).await;
     let ending = Ending::of(
         outcome.as_ref().map(|(reason, _)| reason),
         stop.load(Ordering::SeqCst),
@@ -379,11 +398,11 @@ async fn execute(
     suite: &Suite,
     plan: &Plan,
     opts: &RunOptions,
-    probes: &ProbeSet,
-    power: &PowerControl<'_>,
+    devices: Devices<'_>,
     stop: &AtomicBool,
     start: Start,
 ) -> Result<(StopReason, Tally), RunError> {
+    let Devices { probes, power } = devices;
     // Before anything is measured: a limit left by a killed run is restored here, and a
     // GPU that cannot be set stops the run before its first window.
     let power = power::open_for(plan, power)?;
