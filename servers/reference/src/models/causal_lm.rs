@@ -14,12 +14,29 @@ pub fn transformer_root<'a>(vb: VarBuilder<'a>, probe: &str) -> VarBuilder<'a> {
     }
 }
 
-/// Next-token logits `[vocab]` from the hidden states `x` `[1, seq, hidden]`: the last
-/// position through the final norm and the head.
+/// Next-token logits `[rows, vocab]` from the hidden states `x` `[rows, seq, hidden]`: each
+/// row's last position through the final norm and the head.
 pub fn last_logits(x: &Tensor, seq: usize, ln_f: &LayerNorm, lm_head: &Linear) -> Result<Tensor> {
     let last = x.i((.., seq - 1..seq, ..))?;
-    lm_head
-        .forward(&ln_f.forward(&last)?)?
-        .squeeze(0)?
-        .squeeze(0)
+    lm_head.forward(&ln_f.forward(&last)?)?.squeeze(1)
+}
+
+/// One tensor of the rows' results: `parts` concatenated along the first dimension (the
+/// single part as is).
+pub fn cat_rows(mut parts: Vec<Tensor>) -> Result<Tensor> {
+    if parts.len() == 1
+        && let Some(one) = parts.pop()
+    {
+        return Ok(one);
+    }
+    Tensor::cat(&parts, 0)
+}
+
+/// Row `r` of a batch `x` `[rows, ...]`, kept as `[1, ...]` (the tensor itself for one row).
+pub fn row(x: &Tensor, r: usize, rows: usize) -> Result<Tensor> {
+    if rows == 1 {
+        Ok(x.clone())
+    } else {
+        x.narrow(0, r, 1)
+    }
 }
