@@ -291,3 +291,167 @@ fn a_batched_step_gives_each_row_its_own_logits() {
         eprintln!("{preset}: largest |batched - alone| logit difference {worst:e}");
     }
 }
+
+mod http {
+    //! The same over HTTP: OpenAI and TGI routes with batching on.
+
+    use crate::common::{self, TestServer, tiny_server};
+    use futures_util::future::join_all;
+    use joulebench_reference as reference;
+    use reference::batch::BatchSettings;
+    use reference::{LoadOptions, ModelSpec, RunningServer, Task};
+    use serde_json::{Value, json};
+    use std::time::Duration;
+
+    /// A server with the tiny GPT-2 and T5 generators, batching up to `max_batch`.
+    fn batching_server(max_batch: usize, wait: Duration) -> TestServer {
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Runtime::new().unwrap();
+            rt.block_on(async move {
+                let server = RunningServer::bind("127.0.0.1:0", 1).await.unwrap();
+                server.batch(BatchSettings { max_batch, wait }).unwrap();
+                let specs = [
+                    ModelSpec::parse(Task::Generation, "tiny").unwrap(),
+                    ModelSpec::parse(Task::Generation, "t5-tiny").unwrap(),
+                ];
+                server.load(&specs, &LoadOptions::default()).await.unwrap();
+                tx.send(server.addr()).unwrap();
+                std::future::pending::<()>().await;
+            });
+        });
+        TestServer::at(rx.recv().unwrap())
+    }
+
+    /// POSTs JSON; the body and the `x-batch-size` header (0 when absent).
+    async fn post(server: &TestServer, path: &str, body: Value) -> (Value, usize) {
+        let resp = common::post_response(server, path, body).await;
+        assert_eq!(resp.status().as_u16(), 200);
+        let batch = resp
+            .headers()
+            .get("x-batch-size")
+            .map_or(0, |v| v.to_str().unwrap().parse().unwrap());
+        (resp.json().await.unwrap(), batch)
+    }
+
+    #[tokio::test]
+    async fn batched_routes_answer_as_alone() {
+        // The window closes when four are waiting: the four below start together (the later
+        // requests, alone, each wait out the window).
+        let batched = batching_server(4, Duration::from_secs(2));
+        let alone = tiny_server();
+        let asks = [
+            (
+                "/v1/completions",
+                json!({"model": "generator-tiny", "prompt": "The movie was", "max_tokens": 9, "temperature": 0}),
+            ),
+            (
+                "/v1/chat/completions",
+                json!({"model": "generator-tiny", "messages": [{"role": "user", "content": "hello there, how are you"}],
+                       "max_tokens": 14, "temperature": 0, "ignore_eos": true}),
+            ),
+            (
+                "/generate",
+                json!({"model": "generator-tiny", "inputs": "summarize: a b c d e f", "parameters": {"max_new_tokens": 5, "details": true}}),
+            ),
+            (
+                "/v1/completions",
+                json!({"model": "generator-tiny", "prompt": "x", "max_tokens": 12, "min_tokens": 12, "temperature": 0}),
+            ),
+        ];
+        let answers = join_all(asks.iter().map(|(path, body)| {
+            let b = batched;
+            async move { post(&b, path, body.clone()).await }
+        }))
+        .await;
+        for ((path, body), (got, batch)) in asks.iter().zip(&answers) {
+            assert_eq!(*batch, 4, "{path}: decode steps ran four at once");
+            let (status, want) = common::post(&alone, path, body.clone()).await;
+            assert_eq!(status, 200);
+            let strip = |v: &Value| {
+                let mut v = v.clone();
+                for k in ["id", "created"] {
+                    v.as_object_mut().map(|o| o.remove(k));
+                }
+                v
+            };
+            assert_eq!(strip(got), strip(&want), "{path}");
+        }
+        // Streamed: the same tokens as alone; T5 (not batchable) still answers, unbatched.
+        let stream = json!({"model": "generator-tiny", "prompt": "hi", "max_tokens": 6, "ignore_eos": true,
+                            "temperature": 0, "stream": true});
+        let (_, _, got) = common::post_sse(&batched, "/v1/completions", stream.clone()).await;
+        let (_, _, want) = common::post_sse(&alone, "/v1/completions", stream).await;
+        let texts = |d: &[String]| -> Vec<Value> {
+            d.iter()
+                .filter_map(|x| serde_json::from_str::<Value>(x).ok())
+                .map(|c| c["choices"][0]["text"].clone())
+                .collect()
+        };
+        assert_eq!(texts(&got).len(), 6);
+        assert_eq!(texts(&got), texts(&want));
+        let (t5, batch) = post(
+            &batched,
+            "/v1/completions",
+            json!({"model": "generator-t5-tiny", "prompt": "translate: a b", "max_tokens": 3, "ignore_eos": true}),
+        )
+        .await;
+        assert_eq!(t5["usage"]["completion_tokens"], 3);
+        assert_eq!(batch, 0, "T5 runs alone: no batch header");
+    }
+
+    #[tokio::test]
+    async fn a_fifth_request_waits_for_a_slot() {
+        let batched = batching_server(4, Duration::from_secs(30));
+        let body = json!({"model": "generator-tiny", "prompt": "one two", "max_tokens": 10, "ignore_eos": true});
+        let answers = join_all((0..5).map(|_| {
+            let (b, body) = (batched, body.clone());
+            async move { post(&b, "/v1/completions", body).await }
+        }))
+        .await;
+        let mut batches: Vec<usize> = answers.iter().map(|a| a.1).collect();
+        batches.sort_unstable();
+        assert_eq!(batches, [1, 4, 4, 4, 4]);
+        for (a, _) in &answers {
+            assert_eq!(a["usage"]["completion_tokens"], 10);
+        }
+    }
+
+    /// Opens a completion stream and reads until its first token.
+    async fn open_stream(server: &TestServer, max_tokens: usize) -> reqwest::Response {
+        let body = json!({"model": "generator-tiny", "prompt": "go on", "max_tokens": max_tokens,
+                          "ignore_eos": true, "stream": true});
+        let mut resp = common::post_response(server, "/v1/completions", body).await;
+        assert_eq!(resp.status().as_u16(), 200);
+        let first = resp.chunk().await.unwrap().unwrap();
+        assert!(String::from_utf8_lossy(&first).contains("data:"));
+        resp
+    }
+
+    #[tokio::test]
+    async fn a_client_that_goes_away_frees_its_slot() {
+        let batched = batching_server(2, Duration::ZERO);
+        drop(open_stream(&batched, 1000).await);
+        // b keeps streaming; count its tokens as they come.
+        let mut b = open_stream(&batched, 1000).await;
+        let (count_tx, count_rx) = tokio::sync::watch::channel(1usize);
+        let reader = tokio::spawn(async move {
+            let mut n = 1;
+            while let Ok(Some(chunk)) = b.chunk().await {
+                n += String::from_utf8_lossy(&chunk).matches("data:").count();
+                let _ = count_tx.send(n);
+            }
+        });
+        // With the first stream's slot free, c joins b at once and ends long before b would.
+        let body = json!({"model": "generator-tiny", "prompt": "short", "max_tokens": 4, "ignore_eos": true});
+        let (c, batch) = post(&batched, "/v1/completions", body).await;
+        let b_tokens = *count_rx.borrow();
+        reader.abort();
+        assert_eq!(c["usage"]["completion_tokens"], 4);
+        assert_eq!(batch, 2, "c ran beside b");
+        assert!(
+            b_tokens < 500,
+            "c waited for a stream to end: b had {b_tokens} tokens"
+        );
+    }
+}
