@@ -6,7 +6,7 @@ use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm,
 use serde::{Deserialize, Serialize};
 
 use super::attention::{attend, causal_mask, merge_heads};
-use super::causal_lm::{cat_rows, last_logits, row, transformer_root};
+use super::causal_lm::{cat_rows, dense, last_logits, row, transformer_root};
 use super::dims::DecoderDims;
 use super::generator::{Generator, GeneratorConfig, HfGeneratorConfig, ReservedIds, Started};
 use super::kv_cache::{CachedDecoding, CachedForward, KvCache, append_kv, check_rows, layer_slots};
@@ -129,9 +129,7 @@ impl Block {
         let (rows, seq, h) = x.dims3()?;
         let hd = h / self.heads;
         // Fused QKV is laid out per head: [.., heads, 3, head_dim].
-        let qkv = self
-            .query_key_value
-            .forward(&self.input_layernorm.forward(x)?)?
+        let qkv = dense(&self.query_key_value, &self.input_layernorm.forward(x)?)?
             .reshape((rows, seq, self.heads, 3, hd))?;
         let mut ctxs = Vec::with_capacity(rows);
         for (r, (slot, bias)) in slots.iter_mut().zip(biases).enumerate() {
@@ -147,12 +145,14 @@ impl Block {
             ctxs.push(merge_heads(&attend(&q, &k, &v, Some(bias))?)?);
         }
         let ctx = cat_rows(ctxs)?;
-        let x = (self.dense.forward(&ctx)? + x)?;
-        let m = self.dense_4h_to_h.forward(
-            &self
-                .dense_h_to_4h
-                .forward(&self.post_attention_layernorm.forward(&x)?)?
-                .gelu()?,
+        let x = (dense(&self.dense, &ctx)? + x)?;
+        let m = dense(
+            &self.dense_4h_to_h,
+            &dense(
+                &self.dense_h_to_4h,
+                &self.post_attention_layernorm.forward(&x)?,
+            )?
+            .gelu()?,
         )?;
         m + x
     }

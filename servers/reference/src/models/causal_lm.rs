@@ -18,7 +18,36 @@ pub fn transformer_root<'a>(vb: VarBuilder<'a>, probe: &str) -> VarBuilder<'a> {
 /// row's last position through the final norm and the head.
 pub fn last_logits(x: &Tensor, seq: usize, ln_f: &LayerNorm, lm_head: &Linear) -> Result<Tensor> {
     let last = x.i((.., seq - 1..seq, ..))?;
-    lm_head.forward(&ln_f.forward(&last)?)?.squeeze(1)
+    dense(lm_head, &ln_f.forward(&last)?.contiguous()?)?.squeeze(1)
+}
+
+/// Below this many rows a batched linear layer runs row by row (matrix-vector products):
+/// `W · xᵀ` packs the weights once per call, which costs more than two or three
+/// matrix-vector passes on the development CPU (`bench continuous`).
+const FEW_ROWS: usize = 4;
+
+/// A linear layer over `x` `[rows, seq, in]`. One row goes through `Linear::forward` (the
+/// path of a generation alone, gemm's matrix-vector path for one token); several go through
+/// `W · xᵀ`, which streams each weight row once (`x · Wᵀ` with few rows reads the
+/// weights with a stride of a whole row per element, several times slower on the CPU).
+pub fn dense(lin: &Linear, x: &Tensor) -> Result<Tensor> {
+    let (rows, seq, k) = x.dims3()?;
+    if rows == 1 {
+        return lin.forward(x);
+    }
+    if rows < FEW_ROWS {
+        let parts = (0..rows)
+            .map(|r| lin.forward(&x.narrow(0, r, 1)?))
+            .collect::<Result<Vec<_>>>()?;
+        return Tensor::cat(&parts, 0);
+    }
+    let flat = x.reshape((rows * seq, k))?;
+    let out = lin.weight().matmul(&flat.t()?)?.t()?;
+    let out = match lin.bias() {
+        Some(b) => out.broadcast_add(b)?,
+        None => out,
+    };
+    out.contiguous()?.reshape((rows, seq, ()))
 }
 
 /// One tensor of the rows' results: `parts` concatenated along the first dimension (the

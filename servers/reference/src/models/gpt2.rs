@@ -6,7 +6,7 @@ use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm}
 use serde::{Deserialize, Serialize};
 
 use super::attention::{attend, causal_mask, merge_heads, split_heads};
-use super::causal_lm::{cat_rows, last_logits, row, transformer_root};
+use super::causal_lm::{cat_rows, dense, last_logits, row, transformer_root};
 use super::dims::DecoderDims;
 use super::generator::{Generator, GeneratorConfig, HfGeneratorConfig, ReservedIds, Started};
 use super::kv_cache::{CachedDecoding, CachedForward, KvCache, append_kv, check_rows, layer_slots};
@@ -133,7 +133,7 @@ impl Block {
     /// attention per row against its own cache.
     fn forward(&self, x: &Tensor, slots: &mut [&mut Option<(Tensor, Tensor)>]) -> Result<Tensor> {
         let (rows, seq, e) = x.dims3()?;
-        let qkv = self.c_attn.forward(&self.ln_1.forward(x)?)?;
+        let qkv = dense(&self.c_attn, &self.ln_1.forward(x)?)?;
         let mut ctxs = Vec::with_capacity(rows);
         for (r, slot) in slots.iter_mut().enumerate() {
             let qkv = row(&qkv, r, rows)?;
@@ -150,10 +150,11 @@ impl Block {
             ctxs.push(merge_heads(&attend(&q, &k, &v, mask.as_ref())?)?);
         }
         let ctx = cat_rows(ctxs)?;
-        let x = (x + self.c_proj.forward(&ctx)?)?;
-        let m = self
-            .mlp_proj
-            .forward(&self.c_fc.forward(&self.ln_2.forward(&x)?)?.gelu()?)?;
+        let x = (x + dense(&self.c_proj, &ctx)?)?;
+        let m = dense(
+            &self.mlp_proj,
+            &dense(&self.c_fc, &self.ln_2.forward(&x)?)?.gelu()?,
+        )?;
         x + m
     }
 }
