@@ -32,12 +32,15 @@ pub struct ServeArgs {
     /// Requests computed at the same time; others wait in line.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub concurrency: u32,
-    /// Batch encoder requests (classification, QA, embeddings over TEI routes): up to this
-    /// many run in one padded forward pass. 1 (the default) runs each request alone.
+    /// Batch requests: encoder requests (classification, QA, embeddings over TEI routes) run
+    /// up to this many in one padded forward pass; GPT-2 and BLOOM generators hold up to this
+    /// many sequences in flight and run their decode steps as one batched forward pass
+    /// (continuous batching; T5 runs alone). 1 (the default) runs each request alone.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub max_batch: u32,
     /// With --max-batch above 1: the longest a request waits for others to join its batch
-    /// (milliseconds).
+    /// (milliseconds); for generators, only when nothing is in flight (a request arriving
+    /// while sequences decode joins at the next step).
     #[arg(long, default_value_t = 5, value_name = "MS", value_parser = clap::value_parser!(u64).range(0..=10_000))]
     pub batch_wait_ms: u64,
     /// Seed of the parameters of preset models.
@@ -154,7 +157,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         let batching = if args.max_batch > 1 {
             format!(
-                "; encoder batches of up to {} within {} ms",
+                "; encoder batches and generator decode batches of up to {} within {} ms",
                 args.max_batch, args.batch_wait_ms
             )
         } else {

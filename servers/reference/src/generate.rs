@@ -3,7 +3,6 @@
 
 use crate::error::{ModelError, Result};
 use crate::models::generator::Generator;
-use candle_core::Tensor;
 use rand::{RngExt, SeedableRng};
 use rand_pcg::Pcg64Mcg;
 
@@ -89,75 +88,113 @@ pub struct Generation {
     pub finish: FinishReason,
 }
 
+/// Checks a request before generating: parameters in range, a prompt, room in the context.
+pub fn check_request(prompt: &[u32], params: &GenerationParams, max_context: usize) -> Result<()> {
+    params.validate()?;
+    if prompt.is_empty() {
+        return Err(ModelError::BadParameter("the prompt is empty".into()));
+    }
+    if prompt.len() + params.max_new_tokens > max_context {
+        return Err(ModelError::InputTooLong {
+            tokens: prompt.len() + params.max_new_tokens,
+            limit: max_context,
+        });
+    }
+    Ok(())
+}
+
 /// Generates after `prompt`; `on_token` sees each new token and returns false to stop.
 pub fn generate(
     model: &dyn Generator,
     prompt: &[u32],
     params: &GenerationParams,
     eos: Option<u32>,
-    on_token: impl FnMut(u32) -> bool,
+    mut on_token: impl FnMut(u32) -> bool,
 ) -> Result<Generation> {
-    params.validate()?;
-    let limit = model.max_context();
-    if prompt.is_empty() {
-        return Err(ModelError::BadParameter("the prompt is empty".into()));
+    check_request(prompt, params, model.max_context())?;
+    let (mut decoding, mut logits) = model.start(prompt)?;
+    let mut sampler = Sampler::new(prompt.len(), params.clone(), eos);
+    loop {
+        let next = sampler.next(logits.to_vec1()?);
+        if !on_token(next) {
+            return Ok(sampler.generation(FinishReason::Cancelled));
+        }
+        if let Some(finish) = sampler.finish() {
+            return Ok(sampler.generation(finish));
+        }
+        logits = decoding.step(next)?;
     }
-    if prompt.len() + params.max_new_tokens > limit {
-        return Err(ModelError::InputTooLong {
-            tokens: prompt.len() + params.max_new_tokens,
-            limit,
-        });
-    }
-    let (mut decoding, logits) = model.start(prompt)?;
-    run(prompt.len(), params, eos, on_token, logits, |token| {
-        decoding.step(token)
-    })
 }
 
-/// The loop from the prompt's `logits`: `step(t)` appends one more token and gives logits.
-fn run(
-    prompt_tokens: usize,
-    params: &GenerationParams,
+/// One sequence's choice of tokens: its parameters, its own random stream and the tokens so
+/// far. A generation alone and one in a batch pick through the same sampler, so the same
+/// logits give the same tokens.
+#[derive(Debug, Clone)]
+pub struct Sampler {
+    params: GenerationParams,
     eos: Option<u32>,
-    mut on_token: impl FnMut(u32) -> bool,
-    mut logits: Tensor,
-    mut step: impl FnMut(u32) -> candle_core::Result<Tensor>,
-) -> Result<Generation> {
-    let mut rng = Pcg64Mcg::seed_from_u64(params.seed);
-    let mut tokens = Vec::with_capacity(params.max_new_tokens);
-    while tokens.len() < params.max_new_tokens {
-        let mut values: Vec<f32> = logits.to_vec1()?;
-        if let Some(e) = eos
-            && tokens.len() < params.min_new_tokens
-            && let Some(v) = values.get_mut(e as usize)
+    rng: Pcg64Mcg,
+    tokens: Vec<u32>,
+    prompt_tokens: usize,
+}
+
+impl Sampler {
+    /// A sampler for a prompt of `prompt_tokens` tokens.
+    pub fn new(prompt_tokens: usize, params: GenerationParams, eos: Option<u32>) -> Self {
+        Self {
+            rng: Pcg64Mcg::seed_from_u64(params.seed),
+            tokens: Vec::with_capacity(params.max_new_tokens),
+            params,
+            eos,
+            prompt_tokens,
+        }
+    }
+
+    /// Picks the next token from next-token logits `[vocab]` (EOS masked out before
+    /// `min_new_tokens`) and records it.
+    pub fn next(&mut self, mut logits: Vec<f32>) -> u32 {
+        if let Some(e) = self.eos
+            && self.tokens.len() < self.params.min_new_tokens
+            && let Some(v) = logits.get_mut(e as usize)
         {
             *v = f32::NEG_INFINITY;
         }
-        let next = pick(&values, params, &mut rng);
-        tokens.push(next);
-        if !on_token(next) {
-            return Ok(Generation {
-                prompt_tokens,
-                tokens,
-                finish: FinishReason::Cancelled,
-            });
-        }
-        if Some(next) == eos && !params.ignore_eos {
-            return Ok(Generation {
-                prompt_tokens,
-                tokens,
-                finish: FinishReason::EndOfSequence,
-            });
-        }
-        if tokens.len() < params.max_new_tokens {
-            logits = step(next)?;
+        let next = pick(&logits, &self.params, &mut self.rng);
+        self.tokens.push(next);
+        next
+    }
+
+    /// Why generation stops after the tokens so far (end of sequence, then length); `None`
+    /// to go on.
+    pub fn finish(&self) -> Option<FinishReason> {
+        let last = self.tokens.last().copied();
+        if last.is_some() && last == self.eos && !self.params.ignore_eos {
+            Some(FinishReason::EndOfSequence)
+        } else if self.tokens.len() >= self.params.max_new_tokens {
+            Some(FinishReason::Length)
+        } else {
+            None
         }
     }
-    Ok(Generation {
-        prompt_tokens,
-        tokens,
-        finish: FinishReason::Length,
-    })
+
+    /// The tokens so far.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &GenerationParams {
+        &self.params
+    }
+
+    /// The generation so far, stopped for `finish`.
+    pub fn generation(&self, finish: FinishReason) -> Generation {
+        Generation {
+            prompt_tokens: self.prompt_tokens,
+            tokens: self.tokens.clone(),
+            finish,
+        }
+    }
 }
 
 /// Picks the next token: argmax when greedy, else temperature and nucleus sampling.

@@ -6,6 +6,7 @@
 
 pub mod batch;
 pub mod builtin_tokenizer;
+pub mod continuous;
 pub mod error;
 pub mod generate;
 pub mod http;
@@ -17,7 +18,7 @@ pub mod server;
 pub mod tokenizer;
 
 pub use error::ModelError;
-pub use generate::{FinishReason, Generation, GenerationParams};
+pub use generate::{FinishReason, Generation, GenerationParams, Sampler};
 pub use init::SeededInit;
 pub use models::bloom::{Bloom, BloomConfig};
 pub use models::encoder::{EncoderConfig, EncoderLayout, EncoderModel, EncoderTask};

@@ -5,6 +5,7 @@
 
 mod batching;
 mod common;
+mod continuous;
 mod kserve;
 mod models;
 mod openai;

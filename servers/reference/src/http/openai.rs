@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::error::{ApiError, Style, parse_body};
-use super::state::AppState;
+use super::state::{AppState, batch_headers};
 use super::stream::{StreamEvent, TokenEvent, json_event, stream_generation};
 use crate::generate::{FinishReason, Generation, GenerationParams};
-use crate::inference::{check_prompt, complete, prompt_ids};
+use crate::inference::{check_prompt, prompt_ids};
 use crate::registry::{ServedModel, Task};
 
 const STYLE: Style = Style::OpenAi;
@@ -135,22 +135,6 @@ fn stream_format(
     }
 }
 
-/// Runs a generation to the end and returns (generation, text).
-async fn run_to_end(
-    state: &AppState,
-    model: Arc<ServedModel>,
-    prompt: Vec<u32>,
-    params: GenerationParams,
-) -> Result<(Generation, String), ApiError> {
-    state
-        .run(STYLE, move || {
-            let g = complete(&model, &prompt, &params, |_| true)?;
-            let text = model.tokenizer.decode(&g.tokens)?;
-            Ok((g, text))
-        })
-        .await
-}
-
 /// Token ids of a `prompt` field: a string, one string in an array, or token ids.
 fn prompt_of(model: &ServedModel, prompt: &Value, max_new: usize) -> Result<Vec<u32>, ApiError> {
     let as_ids = |v: &[Value]| -> Option<Vec<u32>> {
@@ -223,8 +207,8 @@ async fn completions_inner(state: Arc<AppState>, body: Bytes) -> Result<Response
         let sse = stream_generation(&state, STYLE, model, prompt, params, format).await?;
         return Ok(sse);
     }
-    let (g, text) = run_to_end(&state, model, prompt, params).await?;
-    Ok(Json(json!({
+    let (g, text, stats) = state.generate(STYLE, model, prompt, params).await?;
+    let mut resp = Json(json!({
         "id": id,
         "object": "text_completion",
         "created": created,
@@ -232,7 +216,9 @@ async fn completions_inner(state: Arc<AppState>, body: Bytes) -> Result<Response
         "choices": [{"index": 0, "text": text, "logprobs": null, "finish_reason": finish_str(g.finish)}],
         "usage": usage(&g),
     }))
-    .into_response())
+    .into_response();
+    batch_headers(&mut resp, stats);
+    Ok(resp)
 }
 
 /// One chat message.
@@ -324,8 +310,8 @@ async fn chat_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiEr
         let sse = stream_generation(&state, STYLE, model, prompt, params, format).await?;
         return Ok(sse);
     }
-    let (g, text) = run_to_end(&state, model, prompt, params).await?;
-    Ok(Json(json!({
+    let (g, text, stats) = state.generate(STYLE, model, prompt, params).await?;
+    let mut resp = Json(json!({
         "id": id,
         "object": "chat.completion",
         "created": created,
@@ -334,7 +320,9 @@ async fn chat_inner(state: Arc<AppState>, body: Bytes) -> Result<Response, ApiEr
             "finish_reason": finish_str(g.finish)}],
         "usage": usage(&g),
     }))
-    .into_response())
+    .into_response();
+    batch_headers(&mut resp, stats);
+    Ok(resp)
 }
 
 /// `GET /v1/models`: every model with its task, parameter count and tokenizer.

@@ -1,13 +1,18 @@
 //! Shared server state: the models once loaded, and the permits that bound concurrency.
 
+use axum::response::Response;
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::error::{ApiError, Style};
 use crate::batch::{BatchSettings, Batcher, Done, EncoderWork, compute};
+use crate::continuous::{BatchStats, DecodeScheduler};
 use crate::error::ModelError;
-use crate::registry::{ModelRegistry, ServedModel, Task};
+use crate::generate::{Generation, GenerationParams};
+use crate::inference::complete;
+use crate::registry::{ModelRegistry, Network, ServedModel, Task};
 use crate::tokenizer::Encoded;
 
 /// State shared by every route.
@@ -16,6 +21,8 @@ pub struct AppState {
     registry: OnceLock<Arc<ModelRegistry>>,
     permits: Arc<Semaphore>,
     batcher: OnceLock<Batcher>,
+    settings: OnceLock<BatchSettings>,
+    decoders: OnceLock<HashMap<String, DecodeScheduler>>,
     /// Unix time the server started (the `created` field of model lists).
     pub created: u64,
 }
@@ -27,17 +34,57 @@ impl AppState {
             registry: OnceLock::new(),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
             batcher: OnceLock::new(),
+            settings: OnceLock::new(),
+            decoders: OnceLock::new(),
             created: unix_now(),
         }
     }
 
-    /// Batches encoder requests from now on (before models are installed); false if
-    /// batching was already on.
+    /// Batches encoder requests from now on, and the decode steps of the generators
+    /// installed later (call before models are installed); false if batching was already on.
     pub fn batch(&self, settings: BatchSettings) -> std::io::Result<bool> {
         if self.batcher.get().is_some() {
             return Ok(false);
         }
+        let _ = self.settings.set(settings);
         Ok(self.batcher.set(Batcher::start(settings)?).is_ok())
+    }
+
+    /// The decode scheduler of a generator, when its decode steps are batched.
+    pub fn decoder(&self, model: &ServedModel) -> Option<&DecodeScheduler> {
+        self.decoders.get()?.get(&model.name)
+    }
+
+    /// Generates to the end after a tokenised prompt: the generation, its text, and the
+    /// batches its decode steps ran in (`None` when it ran alone, batching off or a
+    /// generator that cannot batch, such as T5). Batched, the scheduler's thread is the
+    /// compute (no permit); otherwise under a permit, alone.
+    pub async fn generate(
+        &self,
+        style: Style,
+        model: Arc<ServedModel>,
+        prompt: Vec<u32>,
+        params: GenerationParams,
+    ) -> Result<(Generation, String, Option<BatchStats>), ApiError> {
+        if let Some(d) = self.decoder(&model) {
+            let (g, stats) = d
+                .generate(prompt, params)
+                .await
+                .map_err(|e| ApiError::from_model(style, e))?;
+            let text = model
+                .tokenizer
+                .decode(&g.tokens)
+                .map_err(|e| ApiError::from_model(style, e))?;
+            return Ok((g, text, Some(stats)));
+        }
+        let (g, text) = self
+            .run(style, move || {
+                let g = complete(&model, &prompt, &params, |_| true)?;
+                let text = model.tokenizer.decode(&g.tokens)?;
+                Ok((g, text))
+            })
+            .await?;
+        Ok((g, text, None))
     }
 
     /// Runs encoder work on tokenised inputs of one request: through the batcher when
@@ -75,8 +122,29 @@ impl AppState {
         .await
     }
 
-    /// Installs the loaded models; the server is ready from then on. False if already set.
+    /// Installs the loaded models (starting a decode scheduler per batchable generator
+    /// when batching is on); the server is ready from then on. False if already set.
     pub fn install(&self, registry: ModelRegistry) -> bool {
+        if self.registry.get().is_some() {
+            return false;
+        }
+        if let Some(settings) = self.settings.get() {
+            let mut decoders = HashMap::new();
+            for m in registry.models() {
+                let batchable =
+                    matches!(&m.network, Network::Generator(g) if g.batched().is_some());
+                if !batchable {
+                    continue;
+                }
+                match DecodeScheduler::start(m.clone(), *settings) {
+                    Ok(d) => {
+                        decoders.insert(m.name.clone(), d);
+                    }
+                    Err(e) => tracing::warn!("{e}; model `{}` generates unbatched", m.name),
+                }
+            }
+            let _ = self.decoders.set(decoders);
+        }
         self.registry.set(Arc::new(registry)).is_ok()
     }
 
@@ -147,6 +215,22 @@ impl AppState {
         .await
         .map_err(|e| ApiError::internal(style, format!("inference task failed: {e}")))?
         .map_err(|e| ApiError::from_model(style, e))
+    }
+}
+
+/// Adds the batch headers of a batched generation: `x-batch-size`, the largest batch its
+/// decode steps ran in, and `x-batch-size-mean`, their mean (both 1 when it had no decode
+/// step: the first token comes from the request's own prompt pass).
+pub fn batch_headers(resp: &mut Response, stats: Option<BatchStats>) {
+    let Some(stats) = stats else {
+        return;
+    };
+    let h = resp.headers_mut();
+    if let Ok(v) = stats.max.to_string().parse() {
+        h.insert("x-batch-size", v);
+    }
+    if let Ok(v) = format!("{:.2}", stats.mean).parse() {
+        h.insert("x-batch-size-mean", v);
     }
 }
 

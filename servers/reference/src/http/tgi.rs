@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 use super::error::{ApiError, Style, parse_body};
-use super::state::AppState;
+use super::state::{AppState, batch_headers};
 use super::stream::{StreamEvent, json_event, stream_generation};
 use crate::generate::{FinishReason, GenerationParams};
-use crate::inference::{complete, prompt_ids};
+use crate::inference::prompt_ids;
 use crate::registry::Task;
 
 const STYLE: Style = Style::Tgi;
@@ -152,13 +152,7 @@ async fn generate_inner(
         return Ok(sse);
     }
     let details = req.parameters.details;
-    let (g, text) = state
-        .run(STYLE, move || {
-            let g = complete(&model, &prompt, &p, |_| true)?;
-            let text = model.tokenizer.decode(&g.tokens)?;
-            Ok((g, text))
-        })
-        .await?;
+    let (g, text, stats) = state.generate(STYLE, model, prompt, p).await?;
     let mut out = json!({"generated_text": format!("{prefix}{text}")});
     if details {
         out["details"] = json!({
@@ -170,6 +164,7 @@ async fn generate_inner(
         });
     }
     let mut resp = Json(out).into_response();
+    batch_headers(&mut resp, stats);
     let h = resp.headers_mut();
     if let Ok(v) = g.tokens.len().to_string().parse() {
         h.insert("x-generated-tokens", v);

@@ -6,10 +6,10 @@ use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm,
 use serde::{Deserialize, Serialize};
 
 use super::attention::{attend, causal_mask, merge_heads};
-use super::causal_lm::{last_logits, transformer_root};
+use super::causal_lm::{cat_rows, dense, last_logits, row, transformer_root};
 use super::dims::DecoderDims;
 use super::generator::{Generator, GeneratorConfig, HfGeneratorConfig, ReservedIds, Started};
-use super::kv_cache::{CachedDecoding, CachedForward, KvCache, append_kv};
+use super::kv_cache::{CachedDecoding, CachedForward, KvCache, append_kv, check_rows, layer_slots};
 
 /// Context served when a config names none (BLOOM was trained on 2,048 tokens).
 const DEFAULT_CONTEXT: usize = 2048;
@@ -118,34 +118,41 @@ impl Block {
         })
     }
 
+    /// `x` `[rows, seq, h]`, with each row's attention bias and cache slot: the dense layers
+    /// on all rows at once, attention per row against its own cache.
     fn forward(
         &self,
         x: &Tensor,
-        bias: &Tensor,
-        cache: &mut Option<(Tensor, Tensor)>,
+        biases: &[Tensor],
+        slots: &mut [&mut Option<(Tensor, Tensor)>],
     ) -> Result<Tensor> {
-        let (b, seq, h) = x.dims3()?;
+        let (rows, seq, h) = x.dims3()?;
         let hd = h / self.heads;
         // Fused QKV is laid out per head: [.., heads, 3, head_dim].
-        let qkv = self
-            .query_key_value
-            .forward(&self.input_layernorm.forward(x)?)?
-            .reshape((b, seq, self.heads, 3, hd))?;
-        let part = |i: usize| -> Result<Tensor> {
-            qkv.narrow(3, i, 1)?
-                .squeeze(3)?
-                .transpose(1, 2)?
-                .contiguous()
-        };
-        let (q, k, v) = (part(0)?, part(1)?, part(2)?);
-        let (k, v) = append_kv(cache, k, v)?;
-        let ctx = merge_heads(&attend(&q, &k, &v, Some(bias))?)?;
-        let x = (self.dense.forward(&ctx)? + x)?;
-        let m = self.dense_4h_to_h.forward(
-            &self
-                .dense_h_to_4h
-                .forward(&self.post_attention_layernorm.forward(&x)?)?
-                .gelu()?,
+        let qkv = dense(&self.query_key_value, &self.input_layernorm.forward(x)?)?
+            .reshape((rows, seq, self.heads, 3, hd))?;
+        let mut ctxs = Vec::with_capacity(rows);
+        for (r, (slot, bias)) in slots.iter_mut().zip(biases).enumerate() {
+            let qkv = row(&qkv, r, rows)?;
+            let part = |i: usize| -> Result<Tensor> {
+                qkv.narrow(3, i, 1)?
+                    .squeeze(3)?
+                    .transpose(1, 2)?
+                    .contiguous()
+            };
+            let (q, k, v) = (part(0)?, part(1)?, part(2)?);
+            let (k, v) = append_kv(slot, k, v)?;
+            ctxs.push(merge_heads(&attend(&q, &k, &v, Some(bias))?)?);
+        }
+        let ctx = cat_rows(ctxs)?;
+        let x = (dense(&self.dense, &ctx)? + x)?;
+        let m = dense(
+            &self.dense_4h_to_h,
+            &dense(
+                &self.dense_h_to_4h,
+                &self.post_attention_layernorm.forward(&x)?,
+            )?
+            .gelu()?,
         )?;
         m + x
     }
@@ -206,30 +213,40 @@ impl CachedForward for Bloom {
         KvCache::new(self.blocks.len())
     }
 
-    fn forward(&self, ids: &[u32], cache: &mut KvCache) -> Result<Tensor> {
+    fn forward_batch(
+        &self,
+        ids: &[u32],
+        seq: usize,
+        caches: &mut [&mut KvCache],
+    ) -> Result<Tensor> {
         let dev = &Device::Cpu;
-        let seq = ids.len();
-        if seq == 0 {
-            return Err(candle_core::Error::Msg("empty input".into()));
+        let rows = caches.len();
+        check_rows(ids, seq, rows)?;
+        let mut biases = Vec::with_capacity(rows);
+        for cache in caches.iter_mut() {
+            cache.layers_mut(self.blocks.len());
+            let past = cache.len();
+            let total = past + seq;
+            // ALiBi: slope × key position, plus the causal mask when several queries run at once.
+            let positions = Tensor::arange(0u32, total as u32, dev)?
+                .to_dtype(candle_core::DType::F32)?
+                .reshape((1, 1, 1, total))?;
+            let mut bias = self.slopes.broadcast_mul(&positions)?;
+            if seq > 1 {
+                bias = bias.broadcast_add(&causal_mask(seq, past, dev)?)?;
+            }
+            biases.push(bias);
         }
-        let past = cache.len();
-        let total = past + seq;
-        // ALiBi: slope × key position, plus the causal mask when several queries run at once.
-        let positions = Tensor::arange(0u32, total as u32, dev)?
-            .to_dtype(candle_core::DType::F32)?
-            .reshape((1, 1, 1, total))?;
-        let mut bias = self.slopes.broadcast_mul(&positions)?;
-        if seq > 1 {
-            bias = bias.broadcast_add(&causal_mask(seq, past, dev)?)?;
-        }
-        let input = Tensor::new(ids, dev)?.unsqueeze(0)?;
+        let input = Tensor::from_slice(ids, (rows, seq), dev)?;
         let mut x = self
             .embeddings_norm
             .forward(&self.word_embeddings.forward(&input)?)?;
-        for (block, slot) in self.blocks.iter().zip(cache.layers_mut(self.blocks.len())) {
-            x = block.forward(&x, &bias, slot)?;
+        for (layer, block) in self.blocks.iter().enumerate() {
+            x = block.forward(&x, &biases, &mut layer_slots(caches, layer)?)?;
         }
-        cache.advance(seq);
+        for cache in caches.iter_mut() {
+            cache.advance(seq);
+        }
         last_logits(&x, seq, &self.ln_f, &self.lm_head)
     }
 }
@@ -266,5 +283,9 @@ impl Generator for Bloom {
     fn start(&self, prompt: &[u32]) -> Result<Started<'_>> {
         let (decoding, logits) = CachedDecoding::start(self, prompt)?;
         Ok((Box::new(decoding), logits))
+    }
+
+    fn batched(&self) -> Option<&dyn CachedForward> {
+        Some(self)
     }
 }

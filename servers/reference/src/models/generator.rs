@@ -7,6 +7,7 @@ use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::dims::DecoderDims;
+use super::kv_cache::CachedForward;
 
 /// Ids the built-in tokenizer keeps out of words for a generator's vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -48,6 +49,12 @@ pub trait Generator: std::fmt::Debug + Send + Sync {
 
     /// Runs the prompt (at least one token) and starts a generation.
     fn start(&self, prompt: &[u32]) -> Result<Started<'_>>;
+
+    /// The forward pass over a batch of sequences with their own caches, when this
+    /// generator's decode steps can run batched (continuous batching); `None` otherwise.
+    fn batched(&self) -> Option<&dyn CachedForward> {
+        None
+    }
 }
 
 /// The dimensions of a generator, which can build it.

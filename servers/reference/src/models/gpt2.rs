@@ -6,10 +6,10 @@ use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm}
 use serde::{Deserialize, Serialize};
 
 use super::attention::{attend, causal_mask, merge_heads, split_heads};
-use super::causal_lm::{last_logits, transformer_root};
+use super::causal_lm::{cat_rows, dense, last_logits, row, transformer_root};
 use super::dims::DecoderDims;
 use super::generator::{Generator, GeneratorConfig, HfGeneratorConfig, ReservedIds, Started};
-use super::kv_cache::{CachedDecoding, CachedForward, KvCache, append_kv};
+use super::kv_cache::{CachedDecoding, CachedForward, KvCache, append_kv, check_rows, layer_slots};
 
 /// Dimensions of a GPT-2 model (Hugging Face `GPT2Config` names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -129,24 +129,32 @@ impl Block {
         })
     }
 
-    fn forward(&self, x: &Tensor, cache: &mut Option<(Tensor, Tensor)>) -> Result<Tensor> {
-        let (_, seq, e) = x.dims3()?;
-        let qkv = self.c_attn.forward(&self.ln_1.forward(x)?)?;
-        let q = split_heads(&qkv.narrow(2, 0, e)?, self.heads)?;
-        let k = split_heads(&qkv.narrow(2, e, e)?, self.heads)?;
-        let v = split_heads(&qkv.narrow(2, 2 * e, e)?, self.heads)?;
-        let (k, v) = append_kv(cache, k, v)?;
-        let past = k.dim(2)? - seq;
-        let mask = if seq > 1 {
-            Some(causal_mask(seq, past, x.device())?)
-        } else {
-            None
-        };
-        let ctx = merge_heads(&attend(&q, &k, &v, mask.as_ref())?)?;
-        let x = (x + self.c_proj.forward(&ctx)?)?;
-        let m = self
-            .mlp_proj
-            .forward(&self.c_fc.forward(&self.ln_2.forward(&x)?)?.gelu()?)?;
+    /// `x` `[rows, seq, e]`, one cache slot per row: the dense layers on all rows at once,
+    /// attention per row against its own cache.
+    fn forward(&self, x: &Tensor, slots: &mut [&mut Option<(Tensor, Tensor)>]) -> Result<Tensor> {
+        let (rows, seq, e) = x.dims3()?;
+        let qkv = dense(&self.c_attn, &self.ln_1.forward(x)?)?;
+        let mut ctxs = Vec::with_capacity(rows);
+        for (r, slot) in slots.iter_mut().enumerate() {
+            let qkv = row(&qkv, r, rows)?;
+            let q = split_heads(&qkv.narrow(2, 0, e)?, self.heads)?;
+            let k = split_heads(&qkv.narrow(2, e, e)?, self.heads)?;
+            let v = split_heads(&qkv.narrow(2, 2 * e, e)?, self.heads)?;
+            let (k, v) = append_kv(slot, k, v)?;
+            let past = k.dim(2)? - seq;
+            let mask = if seq > 1 {
+                Some(causal_mask(seq, past, x.device())?)
+            } else {
+                None
+            };
+            ctxs.push(merge_heads(&attend(&q, &k, &v, mask.as_ref())?)?);
+        }
+        let ctx = cat_rows(ctxs)?;
+        let x = (x + dense(&self.c_proj, &ctx)?)?;
+        let m = dense(
+            &self.mlp_proj,
+            &dense(&self.c_fc, &self.ln_2.forward(&x)?)?.gelu()?,
+        )?;
         x + m
     }
 }
@@ -199,20 +207,30 @@ impl CachedForward for Gpt2 {
         KvCache::new(self.blocks.len())
     }
 
-    fn forward(&self, ids: &[u32], cache: &mut KvCache) -> Result<Tensor> {
+    fn forward_batch(
+        &self,
+        ids: &[u32],
+        seq: usize,
+        caches: &mut [&mut KvCache],
+    ) -> Result<Tensor> {
         let dev = &Device::Cpu;
-        let seq = ids.len();
-        if seq == 0 {
-            return Err(candle_core::Error::Msg("empty input".into()));
+        let rows = caches.len();
+        check_rows(ids, seq, rows)?;
+        let mut positions = Vec::with_capacity(ids.len());
+        for cache in caches.iter_mut() {
+            cache.layers_mut(self.blocks.len());
+            let start = cache.len() as u32;
+            positions.extend(start..start + seq as u32);
         }
-        let start = cache.len() as u32;
-        let input = Tensor::new(ids, dev)?.unsqueeze(0)?;
-        let positions = Tensor::arange(start, start + seq as u32, dev)?.unsqueeze(0)?;
+        let input = Tensor::from_slice(ids, (rows, seq), dev)?;
+        let positions = Tensor::from_vec(positions, (rows, seq), dev)?;
         let mut x = (self.wte.forward(&input)? + self.wpe.forward(&positions)?)?;
-        for (block, layer_cache) in self.blocks.iter().zip(cache.layers_mut(self.blocks.len())) {
-            x = block.forward(&x, layer_cache)?;
+        for (layer, block) in self.blocks.iter().enumerate() {
+            x = block.forward(&x, &mut layer_slots(caches, layer)?)?;
         }
-        cache.advance(seq);
+        for cache in caches.iter_mut() {
+            cache.advance(seq);
+        }
         last_logits(&x, seq, &self.ln_f, &self.lm_head)
     }
 }
@@ -249,5 +267,9 @@ impl Generator for Gpt2 {
     fn start(&self, prompt: &[u32]) -> Result<Started<'_>> {
         let (decoding, logits) = CachedDecoding::start(self, prompt)?;
         Ok((Box::new(decoding), logits))
+    }
+
+    fn batched(&self) -> Option<&dyn CachedForward> {
+        Some(self)
     }
 }

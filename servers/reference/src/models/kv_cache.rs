@@ -38,6 +38,11 @@ impl KvCache {
         &mut self.layers
     }
 
+    /// The slot of one layer.
+    pub fn layer_mut(&mut self, layer: usize) -> Option<&mut Option<(Tensor, Tensor)>> {
+        self.layers.get_mut(layer)
+    }
+
     /// Records that `tokens` more tokens went through every layer.
     pub fn advance(&mut self, tokens: usize) {
         self.len += tokens;
@@ -58,13 +63,53 @@ pub fn append_kv(
     Ok((k, v))
 }
 
-/// A decoder-only model that runs tokens after what a [`KvCache`] holds.
-pub trait CachedForward {
+/// The per-sequence slots of one layer across a batch of caches (each cache already sized by
+/// [`KvCache::layers_mut`]).
+pub fn layer_slots<'a>(
+    caches: &'a mut [&mut KvCache],
+    layer: usize,
+) -> Result<Vec<&'a mut Option<(Tensor, Tensor)>>> {
+    caches
+        .iter_mut()
+        .map(|c| {
+            c.layer_mut(layer)
+                .ok_or_else(|| candle_core::Error::Msg(format!("no cache slot for layer {layer}")))
+        })
+        .collect()
+}
+
+/// Checks the shape of a batched call: `rows` caches, `seq` tokens each in `ids`, and more
+/// than one row only for single-token steps.
+pub fn check_rows(ids: &[u32], seq: usize, rows: usize) -> Result<()> {
+    if seq == 0 || rows == 0 {
+        return Err(candle_core::Error::Msg("empty input".into()));
+    }
+    if ids.len() != rows * seq {
+        return Err(candle_core::Error::Msg(format!(
+            "{} ids for {rows} sequences of {seq} tokens",
+            ids.len()
+        )));
+    }
+    Ok(())
+}
+
+/// A decoder-only model that runs tokens after what a [`KvCache`] holds, alone or for a
+/// batch of sequences at once.
+pub trait CachedForward: Send + Sync {
     /// A fresh cache for one generation.
     fn new_cache(&self) -> KvCache;
 
+    /// Runs `seq` tokens per sequence (`ids` row after row) after what each sequence's cache
+    /// holds, as one forward pass, and returns the next-token logits `[rows, vocab]`. The
+    /// dense layers run on every row at once; attention runs per row against that row's own
+    /// cache (so sequences of different lengths need no padding).
+    fn forward_batch(&self, ids: &[u32], seq: usize, caches: &mut [&mut KvCache])
+    -> Result<Tensor>;
+
     /// Runs `ids` after what the cache holds and returns the next-token logits `[vocab]`.
-    fn forward(&self, ids: &[u32], cache: &mut KvCache) -> Result<Tensor>;
+    fn forward(&self, ids: &[u32], cache: &mut KvCache) -> Result<Tensor> {
+        self.forward_batch(ids, ids.len(), &mut [cache])?.squeeze(0)
+    }
 }
 
 /// One generation of a [`CachedForward`] model: the model and its cache.
