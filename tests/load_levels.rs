@@ -148,22 +148,24 @@ fn the_dry_run_names_the_levels_and_bad_levels_are_refused_where_written() {
         "openai-completions",
         "http://127.0.0.1:9",
         "general-purpose",
-        &schedule(r#"["c1", "c8", "p2.5"]"#),
+        &schedule(r#"["c1", "c4", "p2.5"]"#),
         "",
     );
     let (_dir, path) = suite_dir(&suite, 4);
     let (code, stdout, stderr) = dry_run_at(&path);
     assert_eq!(code, 0, "{stderr}");
-    for id in ["m1@sample~c1", "m1@sample~c8", "m1@sample~p2.5"] {
+    for id in ["m1@sample~c1", "m1@sample~c4", "m1@sample~p2.5"] {
         assert!(stdout.contains(id), "{id} in {stdout}");
     }
-    assert!(stdout.contains("load levels c1, c8, p2.5"), "{stdout}");
+    assert!(stdout.contains("load levels c1, c4, p2.5"), "{stdout}");
 
     for (load, needle) in [
         (r#"["c0"]"#, "`cN`"),
         (r#"["c4", "c4"]"#, "listed twice"),
         (r#"["c99999"]"#, "expected 1 to 4096"),
         (r#"["fast"]"#, "`pR`"),
+        (r#"["c8"]"#, "raise `schedule.inferences` to at least 9"),
+        (r#"["p0.001"]"#, "expected 0.01 to 100000"),
     ] {
         let suite = one_model_suite(
             "openai-completions",
@@ -194,6 +196,21 @@ fn the_dry_run_names_the_levels_and_bad_levels_are_refused_where_written() {
     let (code, _, stderr) = dry_run_at(&path);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("remove `concurrency`"), "{stderr}");
+
+    let ambiguous = one_model_suite(
+        "openai-completions",
+        "http://127.0.0.1:9",
+        "general-purpose",
+        &schedule(r#"["c1"]"#),
+        "",
+    )
+    .replace("name = \"m1\"", "name = \"m1@sample\"")
+    .replace("[schedule]", "[[models]]\nname = \"m1\"\ntask = \"sentiment\"\nclass = \"general-purpose\"\nserver = \"local\"\n\n[[datasets]]\nname = \"sample@sample\"\ntask = \"sentiment\"\npath = \"data.jsonl\"\nfields = { text = \"sentence\" }\n\n[schedule]");
+    let (_dir, path) = suite_dir(&ambiguous, 4);
+    let (code, _, stderr) = dry_run_at(&path);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("m1@sample@sample~c1"), "{stderr}");
+    assert!(stderr.contains("rename a model or dataset"), "{stderr}");
 
     let limits = one_model_suite(
         "openai-completions",
@@ -236,4 +253,52 @@ fn every_load_suite_dry_runs_with_its_levels() {
         stdout.contains("configurations (18)"),
         "6 levels × 3 limits: {stdout}"
     );
+}
+
+#[test]
+fn ctrl_c_ends_an_open_loop_at_once_not_at_its_last_arrival() {
+    let server = stalling_server(Duration::from_millis(1));
+    // p0.5: 30 arrivals spread over about a minute; no warm-up, so the first measured
+    // request is sent at once.
+    let suite = one_model_suite(
+        "openai-completions",
+        &server.url,
+        "general-purpose",
+        "inferences = 30\nrepetitions = 1\nwarmup = 0\nseed = 5\nload = [\"p0.5\"]\n",
+        "",
+    );
+    let offsets = harness::arrivals::poisson_offsets_ns(
+        0.5,
+        30,
+        harness::arrivals::batch_seed(5, "m1@sample~p0.5", 1),
+    );
+    let last_s = *offsets.last().expect("arrivals") as f64 / 1e9;
+    assert!(last_s > 30.0, "the seeded schedule spans {last_s} s");
+    let (dir, path) = suite_dir(&suite, 4);
+    let out = dir.path().join("results");
+    let child = crate::common::joulebench()
+        .args(["run", "--quiet", "--out"])
+        .arg(&out)
+        .arg(&path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start joulebench");
+    assert!(
+        server.wait_for_posts(1, Duration::from_secs(30)),
+        "the first arrival never came"
+    );
+    let pid = i32::try_from(child.id()).expect("pid");
+    // SAFETY: kill(2) on the pid of a child we started and have not reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let signalled = std::time::Instant::now();
+    let output = child.wait_with_output().expect("run ends");
+    let waited = signalled.elapsed();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{stderr}");
+    assert!(
+        waited < Duration::from_secs(10),
+        "the run ended {waited:?} after Ctrl-C; its last arrival was due {last_s:.0} s in"
+    );
+    assert_eq!(manifest(&out)["status"], "interrupted");
 }

@@ -207,13 +207,28 @@ pub struct LatencyTarget {
 }
 
 /// `run.json`'s `load`: what the suite asked of load levels that the report needs.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LoadInfo {
     /// Latency targets, in suite order.
     #[serde(default)]
     pub latency_targets: Vec<LatencyTarget>,
-    /// Share of an open-loop repetition's first arrivals counted as ramp-up.
+    /// Share of an open-loop repetition's first arrivals counted as ramp-up (0.1 when a
+    /// writer left it out).
+    #[serde(default = "default_ramp_share")]
     pub open_loop_ramp_share: f64,
+}
+
+impl Default for LoadInfo {
+    fn default() -> Self {
+        Self {
+            latency_targets: Vec::new(),
+            open_loop_ramp_share: default_ramp_share(),
+        }
+    }
+}
+
+fn default_ramp_share() -> f64 {
+    0.1
 }
 
 #[cfg(test)]

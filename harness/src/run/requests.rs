@@ -96,6 +96,9 @@ pub struct BatchSpec<'a> {
 /// open-file limit is 1,024).
 pub const OPEN_LOOP_MAX_IN_FLIGHT: usize = 768;
 
+/// How often a batch looks at its stop flags for the arrivals still waiting.
+const HALT_POLL: std::time::Duration = std::time::Duration::from_millis(50);
+
 /// Sends `spec.count` requests, as `spec.load` offers them (closed loop: at most N at a
 /// time, each sent when one ends; open loop: each at its seeded Poisson arrival time,
 /// whatever is in flight, up to [`OPEN_LOOP_MAX_IN_FLIGHT`]), stopping early when
@@ -132,6 +135,7 @@ pub async fn send_batch(
             )),
         ),
     };
+    let (halt_tx, halt_rx) = tokio::sync::watch::channel(false);
     let (t0, t0_ns) = (tokio::time::Instant::now(), clock.now_ns());
     let arrivals = arrivals.as_deref();
     let mut outcomes = stream::iter(spec.first_index..spec.first_index.saturating_add(spec.count))
@@ -141,9 +145,14 @@ pub async fn send_batch(
             let due = arrivals
                 .and_then(|a| a.get((index - spec.first_index) as usize))
                 .copied();
+            let mut halted = halt_rx.clone();
             async move {
                 if let Some(offset) = due {
-                    tokio::time::sleep_until(t0 + std::time::Duration::from_nanos(offset)).await;
+                    let due_at = t0 + std::time::Duration::from_nanos(offset);
+                    tokio::select! {
+                        () = tokio::time::sleep_until(due_at) => {}
+                        _ = halted.wait_for(|h| *h) => return None,
+                    }
                     if !go_on() {
                         return None; // stopped while waiting for its arrival: never sent
                     }
@@ -154,101 +163,117 @@ pub async fn send_batch(
             }
         })
         .buffer_unordered(in_flight);
-    while let Some(next) = outcomes.next().await {
-        let Some((index, row, pins, scheduled, outcome)) = next else {
-            continue;
-        };
-        let parsed = outcome.parsed.clone().unwrap_or_default();
-        let pinned = pins
-            && outcome.status == RequestStatus::Ok
-            && parsed
-                .completion_tokens
-                .is_none_or(|c| Some(c) == max_tokens);
-        out.request(&RequestRecord {
-            config: config.id.clone(),
-            model: config.model.clone(),
-            dataset: config.dataset.clone(),
-            phase: spec.phase,
-            repetition: spec.repetition,
-            index,
-            row,
-            t_start_ns: outcome.t_start_ns + spec.t_offset_ns,
-            t_end_ns: outcome.t_end_ns + spec.t_offset_ns,
-            latency_ms: outcome.t_end_ns.saturating_sub(outcome.t_start_ns) as f64 / 1e6,
-            ttft_ms: outcome.ttft_ns.map(|t| t as f64 / 1e6),
-            itl_ms: outcome.mean_itl_ms,
-            status: outcome.status,
-            http_status: outcome.http_status,
-            prompt_tokens: parsed.prompt_tokens,
-            completion_tokens: parsed.completion_tokens,
-            output_pinned: pinned,
-            output_chars: parsed.output_chars,
-            error: outcome.error.clone(),
-            completion_tokens_source: outcome
-                .completion_tokens_source
-                .filter(|_| parsed.completion_tokens.is_some()),
-            pin_requested: config.generation.map(|g| g.pin_output_length),
-            itl_p50_ms: outcome.itl_p50_ms,
-            t_scheduled_ns: scheduled.map(|t| t + spec.t_offset_ns),
-        })?;
-        if spec.phase == Phase::Measured {
-            out.answer(&AnswerRecord {
+    // Arrivals waiting for their due time wake when the batch must stop, not at their
+    // time (a slow open loop may hold hundreds for minutes): one watcher polls the flags
+    // and tells them all.
+    let consumed = AtomicBool::new(false);
+    let watch = async {
+        while go_on() && !consumed.load(Ordering::SeqCst) {
+            tokio::time::sleep(HALT_POLL).await;
+        }
+        let _ = halt_tx.send(true);
+    };
+    let consume = async {
+        while let Some(next) = outcomes.next().await {
+            let Some((index, row, pins, scheduled, outcome)) = next else {
+                continue;
+            };
+            let parsed = outcome.parsed.clone().unwrap_or_default();
+            let pinned = pins
+                && outcome.status == RequestStatus::Ok
+                && parsed
+                    .completion_tokens
+                    .is_none_or(|c| Some(c) == max_tokens);
+            out.request(&RequestRecord {
                 config: config.id.clone(),
+                model: config.model.clone(),
+                dataset: config.dataset.clone(),
+                phase: spec.phase,
                 repetition: spec.repetition,
                 index,
                 row,
-                answer: outcome
-                    .parsed
-                    .as_ref()
-                    .filter(|_| outcome.status == RequestStatus::Ok)
-                    .and_then(|p| p.answer.clone()),
-                expected: inputs
-                    .expected
-                    .get(index as usize % n)
-                    .cloned()
-                    .unwrap_or_default(),
+                t_start_ns: outcome.t_start_ns + spec.t_offset_ns,
+                t_end_ns: outcome.t_end_ns + spec.t_offset_ns,
+                latency_ms: outcome.t_end_ns.saturating_sub(outcome.t_start_ns) as f64 / 1e6,
+                ttft_ms: outcome.ttft_ns.map(|t| t as f64 / 1e6),
+                itl_ms: outcome.mean_itl_ms,
+                status: outcome.status,
+                http_status: outcome.http_status,
+                prompt_tokens: parsed.prompt_tokens,
+                completion_tokens: parsed.completion_tokens,
+                output_pinned: pinned,
+                output_chars: parsed.output_chars,
+                error: outcome.error.clone(),
+                completion_tokens_source: outcome
+                    .completion_tokens_source
+                    .filter(|_| parsed.completion_tokens.is_some()),
+                pin_requested: config.generation.map(|g| g.pin_output_length),
+                itl_p50_ms: outcome.itl_p50_ms,
+                t_scheduled_ns: scheduled.map(|t| t + spec.t_offset_ns),
             })?;
-        }
-        result.sent += 1;
-        if outcome.http_status.is_some() {
-            result.answered += 1;
-        }
-        // Timeouts and connection failures count alike whatever the HTTP status (a
-        // timeout may come after the headers); HTTP errors only with the same status.
-        let code = outcome
-            .http_status
-            .filter(|_| outcome.status == RequestStatus::HttpError);
-        let key = (outcome.status, code);
-        streak = match streak {
-            (last, n) if last == key => (last, n + 1),
-            _ => (key, 1),
-        };
-        if outcome.status != RequestStatus::Ok {
-            result.failures += 1;
-            if result.first_error.is_none() {
-                result.first_error = Some(outcome.error.clone());
+            if spec.phase == Phase::Measured {
+                out.answer(&AnswerRecord {
+                    config: config.id.clone(),
+                    repetition: spec.repetition,
+                    index,
+                    row,
+                    answer: outcome
+                        .parsed
+                        .as_ref()
+                        .filter(|_| outcome.status == RequestStatus::Ok)
+                        .and_then(|p| p.answer.clone()),
+                    expected: inputs
+                        .expected
+                        .get(index as usize % n)
+                        .cloned()
+                        .unwrap_or_default(),
+                })?;
             }
-            result.last_error = Some(outcome.error.clone());
-        }
-        let cause = match streak {
-            ((RequestStatus::Connection, _), n) if n >= SERVER_GONE_FAILURES => {
-                Some(StopCause::ConnectionFailures(n))
+            result.sent += 1;
+            if outcome.http_status.is_some() {
+                result.answered += 1;
             }
-            ((RequestStatus::Timeout, _), n) if n >= SERVER_HUNG_TIMEOUTS => {
-                Some(StopCause::Timeouts(n))
+            // Timeouts and connection failures count alike whatever the HTTP status (a
+            // timeout may come after the headers); HTTP errors only with the same status.
+            let code = outcome
+                .http_status
+                .filter(|_| outcome.status == RequestStatus::HttpError);
+            let key = (outcome.status, code);
+            streak = match streak {
+                (last, n) if last == key => (last, n + 1),
+                _ => (key, 1),
+            };
+            if outcome.status != RequestStatus::Ok {
+                result.failures += 1;
+                if result.first_error.is_none() {
+                    result.first_error = Some(outcome.error.clone());
+                }
+                result.last_error = Some(outcome.error.clone());
             }
-            ((RequestStatus::HttpError, _), n) if n >= SERVER_ERROR_STREAK => {
-                Some(StopCause::HttpErrors(n))
+            let cause = match streak {
+                ((RequestStatus::Connection, _), n) if n >= SERVER_GONE_FAILURES => {
+                    Some(StopCause::ConnectionFailures(n))
+                }
+                ((RequestStatus::Timeout, _), n) if n >= SERVER_HUNG_TIMEOUTS => {
+                    Some(StopCause::Timeouts(n))
+                }
+                ((RequestStatus::HttpError, _), n) if n >= SERVER_ERROR_STREAK => {
+                    Some(StopCause::HttpErrors(n))
+                }
+                _ => None,
+            };
+            if cause.is_some() && result.stop_cause.is_none() {
+                result.stop_cause = cause;
+                gone.store(true, Ordering::SeqCst);
             }
-            _ => None,
-        };
-        if cause.is_some() && result.stop_cause.is_none() {
-            result.stop_cause = cause;
-            gone.store(true, Ordering::SeqCst);
+            if spec.phase == Phase::Measured {
+                progress.inc(1);
+            }
         }
-        if spec.phase == Phase::Measured {
-            progress.inc(1);
-        }
-    }
+        consumed.store(true, Ordering::SeqCst);
+        Ok::<(), WriteError>(())
+    };
+    let (consumed_result, ()) = futures_util::future::join(consume, watch).await;
+    consumed_result?;
     Ok(result)
 }

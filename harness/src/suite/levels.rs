@@ -6,12 +6,16 @@ use super::error::SourceText;
 use super::file::{ModelSpec, SuiteFile};
 use super::keys::{Step, value_span};
 use super::numbers::MAX_CONCURRENCY;
+use super::plan::Plan;
 use super::{ProbeKind, SuiteError};
 use records::load::{LoadLevel, OperatingPoint};
 use std::ops::Range;
 
 /// The highest open-loop arrival rate a suite may ask for (requests/s).
 pub const MAX_ARRIVAL_RATE: f64 = 100_000.0;
+
+/// The lowest open-loop arrival rate a suite may ask for (requests/s): one every 100 s.
+pub const MIN_ARRIVAL_RATE: f64 = 0.01;
 
 /// The highest GPU power limit a suite may ask for (W); boards today top out near 1.2 kW.
 pub const MAX_POWER_LIMIT_W: u32 = 5_000;
@@ -45,7 +49,7 @@ pub(super) fn points(
                 .iter()
                 .map(|l| (l.get_ref().as_str(), l.span()))
                 .collect();
-            parse_levels(src, &texts, "models.load")?
+            parse_levels(src, &texts, "models.load", schedule.inferences)?
         }
         None => {
             let texts: Vec<(&str, Range<usize>)> = schedule
@@ -57,7 +61,7 @@ pub(super) fn points(
                     (l.as_str(), value_span(src.text, &at).unwrap_or(0..0))
                 })
                 .collect();
-            parse_levels(src, &texts, "schedule.load")?
+            parse_levels(src, &texts, "schedule.load", schedule.inferences)?
         }
     };
     let limits = power_limits(src, spec)?;
@@ -84,10 +88,22 @@ pub(super) fn points(
         })
         .collect();
     if points.len() > MAX_POINTS {
-        let span = value_span(src.text, &[Step::Key("schedule"), Step::Key("load")]);
+        let (span, key) = match &m.load {
+            Some(_) => (
+                value_span(
+                    src.text,
+                    &[Step::Key("models"), Step::Index(index), Step::Key("load")],
+                ),
+                "models.load",
+            ),
+            None => (
+                value_span(src.text, &[Step::Key("schedule"), Step::Key("load")]),
+                "schedule.load",
+            ),
+        };
         return Err(src.error_at(
             span.unwrap_or(0..0),
-            Some("schedule.load"),
+            Some(key),
             format!(
                 "{} load levels × power limits for model {:?}; expected at most {MAX_POINTS}: sweep fewer levels or limits",
                 points.len(),
@@ -154,10 +170,30 @@ pub(super) fn check_schedule(src: SourceText<'_>, spec: &SuiteFile) -> Result<()
     Ok(())
 }
 
+/// Refuses a plan in which two model–dataset–level triples get the same id (names holding
+/// `@` or `~` can: model `a@b` on dataset `c` and model `a` on dataset `b@c`).
+pub(super) fn check_unique_ids(src: SourceText<'_>, plan: &Plan) -> Result<(), SuiteError> {
+    let mut seen = std::collections::BTreeSet::new();
+    for c in &plan.configurations {
+        if !seen.insert(c.id.as_str()) {
+            return Err(src.error_at(
+                0..0,
+                Some("models.name"),
+                format!(
+                    "two configurations are both named {:?} (model {:?} on dataset {:?} is one): rename a model or dataset so that no name holds `@` or `~`",
+                    c.id, c.model, c.dataset
+                ),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn parse_levels(
     src: SourceText<'_>,
     texts: &[(&str, Range<usize>)],
     key: &str,
+    inferences: u32,
 ) -> Result<Vec<LoadLevel>, SuiteError> {
     let mut levels: Vec<LoadLevel> = Vec::new();
     for (text, span) in texts {
@@ -169,9 +205,15 @@ fn parse_levels(
                     "{n} clients is out of range: expected 1 to {MAX_CONCURRENCY}"
                 )));
             }
-            LoadLevel::Open(r) if r > MAX_ARRIVAL_RATE => {
+            LoadLevel::Open(r) if !(MIN_ARRIVAL_RATE..=MAX_ARRIVAL_RATE).contains(&r) => {
                 return Err(error(format!(
-                    "{r} requests/s is out of range: expected above 0 and at most {MAX_ARRIVAL_RATE}"
+                    "{r} requests/s is out of range: expected {MIN_ARRIVAL_RATE} to {MAX_ARRIVAL_RATE}"
+                )));
+            }
+            LoadLevel::Closed(n) if n >= inferences => {
+                return Err(error(format!(
+                    "c{n} with {inferences} inferences per repetition never holds {n} requests in flight with one more to send, so it has no steady-state window: raise `schedule.inferences` to at least {} (many times {n} keeps the ramp-up and drain a small part of each repetition)",
+                    n + 1
                 )));
             }
             _ => {}

@@ -92,6 +92,7 @@ fn load_checked(path: &Path, dir: &Path, datasets_must_exist: bool) -> Result<Su
         .sum();
     super::numbers::check_plan_size(src, &spec, configurations)?;
     let plan = Plan::of(&models, &datasets.sources, &spec.schedule);
+    super::levels::check_unique_ids(src, &plan)?;
     let SuiteFile {
         suite: header,
         datasets: dataset_specs,
