@@ -116,7 +116,7 @@ fn steady_state_energy_per_request_and_token_have_their_known_answers() {
 
 #[test]
 fn open_loop_offered_against_achieved_rate_and_queueing_delay() {
-    let (_dir, report) = rendered(&LoadSweep::small(), false);
+    let (dir, report) = rendered(&LoadSweep::small(), false);
     let load = report.load.as_ref().expect("load levels");
     // p5: an arrival every 20 ticks, sent 1 tick late, served at once (4 slots of 0.2 s):
     // 40 arrivals 0.2 s apart, 40 answers 0.2 s apart, 39 gaps each.
@@ -145,6 +145,18 @@ fn open_loop_offered_against_achieved_rate_and_queueing_delay() {
         "p50 queueing delay",
     );
     close(mean(p50, |r| &r.e2e_mean_ms), 800.0, "p50 e2e mean");
+    // Past capacity there is no steady state, and summary.md says what that does to it.
+    let md = std::fs::read_to_string(dir.path().join("summary.md")).expect("summary.md");
+    assert!(
+        md.contains("- `p50`: past capacity (achieved 21.0 of 50.0 req/s offered)"),
+        "{md}"
+    );
+    let tiny = md
+        .split("### tiny-gen on prompts")
+        .nth(1)
+        .and_then(|t| t.split("\n## ").next())
+        .expect("tiny-gen's table");
+    assert!(tiny.contains("- `p50`: past capacity") && !tiny.contains("- `p20`: past capacity"));
     assert!(mean(p50, |r| &r.ttft_p90_ms) > mean(p5, |r| &r.ttft_p90_ms));
     // Closed loops have no schedule, and say so.
     let c4 = level(load, "tiny-gen", "c4");
@@ -312,6 +324,70 @@ fn latency_targets_pick_the_lowest_energy_level_meeting_them() {
     let md = std::fs::read_to_string(dir.path().join("summary.md")).expect("summary.md");
     assert!(md.contains("## Lowest energy within each latency target"));
     assert!(md.contains("| e2e_p90 ≤ 400"), "{md}");
+}
+
+#[test]
+fn latency_targets_are_also_picked_across_power_limits() {
+    // tiny-gen at c1, c4, p20, each as found (80 W GPU) and at a 50 W limit (the GPU
+    // draws 50 W, as fast): with the CPU's 20 W, p20-50w costs 70 W × 0.2 s / 4 = 3.5 J.
+    let mut sweep = LoadSweep::small();
+    sweep.models.truncate(1);
+    sweep.levels = ["c1", "c4", "p20", "c1-50w", "c4-50w", "p20-50w"]
+        .iter()
+        .filter_map(|t| t.parse().ok())
+        .collect();
+    sweep.targets.truncate(1);
+    let (dir, report) = rendered(&sweep, false);
+    let load = report.load.as_ref().expect("load levels");
+    use report::load::targets::Scope;
+    let rows: Vec<_> = load
+        .latency_targets
+        .iter()
+        .map(|t| (t.scope, t.power_limit_w, t.point.as_str()))
+        .collect();
+    // e2e p90 ≤ 400 ms: across limits p20-50w; within each limit its own p20.
+    assert_eq!(
+        rows,
+        [
+            (Scope::AllLimits, Some(50), "p20-50w"),
+            (Scope::OneLimit, None, "p20"),
+            (Scope::OneLimit, Some(50), "p20-50w"),
+        ]
+    );
+    let across = &load.latency_targets[0];
+    assert!(across.meets);
+    close(
+        across.energy_j_per_request.expect("energy"),
+        70.0 * 0.2 / 4.0,
+        "p20-50w J/request",
+    );
+    close(
+        load.latency_targets[1]
+            .energy_j_per_request
+            .expect("energy"),
+        5.0,
+        "p20 J/request",
+    );
+    let csv = std::fs::read_to_string(dir.path().join("latency_targets.csv")).expect("csv");
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .expect("header")
+            .contains(",scope,power_limit_w,")
+    );
+    assert!(
+        lines.next().expect("row").contains(",all_limits,50,"),
+        "{csv}"
+    );
+    assert!(lines.next().expect("row").contains(",one_limit,,"), "{csv}");
+    let md = std::fs::read_to_string(dir.path().join("summary.md")).expect("summary.md");
+    assert!(
+        md.contains("| e2e_p90 ≤ 400.0 ms | tiny-gen | prompts | all | p20-50w |"),
+        "{md}"
+    );
+    assert!(md.contains("| e2e_p90 ≤ 400.0 ms | tiny-gen | prompts | 50 W | p20-50w |"));
+    assert!(md.contains("| e2e_p90 ≤ 400.0 ms | tiny-gen | prompts | as found | p20 |"));
 }
 
 #[test]

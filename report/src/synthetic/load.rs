@@ -24,7 +24,8 @@ use std::path::Path;
 pub struct LoadModel {
     /// Model name.
     pub name: String,
-    /// GPU power while a repetition runs (W); the CPU adds `cpu_w`.
+    /// GPU power while a repetition runs (W), capped at a point's power limit (service
+    /// times do not change); the CPU adds `cpu_w`.
     pub gpu_w: f64,
     /// Ticks one request takes alone.
     pub service_ticks: u64,
@@ -280,6 +281,9 @@ impl LoadSweep {
                 })
                 .map_err(|e| w.err(BASELINES_CSV, e))?;
         }
+        let gpu_w = point
+            .power_limit_w
+            .map_or(model.gpu_w, |limit| model.gpu_w.min(f64::from(limit)));
         let plan = self.plan(model, point.load);
         let last = plan.iter().map(|p| p.end).max().unwrap_or(0);
         for rep in 1..=self.repetitions {
@@ -288,7 +292,7 @@ impl LoadSweep {
             let (first, _) = plan.first().map_or((0, 0), |p| (p.start, p.end));
             clock.run(w, first, self.gpu_idle_w)?;
             let rep_start = clock.t;
-            clock.run(w, last - first, model.gpu_w)?;
+            clock.run(w, last - first, gpu_w)?;
             for (index, p) in plan.iter().enumerate() {
                 let d_ms = (p.end - p.start) as f64 * self.tick_ns as f64 * 1e-6;
                 // The wait in the queue delays the first token, not the ones after it.
@@ -330,7 +334,7 @@ impl LoadSweep {
                     .map_err(|e| w.err(REQUESTS_CSV, e))?;
             }
             let seconds = (clock.t - rep_start) as f64 * 1e-9;
-            for (source, domain, provenance, watts) in self.domains(model.gpu_w) {
+            for (source, domain, provenance, watts) in self.domains(gpu_w) {
                 w.repetitions
                     .serialize(RepetitionRecord {
                         config: id.clone(),
