@@ -32,9 +32,12 @@ pub struct LoadRow {
     pub sample_interval_s: f64,
     /// Window length (s).
     pub steady_duration_s: Figure,
-    /// Successful requests ending inside the window.
+    /// Successful requests ending inside the window (whole requests).
     pub completions: Figure,
-    /// Window energy / completions (J), gross.
+    /// Request-equivalents served in the window: each successful request counted by the
+    /// share of its duration inside it.
+    pub requests_served: Figure,
+    /// Window energy / request-equivalents served in it (J), gross.
     pub energy_j_per_request: Figure,
     /// The same net of idle power × window length (J).
     pub net_energy_j_per_request: Figure,
@@ -44,11 +47,12 @@ pub struct LoadRow {
     pub output_tokens_per_response: Figure,
     /// Per-token energy × mean output length (J), ML.ENERGY's energy per response.
     pub energy_j_per_response: Figure,
-    /// Completions per second of window.
+    /// Request-equivalents served per second of window.
     pub throughput_rps: Figure,
     /// Output tokens per second of window.
     pub throughput_tps: Figure,
-    /// End-to-end latency p50 (ms), mean of the repetitions' percentiles.
+    /// End-to-end latency p50 of the steady-state requests (ms), mean of the repetitions'
+    /// percentiles.
     pub e2e_p50_ms: Figure,
     /// End-to-end latency p90 (ms).
     pub e2e_p90_ms: Figure,
@@ -66,11 +70,11 @@ pub struct LoadRow {
     pub itl_p90_ms: Figure,
     /// Inter-token latency p99 (ms).
     pub itl_p99_ms: Figure,
-    /// Mean end-to-end latency (ms).
+    /// Mean end-to-end latency of the steady-state requests (ms).
     pub e2e_mean_ms: Figure,
-    /// Open loop: arrivals / span of their scheduled times (1/s).
+    /// Open loop: (arrivals − 1) / span of their scheduled times (1/s).
     pub offered_rps: Figure,
-    /// Open loop: completions / (last end − first start) (1/s).
+    /// Open loop: (successful answers − 1) / span of their ends (1/s).
     pub achieved_rps: Figure,
     /// Open loop: client lag (start − scheduled) p50 (ms).
     pub client_lag_p50_ms: Figure,
@@ -87,15 +91,16 @@ pub struct LoadRow {
     /// energy figure of the row.
     #[serde(rename = "source")]
     pub provenance: FigureLabel,
-    /// Per repetition, its mean end-to-end latency (for the queueing delay).
+    /// Per repetition, its steady-state mean end-to-end latency (for the queueing delay).
     #[serde(skip)]
     pub e2e_means: Vec<f64>,
 }
 
 /// The column stems of [`LoadRow::figures`], in `load.csv` order.
-pub const FIGURE_STEMS: [&str; 26] = [
+pub const FIGURE_STEMS: [&str; 27] = [
     "steady_duration_s",
     "completions",
+    "requests_served",
     "energy_j_per_request",
     "net_energy_j_per_request",
     "energy_j_per_token",
@@ -128,10 +133,11 @@ fn as_text<S: serde::Serializer>(p: &OperatingPoint, s: S) -> Result<S::Ok, S::E
 
 impl LoadRow {
     /// Every figure with its column stem ([`FIGURE_STEMS`]), in `load.csv` order.
-    pub fn figures(&self) -> [(&'static str, &Figure); 26] {
+    pub fn figures(&self) -> [(&'static str, &Figure); 27] {
         let figures = [
             &self.steady_duration_s,
             &self.completions,
+            &self.requests_served,
             &self.energy_j_per_request,
             &self.net_energy_j_per_request,
             &self.energy_j_per_token,
@@ -204,6 +210,7 @@ pub fn row(
         sample_interval_s,
         steady_duration_s: pool(|r| &r.duration_s),
         completions: pool(|r| &r.completions),
+        requests_served: pool(|r| &r.served),
         energy_j_per_request: pool(|r| &r.energy_per_request),
         net_energy_j_per_request: pool(|r| &r.net_energy_per_request),
         energy_j_per_token: pool(|r| &r.energy_per_token),
@@ -211,16 +218,16 @@ pub fn row(
         energy_j_per_response: pool(|r| &r.energy_per_response),
         throughput_rps: pool(|r| &r.rps),
         throughput_tps: pool(|r| &r.tps),
-        e2e_p50_ms: pool(|r| &r.e2e[0]),
-        e2e_p90_ms: pool(|r| &r.e2e[1]),
-        e2e_p99_ms: pool(|r| &r.e2e[2]),
-        ttft_p50_ms: pool(|r| &r.ttft[0]),
-        ttft_p90_ms: pool(|r| &r.ttft[1]),
-        ttft_p99_ms: pool(|r| &r.ttft[2]),
-        itl_p50_ms: pool(|r| &r.itl[0]),
-        itl_p90_ms: pool(|r| &r.itl[1]),
-        itl_p99_ms: pool(|r| &r.itl[2]),
-        e2e_mean_ms: pool(|r| &r.e2e_mean),
+        e2e_p50_ms: pool(|r| &r.latency.e2e[0]),
+        e2e_p90_ms: pool(|r| &r.latency.e2e[1]),
+        e2e_p99_ms: pool(|r| &r.latency.e2e[2]),
+        ttft_p50_ms: pool(|r| &r.latency.ttft[0]),
+        ttft_p90_ms: pool(|r| &r.latency.ttft[1]),
+        ttft_p99_ms: pool(|r| &r.latency.ttft[2]),
+        itl_p50_ms: pool(|r| &r.latency.itl[0]),
+        itl_p90_ms: pool(|r| &r.latency.itl[1]),
+        itl_p99_ms: pool(|r| &r.latency.itl[2]),
+        e2e_mean_ms: pool(|r| &r.latency.e2e_mean),
         offered_rps: pool(|r| &r.offered),
         achieved_rps: pool(|r| &r.achieved),
         client_lag_p50_ms: pool(|r| &r.lag[0]),
@@ -231,7 +238,7 @@ pub fn row(
         provenance: config.label(),
         e2e_means: reps
             .iter()
-            .filter_map(|r| r.e2e_mean.as_ref().ok().copied())
+            .filter_map(|r| r.latency.e2e_mean.as_ref().ok().copied())
             .collect(),
     }
 }

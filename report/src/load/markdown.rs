@@ -2,7 +2,9 @@
 //! within each latency target".
 
 use super::LoadReport;
+use super::LoadRow;
 use super::figure::Figure;
+use super::targets::Scope;
 use crate::export::markdown::cell;
 use records::labels::FigureLabel;
 use records::number::sig;
@@ -35,8 +37,12 @@ pub fn render(out: &mut String, load: &LoadReport) {
         "\n## Load levels\n\nSteady state only: closed loop (`cN`) from when all N clients are \
          in flight to when the drain begins, open loop (`pR`) after the ramp-up share of the \
          arrivals to the last arrival. Energy is the counted machine energy in that window \
-         (gross) divided by the successful requests ending in it; per token, by the output \
-         tokens generated in it. Each cell is the mean over repetitions [95% CI, Student's \
+         (gross) divided by the request-equivalents served in it (each successful request \
+         counted by the share of its duration inside); per token, by the output tokens \
+         generated in it; req/s is request-equivalents per second. Latency is that of the \
+         steady-state requests (closed loop: wholly inside the window; open loop: arrived \
+         inside it). Offered and achieved rates are (events − 1) / span of the scheduled \
+         arrivals and of the successful answers. Each cell is the mean over repetitions [95% CI, Student's \
          t]. Prefill and decode energies are *apportioned* (the machine's power shared \
          equally among the requests in flight), not measured. See `docs/load.md` and \
          `load.csv` (with the reason for every empty cell).\n",
@@ -111,7 +117,11 @@ pub fn render(out: &mut String, load: &LoadReport) {
                         sig(r.sample_interval_s, 3)
                     )
                 });
-                let all: Vec<String> = reasons.into_iter().chain(short).collect();
+                let all: Vec<String> = reasons
+                    .into_iter()
+                    .chain(short)
+                    .chain(past_capacity(r))
+                    .collect();
                 (!all.is_empty()).then(|| format!("- `{}`: {}", r.point, cell(&all.join("; "))))
             })
             .collect();
@@ -125,6 +135,23 @@ pub fn render(out: &mut String, load: &LoadReport) {
     targets(out, load);
 }
 
+/// Achieved rates under this share of the offered one flag an open loop past capacity.
+pub const PAST_CAPACITY_SHARE: f64 = 0.8;
+
+/// The caveat of an open-loop level whose achieved rate is well under the offered one.
+fn past_capacity(r: &LoadRow) -> Option<String> {
+    let (offered, achieved) = (r.offered_rps.mean?, r.achieved_rps.mean?);
+    (achieved < PAST_CAPACITY_SHARE * offered).then(|| {
+        format!(
+            "past capacity (achieved {} of {} req/s offered): the queue grows through the window, \
+             so there is no steady state and time spent queued counts as served; J / request \
+             reads low and req/s high",
+            sig(achieved, 3),
+            sig(offered, 3)
+        )
+    })
+}
+
 /// A figure's provenance note in italics, empty when measured.
 fn note(label: FigureLabel) -> String {
     label.note().map_or_else(String::new, |n| format!(" *{n}*"))
@@ -135,11 +162,13 @@ fn targets(out: &mut String, load: &LoadReport) {
         return;
     }
     out.push_str(
-        "\n## Lowest energy within each latency target\n\nPer model, dataset and power limit: \
-         of the levels whose mean of the bounded metric meets the target, the one with the \
-         lowest energy per request (gross); when none meets it, the closest.\n\n",
+        "\n## Lowest energy within each latency target\n\nPer model and dataset, across every \
+         power limit measured (*all*; the level names its limit), then, where more than one \
+         was measured, within each: of the levels whose mean of the bounded metric (over the \
+         steady-state requests) meets the target, the one with the lowest energy per request \
+         (gross); when none meets it, the closest.\n\n",
     );
-    out.push_str("| Target | Model | Dataset | Power limit | Level | metric (ms) | J / request [95% CI] | |\n");
+    out.push_str("| Target | Model | Dataset | Power limits compared | Level | metric (ms) | J / request [95% CI] | |\n");
     out.push_str("|---|---|---|--:|---|--:|--:|---|\n");
     for t in &load.latency_targets {
         let energy = match (
@@ -164,8 +193,11 @@ fn targets(out: &mut String, load: &LoadReport) {
             sig(t.target_ms, 4),
             cell(&t.model),
             cell(&t.dataset),
-            t.power_limit_w
-                .map_or_else(|| "as found".to_string(), |w| format!("{w} W")),
+            match (t.scope, t.power_limit_w) {
+                (Scope::AllLimits, _) => "all".to_string(),
+                (Scope::OneLimit, None) => "as found".to_string(),
+                (Scope::OneLimit, Some(w)) => format!("{w} W"),
+            },
             if t.point.is_empty() {
                 "–"
             } else {

@@ -9,8 +9,10 @@ pub mod apportion;
 pub mod csv;
 pub mod energy;
 pub mod figure;
+pub mod latency;
 pub mod level;
 pub mod markdown;
+pub mod open_loop;
 pub mod repetition;
 pub mod requests;
 pub mod targets;
@@ -39,7 +41,8 @@ pub const SHORT_WINDOW_SAMPLES: f64 = 4.0;
 pub struct LoadReport {
     /// One row per configuration with a load level, in configuration order.
     pub levels: Vec<LoadRow>,
-    /// One row per latency target of the suite and model, dataset and power limit.
+    /// Per latency target of the suite and model and dataset, a row across every power
+    /// limit, then (where more than one was measured) a row per limit.
     pub latency_targets: Vec<TargetRow>,
     /// The share of open-loop arrivals counted as ramp-up.
     pub open_loop_ramp_share: f64,

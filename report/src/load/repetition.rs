@@ -1,6 +1,8 @@
 //! The figures of one repetition at a load level, each a value or the reason it has none.
 
 use super::apportion::{Shares, apportion};
+use super::latency;
+use super::open_loop;
 use super::requests::LoadRequest;
 use super::window::{Window, steady};
 use crate::stats::{mean, quantile_sorted};
@@ -37,7 +39,9 @@ pub struct RepFigures {
     pub duration_s: Known,
     /// Successful requests ending inside.
     pub completions: Known,
-    /// Window energy / completions (J).
+    /// Request-equivalents served inside ([`Window::served`]).
+    pub served: Known,
+    /// Window energy / request-equivalents served inside (J).
     pub energy_per_request: Known,
     /// The same net of idle (J).
     pub net_energy_per_request: Known,
@@ -47,21 +51,15 @@ pub struct RepFigures {
     pub output_tokens: Known,
     /// Per-token energy × mean output length (J), ML.ENERGY's energy per response.
     pub energy_per_response: Known,
-    /// Completions / window length (1/s).
+    /// Request-equivalents served / window length (1/s).
     pub rps: Known,
     /// Tokens inside / window length (1/s).
     pub tps: Known,
-    /// End-to-end latency p50, p90, p99 (ms).
-    pub e2e: [Known; 3],
-    /// Time to first token p50, p90, p99 (ms).
-    pub ttft: [Known; 3],
-    /// Inter-token latency p50, p90, p99 (ms).
-    pub itl: [Known; 3],
-    /// Mean end-to-end latency (ms).
-    pub e2e_mean: Known,
-    /// Open loop: arrivals / span of the scheduled times (1/s).
+    /// Latency of the steady-state requests.
+    pub latency: latency::Latency,
+    /// Open loop: (arrivals − 1) / span of the scheduled times (1/s).
     pub offered: Known,
-    /// Open loop: completions / (last end − first start) (1/s).
+    /// Open loop: (successful answers − 1) / span of their ends (1/s).
     pub achieved: Known,
     /// Open loop: client lag (start − scheduled) p50 and p99 (ms).
     pub lag: [Known; 2],
@@ -73,8 +71,8 @@ pub struct RepFigures {
 
 const QUANTILES: [f64; 3] = [0.5, 0.9, 0.99];
 
-/// Three percentiles of `values`, or `why` each when there are none.
-fn percentiles(mut values: Vec<f64>, why: &str) -> [Known; 3] {
+/// Three percentiles (p50, p90, p99) of `values`, or `why` each when there are none.
+pub fn percentiles(mut values: Vec<f64>, why: &str) -> [Known; 3] {
     values.retain(|v| v.is_finite());
     values.sort_by(f64::total_cmp);
     QUANTILES.map(|q| {
@@ -109,6 +107,7 @@ pub fn figures(level: LoadLevel, requests: &[LoadRequest], input: &RepInputs<'_>
     let completions: Known = win
         .map(|w| w.completions(requests) as f64)
         .ok_or(why_window.clone());
+    let served: Known = win.map(|w| w.served(requests)).ok_or(why_window.clone());
     let energy: Known = match (win, input.window_j) {
         (None, _) => Err(why_window.clone()),
         (Some(_), Some(e)) => Ok(e),
@@ -126,11 +125,11 @@ pub fn figures(level: LoadLevel, requests: &[LoadRequest], input: &RepInputs<'_>
         (_, _, None) => Err("no idle baseline for this configuration".to_string()),
     };
     let per = |x: &Known| -> Known {
-        let c = completions.clone()?;
+        let s = served.clone()?;
         ratio(
             x.clone()?,
-            c,
-            "no request completed inside the steady window",
+            s,
+            "no successful request was served inside the steady window",
         )
     };
     let tokens: Known = match win {
@@ -157,19 +156,14 @@ pub fn figures(level: LoadLevel, requests: &[LoadRequest], input: &RepInputs<'_>
     let energy_per_response = energy_per_token
         .clone()
         .and_then(|e| Ok(e * output_tokens.clone()?));
-    let rps = completions
+    let rps = served
         .clone()
         .and_then(|c| ratio(c, duration_s.clone()?, "empty window"));
     let tps = tokens
         .clone()
         .and_then(|t| ratio(t, duration_s.clone()?, "empty window"));
-    let e2e_values: Vec<f64> = ok.iter().map(|r| r.latency_ms).collect();
-    let e2e_mean = if e2e_values.is_empty() {
-        Err("no successful request".to_string())
-    } else {
-        Ok(mean(&e2e_values))
-    };
-    let (offered, achieved, lag) = open_loop(level, requests);
+    let latency = latency::steady(level, requests, win, &why_window);
+    let (offered, achieved, lag) = open_loop::rates(level, requests);
     let (prefill, decode_per_token) =
         prefill_decode(level, requests, win, input.segments, &why_window);
     RepFigures {
@@ -181,16 +175,7 @@ pub fn figures(level: LoadLevel, requests: &[LoadRequest], input: &RepInputs<'_>
         energy_per_response,
         rps,
         tps,
-        e2e: percentiles(e2e_values, "no successful request"),
-        ttft: percentiles(
-            ok.iter().filter_map(|r| r.ttft_ms).collect(),
-            "answers not streamed: no time to first token",
-        ),
-        itl: percentiles(
-            ok.iter().filter_map(|r| r.itl_ms).collect(),
-            "no inter-token latency (answers not streamed, or of one token)",
-        ),
-        e2e_mean,
+        latency,
         offered,
         achieved,
         lag,
@@ -199,50 +184,12 @@ pub fn figures(level: LoadLevel, requests: &[LoadRequest], input: &RepInputs<'_>
         window,
         duration_s,
         completions,
+        served,
     }
-}
-
-/// Offered and achieved rates and the client's lag of an open-loop repetition.
-fn open_loop(level: LoadLevel, requests: &[LoadRequest]) -> (Known, Known, [Known; 2]) {
-    let closed = || Err("closed loop: no arrival schedule".to_string());
-    if !level.is_open() {
-        return (closed(), closed(), [closed(), closed()]);
-    }
-    let first = requests.iter().map(|r| r.t_start_ns).min();
-    let last = requests.iter().map(|r| r.t_end_ns).max();
-    let done = requests.iter().filter(|r| r.ok).count() as f64;
-    let achieved = match (first, last) {
-        (Some(a), Some(b)) => ratio(done, (b.saturating_sub(a)) as f64 * 1e-9, "no time elapsed"),
-        _ => Err("no measured request".to_string()),
-    };
-    let scheduled: Option<Vec<u64>> = requests.iter().map(|r| r.t_scheduled_ns).collect();
-    let Some(scheduled) = scheduled.filter(|s| !s.is_empty()) else {
-        let why = "no scheduled arrival times (requests.csv without t_scheduled_ns)";
-        return (
-            Err(why.to_string()),
-            achieved,
-            [Err(why.to_string()), Err(why.to_string())],
-        );
-    };
-    let span =
-        scheduled.iter().max().copied().unwrap_or(0) - scheduled.iter().min().copied().unwrap_or(0);
-    let offered = ratio(
-        scheduled.len() as f64,
-        span as f64 * 1e-9,
-        "all arrivals were due at the same instant",
-    );
-    let lags: Vec<f64> = requests
-        .iter()
-        .zip(&scheduled)
-        .map(|(r, &s)| (i128::from(r.t_start_ns) - i128::from(s)) as f64 * 1e-6)
-        .collect();
-    let [p50, _, p99] = percentiles(lags, "no arrival");
-    (offered, achieved, [p50, p99])
 }
 
 /// Mean apportioned energy to the first token and decode energy per output token of the
-/// successful streamed requests of the steady state: wholly inside the window in a closed
-/// loop, arrived inside it in an open loop (where the window bounds arrivals).
+/// successful streamed steady-state requests ([`Window::holds`]).
 fn prefill_decode(
     level: LoadLevel,
     requests: &[LoadRequest],
@@ -267,15 +214,7 @@ fn prefill_decode(
     let inside: Vec<(&LoadRequest, &Result<Shares, String>)> = requests
         .iter()
         .zip(&shares)
-        .filter(|(r, _)| r.ok && r.t_first_token_ns().is_some())
-        .filter(|(r, _)| {
-            r.t_start_ns >= w.start_ns
-                && if level.is_open() {
-                    r.t_start_ns <= w.end_ns
-                } else {
-                    r.t_end_ns <= w.end_ns
-                }
-        })
+        .filter(|(r, _)| r.ok && r.t_first_token_ns().is_some() && w.holds(level, r))
         .collect();
     if inside.is_empty() {
         return fail(if level.is_open() {

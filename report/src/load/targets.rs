@@ -1,5 +1,6 @@
-//! `latency_targets.csv`: for each latency target of the suite and each model, dataset and
-//! power limit, the lowest-energy load level whose mean of the bounded metric meets it.
+//! `latency_targets.csv`: for each latency target of the suite and each model and dataset,
+//! the lowest-energy load level whose mean of the bounded metric meets it, across every
+//! power limit measured; where more than one was, also within each limit.
 
 use super::level::LoadRow;
 use records::labels::FigureLabel;
@@ -7,7 +8,28 @@ use records::load::{LatencyMetric, LatencyTarget};
 use records::number::sig;
 use serde::Serialize;
 
-/// One target for one model, dataset and power limit.
+/// Which levels a target row compares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Scope {
+    /// Every level of the model and dataset, at every power limit.
+    #[default]
+    AllLimits,
+    /// The levels at one power limit.
+    OneLimit,
+}
+
+impl Scope {
+    /// Its text in `latency_targets.csv`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::AllLimits => "all_limits",
+            Scope::OneLimit => "one_limit",
+        }
+    }
+}
+
+/// One target for one model and dataset, across power limits or at one.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct TargetRow {
     /// The figure bounded (`itl_p90`, …).
@@ -20,7 +42,10 @@ pub struct TargetRow {
     pub task: String,
     /// Dataset name.
     pub dataset: String,
-    /// GPU power limit of the levels compared (W); empty where none was set.
+    /// The levels compared: at every power limit, or at one.
+    pub scope: Scope,
+    /// GPU power limit (W): of the levels compared at one limit, of the level picked across
+    /// limits; empty where the limit was left as found (or nothing was picked).
     pub power_limit_w: Option<u32>,
     /// Whether a level meets the target.
     pub meets: bool,
@@ -42,30 +67,45 @@ pub struct TargetRow {
     pub note: String,
 }
 
-/// One row per target and model, dataset and power limit of `rows`.
+/// Per target and model and dataset of `rows`: one row across every power limit, then,
+/// where the model and dataset were measured at more than one, one row per limit.
 pub fn pick(targets: &[LatencyTarget], rows: &[LoadRow]) -> Vec<TargetRow> {
-    let mut groups: Vec<(&str, &str, Option<u32>)> = rows
+    let mut groups: Vec<(&str, &str)> = rows
         .iter()
-        .map(|r| (r.model.as_str(), r.dataset.as_str(), r.point.power_limit_w))
+        .map(|r| (r.model.as_str(), r.dataset.as_str()))
         .collect();
     groups.sort_unstable();
     groups.dedup();
     let mut out = Vec::new();
     for target in targets {
-        for &(model, dataset, limit) in &groups {
+        for &(model, dataset) in &groups {
             let levels: Vec<&LoadRow> = rows
                 .iter()
                 .filter(|r| r.model == model && r.dataset == dataset)
-                .filter(|r| r.point.power_limit_w == limit)
                 .collect();
-            out.push(one(*target, &levels));
+            out.push(one(*target, &levels, Scope::AllLimits));
+            let mut limits: Vec<Option<u32>> =
+                levels.iter().map(|r| r.point.power_limit_w).collect();
+            limits.sort_unstable();
+            limits.dedup();
+            if limits.len() < 2 {
+                continue;
+            }
+            for limit in limits {
+                let at: Vec<&LoadRow> = levels
+                    .iter()
+                    .copied()
+                    .filter(|r| r.point.power_limit_w == limit)
+                    .collect();
+                out.push(one(*target, &at, Scope::OneLimit));
+            }
         }
     }
     out
 }
 
-/// The pick among the levels of one model, dataset and power limit.
-fn one(target: LatencyTarget, levels: &[&LoadRow]) -> TargetRow {
+/// The pick among `levels` (of one model and dataset; at one limit for [`Scope::OneLimit`]).
+fn one(target: LatencyTarget, levels: &[&LoadRow], scope: Scope) -> TargetRow {
     let first = levels.first();
     let mut row = TargetRow {
         metric: target.metric.as_str().to_string(),
@@ -73,7 +113,11 @@ fn one(target: LatencyTarget, levels: &[&LoadRow]) -> TargetRow {
         model: first.map(|r| r.model.clone()).unwrap_or_default(),
         task: first.map(|r| r.task.clone()).unwrap_or_default(),
         dataset: first.map(|r| r.dataset.clone()).unwrap_or_default(),
-        power_limit_w: first.and_then(|r| r.point.power_limit_w),
+        scope,
+        power_limit_w: match scope {
+            Scope::OneLimit => first.and_then(|r| r.point.power_limit_w),
+            Scope::AllLimits => None,
+        },
         ..TargetRow::default()
     };
     let known: Vec<(&LoadRow, f64, f64)> = levels
@@ -105,6 +149,7 @@ fn one(target: LatencyTarget, levels: &[&LoadRow]) -> TargetRow {
     };
     let (level, ms, _) = *chosen;
     row.meets = meets;
+    row.power_limit_w = level.point.power_limit_w;
     row.point = level.point.to_string();
     row.metric_ms = Some(ms);
     row.energy_j_per_request = level.energy_j_per_request.mean;

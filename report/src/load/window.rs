@@ -25,6 +25,18 @@ impl Window {
         b.min(self.end_ns).saturating_sub(a.max(self.start_ns))
     }
 
+    /// The share of `[a, b]` inside it; an instant (`a == b`) counts whole when it falls
+    /// after its start, up to its end.
+    pub fn share(&self, a: u64, b: u64) -> f64 {
+        if b > a {
+            self.overlap_ns(a, b) as f64 / (b - a) as f64
+        } else if b > self.start_ns && b <= self.end_ns {
+            1.0
+        } else {
+            0.0
+        }
+    }
+
     /// Successful requests that ended inside it (after its start, up to its end).
     pub fn completions(&self, requests: &[LoadRequest]) -> usize {
         requests
@@ -33,23 +45,40 @@ impl Window {
             .count()
     }
 
+    /// Request-equivalents served in it: each successful request counted by the share of
+    /// its interval (start to end) that lies inside, so work begun before the window or
+    /// finished after it counts for the part done inside.
+    pub fn served(&self, requests: &[LoadRequest]) -> f64 {
+        requests
+            .iter()
+            .filter(|r| r.ok)
+            .map(|r| self.share(r.t_start_ns, r.t_end_ns))
+            .sum()
+    }
+
+    /// Whether `r` is one of the steady-state requests of a repetition at `level`: in a
+    /// closed loop, wholly inside the window (sent at or after its start, ended by its
+    /// end, so all N clients were in flight throughout); in an open loop, whose window
+    /// bounds arrivals, sent inside it.
+    pub fn holds(&self, level: LoadLevel, r: &LoadRequest) -> bool {
+        r.t_start_ns >= self.start_ns
+            && if level.is_open() {
+                r.t_start_ns <= self.end_ns
+            } else {
+                r.t_end_ns <= self.end_ns
+            }
+    }
+
     /// Output tokens generated inside it: each successful request's completion tokens
     /// spread uniformly over its decode interval (first token, or start, to end) and
     /// counted by that interval's overlap with the window; `Err` with the reason when a
-    /// request that overlaps it has no token count.
+    /// request that overlaps it has no token count, or none overlaps it.
     pub fn tokens(&self, requests: &[LoadRequest]) -> Result<f64, String> {
         let mut tokens = 0.0;
         let mut uncounted = 0usize;
         let mut any = false;
         for r in requests.iter().filter(|r| r.ok) {
-            let (a, b) = (r.decode_start_ns(), r.t_end_ns);
-            let inside = if b > a {
-                self.overlap_ns(a, b) as f64 / (b - a) as f64
-            } else if b > self.start_ns && b <= self.end_ns {
-                1.0
-            } else {
-                0.0
-            };
+            let inside = self.share(r.decode_start_ns(), r.t_end_ns);
             if inside <= 0.0 {
                 continue;
             }
@@ -61,15 +90,21 @@ impl Window {
                 None => uncounted += 1,
             }
         }
-        match (any, uncounted) {
-            (false, _) => Err(
+        let counted = requests
+            .iter()
+            .any(|r| r.ok && r.completion_tokens.is_some());
+        match (counted, any, uncounted) {
+            (false, _, _) => Err(
                 "no completion tokens: not a generator, or the server reported no counts"
                     .to_string(),
             ),
-            (true, 0) => Ok(tokens),
-            (true, n) => Err(format!(
+            (true, _, n) if n > 0 => Err(format!(
                 "{n} requests in the steady window have no completion-token count"
             )),
+            (true, false, _) => Err(
+                "no successful request was generating tokens inside the steady window".to_string(),
+            ),
+            (true, true, _) => Ok(tokens),
         }
     }
 }
@@ -233,6 +268,61 @@ mod tests {
         b.completion_tokens = None;
         let e = w.tokens(&[a, b]).expect_err("uncounted");
         assert!(e.contains("1 requests"), "{e}");
-        assert!(w.tokens(&[req(0, 300)]).is_err());
+        let e = w.tokens(&[req(0, 300)]).expect_err("no counts");
+        assert!(e.contains("not a generator"), "{e}");
+    }
+
+    #[test]
+    fn counted_tokens_outside_the_window_are_not_called_a_missing_generator() {
+        let w = Window {
+            start_ns: 100,
+            end_ns: 200,
+        };
+        let mut before = req(0, 90);
+        before.completion_tokens = Some(5);
+        let e = w.tokens(&[before.clone()]).expect_err("none inside");
+        assert!(
+            e.contains("no successful request was generating tokens"),
+            "{e}"
+        );
+        // An uncounted request inside says so, whatever the others outside it counted.
+        let inside = req(120, 180);
+        let e = w.tokens(&[before, inside]).expect_err("uncounted");
+        assert!(e.contains("1 requests in the steady window"), "{e}");
+    }
+
+    #[test]
+    fn requests_served_count_the_share_of_each_request_inside() {
+        let w = Window {
+            start_ns: 100,
+            end_ns: 200,
+        };
+        // Half of a, all of b, a quarter of c, none of d; e took no time and ended inside;
+        // f failed.
+        let mut f = req(120, 150);
+        f.ok = false;
+        let reqs = [
+            req(50, 150),
+            req(110, 190),
+            req(175, 275),
+            req(200, 300),
+            req(160, 160),
+            f,
+        ];
+        assert_eq!(w.served(&reqs), 0.5 + 1.0 + 0.25 + 1.0);
+        assert_eq!(w.completions(&reqs), 3);
+    }
+
+    #[test]
+    fn steady_state_requests_are_wholly_inside_a_closed_loop_and_arrived_inside_an_open_one() {
+        let w = Window {
+            start_ns: 100,
+            end_ns: 200,
+        };
+        let (closed, open) = (LoadLevel::Closed(4), LoadLevel::Open(1.0));
+        assert!(w.holds(closed, &req(100, 200)) && w.holds(open, &req(100, 200)));
+        assert!(!w.holds(closed, &req(99, 150)) && !w.holds(open, &req(99, 150)));
+        assert!(!w.holds(closed, &req(150, 201)) && w.holds(open, &req(150, 201)));
+        assert!(w.holds(open, &req(200, 900)) && !w.holds(open, &req(201, 900)));
     }
 }

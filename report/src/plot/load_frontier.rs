@@ -1,6 +1,7 @@
 //! The time–energy frontier of one task on one dataset across load levels: each level of
-//! each model (and power limit) at its latency (ITL p90 for streamed generators, else
-//! end-to-end p90) and its steady-state energy per request (log scale), labelled by level;
+//! each model (and power limit) at its steady-state requests' latency (ITL p90 for
+//! streamed generators, else end-to-end p90) and its steady-state energy per request
+//! (per request-equivalent served; log scale), labelled by level;
 //! the Pareto-optimal points (no other is both faster and cheaper) ringed and joined.
 
 use super::Figure;
@@ -26,9 +27,11 @@ impl LatencyAxis {
     pub fn label(self) -> &'static str {
         match self {
             LatencyAxis::ItlP90 => {
-                "inter-token latency p90 (ms; streamed answers), mean over repetitions"
+                "inter-token latency p90 (ms; streamed answers), steady state, mean over repetitions"
             }
-            LatencyAxis::E2eP90 => "end-to-end latency p90 (ms), mean over repetitions",
+            LatencyAxis::E2eP90 => {
+                "end-to-end latency p90 (ms), steady state, mean over repetitions"
+            }
         }
     }
 
@@ -271,7 +274,7 @@ mod tests {
         assert!(
             LatencyAxis::ItlP90
                 .label()
-                .contains("inter-token latency p90")
+                .contains("inter-token latency p90 (ms; streamed answers), steady state")
         );
         assert!(
             LatencyAxis::E2eP90

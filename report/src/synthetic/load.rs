@@ -4,7 +4,8 @@
 //!
 //! Closed loop `cN`: N clients, client i sending its first request i × `stagger_ticks`
 //! after the repetition starts and each next one when its last answer comes; every request
-//! takes `service_ticks + slowdown_ticks × (N − 1)`. Open loop `pR`: arrivals every
+//! takes `service_ticks + slowdown_ticks × (N − 1)` (the ramp-up's first requests
+//! `ramp_ticks` when set). Open loop `pR`: arrivals every
 //! round(1 / R) s (deterministic, so the offered rate is known), each sent
 //! `lag_ticks` late, served first come first served by `open_loop_slots` slots in
 //! `service_ticks` each (a queue forms above slots / service time; the wait delays the
@@ -23,7 +24,8 @@ use std::path::Path;
 pub struct LoadModel {
     /// Model name.
     pub name: String,
-    /// GPU power while a repetition runs (W); the CPU adds `cpu_w`.
+    /// GPU power while a repetition runs (W), capped at a point's power limit (service
+    /// times do not change); the CPU adds `cpu_w`.
     pub gpu_w: f64,
     /// Ticks one request takes alone.
     pub service_ticks: u64,
@@ -58,6 +60,9 @@ pub struct LoadSweep {
     pub baseline_ticks: u64,
     /// Ticks between closed-loop clients' first requests.
     pub stagger_ticks: u64,
+    /// Closed loop: ticks taken by the first request of every client but the last (sent
+    /// during the ramp-up, before all N are in flight); `None`: as long as the others.
+    pub ramp_ticks: Option<u64>,
     /// Time to first token (ticks); `None`: answers not streamed.
     pub ttft_ticks: Option<u64>,
     /// Completion tokens per request; `None`: not reported.
@@ -115,6 +120,7 @@ impl LoadSweep {
             cpu_estimated: false,
             baseline_ticks: 100,
             stagger_ticks: 1,
+            ramp_ticks: None,
             ttft_ticks: Some(4),
             output_tokens: Some(17),
             open_loop_slots: 4,
@@ -153,14 +159,19 @@ impl LoadSweep {
                 let n = u64::from(n.max(1));
                 for client in 0..n {
                     let count = k / n + u64::from(client < k % n);
-                    let first = client * self.stagger_ticks;
+                    let mut start = client * self.stagger_ticks;
                     for j in 0..count {
+                        let took = match self.ramp_ticks {
+                            Some(r) if j == 0 && client + 1 < n => r,
+                            _ => d,
+                        };
                         out.push(Planned {
                             due: None,
-                            start: first + j * d,
-                            begin: first + j * d,
-                            end: first + (j + 1) * d,
+                            start,
+                            begin: start,
+                            end: start + took,
                         });
+                        start += took;
                     }
                 }
             }
@@ -270,6 +281,9 @@ impl LoadSweep {
                 })
                 .map_err(|e| w.err(BASELINES_CSV, e))?;
         }
+        let gpu_w = point
+            .power_limit_w
+            .map_or(model.gpu_w, |limit| model.gpu_w.min(f64::from(limit)));
         let plan = self.plan(model, point.load);
         let last = plan.iter().map(|p| p.end).max().unwrap_or(0);
         for rep in 1..=self.repetitions {
@@ -278,7 +292,7 @@ impl LoadSweep {
             let (first, _) = plan.first().map_or((0, 0), |p| (p.start, p.end));
             clock.run(w, first, self.gpu_idle_w)?;
             let rep_start = clock.t;
-            clock.run(w, last - first, model.gpu_w)?;
+            clock.run(w, last - first, gpu_w)?;
             for (index, p) in plan.iter().enumerate() {
                 let d_ms = (p.end - p.start) as f64 * self.tick_ns as f64 * 1e-6;
                 // The wait in the queue delays the first token, not the ones after it.
@@ -320,7 +334,7 @@ impl LoadSweep {
                     .map_err(|e| w.err(REQUESTS_CSV, e))?;
             }
             let seconds = (clock.t - rep_start) as f64 * 1e-9;
-            for (source, domain, provenance, watts) in self.domains(model.gpu_w) {
+            for (source, domain, provenance, watts) in self.domains(gpu_w) {
                 w.repetitions
                     .serialize(RepetitionRecord {
                         config: id.clone(),
