@@ -29,6 +29,12 @@ fn fake_gpu(dir: &Path) -> (Box<dyn GpuDevice>, Arc<Mutex<FakeGpuState>>) {
     (Box::new(gpu), handle)
 }
 
+/// `Ok` when the journal directory holds no journal, else the files there.
+fn no_journals(journals: &Path) -> Result<(), Vec<std::path::PathBuf>> {
+    let files = power_limit::journal_files(journals).expect("journal dir");
+    if files.is_empty() { Ok(()) } else { Err(files) }
+}
+
 fn limit_in_file(dir: &Path) -> f64 {
     let text = std::fs::read_to_string(dir.join("gpu0.limit")).expect("limit file");
     text.trim().parse().expect("watts")
@@ -42,7 +48,7 @@ fn killed_run_child() {
     };
     let (gpu, _) = fake_gpu(Path::new(&dir));
     let mut limits =
-        PowerLimits::open(vec![gpu], power_limit::default_journal_path()).expect("open");
+        PowerLimits::open(vec![gpu], power_limit::default_journal_dir()).expect("open");
     limits.set(250.0).expect("set");
     println!("\n{SET_LINE}");
     std::io::stdout().flush().expect("flush");
@@ -51,8 +57,9 @@ fn killed_run_child() {
     let _ = std::io::stdin().read_line(&mut line);
 }
 
-/// `joulebench probe list` (text and JSON) with `journal` as the journal, no host probes.
-fn probe_list(journal: &Path, dir: &Path) -> (String, Value) {
+/// `joulebench probe list` (text and JSON) with `journals` as the journal directory, no
+/// host probes.
+fn probe_list(journals: &Path, dir: &Path) -> (String, Value) {
     let run = |json: bool| {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_joulebench"));
         cmd.args(["probe", "list"])
@@ -60,7 +67,7 @@ fn probe_list(journal: &Path, dir: &Path) -> (String, Value) {
             .arg(dir.join("no-powercap"))
             .arg("--sysfs-root")
             .arg(dir.join("no-sysfs"))
-            .env(JOURNAL_ENV, journal);
+            .env(JOURNAL_ENV, journals);
         if json {
             cmd.arg("--json");
         }
@@ -79,13 +86,13 @@ fn probe_list(journal: &Path, dir: &Path) -> (String, Value) {
 #[test]
 fn a_run_killed_mid_level_leaves_a_journal_that_probe_list_reports_and_the_next_run_restores() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let journal = dir.path().join("state/power-limits.json");
+    let journals = dir.path().join("state");
     std::fs::write(dir.path().join("gpu0.limit"), "400\n").expect("limit file");
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args(["--exact", "power_limits::killed_run_child", "--ignored"])
         .args(["--nocapture", "--test-threads=1"])
         .env(CHILD_ENV, dir.path())
-        .env(JOURNAL_ENV, &journal)
+        .env(JOURNAL_ENV, &journals)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -102,6 +109,9 @@ fn a_run_killed_mid_level_leaves_a_journal_that_probe_list_reports_and_the_next_
 
     // The GPU keeps the killed run's limit; the journal says whose it is and what was before.
     assert_eq!(limit_in_file(dir.path()), 250.0);
+    let files = power_limit::journal_files(&journals).expect("journal dir");
+    assert_eq!(files.len(), 1, "{files:?}");
+    let journal = files[0].clone();
     let left = power_limit::read_journal(&journal)
         .expect("readable")
         .expect("left behind");
@@ -113,7 +123,7 @@ fn a_run_killed_mid_level_leaves_a_journal_that_probe_list_reports_and_the_next_
         ("GPU-fake-0", 400.0)
     );
 
-    let (text, json) = probe_list(&journal, dir.path());
+    let (text, json) = probe_list(&journals, dir.path());
     let pid = format!("pid {}", child.id());
     assert!(
         text.contains("warning: GPU power limits left changed") && text.contains(&pid),
@@ -122,7 +132,7 @@ fn a_run_killed_mid_level_leaves_a_journal_that_probe_list_reports_and_the_next_
     assert!(text.contains(&left.since), "{text}");
     assert!(
         text.contains("GPU 0 (GPU-fake-0): original limit 400 W")
-            && text.contains("`sudo nvidia-smi -i 0 -pl 400`"),
+            && text.contains("`sudo nvidia-smi -i GPU-fake-0 -pl 400`"),
         "{text}"
     );
     let found = &json["power_limit_journals"][0];
@@ -131,15 +141,20 @@ fn a_run_killed_mid_level_leaves_a_journal_that_probe_list_reports_and_the_next_
     assert_eq!(found["gpus"][0]["original_w"], 400.0);
     assert_eq!(
         found["gpus"][0]["restore_command"],
-        "sudo nvidia-smi -i 0 -pl 400"
+        "sudo nvidia-smi -i GPU-fake-0 -pl 400"
     );
 
     // The next run restores from the journal before it reads its originals.
     let (gpu, handle) = fake_gpu(dir.path());
-    let mut limits = PowerLimits::open(vec![gpu], &journal).expect("recovers");
+    let mut limits = PowerLimits::open(vec![gpu], &journals).expect("recovers");
     assert!(limits.recovered().is_some_and(|r| r.contains(&pid)));
     assert_eq!(limit_in_file(dir.path()), 400.0);
     assert!(!journal.exists());
+    assert_eq!(
+        power_limit::journal_files(&journals).expect("journal dir"),
+        [limits.journal_path().expect("claimed").to_path_buf()],
+        "only the new run's claim"
+    );
     assert_eq!(
         limits.gpus()[0].original_w,
         400.0,
@@ -150,8 +165,9 @@ fn a_run_killed_mid_level_leaves_a_journal_that_probe_list_reports_and_the_next_
     let sets = handle.lock().expect("fake state").power_limit_sets.clone();
     assert_eq!(sets, [400.0, 300.0, 400.0], "recover, set, restore");
     assert_eq!(limit_in_file(dir.path()), 400.0);
+    assert_eq!(no_journals(&journals), Ok(()));
 
-    let (text, json) = probe_list(&journal, dir.path());
+    let (text, json) = probe_list(&journals, dir.path());
     assert!(!text.contains("power limits left changed"), "{text}");
     assert_eq!(json["power_limit_journals"], Value::Array(Vec::new()));
 }
@@ -220,7 +236,7 @@ fn run_sweep(
     let probe_set = probes::discover_with(&config, &clock, Some(Box::new(library)));
     let power = harness::run::PowerControl {
         open: &|| Ok(vec![Box::new(gpu.clone()) as Box<dyn GpuDevice>]),
-        journal: dir.path().join("power-limits.json"),
+        journal: dir.path().join("journals"),
     };
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let result = runtime.block_on(harness::run::run_on(
@@ -251,8 +267,9 @@ fn a_sweep_measures_each_level_at_its_limit_and_ends_at_the_limit_found() {
     let sets = &state.power_limit_sets;
     assert_eq!(sets.last(), Some(&400.0), "the last set restores: {sets:?}");
     assert!(sets.contains(&250.0) && sets.contains(&300.0), "{sets:?}");
-    assert!(
-        !dir.path().join("power-limits.json").exists(),
+    assert_eq!(
+        no_journals(&dir.path().join("journals")),
+        Ok(()),
         "journal removed"
     );
     // The limit read at every repetition's edges is the configuration's own: it was in
@@ -296,7 +313,7 @@ fn a_run_that_fails_mid_sweep_still_restores_the_limit_found() {
         state.power_limit_sets
     );
     assert_eq!(state.power_limit_w.ok(), Some(400.0), "restored");
-    assert!(!dir.path().join("power-limits.json").exists());
+    assert_eq!(no_journals(&dir.path().join("journals")), Ok(()));
 }
 
 #[test]
