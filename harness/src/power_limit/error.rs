@@ -77,7 +77,8 @@ pub enum PowerLimitError {
     },
     /// The journal could not be written or removed.
     #[error(
-        "power-limit journal {}: {source} (set {JOURNAL_ENV} to keep it elsewhere)",
+        "power-limit journal {}: {source} (set {JOURNAL_ENV} to a directory to keep journals \
+         elsewhere)",
         .path.display()
     )]
     Journal {
@@ -89,8 +90,8 @@ pub enum PowerLimitError {
     /// A journal is there but is not one.
     #[error(
         "power-limit journal {} cannot be read ({reason}): check each GPU's limit with \
-         `nvidia-smi -q -d POWER`, restore any changed one with `sudo nvidia-smi -i N -pl WATTS`, \
-         then remove the file",
+         `nvidia-smi -q -d POWER`, restore any changed one with `sudo nvidia-smi -i GPU-UUID -pl \
+         WATTS`, then remove the file",
         .path.display()
     )]
     JournalUnreadable {
@@ -99,19 +100,41 @@ pub enum PowerLimitError {
         /// Why.
         reason: String,
     },
-    /// Another live process holds changed limits.
+    /// Another live process holds the power limits of a GPU this run would set.
     #[error(
-        "another joulebench run (pid {pid}, changing GPU power limits since {since}) holds \
-         the power-limit journal {}: wait for it to end (it restores them)",
+        "another joulebench run (pid {pid}, holding the power limits of {gpus} since {since}) \
+         holds the power-limit journal {}: wait for it to end (it restores them), or give this \
+         run other GPUs",
         .path.display()
     )]
     InUse {
         /// Its pid.
         pid: u32,
-        /// When it made its first change.
+        /// When it claimed the GPUs.
         since: String,
+        /// The GPUs both runs would set.
+        gpus: String,
         /// The journal.
         path: PathBuf,
+    },
+    /// A limit of the plan is outside a GPU's allowed range: found before anything is measured.
+    #[error(
+        "schedule.gpu_power_limits_w: {} outside GPU {index}{}'s allowed range {} to {} W \
+         (`nvidia-smi -q -d POWER` shows it): give limits in that range, or DEFAULT to measure \
+         at the limit as found",
+        watts_list(.limits), uuid_suffix(.uuid), watts_text(*.min), watts_text(*.max)
+    )]
+    PlanOutOfRange {
+        /// NVML index.
+        index: u32,
+        /// UUID (empty when unreadable).
+        uuid: String,
+        /// The plan's limits outside the range (W).
+        limits: Vec<f64>,
+        /// Lowest allowed (W).
+        min: f64,
+        /// Highest allowed (W).
+        max: f64,
     },
     /// A crashed run's limits could not be restored here.
     #[error("{0}")]
@@ -147,7 +170,7 @@ impl fmt::Display for RestoreFailure {
             self.index,
             uuid_suffix(&self.uuid),
             self.error,
-            restore_command(self.index, self.original_w)
+            restore_command(self.index, &self.uuid, self.original_w)
         )
     }
 }
@@ -160,9 +183,27 @@ pub(super) fn uuid_suffix(uuid: &str) -> String {
     }
 }
 
-/// The command an operator runs to set GPU `index` back to `watts`.
-pub fn restore_command(index: u32, watts: f64) -> String {
-    format!("sudo nvidia-smi -i {index} -pl {}", watts_text(watts))
+/// The command an operator runs to set a GPU back to `watts`: named by its UUID when known
+/// (NVML indexes shift between boots and differ from `CUDA_VISIBLE_DEVICES` order), else
+/// by its NVML index.
+pub fn restore_command(index: u32, uuid: &str, watts: f64) -> String {
+    if uuid.is_empty() {
+        format!("sudo nvidia-smi -i {index} -pl {}", watts_text(watts))
+    } else {
+        format!("sudo nvidia-smi -i {uuid} -pl {}", watts_text(watts))
+    }
+}
+
+/// Limits as the subject of a sentence: `450 W is`, `90 W, 450 W are`.
+fn watts_list(limits: &[f64]) -> String {
+    let each: Vec<String> = limits
+        .iter()
+        .map(|w| format!("{} W", watts_text(*w)))
+        .collect();
+    match each.as_slice() {
+        [one] => format!("{one} is"),
+        _ => format!("{} are", each.join(", ")),
+    }
 }
 
 /// Watts as NVML holds them (whole milliwatts), without trailing zeros: `400`, `287.5`.

@@ -1,8 +1,9 @@
-//! The guard that changes the selected GPUs' limits and always sets them back.
+//! The guard that claims the selected GPUs, changes their limits and always sets them back.
 
-use super::error::{PowerLimitError, RestoreFailure, join, watts_text};
+use super::error::{PowerLimitError, RestoreFailure, join, uuid_suffix, watts_text};
 use super::journal::{
-    Journal, JournalGpu, proc_stat, read_journal, remove_if_there, write_atomically,
+    DirLock, Journal, JournalGpu, create_journal, journal_files, proc_stat, read_journal,
+    remove_if_there, same_gpu, write_atomically,
 };
 use super::{JOURNAL_VERSION, SAME_W};
 use probes::nvml::{GpuDevice, GpuError};
@@ -31,37 +32,32 @@ struct Managed {
     limit: GpuLimit,
 }
 
-/// The selected GPUs' power limits, changed for a sweep and always set back: on
+/// The selected GPUs' power limits, claimed for a sweep and always set back: on
 /// [`restore`](Self::restore), and on drop (an error return, a panic unwinding).
 pub struct PowerLimits {
     gpus: Vec<Managed>,
-    journal: PathBuf,
-    journal_written: bool,
+    dir: PathBuf,
+    /// This guard's journal while it holds the GPUs.
+    journal: Option<PathBuf>,
     recovered: Option<String>,
 }
 
 impl PowerLimits {
-    /// Reads each GPU's limit and allowed range; restores first from a journal left
-    /// behind at `journal` by a run that is gone, refuses while its run is alive.
+    /// Claims `devices` in the journal directory `dir`: refuses while a live run holds
+    /// one of them, restores first those a journal left behind names, reads each GPU's
+    /// limit and allowed range, and writes this guard's journal, all under the
+    /// directory's lock.
     pub fn open(
         devices: Vec<Box<dyn GpuDevice>>,
-        journal: impl Into<PathBuf>,
+        dir: impl Into<PathBuf>,
     ) -> Result<Self, PowerLimitError> {
-        let journal = journal.into();
+        let dir = dir.into();
         if devices.is_empty() {
             return Err(PowerLimitError::NoGpus);
         }
-        let recovered = match read_journal(&journal)? {
-            None => None,
-            Some(j) if j.owner_alive() => {
-                return Err(PowerLimitError::InUse {
-                    pid: j.pid,
-                    since: j.since,
-                    path: journal,
-                });
-            }
-            Some(j) => Some(recover(&devices, &j, &journal)?),
-        };
+        let lock = lock_dir(&dir)?;
+        let borrowed: Vec<&dyn GpuDevice> = devices.iter().map(AsRef::as_ref).collect();
+        let recovered = settle(&borrowed, &dir, Live::Refuse)?;
         let mut gpus = Vec::new();
         for device in devices {
             let index = device.index();
@@ -90,12 +86,15 @@ impl PowerLimits {
                 device,
             });
         }
-        Ok(Self {
+        let mut guard = Self {
             gpus,
-            journal,
-            journal_written: false,
+            dir,
+            journal: None,
             recovered,
-        })
+        };
+        guard.write_journal()?;
+        drop(lock);
+        Ok(guard)
     }
 
     /// Each GPU's original limit, allowed range and the limit set now.
@@ -103,9 +102,14 @@ impl PowerLimits {
         self.gpus.iter().map(|g| g.limit.clone()).collect()
     }
 
-    /// The journal this guard writes before its first change.
-    pub fn journal_path(&self) -> &Path {
-        &self.journal
+    /// The journal this guard holds its GPUs with; `None` once restored.
+    pub fn journal_path(&self) -> Option<&Path> {
+        self.journal.as_deref()
+    }
+
+    /// The directory of journals this guard claims in.
+    pub fn journal_dir(&self) -> &Path {
+        &self.dir
     }
 
     /// What [`open`](Self::open) restored from a journal left behind, if it did.
@@ -113,12 +117,11 @@ impl PowerLimits {
         self.recovered.as_deref()
     }
 
-    /// Sets every GPU to `watts`, after checking it against each GPU's range; on any
-    /// failure the GPUs changed by this call are set back and the error returned.
-    pub fn set(&mut self, watts: f64) -> Result<(), PowerLimitError> {
+    /// Checks `watts` against every GPU's allowed range.
+    pub fn check(&self, watts: f64) -> Result<(), PowerLimitError> {
         for g in &self.gpus {
             let l = &g.limit;
-            if !(watts.is_finite() && watts >= l.min_w - SAME_W && watts <= l.max_w + SAME_W) {
+            if !in_range(watts, l) {
                 return Err(PowerLimitError::OutOfRange {
                     index: l.index,
                     watts,
@@ -127,6 +130,37 @@ impl PowerLimits {
                 });
             }
         }
+        Ok(())
+    }
+
+    /// Checks every limit of a plan against every GPU's range at once, before anything
+    /// is measured; the first GPU refusing any is named with all it refuses.
+    pub fn check_all(&self, limits: &[f64]) -> Result<(), PowerLimitError> {
+        for g in &self.gpus {
+            let l = &g.limit;
+            let refused: Vec<f64> = limits
+                .iter()
+                .copied()
+                .filter(|&w| !in_range(w, l))
+                .collect();
+            if !refused.is_empty() {
+                return Err(PowerLimitError::PlanOutOfRange {
+                    index: l.index,
+                    uuid: l.uuid.clone(),
+                    limits: refused,
+                    min: l.min_w,
+                    max: l.max_w,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets every GPU to `watts`, after checking it against each GPU's range (and claiming
+    /// the GPUs again after a [`restore`](Self::restore)); on any failure the GPUs changed
+    /// by this call are set back and the error returned.
+    pub fn set(&mut self, watts: f64) -> Result<(), PowerLimitError> {
+        self.check(watts)?;
         let due: Vec<usize> = (0..self.gpus.len())
             .filter(|&i| {
                 let l = &self.gpus[i].limit;
@@ -136,8 +170,8 @@ impl PowerLimits {
         if due.is_empty() {
             return Ok(());
         }
-        if !self.journal_written {
-            self.write_journal()?;
+        if self.journal.is_none() {
+            self.claim_again()?;
         }
         let mut changed = Vec::new();
         for i in due {
@@ -145,9 +179,6 @@ impl PowerLimits {
             if let Err(source) = g.device.set_power_limit_w(watts) {
                 let index = g.limit.index;
                 self.roll_back(&changed);
-                if self.gpus.iter().all(|g| g.limit.set_w.is_none()) {
-                    self.remove_journal()?;
-                }
                 return Err(match source {
                     GpuError::NoPermission => PowerLimitError::NoPermission { index, watts },
                     source => PowerLimitError::SetFailed {
@@ -181,10 +212,32 @@ impl PowerLimits {
         }
     }
 
-    /// Sets every changed GPU back to its original limit, then removes the journal;
-    /// a second call does nothing. A GPU that refuses is named with the command that
-    /// restores it, and the journal stays.
+    /// Sets every changed GPU back to its original limit and keeps holding the GPUs (a
+    /// visit at the limit as found, in the middle of a sweep).
+    pub fn set_originals(&mut self) -> Result<(), PowerLimitError> {
+        let failures = self.set_back();
+        if failures.is_empty() {
+            return Ok(());
+        }
+        Err(PowerLimitError::Restore {
+            failures,
+            journal: self.journal.clone().unwrap_or_else(|| self.dir.clone()),
+        })
+    }
+
+    /// Sets every changed GPU back to its original limit, then removes the journal,
+    /// releasing the GPUs; a second call does nothing. A GPU that refuses is named with
+    /// the command that restores it, and the journal stays.
     pub fn restore(&mut self) -> Result<(), PowerLimitError> {
+        self.set_originals()?;
+        if let Some(path) = self.journal.take() {
+            remove_if_there(&path)?;
+        }
+        Ok(())
+    }
+
+    /// Sets every changed GPU back; those that refuse.
+    fn set_back(&mut self) -> Vec<RestoreFailure> {
         let mut failures = Vec::new();
         for g in &mut self.gpus {
             if g.limit.set_w.is_none() {
@@ -200,15 +253,22 @@ impl PowerLimits {
                 }),
             }
         }
-        if !failures.is_empty() {
-            return Err(PowerLimitError::Restore {
-                failures,
-                journal: self.journal.clone(),
-            });
-        }
-        self.remove_journal()
+        failures
     }
 
+    /// Claims the GPUs again after a restore released them, as [`open`](Self::open) does.
+    fn claim_again(&mut self) -> Result<(), PowerLimitError> {
+        let lock = lock_dir(&self.dir)?;
+        let devices: Vec<&dyn GpuDevice> = self.gpus.iter().map(|g| g.device.as_ref()).collect();
+        if let Some(note) = settle(&devices, &self.dir, Live::Refuse)? {
+            self.recovered = Some(note);
+        }
+        self.write_journal()?;
+        drop(lock);
+        Ok(())
+    }
+
+    /// Writes this guard's journal as a new file of its directory (under its lock).
     fn write_journal(&mut self) -> Result<(), PowerLimitError> {
         let pid = std::process::id();
         let journal = Journal {
@@ -234,20 +294,12 @@ impl PowerLimits {
                 })
                 .collect(),
         };
-        write_atomically(&self.journal, &journal).map_err(|source| PowerLimitError::Journal {
-            path: self.journal.clone(),
-            source,
-        })?;
-        self.journal_written = true;
-        Ok(())
-    }
-
-    fn remove_journal(&mut self) -> Result<(), PowerLimitError> {
-        if !self.journal_written {
-            return Ok(());
-        }
-        remove_if_there(&self.journal)?;
-        self.journal_written = false;
+        let path =
+            create_journal(&self.dir, &journal).map_err(|source| PowerLimitError::Journal {
+                path: self.dir.clone(),
+                source,
+            })?;
+        self.journal = Some(path);
         Ok(())
     }
 }
@@ -260,34 +312,126 @@ impl Drop for PowerLimits {
     }
 }
 
-/// Restores the GPUs a journal left behind names to their original limits and removes
-/// the journal; refuses, keeping it, when a GPU is not among `devices` or refuses.
-fn recover(
+fn in_range(watts: f64, l: &GpuLimit) -> bool {
+    watts.is_finite() && watts >= l.min_w - SAME_W && watts <= l.max_w + SAME_W
+}
+
+fn lock_dir(dir: &Path) -> Result<DirLock, PowerLimitError> {
+    DirLock::acquire(dir).map_err(|source| PowerLimitError::Journal {
+        path: dir.to_path_buf(),
+        source,
+    })
+}
+
+/// What a journal of a live run that shares GPUs with this one does.
+#[derive(Clone, Copy, PartialEq)]
+enum Live {
+    /// Refuses this run: it would set limits the other holds.
+    Refuse,
+    /// Warns: this run only measures at the limits the other sets.
+    Warn,
+}
+
+/// For a run that sets no limit: restores the GPUs among `devices` that journals left
+/// behind in `dir` name (as [`PowerLimits::open`] does, under the directory's lock) and
+/// says what it did; warns about a live run holding them. Refuses, with the commands that
+/// restore them, when a GPU cannot be set back: this run would measure at a crashed run's
+/// limit.
+pub fn recover_left_behind(
     devices: &[Box<dyn GpuDevice>],
+    dir: &Path,
+) -> Result<Option<String>, PowerLimitError> {
+    let _lock = lock_dir(dir)?;
+    let devices: Vec<&dyn GpuDevice> = devices.iter().map(AsRef::as_ref).collect();
+    settle(&devices, dir, Live::Warn)
+}
+
+/// Under `dir`'s lock: every journal there that names one of `devices` is either a live
+/// run's (refused or warned about, as `live` says) or left behind (its GPUs among
+/// `devices` restored, and the journal rewritten without them, or removed when none is
+/// left); journals of other GPUs are left alone. What was restored, when anything was.
+fn settle(
+    devices: &[&dyn GpuDevice],
+    dir: &Path,
+    live: Live,
+) -> Result<Option<String>, PowerLimitError> {
+    let ids: Vec<(u32, String)> = devices
+        .iter()
+        .map(|d| (d.index(), d.uuid().unwrap_or_default()))
+        .collect();
+    let shares = |g: &JournalGpu| ids.iter().any(|(i, u)| same_gpu(g, *i, u));
+    let mut left_behind = Vec::new();
+    for path in journal_files(dir)? {
+        let Some(journal) = read_journal(&path)? else {
+            continue;
+        };
+        let shared: Vec<&JournalGpu> = journal.gpus.iter().filter(|g| shares(g)).collect();
+        let alive = journal.owner_alive();
+        if shared.is_empty() {
+            if !alive {
+                tracing::warn!(
+                    "a power-limit journal left behind names other GPUs than this run's: {} \
+                     (`joulebench probe list` says how to restore them)",
+                    path.display()
+                );
+            }
+            continue;
+        }
+        if !alive {
+            left_behind.push((path, journal));
+            continue;
+        }
+        let gpus = shared
+            .iter()
+            .map(|g| format!("GPU {}{}", g.index, uuid_suffix(&g.uuid)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        match live {
+            Live::Refuse => {
+                return Err(PowerLimitError::InUse {
+                    pid: journal.pid,
+                    since: journal.since,
+                    gpus,
+                    path,
+                });
+            }
+            Live::Warn => tracing::warn!(
+                "another joulebench run (pid {}, since {}) is changing the power limits of \
+                 {gpus}, which this run measures (journal {})",
+                journal.pid,
+                journal.since,
+                path.display()
+            ),
+        }
+    }
+    let mut notes = Vec::new();
+    for (path, journal) in &left_behind {
+        notes.push(recover(devices, journal, path)?);
+    }
+    Ok((!notes.is_empty()).then(|| notes.join("; ")))
+}
+
+/// Restores the GPUs among `devices` that a journal left behind names to their original
+/// limits, then rewrites the journal with the others (removes it when none is left);
+/// refuses, keeping it whole, when a GPU refuses.
+fn recover(
+    devices: &[&dyn GpuDevice],
     journal: &Journal,
     path: &Path,
 ) -> Result<String, PowerLimitError> {
     let who = format!(
-        "a joulebench run that ended without restoring them ({} pid {}, changing them since {})",
+        "a joulebench run that ended without restoring them ({} pid {}, holding them since {})",
         journal.program, journal.pid, journal.since
     );
     let mut failures = Vec::new();
     let mut restored = Vec::new();
+    let mut others = Vec::new();
     for g in &journal.gpus {
-        let device = devices.iter().find(|d| {
-            if g.uuid.is_empty() {
-                d.index() == g.index
-            } else {
-                d.uuid().is_ok_and(|u| u == g.uuid)
-            }
-        });
+        let device = devices
+            .iter()
+            .find(|d| same_gpu(g, d.index(), &d.uuid().unwrap_or_default()));
         let Some(device) = device else {
-            failures.push(RestoreFailure {
-                index: g.index,
-                uuid: g.uuid.clone(),
-                original_w: g.original_w,
-                error: GpuError::Failed("not among the GPUs this run selects".into()),
-            });
+            others.push(g.clone());
             continue;
         };
         let now = device.power_management_limit_w().ok();
@@ -296,8 +440,9 @@ fn recover(
         }
         match device.set_power_limit_w(g.original_w) {
             Ok(()) => restored.push(format!(
-                "GPU {} {} W -> {} W",
+                "GPU {}{} {} W -> {} W",
                 g.index,
+                uuid_suffix(&g.uuid),
                 now.map_or("?".into(), watts_text),
                 watts_text(g.original_w)
             )),
@@ -318,10 +463,27 @@ fn recover(
             path.display()
         )));
     }
-    remove_if_there(path)?;
+    // Nothing of this run's is left changed: a journal that cannot be updated is only
+    // stale evidence, which the next run finds its GPUs already back from.
+    let updated = if others.is_empty() {
+        remove_if_there(path)
+    } else {
+        let rest = Journal {
+            gpus: others,
+            ..journal.clone()
+        };
+        write_atomically(path, &rest).map_err(|source| PowerLimitError::Journal {
+            path: path.to_path_buf(),
+            source,
+        })
+    };
+    if let Err(e) = updated {
+        tracing::warn!("{e}");
+    }
     let note = if restored.is_empty() {
         format!(
-            "a power-limit journal left by {who} was removed: every GPU was already at its original limit"
+            "a power-limit journal left by {who} was cleared: every GPU of this run was already \
+             at its original limit"
         )
     } else {
         format!(

@@ -1,11 +1,13 @@
-//! The journal a run writes before its first change: where it lives, how it is written
-//! and read, and whether the run that wrote it is still alive.
+//! The journals runs claim their GPUs with: where they live (one file per run in a
+//! directory), how they are claimed, written and read, and whether their run is alive.
 
 use super::error::{PowerLimitError, restore_command, uuid_suffix, watts_text};
-use super::{JOURNAL_ENV, JOURNAL_FILE, ROOT_JOURNAL_DIR};
+use super::{JOURNAL_ENV, JOURNAL_PREFIX, LOCK_FILE, ROOT_JOURNAL_DIR};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// What a run records before its first change, so a crash leaves evidence.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -18,7 +20,7 @@ pub struct Journal {
     pub process_start_ticks: Option<u64>,
     /// Its program name.
     pub program: String,
-    /// When it made its first change (RFC 3339).
+    /// When it claimed the GPUs, before its first change (RFC 3339).
     pub since: String,
     /// Each GPU it may change, with the limit it had before.
     pub gpus: Vec<JournalGpu>,
@@ -36,9 +38,9 @@ pub struct JournalGpu {
 }
 
 impl JournalGpu {
-    /// The command that sets this GPU back to its original limit.
+    /// The command that sets this GPU back to its original limit (by UUID when known).
     pub fn restore_command(&self) -> String {
-        restore_command(self.index, self.original_w)
+        restore_command(self.index, &self.uuid, self.original_w)
     }
 }
 
@@ -117,7 +119,7 @@ impl JournalFinding {
             format!("  nothing left to restore: remove {}", self.path.display())
         } else {
             format!(
-                "  then remove {} (the next run that sets power limits restores from it first)",
+                "  then remove {} (the next run on these GPUs restores from it first)",
                 self.path.display()
             )
         });
@@ -125,41 +127,41 @@ impl JournalFinding {
     }
 }
 
-/// The journal a run writes: `$JOULEBENCH_POWER_LIMIT_JOURNAL`, else
-/// `/run/joulebench/power-limits.json` as root, else the user's state directory
-/// (`$XDG_STATE_HOME/joulebench/`, else `~/.local/state/joulebench/`).
-pub fn default_journal_path() -> PathBuf {
-    journal_path_from(
+/// The directory of journals a run claims in: `$JOULEBENCH_POWER_LIMIT_JOURNAL`, else
+/// `/run/joulebench` as root, else the user's state directory (`$XDG_STATE_HOME/joulebench`,
+/// else `~/.local/state/joulebench`).
+pub fn default_journal_dir() -> PathBuf {
+    journal_dir_from(
         std::env::var_os(JOURNAL_ENV).map(PathBuf::from),
         is_root(),
         user_state_dir(),
     )
 }
 
-/// Every place a journal may be (`probe list` looks in all): the override alone when set,
-/// else root's and this user's.
-pub fn journal_search_paths() -> Vec<PathBuf> {
-    if let Some(path) = std::env::var_os(JOURNAL_ENV) {
-        return vec![PathBuf::from(path)];
+/// Every directory journals may be in (`probe list` looks in all): the override alone when
+/// set, else root's and this user's.
+pub fn journal_search_dirs() -> Vec<PathBuf> {
+    if let Some(dir) = std::env::var_os(JOURNAL_ENV).filter(|d| !d.is_empty()) {
+        return vec![PathBuf::from(dir)];
     }
-    let mut paths = vec![Path::new(ROOT_JOURNAL_DIR).join(JOURNAL_FILE)];
+    let mut dirs = vec![PathBuf::from(ROOT_JOURNAL_DIR)];
     if let Some(dir) = user_state_dir() {
-        paths.push(dir.join(JOURNAL_FILE));
+        dirs.push(dir);
     }
-    paths
+    dirs
 }
 
-pub(super) fn journal_path_from(
+pub(super) fn journal_dir_from(
     overridden: Option<PathBuf>,
     root: bool,
     user: Option<PathBuf>,
 ) -> PathBuf {
-    if let Some(path) = overridden.filter(|p| !p.as_os_str().is_empty()) {
-        return path;
+    if let Some(dir) = overridden.filter(|p| !p.as_os_str().is_empty()) {
+        return dir;
     }
     match user.filter(|_| !root) {
-        Some(dir) => dir.join(JOURNAL_FILE),
-        None => Path::new(ROOT_JOURNAL_DIR).join(JOURNAL_FILE),
+        Some(dir) => dir,
+        None => PathBuf::from(ROOT_JOURNAL_DIR),
     }
 }
 
@@ -200,25 +202,130 @@ pub fn read_journal(path: &Path) -> Result<Option<Journal>, PowerLimitError> {
         })
 }
 
-/// The journals at [`journal_search_paths`], each found or unreadable; for `probe list`.
-pub fn find_journals() -> Vec<Result<JournalFinding, PowerLimitError>> {
-    find_journals_in(&journal_search_paths())
+/// The journal files in `dir` (`power-limits*.json`, by name), none when it is absent.
+pub fn journal_files(dir: &Path) -> Result<Vec<PathBuf>, PowerLimitError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(PowerLimitError::Journal {
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| PowerLimitError::Journal {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(JOURNAL_PREFIX) && name.ends_with(".json") {
+            files.push(entry.path());
+        }
+    }
+    files.sort();
+    Ok(files)
 }
 
-/// The journals at `paths`, each found or unreadable; absent ones are left out.
-pub fn find_journals_in(paths: &[PathBuf]) -> Vec<Result<JournalFinding, PowerLimitError>> {
-    paths
-        .iter()
-        .filter_map(|path| match read_journal(path) {
-            Ok(None) => None,
-            Ok(Some(journal)) => Some(Ok(JournalFinding {
-                path: path.clone(),
-                owner_alive: journal.owner_alive(),
-                journal,
-            })),
-            Err(e) => Some(Err(e)),
-        })
-        .collect()
+/// The journals in [`journal_search_dirs`], each found or unreadable; for `probe list`.
+pub fn find_journals() -> Vec<Result<JournalFinding, PowerLimitError>> {
+    find_journals_in(&journal_search_dirs())
+}
+
+/// The journals in each of `dirs`, each found or unreadable.
+pub fn find_journals_in(dirs: &[PathBuf]) -> Vec<Result<JournalFinding, PowerLimitError>> {
+    let mut found = Vec::new();
+    for dir in dirs {
+        let files = match journal_files(dir) {
+            Ok(files) => files,
+            Err(e) => {
+                found.push(Err(e));
+                continue;
+            }
+        };
+        found.extend(
+            files
+                .into_iter()
+                .filter_map(|path| match read_journal(&path) {
+                    Ok(None) => None,
+                    Ok(Some(journal)) => Some(Ok(JournalFinding {
+                        path,
+                        owner_alive: journal.owner_alive(),
+                        journal,
+                    })),
+                    Err(e) => Some(Err(e)),
+                }),
+        );
+    }
+    found
+}
+
+/// Whether a journal's GPU is the device `index`/`uuid`: by UUID when both are known,
+/// else by NVML index.
+pub fn same_gpu(gpu: &JournalGpu, index: u32, uuid: &str) -> bool {
+    if gpu.uuid.is_empty() || uuid.is_empty() {
+        gpu.index == index
+    } else {
+        gpu.uuid == uuid
+    }
+}
+
+/// An exclusive lock on a journal directory (`flock` on its `.power-limits.lock`), held
+/// while journals are scanned, recovered and claimed; released on drop, and by the kernel
+/// when the process dies.
+pub(super) struct DirLock {
+    _file: std::fs::File,
+}
+
+impl DirLock {
+    /// Creates `dir` when absent and waits for its lock.
+    pub(super) fn acquire(dir: &Path) -> std::io::Result<Self> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(LOCK_FILE);
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            // A directory of another user's (root's) may still be read: its lock file too.
+            .or_else(|_| std::fs::File::open(&path))?;
+        loop {
+            // SAFETY: the descriptor is open for the whole call; flock has no other
+            // preconditions.
+            let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) };
+            if rc == 0 {
+                return Ok(Self { _file: file });
+            }
+            let e = std::io::Error::last_os_error();
+            if e.kind() != std::io::ErrorKind::Interrupted {
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// Writes `journal` as a new file in `dir` that no other journal has (written whole to a
+/// temporary file, then linked to its name, which fails rather than replace one); its path.
+pub(super) fn create_journal(dir: &Path, journal: &Journal) -> std::io::Result<PathBuf> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    std::fs::create_dir_all(dir)?;
+    let tmp = write_temp(dir, journal)?;
+    let result = loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let path = dir.join(format!("{JOURNAL_PREFIX}-{}-{n}.json", journal.pid));
+        match std::fs::hard_link(&tmp, &path) {
+            Ok(()) => break Ok(path),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => break Err(e),
+        }
+    };
+    let _ = std::fs::remove_file(&tmp);
+    sync_dir(dir);
+    result
 }
 
 /// State and start ticks of a process from `/proc/PID/stat`; `None` when it is gone.
@@ -269,31 +376,57 @@ pub(super) fn remove_if_there(path: &Path) -> Result<(), PowerLimitError> {
 /// Writes `journal` to a temporary file beside `path`, flushed to disk, then renames it
 /// over `path`: a reader sees the whole journal or none.
 pub(super) fn write_atomically(path: &Path, journal: &Journal) -> std::io::Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
+    let dir = parent_of(path);
     std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| JOURNAL_FILE.into());
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let text = serde_json::to_string_pretty(journal).map_err(std::io::Error::other)?;
-    let result = (|| {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(text.as_bytes())?;
-        file.write_all(b"\n")?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)?;
-        // The rename itself is durable once the directory is synced.
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-        Ok(())
-    })();
+    let tmp = write_temp(dir, journal)?;
+    let result = std::fs::rename(&tmp, path);
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
+    sync_dir(dir);
     result
+}
+
+fn parent_of(path: &Path) -> &Path {
+    path.parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."))
+}
+
+/// `journal` in a new hidden temporary file of `dir` (not a journal to a scan), on disk.
+fn write_temp(dir: &Path, journal: &Journal) -> std::io::Result<PathBuf> {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let text = serde_json::to_string_pretty(journal).map_err(std::io::Error::other)?;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let tmp = dir.join(format!(".{JOURNAL_PREFIX}.{}.{n}.tmp", std::process::id()));
+        let mut file = match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+        {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        };
+        let written = (|| {
+            file.write_all(text.as_bytes())?;
+            file.write_all(b"\n")?;
+            file.sync_all()
+        })();
+        return match written {
+            Ok(()) => Ok(tmp),
+            Err(e) => {
+                let _ = std::fs::remove_file(&tmp);
+                Err(e)
+            }
+        };
+    }
+}
+
+/// Makes renames and links in `dir` durable (best effort).
+fn sync_dir(dir: &Path) {
+    if let Ok(d) = std::fs::File::open(dir) {
+        let _ = d.sync_all();
+    }
 }
