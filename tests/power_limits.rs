@@ -323,7 +323,10 @@ fn a_run_that_fails_mid_sweep_still_restores_the_limit_found() {
     });
     let (result, handle, dir) = run_sweep(&sweep_suite(&server.url), steady_gpu());
     let err = result.expect_err("the run fails");
-    assert!(!err.to_string().is_empty());
+    assert!(
+        err.to_string().contains("warm-up requests failed"),
+        "the warm-up failure stops the run: {err}"
+    );
     let state = handle.lock().expect("fake state").clone();
     assert!(
         state.power_limit_sets.iter().any(|&w| w < 400.0),

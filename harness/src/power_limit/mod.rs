@@ -46,11 +46,6 @@ const LOCK_FILE: &str = ".power-limits.lock";
 /// on a reboot, as the driver's power limits are.
 const ROOT_JOURNAL_DIR: &str = "/run/joulebench";
 
-/// Former name of [`default_journal_dir`]: the journal *directory*.
-pub fn default_journal_path() -> std::path::PathBuf {
-    default_journal_dir()
-}
-
 /// Limits closer than this (W) are one setting (NVML counts milliwatts).
 const SAME_W: f64 = 0.0005;
 

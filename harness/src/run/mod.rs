@@ -163,7 +163,7 @@ pub async fn run(suite: &Suite, plan: &Plan, opts: &RunOptions) -> Result<RunRes
     let probes = probes::discover(&probe_config(&suite.probes), &clock);
     let power = PowerControl {
         open: &|| nvml_gpus(&suite.probes.gpus),
-        journal: crate::power_limit::default_journal_path(),
+        journal: crate::power_limit::default_journal_dir(),
     };
     run_on(suite, plan, opts, clock, &probes, &power).await
 }
@@ -293,7 +293,7 @@ pub async fn resume(
     };
     let power = PowerControl {
         open: &|| nvml_gpus(&suite.probes.gpus),
-        journal: crate::power_limit::default_journal_path(),
+        journal: crate::power_limit::default_journal_dir(),
     };
     let devices = Devices {
         probes: &probes,
