@@ -9,9 +9,12 @@
 //! (defaults: `small`, 5 s per point).
 
 use joulebench_reference::batch::BatchSettings;
-use joulebench_reference::{LoadOptions, ModelRegistry, ModelSpec, RunningServer, Task};
+use joulebench_reference::{LoadOptions, ModelRegistry, ModelSpec, Task};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{Point, Requests, closed_loop};
 
 /// The bundled sentences (`suites/data/sentiment-sample.jsonl`).
 fn sentences() -> Vec<String> {
@@ -22,98 +25,18 @@ fn sentences() -> Vec<String> {
         .collect()
 }
 
-/// Starts a server with one classifier preset on its own runtime; returns its address.
-fn server(preset: &str, batching: Option<BatchSettings>) -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let preset = preset.to_string();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        rt.block_on(async move {
-            let server = RunningServer::bind("127.0.0.1:0", 1).await.expect("bind");
-            if let Some(settings) = batching {
-                server.batch(settings).expect("batcher");
-            }
-            let spec = ModelSpec::parse(Task::Classification, &preset).expect("preset");
-            server
-                .load(&[spec], &LoadOptions::default())
-                .await
-                .expect("load");
-            tx.send(server.addr()).expect("address");
-            std::future::pending::<()>().await;
-        });
-    });
-    rx.recv().expect("server started")
-}
-
-/// What one load point measured.
-struct Point {
-    per_s: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    mean_batch: f64,
-}
-
-/// `clients` closed-loop clients for `secs` against `addr` (after a one-second warm-up).
+/// `clients` closed-loop clients for `secs` against `addr` (after a one-second warm-up),
+/// sending the bundled sentences to TEI `/predict`.
 fn load(addr: SocketAddr, clients: usize, secs: f64, texts: &[String]) -> Point {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("client runtime");
-    rt.block_on(async {
-        let client = reqwest::Client::new();
-        let url = format!("http://{addr}/predict");
-        let run = |until: Instant, offset: usize| {
-            let (client, url) = (client.clone(), url.clone());
-            let texts = texts.to_vec();
-            async move {
-                let mut out = Vec::new();
-                let mut i = offset;
-                while Instant::now() < until {
-                    let t = Instant::now();
-                    let resp = client
-                        .post(&url)
-                        .json(&serde_json::json!({"inputs": texts[i % texts.len()]}))
-                        .send()
-                        .await
-                        .expect("request");
-                    let batch: f64 = resp
-                        .headers()
-                        .get("x-batch-size")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(1.0);
-                    resp.bytes().await.expect("answer");
-                    out.push((t.elapsed().as_secs_f64() * 1e3, batch));
-                    i += clients;
-                }
-                out
-            }
-        };
-        let warm = Instant::now() + Duration::from_secs(1);
-        futures_util::future::join_all((0..clients).map(|c| run(warm, c))).await;
-        let started = Instant::now();
-        let until = started + Duration::from_secs_f64(secs);
-        let all: Vec<(f64, f64)> =
-            futures_util::future::join_all((0..clients).map(|c| run(until, c)))
-                .await
-                .into_iter()
-                .flatten()
-                .collect();
-        let elapsed = started.elapsed().as_secs_f64();
-        let mut ms: Vec<f64> = all.iter().map(|r| r.0).collect();
-        ms.sort_by(f64::total_cmp);
-        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
-        Point {
-            per_s: all.len() as f64 / elapsed,
-            p50_ms: at(0.5),
-            p99_ms: at(0.99),
-            mean_batch: all.iter().map(|r| r.1).sum::<f64>() / all.len() as f64,
-        }
-    })
+    let body = |i: usize| serde_json::json!({"inputs": texts[i % texts.len()]});
+    let requests = Requests {
+        path: "/predict",
+        body: &body,
+        batch_header: "x-batch-size",
+        tokens: &|_| 0,
+        warm_up: Duration::from_secs(1),
+    };
+    closed_loop(addr, clients, secs, &requests)
 }
 
 /// The forward pass alone, no HTTP: milliseconds per sentence when `batch` sentences run
@@ -170,15 +93,15 @@ fn main() {
         println!("| {b} | {ms:.2} | {:.2} |", one / ms);
     }
     println!("\nover HTTP on loopback, closed-loop clients:");
-    let alone = server(preset, None);
+    let alone = common::server(Task::Classification, preset, None);
     let floor = load(alone, 1, secs, &texts);
     println!("| concurrency | batching | req/s | × c=1 | p50 ms | p99 ms | mean batch |");
     println!("|--:|---|--:|--:|--:|--:|--:|");
     let row = |c: usize, how: &str, p: &Point| {
         println!(
             "| {c} | {how} | {:.1} | {:.2} | {:.1} | {:.1} | {:.2} |",
-            p.per_s,
-            p.per_s / floor.per_s,
+            p.requests_per_s,
+            p.requests_per_s / floor.requests_per_s,
             p.p50_ms,
             p.p99_ms,
             p.mean_batch
@@ -187,7 +110,8 @@ fn main() {
     row(1, "off", &floor);
     for c in [2, 4, 8, 16] {
         row(c, "off", &load(alone, c, secs, &texts));
-        let batched = server(
+        let batched = common::server(
+            Task::Classification,
             preset,
             Some(BatchSettings {
                 max_batch: c,

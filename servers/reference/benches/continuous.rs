@@ -13,9 +13,12 @@
 
 use joulebench_reference::batch::BatchSettings;
 use joulebench_reference::registry::Network;
-use joulebench_reference::{LoadOptions, ModelRegistry, ModelSpec, RunningServer, Task};
+use joulebench_reference::{LoadOptions, ModelRegistry, ModelSpec, Task};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
+
+mod common;
+use common::{Point, Requests, closed_loop};
 
 /// The prompts, of a few lengths.
 const PROMPTS: &[&str] = &[
@@ -26,101 +29,22 @@ const PROMPTS: &[&str] = &[
     "question: what is the capital of france? answer:",
 ];
 
-/// Starts a server with one generator preset on its own runtime; returns its address.
-fn server(preset: &str, batching: Option<BatchSettings>) -> SocketAddr {
-    let (tx, rx) = std::sync::mpsc::channel();
-    let preset = preset.to_string();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("server runtime");
-        rt.block_on(async move {
-            let server = RunningServer::bind("127.0.0.1:0", 1).await.expect("bind");
-            if let Some(settings) = batching {
-                server.batch(settings).expect("batcher");
-            }
-            let spec = ModelSpec::parse(Task::Generation, &preset).expect("preset");
-            server
-                .load(&[spec], &LoadOptions::default())
-                .await
-                .expect("load");
-            tx.send(server.addr()).expect("address");
-            std::future::pending::<()>().await;
-        });
-    });
-    rx.recv().expect("server started")
-}
-
-/// What one load point measured.
-struct Point {
-    tokens_per_s: f64,
-    requests_per_s: f64,
-    p50_ms: f64,
-    p99_ms: f64,
-    mean_batch: f64,
-}
-
-/// `clients` closed-loop clients for `secs` against `addr` (after a two-second warm-up).
+/// `clients` closed-loop clients for `secs` against `addr` (after a two-second warm-up),
+/// sending greedy `/v1/completions` requests for `new_tokens` tokens.
 fn load(addr: SocketAddr, clients: usize, secs: f64, new_tokens: usize) -> Point {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("client runtime");
-    rt.block_on(async {
-        let client = reqwest::Client::new();
-        let url = format!("http://{addr}/v1/completions");
-        let run = |until: Instant, offset: usize| {
-            let (client, url) = (client.clone(), url.clone());
-            async move {
-                let mut out = Vec::new();
-                let mut i = offset;
-                while Instant::now() < until {
-                    let t = Instant::now();
-                    let resp = client
-                        .post(&url)
-                        .json(&serde_json::json!({"prompt": PROMPTS[i % PROMPTS.len()],
-                            "max_tokens": new_tokens, "ignore_eos": true, "temperature": 0}))
-                        .send()
-                        .await
-                        .expect("request");
-                    let batch: f64 = resp
-                        .headers()
-                        .get("x-batch-size-mean")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(1.0);
-                    let body: serde_json::Value = resp.json().await.expect("answer");
-                    let tokens = body["usage"]["completion_tokens"].as_u64().unwrap_or(0);
-                    out.push((t.elapsed().as_secs_f64() * 1e3, batch, tokens));
-                    i += 1;
-                }
-                out
-            }
-        };
-        let warm = Instant::now() + Duration::from_secs(2);
-        futures_util::future::join_all((0..clients).map(|c| run(warm, c))).await;
-        let started = Instant::now();
-        let until = started + Duration::from_secs_f64(secs);
-        let all: Vec<(f64, f64, u64)> =
-            futures_util::future::join_all((0..clients).map(|c| run(until, c)))
-                .await
-                .into_iter()
-                .flatten()
-                .collect();
-        let elapsed = started.elapsed().as_secs_f64();
-        let mut ms: Vec<f64> = all.iter().map(|r| r.0).collect();
-        ms.sort_by(f64::total_cmp);
-        let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
-        Point {
-            tokens_per_s: all.iter().map(|r| r.2).sum::<u64>() as f64 / elapsed,
-            requests_per_s: all.len() as f64 / elapsed,
-            p50_ms: at(0.5),
-            p99_ms: at(0.99),
-            mean_batch: all.iter().map(|r| r.1).sum::<f64>() / all.len() as f64,
-        }
-    })
+    let body = |i: usize| {
+        serde_json::json!({"prompt": PROMPTS[i % PROMPTS.len()],
+            "max_tokens": new_tokens, "ignore_eos": true, "temperature": 0})
+    };
+    let tokens = |b: &serde_json::Value| b["usage"]["completion_tokens"].as_u64().unwrap_or(0);
+    let requests = Requests {
+        path: "/v1/completions",
+        body: &body,
+        batch_header: "x-batch-size-mean",
+        tokens: &tokens,
+        warm_up: Duration::from_secs(2),
+    };
+    closed_loop(addr, clients, secs, &requests)
 }
 
 /// The forward pass alone: milliseconds of one decode step of `batch` sequences, each at a
@@ -185,9 +109,10 @@ fn main() {
         );
     }
     println!("\nover HTTP on loopback, closed-loop clients, /v1/completions:");
-    let alone = server(preset, None);
+    let alone = common::server(Task::Generation, preset, None);
     let floor = load(alone, 1, secs, new_tokens);
-    let batched = server(
+    let batched = common::server(
+        Task::Generation,
         preset,
         Some(BatchSettings {
             max_batch: 16,
