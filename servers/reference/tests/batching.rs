@@ -6,41 +6,17 @@ use crate::common;
 use common::{TestServer, tiny_server};
 use futures_util::future::join_all;
 use joulebench_reference as reference;
-use reference::batch::BatchSettings;
-use reference::{LoadOptions, ModelSpec, RunningServer, Task};
+use reference::{ModelSpec, Task};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-/// A server with the tiny classifier, QA model batching up to `max_batch` requests.
+/// A server with the tiny classifier and QA model batching up to `max_batch` requests.
 fn batching_server(max_batch: usize, wait: Duration) -> TestServer {
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Runtime::new().unwrap();
-        rt.block_on(async move {
-            let server = RunningServer::bind("127.0.0.1:0", 1).await.unwrap();
-            server.batch(BatchSettings { max_batch, wait }).unwrap();
-            let specs = [
-                ModelSpec::parse(Task::Classification, "tiny").unwrap(),
-                ModelSpec::parse(Task::QuestionAnswering, "tiny").unwrap(),
-            ];
-            server.load(&specs, &LoadOptions::default()).await.unwrap();
-            tx.send(server.addr()).unwrap();
-            std::future::pending::<()>().await;
-        });
-    });
-    TestServer::at(rx.recv().unwrap())
-}
-
-/// POSTs JSON; returns the body and the `x-batch-size` header.
-async fn post_batched(server: &TestServer, path: &str, body: Value) -> (Value, usize) {
-    let resp = common::post_response(server, path, body).await;
-    assert_eq!(resp.status().as_u16(), 200);
-    let batch = resp.headers()["x-batch-size"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    (resp.json().await.unwrap(), batch)
+    let specs = vec![
+        ModelSpec::parse(Task::Classification, "tiny").unwrap(),
+        ModelSpec::parse(Task::QuestionAnswering, "tiny").unwrap(),
+    ];
+    common::batching_server(specs, max_batch, wait)
 }
 
 fn close(a: &Value, b: &Value) -> bool {
@@ -73,7 +49,7 @@ async fn concurrent_requests_share_a_batch_and_get_their_own_answers() {
     ];
     let answers = join_all(texts.iter().map(|t| {
         let b = batched;
-        async move { post_batched(&b, "/predict", json!({ "inputs": t })).await }
+        async move { common::post_batched(&b, "/predict", json!({ "inputs": t })).await }
     }))
     .await;
     for (text, (body, batch)) in texts.iter().zip(&answers) {
@@ -88,7 +64,8 @@ async fn concurrent_requests_share_a_batch_and_get_their_own_answers() {
         {"question": "When?", "context": "1843."},
         {"question": "Why?", "context": "Because the engine could compute."}
     ]);
-    let (body, batch) = post_batched(&batched, "/predict", json!({ "inputs": items })).await;
+    let (body, batch) =
+        common::post_batched(&batched, "/predict", json!({ "inputs": items })).await;
     assert_eq!(batch, 4);
     let (_, single) = common::post(&alone, "/predict", json!({ "inputs": items })).await;
     assert!(close(&body, &single), "{body} vs alone {single}");
@@ -98,7 +75,7 @@ async fn concurrent_requests_share_a_batch_and_get_their_own_answers() {
 async fn a_request_alone_waits_at_most_the_window() {
     let batched = batching_server(8, Duration::from_millis(20));
     let started = std::time::Instant::now();
-    let (_, batch) = post_batched(&batched, "/predict", json!({"inputs": "fine"})).await;
+    let (_, batch) = common::post_batched(&batched, "/predict", json!({"inputs": "fine"})).await;
     assert_eq!(batch, 1, "nobody joined");
     assert!(
         started.elapsed() < Duration::from_secs(10),

@@ -298,40 +298,17 @@ mod http {
     use crate::common::{self, TestServer, tiny_server};
     use futures_util::future::join_all;
     use joulebench_reference as reference;
-    use reference::batch::BatchSettings;
-    use reference::{LoadOptions, ModelSpec, RunningServer, Task};
+    use reference::{ModelSpec, Task};
     use serde_json::{Value, json};
     use std::time::Duration;
 
     /// A server with the tiny GPT-2 and T5 generators, batching up to `max_batch`.
     fn batching_server(max_batch: usize, wait: Duration) -> TestServer {
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let rt = tokio::runtime::Runtime::new().unwrap();
-            rt.block_on(async move {
-                let server = RunningServer::bind("127.0.0.1:0", 1).await.unwrap();
-                server.batch(BatchSettings { max_batch, wait }).unwrap();
-                let specs = [
-                    ModelSpec::parse(Task::Generation, "tiny").unwrap(),
-                    ModelSpec::parse(Task::Generation, "t5-tiny").unwrap(),
-                ];
-                server.load(&specs, &LoadOptions::default()).await.unwrap();
-                tx.send(server.addr()).unwrap();
-                std::future::pending::<()>().await;
-            });
-        });
-        TestServer::at(rx.recv().unwrap())
-    }
-
-    /// POSTs JSON; the body and the `x-batch-size` header (0 when absent).
-    async fn post(server: &TestServer, path: &str, body: Value) -> (Value, usize) {
-        let resp = common::post_response(server, path, body).await;
-        assert_eq!(resp.status().as_u16(), 200);
-        let batch = resp
-            .headers()
-            .get("x-batch-size")
-            .map_or(0, |v| v.to_str().unwrap().parse().unwrap());
-        (resp.json().await.unwrap(), batch)
+        let specs = vec![
+            ModelSpec::parse(Task::Generation, "tiny").unwrap(),
+            ModelSpec::parse(Task::Generation, "t5-tiny").unwrap(),
+        ];
+        common::batching_server(specs, max_batch, wait)
     }
 
     #[tokio::test]
@@ -361,7 +338,7 @@ mod http {
         ];
         let answers = join_all(asks.iter().map(|(path, body)| {
             let b = batched;
-            async move { post(&b, path, body.clone()).await }
+            async move { common::post_batched(&b, path, body.clone()).await }
         }))
         .await;
         for ((path, body), (got, batch)) in asks.iter().zip(&answers) {
@@ -390,7 +367,7 @@ mod http {
         };
         assert_eq!(texts(&got).len(), 6);
         assert_eq!(texts(&got), texts(&want));
-        let (t5, batch) = post(
+        let (t5, batch) = common::post_batched(
             &batched,
             "/v1/completions",
             json!({"model": "generator-t5-tiny", "prompt": "translate: a b", "max_tokens": 3, "ignore_eos": true}),
@@ -406,7 +383,7 @@ mod http {
         let body = json!({"model": "generator-tiny", "prompt": "one two", "max_tokens": 10, "ignore_eos": true});
         let answers = join_all((0..5).map(|_| {
             let (b, body) = (batched, body.clone());
-            async move { post(&b, "/v1/completions", body).await }
+            async move { common::post_batched(&b, "/v1/completions", body).await }
         }))
         .await;
         let mut batches: Vec<usize> = answers.iter().map(|a| a.1).collect();
@@ -444,7 +421,7 @@ mod http {
         });
         // With the first stream's slot free, c joins b at once and ends long before b would.
         let body = json!({"model": "generator-tiny", "prompt": "short", "max_tokens": 4, "ignore_eos": true});
-        let (c, batch) = post(&batched, "/v1/completions", body).await;
+        let (c, batch) = common::post_batched(&batched, "/v1/completions", body).await;
         let b_tokens = *count_rx.borrow();
         reader.abort();
         assert_eq!(c["usage"]["completion_tokens"], 4);

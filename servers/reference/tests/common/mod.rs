@@ -4,10 +4,12 @@
 
 use joulebench_reference as reference;
 
+use reference::batch::BatchSettings;
 use reference::{LoadOptions, ModelSpec, RunningServer, Task};
 use serde_json::Value;
 use std::net::SocketAddr;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 /// Where a test server listens.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +45,33 @@ pub fn spawn_server(specs: Vec<ModelSpec>, options: LoadOptions) -> TestServer {
     TestServer {
         addr: rx.recv().unwrap(),
     }
+}
+
+/// A server with `specs`, batching up to `max_batch` requests that arrive within `wait`.
+pub fn batching_server(specs: Vec<ModelSpec>, max_batch: usize, wait: Duration) -> TestServer {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async move {
+            let server = RunningServer::bind("127.0.0.1:0", 1).await.unwrap();
+            server.batch(BatchSettings { max_batch, wait }).unwrap();
+            server.load(&specs, &LoadOptions::default()).await.unwrap();
+            tx.send(server.addr()).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    TestServer::at(rx.recv().unwrap())
+}
+
+/// POSTs JSON expecting 200; the body and the `x-batch-size` header (0 when absent).
+pub async fn post_batched(server: &TestServer, path: &str, body: Value) -> (Value, usize) {
+    let resp = post_response(server, path, body).await;
+    assert_eq!(resp.status().as_u16(), 200);
+    let batch = resp
+        .headers()
+        .get("x-batch-size")
+        .map_or(0, |v| v.to_str().unwrap().parse().unwrap());
+    (resp.json().await.unwrap(), batch)
 }
 
 /// The shared server with `classifier-tiny`, `qa-tiny` and `generator-tiny`.
