@@ -2,7 +2,8 @@
 //! the weights.
 //!
 //! - [`KernelPath::Scalar`]: for each 2-bit code, add the int8 activation (+1), subtract it
-//!   (−1) or skip it (0), accumulating in i32. Portable.
+//!   (−1) or skip it (0), accumulating in i32; branch-free, by AND-ing the activation with
+//!   all-ones/all-zero masks made from the code (`v & plus − v & minus`). Portable.
 //! - [`KernelPath::Avx2`] (x86_64 with AVX2, detected at run time): per row, each block of 32
 //!   weights is expanded once into 32 sign bytes in {−1, 0, +1}: `vpbroadcastq` the block's 8
 //!   bytes, `vpsrlvq` by 0/2/4/6, `vpand` with 3, `vpshufb` through the table
@@ -127,11 +128,11 @@ fn scalar(w: &PackedTernary, x: &QuantizedActivations, out: &mut [i32]) {
                 for (i, &byte) in wb.iter().enumerate() {
                     for k in 0..4 {
                         let v = i32::from(xb[k * BLOCK_BYTES + i]);
-                        match (byte >> (2 * k)) & 3 {
-                            CODE_PLUS => acc += v,
-                            CODE_MINUS => acc -= v,
-                            _ => {}
-                        }
+                        let code = (byte >> (2 * k)) & 3;
+                        // Branch-free add/subtract/skip: all-ones masks select v, no product.
+                        let plus = -i32::from(code == CODE_PLUS);
+                        let minus = -i32::from(code == CODE_MINUS);
+                        acc += (v & plus) - (v & minus);
                     }
                 }
             }
