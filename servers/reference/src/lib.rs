@@ -15,6 +15,7 @@ pub mod init;
 pub mod models;
 pub mod registry;
 pub mod server;
+pub mod ternary;
 pub mod tokenizer;
 
 pub use error::ModelError;

@@ -10,5 +10,6 @@ mod kserve;
 mod models;
 mod openai;
 mod tei;
+mod ternary;
 mod tgi;
 mod weights;
