@@ -28,9 +28,9 @@ pub struct ServeArgs {
     /// BLOOM presets bloom-tiny, bloom-560m, bloom-1b1, bloom-1b7; T5 presets t5-tiny,
     /// flan-t5-small, flan-t5-base, flan-t5-large; Llama-layout presets llama-test,
     /// smollm2-135m, qwen2.5-0.5b, llama-3.2-1b, tinyllama-1.1b; a gpt2/bloom/t5/llama folder;
-    /// or a Llama-layout FILE.gguf. Llama-layout presets and folders take `:FORMAT` to store
-    /// their linear layers quantized at launch: f32 (default), q8_0, q4_0, q4_k (e.g.
-    /// `--generator small=smollm2-135m:q4_0`).
+    /// or a Llama-layout FILE.gguf. GPT-2, BLOOM and Llama presets and folders take `:FORMAT`
+    /// to store the blocks' linear layers quantized at launch (Llama: embeddings and LM head
+    /// too): f32 (default), q8_0, q4_0, q4_k (e.g. `--generator small=smollm2-135m:q4_0`).
     #[arg(long, value_name = "[NAME=]PRESET[:FORMAT]|FOLDER[:FORMAT]|FILE.gguf")]
     pub generator: Vec<String>,
     /// After loading, write generator NAME's weights as served to a GGUF file at PATH

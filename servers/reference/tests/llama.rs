@@ -289,10 +289,31 @@ fn specs_take_a_weight_format_or_a_gguf_file() {
     let s = ModelSpec::parse(Task::Generation, "g=out/model.gguf").unwrap();
     assert_eq!(s.source, Source::Gguf("out/model.gguf".into()));
     assert!(ModelSpec::parse(Task::Generation, "out/model.gguf:q4_0").is_err());
-    // GPT-2 has no quantized layers yet: the load says so rather than serving FP32.
-    let spec = ModelSpec::parse(Task::Generation, "tiny:q8_0").unwrap();
+    // T5 has no quantized layers: the load says so rather than serving FP32.
+    let spec = ModelSpec::parse(Task::Generation, "t5-tiny:q8_0").unwrap();
     let err = reference::ServedModel::load(&spec, &Default::default()).unwrap_err();
-    assert!(err.to_string().contains("Llama layout only"), "{err}");
+    assert!(err.to_string().contains("Llama layouts only"), "{err}");
+}
+
+#[test]
+fn gpt2_and_bloom_blocks_quantize_too() {
+    for preset in ["tiny", "bloom-tiny"] {
+        let c = presets::generator(preset).unwrap();
+        let exact = c.load(SeededInit::new(8).var_builder()).unwrap();
+        assert_eq!(exact.weights().bytes, c.parameter_count() * 4);
+        let (_, want) = exact.start(PROMPT).unwrap();
+        for (format, tol) in [(WeightFormat::Q8_0, 0.02), (WeightFormat::Q4_0, 0.25)] {
+            let q = c.load_as(SeededInit::new(8).var_builder(), format).unwrap();
+            let info = q.weights();
+            assert_eq!(info.format, format.as_str());
+            // Embeddings and the tied head stay FP32, so fewer bytes but not 4x fewer.
+            assert!(info.bytes < c.parameter_count() * 4, "{preset} {info:?}");
+            let (mut d, got) = q.start(PROMPT).unwrap();
+            let err = rel_diff(&got, &want);
+            assert!(err > 0.0 && err < tol, "{preset} {format}: {err}");
+            d.step(argmax(&got).unwrap()).unwrap();
+        }
+    }
 }
 
 #[test]

@@ -91,7 +91,7 @@ pub trait GeneratorConfig: std::fmt::Debug + Send + Sync {
             self.load(vb)
         } else {
             Err(candle_core::Error::Msg(format!(
-                "weight format {format} is implemented for the Llama layout only"
+                "weight format {format} is implemented for the GPT-2, BLOOM and Llama layouts only"
             )))
         }
     }

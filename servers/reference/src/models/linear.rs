@@ -9,7 +9,7 @@ use candle_core::{DType, Device, Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::causal_lm::dense;
-use crate::quant::WeightFormat;
+use crate::quant::{WeightFormat, WeightsInfo};
 
 /// A linear layer `y = x Wᵀ + b` with `W` `[out, in]`.
 #[derive(Debug, Clone)]
@@ -138,6 +138,15 @@ impl Linear {
         }
     }
 
+    /// Parameters of the weights and bias.
+    pub fn elements(&self) -> usize {
+        let bias = self.bias().map_or(0, Tensor::elem_count);
+        bias + match self {
+            Self::Dense(lin) => lin.weight().elem_count(),
+            Self::Quantized { weight, .. } => weight.shape().elem_count(),
+        }
+    }
+
     /// The weights as a GGUF tensor (FP32 ones as `F32`).
     pub fn weight_qtensor(&self) -> Result<Arc<QTensor>> {
         match self {
@@ -155,6 +164,36 @@ impl Linear {
             Self::Dense(lin) => Ok(lin.weight().clone()),
             Self::Quantized { weight, .. } => weight.dequantize(&Device::Cpu),
         }
+    }
+}
+
+/// What a model of `parameters` parameters weighs when `linears` (each counted once) are
+/// stored as they are and every other parameter is FP32; `format` is the one asked for, and
+/// matrices of another block type are listed as fallbacks.
+pub fn weights_info(format: &str, parameters: usize, linears: &[&Linear]) -> WeightsInfo {
+    let in_linears: usize = linears.iter().map(|l| l.elements()).sum();
+    let bytes = parameters.saturating_sub(in_linears) * 4
+        + linears.iter().map(|l| l.bytes()).sum::<usize>();
+    let wanted = WeightFormat::parse(format).map(WeightFormat::ggml);
+    let mut other: Vec<(String, usize)> = Vec::new();
+    for l in linears {
+        let t = l.block_type();
+        if wanted.is_some_and(|w| w != t) {
+            let name = format!("{t:?}").to_ascii_lowercase();
+            match other.iter_mut().find(|(n, _)| *n == name) {
+                Some((_, count)) => *count += 1,
+                None => other.push((name, 1)),
+            }
+        }
+    }
+    WeightsInfo {
+        format: format.to_string(),
+        bytes,
+        bits_per_weight: bytes as f64 * 8.0 / parameters.max(1) as f64,
+        fallbacks: other
+            .into_iter()
+            .map(|(n, c)| format!("{n} × {c}"))
+            .collect(),
     }
 }
 

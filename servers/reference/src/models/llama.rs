@@ -18,7 +18,7 @@ use super::causal_lm::{cat_rows, row};
 use super::dims::DecoderDims;
 use super::generator::{Generator, GeneratorConfig, HfGeneratorConfig, ReservedIds, Started};
 use super::kv_cache::{CachedDecoding, CachedForward, KvCache, append_kv, check_rows, layer_slots};
-use super::linear::Linear;
+use super::linear::{Linear, weights_info};
 use crate::quant::{WeightFormat, WeightsInfo};
 
 /// Dimensions of a Llama-layout model (Hugging Face `LlamaConfig` names).
@@ -431,30 +431,7 @@ impl Llama {
         for b in &self.blocks {
             linears.extend(b.linears().into_iter().map(|(_, l)| l));
         }
-        let norms = (2 * self.blocks.len() + 1) * self.config.hidden_size * 4;
-        let bytes = norms + linears.iter().map(|l| l.bytes()).sum::<usize>();
-        let wanted = WeightFormat::parse(&self.format).map(WeightFormat::ggml);
-        let mut other: Vec<(String, usize)> = Vec::new();
-        for l in &linears {
-            let t = l.block_type();
-            if wanted.is_some_and(|w| w != t) {
-                let name = format!("{t:?}").to_ascii_lowercase();
-                match other.iter_mut().find(|(n, _)| *n == name) {
-                    Some((_, count)) => *count += 1,
-                    None => other.push((name, 1)),
-                }
-            }
-        }
-        let parameters = self.config.parameter_count().max(1);
-        WeightsInfo {
-            format: self.format.clone(),
-            bytes,
-            bits_per_weight: bytes as f64 * 8.0 / parameters as f64,
-            fallbacks: other
-                .into_iter()
-                .map(|(n, c)| format!("{n} × {c}"))
-                .collect(),
-        }
+        weights_info(&self.format, self.config.parameter_count(), &linears)
     }
 }
 
