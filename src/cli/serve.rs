@@ -26,9 +26,17 @@ pub struct ServeArgs {
     pub qa: Vec<String>,
     /// Serve a generator: GPT-2 presets tiny, small (distilgpt2), base (gpt2), medium, large;
     /// BLOOM presets bloom-tiny, bloom-560m, bloom-1b1, bloom-1b7; T5 presets t5-tiny,
-    /// flan-t5-small, flan-t5-base, flan-t5-large; or a gpt2/bloom/t5 folder.
-    #[arg(long, value_name = "[NAME=]PRESET|FOLDER")]
+    /// flan-t5-small, flan-t5-base, flan-t5-large; Llama-layout presets llama-test,
+    /// smollm2-135m, qwen2.5-0.5b, llama-3.2-1b, tinyllama-1.1b; a gpt2/bloom/t5/llama folder;
+    /// or a Llama-layout FILE.gguf. GPT-2, BLOOM and Llama presets and folders take `:FORMAT`
+    /// to store the blocks' linear layers quantized at launch (Llama: embeddings and LM head
+    /// too): f32 (default), q8_0, q4_0, q4_k (e.g. `--generator small=smollm2-135m:q4_0`).
+    #[arg(long, value_name = "[NAME=]PRESET[:FORMAT]|FOLDER[:FORMAT]|FILE.gguf")]
     pub generator: Vec<String>,
+    /// After loading, write generator NAME's weights as served to a GGUF file at PATH
+    /// (llama.cpp tensor names and `llama.*` metadata; Llama layout only). Repeatable.
+    #[arg(long, value_name = "NAME=PATH")]
+    pub write_gguf: Vec<String>,
     /// Requests computed at the same time; others wait in line.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub concurrency: u32,
@@ -109,6 +117,19 @@ fn millions(n: usize) -> String {
 /// Runs `joulebench serve`.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     let specs = args.specs()?;
+    let mut gguf_out = Vec::new();
+    for v in &args.write_gguf {
+        let Some((name, path)) = v
+            .split_once('=')
+            .filter(|(n, p)| !n.is_empty() && !p.is_empty())
+        else {
+            anyhow::bail!("--write-gguf `{v}`: expected NAME=PATH");
+        };
+        if !specs.iter().any(|s| s.name == name) {
+            anyhow::bail!("--write-gguf `{v}`: no model is named `{name}`");
+        }
+        gguf_out.push((name.to_string(), std::path::PathBuf::from(path)));
+    }
     let options = LoadOptions {
         seed: args.seed,
         max_input_tokens: args.max_input_tokens,
@@ -145,15 +166,29 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         };
         for m in registry.models() {
             eprintln!(
-                "  model `{}`: {} ({}), {} parameters, max {} tokens, from {}; tokenizer: {}",
+                "  model `{}`: {} ({}), {} parameters, weights {} ({:.1} MB, {:.2} bits/weight), max {} tokens, from {}; tokenizer: {}",
                 m.name,
                 m.task.as_str(),
                 m.architecture,
                 millions(m.parameters),
+                m.weights.format,
+                m.weights.bytes as f64 / 1e6,
+                m.weights.bits_per_weight,
                 m.max_input_tokens,
                 m.source,
                 m.tokenizer.describe()
             );
+        }
+        for (name, path) in &gguf_out {
+            let Some(m) = registry.get(name) else {
+                anyhow::bail!("--write-gguf: no model is named `{name}`");
+            };
+            let reference::registry::Network::Generator(g) = &m.network else {
+                anyhow::bail!("--write-gguf: `{name}` is not a generator");
+            };
+            g.write_gguf(path)
+                .with_context(|| format!("cannot write `{name}` to {}", path.display()))?;
+            eprintln!("  model `{name}` written to {}", path.display());
         }
         let batching = if args.max_batch > 1 {
             format!(

@@ -7,6 +7,7 @@ mod batching;
 mod common;
 mod continuous;
 mod kserve;
+mod llama;
 mod models;
 mod openai;
 mod tei;

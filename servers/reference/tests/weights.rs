@@ -193,6 +193,7 @@ async fn generator_folder_gives_the_in_process_greedy_tokens() {
         name: "g".into(),
         task: Task::Generation,
         source: reference::Source::Folder(dir.path().to_path_buf()),
+        format: reference::WeightFormat::F32,
     };
     let s = spawn_server(vec![spec], LoadOptions::default());
     let (status, body) = post(
@@ -247,6 +248,7 @@ async fn bloom_folder_gives_the_in_process_greedy_tokens() {
         name: "b".into(),
         task: Task::Generation,
         source: reference::Source::Folder(dir.path().to_path_buf()),
+        format: reference::WeightFormat::F32,
     };
     let s = spawn_server(vec![spec], LoadOptions::default());
     let (status, body) = post(

@@ -325,7 +325,7 @@ pub async fn metadata(State(state): State<Arc<AppState>>, Path(name): Path<Strin
         "platform": "joulebench-reference (candle)",
         "inputs": inputs,
         "outputs": outputs,
-        "parameters": {"task": m.task.as_str(), "parameters": m.parameters, "architecture": m.architecture},
+        "parameters": {"task": m.task.as_str(), "parameters": m.parameters, "architecture": m.architecture, "weights": m.weights},
     }))
     .into_response()
 }

@@ -343,6 +343,7 @@ pub async fn models(State(state): State<Arc<AppState>>) -> Response {
                 "task": m.task.as_str(),
                 "architecture": m.architecture,
                 "parameters": m.parameters,
+                "weights": m.weights,
                 "source": m.source,
                 "tokenizer": m.tokenizer.describe(),
                 "builtin_tokenizer": m.tokenizer.is_builtin(),

@@ -2,14 +2,16 @@
 //! LayerNorm), laid out like Hugging Face's `BloomForCausalLM` (as BLOOMz in the PHP study).
 
 use candle_core::{Device, Module, Result, Tensor};
-use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
+use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm};
 use serde::{Deserialize, Serialize};
 
 use super::attention::{attend, causal_mask, merge_heads};
-use super::causal_lm::{cat_rows, dense, last_logits, row, transformer_root};
+use super::causal_lm::{cat_rows, last_logits, row, transformer_root};
 use super::dims::DecoderDims;
 use super::generator::{Generator, GeneratorConfig, HfGeneratorConfig, ReservedIds, Started};
 use super::kv_cache::{CachedDecoding, CachedForward, KvCache, append_kv, check_rows, layer_slots};
+use super::linear::{Linear as Layer, weights_info};
+use crate::quant::{WeightFormat, WeightsInfo};
 
 /// Context served when a config names none (BLOOM was trained on 2,048 tokens).
 const DEFAULT_CONTEXT: usize = 2048;
@@ -79,6 +81,10 @@ impl GeneratorConfig for BloomConfig {
     fn load(&self, vb: VarBuilder) -> Result<Box<dyn Generator>> {
         Ok(Box::new(Bloom::load(self, vb)?))
     }
+
+    fn load_as(&self, vb: VarBuilder, format: WeightFormat) -> Result<Box<dyn Generator>> {
+        Ok(Box::new(Bloom::load_as(self, format, vb)?))
+    }
 }
 
 /// ALiBi slopes per head, as `transformers`' `build_alibi_tensor`.
@@ -96,24 +102,30 @@ pub fn alibi_slopes(heads: usize) -> Vec<f32> {
 
 struct Block {
     input_layernorm: LayerNorm,
-    query_key_value: Linear,
-    dense: Linear,
+    query_key_value: Layer,
+    dense: Layer,
     post_attention_layernorm: LayerNorm,
-    dense_h_to_4h: Linear,
-    dense_4h_to_h: Linear,
+    dense_h_to_4h: Layer,
+    dense_4h_to_h: Layer,
     heads: usize,
 }
 
 impl Block {
-    fn load(c: &BloomConfig, vb: VarBuilder) -> Result<Self> {
+    fn load(c: &BloomConfig, f: WeightFormat, vb: VarBuilder) -> Result<Self> {
         let (h, eps) = (c.hidden_size, c.layer_norm_epsilon);
         Ok(Self {
             input_layernorm: layer_norm(h, eps, vb.pp("input_layernorm"))?,
-            query_key_value: linear(h, 3 * h, vb.pp("self_attention.query_key_value"))?,
-            dense: linear(h, h, vb.pp("self_attention.dense"))?,
+            query_key_value: Layer::load(
+                h,
+                3 * h,
+                true,
+                f,
+                vb.pp("self_attention.query_key_value"),
+            )?,
+            dense: Layer::load(h, h, true, f, vb.pp("self_attention.dense"))?,
             post_attention_layernorm: layer_norm(h, eps, vb.pp("post_attention_layernorm"))?,
-            dense_h_to_4h: linear(h, 4 * h, vb.pp("mlp.dense_h_to_4h"))?,
-            dense_4h_to_h: linear(4 * h, h, vb.pp("mlp.dense_4h_to_h"))?,
+            dense_h_to_4h: Layer::load(h, 4 * h, true, f, vb.pp("mlp.dense_h_to_4h"))?,
+            dense_4h_to_h: Layer::load(4 * h, h, true, f, vb.pp("mlp.dense_4h_to_h"))?,
             heads: c.n_head,
         })
     }
@@ -129,7 +141,9 @@ impl Block {
         let (rows, seq, h) = x.dims3()?;
         let hd = h / self.heads;
         // Fused QKV is laid out per head: [.., heads, 3, head_dim].
-        let qkv = dense(&self.query_key_value, &self.input_layernorm.forward(x)?)?
+        let qkv = self
+            .query_key_value
+            .forward(&self.input_layernorm.forward(x)?)?
             .reshape((rows, seq, self.heads, 3, hd))?;
         let mut ctxs = Vec::with_capacity(rows);
         for (r, (slot, bias)) in slots.iter_mut().zip(biases).enumerate() {
@@ -145,14 +159,12 @@ impl Block {
             ctxs.push(merge_heads(&attend(&q, &k, &v, Some(bias))?)?);
         }
         let ctx = cat_rows(ctxs)?;
-        let x = (dense(&self.dense, &ctx)? + x)?;
-        let m = dense(
-            &self.dense_4h_to_h,
-            &dense(
-                &self.dense_h_to_4h,
-                &self.post_attention_layernorm.forward(&x)?,
-            )?
-            .gelu()?,
+        let x = (self.dense.forward(&ctx)? + x)?;
+        let m = self.dense_4h_to_h.forward(
+            &self
+                .dense_h_to_4h
+                .forward(&self.post_attention_layernorm.forward(&x)?)?
+                .gelu()?,
         )?;
         m + x
     }
@@ -167,6 +179,7 @@ pub struct Bloom {
     ln_f: LayerNorm,
     lm_head: Linear,
     slopes: Tensor,
+    format: WeightFormat,
 }
 
 impl std::fmt::Debug for Bloom {
@@ -180,15 +193,22 @@ impl std::fmt::Debug for Bloom {
 impl Bloom {
     /// Builds the model under Hugging Face names, with or without the `transformer.` prefix.
     pub fn load(config: &BloomConfig, vb: VarBuilder) -> Result<Self> {
+        Self::load_as(config, WeightFormat::F32, vb)
+    }
+
+    /// Builds the model with the blocks' linear layers stored as `format` (the embeddings
+    /// and the tied LM head stay FP32).
+    pub fn load_as(config: &BloomConfig, format: WeightFormat, vb: VarBuilder) -> Result<Self> {
         let c = config;
         let vb = transformer_root(vb, "word_embeddings.weight");
         let word_embeddings = embedding(c.vocab_size, c.hidden_size, vb.pp("word_embeddings"))?;
         let blocks = (0..c.n_layer)
-            .map(|n| Block::load(c, vb.pp("h").pp(n)))
+            .map(|n| Block::load(c, format, vb.pp("h").pp(n)))
             .collect::<Result<Vec<_>>>()?;
         let slopes = alibi_slopes(c.n_head);
         Ok(Self {
             config: c.clone(),
+            format,
             lm_head: Linear::new(word_embeddings.embeddings().clone(), None),
             embeddings_norm: layer_norm(
                 c.hidden_size,
@@ -270,6 +290,22 @@ impl Generator for Bloom {
 
     fn parameter_count(&self) -> usize {
         self.config.parameter_count()
+    }
+
+    fn weights(&self) -> WeightsInfo {
+        let linears: Vec<&Layer> = self
+            .blocks
+            .iter()
+            .flat_map(|b| {
+                [
+                    &b.query_key_value,
+                    &b.dense,
+                    &b.dense_h_to_4h,
+                    &b.dense_4h_to_h,
+                ]
+            })
+            .collect();
+        weights_info(self.format.as_str(), self.parameter_count(), &linears)
     }
 
     /// BLOOM keeps ids 0-3 for pad, bos, eos and unk.

@@ -8,6 +8,7 @@ use candle_nn::VarBuilder;
 
 use super::dims::DecoderDims;
 use super::kv_cache::CachedForward;
+use crate::quant::{WeightFormat, WeightsInfo};
 
 /// Ids the built-in tokenizer keeps out of words for a generator's vocabulary.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +56,21 @@ pub trait Generator: std::fmt::Debug + Send + Sync {
     fn batched(&self) -> Option<&dyn CachedForward> {
         None
     }
+
+    /// The format and bytes of the weights as stored (FP32 unless the model says otherwise).
+    fn weights(&self) -> WeightsInfo {
+        WeightsInfo::f32(self.parameter_count())
+    }
+
+    /// Writes the weights as served to a GGUF file llama.cpp can read, where the layout has
+    /// a GGUF form.
+    fn write_gguf(&self, path: &std::path::Path) -> Result<()> {
+        Err(candle_core::Error::Msg(format!(
+            "{}: writing GGUF is implemented for the Llama layout only ({})",
+            self.architecture(),
+            path.display()
+        )))
+    }
 }
 
 /// The dimensions of a generator, which can build it.
@@ -67,6 +83,18 @@ pub trait GeneratorConfig: std::fmt::Debug + Send + Sync {
 
     /// Builds the model under Hugging Face names.
     fn load(&self, vb: VarBuilder) -> Result<Box<dyn Generator>>;
+
+    /// Builds the model with its linear layers stored as `format`; layouts without quantized
+    /// layers accept only FP32.
+    fn load_as(&self, vb: VarBuilder, format: WeightFormat) -> Result<Box<dyn Generator>> {
+        if format == WeightFormat::F32 {
+            self.load(vb)
+        } else {
+            Err(candle_core::Error::Msg(format!(
+                "weight format {format} is implemented for the GPT-2, BLOOM and Llama layouts only"
+            )))
+        }
+    }
 }
 
 /// A generator config read from a Hugging Face `config.json`.

@@ -6,10 +6,12 @@ use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm}
 use serde::{Deserialize, Serialize};
 
 use super::attention::{attend, causal_mask, merge_heads, split_heads};
-use super::causal_lm::{cat_rows, dense, last_logits, row, transformer_root};
+use super::causal_lm::{cat_rows, last_logits, row, transformer_root};
 use super::dims::DecoderDims;
 use super::generator::{Generator, GeneratorConfig, HfGeneratorConfig, ReservedIds, Started};
 use super::kv_cache::{CachedDecoding, CachedForward, KvCache, append_kv, check_rows, layer_slots};
+use super::linear::{Linear as Layer, weights_info};
+use crate::quant::{WeightFormat, WeightsInfo};
 
 /// Dimensions of a GPT-2 model (Hugging Face `GPT2Config` names).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,35 +98,40 @@ impl GeneratorConfig for Gpt2Config {
     fn load(&self, vb: VarBuilder) -> Result<Box<dyn Generator>> {
         Ok(Box::new(Gpt2::load(self, vb)?))
     }
+
+    fn load_as(&self, vb: VarBuilder, format: WeightFormat) -> Result<Box<dyn Generator>> {
+        Ok(Box::new(Gpt2::load_as(self, format, vb)?))
+    }
 }
 
-/// Loads a GPT-2 Conv1D (`weight [in, out]`, `bias [out]`) as a linear layer.
-fn conv1d(d_in: usize, d_out: usize, vb: VarBuilder) -> Result<Linear> {
+/// Loads a GPT-2 Conv1D (`weight [in, out]`, `bias [out]`) as a linear layer stored as
+/// `format`.
+fn conv1d(d_in: usize, d_out: usize, format: WeightFormat, vb: VarBuilder) -> Result<Layer> {
     let w = vb.get((d_in, d_out), "weight")?.t()?.contiguous()?;
     let b = vb.get(d_out, "bias")?;
-    Ok(Linear::new(w, Some(b)))
+    Layer::stored_as(w, Some(b), format)
 }
 
 struct Block {
     ln_1: LayerNorm,
-    c_attn: Linear,
-    c_proj: Linear,
+    c_attn: Layer,
+    c_proj: Layer,
     ln_2: LayerNorm,
-    c_fc: Linear,
-    mlp_proj: Linear,
+    c_fc: Layer,
+    mlp_proj: Layer,
     heads: usize,
 }
 
 impl Block {
-    fn load(c: &Gpt2Config, vb: VarBuilder) -> Result<Self> {
+    fn load(c: &Gpt2Config, f: WeightFormat, vb: VarBuilder) -> Result<Self> {
         let (e, eps) = (c.n_embd, c.layer_norm_epsilon);
         Ok(Self {
             ln_1: layer_norm(e, eps, vb.pp("ln_1"))?,
-            c_attn: conv1d(e, 3 * e, vb.pp("attn.c_attn"))?,
-            c_proj: conv1d(e, e, vb.pp("attn.c_proj"))?,
+            c_attn: conv1d(e, 3 * e, f, vb.pp("attn.c_attn"))?,
+            c_proj: conv1d(e, e, f, vb.pp("attn.c_proj"))?,
             ln_2: layer_norm(e, eps, vb.pp("ln_2"))?,
-            c_fc: conv1d(e, c.inner(), vb.pp("mlp.c_fc"))?,
-            mlp_proj: conv1d(c.inner(), e, vb.pp("mlp.c_proj"))?,
+            c_fc: conv1d(e, c.inner(), f, vb.pp("mlp.c_fc"))?,
+            mlp_proj: conv1d(c.inner(), e, f, vb.pp("mlp.c_proj"))?,
             heads: c.n_head,
         })
     }
@@ -133,7 +140,7 @@ impl Block {
     /// attention per row against its own cache.
     fn forward(&self, x: &Tensor, slots: &mut [&mut Option<(Tensor, Tensor)>]) -> Result<Tensor> {
         let (rows, seq, e) = x.dims3()?;
-        let qkv = dense(&self.c_attn, &self.ln_1.forward(x)?)?;
+        let qkv = self.c_attn.forward(&self.ln_1.forward(x)?)?;
         let mut ctxs = Vec::with_capacity(rows);
         for (r, slot) in slots.iter_mut().enumerate() {
             let qkv = row(&qkv, r, rows)?;
@@ -150,11 +157,10 @@ impl Block {
             ctxs.push(merge_heads(&attend(&q, &k, &v, mask.as_ref())?)?);
         }
         let ctx = cat_rows(ctxs)?;
-        let x = (x + dense(&self.c_proj, &ctx)?)?;
-        let m = dense(
-            &self.mlp_proj,
-            &dense(&self.c_fc, &self.ln_2.forward(&x)?)?.gelu()?,
-        )?;
+        let x = (x + self.c_proj.forward(&ctx)?)?;
+        let m = self
+            .mlp_proj
+            .forward(&self.c_fc.forward(&self.ln_2.forward(&x)?)?.gelu()?)?;
         x + m
     }
 }
@@ -167,6 +173,7 @@ pub struct Gpt2 {
     blocks: Vec<Block>,
     ln_f: LayerNorm,
     lm_head: Linear,
+    format: WeightFormat,
 }
 
 impl std::fmt::Debug for Gpt2 {
@@ -180,14 +187,21 @@ impl std::fmt::Debug for Gpt2 {
 impl Gpt2 {
     /// Builds the model under Hugging Face names, with or without the `transformer.` prefix.
     pub fn load(config: &Gpt2Config, vb: VarBuilder) -> Result<Self> {
+        Self::load_as(config, WeightFormat::F32, vb)
+    }
+
+    /// Builds the model with the blocks' linear layers stored as `format` (the embeddings
+    /// and the tied LM head stay FP32).
+    pub fn load_as(config: &Gpt2Config, format: WeightFormat, vb: VarBuilder) -> Result<Self> {
         let c = config;
         let vb = transformer_root(vb, "wte.weight");
         let wte = embedding(c.vocab_size, c.n_embd, vb.pp("wte"))?;
         let blocks = (0..c.n_layer)
-            .map(|n| Block::load(c, vb.pp("h").pp(n)))
+            .map(|n| Block::load(c, format, vb.pp("h").pp(n)))
             .collect::<Result<Vec<_>>>()?;
         Ok(Self {
             config: c.clone(),
+            format,
             lm_head: Linear::new(wte.embeddings().clone(), None),
             wpe: embedding(c.n_positions, c.n_embd, vb.pp("wpe"))?,
             wte,
@@ -254,6 +268,15 @@ impl Generator for Gpt2 {
 
     fn parameter_count(&self) -> usize {
         self.config.parameter_count()
+    }
+
+    fn weights(&self) -> WeightsInfo {
+        let linears: Vec<&Layer> = self
+            .blocks
+            .iter()
+            .flat_map(|b| [&b.c_attn, &b.c_proj, &b.c_fc, &b.mlp_proj])
+            .collect();
+        weights_info(self.format.as_str(), self.parameter_count(), &linears)
     }
 
     /// GPT-2 has only its last id.

@@ -9,5 +9,8 @@ pub mod flops;
 pub mod generator;
 pub mod gpt2;
 pub mod kv_cache;
+pub mod linear;
+pub mod llama;
+pub mod llama_gguf;
 pub mod presets;
 pub mod t5;

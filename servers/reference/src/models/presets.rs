@@ -4,6 +4,7 @@ use super::bloom::BloomConfig;
 use super::encoder::{EncoderConfig, EncoderLayout};
 use super::generator::GeneratorConfig;
 use super::gpt2::Gpt2Config;
+use super::llama::LlamaConfig;
 use super::t5::{T5Config, flan_t5};
 
 /// Encoder presets: name, what it matches.
@@ -30,6 +31,20 @@ pub const GENERATOR_PRESETS: &[(&str, &str)] = &[
     ("flan-t5-small", "google/flan-t5-small"),
     ("flan-t5-base", "google/flan-t5-base"),
     ("flan-t5-large", "google/flan-t5-large"),
+    (
+        "llama-test",
+        "Llama layout, 2 layers, 256 wide, GQA 4/2 (test size)",
+    ),
+    ("smollm2-135m", "HuggingFaceTB/SmolLM2-135M (Llama layout)"),
+    (
+        "qwen2.5-0.5b",
+        "Qwen/Qwen2.5-0.5B (Llama layout with q/k/v biases)",
+    ),
+    (
+        "llama-3.2-1b",
+        "meta-llama/Llama-3.2-1B (RoPE scaling left out)",
+    ),
+    ("tinyllama-1.1b", "TinyLlama/TinyLlama-1.1B (untied head)"),
 ];
 
 fn bert(layers: usize, hidden: usize, heads: usize) -> EncoderConfig {
@@ -87,6 +102,93 @@ fn bloom(layers: usize, width: usize, heads: usize) -> BloomConfig {
     }
 }
 
+/// A Llama-layout preset: `(hidden, layers, heads, kv heads, intermediate)`, vocabulary,
+/// tied head, rope base, context, (bos, eos).
+#[allow(clippy::too_many_arguments)]
+fn llama(
+    (hidden, layers, heads, kv_heads, inner): (usize, usize, usize, usize, usize),
+    vocab: usize,
+    tied: bool,
+    theta: f64,
+    context: usize,
+    (bos, eos): (u32, u32),
+    eps: f64,
+    bias: bool,
+) -> LlamaConfig {
+    LlamaConfig {
+        vocab_size: vocab,
+        hidden_size: hidden,
+        intermediate_size: inner,
+        num_hidden_layers: layers,
+        num_attention_heads: heads,
+        num_key_value_heads: kv_heads,
+        rms_norm_eps: eps,
+        rope_theta: theta,
+        max_position_embeddings: context,
+        tie_word_embeddings: tied,
+        attention_bias: bias,
+        bos_token_id: bos,
+        eos_token_id: eos,
+    }
+}
+
+/// The Llama-layout dimensions of a preset (public config.json values).
+pub fn llama_preset(name: &str) -> Option<LlamaConfig> {
+    Some(match name {
+        "llama-test" => llama(
+            (256, 2, 4, 2, 512),
+            1000,
+            false,
+            10_000.0,
+            512,
+            (1, 2),
+            1e-5,
+            true,
+        ),
+        "smollm2-135m" => llama(
+            (576, 30, 9, 3, 1536),
+            49_152,
+            true,
+            100_000.0,
+            8192,
+            (0, 0),
+            1e-5,
+            false,
+        ),
+        "qwen2.5-0.5b" => llama(
+            (896, 24, 14, 2, 4864),
+            151_936,
+            true,
+            1_000_000.0,
+            32_768,
+            (151_643, 151_643),
+            1e-6,
+            true,
+        ),
+        "llama-3.2-1b" => llama(
+            (2048, 16, 32, 8, 8192),
+            128_256,
+            true,
+            500_000.0,
+            131_072,
+            (128_000, 128_001),
+            1e-5,
+            false,
+        ),
+        "tinyllama-1.1b" => llama(
+            (2048, 22, 32, 4, 5632),
+            32_000,
+            false,
+            10_000.0,
+            2048,
+            (1, 2),
+            1e-5,
+            false,
+        ),
+        _ => return None,
+    })
+}
+
 /// The generator dimensions of a preset.
 pub fn generator(name: &str) -> Option<Box<dyn GeneratorConfig>> {
     let config: Box<dyn GeneratorConfig> = match name {
@@ -106,7 +208,7 @@ pub fn generator(name: &str) -> Option<Box<dyn GeneratorConfig>> {
         "flan-t5-small" => Box::new(flan_t5(8, 512, 1024, 6)),
         "flan-t5-base" => Box::new(flan_t5(12, 768, 2048, 12)),
         "flan-t5-large" => Box::new(flan_t5(24, 1024, 2816, 16)),
-        _ => return None,
+        other => Box::new(llama_preset(other)?),
     };
     Some(config)
 }

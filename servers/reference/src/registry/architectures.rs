@@ -4,6 +4,7 @@
 use crate::models::bloom::BloomConfig;
 use crate::models::generator::{GeneratorConfig, HfGeneratorConfig};
 use crate::models::gpt2::Gpt2Config;
+use crate::models::llama::LlamaConfig;
 use crate::models::t5::T5Config;
 
 /// The `model_type` a `config.json` without one is read as.
@@ -14,6 +15,7 @@ pub const GENERATORS: &[Architecture] = &[
     Architecture::of::<Gpt2Config>(),
     Architecture::of::<BloomConfig>(),
     Architecture::of::<T5Config>(),
+    Architecture::of::<LlamaConfig>(),
 ];
 
 /// Reads a `config.json` into a generator config; the message says what is wrong.

@@ -8,7 +8,10 @@ use crate::builtin_tokenizer::BuiltinTokenizer;
 use crate::error::{ModelError, Result};
 use crate::init::SeededInit;
 use crate::models::encoder::{EncoderConfig, EncoderLayout, EncoderModel, EncoderTask};
+use crate::models::generator::HfGeneratorConfig;
+use crate::models::llama::LlamaConfig;
 use crate::models::presets;
+use crate::quant::WeightsInfo;
 use crate::tokenizer::TextTokenizer;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
@@ -21,7 +24,19 @@ impl ServedModel {
         match &spec.source {
             Source::Preset(p) => Self::from_preset(spec, p, options),
             Source::Folder(f) => Self::from_folder(spec, f, options),
+            Source::Gguf(f) => Self::from_gguf(spec, f, options),
         }
+    }
+
+    fn from_gguf(spec: &ModelSpec, path: &Path, options: &LoadOptions) -> Result<Self> {
+        let model = crate::models::llama_gguf::load(path).map_err(|e| ModelError::Config {
+            path: path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+        let network = Network::Generator(Box::new(model));
+        let tokenizer = builtin_tokenizer(&network);
+        let source = format!("GGUF {}", path.display());
+        Ok(Self::assemble(spec, network, tokenizer, source, options))
     }
 
     fn from_preset(spec: &ModelSpec, preset: &str, options: &LoadOptions) -> Result<Self> {
@@ -35,7 +50,7 @@ impl ServedModel {
             Task::Generation => {
                 let c = presets::generator(preset).ok_or_else(unknown)?;
                 let about = preset_about(presets::GENERATOR_PRESETS, preset);
-                (Network::Generator(c.load(vb)?), about)
+                (Network::Generator(c.load_as(vb, spec.format)?), about)
             }
             task => {
                 let c = presets::encoder(preset).ok_or_else(unknown)?;
@@ -64,11 +79,18 @@ impl ServedModel {
         };
         let json: serde_json::Value =
             serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
-        let vb = VarBuilder::from_tensors(read_safetensors(dir)?, DType::F32, &Device::Cpu);
+        let mut tensors = read_safetensors(dir)?;
+        if spec.task == Task::Generation
+            && json.get("model_type").and_then(|t| t.as_str()) == Some("llama")
+        {
+            let c = LlamaConfig::from_hf_json(&json).map_err(bad)?;
+            interleave_rotary_rows(&mut tensors, &c)?;
+        }
+        let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
         let network = match spec.task {
             Task::Generation => {
                 let c = architectures::read_generator_config(&json).map_err(bad)?;
-                Network::Generator(c.load(vb)?)
+                Network::Generator(c.load_as(vb, spec.format)?)
             }
             task => {
                 let c = EncoderConfig::from_hf_json(&json).map_err(bad)?;
@@ -93,6 +115,10 @@ impl ServedModel {
         source: String,
         options: &LoadOptions,
     ) -> Self {
+        let weights = match &network {
+            Network::Encoder(m) => WeightsInfo::f32(m.config().parameter_count(m.task())),
+            Network::Generator(g) => g.weights(),
+        };
         let (parameters, architecture, limit, eos) = match &network {
             Network::Encoder(m) => {
                 let c = m.config();
@@ -122,6 +148,7 @@ impl ServedModel {
             network,
             tokenizer,
             parameters,
+            weights,
             architecture,
             source,
             max_input_tokens: options.max_input_tokens.map_or(limit, |m| m.min(limit)),
@@ -202,4 +229,33 @@ fn read_safetensors(dir: &Path) -> Result<HashMap<String, Tensor>> {
         all.extend(candle_core::safetensors::load(&f, &Device::Cpu)?);
     }
     Ok(all)
+}
+
+/// Hugging Face Llama checkpoints rotate the two halves of each head; this server (like
+/// GGUF) rotates adjacent pairs. Permutes the query and key rows (and biases) of every layer
+/// so the checkpoint computes the same function here: row `h·d + 2j + s` takes row
+/// `h·d + s·d/2 + j` (llama.cpp's conversion).
+fn interleave_rotary_rows(tensors: &mut HashMap<String, Tensor>, c: &LlamaConfig) -> Result<()> {
+    let d = c.head_dim();
+    for layer in 0..c.num_hidden_layers {
+        for (proj, heads) in [
+            ("q_proj", c.num_attention_heads),
+            ("k_proj", c.num_key_value_heads),
+        ] {
+            for part in ["weight", "bias"] {
+                let name = format!("model.layers.{layer}.self_attn.{proj}.{part}");
+                if let Some(t) = tensors.remove(&name) {
+                    let dims = t.dims().to_vec();
+                    let rest: usize = dims.iter().skip(1).product();
+                    let t = t
+                        .reshape((heads, 2, d / 2, rest))?
+                        .transpose(1, 2)?
+                        .contiguous()?
+                        .reshape(dims)?;
+                    tensors.insert(name, t);
+                }
+            }
+        }
+    }
+    Ok(())
 }

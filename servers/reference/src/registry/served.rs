@@ -3,6 +3,7 @@
 use super::spec::Task;
 use crate::models::encoder::{EncoderModel, EncoderTask};
 use crate::models::generator::Generator;
+use crate::quant::WeightsInfo;
 use crate::tokenizer::TextTokenizer;
 
 /// The network of a served model.
@@ -27,6 +28,8 @@ pub struct ServedModel {
     pub tokenizer: TextTokenizer,
     /// Number of parameters.
     pub parameters: usize,
+    /// Format and bytes of the weights as stored.
+    pub weights: WeightsInfo,
     /// Architecture, e.g. `BertForSequenceClassification`.
     pub architecture: &'static str,
     /// Where it came from (`preset small (BERT-Small), seed 0` or the folder).

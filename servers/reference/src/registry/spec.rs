@@ -3,6 +3,7 @@
 
 use crate::error::{ModelError, Result};
 use crate::models::presets;
+use crate::quant::{WEIGHT_FORMATS, WeightFormat};
 use std::path::{Path, PathBuf};
 
 /// What a served model does.
@@ -43,6 +44,8 @@ pub enum Source {
     Preset(String),
     /// A Hugging Face folder: config.json, *.safetensors, optionally tokenizer.json.
     Folder(PathBuf),
+    /// A GGUF file of the Llama layout (`*.gguf`), weights as stored in it.
+    Gguf(PathBuf),
 }
 
 /// One model to serve: its name in requests, its task, its source.
@@ -54,10 +57,13 @@ pub struct ModelSpec {
     pub task: Task,
     /// Where its parameters come from.
     pub source: Source,
+    /// How its linear layers' weights are stored (`:q4_0` after the preset or folder).
+    pub format: WeightFormat,
 }
 
 impl ModelSpec {
-    /// Parses `[NAME=]PRESET` or `[NAME=]FOLDER` (a value with a `/` or an existing folder).
+    /// Parses `[NAME=]PRESET[:FORMAT]`, `[NAME=]FOLDER[:FORMAT]` (a value with a `/` or an
+    /// existing folder) or `[NAME=]FILE.gguf`; FORMAT is `f32`, `q8_0`, `q4_0` or `q4_k`.
     pub fn parse(task: Task, text: &str) -> Result<Self> {
         let (name, what) = match text.split_once('=') {
             Some((n, w)) if !n.is_empty() && !n.contains('/') => (Some(n.to_string()), w),
@@ -67,11 +73,34 @@ impl ModelSpec {
             spec: text.to_string(),
             message,
         };
+        let (what, format) = match what.rsplit_once(':') {
+            Some((w, f)) if !f.contains('/') => match WeightFormat::parse(f) {
+                Some(format) => (w, format),
+                None => {
+                    let names: Vec<&str> = WEIGHT_FORMATS.iter().map(|f| f.as_str()).collect();
+                    return Err(bad(format!(
+                        "no weight format `{f}` (formats: {})",
+                        names.join(", ")
+                    )));
+                }
+            },
+            _ => (what, WeightFormat::F32),
+        };
         if what.is_empty() {
             return Err(bad("empty preset or folder".into()));
         }
         let path = Path::new(what);
-        let source = if what.contains('/') || path.is_dir() {
+        let source = if what.ends_with(".gguf") {
+            if task != Task::Generation {
+                return Err(bad("GGUF files are read for generators only".into()));
+            }
+            if format != WeightFormat::F32 {
+                return Err(bad(
+                    "a GGUF file is served with its weights as stored; give no :FORMAT".into(),
+                ));
+            }
+            Source::Gguf(path.to_path_buf())
+        } else if what.contains('/') || path.is_dir() {
             Source::Folder(path.to_path_buf())
         } else {
             let known = match task {
@@ -89,12 +118,22 @@ impl ModelSpec {
         };
         let name = name.unwrap_or_else(|| match &source {
             Source::Preset(p) => format!("{}-{p}", task.short()),
-            Source::Folder(f) => f
+            Source::Folder(f) | Source::Gguf(f) => f
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_else(|| task.short().to_string()),
         });
-        Ok(Self { name, task, source })
+        if format != WeightFormat::F32 && task != Task::Generation {
+            return Err(bad(format!(
+                "weight format {format} is implemented for generators only"
+            )));
+        }
+        Ok(Self {
+            name,
+            task,
+            source,
+            format,
+        })
     }
 }
 
