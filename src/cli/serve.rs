@@ -30,7 +30,8 @@ pub struct ServeArgs {
     /// smollm2-135m, qwen2.5-0.5b, llama-3.2-1b, tinyllama-1.1b; a gpt2/bloom/t5/llama folder;
     /// or a Llama-layout FILE.gguf. GPT-2, BLOOM and Llama presets and folders take `:FORMAT`
     /// to store the blocks' linear layers quantized at launch (Llama: embeddings and LM head
-    /// too): f32 (default), q8_0, q4_0, q4_k (e.g. `--generator small=smollm2-135m:q4_0`).
+    /// too): f32 (default), q8_0, q4_0, q4_k, ternary (BitNet b1.58, blocks only) (e.g.
+    /// `--generator small=smollm2-135m:q4_0`).
     #[arg(long, value_name = "[NAME=]PRESET[:FORMAT]|FOLDER[:FORMAT]|FILE.gguf")]
     pub generator: Vec<String>,
     /// After loading, write generator NAME's weights as served to a GGUF file at PATH

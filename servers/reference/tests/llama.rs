@@ -324,3 +324,45 @@ fn hidden_states_expose_every_block_boundary() {
     assert_eq!(h[0].dims(), &[PROMPT.len(), 256]);
     assert!(rel_diff(&h[1], &h[0]) > 1e-3);
 }
+
+#[test]
+fn ternary_blocks_run_on_the_ternary_kernel_with_fp32_embeddings() {
+    let c = test_config();
+    let exact = build(&c, WeightFormat::F32, 2);
+    let want = exact.forward(PROMPT, &mut exact.new_cache()).unwrap();
+    let t = build(&c, WeightFormat::Ternary, 2);
+    let info = t.weights_info();
+    assert_eq!(info.format, "ternary");
+    // Embedding table (and head when untied) stay FP32, as in BitNet b1.58.
+    let fp32 = 1 + usize::from(!c.tie_word_embeddings);
+    assert_eq!(info.fallbacks, vec![format!("f32 × {fp32}")], "{info:?}");
+    // Every block linear at 2 bits (plus γ): the blocks weigh about 1/16 of FP32.
+    let embed = c.vocab_size * c.hidden_size * fp32;
+    let other_f32 = (c.parameter_count() - embed) * 4;
+    assert!(
+        info.bytes < embed * 4 + other_f32 / 10,
+        "{info:?} against {} FP32 bytes of blocks",
+        other_f32
+    );
+    let got = t.forward(PROMPT, &mut t.new_cache()).unwrap();
+    let values = got.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    assert!(values.iter().all(|v| v.is_finite()));
+    assert!(
+        rel_diff(&got, &want) > 0.0,
+        "identical to FP32: nothing ternary"
+    );
+    let (mut decoding, mut logits) = t.start(PROMPT).unwrap();
+    for _ in 0..3 {
+        let next = argmax(&logits).unwrap();
+        assert!((next as usize) < c.vocab_size);
+        logits = decoding.step(next).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let err = t
+        .write_gguf(&dir.path().join("t.gguf"))
+        .expect_err("no GGUF block type for ternary weights");
+    assert!(
+        err.to_string().contains("cannot be written as GGUF"),
+        "{err}"
+    );
+}

@@ -10,6 +10,7 @@ use candle_nn::VarBuilder;
 
 use super::causal_lm::dense;
 use crate::quant::{WeightFormat, WeightsInfo};
+use crate::ternary::BitLinear;
 
 /// A linear layer `y = x Wᵀ + b` with `W` `[out, in]`.
 #[derive(Debug, Clone)]
@@ -26,8 +27,9 @@ pub enum Linear {
         /// FP32 bias `[out]`.
         bias: Option<Tensor>,
     },
-    // Extension point: a `Ternary(..)` variant for BitNet b1.58 weights (2-bit packed,
-    // additions only) goes here, backed by `crate::ternary` (built separately).
+    /// BitNet b1.58 ternary weights (2-bit packed, int8 activations, additions and
+    /// subtractions only).
+    Ternary(BitLinear),
 }
 
 impl Linear {
@@ -41,6 +43,13 @@ impl Linear {
     pub fn stored_as(weight: Tensor, bias: Option<Tensor>, format: WeightFormat) -> Result<Self> {
         if format == WeightFormat::F32 {
             return Ok(Self::dense(weight, bias));
+        }
+        if format == WeightFormat::Ternary {
+            let layer = BitLinear::from_weight(&weight)?;
+            return Ok(Self::Ternary(match &bias {
+                Some(b) => layer.with_bias(b)?,
+                None => layer,
+            }));
         }
         let (_, cols) = weight.dims2()?;
         match format.block_type_for(cols) {
@@ -95,6 +104,7 @@ impl Linear {
                     None => Ok(y),
                 }
             }
+            Self::Ternary(layer) => layer.forward(x),
         }
     }
 
@@ -110,6 +120,13 @@ impl Linear {
                 w.index_select(&ids.flatten_all()?, 0)?.reshape(shape)
             }
             Self::Quantized { weight, .. } => weight.embedding(ids),
+            Self::Ternary(layer) => {
+                let w = layer.dequantized_weight()?;
+                let (_, cols) = w.dims2()?;
+                let mut shape = ids.dims().to_vec();
+                shape.push(cols);
+                w.index_select(&ids.flatten_all()?, 0)?.reshape(shape)
+            }
         }
     }
 
@@ -118,14 +135,24 @@ impl Linear {
         match self {
             Self::Dense(lin) => lin.bias(),
             Self::Quantized { bias, .. } => bias.as_ref(),
+            Self::Ternary(layer) => layer.bias(),
         }
     }
 
-    /// The GGUF block type of the weights.
-    pub fn block_type(&self) -> GgmlDType {
+    /// The GGUF block type of the weights (none for ternary ones).
+    pub fn block_type(&self) -> Option<GgmlDType> {
         match self {
-            Self::Dense(_) => GgmlDType::F32,
-            Self::Quantized { weight, .. } => weight.dtype(),
+            Self::Dense(_) => Some(GgmlDType::F32),
+            Self::Quantized { weight, .. } => Some(weight.dtype()),
+            Self::Ternary(_) => None,
+        }
+    }
+
+    /// How the weights are stored, as `/v1/models` names it (`f32`, `q4_0`, `ternary`).
+    pub fn storage_name(&self) -> String {
+        match self.block_type() {
+            Some(t) => crate::models::llama_gguf::block_type_name(t),
+            None => WeightFormat::Ternary.as_str().into(),
         }
     }
 
@@ -135,6 +162,7 @@ impl Linear {
         bias + match self {
             Self::Dense(lin) => lin.weight().elem_count() * 4,
             Self::Quantized { weight, .. } => weight.storage_size_in_bytes(),
+            Self::Ternary(layer) => layer.weight_bytes(),
         }
     }
 
@@ -144,6 +172,7 @@ impl Linear {
         bias + match self {
             Self::Dense(lin) => lin.weight().elem_count(),
             Self::Quantized { weight, .. } => weight.shape().elem_count(),
+            Self::Ternary(layer) => layer.in_features() * layer.out_features(),
         }
     }
 
@@ -155,6 +184,9 @@ impl Linear {
                 GgmlDType::F32,
             )?)),
             Self::Quantized { weight, .. } => Ok(weight.clone()),
+            Self::Ternary(_) => candle_core::bail!(
+                "ternary weights cannot be written as GGUF here: candle has no TQ block type (llama.cpp's TQ1_0/TQ2_0); serve the model in another format to write it"
+            ),
         }
     }
 
@@ -163,6 +195,7 @@ impl Linear {
         match self {
             Self::Dense(lin) => Ok(lin.weight().clone()),
             Self::Quantized { weight, .. } => weight.dequantize(&Device::Cpu),
+            Self::Ternary(layer) => layer.dequantized_weight(),
         }
     }
 }
@@ -174,12 +207,11 @@ pub fn weights_info(format: &str, parameters: usize, linears: &[&Linear]) -> Wei
     let in_linears: usize = linears.iter().map(|l| l.elements()).sum();
     let bytes = parameters.saturating_sub(in_linears) * 4
         + linears.iter().map(|l| l.bytes()).sum::<usize>();
-    let wanted = WeightFormat::parse(format).map(WeightFormat::ggml);
+    let wanted = WeightFormat::parse(format).map(|f| f.as_str().to_string());
     let mut other: Vec<(String, usize)> = Vec::new();
     for l in linears {
-        let t = l.block_type();
-        if wanted.is_some_and(|w| w != t) {
-            let name = format!("{t:?}").to_ascii_lowercase();
+        let name = l.storage_name();
+        if wanted.as_ref().is_some_and(|w| *w != name) {
             match other.iter_mut().find(|(n, _)| *n == name) {
                 Some((_, count)) => *count += 1,
                 None => other.push((name, 1)),
@@ -230,6 +262,7 @@ mod tests {
         ] {
             let q = Linear::stored_as(w.clone(), Some(b.clone()), f).unwrap();
             assert_eq!(q.block_type(), f.ggml());
+            assert_eq!(q.storage_name(), f.as_str());
             assert!(q.bytes() < 8 * 256 * 4 / 3, "{f}: {} bytes", q.bytes());
             let y = q.forward(&x).unwrap();
             let err = (y - &exact).unwrap().abs().unwrap().max_all().unwrap();

@@ -314,7 +314,7 @@ impl Llama {
             c.hidden_size,
             c.vocab_size,
             false,
-            format,
+            format.for_embeddings(),
             m.pp("embed_tokens"),
         )?;
         let blocks = (0..c.num_hidden_layers)
@@ -327,7 +327,7 @@ impl Llama {
                 c.hidden_size,
                 c.vocab_size,
                 false,
-                format,
+                format.for_embeddings(),
                 vb.pp("lm_head"),
             )?)
         };

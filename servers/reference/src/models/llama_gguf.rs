@@ -192,7 +192,7 @@ pub fn load(path: &Path) -> Result<Llama> {
     let norm = tensor("output_norm.weight")?.dequantize(&Device::Cpu)?;
     let format = blocks
         .first()
-        .map_or("f32".to_string(), |b| block_type_name(b.down.block_type()));
+        .map_or("f32".to_string(), |b| b.down.storage_name());
     Ok(Llama::from_parts(
         config, format, embed, blocks, norm, lm_head,
     ))

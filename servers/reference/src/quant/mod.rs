@@ -17,6 +17,10 @@ pub enum WeightFormat {
     Q4_0,
     /// GGUF Q4_K: super-blocks of 256 with 6-bit sub-block scales (4.5 bits per weight).
     Q4K,
+    /// BitNet b1.58: absmean ternary weights packed in 2 bits, int8 absmax activations,
+    /// computed by additions and subtractions only (`crate::ternary`); the blocks' linears
+    /// only, embeddings and head stay FP32 as in the paper.
+    Ternary,
 }
 
 /// Every format, in the order the command line lists them.
@@ -25,6 +29,7 @@ pub const WEIGHT_FORMATS: &[WeightFormat] = &[
     WeightFormat::Q8_0,
     WeightFormat::Q4_0,
     WeightFormat::Q4K,
+    WeightFormat::Ternary,
 ];
 
 impl WeightFormat {
@@ -35,6 +40,7 @@ impl WeightFormat {
             Self::Q8_0 => "q8_0",
             Self::Q4_0 => "q4_0",
             Self::Q4K => "q4_k",
+            Self::Ternary => "ternary",
         }
     }
 
@@ -44,21 +50,32 @@ impl WeightFormat {
         WEIGHT_FORMATS.iter().copied().find(|f| f.as_str() == lower)
     }
 
-    /// The GGUF block type.
-    pub fn ggml(self) -> GgmlDType {
+    /// The GGUF block type (none for ternary weights: candle has no TQ block type).
+    pub fn ggml(self) -> Option<GgmlDType> {
         match self {
-            Self::F32 => GgmlDType::F32,
-            Self::Q8_0 => GgmlDType::Q8_0,
-            Self::Q4_0 => GgmlDType::Q4_0,
-            Self::Q4K => GgmlDType::Q4K,
+            Self::F32 => Some(GgmlDType::F32),
+            Self::Q8_0 => Some(GgmlDType::Q8_0),
+            Self::Q4_0 => Some(GgmlDType::Q4_0),
+            Self::Q4K => Some(GgmlDType::Q4K),
+            Self::Ternary => None,
+        }
+    }
+
+    /// The format of embedding tables and LM heads: the same, except ternary models keep
+    /// them FP32 (BitNet b1.58 quantizes the blocks' linear layers only).
+    pub fn for_embeddings(self) -> Self {
+        match self {
+            Self::Ternary => Self::F32,
+            other => other,
         }
     }
 
     /// The block type a matrix whose rows have `cols` values gets in this format: the
     /// format's own when `cols` is a multiple of its block, else (as llama.cpp does) Q5_0 for
-    /// Q4_K when `cols` is a multiple of 32, else none (the matrix stays FP32).
+    /// Q4_K when `cols` is a multiple of 32, else none (the matrix stays FP32, as every
+    /// matrix of a ternary format's non-GGUF weights).
     pub fn block_type_for(self, cols: usize) -> Option<GgmlDType> {
-        let own = self.ggml();
+        let own = self.ggml()?;
         if cols.is_multiple_of(own.block_size()) {
             return Some(own);
         }
@@ -83,7 +100,8 @@ pub fn bits_per_weight(t: GgmlDType) -> f64 {
 /// What a model's weights weigh, as shown in /v1/models and KServe metadata.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WeightsInfo {
-    /// The format asked for at launch (`f32`, `q8_0`, `q4_0`, `q4_k`, or `gguf` for a file).
+    /// The format asked for at launch (`f32`, `q8_0`, `q4_0`, `q4_k`, `ternary`, or `gguf`
+    /// for a file).
     pub format: String,
     /// Bytes of all weights as stored (norms and biases included).
     pub bytes: usize,

@@ -63,7 +63,7 @@ pub struct ModelSpec {
 
 impl ModelSpec {
     /// Parses `[NAME=]PRESET[:FORMAT]`, `[NAME=]FOLDER[:FORMAT]` (a value with a `/` or an
-    /// existing folder) or `[NAME=]FILE.gguf`; FORMAT is `f32`, `q8_0`, `q4_0` or `q4_k`.
+    /// existing folder) or `[NAME=]FILE.gguf`; FORMAT is `f32`, `q8_0`, `q4_0`, `q4_k` or `ternary`.
     pub fn parse(task: Task, text: &str) -> Result<Self> {
         let (name, what) = match text.split_once('=') {
             Some((n, w)) if !n.is_empty() && !n.contains('/') => (Some(n.to_string()), w),

@@ -88,6 +88,11 @@ impl BitLinear {
         Ok(self)
     }
 
+    /// The bias added to the output, if any.
+    pub fn bias(&self) -> Option<&Tensor> {
+        self.bias.as_ref()
+    }
+
     /// Input features (columns of W).
     pub fn in_features(&self) -> usize {
         self.packed.cols()
