@@ -178,10 +178,11 @@ impl Figure for LoadFrontier {
     }
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
-        let (_, height) = root.dim_in_pixel();
+        let (width, height) = root.dim_in_pixel();
         let points = || self.series.iter().flat_map(|s| s.points.iter());
         let yr = log_range(points().map(|p| p.energy_j));
-        let x_max = points().map(|p| p.latency_ms).fold(0.0f64, f64::max) * 1.12;
+        // Log latency: an encoder's milliseconds and a generator's seconds on one plot.
+        let xr = log_range(points().map(|p| p.latency_ms));
         let caption = format!(
             "Time and energy across load levels: {} on {}",
             self.task, self.dataset
@@ -192,14 +193,14 @@ impl Figure for LoadFrontier {
             .x_label_area_size(56)
             .y_label_area_size(80)
             .build_cartesian_2d(
-                0.0..x_max.max(1e-9),
+                log_axis(xr, f64::from(width) - 120.0),
                 log_axis(yr, f64::from(height) - 140.0),
             )
             .map_err(fail)?;
         chart
             .configure_mesh()
             .light_line_style(BLACK.mix(0.05))
-            .x_desc(self.axis.label())
+            .x_desc(format!("{} (log scale)", self.axis.label()))
             .y_desc("energy per request (J, log scale), steady state, gross")
             .x_label_formatter(&|v| tick(*v))
             .y_label_formatter(&|v| tick(*v))
