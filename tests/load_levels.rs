@@ -302,3 +302,47 @@ fn ctrl_c_ends_an_open_loop_at_once_not_at_its_last_arrival() {
     );
     assert_eq!(manifest(&out)["status"], "interrupted");
 }
+
+#[test]
+fn a_repetition_window_ends_when_its_last_answer_is_recorded() {
+    // Each repetition's energy window closes right after its last request: nothing in the
+    // request loop may keep it open (a watcher that was waited for added up to 50 ms of
+    // idle to every window). Ten repetitions of each kind, so a delay that falls anywhere
+    // in a 50 ms poll shows in at least one of them.
+    let server = stalling_server(Duration::from_millis(2));
+    let suite = one_model_suite(
+        "openai-completions",
+        &server.url,
+        "general-purpose",
+        "inferences = 4\nrepetitions = 10\nwarmup = 0\nseed = 5\nload = [\"c1\", \"p500\"]\n",
+        "",
+    );
+    let (dir, path) = suite_dir(&suite, 4);
+    let (output, out) = run_in(dir.path(), &path);
+    assert_ok(&output);
+    let mut last_end: BTreeMap<(String, String), u64> = BTreeMap::new();
+    for r in measured(&out) {
+        let end: u64 = r["t_end_ns"].parse().expect("end");
+        let key = (r["config"].clone(), r["repetition"].clone());
+        let e = last_end.entry(key).or_default();
+        *e = (*e).max(end);
+    }
+    let reps = csv_rows(&out.join("repetitions.csv"));
+    assert_eq!(
+        last_end.len(),
+        20,
+        "10 repetitions of each level were measured"
+    );
+    assert!(!reps.is_empty());
+    for r in &reps {
+        let window_end: u64 = r["t_end_ns"].parse().expect("window end");
+        let last = last_end[&(r["config"].clone(), r["repetition"].clone())];
+        let gap_ms = window_end.saturating_sub(last) as f64 / 1e6;
+        assert!(
+            gap_ms < 15.0,
+            "{} repetition {}: the window closed {gap_ms:.1} ms after the last answer",
+            r["config"],
+            r["repetition"]
+        );
+    }
+}

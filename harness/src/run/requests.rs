@@ -165,10 +165,13 @@ pub async fn send_batch(
         .buffer_unordered(in_flight);
     // Arrivals waiting for their due time wake when the batch must stop, not at their
     // time (a slow open loop may hold hundreds for minutes): one watcher polls the flags
-    // and tells them all.
-    let consumed = AtomicBool::new(false);
+    // and tells them all. A closed loop has no waiting arrival and no watcher.
+    let open_loop = arrivals.is_some();
     let watch = async {
-        while go_on() && !consumed.load(Ordering::SeqCst) {
+        if !open_loop {
+            return std::future::pending().await;
+        }
+        while go_on() {
             tokio::time::sleep(HALT_POLL).await;
         }
         let _ = halt_tx.send(true);
@@ -270,10 +273,14 @@ pub async fn send_batch(
                 progress.inc(1);
             }
         }
-        consumed.store(true, Ordering::SeqCst);
         Ok::<(), WriteError>(())
     };
-    let (consumed_result, ()) = futures_util::future::join(consume, watch).await;
-    consumed_result?;
+    // The batch ends when its last answer is recorded: the watcher is dropped then, not
+    // waited for (its next poll would add up to HALT_POLL to the repetition's window).
+    tokio::pin!(consume);
+    tokio::select! {
+        done = &mut consume => done?,
+        () = watch => consume.await?,
+    }
     Ok(result)
 }
