@@ -185,6 +185,30 @@ fn the_dry_run_names_the_levels_and_bad_levels_are_refused_where_written() {
         );
     }
 
+    // A bad `[schedule] load` is refused even when every model has its own.
+    let shadowed = one_model_suite(
+        "openai-completions",
+        "http://127.0.0.1:9",
+        "general-purpose",
+        &schedule(r#"["c0"]"#),
+        "",
+    )
+    .replace(
+        "server = \"local\"\n",
+        "server = \"local\"\nload = [\"c1\"]\n",
+    );
+    assert!(
+        shadowed.contains("load = [\"c1\"]"),
+        "the model has its own load"
+    );
+    let (_dir, path) = suite_dir(&shadowed, 4);
+    let (code, _, stderr) = dry_run_at(&path);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("schedule.load") && stderr.contains("`cN`"),
+        "{stderr}"
+    );
+
     let both = one_model_suite(
         "openai-completions",
         "http://127.0.0.1:9",

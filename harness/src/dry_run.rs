@@ -118,10 +118,8 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
 /// How requests are offered: one level, or the levels and power limits swept.
 fn offered(suite: &Suite) -> String {
     let s = &suite.schedule;
-    if s.load.is_empty()
-        && s.gpu_power_limits_w.is_empty()
-        && suite.models.iter().all(|m| m.points.is_empty())
-    {
+    // A model has points exactly when the suite sweeps load levels or power limits.
+    if suite.models.iter().all(|m| m.points.is_empty()) {
         return if s.concurrency == 1 {
             "sequential".into()
         } else {

@@ -45,26 +45,14 @@ pub(super) fn points(
                     "an empty list: give at least one level (`c1`, `c8`, `p2.5`) or leave `load` out to use `[schedule] load`".into(),
                 ));
             }
-            let texts: Vec<(&str, Range<usize>)> = list
-                .iter()
-                .map(|l| (l.get_ref().as_str(), l.span()))
-                .collect();
-            parse_levels(src, &texts, "models.load", schedule.inferences)?
+            let texts: Vec<&str> = list.iter().map(|l| l.get_ref().as_str()).collect();
+            let span_of = |i: usize| list[i].span();
+            parse_levels(src, &texts, &span_of, "models.load", schedule.inferences)?
         }
-        None => {
-            let texts: Vec<(&str, Range<usize>)> = schedule
-                .load
-                .iter()
-                .enumerate()
-                .map(|(i, l)| {
-                    let at = [Step::Key("schedule"), Step::Key("load"), Step::Index(i)];
-                    (l.as_str(), value_span(src.text, &at).unwrap_or(0..0))
-                })
-                .collect();
-            parse_levels(src, &texts, "schedule.load", schedule.inferences)?
-        }
+        // Checked once by `check_schedule`: parsed again here, without spans.
+        None => schedule_levels(src, spec)?,
     };
-    let limits = power_limits(src, spec)?;
+    let limits = &schedule.gpu_power_limits_w;
     if levels.is_empty() && limits.is_empty() {
         return Ok(Vec::new());
     }
@@ -76,7 +64,7 @@ pub(super) fn points(
     let limits: Vec<Option<u32>> = if limits.is_empty() {
         vec![None]
     } else {
-        limits.into_iter().map(Some).collect()
+        limits.iter().copied().map(Some).collect()
     };
     let points: Vec<OperatingPoint> = levels
         .iter()
@@ -114,11 +102,14 @@ pub(super) fn points(
     Ok(points)
 }
 
-/// Refuses `[schedule] load` beside a `concurrency` written in the file (one of the two
-/// says how many requests are in flight), a ramp share outside [0, 0.9] and a latency
-/// target that is not a positive number of milliseconds.
+/// Checks `[schedule] load` and `gpu_power_limits_w` (once for every model), and refuses
+/// `load` beside a `concurrency` written in the file (one of the two says how many
+/// requests are in flight), a ramp share outside [0, 0.9] and a latency target that is
+/// not a positive number of milliseconds.
 pub(super) fn check_schedule(src: SourceText<'_>, spec: &SuiteFile) -> Result<(), SuiteError> {
     let s = &spec.schedule;
+    schedule_levels(src, spec)?;
+    check_power_limits(src, spec)?;
     let at = |key: &str| value_span(src.text, &[Step::Key("schedule"), Step::Key(key)]);
     if !s.load.is_empty()
         && let Some(span) = at("concurrency")
@@ -189,15 +180,28 @@ pub(super) fn check_unique_ids(src: SourceText<'_>, plan: &Plan) -> Result<(), S
     Ok(())
 }
 
+/// `[schedule] load`, parsed and checked (the span of a bad level is looked up only then).
+fn schedule_levels(src: SourceText<'_>, spec: &SuiteFile) -> Result<Vec<LoadLevel>, SuiteError> {
+    let s = &spec.schedule;
+    let texts: Vec<&str> = s.load.iter().map(String::as_str).collect();
+    let span_of = |i: usize| {
+        let at = [Step::Key("schedule"), Step::Key("load"), Step::Index(i)];
+        value_span(src.text, &at).unwrap_or(0..0)
+    };
+    parse_levels(src, &texts, &span_of, "schedule.load", s.inferences)
+}
+
+/// Level texts parsed and checked; `span_of(i)` is where text `i` is written.
 fn parse_levels(
     src: SourceText<'_>,
-    texts: &[(&str, Range<usize>)],
+    texts: &[&str],
+    span_of: &dyn Fn(usize) -> Range<usize>,
     key: &str,
     inferences: u32,
 ) -> Result<Vec<LoadLevel>, SuiteError> {
     let mut levels: Vec<LoadLevel> = Vec::new();
-    for (text, span) in texts {
-        let error = |message: String| src.error_at(span.clone(), Some(key), message);
+    for (i, text) in texts.iter().enumerate() {
+        let error = |message: String| src.error_at(span_of(i), Some(key), message);
         let level: LoadLevel = text.parse().map_err(|e| error(format!("{e}")))?;
         match level {
             LoadLevel::Closed(n) if n > MAX_CONCURRENCY => {
@@ -226,7 +230,7 @@ fn parse_levels(
     Ok(levels)
 }
 
-fn power_limits(src: SourceText<'_>, spec: &SuiteFile) -> Result<Vec<u32>, SuiteError> {
+fn check_power_limits(src: SourceText<'_>, spec: &SuiteFile) -> Result<(), SuiteError> {
     let limits = &spec.schedule.gpu_power_limits_w;
     for (i, &w) in limits.iter().enumerate() {
         let span = || {
@@ -258,5 +262,5 @@ fn power_limits(src: SourceText<'_>, spec: &SuiteFile) -> Result<Vec<u32>, Suite
             ));
         }
     }
-    Ok(limits.clone())
+    Ok(())
 }
