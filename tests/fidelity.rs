@@ -58,32 +58,12 @@ fn run_on_devices(
     let (dir, path) = suite_dir(suite_text, 20);
     let suite = harness::suite::load(&path).expect("suite loads");
     let out = dir.path().join("results");
-    let opts = harness::run::RunOptions {
-        out: Some(out.clone()),
-        quiet: true,
-        version: "test".into(),
-        git_revision: None,
-        joulebench_exe: PathBuf::from(env!("CARGO_BIN_EXE_joulebench")),
-        shard: None,
+    let power = harness::run::PowerControl {
+        open: &|| Ok(Vec::new()),
+        journal: PathBuf::from("unused: the suite sets no power limit"),
     };
-    let clock = probes::MonotonicClock::new();
-    let config = harness::probe_setup::probe_config(&suite.probes);
-    let library = gpus.map(|g| Box::new(g) as Box<dyn probes::nvml::GpuLibrary>);
-    let probe_set = probes::discover_with(&config, &clock, library);
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    let result = runtime
-        .block_on(harness::run::run_on(
-            &suite,
-            &suite.plan,
-            &opts,
-            clock,
-            &probe_set,
-            &harness::run::PowerControl {
-                open: &|| Ok(Vec::new()),
-                journal: PathBuf::from("unused: the suite sets no power limit"),
-            },
-        ))
-        .expect("the run completes");
+    let result =
+        crate::common::run_on_devices(&suite, &out, gpus, &power).expect("the run completes");
     assert_eq!(result.status, records::manifest::RunStatus::Complete);
     let options = report::ReportOptions {
         plots: false,

@@ -239,33 +239,14 @@ fn run_on_fake(
     dir: &Path,
     open: harness::run::GpuOpener<'_>,
 ) -> Result<harness::run::RunResult, harness::run::RunError> {
-    let opts = harness::run::RunOptions {
-        out: Some(dir.join("results")),
-        quiet: true,
-        version: "test".into(),
-        git_revision: None,
-        joulebench_exe: std::path::PathBuf::from(env!("CARGO_BIN_EXE_joulebench")),
-        shard: None,
-    };
-    let clock = probes::MonotonicClock::new();
-    let config = harness::probe_setup::probe_config(&suite.probes);
     let library = probes::nvml::fake::FakeLibrary {
         gpus: vec![gpu.clone()],
     };
-    let probe_set = probes::discover_with(&config, &clock, Some(Box::new(library)));
     let power = harness::run::PowerControl {
         open,
         journal: dir.join("journals"),
     };
-    let runtime = tokio::runtime::Runtime::new().expect("runtime");
-    runtime.block_on(harness::run::run_on(
-        suite,
-        &suite.plan,
-        &opts,
-        clock,
-        &probe_set,
-        &power,
-    ))
+    crate::common::run_on_devices(suite, &dir.join("results"), Some(library), &power)
 }
 
 fn steady_gpu() -> FakeGpuState {

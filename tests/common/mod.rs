@@ -460,6 +460,38 @@ pub fn run_in(dir: &Path, suite_path: &Path) -> (std::process::Output, PathBuf) 
     (output, out)
 }
 
+/// Runs `suite` in this process through [`harness::run::run_on`] (results in `out`), its
+/// probes opened with `gpus` as their NVML library and power limits set through `power`:
+/// fake devices at their real interfaces.
+pub fn run_on_devices(
+    suite: &harness::suite::Suite,
+    out: &Path,
+    gpus: Option<probes::nvml::fake::FakeLibrary>,
+    power: &harness::run::PowerControl<'_>,
+) -> Result<harness::run::RunResult, harness::run::RunError> {
+    let opts = harness::run::RunOptions {
+        out: Some(out.to_path_buf()),
+        quiet: true,
+        version: "test".into(),
+        git_revision: None,
+        joulebench_exe: PathBuf::from(env!("CARGO_BIN_EXE_joulebench")),
+        shard: None,
+    };
+    let clock = probes::MonotonicClock::new();
+    let config = harness::probe_setup::probe_config(&suite.probes);
+    let library = gpus.map(|g| Box::new(g) as Box<dyn probes::nvml::GpuLibrary>);
+    let probe_set = probes::discover_with(&config, &clock, library);
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(harness::run::run_on(
+        suite,
+        &suite.plan,
+        &opts,
+        clock,
+        &probe_set,
+        power,
+    ))
+}
+
 /// Asserts that a `joulebench` command exited with success, showing its stderr when not.
 #[track_caller]
 pub fn assert_ok(output: &std::process::Output) {
