@@ -31,9 +31,22 @@ pub struct ServeArgs {
     /// or a Llama-layout FILE.gguf. GPT-2, BLOOM and Llama presets and folders take `:FORMAT`
     /// to store the blocks' linear layers quantized at launch (Llama: embeddings and LM head
     /// too): f32 (default), q8_0, q4_0, q4_k, ternary (BitNet b1.58, blocks only) (e.g.
-    /// `--generator small=smollm2-135m:q4_0`).
-    #[arg(long, value_name = "[NAME=]PRESET[:FORMAT]|FOLDER[:FORMAT]|FILE.gguf")]
+    /// `--generator small=smollm2-135m:q4_0`). Mixtral-layout presets: moe-test,
+    /// smollm2-moe-8x2 (8 experts, 2 per token) and their dense comparisons `…-dense-active`
+    /// (equal active parameters) and `…-dense-total` (equal total). Techniques at launch
+    /// follow: `+prune=N|P%|F` removes the contiguous blocks of least angular distance on the
+    /// calibration prompts (Llama, GPT-2, BLOOM); `+mod[=CAPACITY]` gives a Llama preset
+    /// Mixture-of-Depths routers on every second block (capacity 0.125 by default), e.g.
+    /// `--generator half=smollm2-135m:q8_0+prune=50%`.
+    #[arg(
+        long,
+        value_name = "[NAME=]PRESET[:FORMAT][+prune=N][+mod[=C]]|FOLDER[:FORMAT]|FILE.gguf"
+    )]
     pub generator: Vec<String>,
+    /// Calibration prompts for `+prune` and `+mod`, one per line (default: the bundled
+    /// sentiment, QA and summarization samples).
+    #[arg(long, value_name = "FILE")]
+    pub calibration: Option<std::path::PathBuf>,
     /// After loading, write generator NAME's weights as served to a GGUF file at PATH
     /// (llama.cpp tensor names and `llama.*` metadata; Llama layout only). Repeatable.
     #[arg(long, value_name = "NAME=PATH")]
@@ -135,6 +148,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         max_input_tokens: args.max_input_tokens,
         labels: args.labels.clone(),
+        calibration: args.calibration.clone(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -264,6 +264,7 @@ fn a_hugging_face_folder_serves_the_same_model() {
         task: Task::Generation,
         source: Source::Folder(dir.path().to_path_buf()),
         format: WeightFormat::F32,
+        techniques: Default::default(),
     };
     let served = reference::ServedModel::load(&spec, &Default::default()).unwrap();
     assert_eq!(served.architecture, "LlamaForCausalLM");

@@ -194,6 +194,7 @@ async fn generator_folder_gives_the_in_process_greedy_tokens() {
         task: Task::Generation,
         source: reference::Source::Folder(dir.path().to_path_buf()),
         format: reference::WeightFormat::F32,
+        techniques: Default::default(),
     };
     let s = spawn_server(vec![spec], LoadOptions::default());
     let (status, body) = post(
@@ -249,6 +250,7 @@ async fn bloom_folder_gives_the_in_process_greedy_tokens() {
         task: Task::Generation,
         source: reference::Source::Folder(dir.path().to_path_buf()),
         format: reference::WeightFormat::F32,
+        techniques: Default::default(),
     };
     let s = spawn_server(vec![spec], LoadOptions::default());
     let (status, body) = post(

@@ -11,6 +11,8 @@ use super::dims::DecoderDims;
 use super::generator::{Generator, GeneratorConfig, HfGeneratorConfig, ReservedIds, Started};
 use super::kv_cache::{CachedDecoding, CachedForward, KvCache, append_kv, check_rows, layer_slots};
 use super::linear::{Linear as Layer, weights_info};
+use super::pruning::KeptLayers;
+use super::techniques::Techniques;
 use crate::quant::{WeightFormat, WeightsInfo};
 
 /// Context served when a config names none (BLOOM was trained on 2,048 tokens).
@@ -180,6 +182,7 @@ pub struct Bloom {
     lm_head: Linear,
     slopes: Tensor,
     format: WeightFormat,
+    kept: KeptLayers,
 }
 
 impl std::fmt::Debug for Bloom {
@@ -216,6 +219,7 @@ impl Bloom {
                 vb.pp("word_embeddings_layernorm"),
             )?,
             word_embeddings,
+            kept: KeptLayers::all(blocks.len()),
             blocks,
             ln_f: layer_norm(c.hidden_size, c.layer_norm_epsilon, vb.pp("ln_f"))?,
             slopes: Tensor::from_vec(slopes, (1, c.n_head, 1, 1), &Device::Cpu)?,
@@ -238,6 +242,21 @@ impl CachedForward for Bloom {
         ids: &[u32],
         seq: usize,
         caches: &mut [&mut KvCache],
+    ) -> Result<Tensor> {
+        let x = self.run_blocks(ids, seq, caches, None)?;
+        last_logits(&x, seq, &self.ln_f, &self.lm_head)
+    }
+}
+
+impl Bloom {
+    /// The embedded ids `[rows, seq]` through every block, each row against its own cache;
+    /// `states` gets the residual stream entering each block and leaving the last.
+    fn run_blocks(
+        &self,
+        ids: &[u32],
+        seq: usize,
+        caches: &mut [&mut KvCache],
+        mut states: Option<&mut Vec<Tensor>>,
     ) -> Result<Tensor> {
         let dev = &Device::Cpu;
         let rows = caches.len();
@@ -262,12 +281,18 @@ impl CachedForward for Bloom {
             .embeddings_norm
             .forward(&self.word_embeddings.forward(&input)?)?;
         for (layer, block) in self.blocks.iter().enumerate() {
+            if let Some(s) = states.as_deref_mut() {
+                s.push(x.clone());
+            }
             x = block.forward(&x, &biases, &mut layer_slots(caches, layer)?)?;
+        }
+        if let Some(s) = states {
+            s.push(x.clone());
         }
         for cache in caches.iter_mut() {
             cache.advance(seq);
         }
-        last_logits(&x, seq, &self.ln_f, &self.lm_head)
+        Ok(x)
     }
 }
 
@@ -323,5 +348,26 @@ impl Generator for Bloom {
 
     fn batched(&self) -> Option<&dyn CachedForward> {
         Some(self)
+    }
+
+    fn techniques(&self) -> Techniques {
+        Techniques {
+            removed_layers: self.kept.removed(),
+            ..Techniques::default()
+        }
+    }
+
+    fn hidden_states(&self, ids: &[u32]) -> Result<Vec<Tensor>> {
+        let mut cache = self.new_cache();
+        let mut states = Vec::with_capacity(self.blocks.len() + 1);
+        self.run_blocks(ids, ids.len(), &mut [&mut cache], Some(&mut states))?;
+        states.iter().map(|x| x.squeeze(0)).collect()
+    }
+
+    fn remove_layers(&mut self, first: usize, count: usize) -> Result<()> {
+        self.kept.remove(first, count)?;
+        self.blocks.drain(first..first + count);
+        self.config.n_layer = self.blocks.len();
+        Ok(())
     }
 }

@@ -7,7 +7,9 @@ use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
 use super::dims::DecoderDims;
+use super::depths::DepthsSpec;
 use super::kv_cache::CachedForward;
+use super::techniques::Techniques;
 use crate::quant::{WeightFormat, WeightsInfo};
 
 /// Ids the built-in tokenizer keeps out of words for a generator's vocabulary.
@@ -45,6 +47,39 @@ pub trait Generator: std::fmt::Debug + Send + Sync {
     /// Parameters (tied LM head counted once).
     fn parameter_count(&self) -> usize;
 
+    /// Parameters one token goes through (fewer than all in a mixture of experts).
+    fn active_parameter_count(&self) -> usize {
+        self.parameter_count()
+    }
+
+    /// What the layout does to save work.
+    fn techniques(&self) -> Techniques {
+        Techniques::default()
+    }
+
+    /// The residual stream `[seq, hidden]` of a prompt run alone, entering each block and
+    /// leaving the last, where the layout exposes it (layer pruning needs it).
+    fn hidden_states(&self, _ids: &[u32]) -> Result<Vec<Tensor>> {
+        Err(candle_core::Error::Msg(format!(
+            "{}: layer pruning is implemented for the Llama, GPT-2 and BLOOM layouts",
+            self.architecture()
+        )))
+    }
+
+    /// Removes `count` blocks from block `first`.
+    fn remove_layers(&mut self, _first: usize, _count: usize) -> Result<()> {
+        Err(candle_core::Error::Msg(format!(
+            "{}: layer pruning is implemented for the Llama, GPT-2 and BLOOM layouts",
+            self.architecture()
+        )))
+    }
+
+    /// Fits what the model decides from data (Mixture-of-Depths thresholds) on calibration
+    /// prompts; nothing for most layouts.
+    fn calibrate(&mut self, _prompts: &[Vec<u32>]) -> Result<()> {
+        Ok(())
+    }
+
     /// The ids the built-in tokenizer must not give to words.
     fn reserved_ids(&self) -> ReservedIds;
 
@@ -80,6 +115,20 @@ pub trait GeneratorConfig: std::fmt::Debug + Send + Sync {
 
     /// Parameters (tied LM head counted once).
     fn parameter_count(&self) -> usize;
+
+    /// Parameters one token goes through (fewer than all in a mixture of experts).
+    fn active_parameter_count(&self) -> usize {
+        self.parameter_count()
+    }
+
+    /// The same model with Mixture-of-Depths routers on every second block, where the layout
+    /// has that variant; the message says why not.
+    fn with_mixture_of_depths(
+        &self,
+        _spec: DepthsSpec,
+    ) -> std::result::Result<Box<dyn GeneratorConfig>, String> {
+        Err("Mixture-of-Depths is built for the Llama layout only".into())
+    }
 
     /// Builds the model under Hugging Face names.
     fn load(&self, vb: VarBuilder) -> Result<Box<dyn Generator>>;

@@ -11,6 +11,8 @@ use super::dims::DecoderDims;
 use super::generator::{Generator, GeneratorConfig, HfGeneratorConfig, ReservedIds, Started};
 use super::kv_cache::{CachedDecoding, CachedForward, KvCache, append_kv, check_rows, layer_slots};
 use super::linear::{Linear as Layer, weights_info};
+use super::pruning::KeptLayers;
+use super::techniques::Techniques;
 use crate::quant::{WeightFormat, WeightsInfo};
 
 /// Dimensions of a GPT-2 model (Hugging Face `GPT2Config` names).
@@ -174,6 +176,7 @@ pub struct Gpt2 {
     ln_f: LayerNorm,
     lm_head: Linear,
     format: WeightFormat,
+    kept: KeptLayers,
 }
 
 impl std::fmt::Debug for Gpt2 {
@@ -205,6 +208,7 @@ impl Gpt2 {
             lm_head: Linear::new(wte.embeddings().clone(), None),
             wpe: embedding(c.n_positions, c.n_embd, vb.pp("wpe"))?,
             wte,
+            kept: KeptLayers::all(blocks.len()),
             blocks,
             ln_f: layer_norm(c.n_embd, c.layer_norm_epsilon, vb.pp("ln_f"))?,
         })
@@ -227,6 +231,21 @@ impl CachedForward for Gpt2 {
         seq: usize,
         caches: &mut [&mut KvCache],
     ) -> Result<Tensor> {
+        let x = self.run_blocks(ids, seq, caches, None)?;
+        last_logits(&x, seq, &self.ln_f, &self.lm_head)
+    }
+}
+
+impl Gpt2 {
+    /// The embedded ids `[rows, seq]` through every block, each row against its own cache;
+    /// `states` gets the residual stream entering each block and leaving the last.
+    fn run_blocks(
+        &self,
+        ids: &[u32],
+        seq: usize,
+        caches: &mut [&mut KvCache],
+        mut states: Option<&mut Vec<Tensor>>,
+    ) -> Result<Tensor> {
         let dev = &Device::Cpu;
         let rows = caches.len();
         check_rows(ids, seq, rows)?;
@@ -240,12 +259,18 @@ impl CachedForward for Gpt2 {
         let positions = Tensor::from_vec(positions, (rows, seq), dev)?;
         let mut x = (self.wte.forward(&input)? + self.wpe.forward(&positions)?)?;
         for (layer, block) in self.blocks.iter().enumerate() {
+            if let Some(s) = states.as_deref_mut() {
+                s.push(x.clone());
+            }
             x = block.forward(&x, &mut layer_slots(caches, layer)?)?;
+        }
+        if let Some(s) = states {
+            s.push(x.clone());
         }
         for cache in caches.iter_mut() {
             cache.advance(seq);
         }
-        last_logits(&x, seq, &self.ln_f, &self.lm_head)
+        Ok(x)
     }
 }
 
@@ -294,5 +319,26 @@ impl Generator for Gpt2 {
 
     fn batched(&self) -> Option<&dyn CachedForward> {
         Some(self)
+    }
+
+    fn techniques(&self) -> Techniques {
+        Techniques {
+            removed_layers: self.kept.removed(),
+            ..Techniques::default()
+        }
+    }
+
+    fn hidden_states(&self, ids: &[u32]) -> Result<Vec<Tensor>> {
+        let mut cache = self.new_cache();
+        let mut states = Vec::with_capacity(self.blocks.len() + 1);
+        self.run_blocks(ids, ids.len(), &mut [&mut cache], Some(&mut states))?;
+        states.iter().map(|x| x.squeeze(0)).collect()
+    }
+
+    fn remove_layers(&mut self, first: usize, count: usize) -> Result<()> {
+        self.kept.remove(first, count)?;
+        self.blocks.drain(first..first + count);
+        self.config.n_layer = self.blocks.len();
+        Ok(())
     }
 }

@@ -1,8 +1,10 @@
 //! A Llama-layout decoder (RMSNorm, rotary position embeddings, SwiGLU MLP, grouped-query
 //! attention, tied or untied LM head) with a key/value cache, under Hugging Face
-//! `LlamaForCausalLM` names. Every linear layer goes through [`Linear`], so its weights may be
-//! FP32 or GGUF block-quantized; the residual stream between blocks is open to callers
-//! ([`Llama::hidden_states`]) for layer-pruning calibration.
+//! `LlamaForCausalLM` names, and its efficiency variants: a sparse mixture of experts in
+//! place of the MLP (Mixtral names), Mixture-of-Depths routers on every second block, and
+//! blocks removed by layer pruning. Every linear layer goes through [`Linear`], so its
+//! weights may be FP32, GGUF block-quantized or ternary; the residual stream between blocks
+//! is open to callers ([`Llama::hidden_states`]) for layer-pruning calibration.
 //!
 //! Rotary embeddings rotate adjacent pairs (GGUF / llama.cpp's `llama` layout, candle's
 //! `rope_i`), so a GGUF file holds the very weights served here. Hugging Face checkpoints
@@ -15,10 +17,14 @@ use serde::{Deserialize, Serialize};
 
 use super::attention::{attend, causal_mask, merge_heads, split_heads};
 use super::causal_lm::{cat_rows, row};
+use super::depths::{DepthRouter, DepthsSpec, gate};
 use super::dims::DecoderDims;
 use super::generator::{Generator, GeneratorConfig, HfGeneratorConfig, ReservedIds, Started};
 use super::kv_cache::{CachedDecoding, CachedForward, KvCache, append_kv, check_rows, layer_slots};
 use super::linear::{Linear, weights_info};
+use super::moe::{Mlp, MoeSpec};
+use super::pruning::KeptLayers;
+use super::techniques::{DepthsInfo, Techniques};
 use crate::quant::{WeightFormat, WeightsInfo};
 
 /// Dimensions of a Llama-layout model (Hugging Face `LlamaConfig` names).
@@ -50,6 +56,12 @@ pub struct LlamaConfig {
     pub bos_token_id: u32,
     /// End-of-sequence token.
     pub eos_token_id: u32,
+    /// The sparse mixture of experts in place of each MLP (Mixtral layout), if any.
+    #[serde(default)]
+    pub moe: Option<MoeSpec>,
+    /// Mixture-of-Depths routing of every second block, if any.
+    #[serde(default)]
+    pub mixture_of_depths: Option<DepthsSpec>,
 }
 
 impl LlamaConfig {
@@ -75,7 +87,37 @@ impl LlamaConfig {
         if !self.head_dim().is_multiple_of(2) {
             return Err("rotary embeddings need an even head size".into());
         }
+        if let Some(moe) = &self.moe {
+            moe.validate()?;
+        }
+        if let Some(d) = &self.mixture_of_depths {
+            d.validate()?;
+        }
         Ok(())
+    }
+}
+
+impl LlamaConfig {
+    /// Parameters with `experts` MLPs per block.
+    fn count(&self, experts: usize) -> usize {
+        let (e, i, kv) = (self.hidden_size, self.intermediate_size, self.kv_width());
+        let bias = if self.attention_bias { e + 2 * kv } else { 0 };
+        let router = self.moe.map_or(0, |m| m.experts * e);
+        let block = 2 * e + 2 * e * e + 2 * e * kv + bias + experts * 3 * e * i + router;
+        let routed = if self.mixture_of_depths.is_some() {
+            (0..self.num_hidden_layers)
+                .filter(|&n| DepthsSpec::routes(n))
+                .count()
+                * e
+        } else {
+            0
+        };
+        let head = if self.tie_word_embeddings {
+            0
+        } else {
+            self.vocab_size * e
+        };
+        self.vocab_size * e + self.num_hidden_layers * block + routed + e + head
     }
 }
 
@@ -125,6 +167,11 @@ impl HfGeneratorConfig for LlamaConfig {
                 .unwrap_or(false),
             bos_token_id: token("bos_token_id", 1),
             eos_token_id: token("eos_token_id", 2),
+            moe: match (get("num_local_experts"), get("num_experts_per_tok")) {
+                (Ok(experts), Ok(top_k)) => Some(MoeSpec { experts, top_k }),
+                _ => None,
+            },
+            mixture_of_depths: None,
         };
         c.validate()?;
         Ok(c)
@@ -132,29 +179,37 @@ impl HfGeneratorConfig for LlamaConfig {
 }
 
 impl GeneratorConfig for LlamaConfig {
-    /// `inner` is the MLP's inner size; the flop model's `4 e² + 2 e i` per block is an
-    /// approximation for this layout (GQA has smaller key/value projections, SwiGLU three
-    /// matrices).
+    /// `inner` is the MLP's inner size (times the experts per token of a mixture); the flop
+    /// model's `4 e² + 2 e i` per block is an approximation for this layout (GQA has smaller
+    /// key/value projections, SwiGLU three matrices; `Llama::flops_per_token` is exact).
     fn dims(&self) -> DecoderDims {
         DecoderDims {
             layers: self.num_hidden_layers,
             width: self.hidden_size,
-            inner: self.intermediate_size,
+            inner: self.intermediate_size * self.moe.map_or(1, |m| m.top_k),
             vocab: self.vocab_size,
         }
     }
 
-    /// The LM head counted once when tied, as in PyTorch's count.
+    /// The LM head counted once when tied, as in PyTorch's count; every expert and router.
     fn parameter_count(&self) -> usize {
-        let (e, i, kv) = (self.hidden_size, self.intermediate_size, self.kv_width());
-        let bias = if self.attention_bias { e + 2 * kv } else { 0 };
-        let block = 2 * e + 2 * e * e + 2 * e * kv + bias + 3 * e * i;
-        let head = if self.tie_word_embeddings {
-            0
-        } else {
-            self.vocab_size * e
-        };
-        self.vocab_size * e + self.num_hidden_layers * block + e + head
+        self.count(self.moe.map_or(1, |m| m.experts))
+    }
+
+    /// Parameters one token goes through: of a mixture, its `top_k` experts.
+    fn active_parameter_count(&self) -> usize {
+        self.count(self.moe.map_or(1, |m| m.top_k))
+    }
+
+    fn with_mixture_of_depths(
+        &self,
+        spec: DepthsSpec,
+    ) -> std::result::Result<Box<dyn GeneratorConfig>, String> {
+        spec.validate()?;
+        Ok(Box::new(Self {
+            mixture_of_depths: Some(spec),
+            ..self.clone()
+        }))
     }
 
     fn load(&self, vb: VarBuilder) -> Result<Box<dyn Generator>> {
@@ -166,12 +221,58 @@ impl GeneratorConfig for LlamaConfig {
     }
 }
 
+/// A Mixtral `config.json`: the Llama layout with a sparse mixture of experts in each block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MixtralConfig(pub LlamaConfig);
+
+impl HfGeneratorConfig for MixtralConfig {
+    const MODEL_TYPE: &'static str = "mixtral";
+
+    fn from_hf_json(v: &serde_json::Value) -> std::result::Result<Self, String> {
+        let c = LlamaConfig::from_hf_json(v)?;
+        if c.moe.is_none() {
+            return Err("a mixtral config needs `num_local_experts` and `num_experts_per_tok`".into());
+        }
+        Ok(Self(c))
+    }
+}
+
+impl GeneratorConfig for MixtralConfig {
+    fn dims(&self) -> DecoderDims {
+        self.0.dims()
+    }
+
+    fn parameter_count(&self) -> usize {
+        self.0.parameter_count()
+    }
+
+    fn active_parameter_count(&self) -> usize {
+        self.0.active_parameter_count()
+    }
+
+    fn with_mixture_of_depths(
+        &self,
+        spec: DepthsSpec,
+    ) -> std::result::Result<Box<dyn GeneratorConfig>, String> {
+        self.0.with_mixture_of_depths(spec)
+    }
+
+    fn load(&self, vb: VarBuilder) -> Result<Box<dyn Generator>> {
+        self.0.load(vb)
+    }
+
+    fn load_as(&self, vb: VarBuilder, format: WeightFormat) -> Result<Box<dyn Generator>> {
+        self.0.load_as(vb, format)
+    }
+}
+
 /// RMSNorm over the last dimension.
 fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
     candle_nn::ops::rms_norm(&x.contiguous()?, weight, eps as f32)
 }
 
-/// One Llama block: its norms' scales and its seven linear layers.
+/// One Llama block: its norms' scales, its attention projections, its MLP (dense or a
+/// mixture of experts) and, when it is routed (Mixture-of-Depths), its router.
 #[derive(Debug, Clone)]
 pub struct LlamaBlock {
     /// Scale of the RMSNorm before attention.
@@ -186,16 +287,23 @@ pub struct LlamaBlock {
     pub o: Linear,
     /// Scale of the RMSNorm before the MLP.
     pub post_norm: Tensor,
-    /// SwiGLU gate projection.
-    pub gate: Linear,
-    /// SwiGLU up projection.
-    pub up: Linear,
-    /// MLP down projection.
-    pub down: Linear,
+    /// The feed-forward half.
+    pub mlp: Mlp,
+    /// The Mixture-of-Depths router, when only some tokens go through this block.
+    pub router: Option<DepthRouter>,
+}
+
+/// One row's positions: the first one, and the cosines and sines `[seq, head_dim / 2]` of
+/// its tokens'.
+#[derive(Debug, Clone)]
+struct Rotary {
+    start: usize,
+    cos: Tensor,
+    sin: Tensor,
 }
 
 impl LlamaBlock {
-    fn load(c: &LlamaConfig, format: WeightFormat, vb: VarBuilder) -> Result<Self> {
+    fn load(c: &LlamaConfig, index: usize, format: WeightFormat, vb: VarBuilder) -> Result<Self> {
         let (e, i, kv, b) = (
             c.hidden_size,
             c.intermediate_size,
@@ -203,7 +311,12 @@ impl LlamaBlock {
             c.attention_bias,
         );
         let a = vb.pp("self_attn");
-        let m = vb.pp("mlp");
+        let router = match c.mixture_of_depths {
+            Some(_) if DepthsSpec::routes(index) => {
+                Some(DepthRouter::new(vb.get(e, "mod_router.weight")?))
+            }
+            _ => None,
+        };
         Ok(Self {
             input_norm: vb.get(e, "input_layernorm.weight")?,
             q: Linear::load(e, e, b, format, a.pp("q_proj"))?,
@@ -211,31 +324,67 @@ impl LlamaBlock {
             v: Linear::load(e, kv, b, format, a.pp("v_proj"))?,
             o: Linear::load(e, e, false, format, a.pp("o_proj"))?,
             post_norm: vb.get(e, "post_attention_layernorm.weight")?,
-            gate: Linear::load(e, i, false, format, m.pp("gate_proj"))?,
-            up: Linear::load(e, i, false, format, m.pp("up_proj"))?,
-            down: Linear::load(i, e, false, format, m.pp("down_proj"))?,
+            mlp: Mlp::load(e, i, c.moe, format, &vb)?,
+            router,
         })
     }
 
-    /// The linear layers with their GGUF names (`attn_q`, ..., `ffn_down`).
-    pub fn linears(&self) -> [(&'static str, &Linear); 7] {
-        [
-            ("attn_q", &self.q),
-            ("attn_k", &self.k),
-            ("attn_v", &self.v),
-            ("attn_output", &self.o),
-            ("ffn_gate", &self.gate),
-            ("ffn_up", &self.up),
-            ("ffn_down", &self.down),
-        ]
+    /// The linear layers with their GGUF names (`attn_q`, ..., `ffn_down`; experts'
+    /// `ffn_gate.E` and the router `ffn_gate_inp`).
+    pub fn linears(&self) -> Vec<(String, &Linear)> {
+        let mut all = vec![
+            ("attn_q".to_string(), &self.q),
+            ("attn_k".to_string(), &self.k),
+            ("attn_v".to_string(), &self.v),
+            ("attn_output".to_string(), &self.o),
+        ];
+        all.extend(self.mlp.linears());
+        all
     }
 
-    /// `x` `[rows, seq, e]`, one cache slot per row: the linear layers on all rows at once,
-    /// rotary embeddings and attention per row against its own cache.
+    /// Parameters of the block; `active`: only those one token goes through (a mixture's
+    /// `top_k` experts).
+    pub fn parameters(&self, active: bool) -> usize {
+        let norms = self.input_norm.elem_count() + self.post_norm.elem_count();
+        let router = self.router.as_ref().map_or(0, |r| r.weight.elem_count());
+        let attention: usize = [&self.q, &self.k, &self.v, &self.o]
+            .iter()
+            .map(|l| l.elements())
+            .sum();
+        let mlp = match &self.mlp {
+            Mlp::Dense(m) => m.gate.elements() + m.up.elements() + m.down.elements(),
+            Mlp::Sparse(s) => {
+                let per = s.experts.first().map_or(0, |m| {
+                    m.gate.elements() + m.up.elements() + m.down.elements()
+                });
+                let used = if active { s.top_k } else { s.experts.len() };
+                s.router.elements() + used * per
+            }
+        };
+        norms + router + attention + mlp
+    }
+
+    /// `x` `[rows, seq, e]`, one cache slot and one rotary table per row: a routed block
+    /// takes each row's chosen tokens only, a plain one every token.
     fn forward(
         &self,
         x: &Tensor,
         slots: &mut [&mut Option<(Tensor, Tensor)>],
+        rotary: &[Rotary],
+        model: &Llama,
+    ) -> Result<Tensor> {
+        match (&self.router, &model.config.mixture_of_depths) {
+            (Some(router), Some(spec)) => self.routed(x, slots, rotary, model, router, spec),
+            _ => self.dense(x, slots, rotary, model),
+        }
+    }
+
+    /// Every token of every row through the block.
+    fn dense(
+        &self,
+        x: &Tensor,
+        slots: &mut [&mut Option<(Tensor, Tensor)>],
+        rotary: &[Rotary],
         model: &Llama,
     ) -> Result<Tensor> {
         let c = &model.config;
@@ -248,14 +397,13 @@ impl LlamaBlock {
         );
         let (heads, kv_heads) = (c.num_attention_heads, c.num_key_value_heads);
         let mut ctxs = Vec::with_capacity(rows);
-        for (r, slot) in slots.iter_mut().enumerate() {
+        for (r, (slot, Rotary { cos, sin, .. })) in slots.iter_mut().zip(rotary).enumerate() {
             let past = match slot.as_ref() {
                 Some((pk, _)) => pk.dim(2)?,
                 None => 0,
             };
-            let (cos, sin) = model.rotary(past, seq)?;
-            let q = rope_i(&split_heads(&row(&q, r, rows)?, heads)?, &cos, &sin)?;
-            let k = rope_i(&split_heads(&row(&k, r, rows)?, kv_heads)?, &cos, &sin)?;
+            let q = rope_i(&split_heads(&row(&q, r, rows)?, heads)?, cos, sin)?;
+            let k = rope_i(&split_heads(&row(&k, r, rows)?, kv_heads)?, cos, sin)?;
             let v = split_heads(&row(&v, r, rows)?, kv_heads)?;
             let (k, v) = append_kv(slot, k, v)?;
             let rep = heads / kv_heads;
@@ -270,8 +418,49 @@ impl LlamaBlock {
         }
         let x = (x + self.o.forward(&cat_rows(ctxs)?)?)?;
         let h = rms_norm(&x, &self.post_norm, c.rms_norm_eps)?;
-        let m = (candle_nn::ops::silu(&self.gate.forward(&h)?)? * self.up.forward(&h)?)?;
-        x + self.down.forward(&m)?
+        x + self.mlp.forward(&h)?
+    }
+
+    /// Mixture-of-Depths: per row, the router's chosen tokens through the block at their own
+    /// positions (their keys alone enter this block's cache), their change scaled by the
+    /// router's gate; the other tokens unchanged.
+    fn routed(
+        &self,
+        x: &Tensor,
+        slots: &mut [&mut Option<(Tensor, Tensor)>],
+        rotary: &[Rotary],
+        model: &Llama,
+        router: &DepthRouter,
+        spec: &DepthsSpec,
+    ) -> Result<Tensor> {
+        let (rows, seq, _) = x.dims3()?;
+        let mut outs = Vec::with_capacity(rows);
+        for (r, (slot, rot)) in slots.iter_mut().zip(rotary).enumerate() {
+            let xr = row(x, r, rows)?;
+            let scores = router.scores(&xr)?;
+            // One token after a prompt is being generated: it cannot be ranked among the
+            // tokens after it, so the calibrated threshold decides.
+            let decoding = seq == 1 && rot.start > 0;
+            let chosen = router.select(&scores, spec, decoding);
+            if chosen.is_empty() {
+                outs.push(xr);
+                continue;
+            }
+            let n = chosen.len();
+            let gates = gate(&scores, &chosen);
+            let ids = Tensor::from_vec(chosen, n, x.device())?;
+            let xs = xr.index_select(&ids, 1)?;
+            let rot = Rotary {
+                start: rot.start,
+                cos: rot.cos.index_select(&ids, 0)?,
+                sin: rot.sin.index_select(&ids, 0)?,
+            };
+            let ys = self.dense(&xs, &mut [&mut **slot], std::slice::from_ref(&rot), model)?;
+            let g = Tensor::from_vec(gates, (1, n, 1), x.device())?;
+            let delta = (ys - &xs)?.broadcast_mul(&g)?;
+            outs.push(xr.index_add(&ids, &delta, 1)?);
+        }
+        cat_rows(outs)
     }
 }
 
@@ -285,6 +474,8 @@ pub struct Llama {
     /// The untied head (`None`: the embedding table is the head).
     lm_head: Option<Linear>,
     inv_freq: Vec<f32>,
+    /// The blocks kept of those loaded.
+    kept: KeptLayers,
 }
 
 impl std::fmt::Debug for Llama {
@@ -318,7 +509,7 @@ impl Llama {
             m.pp("embed_tokens"),
         )?;
         let blocks = (0..c.num_hidden_layers)
-            .map(|n| LlamaBlock::load(c, format, m.pp("layers").pp(n)))
+            .map(|n| LlamaBlock::load(c, n, format, m.pp("layers").pp(n)))
             .collect::<Result<Vec<_>>>()?;
         let lm_head = if c.tie_word_embeddings {
             None
@@ -352,6 +543,7 @@ impl Llama {
     ) -> Self {
         let inv_freq = inverse_frequencies(config.head_dim(), config.rope_theta);
         Self {
+            kept: KeptLayers::all(blocks.len()),
             config,
             format,
             embed,
@@ -387,14 +579,53 @@ impl Llama {
         self.lm_head.as_ref()
     }
 
-    /// Cosines and sines `[seq, head_dim / 2]` of positions `past..past + seq`.
-    fn rotary(&self, past: usize, seq: usize) -> Result<(Tensor, Tensor)> {
+    /// The rotary table of positions `past..past + seq`.
+    fn rotary(&self, past: usize, seq: usize) -> Result<Rotary> {
         let half = self.inv_freq.len();
         let angles: Vec<f32> = (past..past + seq)
             .flat_map(|p| self.inv_freq.iter().map(move |f| p as f32 * f))
             .collect();
         let angles = Tensor::from_vec(angles, (seq, half), &Device::Cpu)?;
-        Ok((angles.cos()?, angles.sin()?))
+        Ok(Rotary {
+            start: past,
+            cos: angles.cos()?,
+            sin: angles.sin()?,
+        })
+    }
+
+    /// The embedded ids `[rows, seq]` through every block, each row against its own cache;
+    /// `states` gets the residual stream entering each block and leaving the last.
+    fn run_blocks(
+        &self,
+        ids: &[u32],
+        seq: usize,
+        caches: &mut [&mut KvCache],
+        mut states: Option<&mut Vec<Tensor>>,
+    ) -> Result<Tensor> {
+        let rows = caches.len();
+        check_rows(ids, seq, rows)?;
+        let rotary = caches
+            .iter_mut()
+            .map(|c| {
+                c.layers_mut(self.blocks.len());
+                self.rotary(c.len(), seq)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let input = Tensor::from_slice(ids, (rows, seq), &Device::Cpu)?;
+        let mut x = self.embed.rows(&input)?;
+        for (layer, block) in self.blocks.iter().enumerate() {
+            if let Some(s) = states.as_deref_mut() {
+                s.push(x.clone());
+            }
+            x = block.forward(&x, &mut layer_slots(caches, layer)?, &rotary, self)?;
+        }
+        if let Some(s) = states {
+            s.push(x.clone());
+        }
+        for cache in caches.iter_mut() {
+            cache.advance(seq);
+        }
+        Ok(x)
     }
 
     fn logits(&self, x: &Tensor, seq: usize) -> Result<Tensor> {
@@ -411,17 +642,9 @@ impl Llama {
     /// leaving the last (`layers + 1` tensors), for angular distances between layers.
     pub fn hidden_states(&self, ids: &[u32]) -> Result<Vec<Tensor>> {
         let mut cache = self.new_cache();
-        check_rows(ids, ids.len(), 1)?;
-        let input = Tensor::from_slice(ids, (1, ids.len()), &Device::Cpu)?;
-        let mut x = self.embed.rows(&input)?;
-        let mut out = Vec::with_capacity(self.blocks.len() + 1);
-        let mut caches = [&mut cache];
-        for (layer, block) in self.blocks.iter().enumerate() {
-            out.push(x.squeeze(0)?);
-            x = block.forward(&x, &mut layer_slots(&mut caches, layer)?, self)?;
-        }
-        out.push(x.squeeze(0)?);
-        Ok(out)
+        let mut states = Vec::with_capacity(self.blocks.len() + 1);
+        self.run_blocks(ids, ids.len(), &mut [&mut cache], Some(&mut states))?;
+        states.iter().map(|x| x.squeeze(0)).collect()
     }
 
     /// Bytes and formats of the weights as stored.
@@ -431,7 +654,102 @@ impl Llama {
         for b in &self.blocks {
             linears.extend(b.linears().into_iter().map(|(_, l)| l));
         }
-        weights_info(&self.format, self.config.parameter_count(), &linears)
+        weights_info(&self.format, self.parameters(false), &linears)
+    }
+
+    /// Parameters as built (after any pruning); `active`: those one token goes through.
+    pub fn parameters(&self, active: bool) -> usize {
+        let head = self.lm_head.as_ref().map_or(0, Linear::elements);
+        let blocks: usize = self.blocks.iter().map(|b| b.parameters(active)).sum();
+        self.embed.elements() + head + self.norm.elem_count() + blocks
+    }
+
+    /// FLOPs (a multiply-add counted as 2) of one generated token after `context` cached
+    /// tokens, counting the matrices it goes through: a mixture's `top_k` experts, and each
+    /// routed block at its capacity share.
+    pub fn flops_per_token(&self, context: usize) -> f64 {
+        let c = &self.config;
+        let attention = 2.0 * 2.0 * (context + 1) as f64 * c.hidden_size as f64;
+        let blocks: f64 = self
+            .blocks
+            .iter()
+            .map(|b| {
+                let linears = 2.0 * b.parameters(true) as f64 + attention;
+                match (&b.router, c.mixture_of_depths) {
+                    (Some(_), Some(spec)) => spec.capacity * linears,
+                    _ => linears,
+                }
+            })
+            .sum();
+        let head = self.lm_head.as_ref().unwrap_or(&self.embed).elements();
+        blocks + 2.0 * head as f64
+    }
+
+    /// The indices (as loaded) of the blocks kept.
+    pub fn kept_layers(&self) -> &[usize] {
+        self.kept.origin()
+    }
+
+    /// Removes `count` blocks from block `first` (indices of the current blocks).
+    pub fn remove_layers(&mut self, first: usize, count: usize) -> Result<()> {
+        self.kept.remove(first, count)?;
+        self.blocks.drain(first..first + count);
+        self.config.num_hidden_layers = self.blocks.len();
+        Ok(())
+    }
+
+    /// Sets each routed block's generation threshold from the router scores of `prompts`
+    /// (each run alone, routed as prompts are).
+    pub fn calibrate_depths(&mut self, prompts: &[Vec<u32>]) -> Result<()> {
+        let Some(spec) = self.config.mixture_of_depths else {
+            return Ok(());
+        };
+        let mut scores: Vec<Vec<f32>> = vec![Vec::new(); self.blocks.len()];
+        for ids in prompts.iter().filter(|p| !p.is_empty()) {
+            let states = self.hidden_states(ids)?;
+            for (layer, block) in self.blocks.iter().enumerate() {
+                if let Some(router) = &block.router {
+                    scores[layer].extend(router.scores(&states[layer].unsqueeze(0)?)?);
+                }
+            }
+        }
+        for (block, mut s) in self.blocks.iter_mut().zip(scores) {
+            if let Some(router) = block.router.as_mut() {
+                router.calibrate(&mut s, &spec);
+            }
+        }
+        Ok(())
+    }
+
+    /// What this model's layout does to save work, for /v1/models.
+    pub fn techniques(&self) -> Techniques {
+        let depths = self.config.mixture_of_depths.map(|spec| {
+            let mut routed_blocks = Vec::new();
+            let (mut offered, mut routed) = (0, 0);
+            let mut thresholds = Vec::new();
+            for (b, &origin) in self.blocks.iter().zip(self.kept.origin()) {
+                if let Some(r) = &b.router {
+                    routed_blocks.push(origin);
+                    let (o, t) = r.counts();
+                    offered += o;
+                    routed += t;
+                    thresholds.push(r.threshold());
+                }
+            }
+            DepthsInfo {
+                capacity: spec.capacity,
+                routed_blocks,
+                calibrated: thresholds.iter().all(Option::is_some),
+                tokens_offered: offered,
+                tokens_routed: routed,
+            }
+        });
+        Techniques {
+            mixture_of_experts: self.config.moe,
+            removed_layers: self.kept.removed(),
+            mixture_of_depths: depths,
+            ..Techniques::default()
+        }
     }
 }
 
@@ -446,26 +764,18 @@ impl CachedForward for Llama {
         seq: usize,
         caches: &mut [&mut KvCache],
     ) -> Result<Tensor> {
-        let rows = caches.len();
-        check_rows(ids, seq, rows)?;
-        for cache in caches.iter_mut() {
-            cache.layers_mut(self.blocks.len());
-        }
-        let input = Tensor::from_slice(ids, (rows, seq), &Device::Cpu)?;
-        let mut x = self.embed.rows(&input)?;
-        for (layer, block) in self.blocks.iter().enumerate() {
-            x = block.forward(&x, &mut layer_slots(caches, layer)?, self)?;
-        }
-        for cache in caches.iter_mut() {
-            cache.advance(seq);
-        }
+        let x = self.run_blocks(ids, seq, caches, None)?;
         self.logits(&x, seq)
     }
 }
 
 impl Generator for Llama {
     fn architecture(&self) -> &'static str {
-        "LlamaForCausalLM"
+        if self.config.moe.is_some() {
+            "MixtralForCausalLM"
+        } else {
+            "LlamaForCausalLM"
+        }
     }
 
     fn max_context(&self) -> usize {
@@ -481,7 +791,27 @@ impl Generator for Llama {
     }
 
     fn parameter_count(&self) -> usize {
-        self.config.parameter_count()
+        self.parameters(false)
+    }
+
+    fn active_parameter_count(&self) -> usize {
+        self.parameters(true)
+    }
+
+    fn techniques(&self) -> Techniques {
+        Llama::techniques(self)
+    }
+
+    fn hidden_states(&self, ids: &[u32]) -> Result<Vec<Tensor>> {
+        Llama::hidden_states(self, ids)
+    }
+
+    fn remove_layers(&mut self, first: usize, count: usize) -> Result<()> {
+        Llama::remove_layers(self, first, count)
+    }
+
+    fn calibrate(&mut self, prompts: &[Vec<u32>]) -> Result<()> {
+        self.calibrate_depths(prompts)
     }
 
     /// Beginning and end of sequence; words start after them when they are low ids.

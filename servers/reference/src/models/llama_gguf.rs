@@ -13,6 +13,7 @@ use candle_core::{Device, Result};
 use super::generator::Generator;
 use super::linear::Linear;
 use super::llama::{Llama, LlamaBlock, LlamaConfig};
+use super::moe::{Mlp, SwiGlu};
 use crate::builtin_tokenizer::pseudo_word;
 
 /// The GGUF `general.architecture` written and read.
@@ -64,6 +65,12 @@ fn vocabulary(model: &Llama) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
 /// Writes `model`'s weights as stored to a GGUF file at `path`.
 pub fn write(model: &Llama, path: &Path) -> Result<()> {
     let c = model.config();
+    if c.moe.is_some() || c.mixture_of_depths.is_some() {
+        candle_core::bail!(
+            "{}: mixtures of experts and Mixture-of-Depths routers are not written as GGUF here (llama.cpp has no Mixture-of-Depths, and expert tensors are not stacked yet); serve a dense variant to write it",
+            path.display()
+        );
+    }
     let u32v = |x: usize| Value::U32(x as u32);
     let (tokens, scores, types) = vocabulary(model);
     let metadata: Vec<(&str, Value)> = vec![
@@ -179,9 +186,12 @@ pub fn load(path: &Path) -> Result<Llama> {
             v: linear(&format!("{p}.attn_v"), &mut tensor)?,
             o: linear(&format!("{p}.attn_output"), &mut tensor)?,
             post_norm: tensor(&format!("{p}.ffn_norm.weight"))?.dequantize(&Device::Cpu)?,
-            gate: linear(&format!("{p}.ffn_gate"), &mut tensor)?,
-            up: linear(&format!("{p}.ffn_up"), &mut tensor)?,
-            down: linear(&format!("{p}.ffn_down"), &mut tensor)?,
+            mlp: Mlp::Dense(SwiGlu {
+                gate: linear(&format!("{p}.ffn_gate"), &mut tensor)?,
+                up: linear(&format!("{p}.ffn_up"), &mut tensor)?,
+                down: linear(&format!("{p}.ffn_down"), &mut tensor)?,
+            }),
+            router: None,
         });
     }
     let lm_head = if config.tie_word_embeddings {
@@ -192,7 +202,7 @@ pub fn load(path: &Path) -> Result<Llama> {
     let norm = tensor("output_norm.weight")?.dequantize(&Device::Cpu)?;
     let format = blocks
         .first()
-        .map_or("f32".to_string(), |b| b.down.storage_name());
+        .map_or("f32".to_string(), |b| b.q.storage_name());
     Ok(Llama::from_parts(
         config, format, embed, blocks, norm, lm_head,
     ))
@@ -246,6 +256,8 @@ fn config_of(
         attention_bias: content.tensor_infos.contains_key("blk.0.attn_q.bias"),
         bos_token_id: token("tokenizer.ggml.bos_token_id", 1),
         eos_token_id: token("tokenizer.ggml.eos_token_id", 2),
+        moe: None,
+        mixture_of_depths: None,
     };
     config
         .validate()

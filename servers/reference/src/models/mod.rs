@@ -3,6 +3,7 @@
 pub mod attention;
 pub mod bloom;
 pub mod causal_lm;
+pub mod depths;
 pub mod dims;
 pub mod encoder;
 pub mod flops;
@@ -12,5 +13,8 @@ pub mod kv_cache;
 pub mod linear;
 pub mod llama;
 pub mod llama_gguf;
+pub mod moe;
 pub mod presets;
+pub mod pruning;
 pub mod t5;
+pub mod techniques;

@@ -5,6 +5,7 @@ use super::encoder::{EncoderConfig, EncoderLayout};
 use super::generator::GeneratorConfig;
 use super::gpt2::Gpt2Config;
 use super::llama::LlamaConfig;
+use super::moe::MoeSpec;
 use super::t5::{T5Config, flan_t5};
 
 /// Encoder presets: name, what it matches.
@@ -45,7 +46,55 @@ pub const GENERATOR_PRESETS: &[(&str, &str)] = &[
         "meta-llama/Llama-3.2-1B (RoPE scaling left out)",
     ),
     ("tinyllama-1.1b", "TinyLlama/TinyLlama-1.1B (untied head)"),
+    (
+        "moe-test",
+        "Mixtral layout on llama-test: 8 experts, 2 per token (test size)",
+    ),
+    (
+        "moe-test-dense-active",
+        "llama-test with one MLP as wide as moe-test's 2 active experts",
+    ),
+    (
+        "moe-test-dense-total",
+        "llama-test with one MLP as wide as moe-test's 8 experts",
+    ),
+    (
+        "smollm2-moe-8x2",
+        "Mixtral layout on SmolLM2-135M: 8 experts of its MLP, 2 per token",
+    ),
+    (
+        "smollm2-moe-8x2-dense-active",
+        "SmolLM2-135M with an MLP of 2 × 1536: smollm2-moe-8x2's active parameters, dense",
+    ),
+    (
+        "smollm2-moe-8x2-dense-total",
+        "SmolLM2-135M with an MLP of 8 × 1536: smollm2-moe-8x2's total parameters, dense",
+    ),
 ];
+
+/// Presets distilled from another, as released: (task, student preset, teacher preset, what).
+pub const DISTILLED: &[(&str, &str, &str, &str)] = &[
+    (
+        "generator",
+        "small",
+        "base",
+        "distilgpt2, distilled from gpt2 (Sanh et al. 2019)",
+    ),
+    (
+        "encoder",
+        "distilbert",
+        "base",
+        "distilbert-base-uncased, distilled from bert-base-uncased (Sanh et al. 2019)",
+    ),
+];
+
+/// The teacher preset of a distilled one and what the pair is (`generator` or `encoder`).
+pub fn distilled_from(kind: &str, preset: &str) -> Option<(&'static str, &'static str)> {
+    DISTILLED
+        .iter()
+        .find(|(k, s, _, _)| *k == kind && *s == preset)
+        .map(|(_, _, t, about)| (*t, *about))
+}
 
 fn bert(layers: usize, hidden: usize, heads: usize) -> EncoderConfig {
     EncoderConfig {
@@ -129,6 +178,25 @@ fn llama(
         attention_bias: bias,
         bos_token_id: bos,
         eos_token_id: eos,
+        moe: None,
+        mixture_of_depths: None,
+    }
+}
+
+/// `base` with each MLP replaced by `experts` experts of the same size, `top_k` per token.
+fn mixture(base: LlamaConfig, experts: usize, top_k: usize) -> LlamaConfig {
+    LlamaConfig {
+        moe: Some(MoeSpec { experts, top_k }),
+        ..base
+    }
+}
+
+/// `base` with an MLP `times` as wide: the dense model with a mixture's active (`times` =
+/// experts per token) or total (`times` = experts) parameters.
+fn widened(base: LlamaConfig, times: usize) -> LlamaConfig {
+    LlamaConfig {
+        intermediate_size: base.intermediate_size * times,
+        ..base
     }
 }
 
@@ -185,6 +253,12 @@ pub fn llama_preset(name: &str) -> Option<LlamaConfig> {
             1e-5,
             false,
         ),
+        "moe-test" => mixture(llama_preset("llama-test")?, 8, 2),
+        "moe-test-dense-active" => widened(llama_preset("llama-test")?, 2),
+        "moe-test-dense-total" => widened(llama_preset("llama-test")?, 8),
+        "smollm2-moe-8x2" => mixture(llama_preset("smollm2-135m")?, 8, 2),
+        "smollm2-moe-8x2-dense-active" => widened(llama_preset("smollm2-135m")?, 2),
+        "smollm2-moe-8x2-dense-total" => widened(llama_preset("smollm2-135m")?, 8),
         _ => return None,
     })
 }

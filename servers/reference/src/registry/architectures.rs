@@ -4,7 +4,7 @@
 use crate::models::bloom::BloomConfig;
 use crate::models::generator::{GeneratorConfig, HfGeneratorConfig};
 use crate::models::gpt2::Gpt2Config;
-use crate::models::llama::LlamaConfig;
+use crate::models::llama::{LlamaConfig, MixtralConfig};
 use crate::models::t5::T5Config;
 
 /// The `model_type` a `config.json` without one is read as.
@@ -16,6 +16,7 @@ pub const GENERATORS: &[Architecture] = &[
     Architecture::of::<BloomConfig>(),
     Architecture::of::<T5Config>(),
     Architecture::of::<LlamaConfig>(),
+    Architecture::of::<MixtralConfig>(),
 ];
 
 /// Reads a `config.json` into a generator config; the message says what is wrong.

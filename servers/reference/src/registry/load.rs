@@ -2,6 +2,7 @@
 //! folder (config.json, *.safetensors, optionally tokenizer.json).
 
 use super::architectures;
+use super::calibration::Calibration;
 use super::served::{Network, ServedModel};
 use super::spec::{LoadOptions, ModelSpec, Source, Task};
 use crate::builtin_tokenizer::BuiltinTokenizer;
@@ -11,6 +12,8 @@ use crate::models::encoder::{EncoderConfig, EncoderLayout, EncoderModel, Encoder
 use crate::models::generator::HfGeneratorConfig;
 use crate::models::llama::LlamaConfig;
 use crate::models::presets;
+use crate::models::pruning;
+use crate::models::techniques::PruningChoice;
 use crate::quant::WeightsInfo;
 use crate::tokenizer::TextTokenizer;
 use candle_core::{DType, Device, Tensor};
@@ -33,10 +36,13 @@ impl ServedModel {
             path: path.to_path_buf(),
             message: e.to_string(),
         })?;
-        let network = Network::Generator(Box::new(model));
+        let mut network = Network::Generator(Box::new(model));
         let tokenizer = builtin_tokenizer(&network);
+        let pruning = launch_techniques(&mut network, &tokenizer, spec, options)?;
         let source = format!("GGUF {}", path.display());
-        Ok(Self::assemble(spec, network, tokenizer, source, options))
+        let mut served = Self::assemble(spec, network, tokenizer, source, options);
+        served.pruning = pruning;
+        Ok(served)
     }
 
     fn from_preset(spec: &ModelSpec, preset: &str, options: &LoadOptions) -> Result<Self> {
@@ -46,9 +52,15 @@ impl ServedModel {
             spec: preset.to_string(),
             message: "unknown preset".into(),
         };
-        let (network, about) = match spec.task {
+        let (mut network, about) = match spec.task {
             Task::Generation => {
-                let c = presets::generator(preset).ok_or_else(unknown)?;
+                let mut c = presets::generator(preset).ok_or_else(unknown)?;
+                if let Some(depths) = spec.techniques.depths {
+                    c = c.with_mixture_of_depths(depths).map_err(|message| ModelError::Spec {
+                        spec: preset.to_string(),
+                        message,
+                    })?;
+                }
                 let about = preset_about(presets::GENERATOR_PRESETS, preset);
                 (Network::Generator(c.load_as(vb, spec.format)?), about)
             }
@@ -63,8 +75,16 @@ impl ServedModel {
             }
         };
         let tokenizer = builtin_tokenizer(&network);
+        let pruning = launch_techniques(&mut network, &tokenizer, spec, options)?;
         let source = format!("preset {preset} ({about}), seed {}", options.seed);
-        Ok(Self::assemble(spec, network, tokenizer, source, options))
+        let mut served = Self::assemble(spec, network, tokenizer, source, options);
+        served.pruning = pruning;
+        let kind = match spec.task {
+            Task::Generation => "generator",
+            _ => "encoder",
+        };
+        served.distilled_from = presets::distilled_from(kind, preset).map(|(_, about)| about.to_string());
+        Ok(served)
     }
 
     fn from_folder(spec: &ModelSpec, dir: &Path, options: &LoadOptions) -> Result<Self> {
@@ -81,13 +101,16 @@ impl ServedModel {
             serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
         let mut tensors = read_safetensors(dir)?;
         if spec.task == Task::Generation
-            && json.get("model_type").and_then(|t| t.as_str()) == Some("llama")
+            && matches!(
+                json.get("model_type").and_then(|t| t.as_str()),
+                Some("llama" | "mixtral")
+            )
         {
             let c = LlamaConfig::from_hf_json(&json).map_err(bad)?;
             interleave_rotary_rows(&mut tensors, &c)?;
         }
         let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
-        let network = match spec.task {
+        let mut network = match spec.task {
             Task::Generation => {
                 let c = architectures::read_generator_config(&json).map_err(bad)?;
                 Network::Generator(c.load_as(vb, spec.format)?)
@@ -104,8 +127,11 @@ impl ServedModel {
         } else {
             builtin_tokenizer(&network)
         };
+        let pruning = launch_techniques(&mut network, &tokenizer, spec, options)?;
         let source = dir.display().to_string();
-        Ok(Self::assemble(spec, network, tokenizer, source, options))
+        let mut served = Self::assemble(spec, network, tokenizer, source, options);
+        served.pruning = pruning;
+        Ok(served)
     }
 
     fn assemble(
@@ -142,19 +168,70 @@ impl ServedModel {
                 Some(g.eos()),
             ),
         };
+        let active_parameters = match &network {
+            Network::Generator(g) => g.active_parameter_count(),
+            Network::Encoder(_) => parameters,
+        };
         Self {
             name: spec.name.clone(),
             task: spec.task,
             network,
             tokenizer,
             parameters,
+            active_parameters,
             weights,
             architecture,
             source,
             max_input_tokens: options.max_input_tokens.map_or(limit, |m| m.min(limit)),
             eos,
+            pruning: None,
+            distilled_from: None,
         }
     }
+}
+
+/// Applies a generator's launch techniques: prunes its blocks and calibrates its routers on
+/// the calibration prompts; what the pruning chose, if it pruned.
+fn launch_techniques(
+    network: &mut Network,
+    tokenizer: &TextTokenizer,
+    spec: &ModelSpec,
+    options: &LoadOptions,
+) -> Result<Option<PruningChoice>> {
+    let Network::Generator(g) = network else {
+        return Ok(None);
+    };
+    let t = spec.techniques;
+    let routed = g.techniques().mixture_of_depths.is_some();
+    if t.prune.is_none() && !routed {
+        return Ok(None);
+    }
+    let calibration = match &options.calibration {
+        Some(path) => Calibration::from_file(path)?,
+        None => Calibration::bundled(),
+    };
+    let prompts = calibration.token_ids(tokenizer)?;
+    let choice = match t.prune {
+        Some(amount) => {
+            let done = pruning::prune(g.as_mut(), amount, &prompts, &calibration.source)
+                .map_err(|e| ModelError::Spec {
+                    spec: spec.name.clone(),
+                    message: format!("layer pruning: {e}"),
+                })?;
+            tracing::info!(
+                model = %spec.name,
+                removed = ?(done.first..done.first + done.count),
+                distance = done.choice.angular_distance,
+                "layer pruning removed {} blocks (as loaded: {:?})",
+                done.count,
+                g.techniques().removed_layers.map(|r| r.removed).unwrap_or_default()
+            );
+            Some(done.choice)
+        }
+        None => None,
+    };
+    g.calibrate(&prompts)?;
+    Ok(choice)
 }
 
 fn preset_about(list: &[(&str, &'static str)], name: &str) -> &'static str {

@@ -2,6 +2,7 @@
 //! architectures a folder may name (`architectures`), and lookup by name or task (here).
 
 pub mod architectures;
+pub mod calibration;
 pub mod load;
 pub mod served;
 pub mod spec;

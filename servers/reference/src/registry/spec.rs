@@ -2,7 +2,9 @@
 //! command line's `[NAME=]PRESET|FOLDER`.
 
 use crate::error::{ModelError, Result};
+use crate::models::depths::{DEFAULT_CAPACITY, DepthsSpec};
 use crate::models::presets;
+use crate::models::pruning::PruneAmount;
 use crate::quant::{WEIGHT_FORMATS, WeightFormat};
 use std::path::{Path, PathBuf};
 
@@ -49,7 +51,7 @@ pub enum Source {
 }
 
 /// One model to serve: its name in requests, its task, its source.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModelSpec {
     /// The name requests use (`model` field, KServe path).
     pub name: String,
@@ -59,11 +61,63 @@ pub struct ModelSpec {
     pub source: Source,
     /// How its linear layers' weights are stored (`:q4_0` after the preset or folder).
     pub format: WeightFormat,
+    /// Techniques applied at launch (`+prune=…`, `+mod=…`).
+    pub techniques: LaunchTechniques,
+}
+
+/// Techniques a generator gets at launch, after its preset or folder.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct LaunchTechniques {
+    /// `+prune=N|P%|F`: remove blocks chosen by angular distance.
+    pub prune: Option<PruneAmount>,
+    /// `+mod[=CAPACITY]`: Mixture-of-Depths routers on every second block.
+    pub depths: Option<DepthsSpec>,
+}
+
+impl LaunchTechniques {
+    /// Parses the `+…` modifiers (without the leading `+`, split on `+`).
+    fn parse(parts: &[&str]) -> std::result::Result<Self, String> {
+        let mut out = Self::default();
+        for part in parts {
+            let (key, value) = match part.split_once('=') {
+                Some((k, v)) => (k, Some(v)),
+                None => (*part, None),
+            };
+            match (key, value) {
+                ("prune", Some(v)) if out.prune.is_none() => {
+                    out.prune = Some(PruneAmount::parse(v)?)
+                }
+                ("mod", v) if out.depths.is_none() => {
+                    let capacity = match v {
+                        None => DEFAULT_CAPACITY,
+                        Some(v) => v.parse::<f64>().map_err(|_| {
+                            format!("`+mod={v}`: the capacity is a share in (0, 1], e.g. `+mod=0.125`")
+                        })?,
+                    };
+                    let spec = DepthsSpec { capacity };
+                    spec.validate()?;
+                    out.depths = Some(spec);
+                }
+                ("prune" | "mod", _) => {
+                    return Err(format!(
+                        "`+{part}`: give each of +prune=AMOUNT and +mod[=CAPACITY] at most once, prune with a value"
+                    ));
+                }
+                _ => {
+                    return Err(format!(
+                        "no technique `+{part}` (techniques: +prune=N|P%|F, +mod[=CAPACITY])"
+                    ));
+                }
+            }
+        }
+        Ok(out)
+    }
 }
 
 impl ModelSpec {
     /// Parses `[NAME=]PRESET[:FORMAT]`, `[NAME=]FOLDER[:FORMAT]` (a value with a `/` or an
-    /// existing folder) or `[NAME=]FILE.gguf`; FORMAT is `f32`, `q8_0`, `q4_0`, `q4_k` or `ternary`.
+    /// existing folder) or `[NAME=]FILE.gguf`; FORMAT is `f32`, `q8_0`, `q4_0`, `q4_k` or
+    /// `ternary`; generators may end in `+prune=N|P%|F` and `+mod[=CAPACITY]`.
     pub fn parse(task: Task, text: &str) -> Result<Self> {
         let (name, what) = match text.split_once('=') {
             Some((n, w)) if !n.is_empty() && !n.contains('/') => (Some(n.to_string()), w),
@@ -72,6 +126,21 @@ impl ModelSpec {
         let bad = |message: String| ModelError::Spec {
             spec: text.to_string(),
             message,
+        };
+        // Modifiers follow the last `/` (a folder's name may hold a `+`).
+        let cut = what.rfind('/').map_or(0, |i| i + 1);
+        let (what, techniques) = match what[cut..].find('+') {
+            Some(i) => {
+                let parts: Vec<&str> = what[cut + i + 1..].split('+').collect();
+                let t = LaunchTechniques::parse(&parts).map_err(&bad)?;
+                if task != Task::Generation {
+                    return Err(bad(
+                        "+prune and +mod are implemented for generators only".into(),
+                    ));
+                }
+                (&what[..cut + i], t)
+            }
+            None => (what, LaunchTechniques::default()),
         };
         let (what, format) = match what.rsplit_once(':') {
             Some((w, f)) if !f.contains('/') => match WeightFormat::parse(f) {
@@ -128,11 +197,17 @@ impl ModelSpec {
                 "weight format {format} is implemented for generators only"
             )));
         }
+        if techniques.depths.is_some() && !matches!(source, Source::Preset(_)) {
+            return Err(bad(
+                "+mod needs router weights, which only presets (seeded) have here; a folder or GGUF file would need a model trained with Mixture-of-Depths".into(),
+            ));
+        }
         Ok(Self {
             name,
             task,
             source,
             format,
+            techniques,
         })
     }
 }
@@ -146,6 +221,9 @@ pub struct LoadOptions {
     pub max_input_tokens: Option<usize>,
     /// Labels of preset classifiers.
     pub labels: Vec<String>,
+    /// Calibration prompts for layer pruning and Mixture-of-Depths thresholds, one per line
+    /// (the bundled samples when `None`).
+    pub calibration: Option<PathBuf>,
 }
 
 impl Default for LoadOptions {
@@ -154,6 +232,7 @@ impl Default for LoadOptions {
             seed: 0,
             max_input_tokens: None,
             labels: vec!["NEGATIVE".into(), "POSITIVE".into()],
+            calibration: None,
         }
     }
 }
