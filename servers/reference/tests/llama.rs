@@ -32,7 +32,7 @@ fn max_abs(t: &Tensor) -> f32 {
         .unwrap()
 }
 
-fn rel_diff(a: &Tensor, b: &Tensor) -> f32 {
+pub(crate) fn rel_diff(a: &Tensor, b: &Tensor) -> f32 {
     max_abs(&(a - b).unwrap()) / max_abs(b)
 }
 
@@ -112,7 +112,7 @@ fn to_hf_rows(t: &Tensor, heads: usize, d: usize) -> Tensor {
         .unwrap()
 }
 
-fn hf_tensors(c: &LlamaConfig, init: &SeededInit) -> HashMap<String, Tensor> {
+pub(crate) fn hf_tensors(c: &LlamaConfig, init: &SeededInit) -> HashMap<String, Tensor> {
     let d = c.head_dim();
     init.tensors()
         .into_iter()

@@ -11,6 +11,7 @@ mod llama;
 mod models;
 mod openai;
 mod tei;
+mod techniques;
 mod ternary;
 mod tgi;
 mod weights;

@@ -120,7 +120,7 @@ impl ModelSpec {
     /// `ternary`; generators may end in `+prune=N|P%|F` and `+mod[=CAPACITY]`.
     pub fn parse(task: Task, text: &str) -> Result<Self> {
         let (name, what) = match text.split_once('=') {
-            Some((n, w)) if !n.is_empty() && !n.contains('/') => (Some(n.to_string()), w),
+            Some((n, w)) if !n.is_empty() && !n.contains(['/', '+']) => (Some(n.to_string()), w),
             _ => (None, text),
         };
         let bad = |message: String| ModelError::Spec {
