@@ -52,6 +52,12 @@ pub trait Generator: std::fmt::Debug + Send + Sync {
         self.parameter_count()
     }
 
+    /// FLOPs (a multiply-add counted as 2) of one generated token after `context` cached
+    /// tokens; by default the GPT-2-shaped model of [`super::flops::decoder_token`].
+    fn flops_per_token(&self, context: usize) -> f64 {
+        super::flops::decoder_token(&self.dims(), context) as f64
+    }
+
     /// What the layout does to save work.
     fn techniques(&self) -> Techniques {
         Techniques::default()

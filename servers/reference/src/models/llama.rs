@@ -802,6 +802,10 @@ impl Generator for Llama {
         Llama::techniques(self)
     }
 
+    fn flops_per_token(&self, context: usize) -> f64 {
+        Llama::flops_per_token(self, context)
+    }
+
     fn hidden_states(&self, ids: &[u32]) -> Result<Vec<Tensor>> {
         Llama::hidden_states(self, ids)
     }

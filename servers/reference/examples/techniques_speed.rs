@@ -1,0 +1,136 @@
+//! Time per generated token of a baseline generator and its variants, each loaded through the
+//! server's own launch path (`--generator` syntax: formats, `+prune`, `+mod`), beside the
+//! ratios one would expect from their FLOPs per token and bytes of weights:
+//!
+//! ```text
+//! RAYON_NUM_THREADS=1 cargo run --release -p joulebench-reference --example techniques_speed -- \
+//!     32 3 smollm2-135m smollm2-135m:q4_0 smollm2-135m+prune=50%
+//! ```
+//!
+//! Arguments: tokens per run, rounds, the baseline spec, then the variants. Rounds run every
+//! model in turn (so a busy machine slows all alike); each figure is the median round.
+
+use joulebench_reference as reference;
+
+use reference::registry::Network;
+use reference::{Generator, LoadOptions, ModelSpec, ServedModel, Task};
+use std::time::Instant;
+
+/// The resident set from `/proc/self/status`, in MB.
+fn rss_mb() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// Milliseconds per token of `tokens` greedy steps after an 8-token prompt.
+fn ms_per_token(g: &dyn Generator, tokens: usize) -> Result<f64, Box<dyn std::error::Error>> {
+    let first = g.reserved_ids().first_word_id;
+    let prompt: Vec<u32> = (0..8).map(|t| first + 100 + t * 7).collect();
+    let (mut decoding, mut logits) = g.start(&prompt)?;
+    let t = Instant::now();
+    for _ in 0..tokens {
+        let next = reference::models::llama::argmax(&logits)?;
+        logits = decoding.step(next)?;
+    }
+    Ok(t.elapsed().as_secs_f64() * 1e3 / tokens as f64)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The generator of a loaded row.
+fn generator(r: &Row) -> Result<&dyn Generator, Box<dyn std::error::Error>> {
+    match &r.served.network {
+        Network::Generator(g) => Ok(g.as_ref()),
+        Network::Encoder(_) => Err("not a generator".into()),
+    }
+}
+
+struct Row {
+    spec: String,
+    served: ServedModel,
+    rss_mb: f64,
+    times: Vec<f64>,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.len() < 3 {
+        return Err("usage: techniques_speed TOKENS ROUNDS BASELINE [VARIANT...]".into());
+    }
+    let tokens: usize = args[0].parse()?;
+    let rounds: usize = args[1].parse()?;
+    let mut rows = Vec::new();
+    for text in &args[2..] {
+        let spec = ModelSpec::parse(Task::Generation, text)?;
+        let before = rss_mb();
+        let served = ServedModel::load(&spec, &LoadOptions::default())?;
+        rows.push(Row {
+            spec: text.clone(),
+            served,
+            rss_mb: rss_mb() - before,
+            times: Vec::new(),
+        });
+    }
+    for _ in 0..rounds {
+        for i in 0..rows.len() {
+            let ms = ms_per_token(generator(&rows[i])?, tokens)?;
+            rows[i].times.push(ms);
+        }
+    }
+    let context = 8 + tokens / 2;
+    let base_ms = median(rows[0].times.clone());
+    let base_flops = generator(&rows[0])?.flops_per_token(context);
+    let base_bytes = rows[0].served.weights.bytes as f64;
+    println!(
+        "{tokens} tokens × {rounds} rounds, threads {}",
+        std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into())
+    );
+    println!(
+        "| model | params (active) | weights MB | RSS +MB | ms/token | time ÷ base | FLOPs/token | FLOPs ÷ base | bytes ÷ base | techniques |"
+    );
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for r in &rows {
+        let g = generator(r)?;
+        let ms = median(r.times.clone());
+        let flops = g.flops_per_token(context);
+        let bytes = r.served.weights.bytes as f64;
+        let t = r.served.techniques();
+        let mut notes: Vec<String> = t.names().iter().map(|s| s.to_string()).collect();
+        if let Some(d) = &t.mixture_of_depths
+            && d.tokens_offered > 0
+        {
+            notes.push(format!(
+                "routed {:.1}% of tokens offered",
+                100.0 * d.tokens_routed as f64 / d.tokens_offered as f64
+            ));
+        }
+        if let Some(removed) = &t.removed_layers {
+            notes.push(format!("removed blocks {:?}", removed.removed));
+        }
+        println!(
+            "| {} | {:.1}M ({:.1}M) | {:.1} | {:.0} | {ms:.2} | {:.3} | {:.1}M | {:.3} | {:.3} | {} {} |",
+            r.spec,
+            r.served.parameters as f64 / 1e6,
+            r.served.active_parameters as f64 / 1e6,
+            bytes / 1e6,
+            r.rss_mb,
+            ms / base_ms,
+            flops / 1e6,
+            flops / base_flops,
+            bytes / base_bytes,
+            r.served.weights.format,
+            notes.join(", "),
+        );
+    }
+    Ok(())
+}
