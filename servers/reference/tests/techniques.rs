@@ -455,3 +455,18 @@ async fn v1_models_reports_active_parameters_and_each_technique() {
     );
     assert!(model("pruned")["techniques"].get("distilled_from").is_none());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn kserve_metadata_reports_them_too() {
+    let specs = vec![ModelSpec::parse(Task::Generation, "moe=moe-test+prune=1").unwrap()];
+    let server = tokio::task::spawn_blocking(move || spawn_server(specs, LoadOptions::default()))
+        .await
+        .unwrap();
+    let (status, body) = get(&server, "/v2/models/moe").await;
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let p = &v["parameters"];
+    assert!(p["active_parameters"].as_u64().unwrap() < p["parameters"].as_u64().unwrap());
+    assert_eq!(p["techniques"]["mixture_of_experts"]["top_k"], 2);
+    assert_eq!(p["techniques"]["removed_layers"]["loaded"], 2);
+}

@@ -325,7 +325,14 @@ pub async fn metadata(State(state): State<Arc<AppState>>, Path(name): Path<Strin
         "platform": "joulebench-reference (candle)",
         "inputs": inputs,
         "outputs": outputs,
-        "parameters": {"task": m.task.as_str(), "parameters": m.parameters, "architecture": m.architecture, "weights": m.weights},
+        "parameters": {
+            "task": m.task.as_str(),
+            "parameters": m.parameters,
+            "active_parameters": m.active_parameters,
+            "architecture": m.architecture,
+            "weights": m.weights,
+            "techniques": m.techniques(),
+        },
     }))
     .into_response()
 }
