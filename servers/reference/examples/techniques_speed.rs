@@ -82,9 +82,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     }
     for _ in 0..rounds {
-        for i in 0..rows.len() {
-            let ms = ms_per_token(generator(&rows[i])?, tokens)?;
-            rows[i].times.push(ms);
+        for row in rows.iter_mut() {
+            let ms = ms_per_token(generator(row)?, tokens)?;
+            row.times.push(ms);
         }
     }
     let context = 8 + tokens / 2;

@@ -53,13 +53,22 @@ fn mixture_counts_total_and_active_parameters_against_its_dense_comparisons() {
         let layers = m.dims().layers;
         let router = layers * 8 * e;
         // The router is the only difference from each dense comparison.
-        assert_eq!(m.active_parameter_count(), active.parameter_count() + router);
+        assert_eq!(
+            m.active_parameter_count(),
+            active.parameter_count() + router
+        );
         assert_eq!(m.parameter_count(), total.parameter_count() + router);
-        assert!(m.parameter_count() > 2 * m.active_parameter_count(), "{moe}");
+        assert!(
+            m.parameter_count() > 2 * m.active_parameter_count(),
+            "{moe}"
+        );
     }
     // SmolLM2 with 8 experts: 134.5M dense → about 692M total, 214M active.
     let m = presets::generator("smollm2-moe-8x2").unwrap();
-    assert_eq!(m.parameter_count(), 134_515_008 + 7 * 30 * 3 * 576 * 1536 + 30 * 8 * 576);
+    assert_eq!(
+        m.parameter_count(),
+        134_515_008 + 7 * 30 * 3 * 576 * 1536 + 30 * 8 * 576
+    );
     // The built tensors are the analytic count, and the built model counts the same.
     let c = preset("moe-test");
     let init = SeededInit::new(3);
@@ -103,14 +112,13 @@ fn each_token_goes_through_its_top_two_experts_weighted() {
         .unwrap()
         .flatten_all()
         .unwrap();
-        let got_t = got
-            .reshape((6, c.hidden_size))
-            .unwrap()
-            .get(t)
-            .unwrap();
+        let got_t = got.reshape((6, c.hidden_size)).unwrap().get(t).unwrap();
         assert!(rel_diff(&got_t, &want) < 1e-5, "token {t}");
     }
-    assert!(experts_used.len() > 2, "every token went to the same experts");
+    assert!(
+        experts_used.len() > 2,
+        "every token went to the same experts"
+    );
 }
 
 #[test]
@@ -192,7 +200,10 @@ fn a_mixtral_folder_loads_with_its_experts() {
     let (_, got) = g.start(PROMPT).unwrap();
     let want = ours.forward(PROMPT, &mut ours.new_cache()).unwrap();
     let err = rel_diff(&got, &want);
-    assert!(err > 0.0 && err < 0.05, "q8_0 experts: relative error {err}");
+    assert!(
+        err > 0.0 && err < 0.05,
+        "q8_0 experts: relative error {err}"
+    );
 }
 
 #[test]
@@ -201,7 +212,10 @@ fn angular_distance_is_the_normalised_angle() {
     assert!((angular_distance(&[1.0, 0.0], &[0.0, 3.0]) - 0.5).abs() < 1e-12);
     assert!((angular_distance(&[1.0, 0.0], &[-1.0, 0.0]) - 1.0).abs() < 1e-12);
     assert_eq!(PruneAmount::parse("50%").unwrap(), PruneAmount::Share(0.5));
-    assert_eq!(PruneAmount::parse("0.25").unwrap(), PruneAmount::Share(0.25));
+    assert_eq!(
+        PruneAmount::parse("0.25").unwrap(),
+        PruneAmount::Share(0.25)
+    );
     assert_eq!(PruneAmount::parse("3").unwrap(), PruneAmount::Layers(3));
     assert_eq!(PruneAmount::Share(0.5).blocks(30).unwrap(), 15);
     for bad in ["0", "100%", "1.5", "half", "-2"] {
@@ -224,8 +238,16 @@ fn pruning_removes_the_block_of_least_angular_distance_and_keeps_the_rest_intact
     for p in &prompts {
         let states = full.hidden_states(p).unwrap();
         for (l, m) in mean.iter_mut().enumerate() {
-            let a = states[l].get(p.len() - 1).unwrap().to_vec1::<f32>().unwrap();
-            let b = states[l + n].get(p.len() - 1).unwrap().to_vec1::<f32>().unwrap();
+            let a = states[l]
+                .get(p.len() - 1)
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            let b = states[l + n]
+                .get(p.len() - 1)
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
             *m += angular_distance(&a, &b) / prompts.len() as f64;
         }
     }
@@ -300,7 +322,10 @@ fn mixture_of_depths_routes_the_capacity_share_of_a_prompt_and_skips_the_rest() 
     assert_eq!(routed, vec![false, true, false, true]);
     let built: usize = init.tensors().values().map(|t| t.elem_count()).sum();
     assert_eq!(built, c.parameter_count());
-    assert_eq!(c.parameter_count(), base.parameter_count() + 2 * base.hidden_size);
+    assert_eq!(
+        c.parameter_count(),
+        base.parameter_count() + 2 * base.hidden_size
+    );
     let states = m.hidden_states(PROMPT).unwrap();
     // Block 1 takes ceil(0.25 × 12) = 3 tokens: the others leave it unchanged.
     let (inp, out) = (&states[1], &states[2]);
@@ -330,7 +355,14 @@ fn mixture_of_depths_routes_the_capacity_share_of_a_prompt_and_skips_the_rest() 
     let mut cache = m.new_cache();
     m.forward(PROMPT, &mut cache).unwrap();
     let keys = |layer: usize, cache: &mut reference::models::kv_cache::KvCache| {
-        cache.layer_mut(layer).unwrap().as_ref().unwrap().0.dim(2).unwrap()
+        cache
+            .layer_mut(layer)
+            .unwrap()
+            .as_ref()
+            .unwrap()
+            .0
+            .dim(2)
+            .unwrap()
     };
     assert_eq!(keys(0, &mut cache), 12);
     assert_eq!(keys(1, &mut cache), 3);
@@ -441,7 +473,10 @@ async fn v1_models_reports_active_parameters_and_each_technique() {
     assert!(pruned["parameters"].as_u64().unwrap() < preset("llama-test").parameter_count() as u64);
     let depths = model("depths");
     assert_eq!(depths["techniques"]["mixture_of_depths"]["capacity"], 0.125);
-    assert_eq!(depths["techniques"]["mixture_of_depths"]["calibrated"], true);
+    assert_eq!(
+        depths["techniques"]["mixture_of_depths"]["calibrated"],
+        true
+    );
     assert_eq!(
         depths["techniques"]["mixture_of_depths"]["routed_blocks"],
         serde_json::json!([1])
@@ -453,7 +488,11 @@ async fn v1_models_reports_active_parameters_and_each_technique() {
             .unwrap()
             .contains("gpt2")
     );
-    assert!(model("pruned")["techniques"].get("distilled_from").is_none());
+    assert!(
+        model("pruned")["techniques"]
+            .get("distilled_from")
+            .is_none()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -107,7 +107,8 @@ impl DepthRouter {
         };
         self.offered
             .fetch_add(scores.len() as u64, Ordering::Relaxed);
-        self.routed.fetch_add(picked.len() as u64, Ordering::Relaxed);
+        self.routed
+            .fetch_add(picked.len() as u64, Ordering::Relaxed);
         picked
     }
 

@@ -6,8 +6,8 @@
 use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 
-use super::dims::DecoderDims;
 use super::depths::DepthsSpec;
+use super::dims::DecoderDims;
 use super::kv_cache::CachedForward;
 use super::techniques::Techniques;
 use crate::quant::{WeightFormat, WeightsInfo};

@@ -231,7 +231,9 @@ impl HfGeneratorConfig for MixtralConfig {
     fn from_hf_json(v: &serde_json::Value) -> std::result::Result<Self, String> {
         let c = LlamaConfig::from_hf_json(v)?;
         if c.moe.is_none() {
-            return Err("a mixtral config needs `num_local_experts` and `num_experts_per_tok`".into());
+            return Err(
+                "a mixtral config needs `num_local_experts` and `num_experts_per_tok`".into(),
+            );
         }
         Ok(Self(c))
     }

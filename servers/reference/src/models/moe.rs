@@ -90,7 +90,11 @@ pub fn route(logits: &[f32], experts: usize, k: usize) -> Vec<Vec<(usize, f32)>>
             let top = row[order[0]];
             let exps: Vec<f32> = order.iter().map(|&j| (row[j] - top).exp()).collect();
             let sum: f32 = exps.iter().sum();
-            order.into_iter().zip(exps).map(|(j, e)| (j, e / sum)).collect()
+            order
+                .into_iter()
+                .zip(exps)
+                .map(|(j, e)| (j, e / sum))
+                .collect()
         })
         .collect()
 }

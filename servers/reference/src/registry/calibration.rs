@@ -13,7 +13,10 @@ const BUNDLED: [(&str, &str); 3] = [
         "sentiment",
         include_str!("../../../../suites/data/sentiment-sample.jsonl"),
     ),
-    ("qa", include_str!("../../../../suites/data/qa-sample.jsonl")),
+    (
+        "qa",
+        include_str!("../../../../suites/data/qa-sample.jsonl"),
+    ),
     (
         "summarization",
         include_str!("../../../../suites/data/summarization-sample.jsonl"),

@@ -56,10 +56,12 @@ impl ServedModel {
             Task::Generation => {
                 let mut c = presets::generator(preset).ok_or_else(unknown)?;
                 if let Some(depths) = spec.techniques.depths {
-                    c = c.with_mixture_of_depths(depths).map_err(|message| ModelError::Spec {
-                        spec: preset.to_string(),
-                        message,
-                    })?;
+                    c = c
+                        .with_mixture_of_depths(depths)
+                        .map_err(|message| ModelError::Spec {
+                            spec: preset.to_string(),
+                            message,
+                        })?;
                 }
                 let about = preset_about(presets::GENERATOR_PRESETS, preset);
                 (Network::Generator(c.load_as(vb, spec.format)?), about)
@@ -83,7 +85,8 @@ impl ServedModel {
             Task::Generation => "generator",
             _ => "encoder",
         };
-        served.distilled_from = presets::distilled_from(kind, preset).map(|(_, about)| about.to_string());
+        served.distilled_from =
+            presets::distilled_from(kind, preset).map(|(_, about)| about.to_string());
         Ok(served)
     }
 
@@ -211,25 +214,26 @@ fn launch_techniques(
         None => Calibration::bundled(),
     };
     let prompts = calibration.token_ids(tokenizer)?;
-    let choice = match t.prune {
-        Some(amount) => {
-            let done = pruning::prune(g.as_mut(), amount, &prompts, &calibration.source)
-                .map_err(|e| ModelError::Spec {
-                    spec: spec.name.clone(),
-                    message: format!("layer pruning: {e}"),
-                })?;
-            tracing::info!(
-                model = %spec.name,
-                removed = ?(done.first..done.first + done.count),
-                distance = done.choice.angular_distance,
-                "layer pruning removed {} blocks (as loaded: {:?})",
-                done.count,
-                g.techniques().removed_layers.map(|r| r.removed).unwrap_or_default()
-            );
-            Some(done.choice)
-        }
-        None => None,
-    };
+    let choice =
+        match t.prune {
+            Some(amount) => {
+                let done = pruning::prune(g.as_mut(), amount, &prompts, &calibration.source)
+                    .map_err(|e| ModelError::Spec {
+                        spec: spec.name.clone(),
+                        message: format!("layer pruning: {e}"),
+                    })?;
+                tracing::info!(
+                    model = %spec.name,
+                    removed = ?(done.first..done.first + done.count),
+                    distance = done.choice.angular_distance,
+                    "layer pruning removed {} blocks (as loaded: {:?})",
+                    done.count,
+                    g.techniques().removed_layers.map(|r| r.removed).unwrap_or_default()
+                );
+                Some(done.choice)
+            }
+            None => None,
+        };
     g.calibrate(&prompts)?;
     Ok(choice)
 }

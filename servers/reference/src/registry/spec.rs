@@ -91,7 +91,9 @@ impl LaunchTechniques {
                     let capacity = match v {
                         None => DEFAULT_CAPACITY,
                         Some(v) => v.parse::<f64>().map_err(|_| {
-                            format!("`+mod={v}`: the capacity is a share in (0, 1], e.g. `+mod=0.125`")
+                            format!(
+                                "`+mod={v}`: the capacity is a share in (0, 1], e.g. `+mod=0.125`"
+                            )
                         })?,
                     };
                     let spec = DepthsSpec { capacity };
@@ -135,7 +137,7 @@ impl ModelSpec {
                 let t = LaunchTechniques::parse(&parts).map_err(&bad)?;
                 if task != Task::Generation {
                     return Err(bad(
-                        "+prune and +mod are implemented for generators only".into(),
+                        "+prune and +mod are implemented for generators only".into()
                     ));
                 }
                 (&what[..cut + i], t)
