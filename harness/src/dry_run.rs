@@ -366,18 +366,6 @@ fn duration(seconds: f64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::duration;
-
-    #[test]
-    fn durations_read_naturally() {
-        assert_eq!(duration(5.4), "5s");
-        assert_eq!(duration(125.0), "2m 05s");
-        assert_eq!(duration(3723.0), "1h 02m 03s");
-    }
-}
-
 /// The suite's variants, each with its baseline and techniques (nothing when none).
 fn variants(out: &mut String, suite: &Suite) {
     let variants: Vec<_> = suite
@@ -397,5 +385,17 @@ fn variants(out: &mut String, suite: &Suite) {
             baseline,
             records::models::Technique::join(&m.techniques)
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration;
+
+    #[test]
+    fn durations_read_naturally() {
+        assert_eq!(duration(5.4), "5s");
+        assert_eq!(duration(125.0), "2m 05s");
+        assert_eq!(duration(3723.0), "1h 02m 03s");
     }
 }

@@ -78,7 +78,12 @@ impl FromStr for Technique {
         Self::ALL
             .into_iter()
             .find(|t| t.as_str() == s)
-            .ok_or_else(|| format!("unknown technique {s:?}; expected one of {}", Self::allowed()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown technique {s:?}; expected one of {}",
+                    Self::allowed()
+                )
+            })
     }
 }
 

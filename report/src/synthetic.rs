@@ -338,7 +338,7 @@ impl Synthetic {
             datasets: None,
             carbon_series: None,
             load: None,
-                                             models: None,
+            models: None,
         }
     }
 }

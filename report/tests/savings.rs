@@ -79,7 +79,6 @@ fn write_run(dir: &Path) {
         parameters: Some(135_000_000),
         active_parameters: None,
         weight_bytes: bytes,
-
     };
     manifest.models = Some(vec![
         model("base", None, Some(540_000_000)),
@@ -168,52 +167,106 @@ fn variants_are_reported_as_ratios_to_their_baseline_with_fieller_intervals() {
         let (low, high) = ci.expect("bounded");
         assert!(close(number(row, "energy_ratio"), ratio), "{row:?}");
         assert!(close(number(row, "energy_ratio_ci95_low"), low), "{row:?}");
-        assert!(close(number(row, "energy_ratio_ci95_high"), high), "{row:?}");
-        assert!(low < ratio && ratio < high && high < 1.0, "the variant saves");
+        assert!(
+            close(number(row, "energy_ratio_ci95_high"), high),
+            "{row:?}"
+        );
+        assert!(
+            low < ratio && ratio < high && high < 1.0,
+            "the variant saves"
+        );
         // Same tokens per request: the per-token ratio is the energy ratio.
         assert!(close(number(row, "j_per_token_ratio"), ratio), "{row:?}");
-        assert!(close(number(row, "j_per_token_ratio_ci95_low"), low), "{row:?}");
-        assert_eq!(row["source"], "estimated", "estimated energy, estimated ratio");
+        assert!(
+            close(number(row, "j_per_token_ratio_ci95_low"), low),
+            "{row:?}"
+        );
+        assert_eq!(
+            row["source"], "estimated",
+            "estimated energy, estimated ratio"
+        );
     }
     // Latency: constant request times of 30 and 20 ticks against 40.
-    assert!(close(number(&rows["q8"], "latency_ratio"), 0.75), "{:?}", rows["q8"]);
-    assert!(close(number(&rows["q4"], "latency_ratio"), 0.5), "{:?}", rows["q4"]);
+    assert!(
+        close(number(&rows["q8"], "latency_ratio"), 0.75),
+        "{:?}",
+        rows["q8"]
+    );
+    assert!(
+        close(number(&rows["q4"], "latency_ratio"), 0.5),
+        "{:?}",
+        rows["q4"]
+    );
     // Sizes: the suite's bytes win; the server's fill what the suite left out.
     assert_eq!(rows["q8"]["weight_bytes"], "143000000");
-    assert!(close(number(&rows["q8"], "weight_bytes_ratio"), 143.0 / 540.0));
+    assert!(close(
+        number(&rows["q8"], "weight_bytes_ratio"),
+        143.0 / 540.0
+    ));
     assert_eq!(rows["q8"]["weight_bytes_source"], "suite/suite");
     assert_eq!(rows["q4"]["weight_bytes"], "76000000");
     assert_eq!(rows["q4"]["weight_bytes_source"], "server/suite");
-    assert_eq!(rows["q4"]["parameters"], "135000000", "the suite's count wins");
+    assert_eq!(
+        rows["q4"]["parameters"], "135000000",
+        "the suite's count wins"
+    );
     assert_eq!(rows["q4"]["parameters_source"], "suite/suite");
     // The unbounded case: a ratio, no bounds, and the reason.
     let noisy = &rows["noisy-v"];
     let (ratio, ci) = fieller(&known["noisy"], &known["noisy-v"]);
-    assert!(ci.is_none(), "the test's own formula agrees it is unbounded");
+    assert!(
+        ci.is_none(),
+        "the test's own formula agrees it is unbounded"
+    );
     assert!(close(number(noisy, "energy_ratio"), ratio), "{noisy:?}");
     assert_eq!(noisy["energy_ratio_ci95_low"], "");
     assert_eq!(noisy["energy_ratio_ci95_high"], "");
-    assert!(noisy["energy_ratio_note"].contains("unbounded"), "{noisy:?}");
+    assert!(
+        noisy["energy_ratio_note"].contains("unbounded"),
+        "{noisy:?}"
+    );
     assert_eq!(noisy["j_per_token_ratio"], "");
-    assert!(noisy["j_per_token_ratio_note"].contains("no output token counts"), "{noisy:?}");
+    assert!(
+        noisy["j_per_token_ratio_note"].contains("no output token counts"),
+        "{noisy:?}"
+    );
     let md = std::fs::read_to_string(dir.path().join("summary.md")).expect("summary.md");
-    let section = &md[md.find("## What the techniques save").expect("a savings section")..];
+    let section = &md[md
+        .find("## What the techniques save")
+        .expect("a savings section")..];
     assert!(section.contains("*estimated*"), "{section}");
     assert!(section.contains("CI unbounded"), "{section}");
     assert!(!section.contains("NaN"), "{section}");
     let tex = std::fs::read_to_string(dir.path().join("summary.tex")).expect("summary.tex");
-    assert!(tex.contains("[unbounded]") && tex.contains("$^\\dagger$"), "{tex}");
+    assert!(
+        tex.contains("[unbounded]") && tex.contains("$^\\dagger$"),
+        "{tex}"
+    );
     let json = std::fs::read_to_string(dir.path().join("summary.json")).expect("summary.json");
-    assert!(json.contains("\"savings\"") && json.contains("\"baseline_config\""), "{json}");
+    assert!(
+        json.contains("\"savings\"") && json.contains("\"baseline_config\""),
+        "{json}"
+    );
     let html = std::fs::read_to_string(dir.path().join("report.html")).expect("report.html");
     assert!(html.contains("What the techniques save"));
     let plot = dir.path().join("plots/savings_text-generation_chat.svg");
     let svg = std::fs::read_to_string(&plot).expect("the savings plot");
-    for name in ["q8 (quantization) vs base", "q4 (quantization) vs base", "noisy-v"] {
+    for name in [
+        "q8 (quantization) vs base",
+        "q4 (quantization) vs base",
+        "noisy-v",
+    ] {
         assert!(svg.contains(name), "{name} in the plot");
     }
-    assert!(svg.contains("estimated"), "the plot says the energy is estimated");
-    assert!(dir.path().join("plots/savings_text-generation_chat.png").exists());
+    assert!(
+        svg.contains("estimated"),
+        "the plot says the energy is estimated"
+    );
+    assert!(
+        dir.path()
+            .join("plots/savings_text-generation_chat.png")
+            .exists()
+    );
 }
 
 #[test]

@@ -78,7 +78,7 @@ fn manifest() -> RunManifest {
         datasets: None,
         carbon_series: None,
         load: None,
-                                     models: None,
+        models: None,
     }
 }
 

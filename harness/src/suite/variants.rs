@@ -11,7 +11,11 @@ use std::collections::BTreeSet;
 /// `variant_of` links make no cycle, baseline and variant share the task and a dataset,
 /// `technique` is given exactly with `variant_of`, and `active_parameters` ≤ `parameters`.
 pub(super) fn check(src: SourceText<'_>, spec: &SuiteFile) -> Result<(), SuiteError> {
-    let names: Vec<&str> = spec.models.iter().map(|m| m.name.get_ref().as_str()).collect();
+    let names: Vec<&str> = spec
+        .models
+        .iter()
+        .map(|m| m.name.get_ref().as_str())
+        .collect();
     for m in &spec.models {
         techniques(src, m)?;
         active_parameters(src, m)?;
@@ -29,7 +33,10 @@ pub(super) fn check(src: SourceText<'_>, spec: &SuiteFile) -> Result<(), SuiteEr
                 ),
             ));
         }
-        let Some(baseline) = spec.models.iter().find(|b| b.name.get_ref() == baseline_name)
+        let Some(baseline) = spec
+            .models
+            .iter()
+            .find(|b| b.name.get_ref() == baseline_name)
         else {
             let others: Vec<&str> = names.iter().copied().filter(|n| n != name).collect();
             return Err(src.error_at(
@@ -81,10 +88,7 @@ pub(super) fn check(src: SourceText<'_>, spec: &SuiteFile) -> Result<(), SuiteEr
 
 /// The techniques of model `m`, checked: required with `variant_of`, refused without it,
 /// each an allowed name.
-pub(super) fn techniques(
-    src: SourceText<'_>,
-    m: &ModelSpec,
-) -> Result<Vec<Technique>, SuiteError> {
+pub(super) fn techniques(src: SourceText<'_>, m: &ModelSpec) -> Result<Vec<Technique>, SuiteError> {
     let name = m.name.get_ref();
     let Some(spec) = &m.technique else {
         if let Some(of) = &m.variant_of {
@@ -218,9 +222,7 @@ mod tests {
              [[datasets]]\nname = \"e\"\ntask = \"u\"\npath = \"d.jsonl\"\n",
         );
         for body in models {
-            text += &format!(
-                "[[models]]\nclass = \"task-specific\"\nserver = \"s\"\n{body}\n"
-            );
+            text += &format!("[[models]]\nclass = \"task-specific\"\nserver = \"s\"\n{body}\n");
         }
         let path = dir.path().join("s.toml");
         std::fs::write(&path, text).expect("suite");
@@ -253,14 +255,20 @@ mod tests {
                 records::models::Technique::Quantization
             ]
         );
-        assert_eq!((v.active_parameters, v.weight_bytes), (Some(20), Some(1000)));
+        assert_eq!(
+            (v.active_parameters, v.weight_bytes),
+            (Some(20), Some(1000))
+        );
         assert!(suite.models[0].variant_of.is_none());
         assert!(suite.models[0].techniques.is_empty());
     }
 
     #[test]
     fn a_baseline_that_is_not_a_model_is_named_with_the_models_there_are() {
-        let err = refused(&[BASE, "name = \"v\"\ntask = \"t\"\nvariant_of = \"nope\"\ntechnique = \"quantization\""]);
+        let err = refused(&[
+            BASE,
+            "name = \"v\"\ntask = \"t\"\nvariant_of = \"nope\"\ntechnique = \"quantization\"",
+        ]);
         assert!(err.contains("key `models.variant_of`"), "{err}");
         assert!(err.contains("no model \"nope\""), "{err}");
         assert!(err.contains("expected one of: base"), "{err}");
@@ -289,9 +297,15 @@ mod tests {
 
     #[test]
     fn a_variant_of_another_task_is_refused() {
-        let err = refused(&[BASE, "name = \"v\"\ntask = \"u\"\nvariant_of = \"base\"\ntechnique = \"distillation\""]);
+        let err = refused(&[
+            BASE,
+            "name = \"v\"\ntask = \"u\"\nvariant_of = \"base\"\ntechnique = \"distillation\"",
+        ]);
         assert!(err.contains("key `models.variant_of`"), "{err}");
-        assert!(err.contains("has task \"u\" but its baseline \"base\" has task \"t\""), "{err}");
+        assert!(
+            err.contains("has task \"u\" but its baseline \"base\" has task \"t\""),
+            "{err}"
+        );
         assert!(err.contains("give both the same `task`"), "{err}");
     }
 
@@ -303,7 +317,10 @@ mod tests {
         ]);
         assert!(err.contains("key `models.variant_of`"), "{err}");
         assert!(err.contains("shares no dataset"), "{err}");
-        assert!(err.contains("add a dataset of the baseline to the variant's `datasets`"), "{err}");
+        assert!(
+            err.contains("add a dataset of the baseline to the variant's `datasets`"),
+            "{err}"
+        );
         assert!(
             load(&[
                 "name = \"base\"\ntask = \"t\"\ndatasets = [\"d1\", \"d2\"]",
@@ -319,7 +336,10 @@ mod tests {
         let err = refused(&[BASE, "name = \"v\"\ntask = \"t\"\nvariant_of = \"base\""]);
         assert!(err.contains("key `models.technique`"), "{err}");
         assert!(err.contains("add technique = \"quantization\""), "{err}");
-        let err = refused(&[BASE, "name = \"v\"\ntask = \"t\"\ntechnique = \"quantization\""]);
+        let err = refused(&[
+            BASE,
+            "name = \"v\"\ntask = \"t\"\ntechnique = \"quantization\"",
+        ]);
         assert!(err.contains("key `models.technique`"), "{err}");
         assert!(err.contains("add variant_of = \"BASELINE\""), "{err}");
         assert!(err.contains("or remove technique"), "{err}");
@@ -327,25 +347,45 @@ mod tests {
 
     #[test]
     fn an_unknown_or_empty_technique_lists_the_allowed_names() {
-        let err = refused(&[BASE, "name = \"v\"\ntask = \"t\"\nvariant_of = \"base\"\ntechnique = [\"quantization\", \"pruning\"]"]);
+        let err = refused(&[
+            BASE,
+            "name = \"v\"\ntask = \"t\"\nvariant_of = \"base\"\ntechnique = [\"quantization\", \"pruning\"]",
+        ]);
         assert!(err.contains("key `models.technique`"), "{err}");
         assert!(err.contains("unknown technique \"pruning\""), "{err}");
-        for name in ["quantization", "ternary", "moe", "layer-pruning", "mixture-of-depths", "distillation"] {
+        for name in [
+            "quantization",
+            "ternary",
+            "moe",
+            "layer-pruning",
+            "mixture-of-depths",
+            "distillation",
+        ] {
             assert!(err.contains(&format!("\"{name}\"")), "{name}: {err}");
         }
-        let err = refused(&[BASE, "name = \"v\"\ntask = \"t\"\nvariant_of = \"base\"\ntechnique = []"]);
+        let err = refused(&[
+            BASE,
+            "name = \"v\"\ntask = \"t\"\nvariant_of = \"base\"\ntechnique = []",
+        ]);
         assert!(err.contains("key `models.technique`"), "{err}");
         assert!(err.contains("at least one technique"), "{err}");
     }
 
     #[test]
     fn active_parameters_cannot_exceed_the_total() {
-        let err = refused(&["name = \"m\"\ntask = \"t\"\nparameters = 100\nactive_parameters = 101"]);
+        let err =
+            refused(&["name = \"m\"\ntask = \"t\"\nparameters = 100\nactive_parameters = 101"]);
         assert!(err.contains("key `models.active_parameters`"), "{err}");
         assert!(err.contains("exceeds parameters (100)"), "{err}");
-        assert!(err.contains("lower active_parameters or raise parameters"), "{err}");
+        assert!(
+            err.contains("lower active_parameters or raise parameters"),
+            "{err}"
+        );
         let err = refused(&["name = \"m\"\ntask = \"t\"\nactive_parameters = 0"]);
         assert!(err.contains("key `models.active_parameters`"), "{err}");
-        assert!(load(&["name = \"m\"\ntask = \"t\"\nparameters = 100\nactive_parameters = 100"]).is_ok());
+        assert!(
+            load(&["name = \"m\"\ntask = \"t\"\nparameters = 100\nactive_parameters = 100"])
+                .is_ok()
+        );
     }
 }

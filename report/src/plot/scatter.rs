@@ -45,7 +45,12 @@ pub fn draw_with<DB: DrawingBackend>(
     axes: &Axes,
     named: bool,
 ) -> Result<(), String> {
-    let xr = log_range(points.iter().map(|p| p.3).chain(companions.iter().map(|c| c.0)));
+    let xr = log_range(
+        points
+            .iter()
+            .map(|p| p.3)
+            .chain(companions.iter().map(|c| c.0)),
+    );
     // The plotting area: the root less margins (2 × 20), label areas (80 left, 56 below)
     // and the caption (about 30).
     let (width, height) = root.dim_in_pixel();

@@ -36,8 +36,12 @@ impl SizeEnergy {
             .iter()
             .filter_map(|m| {
                 let (p, a) = (m.parameters? as f64, m.active_parameters? as f64);
-                (p > 0.0 && a > 0.0 && m.kwh_per_1000_mean > 0.0)
-                    .then_some((a, p, m.kwh_per_1000_mean, m.class))
+                (p > 0.0 && a > 0.0 && m.kwh_per_1000_mean > 0.0).then_some((
+                    a,
+                    p,
+                    m.kwh_per_1000_mean,
+                    m.class,
+                ))
             })
             .collect();
         Self { points, active }

@@ -19,7 +19,9 @@ fn ratio_text(
         .and_then(FigureLabel::note)
         .map_or_else(String::new, |n| format!(" *{n}*"));
     match (ratio, low.zip(high)) {
-        (Some(r), Some((lo, hi))) => format!("{} [{} – {}]{tag}", sig(r, 3), sig(lo, 3), sig(hi, 3)),
+        (Some(r), Some((lo, hi))) => {
+            format!("{} [{} – {}]{tag}", sig(r, 3), sig(lo, 3), sig(hi, 3))
+        }
         (Some(r), None) => format!("{} ({}){tag}", sig(r, 3), note),
         (None, _) => format!("– ({note})"),
     }
@@ -60,12 +62,38 @@ pub fn section(out: &mut String, rows: &[SavingsRow]) {
             cell(&r.techniques),
             cell(&r.dataset),
             if r.load.is_empty() { "–" } else { &r.load },
-            cell(&ratio_text(r.energy_ratio, r.energy_ratio_ci95_low, r.energy_ratio_ci95_high, &r.energy_ratio_note, energy)),
-            cell(&ratio_text(r.latency_ratio, r.latency_ratio_ci95_low, r.latency_ratio_ci95_high, &r.latency_ratio_note, None)),
-            cell(&ratio_text(r.j_per_token_ratio, r.j_per_token_ratio_ci95_low, r.j_per_token_ratio_ci95_high, &r.j_per_token_ratio_note, energy)),
+            cell(&ratio_text(
+                r.energy_ratio,
+                r.energy_ratio_ci95_low,
+                r.energy_ratio_ci95_high,
+                &r.energy_ratio_note,
+                energy
+            )),
+            cell(&ratio_text(
+                r.latency_ratio,
+                r.latency_ratio_ci95_low,
+                r.latency_ratio_ci95_high,
+                &r.latency_ratio_note,
+                None
+            )),
+            cell(&ratio_text(
+                r.j_per_token_ratio,
+                r.j_per_token_ratio_ci95_low,
+                r.j_per_token_ratio_ci95_high,
+                &r.j_per_token_ratio_note,
+                energy
+            )),
             size_text(r.parameters, r.baseline_parameters, r.parameters_ratio),
-            size_text(r.active_parameters, r.baseline_active_parameters, r.active_parameters_ratio),
-            size_text(r.weight_bytes, r.baseline_weight_bytes, r.weight_bytes_ratio),
+            size_text(
+                r.active_parameters,
+                r.baseline_active_parameters,
+                r.active_parameters_ratio
+            ),
+            size_text(
+                r.weight_bytes,
+                r.baseline_weight_bytes,
+                r.weight_bytes_ratio
+            ),
             r.provenance,
         );
     }
@@ -104,7 +132,9 @@ pub fn latex(out: &mut String, rows: &[SavingsRow]) {
     if rows.is_empty() {
         return;
     }
-    out.push_str("\n% What the techniques save: variant / baseline, 95\\% CI by Fieller's theorem.\n");
+    out.push_str(
+        "\n% What the techniques save: variant / baseline, 95\\% CI by Fieller's theorem.\n",
+    );
     out.push_str("\\begin{tabular}{lllrrrr}\n\\toprule\n");
     out.push_str(
         "Variant & Baseline & Technique & Energy ratio [95\\% CI] & Latency ratio & J/token ratio & Params ratio \\\\\n\\midrule\n",
@@ -117,7 +147,10 @@ pub fn latex(out: &mut String, rows: &[SavingsRow]) {
             FigureLabel::Estimated => "$^\\dagger$",
         };
         any_estimated |= !mark.is_empty();
-        let ci = |ratio: Option<f64>, low: Option<f64>, high: Option<f64>| match (ratio, low.zip(high)) {
+        let ci = |ratio: Option<f64>, low: Option<f64>, high: Option<f64>| match (
+            ratio,
+            low.zip(high),
+        ) {
             (Some(v), Some((lo, hi))) => format!("{} [{}, {}]", sig(v, 3), sig(lo, 3), sig(hi, 3)),
             (Some(v), None) => format!("{} [unbounded]", sig(v, 3)),
             (None, _) => "--".into(),
@@ -128,10 +161,26 @@ pub fn latex(out: &mut String, rows: &[SavingsRow]) {
             escape(&r.model),
             escape(&r.baseline),
             escape(&r.techniques),
-            ci(r.energy_ratio, r.energy_ratio_ci95_low, r.energy_ratio_ci95_high),
-            ci(r.latency_ratio, r.latency_ratio_ci95_low, r.latency_ratio_ci95_high),
-            ci(r.j_per_token_ratio, r.j_per_token_ratio_ci95_low, r.j_per_token_ratio_ci95_high),
-            if r.j_per_token_ratio.is_some() { mark } else { "" },
+            ci(
+                r.energy_ratio,
+                r.energy_ratio_ci95_low,
+                r.energy_ratio_ci95_high
+            ),
+            ci(
+                r.latency_ratio,
+                r.latency_ratio_ci95_low,
+                r.latency_ratio_ci95_high
+            ),
+            ci(
+                r.j_per_token_ratio,
+                r.j_per_token_ratio_ci95_low,
+                r.j_per_token_ratio_ci95_high
+            ),
+            if r.j_per_token_ratio.is_some() {
+                mark
+            } else {
+                ""
+            },
             sig_opt(r.parameters_ratio, 3),
         );
     }

@@ -153,7 +153,11 @@ pub fn assess(
             let why = format!(
                 "the baseline {baseline:?} has no configuration on dataset {:?}{} in this run",
                 c.info.dataset,
-                if row.load.is_empty() { String::new() } else { format!(" at load {}", row.load) }
+                if row.load.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at load {}", row.load)
+                }
             );
             row.energy_ratio_note = why.clone();
             row.latency_ratio_note = why.clone();
@@ -169,17 +173,27 @@ pub fn assess(
         row.baseline_energy_j_mean =
             (!base_energy.is_empty()).then(|| crate::stats::mean(&base_energy));
         let e = cells(&base_energy, &energy, "usable repetition");
-        (row.energy_ratio, row.energy_ratio_ci95_low, row.energy_ratio_ci95_high) =
-            (e.ratio, e.low, e.high);
+        (
+            row.energy_ratio,
+            row.energy_ratio_ci95_low,
+            row.energy_ratio_ci95_high,
+        ) = (e.ratio, e.low, e.high);
         row.energy_ratio_note = e.note;
         let (facts_v, facts_b) = (requests.get(i), requests.get(b));
         let (lat_v, lat_b) = match (facts_v, facts_b) {
             (Some(v), Some(bf)) => (latency_values(c, v), latency_values(bc, bf)),
             _ => (Vec::new(), Vec::new()),
         };
-        let l = cells(&lat_b, &lat_v, "repetition with request latencies (requests.csv)");
-        (row.latency_ratio, row.latency_ratio_ci95_low, row.latency_ratio_ci95_high) =
-            (l.ratio, l.low, l.high);
+        let l = cells(
+            &lat_b,
+            &lat_v,
+            "repetition with request latencies (requests.csv)",
+        );
+        (
+            row.latency_ratio,
+            row.latency_ratio_ci95_low,
+            row.latency_ratio_ci95_high,
+        ) = (l.ratio, l.low, l.high);
         row.latency_ratio_note = l.note;
         let (tok_v, tok_b) = match (facts_v, facts_b) {
             (Some(v), Some(bf)) => (token_values(c, v).1, token_values(bc, bf).1),
@@ -190,14 +204,16 @@ pub fn assess(
                 ratio: None,
                 low: None,
                 high: None,
-                note: "no output token counts: not a generator, or its server reported none"
-                    .into(),
+                note: "no output token counts: not a generator, or its server reported none".into(),
             }
         } else {
             cells(&tok_b, &tok_v, "repetition with output tokens")
         };
-        (row.j_per_token_ratio, row.j_per_token_ratio_ci95_low, row.j_per_token_ratio_ci95_high) =
-            (t.ratio, t.low, t.high);
+        (
+            row.j_per_token_ratio,
+            row.j_per_token_ratio_ci95_low,
+            row.j_per_token_ratio_ci95_high,
+        ) = (t.ratio, t.low, t.high);
         row.j_per_token_ratio_note = t.note;
         rows.push(row);
     }
@@ -233,8 +249,7 @@ fn cells(baseline: &[f64], variant: &[f64], what: &str) -> RatioCells {
                 ratio: Some(r.ratio),
                 low: None,
                 high: None,
-                note: "CI unbounded: the baseline mean is not distinguishable from 0 at 95%"
-                    .into(),
+                note: "CI unbounded: the baseline mean is not distinguishable from 0 at 95%".into(),
             },
         },
         Err(NoRatio::TooFewValues) => RatioCells {
@@ -249,9 +264,7 @@ fn cells(baseline: &[f64], variant: &[f64], what: &str) -> RatioCells {
 
 /// The size columns of `row`: parameters, active parameters, weight bytes and ratios.
 fn sizes(row: &mut SavingsRow, mine: &ModelFacts, theirs: Option<&ModelFacts>) {
-    let pair = |f: fn(&ModelFacts) -> Option<Sourced<u64>>| {
-        (f(mine), theirs.and_then(f))
-    };
+    let pair = |f: fn(&ModelFacts) -> Option<Sourced<u64>>| (f(mine), theirs.and_then(f));
     let ratio = |a: Option<Sourced<u64>>, b: Option<Sourced<u64>>| match (a, b) {
         (Some(a), Some(b)) if b.value > 0 => Some(a.value as f64 / b.value as f64),
         _ => None,

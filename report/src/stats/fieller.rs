@@ -69,8 +69,7 @@ pub fn fieller(baseline: &[f64], variant: &[f64]) -> Result<RatioCi, NoRatio> {
         return Err(NoRatio::NotFinite);
     }
     let linear = vy + ratio * ratio * vx;
-    let denominator =
-        vy * vy / (ny - 1) as f64 + ratio.powi(4) * vx * vx / (nx - 1) as f64;
+    let denominator = vy * vy / (ny - 1) as f64 + ratio.powi(4) * vx * vx / (nx - 1) as f64;
     let df = if denominator > 0.0 {
         linear * linear / denominator
     } else {
@@ -122,8 +121,8 @@ mod tests {
         // x̄ = 11, s_x² = 2.5, v_x = 0.5; ȳ = 5.5, s_y² = 0.625, v_y = 0.125; R = 0.5.
         // df = (0.125 + 0.25·0.5)² / (0.125²/4 + 0.0625·0.5²/4) = 8, t = 2.306004.
         // a = 121 − t²·0.5, b = −121, c = 30.25 − t²·0.125, roots 0.404651 and 0.617817.
-        let r = fieller(&[10.0, 12.0, 11.0, 9.0, 13.0], &[5.0, 6.0, 5.5, 4.5, 6.5])
-            .expect("a ratio");
+        let r =
+            fieller(&[10.0, 12.0, 11.0, 9.0, 13.0], &[5.0, 6.0, 5.5, 4.5, 6.5]).expect("a ratio");
         assert!((r.ratio - 0.5).abs() < 1e-12);
         assert!((r.df - 8.0).abs() < 1e-9, "{}", r.df);
         let (low, high) = r.ci.bounds().expect("bounded");
@@ -143,7 +142,13 @@ mod tests {
         assert_eq!(fieller(&[1.0], &[1.0, 2.0]), Err(NoRatio::TooFewValues));
         assert_eq!(fieller(&[0.0, 0.0], &[1.0, 2.0]), Err(NoRatio::NotFinite));
         let exact = fieller(&[2.0, 2.0], &[1.0, 1.0]).expect("no spread");
-        assert_eq!(exact.ci, Interval::Bounded { low: 0.5, high: 0.5 });
+        assert_eq!(
+            exact.ci,
+            Interval::Bounded {
+                low: 0.5,
+                high: 0.5
+            }
+        );
     }
 
     #[test]
