@@ -45,10 +45,6 @@ pub struct ModelRow {
     pub class: ClassLabel,
     /// Model parameters, when known.
     pub parameters: Option<u64>,
-    /// Parameters used per token, when they differ from `parameters` (mixtures of
-    /// experts); empty otherwise.
-    #[serde(default)]
-    pub active_parameters: Option<u64>,
     /// Tasks it ran, `;`-separated.
     pub tasks: String,
     /// Mean of the per-task means (kWh per 1,000 inferences).
@@ -58,6 +54,10 @@ pub struct ModelRow {
     /// `measured`, `estimated` or `mixed` (column `source`).
     #[serde(rename = "source")]
     pub provenance: FigureLabel,
+    /// Parameters used per token (last column, added after version 1), when they differ from `parameters` (mixtures of
+    /// experts); empty otherwise.
+    #[serde(default)]
+    pub active_parameters: Option<u64>,
 }
 
 /// A model on a task: its repetitions on all the given datasets pooled.
