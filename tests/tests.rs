@@ -36,4 +36,5 @@ mod slurm_cli;
 mod suite_errors;
 mod suite_numbers;
 mod suite_reference;
+mod techniques;
 mod transformers_server;

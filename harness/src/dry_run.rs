@@ -48,6 +48,7 @@ pub fn describe(suite: &Suite, plan: &Plan, probes: &ProbeSet) -> String {
         );
         let _ = writeln!(out, "  {:<40} input: {:?}", "", c.template_text);
     }
+    variants(&mut out, suite);
     servers(&mut out, suite, plan);
     let _ = writeln!(
         out,
@@ -362,6 +363,28 @@ fn duration(seconds: f64) -> String {
         (0, 0, sec) => format!("{sec}s"),
         (0, m, sec) => format!("{m}m {sec:02}s"),
         (h, m, sec) => format!("{h}h {m:02}m {sec:02}s"),
+    }
+}
+
+/// The suite's variants, each with its baseline and techniques (nothing when none).
+fn variants(out: &mut String, suite: &Suite) {
+    let variants: Vec<_> = suite
+        .models
+        .iter()
+        .filter_map(|m| m.variant_of.as_ref().map(|b| (m, b)))
+        .collect();
+    if variants.is_empty() {
+        return;
+    }
+    let _ = writeln!(out, "\nvariants ({}):", variants.len());
+    for (m, baseline) in variants {
+        let _ = writeln!(
+            out,
+            "  {} is a variant of baseline {} ({})",
+            m.name,
+            baseline,
+            records::models::Technique::join(&m.techniques)
+        );
     }
 }
 

@@ -11,6 +11,7 @@ pub mod finite;
 pub mod labels;
 pub mod load;
 pub mod manifest;
+pub mod models;
 pub mod number;
 pub mod raw;
 pub mod reference;

@@ -76,6 +76,10 @@ pub struct RunManifest {
     /// the field).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub load: Option<crate::load::LoadInfo>,
+    /// What the suite declared of each model (variants, techniques, sizes); absent in runs
+    /// before the field.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<crate::models::ModelInfo>>,
 }
 
 /// The hourly intensity series a run's repetitions take their intensity from.

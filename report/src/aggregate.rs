@@ -54,6 +54,10 @@ pub struct ModelRow {
     /// `measured`, `estimated` or `mixed` (column `source`).
     #[serde(rename = "source")]
     pub provenance: FigureLabel,
+    /// Parameters used per token (last column, added after version 1), when they differ from `parameters` (mixtures of
+    /// experts); empty otherwise.
+    #[serde(default)]
+    pub active_parameters: Option<u64>,
 }
 
 /// A model on a task: its repetitions on all the given datasets pooled.
@@ -158,6 +162,22 @@ pub fn tasks(configs: &[Configuration]) -> Vec<TaskRow> {
         .collect()
 }
 
+/// [`models`], with the parameters each model's facts give (the server's, where the
+/// suite gave none) and its active parameters where they differ from the total.
+pub fn models_with(
+    configs: &[Configuration],
+    facts: &BTreeMap<String, crate::savings::facts::ModelFacts>,
+) -> Vec<ModelRow> {
+    let mut rows = models(configs);
+    for row in &mut rows {
+        if let Some(f) = facts.get(&row.model) {
+            row.parameters = row.parameters.or(f.parameters.map(|p| p.value));
+            row.active_parameters = f.active_if_different();
+        }
+    }
+    rows
+}
+
 /// Per model and class: the mean over tasks of each task's mean over repetitions.
 pub fn models(configs: &[Configuration]) -> Vec<ModelRow> {
     #[derive(Default)]
@@ -195,6 +215,7 @@ pub fn models(configs: &[Configuration]) -> Vec<ModelRow> {
                 model,
                 class,
                 parameters: acc.parameters,
+                active_parameters: None,
                 tasks: acc.by_task.keys().cloned().collect::<Vec<_>>().join(";"),
                 kwh_per_1000_mean: mean(&means),
                 kwh_per_1000_by_task: task_means

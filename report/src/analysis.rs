@@ -52,7 +52,11 @@ pub fn analyse(
         quality::attach_study(&mut quality, rows);
     }
     let load = crate::load::assess(dir, &manifest, &configs)?;
+    let model_facts = crate::savings::facts::load(dir, &manifest, &configs)?;
+    let savings = crate::savings::assess(&configs, &scan.requests, &model_facts);
     Ok(Report {
+        savings,
+        models: aggregate::models_with(&configs, &model_facts),
         load,
         carbon,
         fidelity,
@@ -60,7 +64,7 @@ pub fn analyse(
         beside_study: study.map(|rows| reference::compare(&configs, &rows)),
         domains: configs.iter().flat_map(domains::rows).collect(),
         tasks: aggregate::tasks(&configs),
-        models: aggregate::models(&configs),
+        model_facts,
         context,
         manifest,
         options: options.clone(),

@@ -29,6 +29,7 @@ pub mod quality;
 pub mod rating;
 pub mod reference;
 pub mod render;
+pub mod savings;
 pub mod scan;
 pub mod stats;
 pub mod streams;

@@ -47,6 +47,10 @@ pub struct Report {
     /// Load levels: their steady-state figures and latency-target picks; `None` when no
     /// repetition ran at a load level.
     pub load: Option<crate::load::LoadReport>,
+    /// Each variant configuration against its baseline's (empty without variants).
+    pub savings: Vec<crate::savings::SavingsRow>,
+    /// What is known of each model (suite declarations and server facts), by name.
+    pub model_facts: std::collections::BTreeMap<String, crate::savings::facts::ModelFacts>,
     /// Plot files written (empty until a render draws them).
     pub plots: Vec<PathBuf>,
 }

@@ -73,6 +73,9 @@ fn exports(report: &Report) -> Vec<(&'static str, &'static dyn Exporter)> {
     if !report.context.is_empty() {
         out.push((CONTEXT_SUMMARY_CSV, &CsvTable::Context));
     }
+    if !report.savings.is_empty() {
+        out.push((crate::savings::SAVINGS_CSV, &CsvTable::Savings));
+    }
     out.push((SUMMARY_MD, &Markdown));
     out.push((SUMMARY_TEX, &Latex));
     out.push((SUMMARY_JSON, &Json));
@@ -129,6 +132,14 @@ pub fn draw(dir: &Path, report: &Report) -> Result<Vec<DrawnPlot>, ReportError> 
             );
             files.push(save_plot(&frontier, dir, &stem)?);
         }
+    }
+    for savings in plot::savings::SavingsPlot::per_dataset(&report.savings) {
+        let stem = format!(
+            "savings_{}_{}",
+            plot::file_stem(savings.task()),
+            plot::file_stem(savings.dataset())
+        );
+        files.push(save_plot(&savings, dir, &stem)?);
     }
     let spread = plot::distribution::RequestEnergy::new(&report.configs, &report.scan.requests);
     if !spread.is_empty() {

@@ -22,6 +22,8 @@ use std::path::Path;
 pub struct RequestFacts {
     /// Latency of each successful measured request (ms).
     pub latencies_ms: Vec<f64>,
+    /// Per repetition: the sum of those latencies (ms) and how many there are.
+    pub latency_ms_by_repetition: BTreeMap<u32, (f64, u64)>,
     /// Time to first token of streamed requests (ms).
     pub ttft_ms: Vec<f64>,
     /// Completion tokens per repetition, over the requests that reported them.
@@ -213,6 +215,12 @@ fn take_request(
     }
     let facts = &mut out.requests[config];
     facts.latencies_ms.push(r.latency_ms);
+    let by_rep = facts
+        .latency_ms_by_repetition
+        .entry(r.repetition)
+        .or_default();
+    by_rep.0 += r.latency_ms;
+    by_rep.1 += 1;
     facts.stream.take(&r);
     if let Some(t) = r.ttft_ms {
         facts.ttft_ms.push(t);

@@ -4,6 +4,7 @@
 //! against values computed by hand.
 
 pub mod bootstrap;
+pub mod fieller;
 pub mod mad;
 pub mod power;
 pub mod welch;

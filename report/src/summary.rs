@@ -171,6 +171,16 @@ pub(crate) fn finite(v: f64) -> Option<f64> {
 /// Output tokens per inference and energy per output token (J), over the repetitions in
 /// which every successful request reported its tokens.
 fn tokens(config: &Configuration, facts: &RequestFacts) -> (Option<f64>, Option<f64>) {
+    let (per_inference, per_token) = token_values(config, facts);
+    if per_token.is_empty() {
+        return (None, None);
+    }
+    (Some(mean(&per_inference)), Some(mean(&per_token)))
+}
+
+/// Per usable repetition in which every successful request reported its tokens: output
+/// tokens per inference, and energy per output token (J).
+pub fn token_values(config: &Configuration, facts: &RequestFacts) -> (Vec<f64>, Vec<f64>) {
     let mut per_inference = Vec::new();
     let mut per_token = Vec::new();
     for rep in config.usable() {
@@ -191,8 +201,16 @@ fn tokens(config: &Configuration, facts: &RequestFacts) -> (Option<f64>, Option<
         per_inference.push(tokens as f64 / f64::from(ok));
         per_token.push(rep.total_energy_j() / tokens as f64);
     }
-    if per_token.is_empty() {
-        return (None, None);
-    }
-    (Some(mean(&per_inference)), Some(mean(&per_token)))
+    (per_inference, per_token)
+}
+
+/// Mean latency of the successful measured requests (ms) of each usable repetition that
+/// has any.
+pub fn latency_values(config: &Configuration, facts: &RequestFacts) -> Vec<f64> {
+    config
+        .usable()
+        .filter_map(|r| facts.latency_ms_by_repetition.get(&r.number))
+        .filter(|(_, n)| *n > 0)
+        .map(|(sum, n)| sum / *n as f64)
+        .collect()
 }

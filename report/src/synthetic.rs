@@ -338,6 +338,7 @@ impl Synthetic {
             datasets: None,
             carbon_series: None,
             load: None,
+            models: None,
         }
     }
 }

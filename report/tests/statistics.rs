@@ -78,6 +78,7 @@ fn manifest() -> RunManifest {
         datasets: None,
         carbon_series: None,
         load: None,
+        models: None,
     }
 }
 

@@ -13,6 +13,7 @@ mod php2023;
 mod plots;
 mod reference_beside;
 mod render;
+mod savings;
 mod statistics;
 mod streams;
 mod version1;

@@ -83,7 +83,26 @@ pub fn new_manifest(
             zones: c.series.zones.keys().cloned().collect(),
         }),
         load: load_info(suite),
+        models: Some(models(suite)),
     }
+}
+
+/// What the suite declared of each model, for `run.json` `models`.
+fn models(suite: &Suite) -> Vec<records::models::ModelInfo> {
+    suite
+        .models
+        .iter()
+        .map(|m| records::models::ModelInfo {
+            name: m.name.clone(),
+            served_name: m.served_name.clone(),
+            server: m.server.clone(),
+            variant_of: m.variant_of.clone(),
+            techniques: m.techniques.clone(),
+            parameters: m.parameters,
+            active_parameters: m.active_parameters,
+            weight_bytes: m.weight_bytes,
+        })
+        .collect()
 }
 
 /// What the report needs of the suite's load levels, when it sweeps any or sets targets.

@@ -317,6 +317,9 @@ async fn start(
     }
     let readiness = Readiness::of(plan, spec, key);
     let server = RunningServer::start(key, spec, &readiness, &places, log_dir, stop).await?;
+    if let Some((url, body)) = &server.models_answer {
+        write_server_models(plan, log_dir, key, url, body)?;
+    }
     let client = HttpClient::new(&server.base_url, timeout, api_key)?;
     Ok(Up {
         server,
@@ -325,9 +328,93 @@ async fn start(
     })
 }
 
+/// Writes `servers/KEY.models.json`: what server `key`'s `/v1/models` answer (`body`,
+/// from `url`) says of each model of the plan it serves (their `data[]` entries).
+fn write_server_models(
+    plan: &Plan,
+    log_dir: &Path,
+    key: &str,
+    url: &str,
+    body: &[u8],
+) -> Result<(), RunError> {
+    let models = server_models(plan, key, body);
+    if models.is_empty() {
+        return Ok(());
+    }
+    let record = records::models::ServerModels {
+        server: key.to_string(),
+        url: url.to_string(),
+        models,
+    };
+    let path = log_dir.join(records::models::server_models_file(key));
+    let io = |reason: String| {
+        RunError::from(crate::server::ServerError::Io {
+            path: path.clone(),
+            reason,
+        })
+    };
+    let text = serde_json::to_string_pretty(&record).map_err(|e| io(e.to_string()))?;
+    std::fs::write(&path, text).map_err(|e| io(e.to_string()))
+}
+
+/// The `data[]` entries of a `/v1/models` answer for the plan's models on server `key`,
+/// once per model, in plan order.
+fn server_models(plan: &Plan, key: &str, body: &[u8]) -> Vec<records::models::ServerModel> {
+    let Ok(answer) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Vec::new();
+    };
+    let Some(data) = answer.get("data").and_then(|d| d.as_array()) else {
+        return Vec::new();
+    };
+    let mut out: Vec<records::models::ServerModel> = Vec::new();
+    for c in plan.configurations.iter().filter(|c| c.server == key) {
+        if out.iter().any(|m| m.model == c.model) {
+            continue;
+        }
+        let entry = data
+            .iter()
+            .find(|e| e.get("id").and_then(|id| id.as_str()) == Some(c.served_name.as_str()));
+        if let Some(entry) = entry {
+            out.push(records::models::ServerModel::of(&c.model, entry));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_models_answer_gives_the_entries_of_the_plans_models_by_served_name() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        std::fs::write(dir.path().join("d.jsonl"), "{\"text\": \"a\"}\n").expect("data");
+        let text = "[suite]\nname = \"n\"\n[servers.s]\nprotocol = \"openai-completions\"\nurl = \"http://127.0.0.1:9\"\n\
+             [[datasets]]\nname = \"d\"\ntask = \"t\"\npath = \"d.jsonl\"\n\
+             [[models]]\nname = \"base\"\nserved_name = \"f32\"\ntask = \"t\"\nclass = \"task-specific\"\nserver = \"s\"\n\
+             [[models]]\nname = \"small\"\nserved_name = \"q4\"\ntask = \"t\"\nclass = \"task-specific\"\nserver = \"s\"\nvariant_of = \"base\"\ntechnique = \"quantization\"\n";
+        let path = dir.path().join("s.toml");
+        std::fs::write(&path, text).expect("suite");
+        let suite = crate::suite::load(&path).expect("suite");
+        let body = br#"{"data":[{"id":"other","parameters":1},{"id":"q4","parameters":135,"active_parameters":135,"weights":{"format":"q4_0","bytes":76,"bits_per_weight":4.5,"fallbacks":[]}},{"id":"f32","parameters":135,"architecture":"Llama"}]}"#;
+        let models = server_models(&suite.plan, "s", body);
+        let names: Vec<(&str, &str)> = models
+            .iter()
+            .map(|m| (m.model.as_str(), m.served_name.as_str()))
+            .collect();
+        assert_eq!(names, vec![("base", "f32"), ("small", "q4")]);
+        assert_eq!(models[0].architecture.as_deref(), Some("Llama"));
+        assert_eq!(models[1].weights.as_ref().and_then(|w| w.bytes), Some(76));
+        assert!(server_models(&suite.plan, "s", b"not json").is_empty());
+        let log = dir.path().join("servers");
+        std::fs::create_dir_all(&log).expect("dir");
+        write_server_models(&suite.plan, &log, "s", "http://h/v1/models", body).expect("write");
+        let written: records::models::ServerModels = serde_json::from_str(
+            &std::fs::read_to_string(log.join("s.models.json")).expect("file"),
+        )
+        .expect("json");
+        assert_eq!(written.models.len(), 2);
+    }
 
     #[test]
     fn a_hung_server_says_how_long_it_waited_and_how_to_go_on() {

@@ -103,6 +103,9 @@ pub struct RunningServer {
     record: Option<PathBuf>,
     /// Keeps alive the thread that forked the server (see [`spawn_on_own_thread`]).
     _launcher: Option<std::sync::mpsc::Sender<()>>,
+    /// The URL and answer of the readiness check that listed the models (OpenAI
+    /// `GET /v1/models`), when one did.
+    pub models_answer: Option<(String, Vec<u8>)>,
 }
 
 /// Values substituted into launch commands and URLs.
@@ -138,6 +141,7 @@ impl RunningServer {
                     log: None,
                     record: None,
                     _launcher: None,
+                    models_answer: None,
                 };
                 server.wait_ready(&ready, timeout, stop).await?;
                 return Ok(server);
@@ -214,6 +218,7 @@ impl RunningServer {
             child: Some(child),
             log: Some(log),
             _launcher: Some(launcher),
+            models_answer: None,
         };
         if let Err(e) = server.wait_ready(&ready, timeout, stop).await {
             server.stop().await;
@@ -271,7 +276,12 @@ impl RunningServer {
                     let code = r.status();
                     let body = r.bytes().await.unwrap_or_default();
                     match probe.unready(&body) {
-                        None => return Ok(()),
+                        None => {
+                            if !probe.lists.is_empty() {
+                                self.models_answer = Some((url.to_string(), body.to_vec()));
+                            }
+                            return Ok(());
+                        }
                         Some(why) => last = format!("HTTP {code} from GET {url}, but {why}"),
                     }
                 }

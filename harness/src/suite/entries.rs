@@ -65,6 +65,14 @@ pub struct Model {
     pub class: ModelClass,
     /// Parameter count, when given.
     pub parameters: Option<u64>,
+    /// Parameters used per token, when given (at most `parameters`).
+    pub active_parameters: Option<u64>,
+    /// Bytes of the weights as served, when given.
+    pub weight_bytes: Option<u64>,
+    /// The baseline this model is a variant of (another model of the suite).
+    pub variant_of: Option<String>,
+    /// What makes it a variant; empty for a model that is none.
+    pub techniques: Vec<records::models::Technique>,
     /// Server key (a key of [`Suite::servers`](super::Suite::servers)).
     pub server: String,
     /// The protocol spoken: the model's own, else its server's.

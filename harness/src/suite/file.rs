@@ -147,6 +147,24 @@ pub struct ModelSpec {
     pub reference: Option<Spanned<String>>,
     /// Load levels for this model, replacing `[schedule] load` (`cN`, `pR`).
     pub load: Option<Vec<Spanned<String>>>,
+    /// The baseline this model is a variant of (another model's `name`).
+    pub variant_of: Option<Spanned<String>>,
+    /// What makes the variant: one technique or a list of them.
+    pub technique: Option<Spanned<TechniqueSpec>>,
+    /// Parameters used per token (mixtures of experts); at most `parameters`.
+    pub active_parameters: Option<Spanned<u64>>,
+    /// Bytes of the weights as served.
+    pub weight_bytes: Option<Spanned<u64>>,
+}
+
+/// `technique = "name"` or `technique = ["name", ...]`, as written.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub enum TechniqueSpec {
+    /// One technique.
+    One(String),
+    /// Several techniques.
+    Many(Vec<String>),
 }
 
 /// `[[datasets]]`: a local file of inputs.

@@ -84,6 +84,7 @@ fn load_checked(path: &Path, dir: &Path, datasets_must_exist: bool) -> Result<Su
     let reference = super::reference::load(src, &spec, &dir)?;
     let carbon_series = super::carbon::load(src, &spec, &dir)?;
     super::levels::check_schedule(src, &spec)?;
+    super::variants::check(src, &spec)?;
     let servers = super::convert::servers(src, &spec)?;
     let models = super::convert::models(src, &spec, &datasets.sources)?;
     let configurations = models

@@ -18,6 +18,7 @@ pub mod plan;
 mod reference;
 mod scoring;
 mod settings;
+mod variants;
 
 pub use crate::dataset::{DatasetFormat, DatasetSource};
 pub use crate::protocol::ProtocolKind;

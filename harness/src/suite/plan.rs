@@ -31,6 +31,10 @@ pub struct Configuration {
     pub class: ModelClass,
     /// Parameter count, when given.
     pub parameters: Option<u64>,
+    /// The baseline model this one is a variant of, when it is one.
+    pub variant_of: Option<String>,
+    /// What makes it a variant; empty for a model that is none.
+    pub techniques: Vec<records::models::Technique>,
     /// Server key.
     pub server: String,
     /// The protocol spoken: how requests are built and answers read.
@@ -93,6 +97,8 @@ impl Plan {
                     task: m.task.clone(),
                     class: m.class,
                     parameters: m.parameters,
+                    variant_of: m.variant_of.clone(),
+                    techniques: m.techniques.clone(),
                     server: m.server.clone(),
                     wire: m.wire.clone(),
                     template: m.template.clone(),

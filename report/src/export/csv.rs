@@ -25,6 +25,8 @@ pub enum CsvTable {
     Load,
     /// `latency_targets.csv`: the lowest-energy level under each latency target.
     LatencyTargets,
+    /// `savings.csv`: each variant configuration against its baseline's.
+    Savings,
 }
 
 impl Exporter for CsvTable {
@@ -44,6 +46,7 @@ impl Exporter for CsvTable {
                     .as_ref()
                     .map_or(&[][..], |l| l.levels.as_slice()),
             ),
+            CsvTable::Savings => table(&report.savings),
             CsvTable::LatencyTargets => table(
                 report
                     .load

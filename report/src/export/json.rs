@@ -27,6 +27,12 @@ struct Document<'a> {
     /// Load levels and latency-target picks (absent when no repetition ran at a level).
     #[serde(skip_serializing_if = "Option::is_none")]
     load: Option<&'a crate::load::LoadReport>,
+    /// Each variant configuration against its baseline's (absent without variants).
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    savings: &'a [crate::savings::SavingsRow],
+    /// What is known of each model and where each fact came from (`suite`, `server`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    model_facts: &'a std::collections::BTreeMap<String, crate::savings::facts::ModelFacts>,
 }
 
 #[derive(Serialize)]
@@ -167,5 +173,7 @@ fn document(report: &Report) -> Document<'_> {
         models: &report.models,
         context: &report.context,
         load: report.load.as_ref(),
+        savings: &report.savings,
+        model_facts: &report.model_facts,
     }
 }

@@ -91,6 +91,7 @@ pub fn render(report: &Report) -> String {
              \\par\\footnotesize $^\\dagger$~estimated, not measured; $^\\ddagger$~partly estimated.\n",
         );
     }
+    crate::savings::markdown::latex(&mut out, &report.savings);
     out
 }
 

@@ -180,6 +180,7 @@ pub fn render(report: &Report) -> String {
     tasks(&mut out, report);
     ratings(&mut out, report);
     models(&mut out, report);
+    crate::savings::markdown::section(&mut out, &report.savings);
     beside_study(&mut out, report);
     super::markdown_carbon::render(&mut out, report);
     out
@@ -323,8 +324,12 @@ fn models(out: &mut String, report: &Report) {
             "| {} | {} | {} | {} | {}{} | {} |",
             cell(&m.model),
             cell(m.class.as_str()),
-            m.parameters
-                .map_or_else(|| "–".to_string(), |p| p.to_string()),
+            match (m.parameters, m.active_parameters) {
+                (Some(p), Some(a)) => format!("{p} ({a} active)"),
+                (Some(p), None) => p.to_string(),
+                (None, Some(a)) => format!("– ({a} active)"),
+                (None, None) => "–".to_string(),
+            },
             cell(&m.tasks),
             sig(m.kwh_per_1000_mean, 3),
             tag(m.provenance),

@@ -541,5 +541,6 @@ fn manifest(
         datasets: None,
         carbon_series: None,
         load: None,
+        models: None,
     }
 }

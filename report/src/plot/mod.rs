@@ -7,6 +7,7 @@ pub mod frontier;
 pub mod latency;
 pub mod load_frontier;
 pub mod rows;
+pub mod savings;
 pub mod scatter;
 pub mod size;
 pub mod style;

@@ -23,6 +23,10 @@ pub struct Axes {
     pub x_tick: fn(f64) -> String,
 }
 
+/// A second x for a point: (x, the point's x, its y, its class), drawn as a hollow
+/// marker joined to the point by a line (a model's active parameters beside its total).
+pub type Companion = (f64, f64, f64, ClassLabel);
+
 /// Draws `points` on log–log axes with a class legend; each point is named when `named`.
 pub fn draw<DB: DrawingBackend>(
     root: &DrawingArea<DB, Shift>,
@@ -30,7 +34,23 @@ pub fn draw<DB: DrawingBackend>(
     axes: &Axes,
     named: bool,
 ) -> Result<(), String> {
-    let xr = log_range(points.iter().map(|p| p.3));
+    draw_with(root, points, &[], axes, named)
+}
+
+/// [`draw`], with `companions`: hollow markers joined to their points by a line.
+pub fn draw_with<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    points: &[Point],
+    companions: &[Companion],
+    axes: &Axes,
+    named: bool,
+) -> Result<(), String> {
+    let xr = log_range(
+        points
+            .iter()
+            .map(|p| p.3)
+            .chain(companions.iter().map(|c| c.0)),
+    );
     // The plotting area: the root less margins (2 × 20), label areas (80 left, 56 below)
     // and the caption (about 30).
     let (width, height) = root.dim_in_pixel();
@@ -57,6 +77,22 @@ pub fn draw<DB: DrawingBackend>(
         .axis_desc_style(text(16))
         .draw()
         .map_err(fail)?;
+    for (x, x_point, y, class) in companions {
+        let colour = class_colour(*class);
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(*x, *y), (*x_point, *y)],
+                colour.mix(0.6).stroke_width(1),
+            )))
+            .map_err(fail)?;
+        chart
+            .draw_series(std::iter::once(Circle::new(
+                (*x, *y),
+                4,
+                colour.stroke_width(1),
+            )))
+            .map_err(fail)?;
+    }
     for (name, class, provenance, x, y) in points {
         let colour = class_colour(*class);
         let style = if provenance.is_measured() {

@@ -1,7 +1,7 @@
 //! Model size against energy, log–log: one point per model (mean over its tasks).
 
 use super::Figure;
-use super::scatter::{self, Axes, Point};
+use super::scatter::{self, Axes, Companion, Point};
 use super::style::{count_tick, provenance_suffix};
 use crate::aggregate::ModelRow;
 use plotters::coord::Shift;
@@ -10,6 +10,8 @@ use plotters::prelude::*;
 /// The size plot's data.
 pub struct SizeEnergy {
     points: Vec<Point>,
+    /// Models whose active parameters differ from the total: a hollow marker there.
+    active: Vec<Companion>,
 }
 
 impl SizeEnergy {
@@ -30,7 +32,19 @@ impl SizeEnergy {
                 })
             })
             .collect();
-        Self { points }
+        let active = models
+            .iter()
+            .filter_map(|m| {
+                let (p, a) = (m.parameters? as f64, m.active_parameters? as f64);
+                (p > 0.0 && a > 0.0 && m.kwh_per_1000_mean > 0.0).then_some((
+                    a,
+                    p,
+                    m.kwh_per_1000_mean,
+                    m.class,
+                ))
+            })
+            .collect();
+        Self { points, active }
     }
 
     /// Whether there is anything to draw.
@@ -47,10 +61,20 @@ impl Figure for SizeEnergy {
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let axes = Axes {
             caption: "Model size and energy",
-            x_desc: "parameters (log scale)",
+            x_desc: if self.active.is_empty() {
+                "parameters (log scale)"
+            } else {
+                "parameters (log scale; hollow marker joined by a line: active parameters per token)"
+            },
             y_desc: "kWh per 1,000 inferences (log scale)",
             x_tick: count_tick,
         };
-        scatter::draw(root, &self.points, &axes, self.points.len() <= 30)
+        scatter::draw_with(
+            root,
+            &self.points,
+            &self.active,
+            &axes,
+            self.points.len() <= 30,
+        )
     }
 }
