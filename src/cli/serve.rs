@@ -144,6 +144,15 @@ pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         }
         gguf_out.push((name.to_string(), std::path::PathBuf::from(path)));
     }
+    if args.calibration.is_some()
+        && !specs
+            .iter()
+            .any(|s| s.techniques.prune.is_some() || s.techniques.depths.is_some())
+    {
+        anyhow::bail!(
+            "--calibration is read by +prune and +mod only, and no --generator has either: add one or leave --calibration out"
+        );
+    }
     let options = LoadOptions {
         seed: args.seed,
         max_input_tokens: args.max_input_tokens,

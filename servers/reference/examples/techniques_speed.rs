@@ -69,6 +69,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     let tokens: usize = args[0].parse()?;
     let rounds: usize = args[1].parse()?;
+    if tokens == 0 || rounds == 0 {
+        return Err("TOKENS and ROUNDS must be at least 1".into());
+    }
     let mut rows = Vec::new();
     for text in &args[2..] {
         let spec = ModelSpec::parse(Task::Generation, text)?;
@@ -107,11 +110,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = r.served.techniques();
         let mut notes: Vec<String> = t.names().iter().map(|s| s.to_string()).collect();
         if let Some(d) = &t.mixture_of_depths
-            && d.tokens_offered > 0
+            && d.generated_tokens_offered > 0
         {
             notes.push(format!(
-                "routed {:.1}% of tokens offered",
-                100.0 * d.tokens_routed as f64 / d.tokens_offered as f64
+                "routed {:.1}% of generated tokens",
+                100.0 * d.generated_tokens_routed as f64 / d.generated_tokens_offered as f64
             ));
         }
         if let Some(removed) = &t.removed_layers {

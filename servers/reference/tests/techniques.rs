@@ -272,6 +272,35 @@ fn pruning_removes_the_block_of_least_angular_distance_and_keeps_the_rest_intact
     let full_states = full.hidden_states(PROMPT).unwrap();
     assert_eq!(states.len(), 6);
     assert!(rel_diff(&states[best], &full_states[best]) < 1e-6);
+    // Independently: a model built with blocks best..best+n left out of its weights (the
+    // later blocks renumbered down) computes the same logits as the pruned one.
+    let init = SeededInit::new(7);
+    build_with(&c, &init);
+    let renamed: std::collections::HashMap<String, Tensor> = init
+        .tensors()
+        .into_iter()
+        .filter_map(|(name, t)| {
+            let Some(rest) = name.strip_prefix("model.layers.") else {
+                return Some((name, t));
+            };
+            let (layer, tail) = rest.split_once('.').unwrap();
+            let layer: usize = layer.parse().unwrap();
+            if (best..best + n).contains(&layer) {
+                return None;
+            }
+            let layer = if layer >= best + n { layer - n } else { layer };
+            Some((format!("model.layers.{layer}.{tail}"), t))
+        })
+        .collect();
+    let shorter = LlamaConfig {
+        num_hidden_layers: c.num_hidden_layers - n,
+        ..c.clone()
+    };
+    let vb = VarBuilder::from_tensors(renamed, DType::F32, &Device::Cpu);
+    let want = Llama::load(&shorter, WeightFormat::F32, vb).unwrap();
+    let want = want.forward(PROMPT, &mut want.new_cache()).unwrap();
+    let (_, got) = pruned.start(PROMPT).unwrap();
+    assert!(rel_diff(&got, &want) < 1e-6, "{}", rel_diff(&got, &want));
     // Fewer parameters by exactly the removed blocks.
     let per_block = full.blocks()[0].parameters(false);
     assert_eq!(
@@ -279,6 +308,10 @@ fn pruning_removes_the_block_of_least_angular_distance_and_keeps_the_rest_intact
         Generator::parameter_count(&full) - n * per_block
     );
     assert!(full.flops_per_token(16) > pruned_flops(&c, best, n));
+}
+
+fn build_with(c: &LlamaConfig, init: &SeededInit) -> Llama {
+    Llama::load(c, WeightFormat::F32, init.var_builder()).unwrap()
 }
 
 fn pruned_flops(c: &LlamaConfig, first: usize, n: usize) -> f64 {
@@ -369,6 +402,45 @@ fn mixture_of_depths_routes_the_capacity_share_of_a_prompt_and_skips_the_rest() 
 }
 
 #[test]
+fn at_full_capacity_a_cached_step_equals_the_whole_sequence_at_once() {
+    // Every token through every routed block: prompt and cached step must then agree, which
+    // checks the routed tokens' rotary positions, their causal mask against the block's own
+    // cache, and that cache's contents.
+    let c = LlamaConfig {
+        num_hidden_layers: 4,
+        mixture_of_depths: Some(DepthsSpec { capacity: 1.0 }),
+        ..preset("llama-test")
+    };
+    let mut m = build(&c, 10);
+    m.calibrate_depths(&[PROMPT.to_vec()]).unwrap();
+    let whole = m.forward(PROMPT, &mut m.new_cache()).unwrap();
+    let mut cache = m.new_cache();
+    m.forward(&PROMPT[..7], &mut cache).unwrap();
+    let mut last = None;
+    for &t in &PROMPT[7..] {
+        last = Some(m.forward(&[t], &mut cache).unwrap());
+    }
+    let stepped = last.unwrap();
+    assert!(
+        rel_diff(&stepped, &whole) < 1e-4,
+        "{}",
+        rel_diff(&stepped, &whole)
+    );
+    let info = m.techniques().mixture_of_depths.unwrap();
+    assert_eq!(info.generated_tokens_routed, info.generated_tokens_offered);
+    // The routers do change the function: the same weights without them differ.
+    let plain = build(
+        &LlamaConfig {
+            mixture_of_depths: None,
+            ..c.clone()
+        },
+        10,
+    );
+    let dense = plain.forward(PROMPT, &mut plain.new_cache()).unwrap();
+    assert!(rel_diff(&dense, &whole) > 1e-3);
+}
+
+#[test]
 fn generated_tokens_pass_a_routed_block_at_about_the_calibrated_share() {
     let c = LlamaConfig {
         num_hidden_layers: 4,
@@ -382,6 +454,14 @@ fn generated_tokens_pass_a_routed_block_at_about_the_calibrated_share() {
     m.calibrate_depths(&prompts).unwrap();
     let before = m.techniques().mixture_of_depths.unwrap();
     assert!(before.calibrated);
+    // Calibration ran prompts, but the counts start after it.
+    assert_eq!(
+        (
+            before.prompt_tokens_offered,
+            before.generated_tokens_offered
+        ),
+        (0, 0)
+    );
     // Generate greedily from fresh prompts and count what the routed blocks took.
     for i in 0..4u32 {
         let mut cache = m.new_cache();
@@ -393,11 +473,12 @@ fn generated_tokens_pass_a_routed_block_at_about_the_calibrated_share() {
         }
     }
     let after = m.techniques().mixture_of_depths.unwrap();
-    let prompt_routed = 2 * 4; // ceil(0.125 × 8) = 1 per prompt per routed block
-    let offered = after.tokens_offered - before.tokens_offered - 2 * 4 * 8;
-    let routed = after.tokens_routed - before.tokens_routed - prompt_routed;
-    assert_eq!(offered, 2 * 4 * 40);
-    let share = routed as f64 / offered as f64;
+    // Two routed blocks; each prompt of 8 gives each ⌈0.125 × 8⌉ = 1 token.
+    assert_eq!(after.prompt_tokens_offered, 2 * 4 * 8);
+    assert_eq!(after.prompt_tokens_routed, 2 * 4);
+    assert_eq!(after.generated_tokens_offered, 2 * 4 * 40);
+    let routed = after.generated_tokens_routed;
+    let share = routed as f64 / after.generated_tokens_offered as f64;
     // Seeded weights: the decode-time share is near, not at, the capacity.
     assert!(share < 0.5, "{share}: the threshold passes most tokens");
     assert!(routed > 0, "no generated token went through a routed block");
@@ -418,10 +499,25 @@ fn launch_syntax_parses_techniques_and_refuses_what_cannot_be_done() {
         ("llama-test+sparsity=2", "no technique `+sparsity=2`"),
         ("llama-test+prune=0", "at least one block"),
         ("dir/model+mod", "only presets"),
+        ("llama-test+mod+prune", "prune with a value"),
     ] {
         let err = ModelSpec::parse(Task::Generation, bad).unwrap_err();
         assert!(err.to_string().contains(says), "{bad}: {err}");
     }
+    // A `+` that starts no technique in a path's last part is the path's.
+    let s = ModelSpec::parse(Task::Generation, "g=models/c++model").unwrap();
+    assert_eq!(
+        s.source,
+        reference::Source::Folder("models/c++model".into())
+    );
+    let s = ModelSpec::parse(Task::Generation, "g=models/a+b+prune=2").unwrap();
+    assert_eq!(
+        s.source,
+        reference::Source::Folder("models/a+b+prune=2".into())
+    );
+    let s = ModelSpec::parse(Task::Generation, "g=models/llama+prune=2").unwrap();
+    assert_eq!(s.source, reference::Source::Folder("models/llama".into()));
+    assert_eq!(s.techniques.prune, Some(PruneAmount::Layers(2)));
     let err = ModelSpec::parse(Task::Classification, "tiny+prune=1").unwrap_err();
     assert!(err.to_string().contains("generators only"), "{err}");
     // GPT-2 has no Mixture-of-Depths variant: the load says so.
@@ -476,6 +572,11 @@ async fn v1_models_reports_active_parameters_and_each_technique() {
     assert_eq!(
         depths["techniques"]["mixture_of_depths"]["calibrated"],
         true
+    );
+    // Calibration is not counted as routing.
+    assert_eq!(
+        depths["techniques"]["mixture_of_depths"]["prompt_tokens_offered"],
+        0
     );
     assert_eq!(
         depths["techniques"]["mixture_of_depths"]["routed_blocks"],

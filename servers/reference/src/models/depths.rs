@@ -40,33 +40,69 @@ impl DepthsSpec {
         index % 2 == 1
     }
 
-    /// How many of a prompt's `seq` tokens a routed block takes (at least one).
+    /// How many of a prompt's `seq` tokens a routed block takes: ⌈capacity × seq⌉, at least
+    /// one (a product a rounding error above a whole number counts as that number).
     pub fn prompt_tokens(&self, seq: usize) -> usize {
-        ((self.capacity * seq as f64).ceil() as usize).clamp(1, seq.max(1))
+        ((self.capacity * seq as f64 - 1e-9).ceil() as usize).clamp(1, seq.max(1))
     }
 }
 
-/// The router of one routed block, with what it has routed so far.
+/// Tokens offered to a routed block and taken by it.
+#[derive(Debug, Default)]
+struct Counter {
+    offered: AtomicU64,
+    routed: AtomicU64,
+}
+
+impl Counter {
+    fn add(&self, offered: usize, routed: usize) {
+        self.offered.fetch_add(offered as u64, Ordering::Relaxed);
+        self.routed.fetch_add(routed as u64, Ordering::Relaxed);
+    }
+
+    fn get(&self) -> (u64, u64) {
+        (
+            self.offered.load(Ordering::Relaxed),
+            self.routed.load(Ordering::Relaxed),
+        )
+    }
+
+    fn reset(&self) {
+        self.offered.store(0, Ordering::Relaxed);
+        self.routed.store(0, Ordering::Relaxed);
+    }
+}
+
+/// The router of one routed block, with what it has routed so far (prompts and generated
+/// tokens apart).
 #[derive(Debug)]
 pub struct DepthRouter {
     /// Router weights `[hidden]`: a token's score is `w · x`.
     pub weight: Tensor,
     /// A generated token goes through the block when its score exceeds this.
     threshold: f32,
-    /// Whether the threshold was calibrated (else it is 0: half of all tokens).
+    /// Whether the threshold was calibrated (until then it is +∞: no generated token
+    /// passes).
     calibrated: bool,
-    offered: AtomicU64,
-    routed: AtomicU64,
+    prompts: Counter,
+    generated: Counter,
 }
 
 impl Clone for DepthRouter {
     fn clone(&self) -> Self {
+        let copy = |c: &Counter| {
+            let (o, r) = c.get();
+            Counter {
+                offered: AtomicU64::new(o),
+                routed: AtomicU64::new(r),
+            }
+        };
         Self {
             weight: self.weight.clone(),
             threshold: self.threshold,
             calibrated: self.calibrated,
-            offered: AtomicU64::new(self.offered.load(Ordering::Relaxed)),
-            routed: AtomicU64::new(self.routed.load(Ordering::Relaxed)),
+            prompts: copy(&self.prompts),
+            generated: copy(&self.generated),
         }
     }
 }
@@ -76,10 +112,10 @@ impl DepthRouter {
     pub fn new(weight: Tensor) -> Self {
         Self {
             weight,
-            threshold: 0.0,
+            threshold: f32::INFINITY,
             calibrated: false,
-            offered: AtomicU64::new(0),
-            routed: AtomicU64::new(0),
+            prompts: Counter::default(),
+            generated: Counter::default(),
         }
     }
 
@@ -105,10 +141,12 @@ impl DepthRouter {
             order.sort_unstable();
             order
         };
-        self.offered
-            .fetch_add(scores.len() as u64, Ordering::Relaxed);
-        self.routed
-            .fetch_add(picked.len() as u64, Ordering::Relaxed);
+        let counter = if decoding {
+            &self.generated
+        } else {
+            &self.prompts
+        };
+        counter.add(scores.len(), picked.len());
         picked
     }
 
@@ -123,7 +161,7 @@ impl DepthRouter {
         // lowest when all pass.
         self.threshold = match scores.len().checked_sub(pass + 1) {
             Some(i) => scores[i],
-            None => scores[0] - 1.0,
+            None => f32::NEG_INFINITY,
         };
         self.calibrated = true;
     }
@@ -133,12 +171,20 @@ impl DepthRouter {
         self.calibrated.then_some(self.threshold)
     }
 
-    /// Tokens offered to and taken by this block so far.
-    pub fn counts(&self) -> (u64, u64) {
-        (
-            self.offered.load(Ordering::Relaxed),
-            self.routed.load(Ordering::Relaxed),
-        )
+    /// Prompt tokens offered to and taken by this block since the counts were reset.
+    pub fn prompt_counts(&self) -> (u64, u64) {
+        self.prompts.get()
+    }
+
+    /// Generated tokens offered to and taken by this block since the counts were reset.
+    pub fn generated_counts(&self) -> (u64, u64) {
+        self.generated.get()
+    }
+
+    /// Forgets what was routed so far (after calibration and pruning, which run prompts).
+    pub fn reset_counts(&self) {
+        self.prompts.reset();
+        self.generated.reset();
     }
 }
 
@@ -149,4 +195,62 @@ pub fn gate(scores: &[f32], selected: &[u32]) -> Vec<f32> {
         .iter()
         .map(|&i| 1.0 / (1.0 + (-scores[i as usize]).exp()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    fn router() -> DepthRouter {
+        DepthRouter::new(Tensor::zeros(4, candle_core::DType::F32, &Device::Cpu).unwrap())
+    }
+
+    #[test]
+    fn calibration_passes_the_capacity_share_of_its_own_scores() {
+        let spec = DepthsSpec { capacity: 0.25 };
+        let scores: Vec<f32> = (0..40)
+            .map(|i| ((i * 17) % 40) as f32 * 0.5 - 3.0)
+            .collect();
+        let mut r = router();
+        assert_eq!(r.threshold(), None);
+        r.calibrate(&mut scores.clone(), &spec);
+        let t = r.threshold().unwrap();
+        let pass = scores.iter().filter(|&&s| s > t).count();
+        assert_eq!(pass, spec.prompt_tokens(40));
+        assert_eq!(pass, 10);
+        // Each score decided alone as a generated token: the same ten pass.
+        let one_by_one: usize = scores
+            .iter()
+            .map(|s| r.select(std::slice::from_ref(s), &spec, true).len())
+            .sum();
+        assert_eq!(one_by_one, 10);
+        assert_eq!(r.generated_counts(), (40, 10));
+        assert_eq!(r.prompt_counts(), (0, 0));
+        r.reset_counts();
+        assert_eq!(r.generated_counts(), (0, 0));
+    }
+
+    #[test]
+    fn full_capacity_passes_every_generated_token() {
+        let spec = DepthsSpec { capacity: 1.0 };
+        let mut r = router();
+        r.calibrate(&mut [1e30, 2e30, -5.0], &spec);
+        assert_eq!(r.select(&[-1e38], &spec, true), vec![0]);
+        // Uncalibrated, nothing passes.
+        assert!(router().select(&[1e30], &spec, true).is_empty());
+    }
+
+    #[test]
+    fn prompts_take_the_ceiling_of_the_capacity_share() {
+        let c = |capacity: f64, seq: usize| DepthsSpec { capacity }.prompt_tokens(seq);
+        assert_eq!(c(0.07, 100), 7);
+        assert_eq!(c(0.125, 12), 2);
+        assert_eq!(c(0.125, 1), 1);
+        assert_eq!(c(1.0, 5), 5);
+        let r = router();
+        let picked = r.select(&[0.1, 3.0, -2.0, 2.0], &DepthsSpec { capacity: 0.5 }, false);
+        assert_eq!(picked, vec![1, 3]);
+        assert_eq!(r.prompt_counts(), (4, 2));
+    }
 }

@@ -229,11 +229,16 @@ impl HfGeneratorConfig for MixtralConfig {
     const MODEL_TYPE: &'static str = "mixtral";
 
     fn from_hf_json(v: &serde_json::Value) -> std::result::Result<Self, String> {
-        let c = LlamaConfig::from_hf_json(v)?;
+        let mut c = LlamaConfig::from_hf_json(v)?;
         if c.moe.is_none() {
             return Err(
                 "a mixtral config needs `num_local_experts` and `num_experts_per_tok`".into(),
             );
+        }
+        // Attention here is over the whole context: serve no more than the sliding window,
+        // where the two agree.
+        if let Some(window) = v.get("sliding_window").and_then(serde_json::Value::as_u64) {
+            c.max_position_embeddings = c.max_position_embeddings.min(window as usize);
         }
         Ok(Self(c))
     }
@@ -556,7 +561,8 @@ impl Llama {
         }
     }
 
-    /// The dimensions.
+    /// The dimensions; after pruning, `num_hidden_layers` is the blocks kept (and the
+    /// config's analytic counts no longer apply: [`Llama::parameters`] counts the model).
     pub fn config(&self) -> &LlamaConfig {
         &self.config
     }
@@ -667,20 +673,24 @@ impl Llama {
     }
 
     /// FLOPs (a multiply-add counted as 2) of one generated token after `context` cached
-    /// tokens, counting the matrices it goes through: a mixture's `top_k` experts, and each
-    /// routed block at its capacity share.
+    /// tokens, counting the matrices it goes through: a mixture's `top_k` experts; a routed
+    /// block's router on every token and the block itself with probability `capacity`,
+    /// attending then to the `capacity` share of the context its cache holds (the expected
+    /// cost, when generation routes at the capacity).
     pub fn flops_per_token(&self, context: usize) -> f64 {
         let c = &self.config;
-        let attention = 2.0 * 2.0 * (context + 1) as f64 * c.hidden_size as f64;
+        let attention = |keys: f64| 2.0 * 2.0 * keys * c.hidden_size as f64;
         let blocks: f64 = self
             .blocks
             .iter()
-            .map(|b| {
-                let linears = 2.0 * b.parameters(true) as f64 + attention;
-                match (&b.router, c.mixture_of_depths) {
-                    (Some(_), Some(spec)) => spec.capacity * linears,
-                    _ => linears,
+            .map(|b| match (&b.router, c.mixture_of_depths) {
+                (Some(r), Some(spec)) => {
+                    let router = r.weight.elem_count() as f64;
+                    let block = 2.0 * (b.parameters(true) as f64 - router);
+                    let keys = spec.capacity * context as f64 + 1.0;
+                    2.0 * router + spec.capacity * (block + attention(keys))
                 }
+                _ => 2.0 * b.parameters(true) as f64 + attention(context as f64 + 1.0),
             })
             .sum();
         let head = self.lm_head.as_ref().unwrap_or(&self.embed).elements();
@@ -717,7 +727,14 @@ impl Llama {
         }
         for (block, mut s) in self.blocks.iter_mut().zip(scores) {
             if let Some(router) = block.router.as_mut() {
+                if s.is_empty() {
+                    candle_core::bail!(
+                        "Mixture-of-Depths needs calibration prompts with at least one token each"
+                    );
+                }
                 router.calibrate(&mut s, &spec);
+                // Calibration (and pruning before it) ran prompts: count from here on.
+                router.reset_counts();
             }
         }
         Ok(())
@@ -725,26 +742,30 @@ impl Llama {
 
     /// What this model's layout does to save work, for /v1/models.
     pub fn techniques(&self) -> Techniques {
-        let depths = self.config.mixture_of_depths.map(|spec| {
-            let mut routed_blocks = Vec::new();
-            let (mut offered, mut routed) = (0, 0);
-            let mut thresholds = Vec::new();
+        let depths = self.config.mixture_of_depths.and_then(|spec| {
+            let mut info = DepthsInfo {
+                capacity: spec.capacity,
+                routed_blocks: Vec::new(),
+                calibrated: true,
+                prompt_tokens_offered: 0,
+                prompt_tokens_routed: 0,
+                generated_tokens_offered: 0,
+                generated_tokens_routed: 0,
+            };
             for (b, &origin) in self.blocks.iter().zip(self.kept.origin()) {
                 if let Some(r) = &b.router {
-                    routed_blocks.push(origin);
-                    let (o, t) = r.counts();
-                    offered += o;
-                    routed += t;
-                    thresholds.push(r.threshold());
+                    info.routed_blocks.push(origin);
+                    let (o, t) = r.prompt_counts();
+                    info.prompt_tokens_offered += o;
+                    info.prompt_tokens_routed += t;
+                    let (o, t) = r.generated_counts();
+                    info.generated_tokens_offered += o;
+                    info.generated_tokens_routed += t;
+                    info.calibrated &= r.threshold().is_some();
                 }
             }
-            DepthsInfo {
-                capacity: spec.capacity,
-                routed_blocks,
-                calibrated: thresholds.iter().all(Option::is_some),
-                tokens_offered: offered,
-                tokens_routed: routed,
-            }
+            // Pruning may have removed every routed block: no routing is left to report.
+            (!info.routed_blocks.is_empty()).then_some(info)
         });
         Techniques {
             mixture_of_experts: self.config.moe,

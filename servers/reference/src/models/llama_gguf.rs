@@ -232,6 +232,12 @@ fn config_of(
             .and_then(|x| x.to_string().parse::<f64>().ok())
             .unwrap_or(default)
     };
+    if int("llama.expert_count").is_ok_and(|e| e > 0) {
+        candle_core::bail!(
+            "{}: a mixture of experts in GGUF (llama.expert_count) is not read here; load its Hugging Face folder instead",
+            path.display()
+        );
+    }
     let heads = int("llama.attention.head_count")?;
     let vocab = match int("llama.vocab_size") {
         Ok(v) => v,

@@ -79,8 +79,12 @@ pub struct DepthsInfo {
     pub routed_blocks: Vec<usize>,
     /// Whether every routed block's generation threshold was calibrated.
     pub calibrated: bool,
-    /// Tokens offered to the routed blocks so far (prompts and generated ones).
-    pub tokens_offered: u64,
-    /// Tokens the routed blocks took.
-    pub tokens_routed: u64,
+    /// Prompt tokens offered to the routed blocks since launch (calibration not counted).
+    pub prompt_tokens_offered: u64,
+    /// Prompt tokens the routed blocks took (the capacity's share, by construction).
+    pub prompt_tokens_routed: u64,
+    /// Generated tokens offered to the routed blocks since launch.
+    pub generated_tokens_offered: u64,
+    /// Generated tokens the routed blocks took: the share routed during generation.
+    pub generated_tokens_routed: u64,
 }

@@ -86,13 +86,14 @@ impl Calibration {
         Ok(Self { texts, source })
     }
 
-    /// The texts as token ids, each cut to [`MAX_PROMPT_TOKENS`].
-    pub fn token_ids(&self, tokenizer: &TextTokenizer) -> Result<Vec<Vec<u32>>> {
+    /// The texts as token ids, each cut to [`MAX_PROMPT_TOKENS`] and to the model's
+    /// `context`.
+    pub fn token_ids(&self, tokenizer: &TextTokenizer, context: usize) -> Result<Vec<Vec<u32>>> {
         self.texts
             .iter()
             .map(|t| {
                 let mut ids = tokenizer.encode(t)?.ids;
-                ids.truncate(MAX_PROMPT_TOKENS);
+                ids.truncate(MAX_PROMPT_TOKENS.min(context));
                 Ok(ids)
             })
             .collect()

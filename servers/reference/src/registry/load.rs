@@ -213,7 +213,7 @@ fn launch_techniques(
         Some(path) => Calibration::from_file(path)?,
         None => Calibration::bundled(),
     };
-    let prompts = calibration.token_ids(tokenizer)?;
+    let prompts = calibration.token_ids(tokenizer, g.max_context())?;
     let choice =
         match t.prune {
             Some(amount) => {

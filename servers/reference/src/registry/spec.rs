@@ -129,9 +129,18 @@ impl ModelSpec {
             spec: text.to_string(),
             message,
         };
-        // Modifiers follow the last `/` (a folder's name may hold a `+`).
+        // Modifiers follow the last `/`. A path whose last part holds a `+` followed by
+        // anything but `prune=…`/`mod…` (or that exists as written) is a path.
         let cut = what.rfind('/').map_or(0, |i| i + 1);
-        let (what, techniques) = match what[cut..].find('+') {
+        let looks_like_techniques = |tail: &str| {
+            tail.split('+')
+                .all(|p| p.starts_with("prune") || p == "mod" || p.starts_with("mod="))
+        };
+        let modifiers = what[cut..].find('+').filter(|&i| {
+            let is_path = cut > 0 || Path::new(what).exists();
+            !is_path || (looks_like_techniques(&what[cut + i + 1..]) && !Path::new(what).exists())
+        });
+        let (what, techniques) = match modifiers {
             Some(i) => {
                 let parts: Vec<&str> = what[cut + i + 1..].split('+').collect();
                 let t = LaunchTechniques::parse(&parts).map_err(&bad)?;
