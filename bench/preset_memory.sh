@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The reference server's resident memory per preset: starts `joulebench serve` with one
 # model at a time, waits until /v1/models answers (the model is loaded), and reads the
-# server's VmRSS and VmHWM (peak) from /proc. Prints a Markdown table for docs/techniques.md.
+# server's VmRSS and VmHWM (peak) from /proc. Prints a Markdown table for docs/techniques.md
+# (MB = 10⁶ bytes throughout).
 # Not part of the tests. Usage: bench/preset_memory.sh [PRESET[:FORMAT][+...] ...]
 # (default: every generator and encoder preset in FP32, and the technique variants).
 set -euo pipefail
@@ -55,6 +56,7 @@ params = m["parameters"]
 active = m.get("active_parameters", params)
 p = f"{params / 1e6:.1f}M" + (f" ({active / 1e6:.1f}M active)" if active != params else "")
 w = m["weights"]["bytes"] / 1e6
-print(f"| {spec} | {p} | {w:.0f} | {int(rss) / 1024:.0f} | {int(hwm) / 1024:.0f} | {float(loaded) - float(start):.1f} |")
+mb = lambda kib: int(kib) * 1024 / 1e6
+print(f"| {spec} | {p} | {w:.0f} | {mb(rss):.0f} | {mb(hwm):.0f} | {float(loaded) - float(start):.1f} |")
 PY
 done

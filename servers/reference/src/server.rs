@@ -112,9 +112,13 @@ impl RunningServer {
         options: &LoadOptions,
     ) -> Result<Arc<ModelRegistry>, ServeError> {
         let (specs, options) = (specs.to_vec(), options.clone());
-        let registry = tokio::task::spawn_blocking(move || ModelRegistry::load(&specs, &options))
-            .await
-            .map_err(|e| ServeError::Serve(format!("model loading task failed: {e}")))??;
+        let registry = tokio::task::spawn_blocking(move || {
+            let registry = ModelRegistry::load(&specs, &options);
+            release_load_buffers();
+            registry
+        })
+        .await
+        .map_err(|e| ServeError::Serve(format!("model loading task failed: {e}")))??;
         self.install(registry)
     }
 
@@ -142,5 +146,17 @@ impl RunningServer {
                 Ok(())
             }
         }
+    }
+}
+
+/// Hands the memory freed while loading (seeded FP32 weights, quantization buffers) back to
+/// the system, so the resident set after load is the weights served: glibc keeps freed
+/// heap memory otherwise (its mmap threshold grows as large buffers are freed), which made a
+/// ternary SmolLM2-135M hold 529 MB for 140 MB of weights.
+fn release_load_buffers() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory at the top of glibc's heaps to the system.
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
