@@ -231,11 +231,13 @@ impl LlamaBlock {
     }
 
     /// `x` `[rows, seq, e]`, one cache slot per row: the linear layers on all rows at once,
-    /// rotary embeddings and attention per row against its own cache.
+    /// rotary embeddings (each row's cosines and sines in `rotary`, built once per forward pass
+    /// for every block) and attention per row against its own cache.
     fn forward(
         &self,
         x: &Tensor,
         slots: &mut [&mut Option<(Tensor, Tensor)>],
+        rotary: &[(Tensor, Tensor)],
         model: &Llama,
     ) -> Result<Tensor> {
         let c = &model.config;
@@ -248,14 +250,13 @@ impl LlamaBlock {
         );
         let (heads, kv_heads) = (c.num_attention_heads, c.num_key_value_heads);
         let mut ctxs = Vec::with_capacity(rows);
-        for (r, slot) in slots.iter_mut().enumerate() {
+        for ((r, slot), (cos, sin)) in slots.iter_mut().enumerate().zip(rotary) {
             let past = match slot.as_ref() {
                 Some((pk, _)) => pk.dim(2)?,
                 None => 0,
             };
-            let (cos, sin) = model.rotary(past, seq)?;
-            let q = rope_i(&split_heads(&row(&q, r, rows)?, heads)?, &cos, &sin)?;
-            let k = rope_i(&split_heads(&row(&k, r, rows)?, kv_heads)?, &cos, &sin)?;
+            let q = rope_i(&split_heads(&row(&q, r, rows)?, heads)?, cos, sin)?;
+            let k = rope_i(&split_heads(&row(&k, r, rows)?, kv_heads)?, cos, sin)?;
             let v = split_heads(&row(&v, r, rows)?, kv_heads)?;
             let (k, v) = append_kv(slot, k, v)?;
             let rep = heads / kv_heads;
@@ -415,10 +416,11 @@ impl Llama {
         let input = Tensor::from_slice(ids, (1, ids.len()), &Device::Cpu)?;
         let mut x = self.embed.rows(&input)?;
         let mut out = Vec::with_capacity(self.blocks.len() + 1);
+        let rotary = [self.rotary(0, ids.len())?];
         let mut caches = [&mut cache];
         for (layer, block) in self.blocks.iter().enumerate() {
             out.push(x.squeeze(0)?);
-            x = block.forward(&x, &mut layer_slots(&mut caches, layer)?, self)?;
+            x = block.forward(&x, &mut layer_slots(&mut caches, layer)?, &rotary, self)?;
         }
         out.push(x.squeeze(0)?);
         Ok(out)
@@ -453,8 +455,13 @@ impl CachedForward for Llama {
         }
         let input = Tensor::from_slice(ids, (rows, seq), &Device::Cpu)?;
         let mut x = self.embed.rows(&input)?;
+        // Every block rotates the same positions: one table per row for all of them.
+        let rotary = caches
+            .iter()
+            .map(|cache| self.rotary(cache.len(), seq))
+            .collect::<Result<Vec<_>>>()?;
         for (layer, block) in self.blocks.iter().enumerate() {
-            x = block.forward(&x, &mut layer_slots(caches, layer)?, self)?;
+            x = block.forward(&x, &mut layer_slots(caches, layer)?, &rotary, self)?;
         }
         for cache in caches.iter_mut() {
             cache.advance(seq);
