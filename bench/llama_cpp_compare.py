@@ -57,18 +57,25 @@ def load_llama(path, threads, n_ctx):
     )
 
 
+def next_id(llm):
+    """The greedy next id from the last evaluated token's logits (llama-cpp-python's `eval`
+    no longer copies them into `scores` unless `logits_all`)."""
+    ptr = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
+    return int(np.argmax(np.ctypeslib.as_array(ptr, shape=(llm.n_vocab(),))))
+
+
 def theirs(path, threads, prompt, steps):
     llm = load_llama(path, threads, n_ctx=prompt + steps + 64)
     try:
         ids = list(range(5, 5 + prompt))
         llm.eval(ids)
-        nxt = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+        nxt = next_id(llm)
         out = []
         t = time.perf_counter()
         for _ in range(steps):
             out.append(nxt)
             llm.eval([nxt])
-            nxt = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+            nxt = next_id(llm)
         per = (time.perf_counter() - t) * 1e3 / steps
         out.append(nxt)
         return per, out
