@@ -97,8 +97,17 @@ impl Linear {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match self {
             Self::Dense(lin) => dense(lin, x),
-            Self::Quantized { matmul, bias, .. } => {
-                let y = matmul.forward(&x.contiguous()?)?;
+            Self::Quantized {
+                weight,
+                matmul,
+                bias,
+            } => {
+                // Decode steps over Q4_0/Q8_0 take the VNNI kernel where the CPU has it (the
+                // same floats as candle's); everything else goes through candle.
+                let y = match crate::quant::gemv::try_matmul(weight, x)? {
+                    Some(y) => y,
+                    None => matmul.forward(&x.contiguous()?)?,
+                };
                 match bias {
                     Some(b) => y.broadcast_add(b),
                     None => Ok(y),

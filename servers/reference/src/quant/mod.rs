@@ -5,6 +5,8 @@
 use candle_core::quantized::GgmlDType;
 use serde::Serialize;
 
+pub mod gemv;
+
 /// How a model's linear-layer weights are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WeightFormat {
