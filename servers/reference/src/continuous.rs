@@ -14,7 +14,7 @@
 use crate::batch::BatchSettings;
 use crate::error::{ModelError, Result};
 use crate::generate::{Generation, GenerationParams, Sampler, check_request};
-use crate::models::kv_cache::{CachedForward, KvCache};
+use crate::models::kv_cache::{CachedForward, KvCache, on_compute_pool};
 use crate::registry::{Network, ServedModel};
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -290,8 +290,10 @@ fn step(net: &dyn CachedForward, active: &mut Vec<Active>) {
     let logits = {
         let mut caches: Vec<&mut KvCache> = active.iter_mut().map(|a| &mut a.cache).collect();
         unpanicked(|| {
-            net.forward_batch(&ids, 1, &mut caches)
-                .and_then(|l| l.to_vec2::<f32>())
+            on_compute_pool(|| {
+                net.forward_batch(&ids, 1, &mut caches)
+                    .and_then(|l| l.to_vec2::<f32>())
+            })
         })
     };
     match logits {

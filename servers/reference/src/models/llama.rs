@@ -278,6 +278,21 @@ fn rms_norm(x: &Tensor, weight: &Tensor, eps: f64) -> Result<Tensor> {
     candle_nn::ops::rms_norm(&x.contiguous()?, weight, eps as f32)
 }
 
+/// Attention of one new token's query heads `q` `[1, heads, 1, d]` over the keys and values
+/// `[1, kv_heads, T, d]` of its grouped key/value heads, without repeating them: the `rep`
+/// query heads of each group form the rows of one product (query head `g·rep + i` reads
+/// key/value head `g`, as `repeat_kv` lays them out).
+fn attend_grouped(q: &Tensor, k: &Tensor, v: &Tensor, rep: usize) -> Result<Tensor> {
+    let (b, heads, _, d) = q.dims4()?;
+    let kv_heads = heads / rep;
+    let q = q.reshape((b, kv_heads, rep, d))?;
+    // The keys transposed as a view: the matmul reads them with strides rather than copying
+    // the whole cache every step.
+    let scores = (q.matmul(&k.t()?)? / (d as f64).sqrt())?;
+    let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+    probs.matmul(v)?.reshape((b, heads, 1, d))
+}
+
 /// One Llama block: its norms' scales, its attention projections, its MLP (dense or a
 /// mixture of experts) and, when it is routed (Mixture-of-Depths), its router.
 #[derive(Debug, Clone)]
@@ -414,14 +429,14 @@ impl LlamaBlock {
             let v = split_heads(&row(&v, r, rows)?, kv_heads)?;
             let (k, v) = append_kv(slot, k, v)?;
             let rep = heads / kv_heads;
+            if seq == 1 {
+                ctxs.push(merge_heads(&attend_grouped(&q, &k, &v, rep)?)?);
+                continue;
+            }
             let k = candle_transformers::utils::repeat_kv(k, rep)?.contiguous()?;
             let v = candle_transformers::utils::repeat_kv(v, rep)?.contiguous()?;
-            let mask = if seq > 1 {
-                Some(causal_mask(seq, past, x.device())?)
-            } else {
-                None
-            };
-            ctxs.push(merge_heads(&attend(&q, &k, &v, mask.as_ref())?)?);
+            let mask = causal_mask(seq, past, x.device())?;
+            ctxs.push(merge_heads(&attend(&q, &k, &v, Some(&mask))?)?);
         }
         let x = (x + self.o.forward(&cat_rows(ctxs)?)?)?;
         let h = rms_norm(&x, &self.post_norm, c.rms_norm_eps)?;
