@@ -8,26 +8,14 @@
 //! ```
 //!
 //! Arguments: tokens per run, rounds, the baseline spec, then the variants. Rounds run every
-//! model in turn (so a busy machine slows all alike); each figure is the median round.
+//! model in turn (so a busy machine slows all alike); each figure is the median round. The
+//! resident memory of each model alone is `bench/preset_memory.sh`'s.
 
 use joulebench_reference as reference;
 
 use reference::registry::Network;
 use reference::{Generator, LoadOptions, ModelSpec, ServedModel, Task};
 use std::time::Instant;
-
-/// The resident set from `/proc/self/status`, in MB.
-fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(f64::NAN, |kb| kb / 1024.0)
-}
 
 /// Milliseconds per token of `tokens` greedy steps after an 8-token prompt.
 fn ms_per_token(g: &dyn Generator, tokens: usize) -> Result<f64, Box<dyn std::error::Error>> {
@@ -58,7 +46,6 @@ fn generator(r: &Row) -> Result<&dyn Generator, Box<dyn std::error::Error>> {
 struct Row {
     spec: String,
     served: ServedModel,
-    rss_mb: f64,
     times: Vec<f64>,
 }
 
@@ -75,12 +62,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut rows = Vec::new();
     for text in &args[2..] {
         let spec = ModelSpec::parse(Task::Generation, text)?;
-        let before = rss_mb();
         let served = ServedModel::load(&spec, &LoadOptions::default())?;
         rows.push(Row {
             spec: text.clone(),
             served,
-            rss_mb: rss_mb() - before,
             times: Vec::new(),
         });
     }
@@ -99,9 +84,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::env::var("RAYON_NUM_THREADS").unwrap_or_else(|_| "all".into())
     );
     println!(
-        "| model | params (active) | weights MB | RSS +MB | ms/token | time ÷ base | FLOPs/token | FLOPs ÷ base | bytes ÷ base | techniques |"
+        "| model | params (active) | weights MB | ms/token | time ÷ base | FLOPs/token | FLOPs ÷ base | bytes ÷ base | techniques |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|");
     for r in &rows {
         let g = generator(r)?;
         let ms = median(r.times.clone());
@@ -121,12 +106,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             notes.push(format!("removed blocks {:?}", removed.removed));
         }
         println!(
-            "| {} | {:.1}M ({:.1}M) | {:.1} | {:.0} | {ms:.2} | {:.3} | {:.1}M | {:.3} | {:.3} | {} {} |",
+            "| {} | {:.1}M ({:.1}M) | {:.1} | {ms:.2} | {:.3} | {:.1}M | {:.3} | {:.3} | {} {} |",
             r.spec,
             r.served.parameters as f64 / 1e6,
             r.served.active_parameters as f64 / 1e6,
             bytes / 1e6,
-            r.rss_mb,
             ms / base_ms,
             flops / 1e6,
             flops / base_flops,
