@@ -354,6 +354,8 @@ fn write_server_models(
         })
     };
     let text = serde_json::to_string_pretty(&record).map_err(|e| io(e.to_string()))?;
+    // An external server has no log, so its run may not have made `servers/` yet.
+    std::fs::create_dir_all(log_dir).map_err(|e| io(e.to_string()))?;
     std::fs::write(&path, text).map_err(|e| io(e.to_string()))
 }
 
