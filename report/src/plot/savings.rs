@@ -8,6 +8,9 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use records::labels::FigureLabel;
 
+/// Label text size (px).
+const LABEL_PX: u32 = 12;
+
 /// One variant's bar: its label, ratio and interval (`None`: unbounded).
 struct Bar {
     label: String,
@@ -101,11 +104,20 @@ impl Figure for SavingsPlot {
             if self.estimated { "estimated " } else { "" }
         );
         let labels: Vec<String> = self.bars.iter().map(|b| b.label.clone()).collect();
+        let mut widest = 0;
+        for label in &labels {
+            let (w, _) = root
+                .estimate_text_size(label, &text(LABEL_PX))
+                .map_err(fail)?;
+            widest = widest.max(w);
+        }
+        // The labels' width plus the tick marks, leaving the plot at least 40% of the figure.
+        let label_px = (widest + 16).clamp(120, root.dim_in_pixel().0 * 3 / 5);
         let mut chart = ChartBuilder::on(root)
             .margin(20)
             .caption(&self.caption, text(20))
             .x_label_area_size(50)
-            .y_label_area_size(320)
+            .y_label_area_size(label_px)
             .build_cartesian_2d(0.0..right, -0.5..(n as f64 - 0.5))
             .map_err(fail)?;
         chart
@@ -122,7 +134,7 @@ impl Figure for SavingsPlot {
                     String::new()
                 }
             })
-            .label_style(text(12))
+            .label_style(text(LABEL_PX))
             .axis_desc_style(text(15))
             .draw()
             .map_err(fail)?;
@@ -171,5 +183,55 @@ impl Figure for SavingsPlot {
                 .map_err(fail)?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether any pixel of the columns `0..width` of an RGB buffer is not white.
+    fn inked(buffer: &[u8], figure_width: u32, width: u32) -> bool {
+        buffer
+            .chunks(3 * figure_width as usize)
+            .any(|row| row[..3 * width as usize].iter().any(|&c| c < 250))
+    }
+
+    #[test]
+    fn a_long_variant_label_is_drawn_whole_inside_the_figure() {
+        crate::plot::register_font().expect("font");
+        let plot = SavingsPlot {
+            task: "summarization".into(),
+            dataset: "summarization-sample".into(),
+            bars: vec![
+                Bar {
+                    label: "smollm2-pruned-50-q4_0 (layer-pruning+quantization) vs smollm2".into(),
+                    ratio: 0.53,
+                    ci: Some((0.45, 0.62)),
+                },
+                Bar {
+                    label: "a (moe) vs b".into(),
+                    ratio: 0.4,
+                    ci: None,
+                },
+            ],
+            estimated: true,
+            caption: "c".into(),
+        };
+        let (w, h) = plot.size();
+        let mut buffer = vec![0u8; (3 * w * h) as usize];
+        {
+            let root = BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area();
+            root.fill(&WHITE).expect("fill");
+            plot.draw(&root).expect("draw");
+            root.present().expect("present");
+        }
+        // The chart's margin is 20 px: a label that fits leaves it blank; one cut by the
+        // figure's edge inks it.
+        assert!(
+            !inked(&buffer, w, 16),
+            "a label runs past the figure's left edge"
+        );
+        assert!(inked(&buffer, w, w), "nothing was drawn");
     }
 }

@@ -9,6 +9,7 @@ pub mod builtin_tokenizer;
 pub mod continuous;
 pub mod error;
 pub mod generate;
+pub mod heap;
 pub mod http;
 pub mod inference;
 pub mod init;

@@ -114,7 +114,8 @@ impl RunningServer {
         let (specs, options) = (specs.to_vec(), options.clone());
         let registry = tokio::task::spawn_blocking(move || {
             let registry = ModelRegistry::load(&specs, &options);
-            release_load_buffers();
+            crate::heap::release_load_buffers();
+            crate::heap::keep_working_memory();
             registry
         })
         .await
@@ -146,17 +147,5 @@ impl RunningServer {
                 Ok(())
             }
         }
-    }
-}
-
-/// Hands the memory freed while loading (seeded FP32 weights, quantization buffers) back to
-/// the system, so the resident set after load is the weights served: glibc keeps freed
-/// heap memory otherwise (its mmap threshold grows as large buffers are freed), which made a
-/// ternary SmolLM2-135M hold 529 MB for 140 MB of weights.
-fn release_load_buffers() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim only returns free memory at the top of glibc's heaps to the system.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }

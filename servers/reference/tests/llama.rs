@@ -209,6 +209,27 @@ fn quantized_logits_stay_close_to_fp32_and_generate() {
 }
 
 #[test]
+fn a_prompt_over_quantized_weights_agrees_with_its_tokens_fed_one_by_one() {
+    // 24 tokens take the prompt path (weights dequantized for the FP32 GEMM); one token at
+    // a time takes the quantized matrix-vector path (activations quantized to Q8_0). Both
+    // compute the same model: the last logits differ by the activations' quantization only.
+    let c = test_config();
+    let prompt: Vec<u32> = (0..24).map(|i| 5 + i * 37).collect();
+    for format in [WeightFormat::Q8_0, WeightFormat::Q4_0] {
+        let q = build(&c, format, 3);
+        let whole = q.forward(&prompt, &mut q.new_cache()).unwrap();
+        let mut cache = q.new_cache();
+        let mut last = None;
+        for t in &prompt {
+            last = Some(q.forward(&[*t], &mut cache).unwrap());
+        }
+        let stepped = last.unwrap();
+        let err = rel_diff(&whole, &stepped);
+        assert!(err < 0.02, "{format}: prompt vs steps relative error {err}");
+    }
+}
+
+#[test]
 fn smollm2_widths_fall_back_for_q4_k() {
     // 576 is not a multiple of Q4_K's 256: those matrices are stored Q5_0, as llama.cpp does.
     let c = LlamaConfig {

@@ -102,6 +102,10 @@ impl Linear {
                 matmul,
                 bias,
             } => {
+                if crate::quant::prompt::dequantizes(weight.dtype(), x) {
+                    let w = crate::quant::prompt::dequantize(weight)?;
+                    return dense(&candle_nn::Linear::new(w, bias.clone()), x);
+                }
                 // Decode steps over Q4_0/Q8_0 take the VNNI kernel where the CPU has it (the
                 // same floats as candle's); everything else goes through candle.
                 let y = match crate::quant::gemv::try_matmul(weight, x)? {

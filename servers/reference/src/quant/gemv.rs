@@ -17,15 +17,16 @@
 //! The activations are quantized to Q8_0 by candle's own `BlockQ8_0::from_float`. Only rows
 //! candle would take through its vector-dot path are taken here: not Q8_0 matrices its
 //! repacked tiles handle (`k` a multiple of 256 and `n` of 16), and at most
-//! [`MAX_ROWS`] activation rows (a prompt keeps candle's tiled matmul). Elsewhere (no AVX-512
+//! [`MAX_ROWS`] activation rows (each weight row is read once and dotted with every token's
+//! activations while in cache; a longer prompt is dequantized for the FP32 GEMM). Elsewhere (no AVX-512
 //! VNNI, other block types) [`try_matmul`] returns `None` and the caller uses candle.
 
 use candle_core::quantized::k_quants::{BlockQ8_0, GgmlType};
 use candle_core::quantized::{GgmlDType, QTensor};
 use candle_core::{DType, Device, Result, Tensor};
 
-/// The most activation rows (tokens) taken here; more go through candle's tiled matmul.
-pub const MAX_ROWS: usize = 4;
+/// The most activation rows (tokens) taken here; more are a prompt (`super::prompt`).
+pub const MAX_ROWS: usize = super::prompt::PROMPT_ROWS - 1;
 
 const QK: usize = 32;
 

@@ -6,6 +6,7 @@ use candle_core::quantized::GgmlDType;
 use serde::Serialize;
 
 pub mod gemv;
+pub mod prompt;
 
 /// How a model's linear-layer weights are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
