@@ -2,8 +2,8 @@
 //! level its own configuration, against a loopback server.
 
 use crate::common::{
-    Reply, TestServer, assert_ok, csv_rows, dry_run_at, manifest, measured, one_model_suite,
-    openai_answer, run_in, suite_dir,
+    Reply, TestServer, assert_ok, csv_rows, dry_run_at, dry_run_each_suite_in, manifest, measured,
+    one_model_suite, openai_answer, run_in, suite_dir,
 };
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -251,25 +251,20 @@ fn the_dry_run_names_the_levels_and_bad_levels_are_refused_where_written() {
 
 #[test]
 fn every_load_suite_dry_runs_with_its_levels() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("suites/load");
-    let mut seen = 0;
-    for entry in std::fs::read_dir(&dir).expect("suites/load") {
-        let path = entry.expect("entry").path();
-        if path.extension().is_none_or(|e| e != "toml") {
-            continue;
-        }
-        seen += 1;
-        let (code, stdout, stderr) = dry_run_at(&path);
-        assert_eq!(code, 0, "{}: {stdout}{stderr}", path.display());
+    let plans = dry_run_each_suite_in("load");
+    for (_, stdout) in &plans {
         assert!(stdout.contains("load levels c1, "), "{stdout}");
         assert!(
             stdout.contains("~c8"),
             "a configuration per level: {stdout}"
         );
     }
-    assert!(seen >= 2, "the CPU and the GPU load suites");
+    assert!(plans.len() >= 2, "the CPU and the GPU load suites");
     // The GPU suite sweeps power limits: every level at each limit.
-    let (_, stdout, _) = dry_run_at(&dir.join("vllm-gpu.toml"));
+    let (_, stdout) = plans
+        .iter()
+        .find(|(path, _)| path.ends_with("vllm-gpu.toml"))
+        .expect("suites/load/vllm-gpu.toml");
     for id in ["~c1-300w", "~c256-500w", "~c64-700w"] {
         assert!(stdout.contains(id), "{id}: {stdout}");
     }

@@ -552,6 +552,25 @@ pub fn dry_run_at(suite_path: &Path) -> (i32, String, String) {
     )
 }
 
+/// The dry-run plan of every suite in `suites/SUBDIR`: each suite's path and its
+/// standard output, after checking that each exits 0.
+pub fn dry_run_each_suite_in(subdir: &str) -> Vec<(PathBuf, String)> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("suites")
+        .join(subdir);
+    let mut plans = Vec::new();
+    for entry in std::fs::read_dir(&dir).expect("suite folder") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_none_or(|e| e != "toml") {
+            continue;
+        }
+        let (code, stdout, stderr) = dry_run_at(&path);
+        assert_eq!(code, 0, "{}: {stdout}{stderr}", path.display());
+        plans.push((path, stdout));
+    }
+    plans
+}
+
 /// The `[schedule]` table (no idle, no cool-down) and `[probes]` with the estimate at 50 Hz.
 pub fn schedule_and_probes(inferences: usize, repetitions: usize, warmup: usize) -> String {
     format!(

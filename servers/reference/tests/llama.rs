@@ -23,7 +23,7 @@ fn build(c: &LlamaConfig, format: WeightFormat, seed: u64) -> Llama {
     Llama::load(c, format, SeededInit::new(seed).var_builder()).unwrap()
 }
 
-fn max_abs(t: &Tensor) -> f32 {
+pub(crate) fn max_abs(t: &Tensor) -> f32 {
     t.abs()
         .unwrap()
         .max_all()

@@ -6,7 +6,7 @@
 use joulebench_reference as reference;
 
 use crate::common::{get, spawn_server};
-use crate::llama::{hf_tensors, rel_diff};
+use crate::llama::{hf_tensors, max_abs, rel_diff};
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 use reference::models::depths::DepthsSpec;
@@ -363,17 +363,7 @@ fn mixture_of_depths_routes_the_capacity_share_of_a_prompt_and_skips_the_rest() 
     // Block 1 takes ceil(0.25 × 12) = 3 tokens: the others leave it unchanged.
     let (inp, out) = (&states[1], &states[2]);
     let changed: Vec<usize> = (0..PROMPT.len())
-        .filter(|&t| {
-            let d = (inp.get(t).unwrap() - out.get(t).unwrap())
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
-            d > 0.0
-        })
+        .filter(|&t| max_abs(&(inp.get(t).unwrap() - out.get(t).unwrap()).unwrap()) > 0.0)
         .collect();
     assert_eq!(changed.len(), 3, "{changed:?}");
     // They are the router's three best scores.
