@@ -4,7 +4,9 @@
 
 use crate::common;
 
-use common::{Reply, TestServer, dry_run_at, one_model_suite, openai_answer, run_suite, suite_dir};
+use common::{
+    Reply, TestServer, assert_ok, dry_run_at, one_model_suite, openai_answer, run_suite, suite_dir,
+};
 use std::time::{Duration, Instant};
 
 /// A one-model suite at `url` speaking `protocol`, waiting up to `ready_s` for readiness.
@@ -90,7 +92,8 @@ fn an_openai_server_is_ready_once_v1_models_lists_the_model() {
             let data = if n < 2 {
                 "[]"
             } else {
-                r#"[{"id":"served-m1"}]"#
+                r#"[{"id":"other"},{"id":"served-m1","parameters":692,"active_parameters":214,
+                    "weights":{"format":"q8_0","bytes":735}}]"#
             };
             Reply::Json(200, format!(r#"{{"object":"list","data":{data}}}"#))
         }
@@ -99,14 +102,25 @@ fn an_openai_server_is_ready_once_v1_models_lists_the_model() {
             Reply::Json(s, b)
         }
     });
-    let (ok, stderr, _) = run(&suite("openai-completions", &server.url, 30));
-    assert!(ok, "{stderr}");
+    let (output, _dir, out) = run_suite(&suite("openai-completions", &server.url, 30), 4);
+    assert_ok(&output);
     assert_eq!(
         server.count("GET", "/v1/models"),
         3,
         "ready at the third poll"
     );
     assert_eq!(server.bodies("/v1/completions").len(), 2);
+    // What the answer said of the suite's model is kept beside the server's log.
+    let path = out.join("servers/local.models.json");
+    let text = std::fs::read_to_string(&path).expect("servers/local.models.json");
+    let facts: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(facts["url"], format!("{}/v1/models", server.url));
+    let models = facts["models"].as_array().expect("models");
+    assert_eq!(models.len(), 1, "only the suite's model: {text}");
+    assert_eq!(models[0]["served_name"], "served-m1");
+    assert_eq!(models[0]["parameters"], 692);
+    assert_eq!(models[0]["active_parameters"], 214);
+    assert_eq!(models[0]["weights"]["bytes"], 735);
 }
 
 #[test]

@@ -270,6 +270,24 @@ fn variants_are_reported_as_ratios_to_their_baseline_with_fieller_intervals() {
 }
 
 #[test]
+fn a_merged_run_keeps_what_each_shards_servers_said() {
+    // `joulebench merge` copies shard I's server files to `servers/shard-I/`.
+    let dir = tempfile::tempdir().expect("temp dir");
+    write_run(dir.path());
+    let servers = dir.path().join(records::files::SERVER_LOGS_DIR);
+    std::fs::create_dir_all(servers.join("shard-2")).expect("shard folder");
+    std::fs::rename(
+        servers.join("ref.models.json"),
+        servers.join("shard-2").join("ref.models.json"),
+    )
+    .expect("move");
+    report::render(dir.path()).expect("render");
+    let rows = savings(dir.path());
+    assert_eq!(rows["q4"]["weight_bytes"], "76000000", "{:?}", rows["q4"]);
+    assert_eq!(rows["q4"]["weight_bytes_source"], "server/suite");
+}
+
+#[test]
 fn a_run_without_variants_has_no_savings() {
     let dir = tempfile::tempdir().expect("temp dir");
     Synthetic::small().write(dir.path()).expect("synthetic run");

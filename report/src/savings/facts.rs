@@ -132,22 +132,23 @@ fn suite(value: u64) -> Sourced<u64> {
     }
 }
 
-/// What the servers of the run said of its models (`servers/*.models.json`), by model.
+/// What the servers of the run said of its models (`servers/*.models.json`, and in a merged
+/// run each shard's `servers/shard-I/*.models.json`), by model.
 fn server_models(dir: &Path) -> Result<BTreeMap<String, ServerModel>, ReportError> {
     let folder = dir.join(records::files::SERVER_LOGS_DIR);
+    let mut paths = models_files(&folder);
     let Ok(entries) = std::fs::read_dir(&folder) else {
         return Ok(BTreeMap::new());
     };
-    let mut paths: Vec<_> = entries
+    let mut shards: Vec<_> = entries
         .flatten()
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.ends_with(&format!(".{SERVER_MODELS_EXT}")))
-        })
         .collect();
-    paths.sort();
+    shards.sort();
+    for shard in shards {
+        paths.extend(models_files(&shard));
+    }
     let mut out = BTreeMap::new();
     for path in paths {
         let text = std::fs::read_to_string(&path).map_err(|cause| RecordsError::Io {
@@ -164,4 +165,22 @@ fn server_models(dir: &Path) -> Result<BTreeMap<String, ServerModel>, ReportErro
         }
     }
     Ok(out)
+}
+
+/// The `*.models.json` files directly in `folder`, sorted (none if it cannot be read).
+fn models_files(folder: &Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    let mut paths: Vec<_> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with(&format!(".{SERVER_MODELS_EXT}")))
+        })
+        .collect();
+    paths.sort();
+    paths
 }
