@@ -129,16 +129,18 @@ impl Figures for RequestRecord {
 
 impl Figures for SampleRecord {
     fn figures(&self) -> Vec<(&'static str, f64, Bound)> {
-        sample_figures(self.energy_j, self.power_w)
+        sample_figures(self.energy_j, self.power_w).collect()
     }
 }
 
 /// The figures of a `samples.csv` row, for the report's fast reader that parses its
 /// columns itself: the cumulative reading and the stated power, both ≥ 0.
-pub fn sample_figures(energy_j: f64, power_w: Option<f64>) -> Vec<(&'static str, f64, Bound)> {
-    let mut out = vec![("energy_j", energy_j, Bound::NonNegative)];
-    optional(&mut out, "power_w", power_w);
-    out
+pub fn sample_figures(
+    energy_j: f64,
+    power_w: Option<f64>,
+) -> impl Iterator<Item = (&'static str, f64, Bound)> {
+    std::iter::once(("energy_j", energy_j, Bound::NonNegative))
+        .chain(power_w.map(|p| ("power_w", p, Bound::NonNegative)))
 }
 
 impl Figures for ContextRecord {

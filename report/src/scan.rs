@@ -8,12 +8,12 @@
 use crate::ReportError;
 use crate::configs::{Configuration, DomainKey};
 use crate::per_request::{Integrated, Integrator};
+use crate::sample_stream::SampleStream;
 use crate::timeline::Timelines;
 use records::files::{REQUESTS_CSV, SAMPLES_CSV};
-use records::finite::{check_value, sample_figures};
 use records::labels::FigureLabel;
 use records::raw::{Phase, RequestEnergyRecord, RequestRecord, RequestStatus};
-use records::table_io::{open, read_records};
+use records::table_io::read_records;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
@@ -144,7 +144,7 @@ pub fn scan(
 
     if out.has_samples {
         let samples_path = dir.join(SAMPLES_CSV);
-        let mut samples = SampleReader::open(&samples_path)?;
+        let mut samples = SampleStream::open(&samples_path)?;
         let mut domains: Vec<(DomainKey, Option<usize>)> = Vec::new();
         while let Some(s) = samples.next()? {
             // Open every request that starts before this sample.
@@ -162,7 +162,8 @@ pub fn scan(
                     take_request(r, &mut ctx, &mut out, &mut integrator);
                 }
             }
-            let d = domain_index(&mut domains, &counted, s.source, s.domain);
+            let d = s.domain;
+            track_domains(&mut domains, &counted, samples.domains());
             if let Some(d) = domains[d].1 {
                 integrator.sample(d, s.t_ns, s.energy_j, s.power_w);
             }
@@ -317,109 +318,15 @@ fn idle_power(configs: &[Configuration]) -> Vec<BTreeMap<u32, Option<f64>>> {
         .collect()
 }
 
-pub(crate) fn domain_index(
+/// Extends `domains` (each domain with its index among the counted ones) to every domain
+/// the reader has seen (`seen`, in the reader's order).
+pub(crate) fn track_domains(
     domains: &mut Vec<(DomainKey, Option<usize>)>,
     counted: &[DomainKey],
-    source: &str,
-    domain: &str,
-) -> usize {
-    if let Some(i) = domains
-        .iter()
-        .position(|(k, _)| k.source == source && k.domain == domain)
-    {
-        return i;
-    }
-    let key = DomainKey {
-        source: source.to_string(),
-        domain: domain.to_string(),
-    };
-    let counted_index = counted.iter().position(|k| *k == key);
-    domains.push((key, counted_index));
-    domains.len() - 1
-}
-
-fn csv_err(path: &Path, source: csv::Error) -> ReportError {
-    ReportError::from(records::RecordsError::Csv {
-        path: path.to_path_buf(),
-        cause: source,
-    })
-}
-
-/// One sample, borrowed from the reader's buffer.
-pub(crate) struct Sample<'a> {
-    pub(crate) t_ns: u64,
-    pub(crate) source: &'a str,
-    pub(crate) domain: &'a str,
-    pub(crate) energy_j: f64,
-    pub(crate) power_w: Option<f64>,
-}
-
-/// A fast reader of `samples.csv` that reuses one record buffer.
-pub(crate) struct SampleReader {
-    path: std::path::PathBuf,
-    reader: csv::Reader<std::fs::File>,
-    record: csv::StringRecord,
-    columns: [usize; 5],
-}
-
-impl SampleReader {
-    pub(crate) fn open(path: &Path) -> Result<Self, ReportError> {
-        let mut reader = open(path)?;
-        let header = reader.headers().map_err(|e| csv_err(path, e))?.clone();
-        // `power_w` is optional (only used where a counter went back).
-        let mut columns = [usize::MAX; 5];
-        if let Some(i) = header.iter().position(|h| h == "power_w") {
-            columns[4] = i;
-        }
-        for (slot, name) in ["t_ns", "source", "domain", "energy_j"].iter().enumerate() {
-            columns[slot] = header.iter().position(|h| h == *name).ok_or_else(|| {
-                records::RecordsError::Field {
-                    path: path.to_path_buf(),
-                    line: 1,
-                    field: (*name).to_string(),
-                    message: "column missing from the header".to_string(),
-                }
-            })?;
-        }
-        Ok(Self {
-            path: path.to_path_buf(),
-            reader,
-            record: csv::StringRecord::new(),
-            columns,
-        })
-    }
-
-    pub(crate) fn next(&mut self) -> Result<Option<Sample<'_>>, ReportError> {
-        let more = self
-            .reader
-            .read_record(&mut self.record)
-            .map_err(|e| csv_err(&self.path, e))?;
-        if !more {
-            return Ok(None);
-        }
-        let line = self.record.position().map_or(0, |p| p.line());
-        let get = |i: usize| self.record.get(self.columns[i]).unwrap_or("");
-        let bad = |field: &str, value: &str| records::RecordsError::Field {
-            path: self.path.clone(),
-            line,
-            field: field.to_string(),
-            message: format!("{value:?} is not a number"),
-        };
-        let t_ns = get(0).parse::<u64>().map_err(|_| bad("t_ns", get(0)))?;
-        let energy_j = get(3).parse::<f64>().map_err(|_| bad("energy_j", get(3)))?;
-        let power_w = match get(4) {
-            "" => None,
-            v => Some(v.parse::<f64>().map_err(|_| bad("power_w", v))?),
-        };
-        for (column, value, bound) in sample_figures(energy_j, power_w) {
-            check_value(&self.path, line, column, value, bound)?;
-        }
-        Ok(Some(Sample {
-            t_ns,
-            source: get(1),
-            domain: get(2),
-            energy_j,
-            power_w,
-        }))
+    seen: &[DomainKey],
+) {
+    for key in &seen[domains.len().min(seen.len())..] {
+        let counted_index = counted.iter().position(|k| k == key);
+        domains.push((key.clone(), counted_index));
     }
 }

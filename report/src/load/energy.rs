@@ -7,7 +7,8 @@ use super::window::Window;
 use crate::ReportError;
 use crate::configs::{Configuration, DomainKey};
 use crate::per_request::Integrator;
-use crate::scan::{SampleReader, counted_domains, domain_index};
+use crate::sample_stream::SampleStream;
+use crate::scan::{counted_domains, track_domains};
 use records::files::SAMPLES_CSV;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -64,10 +65,11 @@ pub fn integrate(
             integrator.open(Span::Segment(*key, i), pair[0], pair[1]);
         }
     }
-    let mut reader = SampleReader::open(&path)?;
+    let mut reader = SampleStream::open(&path)?;
     let mut domains: Vec<(DomainKey, Option<usize>)> = Vec::new();
     while let Some(s) = reader.next()? {
-        let d = domain_index(&mut domains, &counted, s.source, s.domain);
+        let d = s.domain;
+        track_domains(&mut domains, &counted, reader.domains());
         if let Some(d) = domains[d].1 {
             integrator.sample(d, s.t_ns, s.energy_j, s.power_w);
         }
