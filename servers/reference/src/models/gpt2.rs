@@ -322,10 +322,7 @@ impl Generator for Gpt2 {
     }
 
     fn techniques(&self) -> Techniques {
-        Techniques {
-            removed_layers: self.kept.removed(),
-            ..Techniques::default()
-        }
+        self.kept.techniques()
     }
 
     fn hidden_states(&self, ids: &[u32]) -> Result<Vec<Tensor>> {
@@ -336,9 +333,7 @@ impl Generator for Gpt2 {
     }
 
     fn remove_layers(&mut self, first: usize, count: usize) -> Result<()> {
-        self.kept.remove(first, count)?;
-        self.blocks.drain(first..first + count);
-        self.config.n_layer = self.blocks.len();
+        self.config.n_layer = self.kept.remove_from(&mut self.blocks, first, count)?;
         Ok(())
     }
 }

@@ -719,9 +719,7 @@ impl Llama {
 
     /// Removes `count` blocks from block `first` (indices of the current blocks).
     pub fn remove_layers(&mut self, first: usize, count: usize) -> Result<()> {
-        self.kept.remove(first, count)?;
-        self.blocks.drain(first..first + count);
-        self.config.num_hidden_layers = self.blocks.len();
+        self.config.num_hidden_layers = self.kept.remove_from(&mut self.blocks, first, count)?;
         Ok(())
     }
 

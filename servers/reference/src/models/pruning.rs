@@ -9,7 +9,7 @@
 use candle_core::{Result, Tensor};
 
 use super::generator::Generator;
-use super::techniques::{PruningChoice, RemovedLayers};
+use super::techniques::{PruningChoice, RemovedLayers, Techniques};
 
 /// How much to remove: a number of blocks, or a share of them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -180,6 +180,27 @@ impl KeptLayers {
         }
         self.origin.drain(first..first + count);
         Ok(())
+    }
+
+    /// Checks and records removing `count` of `blocks` from block `first`, and drops them;
+    /// the number of blocks left.
+    pub fn remove_from<B>(
+        &mut self,
+        blocks: &mut Vec<B>,
+        first: usize,
+        count: usize,
+    ) -> Result<usize> {
+        self.remove(first, count)?;
+        blocks.drain(first..first + count);
+        Ok(blocks.len())
+    }
+
+    /// The techniques of a model whose only one is the pruning recorded here.
+    pub fn techniques(&self) -> Techniques {
+        Techniques {
+            removed_layers: self.removed(),
+            ..Techniques::default()
+        }
     }
 
     /// The blocks removed, if any.
