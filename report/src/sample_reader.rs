@@ -186,10 +186,7 @@ impl SampleReader {
                 }
             }
         }
-        let field = |i: usize| {
-            let (a, b) = self.cuts[i];
-            &self.plain.buf[a..b]
-        };
+        let field = |i: usize| field(&self.plain.buf, &self.cuts, i);
         let (source, domain) = (field(self.columns.source), field(self.columns.domain));
         // Names that are not UTF-8 are left to `csv`, which refuses them.
         Ok(Some(find_domain(
@@ -208,10 +205,7 @@ impl SampleReader {
         p.start = (row_end + 1).min(p.end);
         self.line += 1;
         self.record += 1;
-        let field = |i: usize| {
-            let (a, b) = self.cuts[i];
-            &self.plain.buf[a..b]
-        };
+        let field = |i: usize| field(&self.plain.buf, &self.cuts, i);
         let c = self.columns;
         let power = c.power_w.map_or(&[][..], field);
         parse(
@@ -263,6 +257,12 @@ impl SampleReader {
         )
         .map(Some)
     }
+}
+
+/// Field `i` of the row split into `cuts` over `buf`.
+fn field<'a>(buf: &'a [u8], cuts: &[(usize, usize)], i: usize) -> &'a [u8] {
+    let (a, b) = cuts[i];
+    &buf[a..b]
 }
 
 /// How far [`split_row`] got.

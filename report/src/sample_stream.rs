@@ -39,7 +39,7 @@ impl SampleStream {
         let (tx, rx) = sync_channel(AHEAD);
         let parser = std::thread::Builder::new()
             .name("samples.csv".into())
-            .spawn(move || parse(reader, &tx))
+            .spawn(move || parse_in_batches(reader, &tx))
             .map_err(|e| {
                 ReportError::Invalid(format!("cannot start the thread reading samples.csv: {e}"))
             })?;
@@ -95,7 +95,7 @@ impl Drop for SampleStream {
 
 /// Parses every sample of `reader` into batches sent on `tx`, until the end of the file,
 /// an error, or a consumer that has gone.
-fn parse(mut reader: SampleReader, tx: &SyncSender<Batch>) {
+fn parse_in_batches(mut reader: SampleReader, tx: &SyncSender<Batch>) {
     let mut known = 0;
     loop {
         let mut samples = Vec::with_capacity(BATCH);

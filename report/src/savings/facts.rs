@@ -9,7 +9,7 @@ use records::manifest::RunManifest;
 use records::models::{SERVER_MODELS_EXT, ServerModel, ServerModels, Technique};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Where a fact about a model came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -135,19 +135,9 @@ fn suite(value: u64) -> Sourced<u64> {
 /// What the servers of the run said of its models (`servers/*.models.json`, and in a merged
 /// run each shard's `servers/shard-I/*.models.json`), by model.
 fn server_models(dir: &Path) -> Result<BTreeMap<String, ServerModel>, ReportError> {
-    let folder = dir.join(records::files::SERVER_LOGS_DIR);
-    let mut paths = models_files(&folder);
-    let Ok(entries) = std::fs::read_dir(&folder) else {
-        return Ok(BTreeMap::new());
-    };
-    let mut shards: Vec<_> = entries
-        .flatten()
-        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-        .map(|e| e.path())
-        .collect();
-    shards.sort();
+    let (mut paths, shards) = models_files(&dir.join(records::files::SERVER_LOGS_DIR));
     for shard in shards {
-        paths.extend(models_files(&shard));
+        paths.extend(models_files(&shard).0);
     }
     let mut out = BTreeMap::new();
     for path in paths {
@@ -167,20 +157,26 @@ fn server_models(dir: &Path) -> Result<BTreeMap<String, ServerModel>, ReportErro
     Ok(out)
 }
 
-/// The `*.models.json` files directly in `folder`, sorted (none if it cannot be read).
-fn models_files(folder: &Path) -> Vec<std::path::PathBuf> {
+/// The `*.models.json` files directly in `folder`, and its sub-folders, each list sorted
+/// (both empty if it cannot be read).
+fn models_files(folder: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(folder) else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
-    let mut paths: Vec<_> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.ends_with(&format!(".{SERVER_MODELS_EXT}")))
-        })
-        .collect();
-    paths.sort();
-    paths
+    let (mut files, mut folders) = (Vec::new(), Vec::new());
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            folders.push(path);
+        } else if path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.ends_with(&format!(".{SERVER_MODELS_EXT}")))
+        {
+            files.push(path);
+        }
+    }
+    files.sort();
+    folders.sort();
+    (files, folders)
 }

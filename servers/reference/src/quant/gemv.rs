@@ -16,10 +16,11 @@
 //!
 //! The activations are quantized to Q8_0 by candle's own `BlockQ8_0::from_float`. Only rows
 //! candle would take through its vector-dot path are taken here: not Q8_0 matrices its
-//! repacked tiles handle (`k` a multiple of 256 and `n` of 16), and at most
-//! [`MAX_ROWS`] activation rows (each weight row is read once and dotted with every token's
-//! activations while in cache; a longer prompt is dequantized for the FP32 GEMM). Elsewhere (no AVX-512
-//! VNNI, other block types) [`try_matmul`] returns `None` and the caller uses candle.
+//! repacked tiles handle (`k` a multiple of 256 and `n` of 16), and at most [`MAX_ROWS`]
+//! activation rows (each weight row is read once and dotted with every token's activations
+//! while in cache; a longer prompt is dequantized for the FP32 GEMM). Elsewhere (no
+//! AVX-512 VNNI, other block types) [`try_matmul`] returns `None` and the caller uses
+//! candle.
 
 use candle_core::quantized::k_quants::{BlockQ8_0, GgmlType};
 use candle_core::quantized::{GgmlDType, QTensor};
@@ -28,7 +29,7 @@ use candle_core::{DType, Device, Result, Tensor};
 /// The most activation rows (tokens) taken here; more are a prompt (`super::prompt`).
 pub const MAX_ROWS: usize = super::prompt::PROMPT_ROWS - 1;
 
-const QK: usize = 32;
+use super::{Q4_0_BLOCK, Q8_0_BLOCK, QK};
 
 /// Whether this CPU runs the kernel (AVX2, FMA, F16C, AVX-512F/VL and VNNI).
 pub fn available() -> bool {
@@ -81,7 +82,7 @@ pub fn try_matmul(weight: &QTensor, x: &Tensor) -> Result<Option<Tensor>> {
     }
     // SAFETY: `BlockQ8_0` is `repr(C)` {f16, [i8; 32]}, 34 bytes (asserted by candle).
     let ys_bytes =
-        unsafe { std::slice::from_raw_parts(ys.as_ptr() as *const u8, ys.len() * (2 + QK)) };
+        unsafe { std::slice::from_raw_parts(ys.as_ptr() as *const u8, ys.len() * Q8_0_BLOCK) };
     let mut dst = vec![0f32; m * n];
     #[cfg(target_arch = "x86_64")]
     run(weight.dtype(), &data, ys_bytes, m, n, k, &mut dst);
@@ -95,10 +96,10 @@ pub fn try_matmul(weight: &QTensor, x: &Tensor) -> Result<Option<Tensor>> {
 #[cfg(target_arch = "x86_64")]
 fn run(dtype: GgmlDType, w: &[u8], ys: &[u8], m: usize, n: usize, k: usize, dst: &mut [f32]) {
     let nb = k / QK;
-    let y_bytes = nb * (2 + QK);
+    let y_bytes = nb * Q8_0_BLOCK;
     let (block, q4) = match dtype {
-        GgmlDType::Q4_0 => (2 + QK / 2, true),
-        _ => (2 + QK, false),
+        GgmlDType::Q4_0 => (Q4_0_BLOCK, true),
+        _ => (Q8_0_BLOCK, false),
     };
     let row_bytes = nb * block;
     assert!(w.len() >= n * row_bytes && ys.len() >= m * y_bytes && dst.len() >= m * n);
@@ -133,6 +134,7 @@ fn run(dtype: GgmlDType, w: &[u8], ys: &[u8], m: usize, n: usize, k: usize, dst:
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use crate::quant::{Q4_0_BLOCK, Q8_0_BLOCK};
     use core::arch::x86_64::*;
 
     /// How far ahead of the current weight block to prefetch (bytes).
@@ -170,7 +172,7 @@ mod x86 {
     /// Prepares `nb` Q8_0 activation blocks for Q4_0 (`q4`) or Q8_0 weights.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
     pub unsafe fn prepare(y: &[u8], nb: usize, q4: bool) -> Prepared {
-        debug_assert!(y.len() >= nb * 34);
+        debug_assert!(y.len() >= nb * Q8_0_BLOCK);
         let offset = _mm256_set1_epi8(if q4 { 8 } else { -128 });
         let mut out = Prepared {
             values: Vec::with_capacity(nb),
@@ -179,7 +181,7 @@ mod x86 {
         };
         for b in 0..nb {
             unsafe {
-                let yb = y.as_ptr().add(b * 34);
+                let yb = y.as_ptr().add(b * Q8_0_BLOCK);
                 let yv = _mm256_loadu_si256(yb.add(2) as *const __m256i);
                 let sums = _mm256_dpbusd_epi32(_mm256_setzero_si256(), offset, yv);
                 out.values.push(yv);
@@ -277,13 +279,13 @@ mod x86 {
     /// The dot product of one Q4_0 row of `nb` blocks with prepared activations.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
     pub unsafe fn dot_q4_0(w: &[u8], y: &Prepared, nb: usize) -> f32 {
-        unsafe { dot::<18>(w, y, nb, sums_q4_0) }
+        unsafe { dot::<Q4_0_BLOCK>(w, y, nb, sums_q4_0) }
     }
 
     /// The dot product of one Q8_0 row of `nb` blocks with prepared activations.
     #[target_feature(enable = "avx2,fma,f16c,avx512f,avx512vl,avx512vnni")]
     pub unsafe fn dot_q8_0(w: &[u8], y: &Prepared, nb: usize) -> f32 {
-        unsafe { dot::<34>(w, y, nb, sums_q8_0) }
+        unsafe { dot::<Q8_0_BLOCK>(w, y, nb, sums_q8_0) }
     }
 }
 

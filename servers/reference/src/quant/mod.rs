@@ -8,6 +8,13 @@ use serde::Serialize;
 pub mod gemv;
 pub mod prompt;
 
+/// Values per Q4_0 or Q8_0 block.
+const QK: usize = 32;
+/// Bytes of a Q4_0 block: an f16 scale and 32 4-bit values.
+const Q4_0_BLOCK: usize = 2 + QK / 2;
+/// Bytes of a Q8_0 block: an f16 scale and 32 int8 values.
+const Q8_0_BLOCK: usize = 2 + QK;
+
 /// How a model's linear-layer weights are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WeightFormat {

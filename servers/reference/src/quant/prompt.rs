@@ -17,7 +17,7 @@ use rayon::prelude::*;
 /// The fewest activation rows (tokens) taken as a prompt.
 pub const PROMPT_ROWS: usize = 16;
 
-const QK: usize = 32;
+use super::{Q4_0_BLOCK, Q8_0_BLOCK, QK};
 
 /// Whether `x` `[..., k]` over weights of type `dtype` is taken as a prompt.
 pub fn dequantizes(dtype: GgmlDType, x: &Tensor) -> bool {
@@ -31,8 +31,8 @@ pub fn dequantizes(dtype: GgmlDType, x: &Tensor) -> bool {
 pub fn dequantize(weight: &QTensor) -> Result<Tensor> {
     let (n, k) = weight.shape().dims2()?;
     let block = match weight.dtype() {
-        GgmlDType::Q4_0 => 2 + QK / 2,
-        GgmlDType::Q8_0 => 2 + QK,
+        GgmlDType::Q4_0 => Q4_0_BLOCK,
+        GgmlDType::Q8_0 => Q8_0_BLOCK,
         _ => return weight.dequantize(&Device::Cpu),
     };
     if !k.is_multiple_of(QK) || !avx2() {
@@ -76,7 +76,7 @@ fn avx2() -> bool {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::QK;
+    use crate::quant::{Q4_0_BLOCK, Q8_0_BLOCK, QK};
     use core::arch::x86_64::*;
     use std::mem::MaybeUninit;
 
@@ -92,7 +92,7 @@ mod x86 {
     /// writing every element of `dst`.
     #[target_feature(enable = "avx2,f16c")]
     pub unsafe fn row(src: &[u8], dst: &mut [MaybeUninit<f32>], q4: bool) {
-        let block = if q4 { 2 + QK / 2 } else { 2 + QK };
+        let block = if q4 { Q4_0_BLOCK } else { Q8_0_BLOCK };
         let nb = dst.len() / QK;
         assert!(src.len() >= nb * block);
         for b in 0..nb {
