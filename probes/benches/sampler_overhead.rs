@@ -1,19 +1,22 @@
-//! The sampler's own CPU cost, measured as process CPU time (getrusage) over wall time.
+//! The sampler's own CPU cost against the platform's floor: a bare thread that wakes at
+//! the same rate and does nothing else.
 //!
-//! `cargo bench -p joulebench-probes --bench sampler_overhead`; seconds per case from
-//! `JOULEBENCH_BENCH_SECS` (default 3). The cost includes the thread that drains the
-//! channel (it only counts events). Two drains are measured: one blocking on every event
-//! (a wake-up per event: the worst writer) and one taking what is queued every 50 ms
-//! (how a buffered writer of samples.csv behaves), which is close to the sampler alone.
+//! `cargo bench -p joulebench-probes --bench sampler_overhead -- [SECS] [ROUNDS]`
+//! (defaults 3 s per case, 3 rounds). Cost is process CPU time (getrusage, every thread)
+//! over wall time, in % of one core. Each round runs, per rate (100 Hz, 1 kHz): the floor;
+//! the read loop (the floor plus one read of the source per wake-up: the least any
+//! sampler could cost); and the sampler with its events drained as the samples writer
+//! drains them (`probes::drain_every`). The source is a fake powercap tree of 2 sockets (6 zones), read through
+//! the same files and syscalls as the kernel's. Medians over rounds, and sampler ÷ floor.
 
 extern crate joulebench_probes as probes;
 
 use probes::discovery::SharedSource;
-use probes::estimate::{CpuEstimate, EstimateModel};
 use probes::fake::FakePowercap;
 use probes::rapl::PowercapSource;
-use probes::{EnergySource, MonotonicClock, Sampler};
-use std::sync::mpsc::sync_channel;
+use probes::{DRAIN_PERIOD, EnergySource, MonotonicClock, Sampler, SamplerEvent, drain_every};
+use std::path::Path;
+use std::sync::mpsc::{Receiver, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -31,59 +34,80 @@ fn cpu_time() -> Duration {
     tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
-/// Runs the sampler on `source` at `hz` for `secs`; returns (events/s, % of one core, µs per read).
-fn measure(
-    source: SharedSource,
-    domains: usize,
-    hz: f64,
-    secs: f64,
-    batched: bool,
-) -> (f64, f64, f64) {
-    let (tx, rx) = sync_channel(4096);
-    let drain = std::thread::spawn(move || {
-        if !batched {
-            return rx.iter().count();
-        }
-        let mut n = 0;
-        loop {
-            std::thread::sleep(Duration::from_millis(50));
-            loop {
-                match rx.try_recv() {
-                    Ok(_) => n += 1,
-                    Err(std::sync::mpsc::TryRecvError::Empty) => break,
-                    Err(std::sync::mpsc::TryRecvError::Disconnected) => return n,
-                }
-            }
-        }
-    });
+/// % of one core the process used while `f` ran, and what `f` returned.
+fn cost<T>(f: impl FnOnce() -> T) -> (f64, T) {
     let cpu0 = cpu_time();
     let wall0 = Instant::now();
-    let sampler = Sampler::start(&[source], MonotonicClock::new(), hz, tx);
+    let out = f();
+    let pct = 100.0 * (cpu_time() - cpu0).as_secs_f64() / wall0.elapsed().as_secs_f64();
+    (pct, out)
+}
+
+/// A thread waking at `hz` on absolute deadlines for `secs`, calling `work` each time.
+fn wake_loop(hz: f64, secs: f64, mut work: impl FnMut() + Send + 'static) {
+    let period = Duration::from_secs_f64(1.0 / hz);
+    let ticks = (secs * hz) as u32;
+    let handle = std::thread::spawn(move || {
+        let mut next = Instant::now();
+        for _ in 0..ticks {
+            next += period;
+            let now = Instant::now();
+            if now < next {
+                std::thread::park_timeout(next - now);
+            }
+            work();
+        }
+    });
+    let _ = handle.join();
+}
+
+/// Events taken as the samples writer takes them (every `DRAIN_PERIOD`); how many.
+fn drain(rx: Receiver<SamplerEvent>) -> usize {
+    let mut n = 0;
+    let _ = drain_every::<()>(&rx, DRAIN_PERIOD, |batch| {
+        n += batch.count();
+        Ok(())
+    });
+    n
+}
+
+/// The sampler on a fresh read of the tree at `hz` for `secs`; reads per second.
+fn sampler(root: &Path, hz: f64, secs: f64) -> f64 {
+    let source = match PowercapSource::open(root) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("{e}");
+            return f64::NAN;
+        }
+    };
+    let domains = source.domains().len().max(1);
+    let shared: SharedSource = Arc::new(Mutex::new(Box::new(source)));
+    let (tx, rx) = sync_channel(8192);
+    let drainer = std::thread::spawn(move || drain(rx));
+    let wall0 = Instant::now();
+    let running = Sampler::start(&[shared], MonotonicClock::new(), hz, tx);
     std::thread::sleep(Duration::from_secs_f64(secs));
-    let stopped = sampler.stop();
-    let wall = wall0.elapsed().as_secs_f64();
-    let events = drain.join().unwrap_or(0);
-    let cpu = (cpu_time() - cpu0).as_secs_f64();
-    if let Err(e) = stopped {
+    if let Err(e) = running.stop() {
         eprintln!("sampler error: {e}");
     }
-    let reads = events as f64 / domains.max(1) as f64;
-    (reads / wall, 100.0 * cpu / wall, 1e6 * cpu / reads.max(1.0))
+    let wall = wall0.elapsed().as_secs_f64();
+    drainer.thread().unpark();
+    let events = drainer.join().unwrap_or(0);
+    (events / domains) as f64 / wall
 }
 
-fn drain_name(batched: bool) -> &'static str {
-    if batched { "50 ms" } else { "per event" }
-}
-
-fn shared(source: impl EnergySource + 'static) -> SharedSource {
-    Arc::new(Mutex::new(Box::new(source)))
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(f64::NAN)
 }
 
 fn main() {
-    let secs: f64 = std::env::var("JOULEBENCH_BENCH_SECS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3.0);
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let secs: f64 = args.first().and_then(|s| s.parse().ok()).unwrap_or(3.0);
+    let rounds: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3);
     let Ok(dir) = tempfile::tempdir() else {
         eprintln!("cannot make a temp dir");
         return;
@@ -92,90 +116,50 @@ fn main() {
         eprintln!("cannot write the fake powercap tree");
         return;
     };
-    println!("sampler CPU cost, {secs} s per case (process CPU time / wall time)");
-    println!(
-        "{:<34} {:<9} {:>8} {:>10} {:>12} {:>12}",
-        "source", "drain", "asked Hz", "reads/s", "% of a core", "µs CPU/read"
-    );
-    if let Ok(mut source) = PowercapSource::open(tree.root()) {
-        let clock = MonotonicClock::new();
-        let n = 20_000;
-        let cpu0 = cpu_time();
-        for _ in 0..n {
-            if let Err(e) = source.read(&clock) {
-                eprintln!("{e}");
-                return;
-            }
+    let root = tree.root().to_path_buf();
+    println!("sampler CPU cost, % of one core; {secs} s per case, {rounds} rounds interleaved");
+    let rates = [100.0, 1000.0];
+    // Per rate: floor, read loop, sampler.
+    let mut results = vec![[Vec::new(), Vec::new(), Vec::new()]; rates.len()];
+    for round in 1..=rounds {
+        for (i, &hz) in rates.iter().enumerate() {
+            let (floor, ()) = cost(|| wake_loop(hz, secs, || {}));
+            let mut reader = match PowercapSource::open(&root) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{e}");
+                    return;
+                }
+            };
+            let clock = MonotonicClock::new();
+            let (read, ()) = cost(|| {
+                wake_loop(hz, secs, move || {
+                    if let Err(e) = reader.read(&clock) {
+                        eprintln!("{e}");
+                    }
+                })
+            });
+            let (sampled, rate) = cost(|| sampler(&root, hz, secs));
+            println!(
+                "round {round} {hz:>6} Hz: floor {floor:.4}  read loop {read:.4}  sampler {sampled:.4} ({rate:.1} reads/s)  sampler ÷ floor {:.2}",
+                sampled / floor
+            );
+            results[i][0].push(floor);
+            results[i][1].push(read);
+            results[i][2].push(sampled);
         }
-        let us = 1e6 * (cpu_time() - cpu0).as_secs_f64() / f64::from(n);
-        println!("one rapl-powercap read (6 zones), tight loop: {us:.2} µs CPU");
     }
-    for hz in [100.0, 1000.0] {
-        // The floor: a thread that only sleeps and wakes at this rate (timer + scheduler).
-        let cpu0 = cpu_time();
-        let wall0 = Instant::now();
-        let period = Duration::from_secs_f64(1.0 / hz);
-        let ticks = (secs * hz) as u32;
-        let handle = std::thread::spawn(move || {
-            for _ in 0..ticks {
-                std::thread::park_timeout(period);
-            }
-        });
-        let _ = handle.join();
-        let pct = 100.0 * (cpu_time() - cpu0).as_secs_f64() / wall0.elapsed().as_secs_f64();
-        println!("bare wake-up loop at {hz} Hz (the platform's floor): {pct:.4} % of a core");
-    }
-    let idle0 = cpu_time();
-    std::thread::sleep(Duration::from_secs_f64(secs));
-    let idle = 100.0 * (cpu_time() - idle0).as_secs_f64() / secs;
     println!(
-        "{:<34} {:<9} {:>8} {:>10} {:>12.4} {:>12}",
-        "(idle process)", "-", "-", "-", idle, "-"
+        "{:>8} {:>10} {:>10} {:>10} {:>16} {:>16}",
+        "Hz", "floor %", "read loop %", "sampler %", "read loop ÷ floor", "sampler ÷ floor"
     );
-    for (hz, batched) in [
-        (10.0, true),
-        (100.0, true),
-        (1000.0, true),
-        (100.0, false),
-        (1000.0, false),
-    ] {
-        let source = match PowercapSource::open(tree.root()) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("{e}");
-                return;
-            }
-        };
-        let domains = source.domains().len();
-        let (rate, pct, us) = measure(shared(source), domains, hz, secs, batched);
+    for (i, hz) in rates.iter().enumerate() {
+        let [f, r, s] = &mut results[i];
+        let (f, r, s) = (median(f), median(r), median(s));
         println!(
-            "{:<34} {:<9} {:>8} {:>10.1} {:>12.4} {:>12.2}",
-            "rapl-powercap (2 sockets, 6 zones)",
-            drain_name(batched),
-            hz,
-            rate,
-            pct,
-            us
-        );
-    }
-    for hz in [10.0, 100.0] {
-        let opened = EstimateModel::for_this_machine(None, None).and_then(CpuEstimate::new);
-        let source = match opened {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!("{e}");
-                return;
-            }
-        };
-        let (rate, pct, us) = measure(shared(source), 2, hz, secs, true);
-        println!(
-            "{:<34} {:<9} {:>8} {:>10.1} {:>12.4} {:>12.2}",
-            "cpu-estimate (sysinfo)",
-            drain_name(true),
-            hz,
-            rate,
-            pct,
-            us
+            "{hz:>8} {f:>10.4} {r:>10.4} {s:>10.4} {:>16.2} {:>16.2}",
+            r / f,
+            s / f
         );
     }
 }

@@ -9,6 +9,7 @@ pub mod cpu_time;
 pub mod delta;
 pub mod discovery;
 pub mod domain;
+pub mod drain;
 pub mod dram_estimate;
 pub mod error;
 pub mod estimate;
@@ -27,6 +28,7 @@ pub use clock::MonotonicClock;
 pub use delta::{CounterDelta, DeltaError};
 pub use discovery::{ProbeConfig, ProbeSet, SourceDescription, discover, discover_with};
 pub use domain::{Domain, DomainKind, Provenance};
+pub use drain::{DRAIN_PERIOD, drain_every};
 pub use error::ProbeError;
 pub use missing::MissingProbe;
 pub use sampler::{

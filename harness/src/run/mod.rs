@@ -434,6 +434,8 @@ async fn execute(
         Err(e) => Err(e),
     };
     let sampler_report = sampler.finish();
+    // The sampler's senders are gone: the writer takes what is left now, not at its next tick.
+    writer.thread().unpark();
     samples::write_gaps(
         dir,
         &probes.descriptions,

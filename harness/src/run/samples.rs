@@ -1,11 +1,11 @@
 //! The thread that streams sampler events into `samples.csv` with bounded memory.
 
 use crate::writer::{RowAppender, WriteError};
-use probes::SamplerEvent;
 use probes::discovery::SourceDescription;
+use probes::{DRAIN_PERIOD, SamplerEvent, drain_every};
 use records::raw::{ContextRecord, SampleRecord};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::Receiver;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -25,8 +25,9 @@ pub struct Continuation {
     pub energy_j: BTreeMap<(String, String), f64>,
 }
 
-/// Starts the writer thread for `samples.csv` and `context.csv`; it ends when every
-/// sender of `events` is dropped.
+/// Starts the writer thread for `samples.csv` and `context.csv`; it takes what the
+/// sampler queued every `DRAIN_PERIOD` and ends when every sender of `events` is dropped
+/// (unpark its thread then, so it ends at once).
 pub fn spawn_writer(
     dir: &Path,
     sources: Vec<SourceDescription>,
@@ -35,86 +36,119 @@ pub fn spawn_writer(
 ) -> Result<JoinHandle<Result<u64, WriteError>>, WriteError> {
     let path = dir.join(records::files::SAMPLES_CSV);
     let path = path.as_path();
-    let mut out = RowAppender::<SampleRecord>::open(path)?;
-    let context_path = dir.join(records::files::CONTEXT_CSV);
-    let mut context: Option<RowAppender<ContextRecord>> = None;
+    let mut writer = SampleWriter {
+        sources,
+        continuation,
+        out: RowAppender::<SampleRecord>::open(path)?,
+        context: None,
+        context_path: dir.join(records::files::CONTEXT_CSV),
+        written: 0,
+        last_write: Instant::now(),
+    };
     let handle = std::thread::Builder::new()
         .name("samples-writer".into())
         .spawn(move || {
-            let mut written = 0u64;
-            let mut last_write = Instant::now();
-            loop {
-                let event = events.recv_timeout(BATCH_AGE);
-                match event {
-                    Ok(SamplerEvent::Energy(s)) => {
-                        let Some(source) = sources.get(s.source) else {
-                            continue;
-                        };
-                        let Some(domain) = source.domains.get(s.domain) else {
-                            continue;
-                        };
-                        let before = if continuation.energy_j.is_empty() {
-                            0.0
-                        } else {
-                            continuation
-                                .energy_j
-                                .get(&(source.name.clone(), domain.name.clone()))
-                                .copied()
-                                .unwrap_or(0.0)
-                        };
-                        out.push(&SampleRecord {
-                            t_ns: s.t_ns + continuation.t_offset_ns,
-                            source: source.name.clone(),
-                            domain: domain.name.clone(),
-                            provenance: domain.provenance,
-                            energy_j: s.energy_j + before,
-                            power_w: s.power_w,
-                        })?;
-                        written += 1;
-                    }
-                    Ok(SamplerEvent::Context(c)) => {
-                        let Some(source) = sources.get(c.source) else {
-                            continue;
-                        };
-                        let Some(domain) = source.domains.get(c.domain) else {
-                            continue;
-                        };
-                        let file = match &mut context {
-                            Some(f) => f,
-                            None => context.insert(RowAppender::open(&context_path)?),
-                        };
-                        file.push(&ContextRecord {
-                            t_ns: c.t_ns + continuation.t_offset_ns,
-                            source: source.name.clone(),
-                            domain: domain.name.clone(),
-                            metric: c.metric.to_string(),
-                            value: c.value,
-                        })?;
-                    }
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
-                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            drain_every(&events, DRAIN_PERIOD, |batch| {
+                for event in batch {
+                    writer.take(event)?;
                 }
-                let pending =
-                    out.pending_bytes() + context.as_ref().map_or(0, |c| c.pending_bytes());
-                if pending >= BATCH_BYTES || last_write.elapsed() >= BATCH_AGE {
-                    out.flush()?;
-                    if let Some(c) = &mut context {
-                        c.flush()?;
-                    }
-                    last_write = Instant::now();
-                }
-            }
-            out.flush()?;
-            if let Some(c) = &mut context {
-                c.flush()?;
-            }
-            Ok(written)
+                writer.flush_when_due()
+            })?;
+            writer.flush()?;
+            Ok(writer.written)
         })
         .map_err(|e| WriteError {
             path: path.to_path_buf(),
             reason: format!("cannot start the samples writer thread: {e}"),
         })?;
     Ok(handle)
+}
+
+/// Sampler events turned into rows of `samples.csv` and `context.csv`.
+struct SampleWriter {
+    sources: Vec<SourceDescription>,
+    continuation: Continuation,
+    out: RowAppender<SampleRecord>,
+    /// Opened at the first context event.
+    context: Option<RowAppender<ContextRecord>>,
+    context_path: PathBuf,
+    written: u64,
+    last_write: Instant,
+}
+
+impl SampleWriter {
+    /// Queues the row of one event (events of unknown sources or domains are dropped).
+    fn take(&mut self, event: SamplerEvent) -> Result<(), WriteError> {
+        let offset = self.continuation.t_offset_ns;
+        match event {
+            SamplerEvent::Energy(s) => {
+                let Some(source) = self.sources.get(s.source) else {
+                    return Ok(());
+                };
+                let Some(domain) = source.domains.get(s.domain) else {
+                    return Ok(());
+                };
+                let before = if self.continuation.energy_j.is_empty() {
+                    0.0
+                } else {
+                    self.continuation
+                        .energy_j
+                        .get(&(source.name.clone(), domain.name.clone()))
+                        .copied()
+                        .unwrap_or(0.0)
+                };
+                self.out.push(&SampleRecord {
+                    t_ns: s.t_ns + offset,
+                    source: source.name.clone(),
+                    domain: domain.name.clone(),
+                    provenance: domain.provenance,
+                    energy_j: s.energy_j + before,
+                    power_w: s.power_w,
+                })?;
+                self.written += 1;
+            }
+            SamplerEvent::Context(c) => {
+                let Some(source) = self.sources.get(c.source) else {
+                    return Ok(());
+                };
+                let Some(domain) = source.domains.get(c.domain) else {
+                    return Ok(());
+                };
+                let file = match &mut self.context {
+                    Some(f) => f,
+                    None => self.context.insert(RowAppender::open(&self.context_path)?),
+                };
+                file.push(&ContextRecord {
+                    t_ns: c.t_ns + offset,
+                    source: source.name.clone(),
+                    domain: domain.name.clone(),
+                    metric: c.metric.to_string(),
+                    value: c.value,
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes the queued rows once they fill a batch or have waited `BATCH_AGE`.
+    fn flush_when_due(&mut self) -> Result<(), WriteError> {
+        let pending =
+            self.out.pending_bytes() + self.context.as_ref().map_or(0, |c| c.pending_bytes());
+        if pending >= BATCH_BYTES || self.last_write.elapsed() >= BATCH_AGE {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes every queued row.
+    fn flush(&mut self) -> Result<(), WriteError> {
+        self.out.flush()?;
+        if let Some(c) = &mut self.context {
+            c.flush()?;
+        }
+        self.last_write = Instant::now();
+        Ok(())
+    }
 }
 
 /// Appends the sampler's read gaps to `sampler_gaps.csv` (created only when there are any),
