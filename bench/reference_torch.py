@@ -5,7 +5,9 @@ Same dimensions as `joulebench serve --classifier small` (BERT-Small: 4 layers, 
 8 heads, 2,048 inner, 30,522 tokens, 2 labels), random weights, one unbatched sequence at a
 time, the same token lengths as `cargo bench -p joulebench-reference --bench cost`.
 
-    python3 bench/reference_torch.py [--threads N] [--runs N]
+    python3 bench/reference_torch.py [--threads N] [--runs N] [--plain]
+
+bench/encoder_vs_torch.sh runs it beside candle with the thread counts fixed.
 
 Uses `transformers.BertForSequenceClassification` when installed, else an equivalent
 hand-written BERT in plain torch.
@@ -78,6 +80,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=0, help="torch threads (0: torch's default)")
     parser.add_argument("--runs", type=int, default=21)
+    parser.add_argument("--plain", action="store_true", help="only `tokens ms` lines, for bench/encoder_vs_torch.sh")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -98,6 +101,11 @@ def main():
         return min(times)
 
     with torch.inference_mode():
+        if args.plain:
+            for tokens in [16, 32, 64, 128, 256, 512]:
+                ids = torch.randint(1000, 30000, (1, tokens))
+                print(f"{tokens} {best(lambda: run(ids)) * 1e3:.4f}")
+            return
         for n, k, m in [(128, 512, 2048), (1024, 1024, 1024)]:
             a, b = torch.randn(n, k), torch.randn(k, m)
             s = best(lambda: a @ b)

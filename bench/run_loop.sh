@@ -24,8 +24,11 @@ if ! command -v nginx >/dev/null || ! command -v wrk >/dev/null; then
 fi
 NGINX="$(command -v nginx || echo /usr/sbin/nginx)"
 
-cargo build --release -q
-BIN="${CARGO_TARGET_DIR:-$PWD/target}/release/joulebench"
+# JOULEBENCH_BIN times another build (an older commit's, say) with the same script.
+if [ -z "${JOULEBENCH_BIN:-}" ]; then
+    cargo build --release -q
+fi
+BIN="${JOULEBENCH_BIN:-${CARGO_TARGET_DIR:-$PWD/target}/release/joulebench}"
 WORK="$(mktemp -d)"
 trap 'kill "$(cat "$WORK/nginx.pid" 2>/dev/null)" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
@@ -108,7 +111,7 @@ printf '%-6s %12s %14s %12s %8s\n' round "wrk µs/req" "run µs/req" "run p50 µ
 for round in $(seq 1 "$ROUNDS"); do
     before="$(wrk_us)"
     out="$WORK/run-$round"
-    "$BIN" run "$WORK/suite.toml" --out "$out" --quiet >"$WORK/run.log" 2>&1 || {
+    ${RUN_PREFIX:-} "$BIN" run "$WORK/suite.toml" --out "$out" --quiet >"$WORK/run.log" 2>&1 || {
         cat "$WORK/run.log"
         exit 1
     }

@@ -7,6 +7,7 @@ use probes::MonotonicClock;
 use records::raw::RequestStatus;
 use records::tokens::TokenSource;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// An HTTP client for one server: keep-alive pool, timeout, optional bearer token.
@@ -15,6 +16,8 @@ pub struct HttpClient {
     client: reqwest::Client,
     base_url: String,
     api_key: Option<String>,
+    /// Each path's URL on this server, parsed at its first request.
+    endpoints: Arc<Mutex<Vec<(String, reqwest::Url)>>>,
 }
 
 /// How one request ended, timed on the run's clock.
@@ -70,7 +73,22 @@ impl HttpClient {
             client,
             base_url: base_url.trim_end_matches('/').to_string(),
             api_key,
+            endpoints: Arc::default(),
         })
+    }
+
+    /// `url`, the URL of `path` on this server, parsed once (`None` when it is not a URL).
+    fn endpoint(&self, path: &str, url: &str) -> Option<reqwest::Url> {
+        let mut known = self
+            .endpoints
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some((_, parsed)) = known.iter().find(|(p, _)| p == path) {
+            return Some(parsed.clone());
+        }
+        let parsed = reqwest::Url::parse(url).ok()?;
+        known.push((path.to_string(), parsed.clone()));
+        Some(parsed)
     }
 
     /// The server's base URL.
@@ -86,7 +104,12 @@ impl HttpClient {
         clock: &MonotonicClock,
     ) -> Outcome {
         let url = format!("{}{}", self.base_url, prepared.path);
-        let mut request = self.client.post(&url).json(&prepared.body);
+        let mut request = match self.endpoint(&prepared.path, &url) {
+            Some(parsed) => self.client.post(parsed),
+            // Not a URL: reqwest says why when the request is sent.
+            None => self.client.post(&url),
+        };
+        request = request.json(&prepared.body);
         if let Some(key) = &self.api_key {
             request = request.bearer_auth(key);
         }

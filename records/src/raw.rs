@@ -31,7 +31,7 @@ pub enum RequestStatus {
     BadResponse,
 }
 
-/// One row of `requests.csv`: one request, written as soon as it ends.
+/// One row of `requests.csv`: one request, written within 250 ms of its end.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct RequestRecord {
     /// Configuration id (`model@dataset`).

@@ -278,9 +278,13 @@ pub async fn send_batch(
     // The batch ends when its last answer is recorded: the watcher is dropped then, not
     // waited for (its next poll would add up to HALT_POLL to the repetition's window).
     tokio::pin!(consume);
-    tokio::select! {
-        done = &mut consume => done?,
-        () = watch => consume.await?,
-    }
+    let consumed = tokio::select! {
+        done = &mut consume => done,
+        () = watch => consume.await,
+    };
+    // The batch's rows reach their files at its end, whether or not it ended well.
+    let written = out.write_requests();
+    consumed?;
+    written?;
     Ok(result)
 }

@@ -1,6 +1,10 @@
 //! Where a run's records go: `requests.csv`, `answers.jsonl`, `repetitions.csv`,
-//! `baselines.csv`, `window_state.csv` and `attribution.csv`, each row written whole as it
-//! is taken.
+//! `baselines.csv`, `window_state.csv` and `attribution.csv`, each row written whole.
+//!
+//! Window rows are written as they are taken. Request and answer rows are gathered and
+//! written together, at most [`RECORD_AGE`] after they are taken and at the end of each
+//! batch (before the batch's window row): a request costs no write call of its own, and a
+//! killed run loses only rows of a batch that `--resume` takes again or completes.
 
 use super::requests::BatchResult;
 use crate::plan::Configuration;
@@ -14,6 +18,12 @@ use records::raw::{
     AttributionRecord, BaselineRecord, RepetitionRecord, RequestRecord, WindowStateRecord,
 };
 use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Longest time a request or answer row waits in memory before it is written.
+pub const RECORD_AGE: Duration = Duration::from_millis(250);
+/// Bytes of request and answer rows waiting that trigger a write.
+const RECORD_BYTES: usize = 64 * 1024;
 
 /// What the rows of `repetitions.csv` say about their configuration.
 #[derive(Clone, Debug, PartialEq)]
@@ -59,6 +69,10 @@ pub struct RecordSink {
     attribution: RowAppender<AttributionRecord>,
     /// Added to every window time written (a resumed run continues its timeline).
     t_offset_ns: u64,
+    /// When request and answer rows were last written.
+    last_write: Instant,
+    /// Longest time request and answer rows wait ([`RECORD_AGE`]; longer in tests).
+    max_age: Duration,
 }
 
 /// The columns a baseline row and a repetition row share: one domain over one window,
@@ -105,6 +119,8 @@ impl RecordSink {
             window_states: RowAppender::open(&dir.join(files::WINDOW_STATE_CSV))?,
             attribution: RowAppender::open(&dir.join(files::ATTRIBUTION_CSV))?,
             t_offset_ns,
+            last_write: Instant::now(),
+            max_age: RECORD_AGE,
         })
     }
 
@@ -113,14 +129,33 @@ impl RecordSink {
         self.t_offset_ns
     }
 
-    /// Appends one request to `requests.csv`, at once.
+    /// Appends one request to `requests.csv` (written within [`RECORD_AGE`]).
     pub fn request(&mut self, record: &RequestRecord) -> Result<(), WriteError> {
-        self.requests.append(record)
+        self.requests.push(record)?;
+        self.write_when_due()
     }
 
-    /// Appends one measured request's answer to `answers.jsonl`, at once.
+    /// Appends one measured request's answer to `answers.jsonl` (written within [`RECORD_AGE`]).
     pub fn answer(&mut self, record: &AnswerRecord) -> Result<(), WriteError> {
-        self.answers.append(record)
+        self.answers.push(record)?;
+        self.write_when_due()
+    }
+
+    /// Writes the waiting request and answer rows once they are old or many enough.
+    fn write_when_due(&mut self) -> Result<(), WriteError> {
+        let pending = self.requests.pending_bytes() + self.answers.pending_bytes();
+        if pending >= RECORD_BYTES || self.last_write.elapsed() >= self.max_age {
+            self.write_requests()?;
+        }
+        Ok(())
+    }
+
+    /// Writes every waiting request and answer row now.
+    pub fn write_requests(&mut self) -> Result<(), WriteError> {
+        self.requests.flush()?;
+        self.answers.flush()?;
+        self.last_write = Instant::now();
+        Ok(())
     }
 
     /// Writes the idle baseline of configuration `config`, a row per domain; a window of
@@ -173,6 +208,8 @@ impl RecordSink {
         window: &Window,
         batch: &BatchResult,
     ) -> Result<bool, WriteError> {
+        // The batch's request rows first: a repetition row never stands before them.
+        self.write_requests()?;
         for d in domain_columns(window, self.t_offset_ns) {
             self.repetitions.append(&RepetitionRecord {
                 config: columns.config.clone(),
@@ -196,6 +233,15 @@ impl RecordSink {
             })?;
         }
         Ok(!window.domains.is_empty())
+    }
+}
+
+impl Drop for RecordSink {
+    /// Writes the rows still waiting, so a run that ends by an error loses none.
+    fn drop(&mut self) {
+        if let Err(e) = self.write_requests() {
+            tracing::warn!("{e}");
+        }
     }
 }
 
@@ -311,5 +357,63 @@ mod tests {
         assert!(first.counts_in_total);
         assert_eq!(rows[1].source, "model");
         assert_eq!(rows[1].energy_j, 8.0);
+    }
+
+    #[test]
+    fn request_rows_wait_for_their_batch_and_precede_its_repetition_row() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut sink = RecordSink::open(dir.path(), 0, &Redactor::default()).expect("open");
+        sink.max_age = Duration::from_secs(3600);
+        let requests = dir.path().join(files::REQUESTS_CSV);
+        for index in 0..3 {
+            let row = RequestRecord {
+                config: "m@d".into(),
+                index,
+                ..RequestRecord::default()
+            };
+            sink.request(&row).expect("request");
+            sink.answer(&AnswerRecord::default()).expect("answer");
+        }
+        assert!(
+            read::<RequestRecord>(&requests).is_empty(),
+            "rows wait in memory within the age bound"
+        );
+        let columns = ConfigColumns {
+            config: "m@d".into(),
+            model: "m".into(),
+            task: "t".into(),
+            dataset: "d".into(),
+            class: ClassLabel::TaskSpecific,
+            parameters: None,
+            load: None,
+        };
+        sink.repetition(&columns, 1, &window(), &BatchResult::default())
+            .expect("repetition");
+        let rows: Vec<RequestRecord> = read(&requests);
+        assert_eq!(rows.iter().map(|r| r.index).collect::<Vec<_>>(), [0, 1, 2]);
+        let answers = std::fs::read_to_string(dir.path().join(files::ANSWERS_JSONL))
+            .expect("answers");
+        assert_eq!(answers.lines().count(), 3);
+    }
+
+    #[test]
+    fn rows_older_than_the_age_bound_are_written_with_the_next_one() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut sink = RecordSink::open(dir.path(), 0, &Redactor::default()).expect("open");
+        sink.max_age = Duration::ZERO;
+        sink.request(&RequestRecord::default()).expect("request");
+        let rows: Vec<RequestRecord> = read(&dir.path().join(files::REQUESTS_CSV));
+        assert_eq!(rows.len(), 1);
+    }
+
+    #[test]
+    fn rows_still_waiting_are_written_when_the_sink_is_dropped() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut sink = RecordSink::open(dir.path(), 0, &Redactor::default()).expect("open");
+        sink.max_age = Duration::from_secs(3600);
+        sink.request(&RequestRecord::default()).expect("request");
+        drop(sink);
+        let rows: Vec<RequestRecord> = read(&dir.path().join(files::REQUESTS_CSV));
+        assert_eq!(rows.len(), 1);
     }
 }

@@ -1,0 +1,41 @@
+//! Best latency of one unbatched forward pass of the `small` encoder (BERT-Small,
+//! classification) per sequence length, for `bench/encoder_vs_torch.sh`.
+//!
+//! `cargo bench -p joulebench-reference --bench encoder -- [RUNS]` (default 21); threads
+//! from `RAYON_NUM_THREADS` (every core when unset). Prints one `tokens ms` line per length.
+
+use joulebench_reference::models::presets;
+use joulebench_reference::{EncoderModel, EncoderTask, SeededInit};
+use std::time::Instant;
+
+/// Sequence lengths timed, as `bench/reference_torch.py` times them.
+const LENGTHS: [usize; 6] = [16, 32, 64, 128, 256, 512];
+
+fn main() -> candle_core::Result<()> {
+    let runs: usize = std::env::args()
+        .skip(1)
+        .find_map(|a| a.parse().ok())
+        .unwrap_or(21);
+    let Some(config) = presets::encoder("small") else {
+        return Err(candle_core::Error::Msg("no `small` encoder preset".into()));
+    };
+    let task = EncoderTask::Classification(vec!["NEGATIVE".into(), "POSITIVE".into()]);
+    let model = EncoderModel::load(&config, task, SeededInit::new(0).var_builder())?;
+    println!(
+        "candle, threads {}, small encoder",
+        candle_core::utils::get_num_threads()
+    );
+    for tokens in LENGTHS {
+        let ids: Vec<u32> = (0..tokens as u32).map(|i| 1000 + i * 37 % 29000).collect();
+        let types = vec![0u32; tokens];
+        model.classify(&ids, &types)?;
+        let mut best = f64::INFINITY;
+        for _ in 0..runs {
+            let t = Instant::now();
+            model.classify(&ids, &types)?;
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        println!("{tokens} {:.4}", best * 1e3);
+    }
+    Ok(())
+}
