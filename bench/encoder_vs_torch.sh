@@ -16,13 +16,21 @@ if ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install -q torch transformers
 fi
-cargo bench -q -p joulebench-reference --bench encoder --no-run
+# ENCODER_BIN times another build of the encoder bench (an older commit's) instead.
+if [ -z "${ENCODER_BIN:-}" ]; then
+    ENCODER_BIN="$(cargo bench -q -p joulebench-reference --bench encoder --no-run --message-format=json |
+        python3 -c 'import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("target", {}).get("name") == "encoder" and m.get("executable"):
+        print(m["executable"])')"
+fi
 ALL="$(nproc)"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 for round in $(seq 1 "$ROUNDS"); do
     for threads in 1 "$ALL"; do
-        RAYON_NUM_THREADS="$threads" cargo bench -q -p joulebench-reference --bench encoder -- "$RUNS" \
+        RAYON_NUM_THREADS="$threads" "$ENCODER_BIN" "$RUNS" \
             | grep -E '^[0-9]+ ' >"$WORK/candle-$threads-$round"
         OMP_NUM_THREADS="$threads" MKL_NUM_THREADS="$threads" \
             "$VENV/bin/python" bench/reference_torch.py --threads "$threads" --runs "$RUNS" --plain \

@@ -130,6 +130,8 @@ fn millions(n: usize) -> String {
 
 /// Runs `joulebench serve`.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
+    // First, while the process has one thread: candle reads it at its first operation.
+    reference::cpu_pool::sleep_idle_workers();
     let specs = args.specs()?;
     let mut gguf_out = Vec::new();
     for v in &args.write_gguf {

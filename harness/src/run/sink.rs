@@ -391,8 +391,8 @@ mod tests {
             .expect("repetition");
         let rows: Vec<RequestRecord> = read(&requests);
         assert_eq!(rows.iter().map(|r| r.index).collect::<Vec<_>>(), [0, 1, 2]);
-        let answers = std::fs::read_to_string(dir.path().join(files::ANSWERS_JSONL))
-            .expect("answers");
+        let answers =
+            std::fs::read_to_string(dir.path().join(files::ANSWERS_JSONL)).expect("answers");
         assert_eq!(answers.lines().count(), 3);
     }
 

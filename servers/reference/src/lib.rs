@@ -7,6 +7,7 @@
 pub mod batch;
 pub mod builtin_tokenizer;
 pub mod continuous;
+pub mod cpu_pool;
 pub mod error;
 pub mod generate;
 pub mod heap;

@@ -19,12 +19,15 @@ pub fn merge_heads(x: &Tensor) -> Result<Tensor> {
 /// softmax(q kᵀ / √d + mask) v over heads; `mask` is added to the scores when given.
 pub fn attend(q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
     let head_dim = q.dim(D::Minus1)?;
-    let scores = (q.matmul(&k.t()?.contiguous()?)? / (head_dim as f64).sqrt())?;
+    // Scaled before the product: q is `seq / head_dim` times smaller than the scores.
+    // kᵀ as a view: the matrix product reads the transposed layout as it is.
+    let q = (q / (head_dim as f64).sqrt())?;
+    let scores = q.matmul(&k.t()?)?;
     let scores = match mask {
         Some(m) => scores.broadcast_add(m)?,
         None => scores,
     };
-    let probs = candle_nn::ops::softmax_last_dim(&scores)?;
+    let probs = super::softmax::softmax_last_dim(&scores)?;
     probs.matmul(v)
 }
 

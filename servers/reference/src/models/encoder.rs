@@ -110,9 +110,9 @@ impl EncoderConfig {
 }
 
 struct EncoderLayer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
+    /// Query, key and value projections as one `[3 × hidden, hidden]` layer: one matrix
+    /// product (and one packing of its input) instead of three.
+    qkv: Linear,
     attn_out: Linear,
     attn_norm: LayerNorm,
     ffn_in: Linear,
@@ -126,9 +126,11 @@ impl EncoderLayer {
         let (h, i, eps) = (c.hidden_size, c.intermediate_size, c.layer_norm_eps);
         Ok(match c.layout {
             EncoderLayout::Bert => Self {
-                query: linear(h, h, vb.pp("attention.self.query"))?,
-                key: linear(h, h, vb.pp("attention.self.key"))?,
-                value: linear(h, h, vb.pp("attention.self.value"))?,
+                qkv: fused(&[
+                    linear(h, h, vb.pp("attention.self.query"))?,
+                    linear(h, h, vb.pp("attention.self.key"))?,
+                    linear(h, h, vb.pp("attention.self.value"))?,
+                ])?,
                 attn_out: linear(h, h, vb.pp("attention.output.dense"))?,
                 attn_norm: layer_norm(h, eps, vb.pp("attention.output.LayerNorm"))?,
                 ffn_in: linear(h, i, vb.pp("intermediate.dense"))?,
@@ -137,9 +139,11 @@ impl EncoderLayer {
                 heads: c.num_attention_heads,
             },
             EncoderLayout::DistilBert => Self {
-                query: linear(h, h, vb.pp("attention.q_lin"))?,
-                key: linear(h, h, vb.pp("attention.k_lin"))?,
-                value: linear(h, h, vb.pp("attention.v_lin"))?,
+                qkv: fused(&[
+                    linear(h, h, vb.pp("attention.q_lin"))?,
+                    linear(h, h, vb.pp("attention.k_lin"))?,
+                    linear(h, h, vb.pp("attention.v_lin"))?,
+                ])?,
                 attn_out: linear(h, h, vb.pp("attention.out_lin"))?,
                 attn_norm: layer_norm(h, eps, vb.pp("sa_layer_norm"))?,
                 ffn_in: linear(h, i, vb.pp("ffn.lin1"))?,
@@ -153,9 +157,17 @@ impl EncoderLayer {
     /// One layer over `[batch, seq, hidden]`; `mask` (`[batch, 1, 1, seq]`, 0 or -inf) hides
     /// padding from every query.
     fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let q = split_heads(&self.query.forward(x)?, self.heads)?;
-        let k = split_heads(&self.key.forward(x)?, self.heads)?;
-        let v = split_heads(&self.value.forward(x)?, self.heads)?;
+        let qkv = self.qkv.forward(x)?;
+        let hidden = qkv.dim(candle_core::D::Minus1)? / 3;
+        let q = split_heads(&qkv.narrow(candle_core::D::Minus1, 0, hidden)?, self.heads)?;
+        let k = split_heads(
+            &qkv.narrow(candle_core::D::Minus1, hidden, hidden)?,
+            self.heads,
+        )?;
+        let v = split_heads(
+            &qkv.narrow(candle_core::D::Minus1, 2 * hidden, hidden)?,
+            self.heads,
+        )?;
         let ctx = merge_heads(&attend(&q, &k, &v, mask)?)?;
         let a = self
             .attn_norm
@@ -165,6 +177,18 @@ impl EncoderLayer {
             .forward(&self.ffn_in.forward(&a)?.gelu_erf()?)?;
         self.out_norm.forward(&(f + a)?)
     }
+}
+
+/// Layers over the same input as one: their weights stacked by output row, their biases
+/// joined (outputs in the order given).
+fn fused(layers: &[Linear]) -> Result<Linear> {
+    let weights: Vec<&Tensor> = layers.iter().map(|l| l.weight()).collect();
+    let biases: Option<Vec<&Tensor>> = layers.iter().map(|l| l.bias()).collect();
+    let bias = match biases {
+        Some(b) => Some(Tensor::cat(&b, 0)?),
+        None => None,
+    };
+    Ok(Linear::new(Tensor::cat(&weights, 0)?, bias))
 }
 
 enum Head {

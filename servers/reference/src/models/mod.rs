@@ -16,5 +16,6 @@ pub mod llama_gguf;
 pub mod moe;
 pub mod presets;
 pub mod pruning;
+pub mod softmax;
 pub mod t5;
 pub mod techniques;
