@@ -13,6 +13,9 @@ use std::io::Write;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 
+/// Bytes csv stages a row in before handing them on (longer rows pass through in parts).
+const ROW_STAGING_BYTES: usize = 256;
+
 /// Why a record could not be written.
 #[derive(Debug, thiserror::Error)]
 #[error("{}: {reason}", path.display())]
@@ -120,8 +123,11 @@ impl<T: Serialize + Default> RowAppender<T> {
     /// A row as one CSV record.
     fn csv_line(&self, row: &T) -> Result<Vec<u8>, WriteError> {
         let mut line = Vec::new();
+        // A small staging buffer: csv's default is 8 KiB, zeroed for every row written
+        // (callgrind: a tenth of the run loop's instructions per request).
         let mut w = csv::WriterBuilder::new()
             .has_headers(false)
+            .buffer_capacity(ROW_STAGING_BYTES)
             .from_writer(&mut line);
         w.serialize(row).map_err(|e| WriteError {
             path: self.path.clone(),
