@@ -75,6 +75,7 @@ mod tests {
     #[test]
     fn every_event_is_taken_in_order_and_the_drain_ends_when_the_senders_go() {
         let (tx, rx) = sync_channel(16);
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
         let drainer = std::thread::spawn(move || {
             let mut seen = Vec::new();
             let done = drain_every::<()>(&rx, Duration::from_secs(3600), |batch| {
@@ -85,7 +86,7 @@ mod tests {
                 }
                 Ok(())
             });
-            (done, seen)
+            let _ = done_tx.send((done, seen));
         });
         for t in 0..10 {
             tx.send(event(t)).expect("queued");
@@ -93,7 +94,9 @@ mod tests {
         drop(tx);
         // An hour-long period: only the unpark can end the drain within the test.
         drainer.thread().unpark();
-        let (done, seen) = drainer.join().expect("drain thread");
+        let (done, seen) = done_rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the unpark ends the drain (its period is an hour)");
         assert_eq!(done, Ok(()));
         assert_eq!(seen, (0..10).collect::<Vec<_>>());
     }
@@ -104,6 +107,8 @@ mod tests {
         for t in 0..3 {
             tx.send(event(t)).expect("queued");
         }
+        // Gone: without the error the drain would end at Disconnected after all three.
+        drop(tx);
         let mut taken = 0;
         let done = drain_every(&rx, Duration::from_millis(1), |batch| {
             for _ in batch {

@@ -130,8 +130,9 @@ fn millions(n: usize) -> String {
 
 /// Runs `joulebench serve`.
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
-    // First, while the process has one thread: candle reads it at its first operation.
-    reference::cpu_pool::sleep_idle_workers();
+    // SAFETY: first, while the process has one thread (nothing before `dispatch` starts
+    // one), and before candle's first operation reads it.
+    unsafe { reference::cpu_pool::sleep_idle_workers() };
     let specs = args.specs()?;
     let mut gguf_out = Vec::new();
     for v in &args.write_gguf {

@@ -436,13 +436,16 @@ async fn execute(
     let sampler_report = sampler.finish();
     // The sampler's senders are gone: the writer takes what is left now, not at its next tick.
     writer.thread().unpark();
-    samples::write_gaps(
+    let gaps = samples::write_gaps(
         dir,
         &probes.descriptions,
         &sampler_report.gaps(),
         start.t_offset_ns,
-    )?;
-    match writer.join() {
+    );
+    // The writer is joined whatever the gaps' fate, so samples.csv is whole before any return.
+    let written = writer.join();
+    gaps?;
+    match written {
         Ok(Ok(_)) => {}
         Ok(Err(e)) => return Err(e.into()),
         Err(_) => {

@@ -177,7 +177,29 @@ pub async fn send_batch(
         let _ = halt_tx.send(true);
     };
     let consume = async {
-        while let Some(next) = outcomes.next().await {
+        // Waiting rows are written when they come due, even while no request ends. One
+        // timer, set again only when the due time moves (after each write), not per request.
+        let timer = tokio::time::sleep(std::time::Duration::ZERO);
+        tokio::pin!(timer);
+        let mut armed = None;
+        loop {
+            let due = out.write_due();
+            if due != armed {
+                if let Some(at) = due {
+                    timer.as_mut().reset(tokio::time::Instant::from_std(at));
+                }
+                armed = due;
+            }
+            let next = tokio::select! {
+                next = outcomes.next() => next,
+                () = &mut timer, if armed.is_some() => {
+                    out.write_waiting_rows()?;
+                    continue;
+                }
+            };
+            let Some(next) = next else {
+                break;
+            };
             let Some((index, row, pins, scheduled, outcome)) = next else {
                 continue;
             };
@@ -277,13 +299,15 @@ pub async fn send_batch(
     };
     // The batch ends when its last answer is recorded: the watcher is dropped then, not
     // waited for (its next poll would add up to HALT_POLL to the repetition's window).
-    tokio::pin!(consume);
-    let consumed = tokio::select! {
-        done = &mut consume => done,
-        () = watch => consume.await,
+    let consumed = {
+        tokio::pin!(consume);
+        tokio::select! {
+            done = &mut consume => done,
+            () = watch => consume.await,
+        }
     };
     // The batch's rows reach their files at its end, whether or not it ended well.
-    let written = out.write_requests();
+    let written = out.write_waiting_rows();
     consumed?;
     written?;
     Ok(result)

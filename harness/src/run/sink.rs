@@ -2,9 +2,10 @@
 //! `baselines.csv`, `window_state.csv` and `attribution.csv`, each row written whole.
 //!
 //! Window rows are written as they are taken. Request and answer rows are gathered and
-//! written together, at most [`RECORD_AGE`] after they are taken and at the end of each
-//! batch (before the batch's window row): a request costs no write call of its own, and a
-//! killed run loses only rows of a batch that `--resume` takes again or completes.
+//! written together, at most [`RECORD_AGE`] after the oldest of them was taken (the batch
+//! loop wakes for it: [`RecordSink::write_due`]) and at the end of each batch, before the
+//! batch's window row: a request costs no write call of its own, and a killed run loses
+//! only rows of a batch that `--resume` takes again or completes.
 
 use super::requests::BatchResult;
 use crate::plan::Configuration;
@@ -69,8 +70,8 @@ pub struct RecordSink {
     attribution: RowAppender<AttributionRecord>,
     /// Added to every window time written (a resumed run continues its timeline).
     t_offset_ns: u64,
-    /// When request and answer rows were last written.
-    last_write: Instant,
+    /// When the oldest request or answer row still waiting was taken (`None`: none waits).
+    oldest_waiting: Option<Instant>,
     /// Longest time request and answer rows wait ([`RECORD_AGE`]; longer in tests).
     max_age: Duration,
 }
@@ -119,7 +120,7 @@ impl RecordSink {
             window_states: RowAppender::open(&dir.join(files::WINDOW_STATE_CSV))?,
             attribution: RowAppender::open(&dir.join(files::ATTRIBUTION_CSV))?,
             t_offset_ns,
-            last_write: Instant::now(),
+            oldest_waiting: None,
             max_age: RECORD_AGE,
         })
     }
@@ -129,33 +130,40 @@ impl RecordSink {
         self.t_offset_ns
     }
 
-    /// Appends one request to `requests.csv` (written within [`RECORD_AGE`]).
+    /// Appends one request to `requests.csv` (written by [`Self::write_due`]).
     pub fn request(&mut self, record: &RequestRecord) -> Result<(), WriteError> {
         self.requests.push(record)?;
-        self.write_when_due()
+        self.taken()
     }
 
-    /// Appends one measured request's answer to `answers.jsonl` (written within [`RECORD_AGE`]).
+    /// Appends one measured request's answer to `answers.jsonl` (written by [`Self::write_due`]).
     pub fn answer(&mut self, record: &AnswerRecord) -> Result<(), WriteError> {
         self.answers.push(record)?;
-        self.write_when_due()
+        self.taken()
     }
 
-    /// Writes the waiting request and answer rows once they are old or many enough.
-    fn write_when_due(&mut self) -> Result<(), WriteError> {
-        let pending = self.requests.pending_bytes() + self.answers.pending_bytes();
-        if pending >= RECORD_BYTES || self.last_write.elapsed() >= self.max_age {
-            self.write_requests()?;
+    /// Notes a row taken; writes the waiting rows once they are many or old enough.
+    fn taken(&mut self) -> Result<(), WriteError> {
+        let oldest = *self.oldest_waiting.get_or_insert_with(Instant::now);
+        let waiting = self.requests.pending_bytes() + self.answers.pending_bytes();
+        if waiting >= RECORD_BYTES || oldest.elapsed() >= self.max_age {
+            self.write_waiting_rows()?;
         }
         Ok(())
     }
 
+    /// When the waiting request and answer rows must be written ([`RECORD_AGE`] after the
+    /// oldest was taken); `None` when none waits. The batch loop writes them then with
+    /// [`Self::write_waiting_rows`] if no row came in the meantime.
+    pub fn write_due(&self) -> Option<Instant> {
+        self.oldest_waiting.map(|t| t + self.max_age)
+    }
+
     /// Writes every waiting request and answer row now.
-    pub fn write_requests(&mut self) -> Result<(), WriteError> {
+    pub fn write_waiting_rows(&mut self) -> Result<(), WriteError> {
+        self.oldest_waiting = None;
         self.requests.flush()?;
-        self.answers.flush()?;
-        self.last_write = Instant::now();
-        Ok(())
+        self.answers.flush()
     }
 
     /// Writes the idle baseline of configuration `config`, a row per domain; a window of
@@ -209,7 +217,7 @@ impl RecordSink {
         batch: &BatchResult,
     ) -> Result<bool, WriteError> {
         // The batch's request rows first: a repetition row never stands before them.
-        self.write_requests()?;
+        self.write_waiting_rows()?;
         for d in domain_columns(window, self.t_offset_ns) {
             self.repetitions.append(&RepetitionRecord {
                 config: columns.config.clone(),
@@ -239,7 +247,7 @@ impl RecordSink {
 impl Drop for RecordSink {
     /// Writes the rows still waiting, so a run that ends by an error loses none.
     fn drop(&mut self) {
-        if let Err(e) = self.write_requests() {
+        if let Err(e) = self.write_waiting_rows() {
             tracing::warn!("{e}");
         }
     }
@@ -272,6 +280,19 @@ mod tests {
                 },
             ],
             failed: Vec::new(),
+        }
+    }
+
+    /// The columns of a task-specific configuration `m@d`.
+    fn columns(parameters: Option<u64>) -> ConfigColumns {
+        ConfigColumns {
+            config: "m@d".into(),
+            model: "m".into(),
+            task: "t".into(),
+            dataset: "d".into(),
+            class: ClassLabel::TaskSpecific,
+            parameters,
+            load: None,
         }
     }
 
@@ -315,15 +336,7 @@ mod tests {
     fn a_repetition_writes_a_row_per_domain_with_its_configuration_and_batch() {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut sink = RecordSink::open(dir.path(), 7, &Redactor::default()).expect("open");
-        let columns = ConfigColumns {
-            config: "m@d".into(),
-            model: "m".into(),
-            task: "t".into(),
-            dataset: "d".into(),
-            class: ClassLabel::TaskSpecific,
-            parameters: Some(110),
-            load: None,
-        };
+        let columns = columns(Some(110));
         let batch = BatchResult {
             sent: 10,
             failures: 2,
@@ -378,15 +391,7 @@ mod tests {
             read::<RequestRecord>(&requests).is_empty(),
             "rows wait in memory within the age bound"
         );
-        let columns = ConfigColumns {
-            config: "m@d".into(),
-            model: "m".into(),
-            task: "t".into(),
-            dataset: "d".into(),
-            class: ClassLabel::TaskSpecific,
-            parameters: None,
-            load: None,
-        };
+        let columns = columns(None);
         sink.repetition(&columns, 1, &window(), &BatchResult::default())
             .expect("repetition");
         let rows: Vec<RequestRecord> = read(&requests);
@@ -397,13 +402,25 @@ mod tests {
     }
 
     #[test]
-    fn rows_older_than_the_age_bound_are_written_with_the_next_one() {
+    fn waiting_rows_come_due_at_the_age_bound_and_go_out_with_the_next_one_then() {
         let dir = tempfile::tempdir().expect("temp dir");
+        let requests = dir.path().join(files::REQUESTS_CSV);
         let mut sink = RecordSink::open(dir.path(), 0, &Redactor::default()).expect("open");
+        sink.max_age = Duration::from_secs(3600);
+        assert_eq!(sink.write_due(), None, "nothing waits");
+        let before = Instant::now();
+        sink.request(&RequestRecord::default()).expect("request");
+        let due = sink.write_due().expect("a row waits");
+        assert!(
+            due >= before + sink.max_age,
+            "due an age bound after it was taken"
+        );
+        assert!(read::<RequestRecord>(&requests).is_empty());
+        // Past the bound, the next row takes the waiting one out with it.
         sink.max_age = Duration::ZERO;
         sink.request(&RequestRecord::default()).expect("request");
-        let rows: Vec<RequestRecord> = read(&dir.path().join(files::REQUESTS_CSV));
-        assert_eq!(rows.len(), 1);
+        assert_eq!(read::<RequestRecord>(&requests).len(), 2);
+        assert_eq!(sink.write_due(), None, "nothing waits after a write");
     }
 
     #[test]

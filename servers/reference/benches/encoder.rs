@@ -14,7 +14,8 @@ const LENGTHS: [usize; 6] = [16, 32, 64, 128, 256, 512];
 
 fn main() -> candle_core::Result<()> {
     // As `joulebench serve` does at its start.
-    joulebench_reference::cpu_pool::sleep_idle_workers();
+    // SAFETY: the first statement of `main`: no other thread runs yet.
+    unsafe { joulebench_reference::cpu_pool::sleep_idle_workers() };
     let numbers: Vec<usize> = std::env::args()
         .skip(1)
         .filter_map(|a| a.parse().ok())

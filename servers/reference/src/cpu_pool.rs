@@ -10,13 +10,15 @@
 /// spinning, which keeps back-to-back element-wise operations from waiting on a wake-up).
 pub const SPIN_LIMIT: &str = "1000";
 
-/// Sets candle's spin limit to [`SPIN_LIMIT`] unless the environment sets one. Call before
-/// any other thread starts and before the first tensor operation (candle reads it once).
-pub fn sleep_idle_workers() {
+/// Sets candle's spin limit to [`SPIN_LIMIT`] unless the environment sets one (candle reads
+/// it once, at its first tensor operation).
+///
+/// # Safety
+/// No other thread may be running: it changes the process environment.
+pub unsafe fn sleep_idle_workers() {
     const KEY: &str = "CANDLE_BARRIER_POOL_SPIN_LIMIT";
     if std::env::var_os(KEY).is_none() {
-        // SAFETY: called while the process has one thread, so nothing reads the
-        // environment concurrently.
+        // SAFETY: the caller guarantees the process has one thread.
         unsafe { std::env::set_var(KEY, SPIN_LIMIT) };
     }
 }

@@ -183,10 +183,14 @@ impl EncoderLayer {
 /// joined (outputs in the order given).
 fn fused(layers: &[Linear]) -> Result<Linear> {
     let weights: Vec<&Tensor> = layers.iter().map(|l| l.weight()).collect();
-    let biases: Option<Vec<&Tensor>> = layers.iter().map(|l| l.bias()).collect();
-    let bias = match biases {
-        Some(b) => Some(Tensor::cat(&b, 0)?),
-        None => None,
+    let biases: Vec<&Tensor> = layers.iter().filter_map(|l| l.bias()).collect();
+    let bias = match biases.len() {
+        0 => None,
+        n if n == layers.len() => Some(Tensor::cat(&biases, 0)?),
+        n => candle_core::bail!(
+            "cannot fuse {} layers of which {n} have a bias",
+            layers.len()
+        ),
     };
     Ok(Linear::new(Tensor::cat(&weights, 0)?, bias))
 }

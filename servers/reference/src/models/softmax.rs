@@ -105,6 +105,7 @@ mod x86 {
             // SAFETY: i + 8 <= lanes <= the length of both slices.
             let x = unsafe { _mm256_loadu_ps(row.as_ptr().add(i)) };
             let e = exp8(_mm256_sub_ps(x, shift));
+            // SAFETY: as the load above.
             unsafe { _mm256_storeu_ps(out.as_mut_ptr().add(i), e) };
             acc = _mm256_add_ps(acc, e);
             i += 8;
@@ -126,8 +127,10 @@ mod x86 {
     #[target_feature(enable = "avx2,fma")]
     fn exp8(x: __m256) -> __m256 {
         let underflow = _mm256_cmp_ps::<_CMP_LT_OQ>(x, _mm256_set1_ps(EXP_MIN));
-        let x = _mm256_max_ps(x, _mm256_set1_ps(EXP_MIN));
-        let x = _mm256_min_ps(x, _mm256_set1_ps(88.376_26));
+        // The constant first: `max`/`min` return their second operand when one is NaN, so a
+        // NaN score stays NaN (and makes its row NaN, as candle's softmax does).
+        let x = _mm256_max_ps(_mm256_set1_ps(EXP_MIN), x);
+        let x = _mm256_min_ps(_mm256_set1_ps(88.376_26), x);
         let fx = _mm256_floor_ps(_mm256_fmadd_ps(
             x,
             _mm256_set1_ps(std::f32::consts::LOG2_E),
@@ -218,5 +221,26 @@ mod tests {
             .expect("row");
         assert!(row[3..8].iter().all(|&p| p == 0.0), "masked scores get 0");
         assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    }
+
+    #[test]
+    fn a_nan_score_makes_its_row_nan_wherever_it_stands() {
+        for at in [2, 12] {
+            // 16 scores: index 2 goes through the vector lanes, as does 12; a row of 13
+            // puts index 12 in the scalar tail.
+            for width in [16, 13] {
+                let mut values = vec![0.5f32; width];
+                values[at.min(width - 1)] = f32::NAN;
+                let xs = Tensor::from_vec(values, (1, width), &Device::Cpu).expect("tensor");
+                let row: Vec<f32> = softmax_last_dim(&xs)
+                    .and_then(|s| s.get(0))
+                    .and_then(|r| r.to_vec1())
+                    .expect("row");
+                assert!(
+                    row.iter().all(|p| p.is_nan()),
+                    "width {width}, NaN at {at}: {row:?}"
+                );
+            }
+        }
     }
 }
