@@ -10,6 +10,14 @@ pub fn split_heads(x: &Tensor, heads: usize) -> Result<Tensor> {
         .contiguous()
 }
 
+/// Splits a fused projection `[1, seq, 3 × hidden]` (query, key, value in that order) into
+/// the three, each as heads `[1, heads, seq, head_dim]`.
+pub fn split_qkv(qkv: &Tensor, heads: usize) -> Result<(Tensor, Tensor, Tensor)> {
+    let hidden = qkv.dim(D::Minus1)? / 3;
+    let part = |i: usize| split_heads(&qkv.narrow(D::Minus1, i * hidden, hidden)?, heads);
+    Ok((part(0)?, part(1)?, part(2)?))
+}
+
 /// Joins heads back: `[1, heads, seq, head_dim]` to `[1, seq, hidden]`.
 pub fn merge_heads(x: &Tensor) -> Result<Tensor> {
     let (b, heads, seq, head_dim) = x.dims4()?;

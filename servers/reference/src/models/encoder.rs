@@ -5,7 +5,7 @@ use candle_core::{Device, IndexOp, Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
 use serde::{Deserialize, Serialize};
 
-use super::attention::{attend, merge_heads, split_heads};
+use super::attention::{attend, merge_heads, split_qkv};
 
 /// Which parameter names (and small differences) a checkpoint uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -157,17 +157,7 @@ impl EncoderLayer {
     /// One layer over `[batch, seq, hidden]`; `mask` (`[batch, 1, 1, seq]`, 0 or -inf) hides
     /// padding from every query.
     fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let qkv = self.qkv.forward(x)?;
-        let hidden = qkv.dim(candle_core::D::Minus1)? / 3;
-        let q = split_heads(&qkv.narrow(candle_core::D::Minus1, 0, hidden)?, self.heads)?;
-        let k = split_heads(
-            &qkv.narrow(candle_core::D::Minus1, hidden, hidden)?,
-            self.heads,
-        )?;
-        let v = split_heads(
-            &qkv.narrow(candle_core::D::Minus1, 2 * hidden, hidden)?,
-            self.heads,
-        )?;
+        let (q, k, v) = split_qkv(&self.qkv.forward(x)?, self.heads)?;
         let ctx = merge_heads(&attend(&q, &k, &v, mask)?)?;
         let a = self
             .attn_norm

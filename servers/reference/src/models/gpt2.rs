@@ -5,7 +5,7 @@ use candle_core::{Device, Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm};
 use serde::{Deserialize, Serialize};
 
-use super::attention::{attend, causal_mask, merge_heads, split_heads};
+use super::attention::{attend, causal_mask, merge_heads, split_qkv};
 use super::causal_lm::{cat_rows, last_logits, row, transformer_root};
 use super::dims::DecoderDims;
 use super::generator::{Generator, GeneratorConfig, HfGeneratorConfig, ReservedIds, Started};
@@ -141,14 +141,11 @@ impl Block {
     /// `x` `[rows, seq, e]`, one cache slot per row: the dense layers on all rows at once,
     /// attention per row against its own cache.
     fn forward(&self, x: &Tensor, slots: &mut [&mut Option<(Tensor, Tensor)>]) -> Result<Tensor> {
-        let (rows, seq, e) = x.dims3()?;
+        let (rows, seq, _) = x.dims3()?;
         let qkv = self.c_attn.forward(&self.ln_1.forward(x)?)?;
         let mut ctxs = Vec::with_capacity(rows);
         for (r, slot) in slots.iter_mut().enumerate() {
-            let qkv = row(&qkv, r, rows)?;
-            let q = split_heads(&qkv.narrow(2, 0, e)?, self.heads)?;
-            let k = split_heads(&qkv.narrow(2, e, e)?, self.heads)?;
-            let v = split_heads(&qkv.narrow(2, 2 * e, e)?, self.heads)?;
+            let (q, k, v) = split_qkv(&row(&qkv, r, rows)?, self.heads)?;
             let (k, v) = append_kv(slot, k, v)?;
             let past = k.dim(2)? - seq;
             let mask = if seq > 1 {
