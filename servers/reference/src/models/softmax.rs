@@ -2,89 +2,81 @@
 //! chosen at run time) for the attention scores, where candle's takes one `expf` call per
 //! score: at 512 tokens `perf` put `__expf_fma` at 6% of a one-thread encoder pass.
 
-use candle_core::{CpuStorage, CustomOp1, DType, Layout, Result, Shape, Tensor};
-use rayon::prelude::*;
+use candle_core::{Result, Tensor};
 
-/// softmax(x) over the last dimension: this crate's kernel for contiguous FP32 tensors on
-/// a CPU with AVX2 and FMA, candle's otherwise.
+/// softmax(x) over the last dimension: this crate's kernel for FP32 tensors on a CPU with
+/// AVX2 and FMA, candle's otherwise.
 pub fn softmax_last_dim(xs: &Tensor) -> Result<Tensor> {
-    if xs.dtype() == DType::F32 && xs.device().is_cpu() && vectorized() {
-        xs.contiguous()?.apply_op1_no_bwd(&SoftmaxRows)
-    } else {
-        candle_nn::ops::softmax_last_dim(xs)
-    }
-}
-
-/// Whether this CPU runs the vectorized exponentials.
-fn vectorized() -> bool {
     #[cfg(target_arch = "x86_64")]
+    if xs.dtype() == candle_core::DType::F32
+        && xs.device().is_cpu()
+        && let Some(op) = x86::SoftmaxRows::for_this_cpu()
     {
-        is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")
+        return xs.contiguous()?.apply_op1_no_bwd(&op);
     }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-/// The op: each row of the last dimension on its own, rows in parallel.
-struct SoftmaxRows;
-
-impl CustomOp1 for SoftmaxRows {
-    fn name(&self) -> &'static str {
-        "softmax-rows-avx2"
-    }
-
-    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(all) = storage else {
-            candle_core::bail!("softmax-rows-avx2 takes f32 scores");
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("softmax-rows-avx2 takes a contiguous tensor");
-        };
-        let src = &all[start..end];
-        let width = layout.dims().last().copied().unwrap_or(1).max(1);
-        let mut dst = vec![0f32; src.len()];
-        src.par_chunks(width)
-            .zip(dst.par_chunks_mut(width))
-            .for_each(|(row, out)| softmax_row(row, out));
-        Ok((CpuStorage::F32(dst), layout.shape().clone()))
-    }
-}
-
-/// One row: exp(x − max) / Σ.
-fn softmax_row(row: &[f32], out: &mut [f32]) {
-    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    if max == f32::NEG_INFINITY {
-        // Every score masked: candle's gives NaN (0/0); so does this.
-        out.fill(f32::NAN);
-        return;
-    }
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: `softmax_last_dim` builds this op only where AVX2 and FMA were detected.
-    let sum = unsafe { x86::exp_shifted(row, max, out) };
-    #[cfg(not(target_arch = "x86_64"))]
-    let sum = scalar_exp_shifted(row, max, out);
-    let scale = 1.0 / sum;
-    for v in out.iter_mut() {
-        *v *= scale;
-    }
-}
-
-/// `out = exp(row − max)`, one at a time; their sum.
-#[cfg(not(target_arch = "x86_64"))]
-fn scalar_exp_shifted(row: &[f32], max: f32, out: &mut [f32]) -> f32 {
-    let mut sum = 0.0;
-    for (x, o) in row.iter().zip(out.iter_mut()) {
-        *o = (x - max).exp();
-        sum += *o;
-    }
-    sum
+    candle_nn::ops::softmax_last_dim(xs)
 }
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
+    use rayon::prelude::*;
     use std::arch::x86_64::*;
+
+    /// The op: each row of the last dimension on its own, rows in parallel. Built only
+    /// where the CPU has AVX2 and FMA.
+    pub(super) struct SoftmaxRows {
+        _detected: (),
+    }
+
+    impl SoftmaxRows {
+        /// The op, when this CPU has AVX2 and FMA.
+        pub(super) fn for_this_cpu() -> Option<Self> {
+            (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
+                .then_some(Self { _detected: () })
+        }
+    }
+
+    impl CustomOp1 for SoftmaxRows {
+        fn name(&self) -> &'static str {
+            "softmax-rows-avx2"
+        }
+
+        fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+            let CpuStorage::F32(all) = storage else {
+                candle_core::bail!("softmax-rows-avx2 takes f32 scores");
+            };
+            let Some((start, end)) = layout.contiguous_offsets() else {
+                candle_core::bail!("softmax-rows-avx2 takes a contiguous tensor");
+            };
+            let src = &all[start..end];
+            let width = layout.dims().last().copied().unwrap_or(1).max(1);
+            let mut dst = vec![0f32; src.len()];
+            src.par_chunks(width)
+                .zip(dst.par_chunks_mut(width))
+                // SAFETY: a `SoftmaxRows` exists only where AVX2 and FMA were detected.
+                .for_each(|(row, out)| unsafe { softmax_row(row, out) });
+            Ok((CpuStorage::F32(dst), layout.shape().clone()))
+        }
+    }
+
+    /// One row: exp(x − max) / Σ.
+    ///
+    /// # Safety
+    /// The CPU must have AVX2 and FMA.
+    unsafe fn softmax_row(row: &[f32], out: &mut [f32]) {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        if max == f32::NEG_INFINITY {
+            // Every score masked: candle's gives NaN (0/0); so does this.
+            out.fill(f32::NAN);
+            return;
+        }
+        // SAFETY: the caller's guarantee.
+        let scale = 1.0 / unsafe { exp_shifted(row, max, out) };
+        for v in out.iter_mut() {
+            *v *= scale;
+        }
+    }
 
     /// Below this, exp(x) is under the smallest normal f32: written as 0 (as `expf` of
     /// −inf, a masked score, is).
@@ -95,7 +87,7 @@ mod x86 {
     /// # Safety
     /// The CPU must have AVX2 and FMA.
     #[target_feature(enable = "avx2,fma")]
-    pub(super) unsafe fn exp_shifted(row: &[f32], max: f32, out: &mut [f32]) -> f32 {
+    unsafe fn exp_shifted(row: &[f32], max: f32, out: &mut [f32]) -> f32 {
         let n = row.len().min(out.len());
         let lanes = n - n % 8;
         let shift = _mm256_set1_ps(max);
