@@ -1,0 +1,796 @@
+//! Plain `http://` requests spoken directly over kept-alive TCP connections: the task that
+//! sends a request writes it and parses the answer itself (`httparse`), with no connection
+//! task, pool lookup or request object between.
+
+use std::io;
+use std::ops::Range;
+use std::sync::Mutex;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// Largest answer head accepted (status line and headers), and longest chunk-size or
+/// trailer line.
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// Most answer headers accepted.
+const MAX_HEADERS: usize = 64;
+
+/// Room made in the read buffer before each read.
+const READ_BYTES: usize = 16 * 1024;
+
+/// Most idle connections kept per server (more than an open loop holds in flight).
+const MAX_IDLE: usize = 1024;
+
+/// Why a plain HTTP exchange failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Http1Error {
+    /// No connection could be made.
+    #[error("cannot connect to {authority}: {source}")]
+    Connect {
+        /// `host:port`.
+        authority: String,
+        /// The system's reason.
+        source: io::Error,
+    },
+    /// Reading or writing the connection failed.
+    #[error("connection error: {0}")]
+    Io(#[from] io::Error),
+    /// The server closed the connection before its answer's head ended.
+    #[error("the server closed the connection {0}")]
+    Closed(&'static str),
+    /// The server closed the connection before its answer's body ended.
+    #[error("the server closed the connection {0}")]
+    CutShort(&'static str),
+    /// The answer is not HTTP/1.1 as it must be.
+    #[error("malformed HTTP answer: {0}")]
+    Malformed(String),
+}
+
+impl Http1Error {
+    /// Whether an answer came but is broken (not HTTP, or its body cut short), as opposed
+    /// to no answer at all.
+    pub fn is_broken_answer(&self) -> bool {
+        matches!(self, Http1Error::Malformed(_) | Http1Error::CutShort(_))
+    }
+}
+
+/// A plain HTTP/1.1 server: where to connect, how to name it, and its idle connections.
+#[derive(Debug)]
+pub struct Http1Server {
+    /// Host name or address to connect to (an IPv6 address without brackets).
+    host: String,
+    /// Port to connect to.
+    port: u16,
+    /// The `Host` header: the URL's host, and its port where the URL names one.
+    authority: String,
+    /// Connections that served a whole answer and were kept alive.
+    idle: Mutex<Vec<Connection>>,
+}
+
+/// How an answer's body ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Framing {
+    /// This many bytes are left.
+    Length(u64),
+    /// Chunked transfer coding, in this state.
+    Chunked(ChunkState),
+    /// The body runs to the end of the connection.
+    UntilClose,
+    /// The body was read whole.
+    Done,
+}
+
+/// Where a chunked body's reading stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ChunkState {
+    /// Next comes a chunk-size line.
+    Size,
+    /// This many bytes of chunk data are left.
+    Data(u64),
+    /// Next comes the line end after a chunk's data.
+    DataEnd,
+    /// Next come trailer lines, up to a blank one.
+    Trailers,
+}
+
+/// One TCP connection to the server, with its buffers.
+#[derive(Debug)]
+struct Connection {
+    stream: TcpStream,
+    /// Bytes read; `start..end` are not taken yet.
+    input: Vec<u8>,
+    start: usize,
+    end: usize,
+    /// The request being written.
+    request: Vec<u8>,
+    /// A whole body, decoded.
+    body: Vec<u8>,
+    /// Whether it served an answer before (the server may have closed it since).
+    reused: bool,
+}
+
+/// An answer whose head was read; its body is read from it. Dropped once its body was
+/// read whole, it gives its connection back for the next request.
+#[derive(Debug)]
+pub struct Answer<'a> {
+    server: &'a Http1Server,
+    /// `None` once the connection failed.
+    conn: Option<Connection>,
+    status: u16,
+    framing: Framing,
+    keep_alive: bool,
+}
+
+/// How one attempt on a connection failed: before any byte of an answer (a kept-alive
+/// connection the server had closed: the request may go again on a new one) or after.
+enum Attempt {
+    Unanswered(Http1Error),
+    Failed(Http1Error),
+}
+
+impl Http1Server {
+    /// The server of an `http://` URL; `None` for any other scheme or a URL without a host.
+    pub fn for_url(url: &reqwest::Url) -> Option<Self> {
+        if url.scheme() != "http" {
+            return None;
+        }
+        let shown = url.host_str()?;
+        let host = shown
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        let port = url.port_or_known_default()?;
+        let authority = match url.port() {
+            Some(port) => format!("{shown}:{port}"),
+            None => shown.to_string(),
+        };
+        Some(Self {
+            host,
+            port,
+            authority,
+            idle: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// Sends `POST target` with `body` as JSON (and a bearer token) and reads the answer's
+    /// head. A kept-alive connection that the server closed before answering is replaced
+    /// by a new one, once.
+    pub async fn post(
+        &self,
+        target: &str,
+        body: &serde_json::Value,
+        bearer: Option<&str>,
+    ) -> Result<Answer<'_>, Http1Error> {
+        let mut conn = match self.take_idle() {
+            Some(conn) => conn,
+            None => self.connect().await?,
+        };
+        let mut request = std::mem::take(&mut conn.request);
+        let mut scratch = std::mem::take(&mut conn.body);
+        self.write_request(&mut request, &mut scratch, target, body, bearer)?;
+        conn.body = scratch;
+        loop {
+            match conn.exchange(&request).await {
+                Ok((status, framing, keep_alive)) => {
+                    conn.request = request;
+                    return Ok(Answer {
+                        server: self,
+                        conn: Some(conn),
+                        status,
+                        framing,
+                        keep_alive,
+                    });
+                }
+                Err(Attempt::Unanswered(_)) if conn.reused => conn = self.connect().await?,
+                Err(Attempt::Unanswered(e) | Attempt::Failed(e)) => return Err(e),
+            }
+        }
+    }
+
+    /// Writes the request's bytes into `out` (its body serialised in `scratch` first, to
+    /// learn its length).
+    fn write_request(
+        &self,
+        out: &mut Vec<u8>,
+        scratch: &mut Vec<u8>,
+        target: &str,
+        body: &serde_json::Value,
+        bearer: Option<&str>,
+    ) -> Result<(), Http1Error> {
+        use std::io::Write;
+        scratch.clear();
+        serde_json::to_writer(&mut *scratch, body)
+            .map_err(|e| Http1Error::Io(io::Error::other(e)))?;
+        out.clear();
+        write!(
+            out,
+            "POST {target} HTTP/1.1\r\nhost: {}\r\naccept: */*\r\ncontent-type: application/json\r\ncontent-length: {}\r\n",
+            self.authority,
+            scratch.len()
+        )?;
+        if let Some(token) = bearer {
+            write!(out, "authorization: Bearer {token}\r\n")?;
+        }
+        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(scratch);
+        Ok(())
+    }
+
+    /// An idle connection the server has not closed, if one is kept.
+    fn take_idle(&self) -> Option<Connection> {
+        loop {
+            let conn = self
+                .idle
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .pop()?;
+            // Nothing may be waiting on a kept-alive connection: a read that would block
+            // means it is open; an end, bytes or an error mean it is not (it is dropped).
+            let mut probe = [0u8; 1];
+            if let Err(e) = conn.stream.try_read(&mut probe)
+                && e.kind() == io::ErrorKind::WouldBlock
+            {
+                return Some(conn);
+            }
+        }
+    }
+
+    /// Keeps `conn` for the next request.
+    fn give_back(&self, mut conn: Connection) {
+        conn.reused = true;
+        let mut idle = self
+            .idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if idle.len() < MAX_IDLE {
+            idle.push(conn);
+        }
+    }
+
+    /// A new connection, without Nagle's delay.
+    async fn connect(&self) -> Result<Connection, Http1Error> {
+        let failed = |source| Http1Error::Connect {
+            authority: format!("{}:{}", self.host, self.port),
+            source,
+        };
+        let stream = TcpStream::connect((self.host.as_str(), self.port))
+            .await
+            .map_err(failed)?;
+        stream.set_nodelay(true).map_err(failed)?;
+        Ok(Connection {
+            stream,
+            input: Vec::new(),
+            start: 0,
+            end: 0,
+            request: Vec::new(),
+            body: Vec::new(),
+            reused: false,
+        })
+    }
+}
+
+impl Connection {
+    /// Writes `request` and reads the answer's head: (status, body framing, keep-alive).
+    /// Informational answers (1xx) before it are passed over.
+    async fn exchange(&mut self, request: &[u8]) -> Result<(u16, Framing, bool), Attempt> {
+        self.start = 0;
+        self.end = 0;
+        if let Err(e) = self.stream.write_all(request).await {
+            return Err(Attempt::Unanswered(e.into()));
+        }
+        let mut answered = false;
+        loop {
+            if self.end > self.start {
+                let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+                let mut response = httparse::Response::new(&mut headers);
+                match response.parse(&self.input[self.start..self.end]) {
+                    Ok(httparse::Status::Complete(used)) => {
+                        let head = read_head(&response).map_err(Attempt::Failed)?;
+                        self.start += used;
+                        if (100..200).contains(&head.0) && head.0 != 101 {
+                            continue;
+                        }
+                        return Ok(head);
+                    }
+                    Ok(httparse::Status::Partial) if self.end - self.start > MAX_HEAD_BYTES => {
+                        return Err(Attempt::Failed(Http1Error::Malformed(format!(
+                            "its head is longer than {MAX_HEAD_BYTES} bytes"
+                        ))));
+                    }
+                    Ok(httparse::Status::Partial) => {}
+                    Err(e) => {
+                        return Err(Attempt::Failed(Http1Error::Malformed(format!(
+                            "{e} in its head"
+                        ))));
+                    }
+                }
+            }
+            match self.fill().await {
+                Ok(true) => answered = true,
+                Ok(false) if answered => {
+                    return Err(Attempt::Failed(Http1Error::Closed(
+                        "in the middle of the answer's head",
+                    )));
+                }
+                Ok(false) => {
+                    return Err(Attempt::Unanswered(Http1Error::Closed("before answering")));
+                }
+                Err(e) if answered => return Err(Attempt::Failed(e.into())),
+                Err(e) => return Err(Attempt::Unanswered(e.into())),
+            }
+        }
+    }
+
+    /// Reads more bytes after `end`; `false` at the end of the connection.
+    async fn fill(&mut self) -> io::Result<bool> {
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        } else if self.start > 0 && self.input.len() - self.end < READ_BYTES {
+            self.input.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+        }
+        if self.input.len() - self.end < READ_BYTES {
+            self.input.resize(self.end + READ_BYTES, 0);
+        }
+        let read = self.stream.read(&mut self.input[self.end..]).await?;
+        self.end += read;
+        Ok(read > 0)
+    }
+
+    /// Reads more of the body; an end of the connection is an error saying `when` it came.
+    async fn fill_for(&mut self, when: &'static str) -> Result<(), Http1Error> {
+        if self.fill().await? {
+            Ok(())
+        } else {
+            Err(Http1Error::CutShort(when))
+        }
+    }
+
+    /// The next decoded piece of the body (a range of `input`, taken), `None` at its end.
+    async fn piece(&mut self, framing: &mut Framing) -> Result<Option<Range<usize>>, Http1Error> {
+        loop {
+            match *framing {
+                Framing::Done | Framing::Length(0) => {
+                    *framing = Framing::Done;
+                    return Ok(None);
+                }
+                Framing::Length(left) => {
+                    if self.start == self.end {
+                        self.fill_for("before the end of the answer's body").await?;
+                    }
+                    let range = self.take(left);
+                    *framing = Framing::Length(left - range.len() as u64);
+                    return Ok(Some(range));
+                }
+                Framing::UntilClose => {
+                    if self.start == self.end && !self.fill().await? {
+                        *framing = Framing::Done;
+                        return Ok(None);
+                    }
+                    return Ok(Some(self.take(u64::MAX)));
+                }
+                Framing::Chunked(ChunkState::Data(left)) => {
+                    if self.start == self.end {
+                        self.fill_for("in the middle of a chunk").await?;
+                    }
+                    let range = self.take(left);
+                    let left = left - range.len() as u64;
+                    *framing = Framing::Chunked(if left == 0 {
+                        ChunkState::DataEnd
+                    } else {
+                        ChunkState::Data(left)
+                    });
+                    return Ok(Some(range));
+                }
+                Framing::Chunked(ChunkState::Size) => {
+                    match httparse::parse_chunk_size(&self.input[self.start..self.end]) {
+                        Ok(httparse::Status::Complete((used, size))) => {
+                            self.start += used;
+                            *framing = Framing::Chunked(if size == 0 {
+                                ChunkState::Trailers
+                            } else {
+                                ChunkState::Data(size)
+                            });
+                        }
+                        Ok(httparse::Status::Partial) => {
+                            self.line_room()?;
+                            self.fill_for("before a chunk's size").await?;
+                        }
+                        Err(_) => {
+                            return Err(Http1Error::Malformed(format!(
+                                "a chunk size that is not hexadecimal: {}",
+                                snippet(&self.input[self.start..self.end])
+                            )));
+                        }
+                    }
+                }
+                Framing::Chunked(state @ (ChunkState::DataEnd | ChunkState::Trailers)) => {
+                    let Some(line) = self.input[self.start..self.end]
+                        .iter()
+                        .position(|&b| b == b'\n')
+                    else {
+                        self.line_room()?;
+                        self.fill_for("before the end of a chunked body").await?;
+                        continue;
+                    };
+                    let blank = self.input[self.start..self.start + line]
+                        .iter()
+                        .all(|&b| b == b'\r');
+                    self.start += line + 1;
+                    *framing = match state {
+                        ChunkState::DataEnd if blank => Framing::Chunked(ChunkState::Size),
+                        ChunkState::DataEnd => {
+                            return Err(Http1Error::Malformed(
+                                "a chunk runs past its size".to_string(),
+                            ));
+                        }
+                        _ if blank => Framing::Done,
+                        _ => Framing::Chunked(ChunkState::Trailers),
+                    };
+                }
+            }
+        }
+    }
+
+    /// Takes up to `most` of the bytes read and not taken yet.
+    fn take(&mut self, most: u64) -> Range<usize> {
+        let count = (self.end - self.start).min(usize::try_from(most).unwrap_or(usize::MAX));
+        let range = self.start..self.start + count;
+        self.start += count;
+        range
+    }
+
+    /// Refuses a line (a chunk size, a trailer) that has grown past [`MAX_HEAD_BYTES`].
+    fn line_room(&self) -> Result<(), Http1Error> {
+        if self.end - self.start > MAX_HEAD_BYTES {
+            return Err(Http1Error::Malformed(format!(
+                "a line of its chunked body is longer than {MAX_HEAD_BYTES} bytes"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// (status, body framing, keep-alive) from a parsed head.
+fn read_head(response: &httparse::Response) -> Result<(u16, Framing, bool), Http1Error> {
+    let status = response
+        .code
+        .ok_or_else(|| Http1Error::Malformed("no status code".to_string()))?;
+    let (mut close, mut keep) = (false, false);
+    let (mut coded, mut chunked, mut length) = (false, false, None);
+    for header in response.headers.iter() {
+        let value = std::str::from_utf8(header.value).unwrap_or("");
+        let name = header.name;
+        if name.eq_ignore_ascii_case("connection") {
+            for token in value.split(',').map(str::trim) {
+                close |= token.eq_ignore_ascii_case("close");
+                keep |= token.eq_ignore_ascii_case("keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            coded = true;
+            chunked = value
+                .rsplit(',')
+                .next()
+                .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
+        } else if name.eq_ignore_ascii_case("content-length") {
+            let n: u64 = value.trim().parse().map_err(|_| {
+                Http1Error::Malformed(format!("content-length {value:?} is not a number"))
+            })?;
+            if length.is_some_and(|m| m != n) {
+                return Err(Http1Error::Malformed(
+                    "two different content-length headers".to_string(),
+                ));
+            }
+            length = Some(n);
+        }
+    }
+    let framing = if (100..200).contains(&status) || status == 204 || status == 304 {
+        Framing::Length(0)
+    } else if coded && chunked {
+        Framing::Chunked(ChunkState::Size)
+    } else if coded {
+        Framing::UntilClose
+    } else {
+        length.map_or(Framing::UntilClose, Framing::Length)
+    };
+    let kept = !close && status != 101 && (response.version == Some(1) || keep);
+    Ok((status, framing, kept && framing != Framing::UntilClose))
+}
+
+impl Answer<'_> {
+    /// The HTTP status code.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// The next decoded piece of the body, `None` at its end.
+    pub async fn next_piece(&mut self) -> Result<Option<&[u8]>, Http1Error> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(None);
+        };
+        match conn.piece(&mut self.framing).await {
+            Ok(Some(range)) => Ok(self.conn.as_ref().map(|c| &c.input[range])),
+            Ok(None) => Ok(None),
+            Err(e) => {
+                self.conn = None;
+                Err(e)
+            }
+        }
+    }
+
+    /// The whole body, decoded.
+    pub async fn whole_body(&mut self) -> Result<&[u8], Http1Error> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Ok(&[]);
+        };
+        let mut body = std::mem::take(&mut conn.body);
+        body.clear();
+        let read = loop {
+            match conn.piece(&mut self.framing).await {
+                Ok(Some(range)) => body.extend_from_slice(&conn.input[range]),
+                Ok(None) => break Ok(()),
+                Err(e) => break Err(e),
+            }
+        };
+        conn.body = body;
+        if let Err(e) = read {
+            self.conn = None;
+            return Err(e);
+        }
+        Ok(self.conn.as_ref().map_or(&[], |conn| &conn.body))
+    }
+}
+
+impl Drop for Answer<'_> {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take()
+            && self.framing == Framing::Done
+            && self.keep_alive
+            && conn.start == conn.end
+        {
+            self.server.give_back(conn);
+        }
+    }
+}
+
+/// The first 40 characters of `bytes`, on one line.
+fn snippet(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).replace(['\r', '\n'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use tokio::io::AsyncBufReadExt;
+
+    /// Requests a scripted server read: (connection number, request head and body).
+    type Seen = Arc<Mutex<Vec<(usize, String)>>>;
+
+    /// A loopback server: its `n`th connection reads one request per answer of
+    /// `scripts[n]` and writes that answer `piece` bytes at a time, then closes.
+    async fn scripted(scripts: Vec<Vec<&'static str>>, piece: usize) -> (Http1Server, Seen) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let url = format!("http://{}", listener.local_addr().expect("address"));
+        let seen = Seen::default();
+        let log = Arc::clone(&seen);
+        tokio::spawn(async move {
+            for (n, answers) in scripts.into_iter().enumerate() {
+                let Ok((socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let log = Arc::clone(&log);
+                tokio::spawn(async move {
+                    let mut socket = tokio::io::BufReader::new(socket);
+                    for answer in answers {
+                        let Some(request) = read_request(&mut socket).await else {
+                            return;
+                        };
+                        log.lock().expect("log").push((n, request));
+                        for bytes in answer.as_bytes().chunks(piece) {
+                            let _ = socket.get_mut().write_all(bytes).await;
+                            let _ = socket.get_mut().flush().await;
+                            tokio::task::yield_now().await;
+                        }
+                    }
+                });
+            }
+        });
+        let server = Http1Server::for_url(&reqwest::Url::parse(&url).expect("URL"))
+            .expect("a plain HTTP server");
+        (server, seen)
+    }
+
+    /// One request (head and body) read from `socket`; `None` at the connection's end.
+    async fn read_request(socket: &mut tokio::io::BufReader<TcpStream>) -> Option<String> {
+        let mut text = String::new();
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            if socket.read_line(&mut line).await.ok()? == 0 {
+                return None;
+            }
+            if let Some(value) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                length = value.trim().parse().ok()?;
+            }
+            text.push_str(&line);
+            if line == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; length];
+        socket.read_exact(&mut body).await.ok()?;
+        text.push_str(&String::from_utf8_lossy(&body));
+        Some(text)
+    }
+
+    async fn post_whole(server: &Http1Server) -> Result<(u16, String), Http1Error> {
+        let body = serde_json::json!({"prompt": "p"});
+        let mut answer = server.post("/v1/completions?x=1", &body, Some("k")).await?;
+        let status = answer.status();
+        let body = answer.whole_body().await?;
+        Ok((status, String::from_utf8_lossy(body).into_owned()))
+    }
+
+    const LENGTH: &str = "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nhello";
+    const CHUNKED: &str = "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n4;ext=1\r\nWiki\r\n5\r\npedia\r\n0\r\nx-trailer: 1\r\n\r\n";
+
+    /// Bodies framed by length and by chunks, arriving a byte at a time, are read whole,
+    /// and every request goes over the one connection kept alive.
+    #[tokio::test]
+    async fn answers_arriving_a_byte_at_a_time_are_read_whole_over_one_kept_alive_connection() {
+        let (server, seen) = scripted(vec![vec![LENGTH, CHUNKED, LENGTH]], 1).await;
+        for want in ["hello", "Wikipedia", "hello"] {
+            let (status, body) = post_whole(&server).await.expect("an answer");
+            assert_eq!((status, body.as_str()), (200, want));
+        }
+        let seen = seen.lock().expect("log").clone();
+        assert_eq!(seen.iter().map(|(n, _)| *n).collect::<Vec<_>>(), [0, 0, 0]);
+        let request = &seen[0].1;
+        assert!(
+            request.starts_with("POST /v1/completions?x=1 HTTP/1.1\r\n"),
+            "{request}"
+        );
+        let authority = server.authority.clone();
+        assert!(
+            request.contains(&format!("host: {authority}\r\n")),
+            "{request}"
+        );
+        assert!(request.contains("authorization: Bearer k\r\n"), "{request}");
+        assert!(request.contains("content-length: 14\r\n"), "{request}");
+        assert!(request.ends_with("\r\n\r\n{\"prompt\":\"p\"}"), "{request}");
+    }
+
+    /// A kept-alive connection the server closes instead of answering is replaced, once,
+    /// and the request is answered on the new one.
+    #[tokio::test]
+    async fn a_kept_alive_connection_closed_without_an_answer_is_replaced() {
+        let (server, seen) = scripted(vec![vec![LENGTH, ""], vec![CHUNKED]], 64).await;
+        assert_eq!(post_whole(&server).await.expect("first").1, "hello");
+        assert_eq!(post_whole(&server).await.expect("second").1, "Wikipedia");
+        let seen = seen.lock().expect("log").clone();
+        let connections: Vec<usize> = seen.iter().map(|(n, _)| *n).collect();
+        assert_eq!(
+            connections,
+            [0, 0, 1],
+            "the second request went again, on a new connection"
+        );
+    }
+
+    /// A new connection closed without an answer is not tried again: the server is gone.
+    #[tokio::test]
+    async fn a_new_connection_closed_without_an_answer_is_an_error() {
+        let (server, seen) = scripted(vec![vec![""], vec![LENGTH]], 64).await;
+        let error = post_whole(&server).await.expect_err("no answer");
+        assert!(
+            matches!(error, Http1Error::Closed("before answering")),
+            "{error}"
+        );
+        assert_eq!(seen.lock().expect("log").len(), 1, "sent once");
+    }
+
+    /// An answer saying `connection: close`, or one whose body runs to the connection's end,
+    /// is read whole and its connection is not used again.
+    #[tokio::test]
+    async fn answers_that_end_their_connection_are_read_and_not_reused() {
+        let close = "HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 2\r\n\r\nok";
+        let to_end = "HTTP/1.1 200 OK\r\n\r\nto the end";
+        let (server, seen) = scripted(vec![vec![close], vec![to_end], vec![LENGTH]], 3).await;
+        assert_eq!(post_whole(&server).await.expect("close").1, "ok");
+        assert_eq!(post_whole(&server).await.expect("to end").1, "to the end");
+        assert_eq!(post_whole(&server).await.expect("third").1, "hello");
+        let connections: Vec<usize> = seen.lock().expect("log").iter().map(|(n, _)| *n).collect();
+        assert_eq!(connections, [0, 1, 2]);
+    }
+
+    /// Interim answers (100 Continue) are passed over; an error status is an answer.
+    #[tokio::test]
+    async fn interim_answers_are_passed_over_and_error_statuses_are_answers() {
+        let interim = "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\n\r\nbusy";
+        let (server, _) = scripted(vec![vec![interim]], 7).await;
+        assert_eq!(
+            post_whole(&server).await.expect("an answer"),
+            (503, "busy".into())
+        );
+    }
+
+    /// What is not HTTP, or breaks its own framing, is malformed; a body cut short is a
+    /// connection closed too early.
+    #[tokio::test]
+    async fn broken_answers_say_what_broke() {
+        let cases: [(&'static str, &str); 5] = [
+            ("<html>hello</html>\r\n\r\n", "malformed"),
+            (
+                "HTTP/1.1 200 OK\r\ncontent-length: x\r\n\r\n",
+                "content-length \"x\"",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n",
+                "not hexadecimal",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nabc\r\n0\r\n\r\n",
+                "past its size",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort",
+                "before the end of the answer's body",
+            ),
+        ];
+        for (answer, says) in cases {
+            let (server, _) = scripted(vec![vec![answer]], 64).await;
+            let error = post_whole(&server).await.expect_err(answer).to_string();
+            assert!(error.contains(says), "{answer:?}: {error}");
+        }
+    }
+
+    /// A streamed body comes out in pieces that add up to what was sent.
+    #[tokio::test]
+    async fn a_chunked_body_is_taken_piece_by_piece() {
+        let (server, _) = scripted(vec![vec![CHUNKED, LENGTH]], 2).await;
+        let body = serde_json::json!({});
+        let mut answer = server.post("/", &body, None).await.expect("an answer");
+        let mut got = Vec::new();
+        while let Some(piece) = answer.next_piece().await.expect("a piece") {
+            assert!(!piece.is_empty());
+            got.extend_from_slice(piece);
+        }
+        assert_eq!(got, b"Wikipedia");
+        drop(answer);
+        assert_eq!(post_whole(&server).await.expect("kept alive").1, "hello");
+    }
+
+    /// A port nobody listens on says so and names where it tried.
+    #[tokio::test]
+    async fn a_refused_connection_names_the_address() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let url = reqwest::Url::parse(&format!("http://127.0.0.1:{port}/")).expect("URL");
+        let server = Http1Server::for_url(&url).expect("plain");
+        let error = post_whole(&server).await.expect_err("refused").to_string();
+        assert!(error.contains(&format!("127.0.0.1:{port}")), "{error}");
+        assert!(error.contains("refused"), "{error}");
+    }
+
+    #[test]
+    fn only_plain_http_urls_are_spoken_to_directly() {
+        let server = |url: &str| Http1Server::for_url(&reqwest::Url::parse(url).expect("URL"));
+        assert!(server("https://example.org").is_none());
+        let v6 = server("http://[::1]:8080/x").expect("plain");
+        assert_eq!(
+            (v6.host.as_str(), v6.port, v6.authority.as_str()),
+            ("::1", 8080, "[::1]:8080")
+        );
+        let default = server("http://localhost/").expect("plain");
+        assert_eq!(
+            (default.port, default.authority.as_str()),
+            (80, "localhost")
+        );
+    }
+}
