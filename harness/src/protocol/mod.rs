@@ -8,6 +8,7 @@ mod json_template;
 mod kind;
 mod kserve;
 mod openai;
+mod openai_answer;
 mod openai_stream;
 mod tei;
 mod tgi;
@@ -120,10 +121,15 @@ pub trait Protocol: Debug + Send + Sync {
 
     /// Reads a whole 2xx answer body; the error says what did not match the protocol.
     fn parse_body(&self, body: &[u8]) -> Result<Parsed, ProtocolError> {
-        let value: Value =
-            serde_json::from_slice(body).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
-        self.parse(&value)
+        parse_json(self, body)
     }
+}
+
+/// Reads a whole answer body as JSON and hands it to `protocol`'s [`Protocol::parse`].
+fn parse_json<P: Protocol + ?Sized>(protocol: &P, body: &[u8]) -> Result<Parsed, ProtocolError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| ProtocolError::NotJson(e.to_string()))?;
+    protocol.parse(&value)
 }
 
 /// A streamed answer being read, one server-sent event at a time.

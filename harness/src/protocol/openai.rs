@@ -1,9 +1,10 @@
 //! OpenAI completions and chat completions (vLLM, SGLang, llama.cpp, Ollama, TGI, LM Studio).
 
 use super::ProtocolKind;
+use super::openai_answer::{self, TextField};
 use super::{
-    Input, OpenaiStream, Parsed, Prepared, Protocol, ProtocolError, StreamDecoder, chars, str_at,
-    u64_at,
+    Input, OpenaiStream, Parsed, Prepared, Protocol, ProtocolError, StreamDecoder, chars,
+    parse_json, str_at, u64_at,
 };
 use crate::dataset::Row;
 use serde_json::{Value, json};
@@ -26,6 +27,9 @@ impl Protocol for OpenaiCompletions {
     fn parse(&self, answer: &Value) -> Result<Parsed, ProtocolError> {
         parse_completions(answer)
     }
+    fn parse_body(&self, body: &[u8]) -> Result<Parsed, ProtocolError> {
+        openai_answer::read(body, TextField::Text).map_or_else(|| parse_json(self, body), Ok)
+    }
     fn generates(&self) -> bool {
         true
     }
@@ -46,6 +50,10 @@ impl Protocol for OpenaiChat {
     }
     fn parse(&self, answer: &Value) -> Result<Parsed, ProtocolError> {
         parse_chat(answer)
+    }
+    fn parse_body(&self, body: &[u8]) -> Result<Parsed, ProtocolError> {
+        openai_answer::read(body, TextField::MessageContent)
+            .map_or_else(|| parse_json(self, body), Ok)
     }
     fn generates(&self) -> bool {
         true
