@@ -516,14 +516,20 @@ mod tests {
         }
     }
 
-    /// Each test's client both ways: spoken to directly, and through reqwest.
-    fn clients(base: &str, timeout: Duration) -> [HttpClient; 2] {
+    /// How one request to `base` ends, sent both ways: spoken to directly, then through
+    /// reqwest.
+    async fn outcomes(base: &str, timeout: Duration) -> Vec<Outcome> {
         let client = HttpClient::new(base, timeout, None).expect("client");
         assert!(
             client.plain.is_some(),
             "a loopback http:// server is spoken to directly"
         );
-        [client.clone(), client.through_reqwest()]
+        let mut ended = Vec::new();
+        for client in [client.clone(), client.through_reqwest()] {
+            let clock = MonotonicClock::new();
+            ended.push(client.send(&OpenaiCompletions, &prepared(), &clock).await);
+        }
+        ended
     }
 
     #[tokio::test]
@@ -532,10 +538,7 @@ mod tests {
             "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 6\r\nconnection: close\r\n\r\n<html>",
         )
         .await;
-        for client in clients(&base, Duration::from_secs(5)) {
-            let outcome = client
-                .send(&OpenaiCompletions, &prepared(), &MonotonicClock::new())
-                .await;
+        for outcome in outcomes(&base, Duration::from_secs(5)).await {
             assert_eq!(outcome.status, RequestStatus::BadResponse);
             let url = format!("{base}/v1/completions");
             assert!(outcome.error.contains(&url), "{}", outcome.error);
@@ -550,10 +553,7 @@ mod tests {
             "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\nconnection: close\r\n\r\n{\"a\"",
         )
         .await;
-        for client in clients(&base, Duration::from_secs(5)) {
-            let outcome = client
-                .send(&OpenaiCompletions, &prepared(), &MonotonicClock::new())
-                .await;
+        for outcome in outcomes(&base, Duration::from_secs(5)).await {
             assert_eq!(
                 outcome.status,
                 RequestStatus::BadResponse,
@@ -571,10 +571,7 @@ mod tests {
             "HTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\nconnection: close\r\n\r\nbusy",
         )
         .await;
-        for client in clients(&base, Duration::from_secs(5)) {
-            let outcome = client
-                .send(&OpenaiCompletions, &prepared(), &MonotonicClock::new())
-                .await;
+        for outcome in outcomes(&base, Duration::from_secs(5)).await {
             assert_eq!(outcome.status, RequestStatus::HttpError);
             assert_eq!(outcome.http_status, Some(503));
             let want =
@@ -598,19 +595,13 @@ mod tests {
             }
         });
         let limit = Duration::from_millis(200);
-        for client in clients(&base, limit) {
-            let outcome = client
-                .send(&OpenaiCompletions, &prepared(), &MonotonicClock::new())
-                .await;
+        for outcome in outcomes(&base, limit).await {
             assert_eq!(outcome.status, RequestStatus::Timeout, "{}", outcome.error);
             assert!(outcome.t_end_ns - outcome.t_start_ns >= limit.as_nanos() as u64);
             assert!(outcome.error.contains(&base), "{}", outcome.error);
         }
-        let plain = &clients(&base, limit)[0];
-        let outcome = plain
-            .send(&OpenaiCompletions, &prepared(), &MonotonicClock::new())
-            .await;
-        assert!(outcome.error.contains("200ms timeout"), "{}", outcome.error);
+        let plain = &outcomes(&base, limit).await[0];
+        assert!(plain.error.contains("200ms timeout"), "{}", plain.error);
     }
 
     #[tokio::test]
@@ -620,10 +611,7 @@ mod tests {
             .expect("a free port")
             .port();
         let base = format!("http://127.0.0.1:{port}");
-        for client in clients(&base, Duration::from_secs(5)) {
-            let outcome = client
-                .send(&OpenaiCompletions, &prepared(), &MonotonicClock::new())
-                .await;
+        for outcome in outcomes(&base, Duration::from_secs(5)).await {
             assert_eq!(outcome.status, RequestStatus::Connection);
             assert!(outcome.error.contains("refused"), "{}", outcome.error);
             assert!(outcome.error.contains(&base), "{}", outcome.error);
