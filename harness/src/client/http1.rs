@@ -681,6 +681,17 @@ mod tests {
         );
     }
 
+    /// A kept-alive connection the server closed while it was idle is not used again: the
+    /// next request goes out once, on a new connection.
+    #[tokio::test]
+    async fn a_connection_closed_while_idle_is_left_for_a_new_one() {
+        let (server, seen) = scripted(vec![vec![LENGTH], vec![CHUNKED]], 64).await;
+        assert_eq!(post_whole(&server).await.expect("first").1, "hello");
+        assert_eq!(post_whole(&server).await.expect("second").1, "Wikipedia");
+        let connections: Vec<usize> = seen.lock().expect("log").iter().map(|(n, _)| *n).collect();
+        assert_eq!(connections, [0, 1]);
+    }
+
     /// A new connection closed without an answer is not tried again: the server is gone.
     #[tokio::test]
     async fn a_new_connection_closed_without_an_answer_is_an_error() {
