@@ -97,6 +97,9 @@ impl HttpClient {
             .timeout(timeout)
             .tcp_nodelay(true)
             .pool_max_idle_per_host(64)
+            // A redirect is recorded as the HTTP answer it is, as the direct client does:
+            // following it would send the request twice.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError(e.to_string()))?;
         let base_url = base_url.trim_end_matches('/').to_string();
@@ -119,6 +122,14 @@ impl HttpClient {
     #[cfg(test)]
     fn through_reqwest(mut self) -> Self {
         self.plain = None;
+        self
+    }
+
+    /// The same client, speaking to a plain HTTP server directly whatever the environment.
+    #[cfg(test)]
+    fn direct(mut self) -> Self {
+        let url = reqwest::Url::parse(&self.base_url).expect("a URL");
+        self.plain = Http1Server::for_url(&url).map(Arc::new);
         self
     }
 
@@ -163,6 +174,26 @@ impl HttpClient {
     ) -> Outcome {
         let endpoint = self.endpoint(&prepared.path);
         let url = endpoint.text.as_str();
+        // The request is ready, its body serialised, before the clock starts.
+        let ready = match (&self.plain, &endpoint.parsed) {
+            (Some(server), Some(_)) => {
+                let request =
+                    server.request(&endpoint.target, &prepared.body, self.api_key.as_deref());
+                Ready::Plain(server, request)
+            }
+            (_, parsed) => {
+                let mut request = match parsed {
+                    Some(parsed) => self.client.post(parsed.clone()),
+                    // Not a URL: reqwest says why when the request is sent.
+                    None => self.client.post(url),
+                };
+                request = request.json(&prepared.body);
+                if let Some(key) = &self.api_key {
+                    request = request.bearer_auth(key);
+                }
+                Ready::Reqwest(request.build().map(Box::new))
+            }
+        };
         let t_start_ns = clock.now_ns();
         let mut outcome = Outcome {
             t_start_ns,
@@ -182,22 +213,19 @@ impl HttpClient {
             url,
             clock,
         };
-        let result = match (&self.plain, &endpoint.parsed) {
-            (Some(server), Some(_)) => {
-                let plain = self.send_plain(server, &endpoint.target, &exchange, &mut outcome);
+        let result = match ready {
+            Ready::Plain(server, Ok(request)) => {
+                let plain = send_plain(server, &request, &exchange, &mut outcome);
                 match tokio::time::timeout(self.timeout, plain).await {
                     Ok(result) => result,
                     Err(_) => Err(Failure::TimedOut(self.timeout)),
                 }
             }
-            (_, parsed) => {
-                let request = match parsed {
-                    Some(parsed) => self.client.post(parsed.clone()),
-                    // Not a URL: reqwest says why when the request is sent.
-                    None => self.client.post(url),
-                };
-                self.send_reqwest(request, &exchange, &mut outcome).await
+            Ready::Plain(_, Err(e)) => Err(Failure::Plain(e)),
+            Ready::Reqwest(Ok(request)) => {
+                self.send_reqwest(*request, &exchange, &mut outcome).await
             }
+            Ready::Reqwest(Err(e)) => Err(Failure::Transport(e)),
         };
         outcome.t_end_ns = clock.now_ns();
         match result {
@@ -230,15 +258,15 @@ impl HttpClient {
     /// Sends the request through reqwest and reads its answer.
     async fn send_reqwest(
         &self,
-        mut request: reqwest::RequestBuilder,
+        request: reqwest::Request,
         exchange: &Exchange<'_>,
         outcome: &mut Outcome,
     ) -> Result<(), Failure> {
-        request = request.json(&exchange.prepared.body);
-        if let Some(key) = &self.api_key {
-            request = request.bearer_auth(key);
-        }
-        let response = request.send().await.map_err(Failure::Transport)?;
+        let response = self
+            .client
+            .execute(request)
+            .await
+            .map_err(Failure::Transport)?;
         let code = response.status().as_u16();
         outcome.http_status = Some(code);
         match exchange.stream_decoder(code) {
@@ -252,38 +280,42 @@ impl HttpClient {
             }
         }
     }
+}
 
-    /// Sends the request to a plain HTTP server directly and reads its answer.
-    async fn send_plain(
-        &self,
-        server: &Http1Server,
-        target: &str,
-        exchange: &Exchange<'_>,
-        outcome: &mut Outcome,
-    ) -> Result<(), Failure> {
-        let mut answer = server
-            .post(target, &exchange.prepared.body, self.api_key.as_deref())
-            .await
-            .map_err(Failure::Plain)?;
-        let code = answer.status();
-        outcome.http_status = Some(code);
-        match exchange.stream_decoder(code) {
-            Some(decoder) => {
-                let body = futures_util::stream::unfold(answer, |mut answer| async move {
-                    match answer.next_piece().await {
-                        Ok(Some(piece)) => Some((Ok(piece.to_vec()), answer)),
-                        Ok(None) => None,
-                        Err(e) => Some((Err(e), answer)),
-                    }
-                });
-                read_stream(body, Failure::Plain, decoder, exchange.clock, outcome).await
-            }
-            None => {
-                let body = answer.whole_body().await.map_err(Failure::Plain)?;
-                judge_whole(code, body, exchange, outcome)
-            }
+/// Sends `request` to a plain HTTP server directly and reads its answer.
+async fn send_plain(
+    server: &Http1Server,
+    request: &[u8],
+    exchange: &Exchange<'_>,
+    outcome: &mut Outcome,
+) -> Result<(), Failure> {
+    let mut answer = server.post(request).await.map_err(Failure::Plain)?;
+    let code = answer.status();
+    outcome.http_status = Some(code);
+    match exchange.stream_decoder(code) {
+        Some(decoder) => {
+            let body = futures_util::stream::unfold(answer, |mut answer| async move {
+                match answer.next_piece().await {
+                    Ok(Some(piece)) => Some((Ok(piece.to_vec()), answer)),
+                    Ok(None) => None,
+                    Err(e) => Some((Err(e), answer)),
+                }
+            });
+            read_stream(body, Failure::Plain, decoder, exchange.clock, outcome).await
+        }
+        None => {
+            let body = answer.whole_body().await.map_err(Failure::Plain)?;
+            judge_whole(code, body, exchange, outcome)
         }
     }
+}
+
+/// A request ready to send, the way it will go.
+enum Ready<'a> {
+    /// Its bytes, for a plain HTTP server spoken to directly.
+    Plain(&'a Http1Server, Result<Vec<u8>, Http1Error>),
+    /// Through reqwest.
+    Reqwest(Result<Box<reqwest::Request>, reqwest::Error>),
 }
 
 /// One request as it is being sent: what reading its answer needs.
@@ -520,12 +552,8 @@ mod tests {
     /// reqwest.
     async fn outcomes(base: &str, timeout: Duration) -> Vec<Outcome> {
         let client = HttpClient::new(base, timeout, None).expect("client");
-        assert!(
-            client.plain.is_some(),
-            "a loopback http:// server is spoken to directly"
-        );
         let mut ended = Vec::new();
-        for client in [client.clone(), client.through_reqwest()] {
+        for client in [client.clone().direct(), client.through_reqwest()] {
             let clock = MonotonicClock::new();
             ended.push(client.send(&OpenaiCompletions, &prepared(), &clock).await);
         }
@@ -577,6 +605,25 @@ mod tests {
             let want =
                 format!("HTTP 503 Service Unavailable from POST {base}/v1/completions: busy");
             assert_eq!(outcome.error, want);
+        }
+    }
+
+    /// A redirect is recorded as the HTTP answer it is, both ways: following it would send
+    /// a second request.
+    #[tokio::test]
+    async fn a_redirect_is_an_http_error_and_is_not_followed() {
+        let base = answering(
+            "HTTP/1.1 307 Temporary Redirect\r\nlocation: /elsewhere\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+        )
+        .await;
+        for outcome in outcomes(&base, Duration::from_secs(5)).await {
+            assert_eq!(
+                outcome.status,
+                RequestStatus::HttpError,
+                "{}",
+                outcome.error
+            );
+            assert_eq!(outcome.http_status, Some(307));
         }
     }
 
