@@ -101,41 +101,44 @@ fn plain_json(body: &[u8]) -> bool {
     if std::str::from_utf8(body).is_err() {
         return false;
     }
-    let (mut in_string, mut escaped, mut digits) = (false, false, 0usize);
-    for (i, &byte) in body.iter().enumerate() {
-        if in_string {
-            if escaped {
-                escaped = false;
-                let surrogate = byte == b'u'
-                    && matches!(body.get(i + 1), Some(b'd' | b'D'))
-                    && matches!(
-                        body.get(i + 2),
-                        Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
-                    );
-                if surrogate {
-                    return false;
-                }
-            } else if byte == b'\\' {
-                escaped = true;
-            } else if byte == b'"' {
-                in_string = false;
-            }
-            continue;
-        }
+    let (mut at, mut digits) = (0, 0usize);
+    while let Some(&byte) = body.get(at) {
+        at += 1;
         match byte {
-            b'"' => in_string = true,
+            b'"' => {
+                // To the string's end, a quote or escape at a time.
+                loop {
+                    let rest = body.get(at..).unwrap_or_default();
+                    let Some(next) = memchr::memchr2(b'"', b'\\', rest) else {
+                        return true; // unterminated: the reading refuses it either way
+                    };
+                    at += next;
+                    if body[at] == b'"' {
+                        at += 1;
+                        break;
+                    }
+                    let surrogate = body.get(at + 1) == Some(&b'u')
+                        && matches!(body.get(at + 2), Some(b'd' | b'D'))
+                        && matches!(
+                            body.get(at + 3),
+                            Some(b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F')
+                        );
+                    if surrogate {
+                        return false;
+                    }
+                    at += 2;
+                }
+                digits = 0;
+            }
             b'0'..=b'9' => {
                 digits += 1;
                 if digits > 300 {
                     return false;
                 }
-                continue;
             }
             b'e' | b'E' if digits > 0 => return false,
-            _ => {}
-        }
-        if byte != b'.' && byte != b'-' && byte != b'+' {
-            digits = 0;
+            b'.' | b'-' | b'+' => {}
+            _ => digits = 0,
         }
     }
     true
@@ -200,6 +203,17 @@ mod tests {
             false,
         ),
         ("<html>", "[1, 2", false),
+        // Cut off in an escape, and in a string.
+        (
+            r#"{"choices":[{"text":"x\"#,
+            r#"{"choices":[{"message":{"content":"\"#,
+            false,
+        ),
+        (
+            r#"{"choices":[{"text":"x"#,
+            r#"{"choices":[{"message":{"content":"#,
+            false,
+        ),
         // Arrays where objects belong (a derived struct would take them as sequences).
         (
             r#"{"choices":[["seq"]]}"#,

@@ -3,7 +3,7 @@
 use super::sink::RecordSink;
 use crate::client::HttpClient;
 use crate::plan::Configuration;
-use crate::protocol::Prepared;
+use crate::protocol::{Parsed, Prepared};
 use crate::writer::WriteError;
 use futures_util::StreamExt;
 use futures_util::stream;
@@ -200,10 +200,11 @@ pub async fn send_batch(
             let Some(next) = next else {
                 break;
             };
-            let Some((index, row, pins, scheduled, outcome)) = next else {
+            let Some((index, row, pins, scheduled, mut outcome)) = next else {
                 continue;
             };
-            let parsed = outcome.parsed.clone().unwrap_or_default();
+            let no_answer = Parsed::default();
+            let parsed = outcome.parsed.as_ref().unwrap_or(&no_answer);
             let pinned = pins
                 && outcome.status == RequestStatus::Ok
                 && parsed
@@ -244,9 +245,9 @@ pub async fn send_batch(
                     row,
                     answer: outcome
                         .parsed
-                        .as_ref()
+                        .take()
                         .filter(|_| outcome.status == RequestStatus::Ok)
-                        .and_then(|p| p.answer.clone()),
+                        .and_then(|p| p.answer),
                     expected: inputs
                         .expected
                         .get(index as usize % n)
