@@ -211,6 +211,11 @@ impl Http1Server {
             body.len()
         )?;
         if let Some(token) = bearer {
+            if token.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
+                return Err(Http1Error::Io(io::Error::other(
+                    "the API key holds a line break or NUL, which cannot go in a header",
+                )));
+            }
             write!(out, "authorization: Bearer {token}\r\n")?;
         }
         out.extend_from_slice(b"\r\n");
@@ -488,9 +493,7 @@ fn read_head(response: &httparse::Response) -> Result<(u16, Framing, bool), Http
                 .next()
                 .is_some_and(|last| last.trim().eq_ignore_ascii_case("chunked"));
         } else if name.eq_ignore_ascii_case("content-length") {
-            let n: u64 = value.trim().parse().map_err(|_| {
-                Http1Error::MalformedHead(format!("content-length {value:?} is not a number"))
-            })?;
+            let n = content_length(value)?;
             if length.is_some_and(|m| m != n) {
                 return Err(Http1Error::MalformedHead(
                     "two different content-length headers".to_string(),
@@ -573,6 +576,22 @@ impl Drop for Answer<'_> {
             self.server.give_back(conn);
         }
     }
+}
+
+/// A `content-length` value: digits, or a list of the same digits (as hyper reads it).
+fn content_length(value: &str) -> Result<u64, Http1Error> {
+    let mut length = None;
+    for item in value.split(',').map(str::trim) {
+        let n = Some(item)
+            .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|digits| digits.parse::<u64>().ok())
+            .filter(|n| length.is_none_or(|m| m == *n))
+            .ok_or_else(|| {
+                Http1Error::MalformedHead(format!("content-length {value:?} is not a length"))
+            })?;
+        length = Some(n);
+    }
+    length.ok_or_else(|| Http1Error::MalformedHead("an empty content-length".to_string()))
 }
 
 /// Whether tokio has seen nothing arrive on a kept-alive connection (an end, bytes or an
@@ -793,7 +812,10 @@ mod tests {
         let empty = "HTTP/1.1 204 No Content\r\n\r\n";
         let zero = "HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n";
         let both = "HTTP/1.1 200 OK\r\ncontent-length: 99\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n";
-        let (server, seen) = scripted(vec![vec![empty, zero, both], vec![LENGTH]], 64).await;
+        // The server would answer a fourth request on the first connection, wrongly.
+        let wrong = "HTTP/1.1 200 OK\r\ncontent-length: 5\r\n\r\nwrong";
+        let scripts = vec![vec![empty, zero, both, wrong], vec![LENGTH]];
+        let (server, seen) = scripted(scripts, 64).await;
         for want in [204, 200] {
             let request = server
                 .request("/", &serde_json::json!({}), None)
@@ -816,13 +838,27 @@ mod tests {
             post_whole(&server).await.expect("an answer"),
             (503, "busy".into())
         );
+        let listed = "HTTP/1.1 200 OK\r\ncontent-length: 5, 5\r\n\r\nhello";
+        let (server, _) = scripted(vec![vec![listed]], 64).await;
+        assert_eq!(
+            post_whole(&server).await.expect("a listed length").1,
+            "hello"
+        );
     }
 
     /// What is not HTTP, or breaks its own framing, is malformed; a body cut short is a
     /// connection closed too early.
     #[tokio::test]
     async fn broken_answers_say_what_broke() {
-        let cases: [(&'static str, &str); 7] = [
+        let cases: [(&'static str, &str); 9] = [
+            (
+                "HTTP/1.1 200 OK\r\ncontent-length: +5\r\n\r\nhello",
+                "is not a length",
+            ),
+            (
+                "HTTP/1.1 200 OK\r\ncontent-length: 5, 6\r\n\r\nhello",
+                "is not a length",
+            ),
             ("<html>hello</html>\r\n\r\n", "malformed"),
             ("HTTP/1.1 000 Zero\r\n\r\n", "no status code of 100 or more"),
             (

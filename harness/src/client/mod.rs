@@ -608,6 +608,22 @@ mod tests {
         }
     }
 
+    /// An answer that is not HTTP is a connection failure both ways (as hyper's parse error
+    /// is through reqwest), and names the URL.
+    #[tokio::test]
+    async fn an_answer_that_is_not_http_is_a_connection_failure() {
+        let base = answering("<html>not an HTTP answer</html>\r\n\r\n").await;
+        for outcome in outcomes(&base, Duration::from_secs(5)).await {
+            assert_eq!(
+                outcome.status,
+                RequestStatus::Connection,
+                "{}",
+                outcome.error
+            );
+            assert!(outcome.error.contains(&base), "{}", outcome.error);
+        }
+    }
+
     /// A redirect is recorded as the HTTP answer it is, both ways: following it would send
     /// a second request.
     #[tokio::test]

@@ -95,13 +95,14 @@ pub(super) fn read(body: &[u8], field: TextField) -> Option<Parsed> {
 
 /// Whether `body` holds nothing the view would pass over that the general reading refuses
 /// in a field the view skips unread: it is UTF-8, no string has a `\uD800`–`\uDFFF` escape
-/// (a surrogate, lone or paired), and no number has an exponent or more than 300 digits
-/// (either may be out of range). What fails here is read the general way.
+/// (a surrogate, lone or paired), no number has an exponent or more than 300 digits
+/// (either may be out of range), and arrays and objects nest at most 100 deep (the general
+/// reading stops at 128). What fails here is read the general way.
 fn plain_json(body: &[u8]) -> bool {
     if std::str::from_utf8(body).is_err() {
         return false;
     }
-    let (mut at, mut digits) = (0, 0usize);
+    let (mut at, mut digits, mut depth) = (0, 0usize, 0usize);
     while let Some(&byte) = body.get(at) {
         at += 1;
         match byte {
@@ -138,6 +139,17 @@ fn plain_json(body: &[u8]) -> bool {
             }
             b'e' | b'E' if digits > 0 => return false,
             b'.' | b'-' | b'+' => {}
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > 100 {
+                    return false;
+                }
+                digits = 0;
+            }
+            b']' | b'}' => {
+                depth = depth.saturating_sub(1);
+                digits = 0;
+            }
             _ => digits = 0,
         }
     }
@@ -240,6 +252,18 @@ mod tests {
         (
             r#"{"n":100000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000,"choices":[{"text":"x"}]}"#,
             r#"{"n":100000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000,"choices":[{"message":{"content":"x"}}]}"#,
+            false,
+        ),
+        // An escaped backslash before "ud800" is no surrogate: the view takes it.
+        (
+            r#"{"id":"\\ud800","choices":[{"text":"x"}]}"#,
+            r#"{"id":"\\ud800","choices":[{"message":{"content":"x"}}]}"#,
+            true,
+        ),
+        // Nesting the general reading refuses (over 128 deep) in a skipped field.
+        (
+            r#"{"choices":[{"text":"x"}],"x":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"#,
+            r#"{"choices":[{"message":{"content":"x"}}],"x":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"#,
             false,
         ),
         // A pair of surrogates is read the general way too (and agrees).
