@@ -420,7 +420,7 @@ impl Connection {
                         Err(_) => {
                             return Err(Http1Error::BrokenBody(format!(
                                 "a chunk size that is not hexadecimal: {}",
-                                snippet(&self.input[self.start..self.end])
+                                super::snippet(&self.input[self.start..self.end], 40)
                             )));
                         }
                     }
@@ -619,11 +619,6 @@ fn still_open(stream: &TcpStream) -> bool {
         )
     };
     read < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
-}
-
-/// The first 40 characters of `bytes`, on one line.
-fn snippet(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(&bytes[..bytes.len().min(40)]).replace(['\r', '\n'], " ")
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use probes::MonotonicClock;
 use records::raw::RequestStatus;
 use records::tokens::TokenSource;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// An HTTP client for one server: keep-alive pool, timeout, optional bearer token.
@@ -21,7 +21,10 @@ use std::time::Duration;
 /// the environment; `https://` and proxies go through `reqwest`.
 #[derive(Clone, Debug)]
 pub struct HttpClient {
-    client: reqwest::Client,
+    /// The reqwest client, or why it could not be built. Building it loads the system's
+    /// CA certificates, so it is built only for a server that needs it: up front when
+    /// every request goes through it, else at its first use.
+    reqwest: Arc<OnceLock<Result<reqwest::Client, ClientError>>>,
     /// The server spoken to directly, for plain HTTP without a proxy.
     plain: Option<Arc<Http1Server>>,
     base_url: String,
@@ -75,6 +78,8 @@ enum Failure {
     Transport(reqwest::Error),
     /// Spoken directly.
     Plain(Http1Error),
+    /// No reqwest client could be built to send it.
+    Unbuilt(ClientError),
     /// No whole answer within the client's timeout (spoken directly).
     TimedOut(Duration),
     /// An answer that did not match its protocol.
@@ -82,7 +87,7 @@ enum Failure {
 }
 
 /// Why a client could not be built.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[error("cannot build an HTTP client: {0}")]
 pub struct ClientError(String);
 
@@ -93,29 +98,53 @@ impl HttpClient {
         timeout: Duration,
         api_key: Option<String>,
     ) -> Result<Self, ClientError> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .tcp_nodelay(true)
-            .pool_max_idle_per_host(64)
-            // A redirect is recorded as the HTTP answer it is, as the direct client does:
-            // following it would send the request twice.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ClientError(e.to_string()))?;
+        Self::with_proxy(base_url, timeout, api_key, proxy_in_environment())
+    }
+
+    /// [`HttpClient::new`], told whether a proxy is set in the environment.
+    fn with_proxy(
+        base_url: &str,
+        timeout: Duration,
+        api_key: Option<String>,
+        proxied: bool,
+    ) -> Result<Self, ClientError> {
         let base_url = base_url.trim_end_matches('/').to_string();
         let plain = reqwest::Url::parse(&base_url)
             .ok()
-            .filter(|_| !proxy_in_environment())
+            .filter(|_| !proxied)
             .and_then(|url| Http1Server::for_url(&url))
             .map(Arc::new);
-        Ok(Self {
-            client,
+        let client = Self {
+            reqwest: Arc::default(),
             plain,
             base_url,
             api_key,
             timeout,
             endpoints: Arc::default(),
-        })
+        };
+        if client.plain.is_none() {
+            // Every request goes through reqwest: build it now, before any is timed, and
+            // refuse the server if it cannot be built.
+            client.reqwest()?;
+        }
+        Ok(client)
+    }
+
+    /// The reqwest client, built at its first use.
+    fn reqwest(&self) -> Result<&reqwest::Client, ClientError> {
+        let timeout = self.timeout;
+        let built = self.reqwest.get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(timeout)
+                .tcp_nodelay(true)
+                .pool_max_idle_per_host(64)
+                // A redirect is recorded as the HTTP answer it is, as the direct client
+                // does: following it would send the request twice.
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .map_err(|e| ClientError(e.to_string()))
+        });
+        built.as_ref().map_err(Clone::clone)
     }
 
     /// The same client, sending every request through reqwest.
@@ -181,18 +210,21 @@ impl HttpClient {
                     server.request(&endpoint.target, &prepared.body, self.api_key.as_deref());
                 Ready::Plain(server, request)
             }
-            (_, parsed) => {
-                let mut request = match parsed {
-                    Some(parsed) => self.client.post(parsed.clone()),
-                    // Not a URL: reqwest says why when the request is sent.
-                    None => self.client.post(url),
-                };
-                request = request.json(&prepared.body);
-                if let Some(key) = &self.api_key {
-                    request = request.bearer_auth(key);
+            (_, parsed) => match self.reqwest() {
+                Ok(client) => {
+                    let mut request = match parsed {
+                        Some(parsed) => client.post(parsed.clone()),
+                        // Not a URL: reqwest says why when the request is sent.
+                        None => client.post(url),
+                    };
+                    request = request.json(&prepared.body);
+                    if let Some(key) = &self.api_key {
+                        request = request.bearer_auth(key);
+                    }
+                    Ready::Reqwest(client, request.build().map(Box::new))
                 }
-                Ready::Reqwest(request.build().map(Box::new))
-            }
+                Err(e) => Ready::Unbuilt(e),
+            },
         };
         let t_start_ns = clock.now_ns();
         let mut outcome = Outcome {
@@ -222,10 +254,11 @@ impl HttpClient {
                 }
             }
             Ready::Plain(_, Err(e)) => Err(Failure::Plain(e)),
-            Ready::Reqwest(Ok(request)) => {
-                self.send_reqwest(*request, &exchange, &mut outcome).await
+            Ready::Reqwest(client, Ok(request)) => {
+                send_reqwest(client, *request, &exchange, &mut outcome).await
             }
-            Ready::Reqwest(Err(e)) => Err(Failure::Transport(e)),
+            Ready::Reqwest(_, Err(e)) => Err(Failure::Transport(e)),
+            Ready::Unbuilt(e) => Err(Failure::Unbuilt(e)),
         };
         outcome.t_end_ns = clock.now_ns();
         match result {
@@ -242,6 +275,10 @@ impl HttpClient {
                 };
                 outcome.error = format!("{e} (POST {url})");
             }
+            Err(Failure::Unbuilt(e)) => {
+                outcome.status = RequestStatus::Connection;
+                outcome.error = format!("{e} (POST {url})");
+            }
             Err(Failure::TimedOut(limit)) => {
                 outcome.status = RequestStatus::Timeout;
                 outcome.error =
@@ -254,30 +291,26 @@ impl HttpClient {
         }
         outcome
     }
+}
 
-    /// Sends the request through reqwest and reads its answer.
-    async fn send_reqwest(
-        &self,
-        request: reqwest::Request,
-        exchange: &Exchange<'_>,
-        outcome: &mut Outcome,
-    ) -> Result<(), Failure> {
-        let response = self
-            .client
-            .execute(request)
-            .await
-            .map_err(Failure::Transport)?;
-        let code = response.status().as_u16();
-        outcome.http_status = Some(code);
-        match exchange.stream_decoder(code) {
-            Some(decoder) => {
-                let body = response.bytes_stream();
-                read_stream(body, Failure::Transport, decoder, exchange.clock, outcome).await
-            }
-            None => {
-                let body = response.bytes().await.map_err(Failure::Transport)?;
-                judge_whole(code, &body, exchange, outcome)
-            }
+/// Sends `request` through reqwest and reads its answer.
+async fn send_reqwest(
+    client: &reqwest::Client,
+    request: reqwest::Request,
+    exchange: &Exchange<'_>,
+    outcome: &mut Outcome,
+) -> Result<(), Failure> {
+    let response = client.execute(request).await.map_err(Failure::Transport)?;
+    let code = response.status().as_u16();
+    outcome.http_status = Some(code);
+    match exchange.stream_decoder(code) {
+        Some(decoder) => {
+            let body = response.bytes_stream();
+            read_stream(body, Failure::Transport, decoder, exchange.clock, outcome).await
+        }
+        None => {
+            let body = response.bytes().await.map_err(Failure::Transport)?;
+            judge_whole(code, &body, exchange, outcome)
         }
     }
 }
@@ -315,7 +348,12 @@ enum Ready<'a> {
     /// Its bytes, for a plain HTTP server spoken to directly.
     Plain(&'a Http1Server, Result<Vec<u8>, Http1Error>),
     /// Through reqwest.
-    Reqwest(Result<Box<reqwest::Request>, reqwest::Error>),
+    Reqwest(
+        &'a reqwest::Client,
+        Result<Box<reqwest::Request>, reqwest::Error>,
+    ),
+    /// For reqwest, which could not be built.
+    Unbuilt(ClientError),
 }
 
 /// One request as it is being sent: what reading its answer needs.
@@ -347,12 +385,16 @@ fn judge_whole(
     if !(200..300).contains(&code) {
         let code = reqwest::StatusCode::from_u16(code).map_or(code.to_string(), |c| c.to_string());
         outcome.status = RequestStatus::HttpError;
-        outcome.error = format!("HTTP {code} from POST {}: {}", exchange.url, snippet(body));
+        outcome.error = format!(
+            "HTTP {code} from POST {}: {}",
+            exchange.url,
+            snippet(body, 200)
+        );
         return Ok(());
     }
     let parsed = protocol
         .parse_body(body)
-        .map_err(|e| Failure::BadResponse(format!("{e}; answer began: {}", snippet(body))))?;
+        .map_err(|e| Failure::BadResponse(format!("{e}; answer began: {}", snippet(body, 200))))?;
     // A whole answer's count can only be the server's own.
     outcome.completion_tokens_source = parsed.completion_tokens.map(|_| TokenSource::Usage);
     outcome.parsed = Some(parsed);
@@ -478,13 +520,25 @@ fn naming(text: String, url: &str) -> String {
     }
 }
 
-/// The first 200 characters of a body, on one line.
-fn snippet(body: &[u8]) -> String {
-    String::from_utf8_lossy(body)
-        .chars()
-        .take(200)
-        .collect::<String>()
-        .replace('\n', " ")
+/// Up to `most` characters of `bytes` (bytes that are not UTF-8 shown as U+FFFD), on one
+/// line: each run of control characters (CR, LF, tab) becomes one space.
+fn snippet(bytes: &[u8], most: usize) -> String {
+    let chars = bytes.utf8_chunks().flat_map(|chunk| {
+        let invalid = (!chunk.invalid().is_empty()).then_some(char::REPLACEMENT_CHARACTER);
+        chunk.valid().chars().chain(invalid)
+    });
+    let mut text = String::new();
+    let mut after_control = false;
+    for c in chars.take(most) {
+        let control = c.is_control();
+        if !control {
+            text.push(c);
+        } else if !after_control {
+            text.push(' ');
+        }
+        after_control = control;
+    }
+    text
 }
 
 #[cfg(test)]
@@ -665,6 +719,40 @@ mod tests {
         }
         let plain = &outcomes(&base, limit).await[0];
         assert!(plain.error.contains("200ms timeout"), "{}", plain.error);
+    }
+
+    /// A plain HTTP server spoken to directly never needs reqwest: its client is not built
+    /// (nor its CA certificates loaded). Through a proxy every request needs it: it is built
+    /// up front.
+    #[tokio::test]
+    async fn a_server_spoken_to_directly_never_builds_the_reqwest_client() {
+        let base = answering(
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 27\r\n\r\n{\"choices\":[{\"text\":\"hi\"}]}",
+        )
+        .await;
+        let timeout = Duration::from_secs(5);
+        let direct = HttpClient::with_proxy(&base, timeout, None, false).expect("client");
+        assert!(direct.plain.is_some());
+        let outcome = direct
+            .send(&OpenaiCompletions, &prepared(), &MonotonicClock::new())
+            .await;
+        assert_eq!(outcome.status, RequestStatus::Ok, "{}", outcome.error);
+        assert!(direct.reqwest.get().is_none(), "reqwest was built");
+        let proxied = HttpClient::with_proxy(&base, timeout, None, true).expect("client");
+        assert!(proxied.plain.is_none());
+        assert!(matches!(proxied.reqwest.get(), Some(Ok(_))));
+    }
+
+    /// A snippet is cut between characters, never inside one, and holds no line break.
+    #[test]
+    fn a_snippet_is_one_line_cut_between_characters() {
+        // After one ASCII byte, a cut at 40 bytes would fall inside the 20th "é".
+        let long = format!("a{}", "é".repeat(50));
+        assert_eq!(snippet(long.as_bytes(), 40), format!("a{}", "é".repeat(39)));
+        assert_eq!(snippet(b"{\r\n  \"a\":\t1\n}\r\n", 200), "{   \"a\": 1 } ");
+        assert_eq!(snippet(b"zz\r\n0\r\n", 40), "zz 0 ");
+        assert_eq!(snippet(b"ok\xffok!", 5), "ok\u{FFFD}ok");
+        assert_eq!(snippet(b"", 40), "");
     }
 
     #[tokio::test]
