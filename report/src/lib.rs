@@ -29,6 +29,8 @@ pub mod quality;
 pub mod rating;
 pub mod reference;
 pub mod render;
+pub(crate) mod sample_blocks;
+pub(crate) mod sample_numbers;
 pub(crate) mod sample_reader;
 pub(crate) mod sample_stream;
 pub mod savings;

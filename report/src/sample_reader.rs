@@ -10,6 +10,7 @@
 
 use crate::ReportError;
 use crate::configs::DomainKey;
+use crate::sample_numbers::{digits, plain_decimal};
 use records::finite::{check_value, sample_figures};
 use records::table_io::open;
 use std::fs::File;
@@ -30,12 +31,24 @@ pub(crate) struct Sample {
 
 /// The columns the report reads, by position in the header (`power_w` may be absent).
 #[derive(Clone, Copy)]
-struct Columns {
-    t_ns: usize,
-    source: usize,
-    domain: usize,
-    energy_j: usize,
-    power_w: Option<usize>,
+pub(crate) struct Columns {
+    pub(crate) t_ns: usize,
+    pub(crate) source: usize,
+    pub(crate) domain: usize,
+    pub(crate) energy_j: usize,
+    pub(crate) power_w: Option<usize>,
+}
+
+/// Where the rows of a `samples.csv` start, and how they are laid out.
+#[derive(Clone, Copy)]
+pub(crate) struct RowsStart {
+    /// File offset, line and record number of the first row after the header.
+    pub(crate) byte: u64,
+    pub(crate) line: u64,
+    pub(crate) record: u64,
+    pub(crate) columns: Columns,
+    /// Fields per row, as in the header.
+    pub(crate) fields: usize,
 }
 
 /// Where the plain path stands in the file.
@@ -58,6 +71,8 @@ pub(crate) struct SampleReader {
     /// Line and record number of the next row.
     line: u64,
     record: u64,
+    /// Where the first row starts.
+    rows_start: RowsStart,
     plain: Plain,
     /// Field boundaries of the current plain row (`start..end` in `plain.buf`).
     cuts: Vec<(usize, usize)>,
@@ -107,6 +122,13 @@ impl SampleReader {
             fields: header.len(),
             line: at.line(),
             record: at.record(),
+            rows_start: RowsStart {
+                byte: at.byte(),
+                line: at.line(),
+                record: at.record(),
+                columns,
+                fields: header.len(),
+            },
             plain: Plain {
                 file,
                 buf: vec![0; CHUNK],
@@ -127,6 +149,43 @@ impl SampleReader {
     /// The domains of the samples read so far (`Sample::domain` indexes them).
     pub(crate) fn domains(&self) -> &[DomainKey] {
         &self.domains
+    }
+
+    /// Where the rows start and how they are laid out.
+    pub(crate) fn rows_start(&self) -> RowsStart {
+        self.rows_start
+    }
+
+    /// The index of the domain named `source`/`domain` among [`Self::domains`], added when
+    /// new.
+    pub(crate) fn domain_index(&mut self, source: &str, domain: &str) -> usize {
+        find_domain(
+            &mut self.domains,
+            &mut self.last,
+            source.as_bytes(),
+            domain.as_bytes(),
+        );
+        self.last
+    }
+
+    /// Goes on from the row at file offset `byte`, numbered `line` and `record` (rows
+    /// before it were read elsewhere).
+    pub(crate) fn resume_at(
+        &mut self,
+        byte: u64,
+        line: u64,
+        record: u64,
+    ) -> Result<(), ReportError> {
+        let p = &mut self.plain;
+        p.file
+            .seek(SeekFrom::Start(byte))
+            .map_err(|cause| records::RecordsError::Io {
+                path: self.path.clone(),
+                cause,
+            })?;
+        (p.start, p.end, p.offset, p.eof) = (0, 0, byte, false);
+        (self.line, self.record, self.csv_mode) = (line, record, false);
+        Ok(())
     }
 
     /// The next sample, `None` at the end of the file.
@@ -205,17 +264,13 @@ impl SampleReader {
         p.start = (row_end + 1).min(p.end);
         self.line += 1;
         self.record += 1;
-        let field = |i: usize| field(&self.plain.buf, &self.cuts, i);
         let c = self.columns;
-        let power = c.power_w.map_or(&[][..], field);
-        parse(
-            &self.path,
-            line,
-            self.last,
-            field(c.t_ns),
-            field(c.energy_j),
-            power,
-        )
+        let spans = Spans {
+            t_ns: self.cuts[c.t_ns],
+            energy_j: self.cuts[c.energy_j],
+            power_w: c.power_w.map(|i| self.cuts[i]),
+        };
+        parse(&self.path, line, self.last, &self.plain.buf, spans)
     }
 
     /// Hands the rest of the file, from the row the plain path left unread, to `csv`.
@@ -246,16 +301,18 @@ impl SampleReader {
             get(c.source),
             get(c.domain),
         );
-        let power = c.power_w.map_or(&[][..], get);
-        parse(
-            &self.path,
-            line,
-            self.last,
-            get(c.t_ns),
-            get(c.energy_j),
-            power,
-        )
-        .map(Some)
+        let span = |i: usize| {
+            self.record_buf
+                .range(i)
+                .map_or((0, 0), |r| (r.start, r.end))
+        };
+        let spans = Spans {
+            t_ns: span(c.t_ns),
+            energy_j: span(c.energy_j),
+            power_w: c.power_w.map(span),
+        };
+        let row = self.record_buf.as_slice().as_bytes();
+        parse(&self.path, line, self.last, row, spans).map(Some)
     }
 }
 
@@ -308,7 +365,7 @@ fn split_row(buf: &[u8], start: usize, cuts: &mut Vec<(usize, usize)>) -> Split 
 
 /// Bit i set where byte i of `block` is a newline, a comma, a quote or carriage return.
 #[inline]
-fn masks(block: &[u8; 64]) -> (u64, u64, u64) {
+pub(crate) fn masks(block: &[u8; 64]) -> (u64, u64, u64) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::*;
@@ -366,18 +423,39 @@ fn find_domain(
     true
 }
 
-/// Digits only, as `t_ns` is written; anything else is left to `str::parse`.
-fn digits(b: &[u8]) -> Option<u64> {
-    if b.is_empty() {
-        return None;
+/// Where a sample's figures lie in the bytes of its row (`start..end`).
+#[derive(Clone, Copy)]
+pub(crate) struct Spans {
+    pub(crate) t_ns: (usize, usize),
+    pub(crate) energy_j: (usize, usize),
+    /// `None` without a `power_w` column; an empty span is an empty field.
+    pub(crate) power_w: Option<(usize, usize)>,
+}
+
+/// A sample's time, energy and power from its fields in `buf` when each parses and is
+/// within its bounds (`sample_figures`); `None` otherwise (the caller words the error).
+#[inline]
+pub(crate) fn figures(buf: &[u8], spans: Spans) -> Option<(u64, f64, Option<f64>)> {
+    let t = digits(&buf[spans.t_ns.0..spans.t_ns.1])?;
+    // Plain decimals are finite and never negative: within the bounds of both columns.
+    let mut plain = true;
+    let mut number = |(a, b): (usize, usize)| {
+        plain_decimal(buf, a, b).or_else(|| {
+            plain = false;
+            std::str::from_utf8(&buf[a..b]).ok()?.parse::<f64>().ok()
+        })
+    };
+    let energy = number(spans.energy_j)?;
+    let power = match spans.power_w {
+        Some((a, b)) if b > a => Some(number((a, b))?),
+        _ => None,
+    };
+    if plain {
+        return Some((t, energy, power));
     }
-    b.iter().try_fold(0u64, |v, &c| {
-        let d = c.wrapping_sub(b'0');
-        if d > 9 {
-            return None;
-        }
-        v.checked_mul(10)?.checked_add(u64::from(d))
-    })
+    sample_figures(energy, power)
+        .all(|(_, value, bound)| bound.violation(value).is_none())
+        .then_some((t, energy, power))
 }
 
 /// The sample of one row's fields (its domain already found), or the error naming the
@@ -386,10 +464,17 @@ fn parse(
     path: &Path,
     line: u64,
     domain: usize,
-    t_ns: &[u8],
-    energy_j: &[u8],
-    power_w: &[u8],
+    buf: &[u8],
+    spans: Spans,
 ) -> Result<Sample, ReportError> {
+    if let Some((t_ns, energy_j, power_w)) = figures(buf, spans) {
+        return Ok(Sample {
+            t_ns,
+            domain,
+            energy_j,
+            power_w,
+        });
+    }
     let bad = |field: &str, value: &[u8]| records::RecordsError::Field {
         path: path.to_path_buf(),
         line,
@@ -402,6 +487,9 @@ fn parse(
             .and_then(|v| v.parse::<f64>().ok())
             .ok_or_else(|| bad(field, value))
     };
+    let field = |(a, b): (usize, usize)| &buf[a..b];
+    let (t_ns, energy_j) = (field(spans.t_ns), field(spans.energy_j));
+    let power_w = spans.power_w.map_or(&[][..], field);
     let t = match digits(t_ns) {
         Some(t) => t,
         None => std::str::from_utf8(t_ns)

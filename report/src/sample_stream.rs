@@ -1,128 +1,232 @@
-//! `samples.csv` parsed on a thread of its own, handed over in batches, so the pass that
-//! integrates the samples runs beside the parsing instead of after it.
+//! `samples.csv` parsed on threads of their own, handed over in file order, so the pass
+//! that integrates the samples runs beside the parsing instead of after it.
+//!
+//! The file is cut into blocks of [`BLOCK`] bytes, dealt in turn to one parser per core
+//! ([`crate::sample_blocks`]); the pass takes the blocks back in file order, each parser
+//! at most [`AHEAD`] blocks ahead. At the first row a block does not take (or a parser
+//! gone), the parsers are stopped and the sequential reader goes on from that row, with
+//! its line number, reading what follows or refusing it as it always has.
 
 use crate::ReportError;
 use crate::configs::DomainKey;
-use crate::sample_reader::{Sample, SampleReader};
+use crate::sample_blocks::{Block, parse_block};
+use crate::sample_reader::{RowsStart, Sample, SampleReader};
+use std::fs::File;
 use std::path::Path;
+use std::sync::Arc;
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::thread::JoinHandle;
 
-/// Samples per batch (32 bytes each).
-const BATCH: usize = 2048;
-/// Batches parsed ahead of the consumer at most.
-const AHEAD: usize = 4;
+/// Bytes of the file per block (about 18,000 rows of a run's samples).
+const BLOCK: u64 = 1 << 20;
+/// Blocks each parser may have parsed ahead of the pass.
+const AHEAD: usize = 2;
+/// Parsers at most, whatever the core count.
+const MAX_PARSERS: usize = 8;
 
-/// Samples parsed ahead, the domains they name, and how the file ended after them.
-struct Batch {
-    samples: Vec<Sample>,
-    /// Domains first seen in this batch, in the reader's order.
-    new_domains: Vec<DomainKey>,
-    /// `Some` in the last batch: the end of the file, or the error that stopped the reader.
-    end: Option<Result<(), ReportError>>,
+/// The parsers and the blocks they have yet to hand over.
+struct Parsers {
+    /// One receiver per parser; block `i` comes from `queues[i % queues.len()]`.
+    queues: Vec<Receiver<Block>>,
+    threads: Vec<JoinHandle<()>>,
+    /// The next block to take, and how many there are.
+    next: u64,
+    count: u64,
 }
 
-/// The samples of one `samples.csv`, in file order, parsed on a thread of their own.
+/// How the file is cut and parsed.
+#[derive(Clone, Copy)]
+struct Plan {
+    /// Bytes per block.
+    block: u64,
+    /// Parsers at most.
+    parsers: usize,
+}
+
+impl Plan {
+    /// Blocks of [`BLOCK`] bytes, a parser per core.
+    fn for_this_machine() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        Self {
+            block: BLOCK,
+            parsers: cores.clamp(1, MAX_PARSERS),
+        }
+    }
+}
+
+impl Parsers {
+    /// Starts the parsers over the blocks of `path` after its header; `None` when there
+    /// is nothing to parse or no thread could start (the sequential reader does it all).
+    fn start(path: &Path, layout: RowsStart, plan: Plan) -> Option<Self> {
+        let file = Arc::new(File::open(path).ok()?);
+        let len = file.metadata().ok()?.len();
+        let count = len.saturating_sub(layout.byte).div_ceil(plan.block);
+        if count == 0 {
+            return None;
+        }
+        let parsers = plan
+            .parsers
+            .min(usize::try_from(count).unwrap_or(usize::MAX));
+        let block = plan.block;
+        let (mut queues, mut threads) = (Vec::new(), Vec::new());
+        for k in 0..parsers {
+            let (tx, rx) = sync_channel(AHEAD);
+            let file = Arc::clone(&file);
+            let spawned = std::thread::Builder::new()
+                .name("samples.csv".into())
+                .spawn(move || {
+                    let deal = Deal {
+                        first: k as u64,
+                        step: parsers as u64,
+                        count,
+                        block,
+                        len,
+                    };
+                    parse_blocks(&file, layout, deal, &tx)
+                });
+            match spawned {
+                Ok(t) => {
+                    queues.push(rx);
+                    threads.push(t);
+                }
+                Err(_) if k > 0 => break,
+                Err(_) => return None,
+            }
+        }
+        Some(Self {
+            queues,
+            threads,
+            next: 0,
+            count,
+        })
+    }
+
+    /// The next block in file order; `None` after the last, or when its parser is gone.
+    fn take(&mut self) -> Option<Block> {
+        if self.next == self.count {
+            return None;
+        }
+        let queue = &self.queues[(self.next % self.queues.len() as u64) as usize];
+        let block = queue.recv().ok()?;
+        self.next += 1;
+        Some(block)
+    }
+}
+
+impl Drop for Parsers {
+    fn drop(&mut self) {
+        // Closed queues stop each parser at its next block; joined, no thread outlives
+        // the pass.
+        self.queues.clear();
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The blocks one parser takes: `first`, `first + step`, … below `count`.
+struct Deal {
+    first: u64,
+    step: u64,
+    count: u64,
+    /// Bytes per block, and the file's length when it was opened.
+    block: u64,
+    len: u64,
+}
+
+/// Parses the blocks of `deal` in turn, until one stops early or the pass has gone.
+fn parse_blocks(file: &File, layout: RowsStart, deal: Deal, tx: &SyncSender<Block>) {
+    let mut buf = Vec::new();
+    let mut i = deal.first;
+    while i < deal.count {
+        let start = layout.byte + i * deal.block;
+        let end = (start + deal.block).min(deal.len);
+        let block = parse_block(file, &layout, start, end, &mut buf);
+        let stopped = block.stopped;
+        if tx.send(block).is_err() || stopped {
+            return;
+        }
+        i += deal.step;
+    }
+}
+
+/// The samples of one `samples.csv`, in file order.
 pub(crate) struct SampleStream {
-    batches: Option<Receiver<Batch>>,
-    parser: Option<JoinHandle<()>>,
+    reader: SampleReader,
+    parsers: Option<Parsers>,
     current: std::vec::IntoIter<Sample>,
-    end: Option<Result<(), ReportError>>,
-    domains: Vec<DomainKey>,
+    /// The reader's index of each domain of the current block.
+    current_domains: Vec<usize>,
+    /// Where the rows after the current block start: file offset, line, record.
+    resume: (u64, u64, u64),
 }
 
 impl SampleStream {
     /// Opens `path` (its header is read here, so a bad header is refused at once) and
     /// starts parsing it.
     pub(crate) fn open(path: &Path) -> Result<Self, ReportError> {
+        Self::open_with(path, Plan::for_this_machine())
+    }
+
+    fn open_with(path: &Path, plan: Plan) -> Result<Self, ReportError> {
         let reader = SampleReader::open(path)?;
-        let (tx, rx) = sync_channel(AHEAD);
-        let parser = std::thread::Builder::new()
-            .name("samples.csv".into())
-            .spawn(move || parse_in_batches(reader, &tx))
-            .map_err(|e| {
-                ReportError::Invalid(format!("cannot start the thread reading samples.csv: {e}"))
-            })?;
+        let layout = reader.rows_start();
         Ok(Self {
-            batches: Some(rx),
-            parser: Some(parser),
+            parsers: Parsers::start(path, layout, plan),
+            reader,
             current: Vec::new().into_iter(),
-            end: None,
-            domains: Vec::new(),
+            current_domains: Vec::new(),
+            resume: (layout.byte, layout.line, layout.record),
         })
     }
 
     /// The domains of the samples returned so far (`Sample::domain` indexes them).
     pub(crate) fn domains(&self) -> &[DomainKey] {
-        &self.domains
+        self.reader.domains()
     }
 
     /// The next sample, `None` at the end of the file.
+    #[inline]
     pub(crate) fn next(&mut self) -> Result<Option<Sample>, ReportError> {
+        if let Some(mut s) = self.current.next() {
+            s.domain = self.current_domains[s.domain];
+            return Ok(Some(s));
+        }
+        self.next_block()
+    }
+
+    /// Takes the next block and gives its first sample; at the end of the blocks, or
+    /// at a row a block did not take, the sequential reader goes on from there.
+    #[cold]
+    fn next_block(&mut self) -> Result<Option<Sample>, ReportError> {
         loop {
-            if let Some(s) = self.current.next() {
+            let Some(parsers) = self.parsers.as_mut() else {
+                return self.reader.next();
+            };
+            let Some(block) = parsers.take() else {
+                self.parsers = None;
+                let (byte, line, record) = self.resume;
+                self.reader.resume_at(byte, line, record)?;
+                continue;
+            };
+            let rows = block.samples.len() as u64;
+            self.current_domains.clear();
+            for k in &block.names {
+                let i = self.reader.domain_index(&k.source, &k.domain);
+                self.current_domains.push(i);
+            }
+            self.resume = (block.resume, self.resume.1 + rows, self.resume.2 + rows);
+            if block.stopped {
+                // The rows after these go to the sequential reader.
+                self.parsers = None;
+                let (byte, line, record) = self.resume;
+                self.reader.resume_at(byte, line, record)?;
+            }
+            self.current = block.samples.into_iter();
+            if let Some(mut s) = self.current.next() {
+                s.domain = self.current_domains[s.domain];
                 return Ok(Some(s));
             }
-            if let Some(end) = self.end.take() {
-                // Once ended, the stream stays ended.
-                self.end = Some(Ok(()));
-                return end.map(|()| None);
-            }
-            let batch = self.batches.as_ref().and_then(|rx| rx.recv().ok());
-            let Some(batch) = batch else {
-                self.end = Some(Ok(()));
-                return Err(ReportError::Invalid(
-                    "the thread reading samples.csv stopped before the end of the file".into(),
-                ));
-            };
-            self.domains.extend(batch.new_domains);
-            self.current = batch.samples.into_iter();
-            self.end = batch.end;
-        }
-    }
-}
-
-impl Drop for SampleStream {
-    fn drop(&mut self) {
-        // A closed channel stops the parser at its next batch; then it is joined, so no
-        // thread outlives the pass.
-        self.batches = None;
-        if let Some(parser) = self.parser.take() {
-            let _ = parser.join();
-        }
-    }
-}
-
-/// Parses every sample of `reader` into batches sent on `tx`, until the end of the file,
-/// an error, or a consumer that has gone.
-fn parse_in_batches(mut reader: SampleReader, tx: &SyncSender<Batch>) {
-    let mut known = 0;
-    loop {
-        let mut samples = Vec::with_capacity(BATCH);
-        let mut end = None;
-        while samples.len() < BATCH {
-            match reader.next() {
-                Ok(Some(s)) => samples.push(s),
-                Ok(None) => {
-                    end = Some(Ok(()));
-                    break;
-                }
-                Err(e) => {
-                    end = Some(Err(e));
-                    break;
-                }
-            }
-        }
-        let new_domains = reader.domains()[known..].to_vec();
-        known = reader.domains().len();
-        let last = end.is_some();
-        let batch = Batch {
-            samples,
-            new_domains,
-            end,
-        };
-        if tx.send(batch).is_err() || last {
-            return;
         }
     }
 }
@@ -131,67 +235,175 @@ fn parse_in_batches(mut reader: SampleReader, tx: &SyncSender<Batch>) {
 mod tests {
     use super::*;
 
-    fn file(rows: usize, bad_at: Option<usize>) -> (tempfile::TempDir, std::path::PathBuf) {
+    const HEADER: &str = "t_ns,source,domain,energy_j,power_w\n";
+
+    /// Every sample as (t_ns, source/domain, energy bits, power bits), then the error if
+    /// one ended the file.
+    type Read = (Vec<(u64, String, u64, Option<u64>)>, Option<String>);
+
+    fn write(text: &[u8]) -> (tempfile::TempDir, std::path::PathBuf) {
         let dir = tempfile::tempdir().expect("dir");
         let path = dir.path().join("samples.csv");
-        let mut text = String::from("t_ns,source,domain,energy_j,power_w\n");
-        for i in 0..rows {
-            let energy = if bad_at == Some(i) {
-                "oops".to_string()
-            } else {
-                format!("{}.5", i)
-            };
-            let domain = ["package-0", "dram"][i % 2];
-            text.push_str(&format!("{i},rapl,{domain},{energy},\n"));
-        }
         std::fs::write(&path, text).expect("write");
         (dir, path)
     }
 
-    #[test]
-    fn batches_give_every_sample_in_order_with_its_domain() {
-        let rows = 3 * BATCH + 5;
-        let (_dir, path) = file(rows, None);
-        let mut stream = SampleStream::open(&path).expect("open");
-        let mut n = 0;
-        while let Some(s) = stream.next().expect("sample") {
-            assert_eq!((s.t_ns, s.energy_j), (n as u64, n as f64 + 0.5));
-            assert_eq!(
-                stream.domains()[s.domain].domain,
-                ["package-0", "dram"][n % 2]
-            );
-            n += 1;
+    fn through_stream(path: &Path, plan: Plan) -> Read {
+        let mut stream = SampleStream::open_with(path, plan).expect("open");
+        let mut out = Vec::new();
+        loop {
+            match stream.next() {
+                Ok(Some(s)) => {
+                    let k = &stream.domains()[s.domain];
+                    out.push((
+                        s.t_ns,
+                        format!("{}/{}", k.source, k.domain),
+                        s.energy_j.to_bits(),
+                        s.power_w.map(f64::to_bits),
+                    ));
+                }
+                Ok(None) => return (out, None),
+                Err(e) => return (out, Some(e.to_string())),
+            }
         }
-        assert_eq!(n, rows);
-        assert!(stream.next().expect("ended").is_none(), "stays ended");
+    }
+
+    fn through_reader(path: &Path) -> Read {
+        let mut reader = SampleReader::open(path).expect("open");
+        let mut out = Vec::new();
+        loop {
+            match reader.next() {
+                Ok(Some(s)) => {
+                    let k = &reader.domains()[s.domain];
+                    out.push((
+                        s.t_ns,
+                        format!("{}/{}", k.source, k.domain),
+                        s.energy_j.to_bits(),
+                        s.power_w.map(f64::to_bits),
+                    ));
+                }
+                Ok(None) => return (out, None),
+                Err(e) => return (out, Some(e.to_string())),
+            }
+        }
+    }
+
+    /// Plain rows with figures as the run writes them (shortest round trip: up to 17
+    /// digits, exponents for tiny powers) over three domains.
+    fn rows(n: usize) -> String {
+        let mut text = String::new();
+        for i in 0..n {
+            let domain = ["package-0", "dram", "core"][i % 3];
+            let energy = i as f64 * 0.015625 + 1.0 / 3.0;
+            let power = match i % 4 {
+                0 => String::new(),
+                1 => format!("{}", 1.0 / (i as f64 + 7.0)),
+                2 => "2.5e-7".to_string(),
+                _ => format!("{}", i * 10),
+            };
+            text.push_str(&format!(
+                "{},rapl,{domain},{energy},{power}\n",
+                1_700_000_000_000_000_000u64 + i as u64 * 10_000_000
+            ));
+        }
+        text
+    }
+
+    /// Files the blocks must read exactly as the sequential reader does, row for row and
+    /// error for error.
+    fn cases() -> Vec<(&'static str, Vec<u8>)> {
+        let plain = format!("{HEADER}{}", rows(60));
+        let mut cases = vec![
+            ("plain", plain.clone().into_bytes()),
+            ("no final newline", plain.trim_end().as_bytes().to_vec()),
+            ("header only", HEADER.as_bytes().to_vec()),
+        ];
+        let at = |k: usize| -> usize {
+            plain
+                .match_indices('\n')
+                .nth(k)
+                .map_or(plain.len(), |(i, _)| i + 1)
+        };
+        let splice = |k: usize, row: &str| -> Vec<u8> {
+            let i = at(k);
+            format!("{}{row}{}", &plain[..i], &plain[i..]).into_bytes()
+        };
+        cases.push(("quoted field", splice(30, "9,\"rapl\",dram,1.5,\n")));
+        cases.push(("quoted newline", splice(30, "9,rapl,\"dr\nam\",1.5,\n")));
+        cases.push(("crlf row", splice(20, "9,rapl,dram,1.5,\r\n")));
+        cases.push(("empty line", splice(40, "\n")));
+        cases.push(("bad number", splice(45, "9,rapl,dram,x1,\n")));
+        cases.push(("negative", splice(45, "9,rapl,dram,-1,\n")));
+        cases.push(("bad time", splice(45, "+9,rapl,dram,1,\n")));
+        cases.push(("torn row", splice(25, "9,rapl,dr\n")));
+        cases.push(("more fields", splice(25, "9,rapl,dram,1,2,3\n")));
+        cases.push((
+            "long name",
+            splice(10, &format!("9,rapl,{},1,\n", "d".repeat(5000))),
+        ));
+        let mut odd = plain.clone().into_bytes();
+        let i = at(50);
+        odd.splice(i..i, b"9,rapl,dr\xffam,1.5,\n".iter().copied());
+        cases.push(("name not UTF-8", odd));
+        cases
+    }
+
+    #[test]
+    fn blocks_read_every_file_as_the_sequential_reader_does() {
+        for (name, text) in cases() {
+            let (_dir, path) = write(&text);
+            let want = through_reader(&path);
+            for block in [1, 2, 7, 33, 64, 100, 1000, BLOCK] {
+                for parsers in [1, 2, 3] {
+                    let got = through_stream(&path, Plan { block, parsers });
+                    assert_eq!(
+                        got, want,
+                        "{name}: blocks of {block} bytes, {parsers} parsers"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_cases_cover_an_error_and_rows_after_the_sequential_reader_takes_over() {
+        let cases = cases();
+        let read = |name: &str| {
+            let (_, text) = cases.iter().find(|(n, _)| *n == name).expect("case");
+            let (_dir, path) = write(text);
+            through_reader(&path)
+        };
+        let (rows, error) = read("bad number");
+        assert_eq!(rows.len(), 45);
+        assert!(error.is_some_and(|e| e.contains("line 47") && e.contains("x1")));
+        let (rows, error) = read("quoted field");
+        assert_eq!((rows.len(), error), (61, None));
     }
 
     #[test]
     fn an_error_comes_after_the_samples_before_it() {
-        let (_dir, path) = file(2 * BATCH, Some(BATCH + 3));
-        let mut stream = SampleStream::open(&path).expect("open");
-        let mut n = 0;
-        let e = loop {
-            match stream.next() {
-                Ok(Some(_)) => n += 1,
-                Ok(None) => panic!("the bad row was not refused"),
-                Err(e) => break e.to_string(),
-            }
-        };
-        assert_eq!(n, BATCH + 3, "every sample before the bad row");
+        let mut text = format!("{HEADER}{}", rows(5000));
+        text.push_str("1,rapl,dram,oops,\n");
+        text.push_str(&rows(10));
+        let (_dir, path) = write(text.as_bytes());
+        let (samples, error) = through_stream(&path, Plan::for_this_machine());
+        assert_eq!(samples.len(), 5000, "every sample before the bad row");
         // Line 1 is the header.
-        assert!(
-            e.contains(&format!("line {}", BATCH + 5)) && e.contains("oops"),
-            "{e}"
-        );
+        let e = error.expect("refused");
+        assert!(e.contains("line 5002") && e.contains("oops"), "{e}");
     }
 
     #[test]
-    fn a_stream_dropped_early_stops_its_thread() {
-        let (_dir, path) = file(20 * BATCH, None);
-        let mut stream = SampleStream::open(&path).expect("open");
+    fn a_stream_dropped_early_stops_its_threads() {
+        let text = format!("{HEADER}{}", rows(20_000));
+        let (_dir, path) = write(text.as_bytes());
+        let plan = Plan {
+            block: 4096,
+            parsers: 2,
+        };
+        let mut stream = SampleStream::open_with(&path, plan).expect("open");
         assert!(stream.next().expect("first").is_some());
-        // The parser is blocked on a full channel: dropping must close it and join.
+        // The parsers are blocked on full queues: dropping must close them and join.
         drop(stream);
     }
 }
