@@ -68,37 +68,32 @@ impl Parsers {
             .parsers
             .min(usize::try_from(count).unwrap_or(usize::MAX));
         let block = plan.block;
-        let (mut queues, mut threads) = (Vec::new(), Vec::new());
+        let mut started = Self {
+            queues: Vec::new(),
+            threads: Vec::new(),
+            next: 0,
+            count,
+        };
         for k in 0..parsers {
             let (tx, rx) = sync_channel(AHEAD);
             let file = Arc::clone(&file);
-            let spawned = std::thread::Builder::new()
+            let deal = Deal {
+                first: k as u64,
+                step: parsers as u64,
+                count,
+                block,
+                len,
+            };
+            let thread = std::thread::Builder::new()
                 .name("samples.csv".into())
-                .spawn(move || {
-                    let deal = Deal {
-                        first: k as u64,
-                        step: parsers as u64,
-                        count,
-                        block,
-                        len,
-                    };
-                    parse_blocks(&file, layout, deal, &tx)
-                });
-            match spawned {
-                Ok(t) => {
-                    queues.push(rx);
-                    threads.push(t);
-                }
-                Err(_) if k > 0 => break,
-                Err(_) => return None,
-            }
+                .spawn(move || parse_blocks(&file, layout, deal, &tx))
+                // The blocks are dealt to every planned parser: without one of them, the
+                // sequential reader does it all (dropping `started` joins the others).
+                .ok()?;
+            started.queues.push(rx);
+            started.threads.push(thread);
         }
-        Some(Self {
-            queues,
-            threads,
-            next: 0,
-            count,
-        })
+        Some(started)
     }
 
     /// The next block in file order; `None` after the last, or when its parser is gone.
@@ -159,6 +154,8 @@ pub(crate) struct SampleStream {
     current_domains: Vec<usize>,
     /// Where the rows after the current block start: file offset, line, record.
     resume: (u64, u64, u64),
+    /// Whether the sequential reader has been moved there (once the parsers are done).
+    reader_resumed: bool,
 }
 
 impl SampleStream {
@@ -177,10 +174,12 @@ impl SampleStream {
             current: Vec::new().into_iter(),
             current_domains: Vec::new(),
             resume: (layout.byte, layout.line, layout.record),
+            reader_resumed: false,
         })
     }
 
-    /// The domains of the samples returned so far (`Sample::domain` indexes them).
+    /// The domains met so far (`Sample::domain` indexes them): those of every sample
+    /// returned, and perhaps some of the block being returned.
     pub(crate) fn domains(&self) -> &[DomainKey] {
         self.reader.domains()
     }
@@ -195,18 +194,27 @@ impl SampleStream {
         self.next_block()
     }
 
-    /// Takes the next block and gives its first sample; at the end of the blocks, or
-    /// at a row a block did not take, the sequential reader goes on from there.
+    /// Takes the next block and gives its first sample; after the last block, or after
+    /// one that stopped at a row it did not take, the sequential reader goes on from
+    /// there.
     #[cold]
     fn next_block(&mut self) -> Result<Option<Sample>, ReportError> {
         loop {
+            if let Some(mut s) = self.current.next() {
+                s.domain = self.current_domains[s.domain];
+                return Ok(Some(s));
+            }
             let Some(parsers) = self.parsers.as_mut() else {
+                if !self.reader_resumed {
+                    self.reader_resumed = true;
+                    let (byte, line, record) = self.resume;
+                    self.reader.resume_at(byte, line, record)?;
+                }
                 return self.reader.next();
             };
             let Some(block) = parsers.take() else {
+                // The last block, or a parser gone.
                 self.parsers = None;
-                let (byte, line, record) = self.resume;
-                self.reader.resume_at(byte, line, record)?;
                 continue;
             };
             let rows = block.samples.len() as u64;
@@ -215,18 +223,13 @@ impl SampleStream {
                 let i = self.reader.domain_index(&k.source, &k.domain);
                 self.current_domains.push(i);
             }
-            self.resume = (block.resume, self.resume.1 + rows, self.resume.2 + rows);
+            let (byte, line, record) = self.resume;
+            self.resume = (block.resume.unwrap_or(byte), line + rows, record + rows);
             if block.stopped {
                 // The rows after these go to the sequential reader.
                 self.parsers = None;
-                let (byte, line, record) = self.resume;
-                self.reader.resume_at(byte, line, record)?;
             }
             self.current = block.samples.into_iter();
-            if let Some(mut s) = self.current.next() {
-                s.domain = self.current_domains[s.domain];
-                return Ok(Some(s));
-            }
         }
     }
 }
@@ -338,9 +341,32 @@ mod tests {
         cases.push(("torn row", splice(25, "9,rapl,dr\n")));
         cases.push(("more fields", splice(25, "9,rapl,dram,1,2,3\n")));
         cases.push((
+            "a plain row inside a quoted field",
+            splice(30, "9,rapl,\"x\n10,rapl,dram,2.5,\n\",1.5,\n"),
+        ));
+        cases.push((
+            "twenty-digit time",
+            splice(12, "18446744073709551615,rapl,dram,1,\n"),
+        ));
+        cases.push((
+            "time past u64",
+            splice(12, "18446744073709551616,rapl,dram,1,\n"),
+        ));
+        cases.push(("not a number", splice(33, "9,rapl,dram,NaN,\n")));
+        cases.push(("infinite", splice(33, "9,rapl,dram,1,inf\n")));
+        cases.push(("exponent", splice(33, "9,rapl,dram,1e3,2.5E-2\n")));
+        cases.push((
+            "carriage returns only",
+            plain.replace('\n', "\r").into_bytes(),
+        ));
+        cases.push((
             "long name",
             splice(10, &format!("9,rapl,{},1,\n", "d".repeat(5000))),
         ));
+        let mut number = plain.clone().into_bytes();
+        let i = at(35);
+        number.splice(i..i, b"9,rapl,dram,1.\xff5,\n".iter().copied());
+        cases.push(("number not UTF-8", number));
         let mut odd = plain.clone().into_bytes();
         let i = at(50);
         odd.splice(i..i, b"9,rapl,dr\xffam,1.5,\n".iter().copied());
@@ -386,7 +412,12 @@ mod tests {
         text.push_str("1,rapl,dram,oops,\n");
         text.push_str(&rows(10));
         let (_dir, path) = write(text.as_bytes());
-        let (samples, error) = through_stream(&path, Plan::for_this_machine());
+        // Blocks of 4 KiB: the bad row is in the 80th or so, parsed ahead by two parsers.
+        let plan = Plan {
+            block: 4096,
+            parsers: 2,
+        };
+        let (samples, error) = through_stream(&path, plan);
         assert_eq!(samples.len(), 5000, "every sample before the bad row");
         // Line 1 is the header.
         let e = error.expect("refused");
@@ -403,7 +434,76 @@ mod tests {
         };
         let mut stream = SampleStream::open_with(&path, plan).expect("open");
         assert!(stream.next().expect("first").is_some());
+        assert!(stream.parsers.is_some(), "the parsers are running");
         // The parsers are blocked on full queues: dropping must close them and join.
-        drop(stream);
+        let (done, dropped) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            drop(stream);
+            let _ = done.send(());
+        });
+        // A bound on a hang, not a timing: joining takes microseconds.
+        assert!(
+            dropped
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .is_ok(),
+            "dropping the stream did not join its parsers"
+        );
+    }
+
+    /// A file the run is still writing: a last row without its newline is left to the
+    /// sequential reader, which ends the file there, as when it reads alone.
+    #[test]
+    fn a_last_row_being_written_is_read_as_the_sequential_reader_reads_it() {
+        let head = format!("{HEADER}{}1,rapl,dram,1.5,2", rows(300));
+        let (_dir, path) = write(head.as_bytes());
+        let append = |path: &Path| {
+            use std::io::Write;
+            let mut f = std::fs::OpenOptions::new()
+                .append(true)
+                .open(path)
+                .expect("open");
+            f.write_all(b"5\n2,rapl,dram,3,\n").expect("append");
+        };
+        let plan = Plan {
+            block: 1024,
+            parsers: 2,
+        };
+        // Up to `most` samples (or the end, or an error), as (t_ns, energy, power) bits.
+        type Taken = Vec<Result<(u64, u64, Option<u64>), String>>;
+        let take = |next: &mut dyn FnMut() -> Result<Option<Sample>, ReportError>, most| {
+            let mut out: Taken = Vec::new();
+            while out.len() < most {
+                match next() {
+                    Ok(Some(s)) => out.push(Ok((
+                        s.t_ns,
+                        s.energy_j.to_bits(),
+                        s.power_w.map(f64::to_bits),
+                    ))),
+                    Ok(None) => break,
+                    Err(e) => {
+                        out.push(Err(e.to_string()));
+                        break;
+                    }
+                }
+            }
+            out
+        };
+        // Every row there is, then more read after the writer went on.
+        let mut stream = SampleStream::open_with(&path, plan).expect("open");
+        let before = take(&mut || stream.next(), 301);
+        append(&path);
+        let after = take(&mut || stream.next(), usize::MAX);
+        let (_dir2, path2) = write(head.as_bytes());
+        let mut reader = SampleReader::open(&path2).expect("open");
+        let want_before = take(&mut || reader.next(), 301);
+        append(&path2);
+        let want_after = take(&mut || reader.next(), usize::MAX);
+        assert_eq!(before.len(), 301);
+        assert_eq!(
+            before.last().and_then(|s| s.as_ref().ok()).map(|s| s.2),
+            Some(Some(2f64.to_bits()))
+        );
+        assert_eq!(after, want_after, "after the writer went on");
+        assert!(before == want_before, "the rows there were");
     }
 }
