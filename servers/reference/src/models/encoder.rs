@@ -1,6 +1,7 @@
 //! A BERT / DistilBERT encoder with a sequence-classification or extractive-QA head,
 //! laid out like Hugging Face's `BertFor*` / `DistilBertFor*` so real weights load by name.
 
+use super::few_rows::linear_forward;
 use candle_core::{Device, IndexOp, Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
 use serde::{Deserialize, Serialize};
@@ -157,14 +158,15 @@ impl EncoderLayer {
     /// One layer over `[batch, seq, hidden]`; `mask` (`[batch, 1, 1, seq]`, 0 or -inf) hides
     /// padding from every query.
     fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let (q, k, v) = split_qkv(&self.qkv.forward(x)?, self.heads)?;
+        let (q, k, v) = split_qkv(&linear_forward(&self.qkv, x)?, self.heads)?;
         let ctx = merge_heads(&attend(&q, &k, &v, mask)?)?;
         let a = self
             .attn_norm
-            .forward(&(self.attn_out.forward(&ctx)? + x)?)?;
-        let f = self
-            .ffn_out
-            .forward(&self.ffn_in.forward(&a)?.gelu_erf()?)?;
+            .forward(&(linear_forward(&self.attn_out, &ctx)? + x)?)?;
+        let f = linear_forward(
+            &self.ffn_out,
+            &linear_forward(&self.ffn_in, &a)?.gelu_erf()?,
+        )?;
         self.out_norm.forward(&(f + a)?)
     }
 }

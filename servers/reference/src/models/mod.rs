@@ -6,6 +6,7 @@ pub mod causal_lm;
 pub mod depths;
 pub mod dims;
 pub mod encoder;
+pub mod few_rows;
 pub mod flops;
 pub mod generator;
 pub mod gpt2;
