@@ -251,44 +251,41 @@ mod tests {
         (dir, path)
     }
 
-    fn through_stream(path: &Path, plan: Plan) -> Read {
-        let mut stream = SampleStream::open_with(path, plan).expect("open");
+    /// Every sample `next` gives, with its domain's name, until the end or an error.
+    fn read_all(next: &mut dyn FnMut() -> Result<Option<(Sample, String)>, ReportError>) -> Read {
         let mut out = Vec::new();
         loop {
-            match stream.next() {
-                Ok(Some(s)) => {
-                    let k = &stream.domains()[s.domain];
-                    out.push((
-                        s.t_ns,
-                        format!("{}/{}", k.source, k.domain),
-                        s.energy_j.to_bits(),
-                        s.power_w.map(f64::to_bits),
-                    ));
-                }
+            match next() {
+                Ok(Some((s, domain))) => out.push((
+                    s.t_ns,
+                    domain,
+                    s.energy_j.to_bits(),
+                    s.power_w.map(f64::to_bits),
+                )),
                 Ok(None) => return (out, None),
                 Err(e) => return (out, Some(e.to_string())),
             }
         }
     }
 
+    fn name(k: &DomainKey) -> String {
+        format!("{}/{}", k.source, k.domain)
+    }
+
+    fn through_stream(path: &Path, plan: Plan) -> Read {
+        let mut stream = SampleStream::open_with(path, plan).expect("open");
+        read_all(&mut || {
+            let s = stream.next()?;
+            Ok(s.map(|s| (s, name(&stream.domains()[s.domain]))))
+        })
+    }
+
     fn through_reader(path: &Path) -> Read {
         let mut reader = SampleReader::open(path).expect("open");
-        let mut out = Vec::new();
-        loop {
-            match reader.next() {
-                Ok(Some(s)) => {
-                    let k = &reader.domains()[s.domain];
-                    out.push((
-                        s.t_ns,
-                        format!("{}/{}", k.source, k.domain),
-                        s.energy_j.to_bits(),
-                        s.power_w.map(f64::to_bits),
-                    ));
-                }
-                Ok(None) => return (out, None),
-                Err(e) => return (out, Some(e.to_string())),
-            }
-        }
+        read_all(&mut || {
+            let s = reader.next()?;
+            Ok(s.map(|s| (s, name(&reader.domains()[s.domain]))))
+        })
     }
 
     /// Plain rows with figures as the run writes them (shortest round trip: up to 17

@@ -1,7 +1,7 @@
 //! A BERT / DistilBERT encoder with a sequence-classification or extractive-QA head,
 //! laid out like Hugging Face's `BertFor*` / `DistilBertFor*` so real weights load by name.
 
-use super::few_rows::linear_forward;
+use super::packed_linear::PackedLinear;
 use candle_core::{Device, IndexOp, Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
 use serde::{Deserialize, Serialize};
@@ -113,11 +113,11 @@ impl EncoderConfig {
 struct EncoderLayer {
     /// Query, key and value projections as one `[3 × hidden, hidden]` layer: one matrix
     /// product (and one packing of its input) instead of three.
-    qkv: Linear,
-    attn_out: Linear,
+    qkv: PackedLinear,
+    attn_out: PackedLinear,
     attn_norm: LayerNorm,
-    ffn_in: Linear,
-    ffn_out: Linear,
+    ffn_in: PackedLinear,
+    ffn_out: PackedLinear,
     out_norm: LayerNorm,
     heads: usize,
 }
@@ -127,28 +127,28 @@ impl EncoderLayer {
         let (h, i, eps) = (c.hidden_size, c.intermediate_size, c.layer_norm_eps);
         Ok(match c.layout {
             EncoderLayout::Bert => Self {
-                qkv: fused(&[
+                qkv: PackedLinear::new(fused(&[
                     linear(h, h, vb.pp("attention.self.query"))?,
                     linear(h, h, vb.pp("attention.self.key"))?,
                     linear(h, h, vb.pp("attention.self.value"))?,
-                ])?,
-                attn_out: linear(h, h, vb.pp("attention.output.dense"))?,
+                ])?)?,
+                attn_out: PackedLinear::new(linear(h, h, vb.pp("attention.output.dense"))?)?,
                 attn_norm: layer_norm(h, eps, vb.pp("attention.output.LayerNorm"))?,
-                ffn_in: linear(h, i, vb.pp("intermediate.dense"))?,
-                ffn_out: linear(i, h, vb.pp("output.dense"))?,
+                ffn_in: PackedLinear::new(linear(h, i, vb.pp("intermediate.dense"))?)?,
+                ffn_out: PackedLinear::new(linear(i, h, vb.pp("output.dense"))?)?,
                 out_norm: layer_norm(h, eps, vb.pp("output.LayerNorm"))?,
                 heads: c.num_attention_heads,
             },
             EncoderLayout::DistilBert => Self {
-                qkv: fused(&[
+                qkv: PackedLinear::new(fused(&[
                     linear(h, h, vb.pp("attention.q_lin"))?,
                     linear(h, h, vb.pp("attention.k_lin"))?,
                     linear(h, h, vb.pp("attention.v_lin"))?,
-                ])?,
-                attn_out: linear(h, h, vb.pp("attention.out_lin"))?,
+                ])?)?,
+                attn_out: PackedLinear::new(linear(h, h, vb.pp("attention.out_lin"))?)?,
                 attn_norm: layer_norm(h, eps, vb.pp("sa_layer_norm"))?,
-                ffn_in: linear(h, i, vb.pp("ffn.lin1"))?,
-                ffn_out: linear(i, h, vb.pp("ffn.lin2"))?,
+                ffn_in: PackedLinear::new(linear(h, i, vb.pp("ffn.lin1"))?)?,
+                ffn_out: PackedLinear::new(linear(i, h, vb.pp("ffn.lin2"))?)?,
                 out_norm: layer_norm(h, eps, vb.pp("output_layer_norm"))?,
                 heads: c.num_attention_heads,
             },
@@ -158,15 +158,14 @@ impl EncoderLayer {
     /// One layer over `[batch, seq, hidden]`; `mask` (`[batch, 1, 1, seq]`, 0 or -inf) hides
     /// padding from every query.
     fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let (q, k, v) = split_qkv(&linear_forward(&self.qkv, x)?, self.heads)?;
+        let (q, k, v) = split_qkv(&self.qkv.forward(x)?, self.heads)?;
         let ctx = merge_heads(&attend(&q, &k, &v, mask)?)?;
         let a = self
             .attn_norm
-            .forward(&(linear_forward(&self.attn_out, &ctx)? + x)?)?;
-        let f = linear_forward(
-            &self.ffn_out,
-            &linear_forward(&self.ffn_in, &a)?.gelu_erf()?,
-        )?;
+            .forward(&(self.attn_out.forward(&ctx)? + x)?)?;
+        let f = self
+            .ffn_out
+            .forward(&self.ffn_in.forward(&a)?.gelu_erf()?)?;
         self.out_norm.forward(&(f + a)?)
     }
 }
