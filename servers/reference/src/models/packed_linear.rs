@@ -10,46 +10,63 @@ use candle_nn::Linear;
 
 /// `y = x Wᵀ + b`, through packed weights where this CPU has AVX-512F.
 #[derive(Debug, Clone)]
-pub struct PackedLinear {
-    lin: Linear,
+pub struct PackedLinear(Weights);
+
+/// How the weights are held: once, either way.
+#[derive(Debug, Clone)]
+enum Weights {
+    /// candle's layer: no AVX-512F, or weights that are not FP32 `[out, in]` on the CPU.
+    Candle(Linear),
+    /// The weights as panels only, and the bias.
     #[cfg(target_arch = "x86_64")]
-    packed: Option<Arc<x86::Panels>>,
+    Packed {
+        panels: Arc<x86::Panels>,
+        bias: Option<Tensor>,
+    },
 }
 
 impl PackedLinear {
-    /// `lin` with its weights packed, when the CPU has AVX-512F and they are FP32 `[out, in]`.
+    /// `lin` with its weights packed (candle's copy then dropped), when the CPU has AVX-512F
+    /// and they are FP32 `[out, in]` on the CPU; `lin` as it is otherwise.
     pub fn new(lin: Linear) -> Result<Self> {
         #[cfg(target_arch = "x86_64")]
         {
             let w = lin.weight();
-            let packed = match (w.dtype(), w.dims2(), x86::has_avx512f()) {
-                (DType::F32, Ok((n, k)), true) if w.device().is_cpu() && k > 0 => {
-                    let rows = w.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
-                    Some(Arc::new(x86::Panels::pack(&rows, n, k)))
-                }
-                _ => None,
-            };
-            Ok(Self { lin, packed })
+            if let (DType::F32, Ok((n, k)), true) = (w.dtype(), w.dims2(), x86::has_avx512f())
+                && w.device().is_cpu()
+                && k > 0
+            {
+                let rows = w.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+                return Ok(Self(Weights::Packed {
+                    panels: Arc::new(x86::Panels::pack(&rows, n, k)),
+                    bias: lin.bias().cloned(),
+                }));
+            }
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        Ok(Self { lin })
+        Ok(Self(Weights::Candle(lin)))
     }
 
-    /// `x` `[..., in]` to `[..., out]`.
+    /// `x` `[..., in]` to `[..., out]` (FP32 on the CPU for packed weights).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        #[cfg(target_arch = "x86_64")]
-        if let Some(panels) = &self.packed
-            && x.dtype() == DType::F32
-            && x.device().is_cpu()
-            && x.dims().last() == Some(&panels.k())
-        {
-            let y = x.contiguous()?.apply_op1_no_bwd(panels.as_ref())?;
-            return match self.lin.bias() {
-                Some(b) => y.broadcast_add(b),
-                None => Ok(y),
-            };
+        match &self.0 {
+            Weights::Candle(lin) => lin.forward(x),
+            #[cfg(target_arch = "x86_64")]
+            Weights::Packed { panels, bias } => {
+                let k = panels.k();
+                if x.dtype() != DType::F32 || !x.device().is_cpu() || x.dims().last() != Some(&k) {
+                    candle_core::bail!(
+                        "a packed linear layer takes FP32 activations [..., {k}] on the CPU, not {:?} {:?}",
+                        x.dtype(),
+                        x.dims()
+                    );
+                }
+                let y = x.contiguous()?.apply_op1_no_bwd(panels.as_ref())?;
+                match bias {
+                    Some(b) => y.broadcast_add(b),
+                    None => Ok(y),
+                }
+            }
         }
-        self.lin.forward(x)
     }
 }
 
@@ -218,9 +235,18 @@ mod tests {
                 let lin = Linear::new(w.clone(), bias);
                 let packed = PackedLinear::new(lin.clone())?;
                 #[cfg(target_arch = "x86_64")]
-                assert_eq!(packed.packed.is_some(), x86::has_avx512f());
+                assert_eq!(
+                    matches!(packed.0, Weights::Packed { .. }),
+                    x86::has_avx512f()
+                );
                 let got = packed.forward(&x)?;
                 let want = lin.forward(&x)?;
+                if matches!(packed.0, Weights::Packed { .. }) {
+                    let e = packed
+                        .forward(&x.to_dtype(DType::F64)?)
+                        .expect_err("FP64 refused");
+                    assert!(e.to_string().contains("FP32 activations"), "{e}");
+                }
                 assert_eq!(got.dims(), want.dims());
                 let diff = (got - &want)?.abs()?.max_all()?.to_scalar::<f32>()?;
                 let scale = want.abs()?.max_all()?.to_scalar::<f32>()?;
