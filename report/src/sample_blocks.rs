@@ -9,7 +9,7 @@
 //! block cannot know, and words any error.
 
 use crate::configs::DomainKey;
-use crate::sample_reader::{RowsStart, Sample, Spans, figures, masks};
+use crate::sample_reader::{RowsStart, Sample, figures, find_domain, masks};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
 
@@ -187,38 +187,15 @@ impl Rows<'_> {
     /// `None` when the row is not plain.
     #[inline]
     fn sample(&mut self, buf: &[u8], names: &mut Vec<DomainKey>) -> Option<Sample> {
+        let c = self.layout.columns;
+        let (t_ns, energy_j, power_w) = figures(buf, c.spans(&self.cuts))?;
         let field = |i: usize| {
             let (a, b) = self.cuts[i];
             &buf[a..b]
         };
-        let c = self.layout.columns;
-        let spans = Spans {
-            t_ns: self.cuts[c.t_ns],
-            energy_j: self.cuts[c.energy_j],
-            power_w: c.power_w.map(|i| self.cuts[i]),
-        };
-        let (t_ns, energy_j, power_w) = figures(buf, spans)?;
-        let (source, domain) = (field(c.source), field(c.domain));
-        let is = |k: &DomainKey| k.source.as_bytes() == source && k.domain.as_bytes() == domain;
-        // Samplers write their domains in turn: the next row is most often the next domain.
-        let next = if self.last + 1 < names.len() {
-            self.last + 1
-        } else {
-            0
-        };
-        if names.get(next).is_some_and(is) {
-            self.last = next;
-        } else {
-            self.last = match names.iter().position(is) {
-                Some(i) => i,
-                None => {
-                    names.push(DomainKey {
-                        source: std::str::from_utf8(source).ok()?.to_string(),
-                        domain: std::str::from_utf8(domain).ok()?.to_string(),
-                    });
-                    names.len() - 1
-                }
-            };
+        // A new name that is not UTF-8 is not plain.
+        if !find_domain(names, &mut self.last, field(c.source), field(c.domain)) {
+            return None;
         }
         Some(Sample {
             t_ns,

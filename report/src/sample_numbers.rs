@@ -2,10 +2,10 @@
 //! that gives the same value: digits eight at a time (SWAR), decimals exactly rounded by
 //! one division.
 
-/// Powers of ten a double holds exactly.
-const EXACT_POWERS_OF_TEN: [f64; 23] = [
+/// Powers of ten up to 10^19, each exact as a double.
+const EXACT_POWERS_OF_TEN: [f64; 20] = [
     1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15, 1e16,
-    1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+    1e17, 1e18, 1e19,
 ];
 
 /// Powers of ten up to the largest a `u64` holds.
@@ -120,14 +120,13 @@ fn digits_in(buf: &[u8], a: usize, b: usize) -> Option<u64> {
 }
 
 /// A plain decimal (`digits[.digits]`, as the run writes figures) at `buf[a..b]` whose
-/// digits make an integer up to 2^53 with at most 22 after the point: that integer and
+/// digits (19 at most) make an integer up to 2^53: that integer and
 /// the power of ten are exact doubles, so their quotient is the correctly rounded value,
 /// the one `str::parse` gives. Anything else is `None`, left to `str::parse`. Digits are
 /// read a word at a time from `buf`, around the field.
 #[inline(always)]
 pub(crate) fn plain_decimal(buf: &[u8], a: usize, b: usize) -> Option<f64> {
-    let field = &buf[a..b];
-    if field.len() > 20 {
+    if b - a > 20 {
         return None;
     }
     let (whole, fraction) = match point_in(buf, a, b) {

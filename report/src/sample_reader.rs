@@ -39,6 +39,17 @@ pub(crate) struct Columns {
     pub(crate) power_w: Option<usize>,
 }
 
+impl Columns {
+    /// Where the figures lie in a row split into `cuts` (field bounds).
+    pub(crate) fn spans(&self, cuts: &[(usize, usize)]) -> Spans {
+        Spans {
+            t_ns: cuts[self.t_ns],
+            energy_j: cuts[self.energy_j],
+            power_w: self.power_w.map(|i| cuts[i]),
+        }
+    }
+}
+
 /// Where the rows of a `samples.csv` start, and how they are laid out.
 #[derive(Clone, Copy)]
 pub(crate) struct RowsStart {
@@ -66,13 +77,11 @@ struct Plain {
 /// A fast reader of `samples.csv` that reuses one buffer.
 pub(crate) struct SampleReader {
     path: PathBuf,
-    columns: Columns,
-    fields: usize,
+    /// Where the first row starts, and the header's layout.
+    rows_start: RowsStart,
     /// Line and record number of the next row.
     line: u64,
     record: u64,
-    /// Where the first row starts.
-    rows_start: RowsStart,
     plain: Plain,
     /// Field boundaries of the current plain row (`start..end` in `plain.buf`).
     cuts: Vec<(usize, usize)>,
@@ -118,8 +127,6 @@ impl SampleReader {
             })?;
         Ok(Self {
             path: path.to_path_buf(),
-            columns,
-            fields: header.len(),
             line: at.line(),
             record: at.record(),
             rows_start: RowsStart {
@@ -207,7 +214,7 @@ impl SampleReader {
         loop {
             match split_row(&p.buf[..p.end], p.start, &mut self.cuts) {
                 Split::Row { newline, plain } => {
-                    if newline == p.start || !plain || self.cuts.len() != self.fields {
+                    if newline == p.start || !plain || self.cuts.len() != self.rows_start.fields {
                         return Ok(Some(false));
                     }
                     break;
@@ -246,7 +253,8 @@ impl SampleReader {
             }
         }
         let field = |i: usize| field(&self.plain.buf, &self.cuts, i);
-        let (source, domain) = (field(self.columns.source), field(self.columns.domain));
+        let c = self.rows_start.columns;
+        let (source, domain) = (field(c.source), field(c.domain));
         // Names that are not UTF-8 are left to `csv`, which refuses them.
         Ok(Some(find_domain(
             &mut self.domains,
@@ -264,12 +272,7 @@ impl SampleReader {
         p.start = (row_end + 1).min(p.end);
         self.line += 1;
         self.record += 1;
-        let c = self.columns;
-        let spans = Spans {
-            t_ns: self.cuts[c.t_ns],
-            energy_j: self.cuts[c.energy_j],
-            power_w: c.power_w.map(|i| self.cuts[i]),
-        };
+        let spans = self.rows_start.columns.spans(&self.cuts);
         parse(&self.path, line, self.last, &self.plain.buf, spans)
     }
 
@@ -293,7 +296,7 @@ impl SampleReader {
             return Ok(None);
         }
         let line = self.record_buf.position().map_or(0, |p| p.line());
-        let c = self.columns;
+        let c = self.rows_start.columns;
         let get = |i: usize| self.record_buf.get(i).unwrap_or("").as_bytes();
         find_domain(
             &mut self.domains,
@@ -397,13 +400,23 @@ pub(crate) fn masks(block: &[u8; 64]) -> (u64, u64, u64) {
 
 /// Sets `last` to the domain named `source`/`domain` in `domains`, adding it when new;
 /// `false` when a new name is not UTF-8.
-fn find_domain(
+pub(crate) fn find_domain(
     domains: &mut Vec<DomainKey>,
     last: &mut usize,
     source: &[u8],
     domain: &[u8],
 ) -> bool {
     let is = |k: &DomainKey| k.source.as_bytes() == source && k.domain.as_bytes() == domain;
+    // Samplers write their domains in turn: a row is most often of the next domain.
+    let next = if *last + 1 < domains.len() {
+        *last + 1
+    } else {
+        0
+    };
+    if domains.get(next).is_some_and(is) {
+        *last = next;
+        return true;
+    }
     if domains.get(*last).is_some_and(is) {
         return true;
     }
