@@ -32,13 +32,14 @@ impl PackedLinear {
         #[cfg(target_arch = "x86_64")]
         {
             let w = lin.weight();
-            if let (DType::F32, Ok((n, k)), true) = (w.dtype(), w.dims2(), x86::has_avx512f())
+            if let (DType::F32, Ok((n, k)), Some(cpu)) =
+                (w.dtype(), w.dims2(), x86::Avx512F::detect())
                 && w.device().is_cpu()
                 && k > 0
             {
                 let rows = w.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
                 return Ok(Self(Weights::Packed {
-                    panels: Arc::new(x86::Panels::pack(&rows, n, k)),
+                    panels: Arc::new(x86::Panels::pack(cpu, &rows, n, k)),
                     bias: lin.bias().cloned(),
                 }));
             }
@@ -81,14 +82,22 @@ mod x86 {
     /// Activation rows per tile: 6 × 4 accumulators of the 32 registers.
     const ROWS: usize = 6;
 
-    /// Whether this CPU has AVX-512F.
-    pub(super) fn has_avx512f() -> bool {
-        is_x86_feature_detected!("avx512f")
+    /// Proof that this CPU has AVX-512F: only [`Avx512F::detect`] makes one.
+    #[derive(Clone, Copy)]
+    pub(super) struct Avx512F {
+        _detected: (),
+    }
+
+    impl Avx512F {
+        /// The proof, when this CPU has AVX-512F.
+        pub(super) fn detect() -> Option<Self> {
+            is_x86_feature_detected!("avx512f").then_some(Self { _detected: () })
+        }
     }
 
     /// The weights `[n, k]` as panels of [`COLS`] output columns, each `k × COLS` floats with
     /// the columns of one input side by side (the last panel padded with zeros). Built only
-    /// where the CPU has AVX-512F.
+    /// with an [`Avx512F`].
     #[derive(Debug)]
     pub(super) struct Panels {
         n: usize,
@@ -97,8 +106,8 @@ mod x86 {
     }
 
     impl Panels {
-        /// Packs `w`, `n` rows of `k`.
-        pub(super) fn pack(w: &[f32], n: usize, k: usize) -> Self {
+        /// Packs `w`, `n` rows of `k`, on a CPU with AVX-512F.
+        pub(super) fn pack(_cpu: Avx512F, w: &[f32], n: usize, k: usize) -> Self {
             let count = n.div_ceil(COLS);
             let mut data = vec![0f32; count * k * COLS];
             for (j, row) in w.chunks_exact(k).enumerate() {
@@ -138,7 +147,7 @@ mod x86 {
             per_panel
                 .par_chunks_mut(m * COLS)
                 .zip(self.data.par_chunks(k * COLS))
-                // SAFETY: `Panels` exist only where AVX-512F was detected.
+                // SAFETY: `Panels` are built only with an `Avx512F`, made where it was detected.
                 .for_each(|(out, panel)| unsafe { panel_product(x, k, panel, out) });
             let mut y = vec![0f32; m * n];
             for (p, block) in per_panel.chunks_exact(m * COLS).enumerate() {
@@ -184,7 +193,7 @@ mod x86 {
     #[inline]
     fn tile<const R: usize>(x: &[f32], k: usize, panel: &[f32], out: &mut [f32]) {
         let mut acc = [[_mm512_setzero_ps(); 4]; R];
-        for (p, w) in panel.chunks_exact(COLS).enumerate().take(k) {
+        for (p, w) in panel.chunks_exact(COLS).enumerate() {
             // SAFETY: `w` holds 64 floats: four unaligned 16-float loads.
             let w = unsafe {
                 [
@@ -237,7 +246,7 @@ mod tests {
                 #[cfg(target_arch = "x86_64")]
                 assert_eq!(
                     matches!(packed.0, Weights::Packed { .. }),
-                    x86::has_avx512f()
+                    x86::Avx512F::detect().is_some()
                 );
                 let got = packed.forward(&x)?;
                 let want = lin.forward(&x)?;
