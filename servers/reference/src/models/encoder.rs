@@ -134,7 +134,7 @@ impl EncoderLayer {
                 ])?)?,
                 attn_out: PackedLinear::new(linear(h, h, vb.pp("attention.output.dense"))?)?,
                 attn_norm: layer_norm(h, eps, vb.pp("attention.output.LayerNorm"))?,
-                ffn_in: PackedLinear::new(linear(h, i, vb.pp("intermediate.dense"))?)?,
+                ffn_in: PackedLinear::with_gelu(linear(h, i, vb.pp("intermediate.dense"))?)?,
                 ffn_out: PackedLinear::new(linear(i, h, vb.pp("output.dense"))?)?,
                 out_norm: layer_norm(h, eps, vb.pp("output.LayerNorm"))?,
                 heads: c.num_attention_heads,
@@ -147,7 +147,7 @@ impl EncoderLayer {
                 ])?)?,
                 attn_out: PackedLinear::new(linear(h, h, vb.pp("attention.out_lin"))?)?,
                 attn_norm: layer_norm(h, eps, vb.pp("sa_layer_norm"))?,
-                ffn_in: PackedLinear::new(linear(h, i, vb.pp("ffn.lin1"))?)?,
+                ffn_in: PackedLinear::with_gelu(linear(h, i, vb.pp("ffn.lin1"))?)?,
                 ffn_out: PackedLinear::new(linear(i, h, vb.pp("ffn.lin2"))?)?,
                 out_norm: layer_norm(h, eps, vb.pp("output_layer_norm"))?,
                 heads: c.num_attention_heads,
@@ -162,11 +162,9 @@ impl EncoderLayer {
         let ctx = merge_heads(&attend(&q, &k, &v, mask)?)?;
         let a = self
             .attn_norm
-            .forward(&(self.attn_out.forward(&ctx)? + x)?)?;
-        let f = self
-            .ffn_out
-            .forward(&self.ffn_in.forward(&a)?.gelu_erf()?)?;
-        self.out_norm.forward(&(f + a)?)
+            .forward(&self.attn_out.forward_add(&ctx, x)?)?;
+        let f = self.ffn_out.forward_add(&self.ffn_in.forward(&a)?, &a)?;
+        self.out_norm.forward(&f)
     }
 }
 

@@ -52,10 +52,16 @@ mod x86 {
             let src = &all[start..end];
             let width = layout.dims().last().copied().unwrap_or(1).max(1);
             let mut dst = vec![0f32; src.len()];
-            src.par_chunks(width)
-                .zip(dst.par_chunks_mut(width))
-                // SAFETY: a `SoftmaxRows` exists only where AVX2 and FMA were detected.
-                .for_each(|(row, out)| unsafe { softmax_row(row, out) });
+            // SAFETY: a `SoftmaxRows` exists only where AVX2 and FMA were detected.
+            let row = |(row, out): (&[f32], &mut [f32])| unsafe { softmax_row(row, out) };
+            if rayon::current_num_threads() > 1 {
+                src.par_chunks(width)
+                    .zip(dst.par_chunks_mut(width))
+                    .for_each(row);
+            } else {
+                // On this thread: a hop to rayon's one thread and back costs two wake-ups.
+                src.chunks(width).zip(dst.chunks_mut(width)).for_each(row);
+            }
             Ok((CpuStorage::F32(dst), layout.shape().clone()))
         }
     }
