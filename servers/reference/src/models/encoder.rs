@@ -6,7 +6,7 @@ use candle_core::{Device, IndexOp, Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
 use serde::{Deserialize, Serialize};
 
-use super::attention::{attend, merge_heads, split_qkv};
+use super::fused_attention::attend_fused;
 
 /// Which parameter names (and small differences) a checkpoint uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,8 +158,7 @@ impl EncoderLayer {
     /// One layer over `[batch, seq, hidden]`; `mask` (`[batch, 1, 1, seq]`, 0 or -inf) hides
     /// padding from every query.
     fn forward(&self, x: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {
-        let (q, k, v) = split_qkv(&self.qkv.forward(x)?, self.heads)?;
-        let ctx = merge_heads(&attend(&q, &k, &v, mask)?)?;
+        let ctx = attend_fused(&self.qkv.forward(x)?, self.heads, mask)?;
         let a = self
             .attn_norm
             .forward(&self.attn_out.forward_add(&ctx, x)?)?;

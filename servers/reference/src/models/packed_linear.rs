@@ -121,27 +121,11 @@ impl PackedLinear {
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    pub(super) use crate::models::avx512::Avx512F;
+    use crate::models::avx512::{COLS, Out, ROWS, accumulate, column_masks};
     use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor};
     use rayon::prelude::*;
     use std::arch::x86_64::*;
-
-    /// Output columns per panel: four 16-lane registers.
-    const COLS: usize = 64;
-    /// Activation rows per tile: 6 × 4 accumulators of the 32 registers.
-    const ROWS: usize = 6;
-
-    /// Proof that this CPU has AVX-512F: only [`Avx512F::detect`] makes one.
-    #[derive(Clone, Copy)]
-    pub(super) struct Avx512F {
-        _detected: (),
-    }
-
-    impl Avx512F {
-        /// The proof, when this CPU has AVX-512F.
-        pub(super) fn detect() -> Option<Self> {
-            is_x86_feature_detected!("avx512f").then_some(Self { _detected: () })
-        }
-    }
 
     /// The weights `[n, k]` as panels of [`COLS`] output columns, each `k × COLS` floats with
     /// the columns of one input side by side (the last panel padded with zeros), the bias
@@ -256,12 +240,6 @@ mod x86 {
         }
     }
 
-    /// Where the jobs store `y`: each its own columns.
-    struct Out(*mut f32);
-
-    // SAFETY: jobs write disjoint columns of `y` and read back only what they wrote.
-    unsafe impl Sync for Out {}
-
     /// One panel's outputs for every row.
     struct Job<'a> {
         x: &'a [f32],
@@ -284,11 +262,7 @@ mod x86 {
         /// The CPU has AVX-512F, and `out` has room for `m` rows of `n`.
         #[target_feature(enable = "avx512f")]
         unsafe fn run(&self) {
-            let cols = (self.n - self.col).min(COLS);
-            let masks: [__mmask16; 4] = std::array::from_fn(|l| {
-                let lanes = cols.saturating_sub(16 * l).min(16);
-                ((1u32 << lanes) - 1) as __mmask16
-            });
+            let masks = column_masks((self.n - self.col).min(COLS));
             let mut i = 0;
             while i < self.m {
                 let rows = (self.m - i).min(ROWS);
@@ -321,9 +295,23 @@ mod x86 {
         unsafe fn tile<const R: usize>(&self, i: usize, masks: [__mmask16; 4]) {
             let k = self.k;
             // SAFETY: the bias holds COLS floats.
-            let bias: [__m512; 4] =
-                std::array::from_fn(|l| unsafe { _mm512_loadu_ps(self.bias.as_ptr().add(16 * l)) });
-            let acc = accumulate([bias; R], &self.x[i * k..(i + R) * k], k, self.panel);
+            let b = self.bias.as_ptr();
+            let bias = unsafe {
+                [
+                    _mm512_loadu_ps(b),
+                    _mm512_loadu_ps(b.add(16)),
+                    _mm512_loadu_ps(b.add(32)),
+                    _mm512_loadu_ps(b.add(48)),
+                ]
+            };
+            let acc = accumulate(
+                [bias; R],
+                &self.x[i * k..(i + R) * k],
+                k,
+                k,
+                self.panel,
+                COLS,
+            );
             for (r, lanes) in acc.iter().enumerate() {
                 let at = (i + r) * self.n + self.col;
                 for (l, lane) in lanes.iter().enumerate() {
@@ -343,40 +331,6 @@ mod x86 {
                 }
             }
         }
-    }
-
-    /// `acc` plus the `R` rows of `x` (each `k` long) times `panel`: per input, one row of
-    /// the panel (four registers) times each row's input broadcast.
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn accumulate<const R: usize>(
-        mut acc: [[__m512; 4]; R],
-        x: &[f32],
-        k: usize,
-        panel: &[f32],
-    ) -> [[__m512; 4]; R] {
-        // Each row checked here: a bound check in the loop would keep the accumulators in
-        // memory (a panic could leave them half summed).
-        let rows: [&[f32]; R] = std::array::from_fn(|r| &x[r * k..][..k]);
-        for (p, w) in panel.chunks_exact(COLS).take(k).enumerate() {
-            // SAFETY: `w` holds 64 floats: four unaligned 16-float loads.
-            let w = unsafe {
-                [
-                    _mm512_loadu_ps(w.as_ptr()),
-                    _mm512_loadu_ps(w.as_ptr().add(16)),
-                    _mm512_loadu_ps(w.as_ptr().add(32)),
-                    _mm512_loadu_ps(w.as_ptr().add(48)),
-                ]
-            };
-            for (lanes, row) in acc.iter_mut().zip(&rows) {
-                // SAFETY: `p < k`, the length of every row.
-                let xv = _mm512_set1_ps(unsafe { *row.get_unchecked(p) });
-                for (lane, wv) in lanes.iter_mut().zip(&w) {
-                    *lane = _mm512_fmadd_ps(*wv, xv, *lane);
-                }
-            }
-        }
-        acc
     }
 
     /// GELU, `v Φ(v) = v (1 + erf(v / √2)) / 2`, of 16 lanes.

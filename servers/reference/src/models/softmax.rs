@@ -18,20 +18,20 @@ pub fn softmax_last_dim(xs: &Tensor) -> Result<Tensor> {
 }
 
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(crate) mod x86 {
     use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape};
     use rayon::prelude::*;
     use std::arch::x86_64::*;
 
     /// The op: each row of the last dimension on its own, rows in parallel. Built only
     /// where the CPU has AVX2 and FMA.
-    pub(super) struct SoftmaxRows {
+    pub(crate) struct SoftmaxRows {
         _detected: (),
     }
 
     impl SoftmaxRows {
         /// The op, when this CPU has AVX2 and FMA.
-        pub(super) fn for_this_cpu() -> Option<Self> {
+        pub(crate) fn for_this_cpu() -> Option<Self> {
             (is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma"))
                 .then_some(Self { _detected: () })
         }
@@ -63,6 +63,14 @@ mod x86 {
                 src.chunks(width).zip(dst.chunks_mut(width)).for_each(row);
             }
             Ok((CpuStorage::F32(dst), layout.shape().clone()))
+        }
+    }
+
+    impl SoftmaxRows {
+        /// `out` = softmax(`row`).
+        pub(crate) fn row(&self, row: &[f32], out: &mut [f32]) {
+            // SAFETY: a `SoftmaxRows` exists only where AVX2 and FMA were detected.
+            unsafe { softmax_row(row, out) }
         }
     }
 
