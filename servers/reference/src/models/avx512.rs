@@ -2,6 +2,7 @@
 //! up to [`ROWS`] rows of activations times a panel of [`COLS`] output columns, summed in
 //! registers, on CPUs where AVX-512F was detected at run time.
 
+use candle_core::{CpuStorage, Layout, Result};
 use std::arch::x86_64::*;
 
 /// Output columns per panel: four 16-lane registers.
@@ -101,3 +102,14 @@ pub struct Out(pub *mut f32);
 
 // SAFETY: jobs write disjoint elements and read back only what they wrote.
 unsafe impl Sync for Out {}
+
+/// The contiguous FP32 slice a CPU storage and layout describe, or an error naming `op`.
+pub fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout, op: &str) -> Result<&'a [f32]> {
+    let CpuStorage::F32(all) = storage else {
+        candle_core::bail!("{op} takes f32 tensors");
+    };
+    let Some((start, end)) = layout.contiguous_offsets() else {
+        candle_core::bail!("{op} takes contiguous tensors");
+    };
+    Ok(&all[start..end])
+}

@@ -28,7 +28,9 @@ pub fn attend_fused(qkv: &Tensor, heads: usize, mask: Option<&Tensor>) -> Result
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use crate::models::avx512::{Avx512F, COLS, Out, ROWS, accumulate, column_masks};
+    use crate::models::avx512::{
+        Avx512F, COLS, Out, ROWS, accumulate, column_masks, contiguous_f32,
+    };
     use crate::models::softmax::x86::SoftmaxRows;
     use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor};
     use rayon::prelude::*;
@@ -261,13 +263,7 @@ mod x86 {
 
     /// The contiguous FP32 slice a storage and layout describe.
     fn floats<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-        let CpuStorage::F32(all) = storage else {
-            candle_core::bail!("fused attention takes f32 tensors");
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("fused attention takes contiguous tensors");
-        };
-        Ok(&all[start..end])
+        contiguous_f32(storage, layout, "fused attention")
     }
 
     /// The context's shape: the projection's, its last dimension a third.

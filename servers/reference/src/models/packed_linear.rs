@@ -122,7 +122,7 @@ impl PackedLinear {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     pub(super) use crate::models::avx512::Avx512F;
-    use crate::models::avx512::{COLS, Out, ROWS, accumulate, column_masks};
+    use crate::models::avx512::{COLS, Out, ROWS, accumulate, column_masks, contiguous_f32};
     use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor};
     use rayon::prelude::*;
     use std::arch::x86_64::*;
@@ -234,7 +234,7 @@ mod x86 {
                     .for_each(job);
             }
             // SAFETY: the panels' columns cover `0..n`, and each job stored every row of its
-            // columns once its last block was done.
+            // columns.
             unsafe { y.set_len(m * n) };
             Ok(y)
         }
@@ -372,15 +372,9 @@ mod x86 {
         _mm512_div_ps(p, q)
     }
 
-    /// Splits a storage and layout into the contiguous FP32 slice they describe.
+    /// The contiguous FP32 slice a storage and layout describe.
     fn floats<'a>(storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
-        let CpuStorage::F32(all) = storage else {
-            candle_core::bail!("packed-linear takes f32 tensors");
-        };
-        let Some((start, end)) = layout.contiguous_offsets() else {
-            candle_core::bail!("packed-linear takes contiguous tensors");
-        };
-        Ok(&all[start..end])
+        contiguous_f32(storage, layout, "packed-linear")
     }
 
     /// The output's shape: the input's, its last dimension `n`.
@@ -437,7 +431,7 @@ mod tests {
     }
 
     /// The packed layer agrees with candle's on every shape: rows 1 to 40 (tiles of 6 and
-    /// their edges), inputs under, over and across blocks of 128, outputs not a multiple of
+    /// their edges), inputs short and long (up to 2,048), outputs not a multiple of
     /// a panel; with and without a bias, GELU and a residual.
     #[test]
     fn packed_layers_agree_with_candle() -> Result<()> {
