@@ -57,7 +57,11 @@ pub fn accumulate<const R: usize>(
     for (r, row) in rows.iter_mut().enumerate() {
         *row = &x[r * x_stride..][..k];
     }
-    let panel = &panel[..(k - 1) * panel_stride + COLS];
+    let span = (k - 1)
+        .checked_mul(panel_stride)
+        .and_then(|s| s.checked_add(COLS))
+        .expect("a panel's span fits in memory");
+    let panel = &panel[..span];
     let mut w = panel.as_ptr();
     for p in 0..k {
         // SAFETY: `p < k`: `w` is `panel[p * panel_stride..]`, 64 floats inside `panel`
@@ -100,7 +104,7 @@ pub fn column_masks(cols: usize) -> [__mmask16; 4] {
 /// Where parallel jobs store one output, each into elements no other job touches.
 pub struct Out(pub *mut f32);
 
-// SAFETY: jobs write disjoint elements and read back only what they wrote.
+// SAFETY: jobs write disjoint elements and never read them.
 unsafe impl Sync for Out {}
 
 /// The contiguous FP32 slice a CPU storage and layout describe, or an error naming `op`.

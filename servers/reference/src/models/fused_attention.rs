@@ -3,8 +3,9 @@
 //! the keys, scaled and masked as they are stored), their softmax and the product with the
 //! values, written into the heads' columns of the output. Where candle splits the heads
 //! (two copies), scales the queries, adds the mask, and multiplies through gemm's AVX2
-//! kernels (17 % of a 512-token pass on one thread). Chosen at run time: without AVX-512F,
-//! or for heads other than 64 wide, candle's ops run.
+//! kernels (17 % of a 512-token pass on one thread). Chosen at run time: without AVX-512F
+//! (or AVX2 and FMA), for heads other than 64 wide, an empty batch or sequence, or a mask
+//! other than FP32 `[batch, 1, 1, seq]`, candle's ops run.
 
 use candle_core::{Result, Tensor};
 
@@ -39,8 +40,8 @@ mod x86 {
     /// Width of a head this op takes: one panel.
     const HEAD: usize = COLS;
 
-    /// The op for one shape of projection. Built only where the CPU has AVX-512F (and so
-    /// AVX2 and FMA, which the softmax takes).
+    /// The op for one shape of projection. Built only where the CPU has AVX-512F, and AVX2
+    /// and FMA for the softmax.
     pub(super) struct FusedAttention {
         _cpu: Avx512F,
         softmax: SoftmaxRows,
@@ -71,6 +72,8 @@ mod x86 {
             };
             let fits = qkv.dtype() == DType::F32
                 && qkv.device().is_cpu()
+                && batch > 0
+                && seq > 0
                 && heads > 0
                 && width == 3 * heads * HEAD
                 && mask.is_none_or(|m| {
@@ -115,7 +118,8 @@ mod x86 {
         /// Head `h` of sequence `b`, in tiles of up to [`ROWS`] queries.
         ///
         /// # Safety
-        /// The CPU has AVX-512F; `out` has room for the context.
+        /// The CPU has AVX-512F; `out` has room for the context, whose rows of sequence `b`
+        /// in head `h`'s columns no other thread touches while this runs.
         #[target_feature(enable = "avx512f")]
         unsafe fn head(
             &self,
@@ -218,7 +222,8 @@ mod x86 {
         /// Not inlined: the tiles' registers are all its own.
         ///
         /// # Safety
-        /// The CPU has AVX-512F; the tile's rows and head are inside the context.
+        /// The CPU has AVX-512F; the tile's rows and head are inside the context, and no
+        /// other thread touches them while this runs.
         #[target_feature(enable = "avx512f")]
         #[inline(never)]
         unsafe fn tile<const R: usize>(&self, t: &Tile, scores: &mut [f32], probs: &mut [f32]) {
@@ -233,8 +238,13 @@ mod x86 {
                 for (r, row) in acc.iter().enumerate() {
                     let dst = &mut scores[r * seq + first..][..(seq - first).min(COLS)];
                     for (l, lane) in row.iter().enumerate() {
+                        // Past `seq` from here on: no key (and no pointer made past it).
+                        if masks[l] == 0 {
+                            break;
+                        }
                         let add = match self.mask {
-                            // SAFETY: unmasked lanes are keys under `seq`, inside the mask.
+                            // SAFETY: the register's first lane is a key under `seq`, and
+                            // unmasked lanes are keys under `seq`, inside the mask.
                             Some(m) => unsafe {
                                 _mm512_maskz_loadu_ps(masks[l], m.as_ptr().add(first + 16 * l))
                             },
@@ -307,14 +317,24 @@ mod tests {
     use super::*;
     use candle_core::{DType, Device};
 
-    /// The fused attention gives candle's: sequences of 1 to 70 (query tiles of 6 and their
-    /// edges, key panels of 64 and past), with and without a padding mask over a batch.
+    /// The fused attention gives candle's: sequences of 1 to 130 (query tiles of 6 and their
+    /// edges, one to three key panels), with and without a padding mask over a batch; on
+    /// rayon's threads and on one (the calling thread).
     #[test]
     fn fused_attention_agrees_with_candles_ops() -> Result<()> {
+        agree_with_candle()?;
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .map_err(candle_core::Error::wrap)?;
+        one.install(agree_with_candle)
+    }
+
+    fn agree_with_candle() -> Result<()> {
         let dev = Device::Cpu;
-        let heads = 2;
+        let heads = 3;
         let hidden = heads * 64;
-        for (batch, seq) in [(1, 1), (1, 5), (1, 13), (2, 64), (1, 70), (3, 17)] {
+        for (batch, seq) in [(1, 1), (1, 5), (1, 13), (2, 64), (1, 70), (3, 17), (1, 130)] {
             let qkv = Tensor::randn(0f32, 1.0, (batch, seq, 3 * hidden), &dev)?;
             // Sequence b keeps its first seq - b tokens (at least one).
             let values: Vec<f32> = (0..batch)
@@ -347,7 +367,8 @@ mod tests {
         Ok(())
     }
 
-    /// Heads other than 64 wide and FP64 take candle's ops, with the same result.
+    /// Heads other than 64 wide, FP64 and empty shapes take candle's ops, with the same
+    /// result.
     #[test]
     fn other_shapes_fall_back_to_candles_ops() -> Result<()> {
         let dev = Device::Cpu;
@@ -355,7 +376,14 @@ mod tests {
         let (q, k, v) = split_qkv(&qkv, 4)?;
         let want = merge_heads(&attend(&q, &k, &v, None)?)?;
         #[cfg(target_arch = "x86_64")]
-        assert!(x86::FusedAttention::for_this(&qkv, 4, None)?.is_none());
+        {
+            assert!(x86::FusedAttention::for_this(&qkv, 4, None)?.is_none());
+            // No batch or no tokens: nothing for the kernel to do, candle's ops say what.
+            for empty in [(0, 9, 3 * 64), (1, 0, 3 * 64)] {
+                let empty = Tensor::zeros(empty, DType::F32, &dev)?;
+                assert!(x86::FusedAttention::for_this(&empty, 1, None)?.is_none());
+            }
+        }
         let got = attend_fused(&qkv, 4, None)?;
         let gap = (&got - &want)?.abs()?.max_all()?.to_scalar::<f32>()?;
         assert!(gap == 0.0, "{gap}");

@@ -69,6 +69,7 @@ pub(crate) mod x86 {
     impl SoftmaxRows {
         /// `out` = softmax(`row`).
         pub(crate) fn row(&self, row: &[f32], out: &mut [f32]) {
+            debug_assert_eq!(row.len(), out.len(), "a softmax row and its output");
             // SAFETY: a `SoftmaxRows` exists only where AVX2 and FMA were detected.
             unsafe { softmax_row(row, out) }
         }
