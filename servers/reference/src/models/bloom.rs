@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::attention::{attend, causal_mask, merge_heads};
 use super::causal_lm::{cat_rows, last_logits, row, transformer_root};
-use super::dims::DecoderDims;
+use super::dims::{DecoderDims, attention_heads};
 use super::generator::{Generator, GeneratorConfig, HfGeneratorConfig, ReservedIds, Started};
 use super::kv_cache::{CachedDecoding, CachedForward, KvCache, append_kv, check_rows, layer_slots};
 use super::linear::{Linear as Layer, weights_info};
@@ -51,7 +51,12 @@ impl HfGeneratorConfig for BloomConfig {
             vocab_size: get(&["vocab_size"])?,
             hidden_size: get(&["hidden_size", "n_embed"])?,
             n_layer: get(&["n_layer", "num_hidden_layers"])?,
-            n_head: get(&["n_head", "num_attention_heads"])?,
+            n_head: attention_heads(
+                get(&["hidden_size", "n_embed"])?,
+                get(&["n_head", "num_attention_heads"])?,
+                "hidden_size",
+                "n_head",
+            )?,
             layer_norm_epsilon: v
                 .get("layer_norm_epsilon")
                 .and_then(|x| x.as_f64())

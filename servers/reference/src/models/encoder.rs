@@ -6,6 +6,7 @@ use candle_core::{Device, IndexOp, Module, Result, Tensor};
 use candle_nn::{Embedding, LayerNorm, Linear, VarBuilder, embedding, layer_norm, linear};
 use serde::{Deserialize, Serialize};
 
+use super::dims::attention_heads;
 use super::fused_attention::attend_fused;
 
 /// Which parameter names (and small differences) a checkpoint uses.
@@ -69,7 +70,12 @@ impl EncoderConfig {
                 vocab_size: get("vocab_size")?,
                 hidden_size: get("dim")?,
                 num_hidden_layers: get("n_layers")?,
-                num_attention_heads: get("n_heads")?,
+                num_attention_heads: attention_heads(
+                    get("dim")?,
+                    get("n_heads")?,
+                    "dim",
+                    "n_heads",
+                )?,
                 intermediate_size: get("hidden_dim")?,
                 max_position_embeddings: get("max_position_embeddings")?,
                 type_vocab_size: 0,
@@ -80,7 +86,12 @@ impl EncoderConfig {
                 vocab_size: get("vocab_size")?,
                 hidden_size: get("hidden_size")?,
                 num_hidden_layers: get("num_hidden_layers")?,
-                num_attention_heads: get("num_attention_heads")?,
+                num_attention_heads: attention_heads(
+                    get("hidden_size")?,
+                    get("num_attention_heads")?,
+                    "hidden_size",
+                    "num_attention_heads",
+                )?,
                 intermediate_size: get("intermediate_size")?,
                 max_position_embeddings: get("max_position_embeddings")?,
                 type_vocab_size: get("type_vocab_size").unwrap_or(2),
@@ -426,4 +437,27 @@ fn first<T>(results: Vec<T>) -> Result<T> {
         .into_iter()
         .next()
         .ok_or_else(|| candle_core::Error::Msg("a batch of one gave no result".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `config.json` whose heads do not split the width is refused at load, naming the
+    /// key; it used to load and then divide by zero in the first forward pass.
+    #[test]
+    fn heads_that_do_not_split_the_width_are_a_config_error() {
+        let config = |heads: u64| {
+            serde_json::json!({
+                "model_type": "bert", "vocab_size": 100, "hidden_size": 64,
+                "num_hidden_layers": 1, "num_attention_heads": heads,
+                "intermediate_size": 128, "max_position_embeddings": 16,
+            })
+        };
+        assert!(EncoderConfig::from_hf_json(&config(4)).is_ok());
+        for heads in [0, 3] {
+            let e = EncoderConfig::from_hf_json(&config(heads)).expect_err("refused");
+            assert!(e.contains("`num_attention_heads` is"), "{e}");
+        }
+    }
 }

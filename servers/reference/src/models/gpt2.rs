@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::attention::{attend, causal_mask, merge_heads, split_qkv};
 use super::causal_lm::{cat_rows, last_logits, row, transformer_root};
-use super::dims::DecoderDims;
+use super::dims::{DecoderDims, attention_heads};
 use super::generator::{Generator, GeneratorConfig, HfGeneratorConfig, ReservedIds, Started};
 use super::kv_cache::{CachedDecoding, CachedForward, KvCache, append_kv, check_rows, layer_slots};
 use super::linear::{Linear as Layer, weights_info};
@@ -61,7 +61,7 @@ impl HfGeneratorConfig for Gpt2Config {
             n_positions: get("n_positions")?,
             n_embd: get("n_embd")?,
             n_layer: get("n_layer")?,
-            n_head: get("n_head")?,
+            n_head: attention_heads(get("n_embd")?, get("n_head")?, "n_embd", "n_head")?,
             n_inner: get("n_inner").ok(),
             layer_norm_epsilon: v
                 .get("layer_norm_epsilon")
