@@ -322,12 +322,7 @@ mod tests {
     /// rayon's threads and on one (the calling thread).
     #[test]
     fn fused_attention_agrees_with_candles_ops() -> Result<()> {
-        agree_with_candle()?;
-        let one = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .map_err(candle_core::Error::wrap)?;
-        one.install(agree_with_candle)
+        crate::models::on_rayon_and_one_thread(agree_with_candle)
     }
 
     fn agree_with_candle() -> Result<()> {

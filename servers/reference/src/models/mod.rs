@@ -23,3 +23,17 @@ pub mod pruning;
 pub mod softmax;
 pub mod t5;
 pub mod techniques;
+
+/// Runs `check` on rayon's threads, then in a pool of one (where the kernels work on the
+/// calling thread).
+#[cfg(test)]
+pub(crate) fn on_rayon_and_one_thread(
+    check: fn() -> candle_core::Result<()>,
+) -> candle_core::Result<()> {
+    check()?;
+    let one = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .map_err(candle_core::Error::wrap)?;
+    one.install(check)
+}

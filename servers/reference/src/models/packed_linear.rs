@@ -447,12 +447,7 @@ mod tests {
     /// (the calling thread). No rows at all give no rows (candle's layer errs on those).
     #[test]
     fn packed_layers_agree_with_candle() -> Result<()> {
-        agree_with_candle()?;
-        let one = rayon::ThreadPoolBuilder::new()
-            .num_threads(1)
-            .build()
-            .map_err(candle_core::Error::wrap)?;
-        one.install(agree_with_candle)
+        crate::models::on_rayon_and_one_thread(agree_with_candle)
     }
 
     fn agree_with_candle() -> Result<()> {
