@@ -23,6 +23,22 @@ impl Avx512F {
     }
 }
 
+/// `n` rows of `k` (row `j` is `rows[j * stride + at..][..k]`) as panels of [`COLS`] of
+/// them: panel `j / COLS` holds `k × COLS` floats, input `p` of row `j` at
+/// `p * COLS + j % COLS` (the last panel padded with zeros). Weights so packed are a
+/// linear layer's panels, keys an attention head's.
+pub fn pack_panels(rows: &[f32], n: usize, k: usize, stride: usize, at: usize) -> Vec<f32> {
+    let mut panels = vec![0f32; n.div_ceil(COLS) * k * COLS];
+    for j in 0..n {
+        let row = &rows[j * stride + at..][..k];
+        let panel = &mut panels[(j / COLS) * k * COLS..][..k * COLS];
+        for (p, v) in row.iter().enumerate() {
+            panel[p * COLS + j % COLS] = *v;
+        }
+    }
+    panels
+}
+
 /// Panel rows ahead of the one in use that `accumulate` asks the cache for.
 const PREFETCH: usize = 12;
 

@@ -30,11 +30,10 @@ pub fn attend_fused(qkv: &Tensor, heads: usize, mask: Option<&Tensor>) -> Result
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use crate::models::avx512::{
-        Avx512F, COLS, Out, ROWS, accumulate, column_masks, contiguous_f32,
+        Avx512F, COLS, Out, ROWS, accumulate, column_masks, contiguous_f32, pack_panels,
     };
     use crate::models::softmax::x86::SoftmaxRows;
     use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor};
-    use rayon::prelude::*;
     use std::arch::x86_64::*;
 
     /// Width of a head this op takes: one panel.
@@ -104,12 +103,7 @@ mod x86 {
                 // the columns of head `h` in the rows of sequence `b`, and no other does.
                 unsafe { self.head(qkv, d, mask, b, h, &out) }
             };
-            if rayon::current_num_threads() > 1 {
-                (0..batch * self.heads).into_par_iter().for_each(job);
-            } else {
-                // On this thread: a hop to rayon's one thread and back costs two wake-ups.
-                (0..batch * self.heads).for_each(job);
-            }
+            crate::cpu_pool::for_each_index(batch * self.heads, job);
             // SAFETY: the (sequence, head) pairs cover every row and column.
             unsafe { ctx.set_len(batch * seq * d.hidden) };
             Ok(ctx)
@@ -190,15 +184,7 @@ mod x86 {
     impl Keys {
         /// The keys of `seq` rows `stride` apart, starting at column `at` of each.
         fn pack(rows: &[f32], seq: usize, stride: usize, at: usize) -> Self {
-            let mut panels = vec![0f32; seq.div_ceil(COLS) * HEAD * COLS];
-            for j in 0..seq {
-                let key = &rows[j * stride + at..][..HEAD];
-                let panel = &mut panels[(j / COLS) * HEAD * COLS..][..HEAD * COLS];
-                for (dim, v) in key.iter().enumerate() {
-                    panel[dim * COLS + j % COLS] = *v;
-                }
-            }
-            Self(panels)
+            Self(pack_panels(rows, seq, HEAD, stride, at))
         }
     }
 

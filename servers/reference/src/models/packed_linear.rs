@@ -15,15 +15,14 @@ use candle_nn::Linear;
 #[derive(Debug, Clone)]
 pub struct PackedLinear {
     weights: Weights,
-    gelu: bool,
 }
 
-/// How the weights are held: once, either way.
+/// How the weights are held: once, either way, with whether GELU follows.
 #[derive(Debug, Clone)]
 enum Weights {
     /// candle's layer: no AVX-512F, no inputs, weights that are not FP32 `[out, in]` on the
     /// CPU, or a bias that is not FP32 `[out]`.
-    Candle(Linear),
+    Candle { lin: Linear, gelu: bool },
     /// The weights as panels, with the bias and the activation.
     #[cfg(target_arch = "x86_64")]
     Packed(Arc<x86::Panels>),
@@ -63,23 +62,21 @@ impl PackedLinear {
                     let panels = x86::Panels::pack(cpu, &rows, n, k, bias.as_deref(), gelu);
                     return Ok(Self {
                         weights: Weights::Packed(Arc::new(panels)),
-                        gelu,
                     });
                 }
             }
         }
         Ok(Self {
-            weights: Weights::Candle(lin),
-            gelu,
+            weights: Weights::Candle { lin, gelu },
         })
     }
 
     /// `x` `[..., in]` to `[..., out]` (FP32 on the CPU for packed weights).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         match &self.weights {
-            Weights::Candle(lin) => {
+            Weights::Candle { lin, gelu } => {
                 let y = lin.forward(x)?;
-                if self.gelu { y.gelu_erf() } else { Ok(y) }
+                if *gelu { y.gelu_erf() } else { Ok(y) }
             }
             #[cfg(target_arch = "x86_64")]
             Weights::Packed(panels) => {
@@ -93,7 +90,7 @@ impl PackedLinear {
     /// the output's shape.
     pub fn forward_add(&self, x: &Tensor, residual: &Tensor) -> Result<Tensor> {
         match &self.weights {
-            Weights::Candle(_) => self.forward(x)? + residual,
+            Weights::Candle { .. } => self.forward(x)? + residual,
             #[cfg(target_arch = "x86_64")]
             Weights::Packed(panels) => {
                 panels.check(x)?;
@@ -122,9 +119,10 @@ impl PackedLinear {
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     pub(super) use crate::models::avx512::Avx512F;
-    use crate::models::avx512::{COLS, Out, ROWS, accumulate, column_masks, contiguous_f32};
+    use crate::models::avx512::{
+        COLS, Out, ROWS, accumulate, column_masks, contiguous_f32, pack_panels,
+    };
     use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Layout, Result, Shape, Tensor};
-    use rayon::prelude::*;
     use std::arch::x86_64::*;
 
     /// The weights `[n, k]` as panels of [`COLS`] output columns, each `k × COLS` floats with
@@ -150,15 +148,8 @@ mod x86 {
             bias: Option<&[f32]>,
             gelu: bool,
         ) -> Self {
-            let count = n.div_ceil(COLS);
-            let mut data = vec![0f32; count * k * COLS];
-            for (j, row) in w.chunks_exact(k).enumerate() {
-                let panel = &mut data[(j / COLS) * k * COLS..][..k * COLS];
-                for (p, v) in row.iter().enumerate() {
-                    panel[p * COLS + j % COLS] = *v;
-                }
-            }
-            let mut padded = vec![0f32; count * COLS];
+            let data = pack_panels(w, n, k, k, 0);
+            let mut padded = vec![0f32; n.div_ceil(COLS) * COLS];
             if let Some(b) = bias {
                 padded[..n].copy_from_slice(b);
             }
@@ -201,15 +192,15 @@ mod x86 {
             }
             let mut y: Vec<f32> = Vec::with_capacity(m * n);
             let out = Out(y.as_mut_ptr());
-            let job = |(p, (panel, bias)): (usize, (&[f32], &[f32]))| {
+            let job = |p: usize| {
                 let job = Job {
                     x,
                     m,
                     k,
                     n,
                     col: p * COLS,
-                    panel,
-                    bias,
+                    panel: &self.data[p * k * COLS..][..k * COLS],
+                    bias: &self.bias[p * COLS..][..COLS],
                     gelu: self.gelu,
                     residual,
                     out: &out,
@@ -219,20 +210,7 @@ mod x86 {
                 // the `m` rows of `n` that `y` has room for, and no other job does.
                 unsafe { job.run() }
             };
-            if rayon::current_num_threads() > 1 {
-                self.data
-                    .par_chunks(k * COLS)
-                    .zip(self.bias.par_chunks(COLS))
-                    .enumerate()
-                    .for_each(job);
-            } else {
-                // On this thread: a hop to rayon's one thread and back costs two wake-ups.
-                self.data
-                    .chunks(k * COLS)
-                    .zip(self.bias.chunks(COLS))
-                    .enumerate()
-                    .for_each(job);
-            }
+            crate::cpu_pool::for_each_index(n.div_ceil(COLS), job);
             // SAFETY: the panels' columns cover `0..n`, and each job stored every row of its
             // columns.
             unsafe { y.set_len(m * n) };
